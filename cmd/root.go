@@ -1,0 +1,144 @@
+// Package cmd assembles the deimos command tree and maps errors to exit codes.
+package cmd
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/spf13/cobra"
+
+	"github.com/deimos-cli/deimos/cmd/consume"
+	"github.com/deimos-cli/deimos/cmd/decode"
+	"github.com/deimos-cli/deimos/cmd/dev"
+	"github.com/deimos-cli/deimos/cmd/encode"
+	"github.com/deimos-cli/deimos/cmd/events"
+	"github.com/deimos-cli/deimos/cmd/genkeys"
+	"github.com/deimos-cli/deimos/cmd/migrate"
+	"github.com/deimos-cli/deimos/cmd/outbox"
+	"github.com/deimos-cli/deimos/cmd/poller"
+	"github.com/deimos-cli/deimos/cmd/produce"
+	"github.com/deimos-cli/deimos/cmd/schemacompat"
+	"github.com/deimos-cli/deimos/internal/cmdutil"
+	"github.com/deimos-cli/deimos/pkg/errs"
+)
+
+// NewRoot builds the command tree over the factory's streams.
+func NewRoot(f *cmdutil.Factory) *cobra.Command {
+	root := &cobra.Command{
+		Use:   "deimos",
+		Short: "Kafka + schemas + SQL toolbox for Deimos users",
+		Long: `deimos is the shell-side toolbox for teams that run Kafka with schemas and a
+relational database, compatible with the Ruby Deimos framework's tables and wire formats.
+
+Configuration comes from ./deimos.yaml (or --config / DEIMOS_CONFIG), then the
+environment (DEIMOS_BROKERS, DEIMOS_REGISTRY_URL, DEIMOS_DB, ...), then flags.
+
+Exit codes: 0 success, 1 the job found a failure, 2 usage or configuration
+error, 3 a required service (broker, registry, database) could not be reached.`,
+		Example: `  deimos dev                                   # local broker + registry
+  echo '{"id":1}' | deimos encode --schema Widget --namespace com.acme
+  deimos outbox run --once --db postgres://app@db/app`,
+		Version:       f.Version,
+		SilenceErrors: true,
+		SilenceUsage:  true,
+	}
+	root.SetIn(f.IO.In)
+	root.SetOut(f.IO.Out)
+	root.SetErr(f.IO.ErrOut)
+	root.SetVersionTemplate("deimos {{.Version}}\n")
+	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
+		return errs.Usagef("%v\nRun '%s --help' for usage.", err, c.CommandPath())
+	})
+
+	pf := root.PersistentFlags()
+	pf.StringVar(&f.Flags.ConfigFile, "config", "", "config file (default ./deimos.yaml when present; env DEIMOS_CONFIG)")
+	pf.StringVarP(&f.Flags.Brokers, "brokers", "b", "", "Kafka bootstrap brokers, comma-separated (env DEIMOS_BROKERS)")
+	pf.StringVar(&f.Flags.Registry, "registry", "", "schema registry URL (env DEIMOS_REGISTRY_URL)")
+	pf.StringVar(&f.Flags.SchemaPath, "schema-path", "", "directory of local schema files (env DEIMOS_SCHEMA_PATH)")
+	pf.StringVar(&f.Flags.DB, "db", "", "database URL: sqlite:PATH or postgres://... (env DEIMOS_DB)")
+	pf.StringVar(&f.Flags.LogLevel, "log-level", "", "log level: debug, info, warn, error (env DEIMOS_LOG_LEVEL)")
+	pf.StringVar(&f.Flags.LogFormat, "log-format", "", "log format: text or json (env DEIMOS_LOG_FORMAT)")
+
+	root.AddCommand(
+		encode.NewCmd(f),
+		decode.NewCmd(f),
+		produce.NewCmd(f),
+		consume.NewCmd(f),
+		outbox.NewCmd(f),
+		poller.NewCmd(f),
+		schemacompat.NewCmd(f),
+		genkeys.NewCmd(f),
+		migrate.NewCmd(f),
+		dev.NewCmd(f),
+		events.NewCmd(f),
+		newCompletionCmd(),
+	)
+	root.CompletionOptions.DisableDefaultCmd = true
+	markRunErrors(root)
+	return root
+}
+
+// runError marks errors returned by a command's own RunE, so that anything
+// else (unknown command, bad arguments caught by cobra) maps to a usage error.
+type runError struct{ error }
+
+func (e runError) Unwrap() error { return e.error }
+
+func markRunErrors(c *cobra.Command) {
+	if run := c.RunE; run != nil {
+		c.RunE = func(cmd *cobra.Command, args []string) error {
+			if err := run(cmd, args); err != nil {
+				return runError{err}
+			}
+			return nil
+		}
+	}
+	for _, sub := range c.Commands() {
+		markRunErrors(sub)
+	}
+}
+
+func newCompletionCmd() *cobra.Command {
+	return &cobra.Command{
+		Use:       "completion bash|zsh|fish",
+		Short:     "Print a shell completion script",
+		Example:   "  source <(deimos completion bash)\n  deimos completion zsh > \"${fpath[1]}/_deimos\"\n  deimos completion fish > ~/.config/fish/completions/deimos.fish",
+		ValidArgs: []string{"bash", "zsh", "fish"},
+		Args:      cmdutil.ExactArgs(1, "one shell: bash, zsh or fish"),
+		RunE: func(c *cobra.Command, args []string) error {
+			out := c.OutOrStdout()
+			switch args[0] {
+			case "bash":
+				return c.Root().GenBashCompletionV2(out, true)
+			case "zsh":
+				return c.Root().GenZshCompletion(out)
+			case "fish":
+				return c.Root().GenFishCompletion(out, true)
+			}
+			return errs.Usagef("unknown shell %q: use bash, zsh or fish", args[0])
+		},
+	}
+}
+
+// Run executes the CLI with args and returns the exit code. Errors are
+// printed once, here, as "deimos: <message>".
+func Run(ctx context.Context, f *cmdutil.Factory, args []string) int {
+	root := NewRoot(f)
+	root.SetArgs(args)
+	err := root.ExecuteContext(ctx)
+	if err == nil {
+		return errs.CodeOK
+	}
+	var re runError
+	if !errors.As(err, &re) && errs.KindOf(err) != errs.KindUsage {
+		// cobra's own parsing errors (unknown command, flag) are usage errors
+		err = errs.Usagef("%v\nRun 'deimos --help' for usage.", err)
+	}
+	code := errs.ExitCode(err)
+	if code != errs.CodeOK {
+		fmt.Fprintf(f.IO.ErrOut, "deimos: %s\n", strings.TrimSpace(err.Error()))
+	}
+	return code
+}

@@ -1,0 +1,92 @@
+package config
+
+// Outbox configures `outbox run` (spec deimos-compat.md section 2).
+type Outbox struct {
+	Workers       int        `yaml:"workers"`
+	BatchSize     int        `yaml:"batch_size"`
+	CompactTopics TopicMatch `yaml:"compact_topics"` // a list of topic names, or "all"
+	MetricsAddr   string     `yaml:"metrics_addr"`
+}
+
+// TopicMatch is a list of topic names or the word "all".
+type TopicMatch struct {
+	All    bool
+	Topics []string
+}
+
+// Match reports whether topic is selected.
+func (m TopicMatch) Match(topic string) bool {
+	if m.All {
+		return true
+	}
+	for _, t := range m.Topics {
+		if t == topic {
+			return true
+		}
+	}
+	return false
+}
+
+// ParseTopicMatch parses "all" or a comma-separated list.
+func ParseTopicMatch(s string) TopicMatch {
+	if s == "all" {
+		return TopicMatch{All: true}
+	}
+	return TopicMatch{Topics: SplitList(s)}
+}
+
+// Poller configures one database poller (spec section 3; issue: poller run).
+type Poller struct {
+	Name                   string            `yaml:"name"` // the deimos_poll_info.producer value
+	Table                  string            `yaml:"table"`
+	Topic                  string            `yaml:"topic"`
+	Backend                string            `yaml:"backend"` // kafka (default) | outbox
+	SchemaBackend          string            `yaml:"schema_backend"`
+	Schema                 string            `yaml:"schema"`
+	Namespace              string            `yaml:"namespace"`
+	KeyConfig              *KeyConfig        `yaml:"key_config"`
+	Mode                   string            `yaml:"mode"` // time_based (default) | state_based
+	TimestampColumn        string            `yaml:"timestamp_column"`
+	IDColumn               string            `yaml:"id_column"`
+	RunEvery               Duration          `yaml:"run_every"`
+	Delay                  Duration          `yaml:"delay"`
+	FullTable              bool              `yaml:"full_table"`
+	StartFromBeginning     *bool             `yaml:"start_from_beginning"`
+	BatchSize              int               `yaml:"batch_size"`
+	Retries                *int              `yaml:"retries"`
+	SkipTooLarge           bool              `yaml:"skip_too_large"`
+	Mapping                map[string]string `yaml:"mapping"` // column -> schema field
+	Where                  string            `yaml:"where"`
+	StateColumn            string            `yaml:"state_column"`
+	PublishTimestampColumn string            `yaml:"publish_timestamp_column"`
+	PublishedState         string            `yaml:"published_state"`
+	FailedState            string            `yaml:"failed_state"`
+	Deletions              *Deletions        `yaml:"deletions"`
+}
+
+// Deletions is a table or view of deleted keys, published as tombstones.
+type Deletions struct {
+	Table           string `yaml:"table"`
+	KeyColumn       string `yaml:"key_column"`
+	TimestampColumn string `yaml:"timestamp_column"`
+	IDColumn        string `yaml:"id_column"`
+}
+
+// Consumer configures a database-backed consumer (spec sections 6 and 7).
+type Consumer struct {
+	Name            string            `yaml:"name"`
+	Topics          StringList        `yaml:"topics"`
+	Group           string            `yaml:"group"`
+	Sink            string            `yaml:"sink"` // table:NAME
+	Mapping         map[string]string `yaml:"mapping"`
+	KeyColumns      StringList        `yaml:"key_columns"`
+	Compacted       *bool             `yaml:"compacted"`
+	Exec            string            `yaml:"exec"`
+	SkipExitCode    *int              `yaml:"skip_exit_code"`
+	Checkpoint      bool              `yaml:"checkpoint"`
+	MaxRetries      *int              `yaml:"max_retries"`
+	EntityIDField   string            `yaml:"entity_id_field"`
+	EventTimeField  string            `yaml:"event_time_field"`
+	EventTypeField  string            `yaml:"event_type_field"`
+	EventVersionFld string            `yaml:"event_version_field"`
+}

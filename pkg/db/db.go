@@ -1,0 +1,193 @@
+// Package db opens the SQL database named by a URL (sqlite:PATH, postgres://…)
+// and owns the few SQL differences between dialects: placeholders, identifier
+// quoting, upserts, booleans and time literals. No ORM; database/sql only.
+package db
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"net/url"
+	"regexp"
+	"strings"
+	"time"
+
+	_ "github.com/jackc/pgx/v5/stdlib" // postgres driver "pgx"
+	_ "github.com/mattn/go-sqlite3"    // sqlite driver "sqlite3"
+
+	"github.com/deimos-cli/deimos/pkg/errs"
+)
+
+// DB is a connection pool plus its dialect.
+type DB struct {
+	*sql.DB
+	Dialect Dialect
+	// URL is the redacted URL, safe for logs.
+	URL string
+}
+
+// Open parses the URL, opens the pool and pings it. A database that cannot
+// be reached is errs.Unavailable (exit 3); a malformed URL is errs.Usage.
+func Open(ctx context.Context, rawURL string) (*DB, error) {
+	d, dsn, err := parse(rawURL)
+	if err != nil {
+		return nil, errs.Usage(err)
+	}
+	sdb, err := sql.Open(d.Driver(), dsn)
+	if err != nil {
+		return nil, errs.Usagef("database %s: %w", Redact(rawURL), scrub(err, rawURL))
+	}
+	if d.Name() == "sqlite" {
+		// One writer at a time: a single connection avoids SQLITE_BUSY between
+		// our own goroutines; busy_timeout covers other processes.
+		sdb.SetMaxOpenConns(1)
+	} else {
+		sdb.SetMaxOpenConns(16)
+		sdb.SetMaxIdleConns(8)
+		sdb.SetConnMaxIdleTime(5 * time.Minute)
+	}
+	pctx, cancel := context.WithTimeout(ctx, 15*time.Second)
+	defer cancel()
+	if err := sdb.PingContext(pctx); err != nil {
+		sdb.Close()
+		return nil, errs.Unavailablef("database %s: cannot connect: %w", Redact(rawURL), scrub(err, rawURL))
+	}
+	return &DB{DB: sdb, Dialect: d, URL: Redact(rawURL)}, nil
+}
+
+func parse(raw string) (Dialect, string, error) {
+	switch {
+	case strings.HasPrefix(raw, "sqlite:") || strings.HasPrefix(raw, "sqlite3:"):
+		_, path, _ := strings.Cut(raw, ":")
+		path = strings.TrimPrefix(path, "//")
+		if path == "" {
+			return nil, "", fmt.Errorf("database URL %q: missing path (sqlite:PATH)", raw)
+		}
+		q := "_busy_timeout=10000&_foreign_keys=on&_journal_mode=WAL&_txlock=immediate"
+		if strings.Contains(path, "?") {
+			return SQLite{}, "file:" + path + "&" + q, nil
+		}
+		return SQLite{}, "file:" + path + "?" + q, nil
+	case strings.HasPrefix(raw, "postgres://") || strings.HasPrefix(raw, "postgresql://"):
+		if _, err := url.Parse(raw); err != nil {
+			return nil, "", fmt.Errorf("database URL %s: malformed", Redact(raw))
+		}
+		return Postgres{}, raw, nil
+	case strings.HasPrefix(raw, "mysql://"):
+		return nil, "", fmt.Errorf("database URL %s: mysql is not supported yet", Redact(raw))
+	}
+	return nil, "", fmt.Errorf("database URL %q: use sqlite:PATH or postgres://user@host/db", Redact(raw))
+}
+
+// Redact hides the password in a database URL.
+func Redact(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil || u.User == nil {
+		return raw
+	}
+	if _, has := u.User.Password(); has {
+		u.User = url.UserPassword(u.User.Username(), "xxxxx")
+	}
+	return u.String()
+}
+
+// scrub removes a password that a driver might echo back inside an error.
+func scrub(err error, raw string) error {
+	u, perr := url.Parse(raw)
+	if perr != nil || u.User == nil {
+		return err
+	}
+	if p, ok := u.User.Password(); ok && p != "" && strings.Contains(err.Error(), p) {
+		return fmt.Errorf("%s", strings.ReplaceAll(err.Error(), p, "xxxxx"))
+	}
+	return err
+}
+
+var identRE = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]{0,62}$`)
+
+// ValidIdent checks a table or column name from config: letters, digits and
+// underscores, optionally schema-qualified (schema.table). Quoting is still
+// applied; validation rejects anything a user did not mean as a name.
+func ValidIdent(name string) error {
+	parts := strings.Split(name, ".")
+	if len(parts) > 2 {
+		return fmt.Errorf("invalid SQL name %q: at most schema.table", name)
+	}
+	for _, p := range parts {
+		if !identRE.MatchString(p) {
+			return fmt.Errorf("invalid SQL name %q: use letters, digits and underscores only", name)
+		}
+	}
+	return nil
+}
+
+// Rebind turns '?' placeholders into the dialect's ($1, $2… on PostgreSQL).
+// Question marks inside single-quoted literals are left alone.
+func (d *DB) Rebind(q string) string { return Rebind(d.Dialect, q) }
+
+// Rebind is the free-function form.
+func Rebind(d Dialect, q string) string {
+	if d.Name() != "postgres" {
+		return q
+	}
+	var b strings.Builder
+	n, inStr := 0, false
+	for i := 0; i < len(q); i++ {
+		c := q[i]
+		if c == '\'' {
+			inStr = !inStr
+		}
+		if c == '?' && !inStr {
+			n++
+			fmt.Fprintf(&b, "$%d", n)
+			continue
+		}
+		b.WriteByte(c)
+	}
+	return b.String()
+}
+
+// Q quotes an identifier for this dialect (call ValidIdent first for names from config).
+func (d *DB) Q(name string) string { return d.Dialect.Quote(name) }
+
+// Tx runs fn in a transaction, committing on nil and rolling back otherwise.
+func (d *DB) Tx(ctx context.Context, fn func(*sql.Tx) error) error {
+	tx, err := d.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	if err := fn(tx); err != nil {
+		_ = tx.Rollback()
+		return err
+	}
+	return tx.Commit()
+}
+
+// TableExists reports whether a table exists.
+func (d *DB) TableExists(ctx context.Context, table string) (bool, error) {
+	var n int
+	err := d.QueryRowContext(ctx, d.Rebind(d.Dialect.TableExistsQuery()), table).Scan(&n)
+	return n > 0, err
+}
+
+// Columns lists a table's column names in order.
+func (d *DB) Columns(ctx context.Context, table string) ([]string, error) {
+	if err := ValidIdent(table); err != nil {
+		return nil, err
+	}
+	rows, err := d.QueryContext(ctx, "SELECT * FROM "+d.Q(table)+" WHERE 1=0")
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	return rows.Columns()
+}
+
+// IsUniqueViolation reports a unique-constraint error in either dialect.
+func IsUniqueViolation(err error) bool {
+	if err == nil {
+		return false
+	}
+	s := err.Error()
+	return strings.Contains(s, "UNIQUE constraint failed") || strings.Contains(s, "SQLSTATE 23505") || strings.Contains(s, "duplicate key value")
+}

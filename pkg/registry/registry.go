@@ -1,0 +1,59 @@
+// Package registry builds the Confluent Schema Registry client (franz-go's
+// pkg/sr) from config: URL, basic auth, bearer token and TLS.
+package registry
+
+import (
+	"net/http"
+	"net/url"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/sr"
+
+	"github.com/deimos-cli/deimos/pkg/config"
+	"github.com/deimos-cli/deimos/pkg/errs"
+	"github.com/deimos-cli/deimos/pkg/tlsconf"
+)
+
+// New returns a client, or (nil, nil) when no registry URL is configured.
+func New(r config.Registry) (*sr.Client, error) {
+	if r.URL == "" {
+		return nil, nil
+	}
+	u, err := url.Parse(r.URL)
+	if err != nil || u.Scheme == "" || u.Host == "" {
+		return nil, errs.Usagef("schema.registry.url: %q is not an http(s) URL", Redact(r.URL))
+	}
+	opts := []sr.ClientOpt{sr.URLs(r.URL), sr.UserAgent("deimos")}
+	tc, err := tlsconf.Build(r.TLS)
+	if err != nil {
+		return nil, errs.Usagef("schema.registry.%w", err)
+	}
+	tr := http.DefaultTransport.(*http.Transport).Clone()
+	tr.TLSClientConfig = tc
+	opts = append(opts, sr.HTTPClient(&http.Client{Timeout: 30 * time.Second, Transport: tr}))
+	if u.User != nil { // credentials inside the URL
+		p, _ := u.User.Password()
+		opts = append(opts, sr.BasicAuth(u.User.Username(), p))
+	}
+	if r.Username != "" {
+		opts = append(opts, sr.BasicAuth(r.Username, r.Password))
+	}
+	if r.Token != "" {
+		opts = append(opts, sr.BearerToken(r.Token))
+	}
+	cl, err := sr.NewClient(opts...)
+	if err != nil {
+		return nil, errs.Usagef("schema registry client: %w", err)
+	}
+	return cl, nil
+}
+
+// Redact hides credentials inside a URL for messages and logs.
+func Redact(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil || u.User == nil {
+		return raw
+	}
+	u.User = url.User("xxxxx")
+	return u.String()
+}
