@@ -10,9 +10,13 @@ import (
 // NewCmd returns the `consume` command.
 func NewCmd(f *cmdutil.Factory) *cobra.Command {
 	_ = f
-	return &cobra.Command{
+	var so sinkOptions
+	c := &cobra.Command{
 		Use:   "consume",
 		Short: "Consume and decode topics as JSON lines or pretty output",
 		RunE:  cmdutil.NotYet("consume"),
 	}
+	addSinkFlags(c, &so)
+	_ = buildHandler
+	return c
 }

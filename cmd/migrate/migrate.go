@@ -18,7 +18,7 @@ func NewCmd(f *cmdutil.Factory) *cobra.Command {
 		&cobra.Command{Use: "up", Short: "migrate up (not built yet)", RunE: cmdutil.NotYet("migrate up")},
 		&cobra.Command{Use: "status", Short: "migrate status (not built yet)", RunE: cmdutil.NotYet("migrate status")},
 		&cobra.Command{Use: "sql", Short: "migrate sql (not built yet)", RunE: cmdutil.NotYet("migrate sql")},
-		&cobra.Command{Use: "gen-table", Short: "migrate gen-table (not built yet)", RunE: cmdutil.NotYet("migrate gen-table")},
+		newGenTableCmd(f),
 	)
 	return c
 }
