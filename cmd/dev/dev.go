@@ -1,18 +1,73 @@
-// Package dev is the `deimos dev` command.
+// Package dev is the `deimos dev` command: an in-memory Kafka broker and
+// schema registry on loopback, for local work and users' own tests.
 package dev
 
 import (
+	"fmt"
+
 	"github.com/spf13/cobra"
 
 	"github.com/deimos-cli/deimos/internal/cmdutil"
+	"github.com/deimos-cli/deimos/pkg/devenv"
 )
+
+type options struct {
+	host         string
+	kafkaPort    int
+	registryPort int
+	partitions   int
+	topics       []string
+	noRegistry   bool
+}
 
 // NewCmd returns the `dev` command.
 func NewCmd(f *cmdutil.Factory) *cobra.Command {
-	_ = f
-	return &cobra.Command{
+	o := &options{}
+	c := &cobra.Command{
 		Use:   "dev",
 		Short: "Run an in-memory Kafka broker and schema registry for local work",
-		RunE:  cmdutil.NotYet("dev"),
+		Long: `Run franz-go's kfake Kafka broker (real Kafka wire protocol) and an in-memory
+Confluent-compatible schema registry on loopback until interrupted.
+
+The addresses are printed on stdout, followed by an export line for the
+environment variables every other deimos command reads. Nothing is persisted:
+stopping dev discards all topics and schemas.`,
+		Example: `  deimos dev
+  deimos dev --kafka-port 19092 --registry-port 18081 --topic orders --partitions 6
+  eval "$(deimos dev | grep ^export)"   # in another shell, after it started`,
+		Args: cobra.NoArgs,
+		RunE: func(c *cobra.Command, _ []string) error { return run(c, f, o) },
 	}
+	fl := c.Flags()
+	fl.StringVar(&o.host, "host", "127.0.0.1", "address to listen on")
+	fl.IntVar(&o.kafkaPort, "kafka-port", 9092, "Kafka broker port (0 picks a free port)")
+	fl.IntVar(&o.registryPort, "registry-port", 8081, "schema registry port (0 picks a free port)")
+	fl.IntVar(&o.partitions, "partitions", 3, "partitions of topics created at start and auto-created topics")
+	fl.StringSliceVar(&o.topics, "topic", nil, "topic to create at start (repeatable)")
+	fl.BoolVar(&o.noRegistry, "no-registry", false, "run the broker only")
+	return c
+}
+
+func run(c *cobra.Command, f *cmdutil.Factory, o *options) error {
+	ctx, stop := cmdutil.SignalContext(c.Context())
+	defer stop()
+	env, err := devenv.Start(devenv.Options{
+		Host: o.host, KafkaPort: o.kafkaPort, RegistryPort: o.registryPort,
+		Partitions: o.partitions, Topics: o.topics, NoRegistry: o.noRegistry,
+		Interceptors: registryInterceptors,
+	})
+	if err != nil {
+		return err
+	}
+	defer env.Close()
+	fmt.Fprintln(f.IO.ErrOut, "deimos dev: in-memory Kafka broker and schema registry; Ctrl-C to stop")
+	fmt.Fprintln(f.IO.Out, env.String())
+	exp := "export DEIMOS_BROKERS=" + env.Brokers[0]
+	if env.URL != "" {
+		exp += " DEIMOS_REGISTRY_URL=" + env.URL
+	}
+	fmt.Fprintln(f.IO.Out, exp)
+	<-ctx.Done()
+	fmt.Fprintln(f.IO.ErrOut, "deimos dev: stopped")
+	return nil
 }

@@ -1,0 +1,71 @@
+package dev
+
+import (
+	"bufio"
+	"context"
+	"io"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/sr"
+
+	"github.com/deimos-cli/deimos/internal/cmdutil"
+)
+
+// TestDevServesKafkaAndRegistry runs the command on free ports, reads the
+// printed addresses, and uses both servers for real.
+func TestDevServesKafkaAndRegistry(t *testing.T) {
+	pr, pw := io.Pipe()
+	ios, _, _ := cmdutil.Test("")
+	ios.Out = pw
+	f := &cmdutil.Factory{IO: ios}
+	c := NewCmd(f)
+	c.SetArgs([]string{"--kafka-port", "0", "--registry-port", "0", "--topic", "demo", "--partitions", "4"})
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- c.ExecuteContext(ctx) }()
+
+	sc := bufio.NewScanner(pr)
+	var broker, url string
+	for sc.Scan() && (broker == "" || url == "") {
+		fields := strings.Fields(sc.Text())
+		if len(fields) == 2 && fields[0] == "kafka" {
+			broker = fields[1]
+		}
+		if len(fields) == 2 && fields[0] == "registry" {
+			url = fields[1]
+		}
+	}
+	go io.Copy(io.Discard, pr)
+
+	tctx, tcancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer tcancel()
+	cl, err := kgo.NewClient(kgo.SeedBrokers(broker))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	if err := cl.ProduceSync(tctx, &kgo.Record{Topic: "demo", Value: []byte("hi")}).FirstErr(); err != nil {
+		t.Fatalf("produce to dev broker: %v", err)
+	}
+	rc, err := sr.NewClient(sr.URLs(url))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ss, err := rc.CreateSchema(tctx, "demo-value", sr.Schema{Schema: `{"type":"string"}`})
+	if err != nil || ss.ID == 0 {
+		t.Fatalf("register in dev registry: %v %+v", err, ss)
+	}
+	cancel()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("dev returned %v after interrupt, want nil", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("dev did not stop after its context was cancelled")
+	}
+	pw.Close()
+}

