@@ -1,0 +1,370 @@
+package migrate
+
+import (
+	"fmt"
+	"strings"
+)
+
+// colType is a Rails column type; each dialect renders it as Rails does
+// (spec 1.4), for a migration generated under Rails >= 7 (datetime precision 6).
+type colType int
+
+const (
+	tString colType = iota + 1
+	tBinary10M
+	tBinary
+	tDatetime
+	tBool
+	tInt
+	tBigint
+	tJSON
+	tText
+	tBinaryLong // dead-letter payloads: no Deimos limit applies
+)
+
+type column struct {
+	Name    string
+	Type    colType
+	NotNull bool
+	Default string // "false" or "0" (rendered per dialect); "" = none
+}
+
+type idxCol struct {
+	Name string
+	// DescNullsLast renders "DESC NULLS LAST" where supported (phobos index).
+	DescNullsLast bool
+}
+
+type index struct {
+	Name   string
+	Cols   []idxCol
+	Unique bool
+}
+
+// table is one table as its generator creates it; the id primary key is implicit.
+type table struct {
+	Name    string
+	Columns []column
+	Indexes []index
+}
+
+// Dialect names accepted by SQL.
+const (
+	SQLite   = "sqlite"
+	Postgres = "postgres"
+	MySQL    = "mysql"
+)
+
+// Dialects lists the dialects DDL can be rendered for.
+var Dialects = []string{SQLite, Postgres, MySQL}
+
+func quote(dialect, name string) string {
+	if dialect == MySQL {
+		return "`" + strings.ReplaceAll(name, "`", "``") + "`"
+	}
+	return `"` + strings.ReplaceAll(name, `"`, `""`) + `"`
+}
+
+func typeSQL(dialect string, t colType) string {
+	switch dialect {
+	case Postgres:
+		switch t {
+		case tString:
+			return "character varying"
+		case tBinary10M, tBinary, tBinaryLong:
+			return "bytea"
+		case tDatetime:
+			return "timestamp(6) without time zone"
+		case tBool:
+			return "boolean"
+		case tInt:
+			return "integer"
+		case tBigint:
+			return "bigint"
+		case tJSON:
+			return "json"
+		case tText:
+			return "text"
+		}
+	case MySQL:
+		switch t {
+		case tString:
+			return "varchar(255)"
+		case tBinary10M:
+			return "mediumblob"
+		case tBinary:
+			return "blob"
+		case tBinaryLong:
+			return "longblob"
+		case tDatetime:
+			return "datetime(6)"
+		case tBool:
+			return "tinyint(1)"
+		case tInt:
+			return "int"
+		case tBigint:
+			return "bigint"
+		case tJSON:
+			return "json"
+		case tText:
+			return "text"
+		}
+	default: // sqlite
+		switch t {
+		case tString:
+			return "varchar"
+		case tBinary10M, tBinary, tBinaryLong:
+			return "blob"
+		case tDatetime:
+			return "datetime(6)"
+		case tBool:
+			return "boolean"
+		case tInt, tBigint:
+			return "integer"
+		case tJSON, tText:
+			return "TEXT"
+		}
+	}
+	panic(fmt.Sprintf("migrate: no %s type for %d", dialect, t))
+}
+
+func defaultSQL(dialect, def string) string {
+	if def == "false" {
+		if dialect == Postgres {
+			return "FALSE"
+		}
+		return "0"
+	}
+	return def
+}
+
+// createSQL renders CREATE TABLE plus its CREATE INDEX statements.
+func (t table) createSQL(dialect string, ifNotExists bool) []string {
+	var b strings.Builder
+	ine := ""
+	if ifNotExists {
+		ine = "IF NOT EXISTS "
+	}
+	fmt.Fprintf(&b, "CREATE TABLE %s%s (\n", ine, quote(dialect, t.Name))
+	switch dialect {
+	case Postgres:
+		fmt.Fprintf(&b, "  %s bigserial PRIMARY KEY", quote(dialect, "id"))
+	case MySQL:
+		fmt.Fprintf(&b, "  %s bigint NOT NULL AUTO_INCREMENT PRIMARY KEY", quote(dialect, "id"))
+	default:
+		fmt.Fprintf(&b, "  %s integer PRIMARY KEY AUTOINCREMENT NOT NULL", quote(dialect, "id"))
+	}
+	for _, c := range t.Columns {
+		fmt.Fprintf(&b, ",\n  %s %s", quote(dialect, c.Name), typeSQL(dialect, c.Type))
+		if c.Default != "" {
+			fmt.Fprintf(&b, " DEFAULT %s", defaultSQL(dialect, c.Default))
+		}
+		if c.NotNull {
+			b.WriteString(" NOT NULL")
+		}
+	}
+	b.WriteString("\n)")
+	out := []string{b.String()}
+	for _, ix := range t.Indexes {
+		out = append(out, ix.createSQL(dialect, t.Name, ifNotExists && dialect != MySQL))
+	}
+	return out
+}
+
+func (ix index) createSQL(dialect, tbl string, ifNotExists bool) string {
+	var b strings.Builder
+	b.WriteString("CREATE ")
+	if ix.Unique {
+		b.WriteString("UNIQUE ")
+	}
+	b.WriteString("INDEX ")
+	if ifNotExists {
+		b.WriteString("IF NOT EXISTS ")
+	}
+	fmt.Fprintf(&b, "%s ON %s", quote(dialect, ix.Name), quote(dialect, tbl))
+	if dialect == Postgres && ix.hasOrder() {
+		b.WriteString(" USING btree")
+	}
+	b.WriteString(" (")
+	for i, c := range ix.Cols {
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		b.WriteString(quote(dialect, c.Name))
+		if c.DescNullsLast {
+			// SQLite accepts no NULLS clause in an index; it sorts NULLs first
+			// ascending, so DESC already puts them last. MySQL has no NULLS
+			// clause either and DESC sorts NULLs last.
+			if dialect == Postgres {
+				b.WriteString(" DESC NULLS LAST")
+			} else {
+				b.WriteString(" DESC")
+			}
+		}
+	}
+	b.WriteString(")")
+	return b.String()
+}
+
+func (ix index) hasOrder() bool {
+	for _, c := range ix.Cols {
+		if c.DescNullsLast {
+			return true
+		}
+	}
+	return false
+}
+
+func railsIndex(tbl string, cols ...string) index {
+	ic := make([]idxCol, len(cols))
+	for i, c := range cols {
+		ic[i] = idxCol{Name: c}
+	}
+	return index{Name: "index_" + tbl + "_on_" + strings.Join(cols, "_and_"), Cols: ic}
+}
+
+// Table names (Deimos and phobos_db_checkpoint; spec 1.1, 1.2, 7.1) and ours.
+const (
+	KafkaMessages      = "kafka_messages"
+	KafkaTopicInfo     = "kafka_topic_info"
+	PollInfo           = "deimos_poll_info"
+	CheckpointEvents   = "phobos_db_checkpoint_events"
+	CheckpointFailures = "phobos_db_checkpoint_failures"
+	DeadLetters        = "deimos_dead_letters"
+	// SchemaMigrations records what `migrate up` applied or adopted.
+	SchemaMigrations = "deimos_schema_migrations"
+)
+
+func kafkaMessages() table {
+	return table{
+		Name: KafkaMessages,
+		Columns: []column{
+			{Name: "topic", Type: tString, NotNull: true},
+			{Name: "message", Type: tBinary10M},
+			{Name: "key", Type: tBinary},
+			{Name: "partition_key", Type: tString},
+			{Name: "created_at", Type: tDatetime, NotNull: true},
+			{Name: "updated_at", Type: tDatetime, NotNull: true},
+		},
+		Indexes: []index{railsIndex(KafkaMessages, "topic", "id")},
+	}
+}
+
+func kafkaTopicInfo() table {
+	u := railsIndex(KafkaTopicInfo, "topic")
+	u.Unique = true
+	return table{
+		Name: KafkaTopicInfo,
+		Columns: []column{
+			{Name: "topic", Type: tString, NotNull: true},
+			{Name: "locked_by", Type: tString},
+			{Name: "locked_at", Type: tDatetime},
+			{Name: "error", Type: tBool, NotNull: true, Default: "false"},
+			{Name: "retries", Type: tInt, NotNull: true, Default: "0"},
+			{Name: "last_processed_at", Type: tDatetime},
+		},
+		Indexes: []index{
+			u,
+			railsIndex(KafkaTopicInfo, "locked_by", "error"),
+			railsIndex(KafkaTopicInfo, "locked_at"),
+		},
+	}
+}
+
+func pollInfo() table {
+	return table{
+		Name: PollInfo,
+		Columns: []column{
+			{Name: "producer", Type: tString, NotNull: true},
+			{Name: "last_sent", Type: tDatetime},
+			{Name: "last_sent_id", Type: tBigint},
+		},
+		Indexes: []index{railsIndex(PollInfo, "producer")},
+	}
+}
+
+var checkpointIndexed = []string{"topic", "group_id", "entity_id", "event_time", "event_type", "event_version", "checksum"}
+
+func checkpointEvents() table {
+	t := table{
+		Name: CheckpointEvents,
+		Columns: []column{
+			{Name: "topic", Type: tString},
+			{Name: "group_id", Type: tString},
+			{Name: "entity_id", Type: tString},
+			{Name: "event_time", Type: tDatetime},
+			{Name: "event_type", Type: tString},
+			{Name: "event_version", Type: tString},
+			{Name: "checksum", Type: tString},
+			{Name: "payload", Type: tJSON},
+			{Name: "created_at", Type: tDatetime},
+		},
+	}
+	for _, c := range checkpointIndexed {
+		t.Indexes = append(t.Indexes, railsIndex(CheckpointEvents, c))
+	}
+	t.Indexes = append(t.Indexes,
+		index{Name: "index_phobos_db_checkpoint_events_on_topic_group_id_checksum", Cols: []idxCol{{Name: "topic"}, {Name: "group_id"}, {Name: "checksum"}}},
+		index{Name: "phobos_events_event_time_created_at_desc_nulls_last_idx", Cols: []idxCol{{Name: "event_time", DescNullsLast: true}, {Name: "created_at", DescNullsLast: true}}},
+	)
+	return t
+}
+
+func checkpointFailures() table {
+	t := table{
+		Name: CheckpointFailures,
+		Columns: []column{
+			{Name: "created_at", Type: tDatetime},
+			{Name: "topic", Type: tString},
+			{Name: "group_id", Type: tString},
+			{Name: "entity_id", Type: tString},
+			{Name: "event_time", Type: tDatetime},
+			{Name: "event_type", Type: tString},
+			{Name: "event_version", Type: tString},
+			{Name: "checksum", Type: tString},
+			{Name: "payload", Type: tJSON},
+			{Name: "metadata", Type: tJSON},
+			{Name: "error_class", Type: tString},
+			{Name: "error_message", Type: tString},
+			{Name: "error_backtrace", Type: tJSON},
+		},
+	}
+	for _, c := range checkpointIndexed {
+		t.Indexes = append(t.Indexes, railsIndex(CheckpointFailures, c))
+	}
+	t.Indexes = append(t.Indexes,
+		index{Name: "phobos_failures_event_time_created_at_desc_nulls_last_idx", Cols: []idxCol{{Name: "event_time", DescNullsLast: true}, {Name: "created_at", DescNullsLast: true}}},
+	)
+	return t
+}
+
+// deadLetters is ours (spec Part A): rows Kafka rejected (too large), moved
+// here with the error text instead of being dropped.
+func deadLetters() table {
+	return table{
+		Name: DeadLetters,
+		Columns: []column{
+			{Name: "topic", Type: tString, NotNull: true},
+			{Name: "message", Type: tBinaryLong},
+			{Name: "key", Type: tBinary},
+			{Name: "partition_key", Type: tString},
+			{Name: "error", Type: tText, NotNull: true},
+			{Name: "original_id", Type: tBigint},
+			{Name: "original_created_at", Type: tDatetime},
+			{Name: "created_at", Type: tDatetime, NotNull: true},
+		},
+		Indexes: []index{railsIndex(DeadLetters, "topic", "id")},
+	}
+}
+
+func schemaMigrations() table {
+	return table{
+		Name: SchemaMigrations,
+		Columns: []column{
+			{Name: "name", Type: tString, NotNull: true},
+			{Name: "adopted", Type: tBool, NotNull: true, Default: "false"},
+			{Name: "applied_at", Type: tDatetime, NotNull: true},
+		},
+		Indexes: []index{func() index { i := railsIndex(SchemaMigrations, "name"); i.Unique = true; return i }()},
+	}
+}
