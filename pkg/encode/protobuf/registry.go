@@ -32,9 +32,9 @@ type Registry struct {
 	AutoRegister bool
 
 	mu      sync.Mutex
-	regs    map[string]Registered             // subject + "\x00" + text
-	byID    map[int]*desc.FileDescriptor      // writer files by schema id
-	subjVer map[string]sr.SubjectSchema       // subject@version
+	regs    map[string]Registered              // subject + "\x00" + text
+	byID    map[int]*desc.FileDescriptor       // writer files by schema id
+	subjVer map[string]sr.SubjectSchema        // subject@version
 	msgByID map[string]*desc.MessageDescriptor // id + indexes
 }
 
