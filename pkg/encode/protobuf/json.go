@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/jhump/protoreflect/desc"
+	"github.com/jhump/protoreflect/dynamic"
 	"google.golang.org/protobuf/encoding/protojson"
 	"google.golang.org/protobuf/proto"
 	pref "google.golang.org/protobuf/reflect/protoreflect"
@@ -80,7 +81,14 @@ func MarshalValue(md *desc.MessageDescriptor, v any) ([]byte, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", md.GetName(), err)
 	}
-	return b, nil
+	// Re-serialize in field-number order with sorted map keys, the canonical
+	// order protoc and the C/upb runtimes (Ruby) write: Go's runtime writes
+	// oneof fields last, which is valid but not byte-identical.
+	dm := dynamic.NewMessage(md)
+	if err := dm.Unmarshal(b); err != nil {
+		return nil, fmt.Errorf("%s: %w", md.GetName(), err)
+	}
+	return dm.MarshalDeterministic()
 }
 
 // FromValue builds a dynamic message of type md from Go values (see MarshalValue).
