@@ -1,0 +1,576 @@
+// Package sink writes consumed records into database tables, as Deimos's
+// ActiveRecordConsumer does in batch mode (spec deimos-compat.md section 6.2):
+// each decoded message is upserted by primary key, a tombstone deletes the
+// row, and one database transaction covers one polled batch.
+package sink
+
+import (
+	"bytes"
+	"context"
+	"database/sql"
+	"encoding/json"
+	"fmt"
+	"math/rand/v2"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/deimos-cli/deimos/pkg/consume"
+	"github.com/deimos-cli/deimos/pkg/db"
+	"github.com/deimos-cli/deimos/pkg/errs"
+)
+
+// Options configure a table sink.
+type Options struct {
+	Table string
+	// Mapping maps a column to the payload field it takes its value from
+	// (columns not listed take the field of the same name).
+	Mapping map[string]string
+	// KeyColumns override the conflict target (default: the primary key).
+	KeyColumns []string
+	// NoCompact turns compaction off: the batch is sliced (BatchSlicer) so
+	// every message is written, in per-key order.
+	NoCompact bool
+	// DeadlockRetries is how often a batch is retried after a deadlock or
+	// lock timeout (default 2, as Deimos); -1 disables.
+	DeadlockRetries int
+	// Now and Sleep are for tests.
+	Now   func() time.Time
+	Sleep func(ctx context.Context, d time.Duration) error
+	// OnRetry is told about each deadlock retry (for logs and metrics).
+	OnRetry func(err error, attempt int, wait time.Duration)
+}
+
+// Stats counts what a Table wrote since it was built.
+type Stats struct {
+	Batches, Messages, Upserted, Deleted, Retries int64
+}
+
+// Table is a table sink. It implements consume.Handler.
+type Table struct {
+	d       *db.DB
+	o       Options
+	cols    []string        // table columns in order
+	colSet  map[string]bool // lower-case name -> present
+	colName map[string]string
+	timeCol map[string]bool // datetime/timestamp columns
+	keys    []string        // conflict target
+	field   map[string]string
+	created string // "" when absent
+	updated string
+	maxRows int // rows per INSERT (parameter limit)
+	Stats   Stats
+}
+
+// New inspects the table (columns, primary key) and returns the sink.
+func New(ctx context.Context, d *db.DB, o Options) (*Table, error) {
+	if err := db.ValidIdent(o.Table); err != nil {
+		return nil, errs.Usagef("table sink: %w", err)
+	}
+	ok, err := d.TableExists(ctx, lastPart(o.Table))
+	if err != nil {
+		return nil, errs.Unavailablef("table sink: checking table %s: %w", o.Table, err)
+	}
+	if !ok {
+		return nil, errs.Usagef("table sink: table %s does not exist (create it, e.g. with `deimos migrate gen-table`)", o.Table)
+	}
+	t := &Table{d: d, o: o, colSet: map[string]bool{}, colName: map[string]string{}, timeCol: map[string]bool{}, field: map[string]string{}}
+	if t.o.Now == nil {
+		t.o.Now = time.Now
+	}
+	if t.o.Sleep == nil {
+		t.o.Sleep = sleepCtx
+	}
+	if t.o.DeadlockRetries == 0 {
+		t.o.DeadlockRetries = 2
+	}
+	rows, err := d.QueryContext(ctx, "SELECT * FROM "+d.Q(o.Table)+" WHERE 1=0")
+	if err != nil {
+		return nil, errs.Failedf("table sink: reading columns of %s: %w", o.Table, err)
+	}
+	cts, err := rows.ColumnTypes()
+	rows.Close()
+	if err != nil {
+		return nil, errs.Failedf("table sink: reading columns of %s: %w", o.Table, err)
+	}
+	for _, ct := range cts {
+		n := ct.Name()
+		t.cols = append(t.cols, n)
+		t.colSet[strings.ToLower(n)] = true
+		t.colName[strings.ToLower(n)] = n
+		tn := strings.ToUpper(ct.DatabaseTypeName())
+		if strings.Contains(tn, "TIMESTAMP") || strings.Contains(tn, "DATETIME") || tn == "DATE" {
+			t.timeCol[n] = true
+		}
+	}
+	if c, ok := t.colName["created_at"]; ok {
+		t.created = c
+	}
+	if c, ok := t.colName["updated_at"]; ok {
+		t.updated = c
+	}
+	for col, f := range o.Mapping {
+		c, ok := t.colName[strings.ToLower(col)]
+		if !ok {
+			return nil, errs.Usagef("table sink: mapping names column %q, which table %s does not have", col, o.Table)
+		}
+		t.field[c] = f
+	}
+	if len(o.KeyColumns) > 0 {
+		for _, k := range o.KeyColumns {
+			c, ok := t.colName[strings.ToLower(k)]
+			if !ok {
+				return nil, errs.Usagef("table sink: key column %q is not a column of %s", k, o.Table)
+			}
+			t.keys = append(t.keys, c)
+		}
+	} else {
+		t.keys, err = primaryKey(ctx, d, o.Table)
+		if err != nil {
+			return nil, errs.Failedf("table sink: reading the primary key of %s: %w", o.Table, err)
+		}
+		if len(t.keys) == 0 {
+			return nil, errs.Usagef("table sink: table %s has no primary key; set key_columns (--key-columns) to a unique key", o.Table)
+		}
+	}
+	limit := 30000 // SQLite's default SQLITE_MAX_VARIABLE_NUMBER is 32766
+	if d.Dialect.Name() == "postgres" {
+		limit = 65000
+	}
+	t.maxRows = limit / (len(t.cols) + 1)
+	if t.maxRows > 1000 {
+		t.maxRows = 1000
+	}
+	if t.maxRows < 1 {
+		t.maxRows = 1
+	}
+	return t, nil
+}
+
+func lastPart(name string) string {
+	if i := strings.LastIndex(name, "."); i >= 0 {
+		return name[i+1:]
+	}
+	return name
+}
+
+func primaryKey(ctx context.Context, d *db.DB, table string) ([]string, error) {
+	var q string
+	switch d.Dialect.Name() {
+	case "postgres":
+		q = `SELECT a.attname FROM pg_index i
+JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = ANY(i.indkey)
+WHERE i.indrelid = $1::regclass AND i.indisprimary
+ORDER BY array_position(i.indkey::int2[], a.attnum)`
+		table = d.Q(table)
+	case "sqlite":
+		q = "SELECT name FROM pragma_table_info(?) WHERE pk > 0 ORDER BY pk"
+	default:
+		return nil, fmt.Errorf("dialect %s is not supported by table sinks", d.Dialect.Name())
+	}
+	rows, err := d.QueryContext(ctx, q, table)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []string
+	for rows.Next() {
+		var n string
+		if err := rows.Scan(&n); err != nil {
+			return nil, err
+		}
+		out = append(out, n)
+	}
+	return out, rows.Err()
+}
+
+// Keys returns the conflict-target columns.
+func (t *Table) Keys() []string { return append([]string(nil), t.keys...) }
+
+// Columns returns the table's columns.
+func (t *Table) Columns() []string { return append([]string(nil), t.cols...) }
+
+// row is one message turned into column values.
+type row struct {
+	rec    *consume.Record
+	delete bool
+	vals   map[string]any // column -> value
+	keyVal []any          // conflict-target values, for deletes
+}
+
+func recKey(r consume.Record) string {
+	if r.RawKey == nil {
+		return "\x00nil"
+	}
+	return "k" + string(r.RawKey)
+}
+
+// Handle writes one polled batch in one transaction. Deadlocks and lock
+// timeouts are retried (default twice, after a random 0.5–5.5 s wait).
+func (t *Table) Handle(ctx context.Context, batch []consume.Record) error {
+	if len(batch) == 0 {
+		return nil
+	}
+	recs := batch
+	// Compaction applies when some key is non-nil and the first key is present (spec 6.2).
+	compact := !t.o.NoCompact && batch[0].RawKey != nil && len(batch[0].RawKey) > 0
+	var slices [][]consume.Record
+	if compact {
+		slices = [][]consume.Record{Compact(recs, recKey)}
+	} else {
+		slices = Slice(recs, recKey)
+	}
+	prepared := make([][]row, 0, len(slices))
+	for _, s := range slices {
+		rs := make([]row, 0, len(s))
+		for i := range s {
+			r, err := t.toRow(&s[i])
+			if err != nil {
+				return errs.Failed(err)
+			}
+			rs = append(rs, r)
+		}
+		prepared = append(prepared, rs)
+	}
+	for attempt := 0; ; attempt++ {
+		var up, del int64
+		err := t.d.Tx(ctx, func(tx *sql.Tx) error {
+			now := t.o.Now().UTC()
+			for _, rs := range prepared {
+				u, d, err := t.writeSlice(ctx, tx, rs, now)
+				if err != nil {
+					return err
+				}
+				up += u
+				del += d
+			}
+			return nil
+		})
+		if err == nil {
+			t.Stats.Batches++
+			t.Stats.Messages += int64(len(batch))
+			t.Stats.Upserted += up
+			t.Stats.Deleted += del
+			return nil
+		}
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		if !IsDeadlock(err) || t.o.DeadlockRetries < 0 || attempt >= t.o.DeadlockRetries {
+			first := batch[0]
+			return errs.Failedf("table sink %s: batch %s/%d@%d..%d: %w", t.o.Table, first.Topic, first.Partition, first.Offset, batch[len(batch)-1].Offset, err)
+		}
+		wait := time.Duration(500+rand.IntN(5000)) * time.Millisecond
+		t.Stats.Retries++
+		if t.o.OnRetry != nil {
+			t.o.OnRetry(err, attempt+1, wait)
+		}
+		if err := t.o.Sleep(ctx, wait); err != nil {
+			return err
+		}
+	}
+}
+
+// IsDeadlock reports the errors Deimos retries: deadlocks and lock timeouts.
+func IsDeadlock(err error) bool {
+	if err == nil {
+		return false
+	}
+	s := err.Error()
+	for _, m := range []string{"Deadlock found", "Lock wait timeout exceeded", "deadlock detected", "SQLSTATE 40P01", "SQLSTATE 40001", "database is locked"} {
+		if strings.Contains(s, m) {
+			return true
+		}
+	}
+	return false
+}
+
+func sleepCtx(ctx context.Context, d time.Duration) error {
+	tm := time.NewTimer(d)
+	defer tm.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-tm.C:
+		return nil
+	}
+}
+
+func where(r *consume.Record) string {
+	return fmt.Sprintf("%s/%d@%d", r.Topic, r.Partition, r.Offset)
+}
+
+// toRow turns a record into column values: payload fields ∩ columns (through
+// the mapping), then the key's columns on top.
+func (t *Table) toRow(r *consume.Record) (row, error) {
+	out := row{rec: r, vals: map[string]any{}}
+	if r.DecodeErr != nil {
+		return out, fmt.Errorf("%s: cannot decode: %w", where(r), r.DecodeErr)
+	}
+	if r.Value == nil || bytes.Equal(bytes.TrimSpace(r.Value), []byte("null")) {
+		out.delete = true
+	} else {
+		var payload map[string]any
+		dec := json.NewDecoder(bytes.NewReader(r.Value))
+		dec.UseNumber()
+		if err := dec.Decode(&payload); err != nil || payload == nil {
+			return out, fmt.Errorf("%s: payload is not a JSON object, cannot map it to columns of %s", where(r), t.o.Table)
+		}
+		for _, c := range t.cols {
+			if c == t.created || c == t.updated {
+				continue
+			}
+			f := c
+			if m, ok := t.field[c]; ok {
+				f = m
+			}
+			v, ok := payload[f]
+			if !ok {
+				continue
+			}
+			cv, err := t.convert(c, v)
+			if err != nil {
+				return out, fmt.Errorf("%s: field %q: %w", where(r), f, err)
+			}
+			out.vals[c] = cv
+		}
+	}
+	if err := t.applyKey(r, out.vals); err != nil {
+		return out, err
+	}
+	for _, k := range t.keys {
+		v, ok := out.vals[k]
+		if !ok || v == nil {
+			if out.delete {
+				return out, fmt.Errorf("%s: tombstone without a value for key column %q: cannot tell which row to delete", where(r), k)
+			}
+			return out, fmt.Errorf("%s: no value for key column %q (from the message key or a payload field)", where(r), k)
+		}
+		out.keyVal = append(out.keyVal, v)
+	}
+	return out, nil
+}
+
+func (t *Table) applyKey(r *consume.Record, vals map[string]any) error {
+	if r.Key == nil || bytes.Equal(bytes.TrimSpace(r.Key), []byte("null")) {
+		return nil
+	}
+	dec := json.NewDecoder(bytes.NewReader(r.Key))
+	dec.UseNumber()
+	var k any
+	if err := dec.Decode(&k); err != nil {
+		return fmt.Errorf("%s: key is not JSON: %w", where(r), err)
+	}
+	if m, ok := k.(map[string]any); ok {
+		matched := false
+		for f, v := range m {
+			c, ok := t.colName[strings.ToLower(f)]
+			if !ok {
+				continue
+			}
+			cv, err := t.convert(c, v)
+			if err != nil {
+				return fmt.Errorf("%s: key field %q: %w", where(r), f, err)
+			}
+			vals[c] = cv
+			matched = true
+		}
+		if matched || len(m) != 1 {
+			return nil
+		}
+		for _, v := range m { // a single-entry object key reduces to its value
+			k = v
+		}
+	}
+	cv, err := t.convert(t.keys[0], k)
+	if err != nil {
+		return fmt.Errorf("%s: key: %w", where(r), err)
+	}
+	vals[t.keys[0]] = cv
+	return nil
+}
+
+// convert turns a JSON value into a driver value for column c.
+func (t *Table) convert(c string, v any) (any, error) {
+	switch x := v.(type) {
+	case nil:
+		return nil, nil
+	case json.Number:
+		if t.timeCol[c] {
+			if n, err := x.Int64(); err == nil {
+				return t.timeValue(time.Unix(n, 0)), nil
+			}
+		}
+		if n, err := x.Int64(); err == nil {
+			return n, nil
+		}
+		f, err := x.Float64()
+		if err != nil {
+			return nil, fmt.Errorf("number %s out of range", x)
+		}
+		return f, nil
+	case string:
+		if t.timeCol[c] {
+			if n, err := strconv.ParseInt(x, 10, 64); err == nil {
+				return t.timeValue(time.Unix(n, 0)), nil
+			}
+		}
+		return x, nil
+	case bool:
+		return x, nil
+	default: // objects and arrays: stored as JSON text
+		b, err := json.Marshal(x)
+		if err != nil {
+			return nil, err
+		}
+		return string(b), nil
+	}
+}
+
+// timeValue renders a time as UTC wall time, as Rails stores datetimes.
+func (t *Table) timeValue(tm time.Time) any {
+	tm = tm.UTC()
+	if t.d.Dialect.Name() == "sqlite" {
+		return tm.Format("2006-01-02 15:04:05.000000")
+	}
+	return tm
+}
+
+// writeSlice writes upserts first, then deletes (spec 6.2 step 3).
+func (t *Table) writeSlice(ctx context.Context, tx *sql.Tx, rs []row, now time.Time) (int64, int64, error) {
+	var ups, dels []row
+	for _, r := range rs {
+		if r.delete {
+			dels = append(dels, r)
+		} else {
+			ups = append(ups, r)
+		}
+	}
+	// Rows that land on the same key inside one statement would make
+	// PostgreSQL's ON CONFLICT fail: keep the last (they arrived in order).
+	ups = Compact(ups, func(r row) string { return fmt.Sprint(r.keyVal...) })
+	for start := 0; start < len(ups); start += t.maxRows {
+		end := min(start+t.maxRows, len(ups))
+		if err := t.upsert(ctx, tx, ups[start:end], now); err != nil {
+			return 0, 0, err
+		}
+	}
+	for start := 0; start < len(dels); start += t.maxRows {
+		end := min(start+t.maxRows, len(dels))
+		if err := t.delete(ctx, tx, dels[start:end]); err != nil {
+			return 0, 0, err
+		}
+	}
+	return int64(len(ups)), int64(len(dels)), nil
+}
+
+// upsert writes rows with one multi-row INSERT … ON CONFLICT. The columns are
+// the union of the rows' columns; a row without a value gets NULL, as
+// Deimos's bulk import does.
+func (t *Table) upsert(ctx context.Context, tx *sql.Tx, rs []row, now time.Time) error {
+	set := map[string]bool{}
+	for _, r := range rs {
+		for c := range r.vals {
+			set[c] = true
+		}
+	}
+	var cols []string
+	for _, c := range t.cols { // table order, for stable SQL
+		if set[c] {
+			cols = append(cols, c)
+		}
+	}
+	ins := append([]string(nil), cols...)
+	if t.created != "" {
+		ins = append(ins, t.created)
+	}
+	if t.updated != "" {
+		ins = append(ins, t.updated)
+	}
+	d := t.d.Dialect
+	var b strings.Builder
+	b.WriteString("INSERT INTO " + d.Quote(t.o.Table) + " (")
+	for i, c := range ins {
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		b.WriteString(d.Quote(c))
+	}
+	b.WriteString(") VALUES ")
+	tuple := "(" + strings.TrimSuffix(strings.Repeat("?, ", len(ins)), ", ") + ")"
+	args := make([]any, 0, len(rs)*len(ins))
+	ts := t.timeValue(now)
+	for i, r := range rs {
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		b.WriteString(tuple)
+		for _, c := range cols {
+			args = append(args, r.vals[c])
+		}
+		if t.created != "" {
+			args = append(args, ts)
+		}
+		if t.updated != "" {
+			args = append(args, ts)
+		}
+	}
+	b.WriteString(" ON CONFLICT (")
+	isKey := map[string]bool{}
+	for i, k := range t.keys {
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		b.WriteString(d.Quote(k))
+		isKey[k] = true
+	}
+	b.WriteString(")")
+	var upd []string
+	for _, c := range cols {
+		if !isKey[c] {
+			upd = append(upd, d.Quote(c)+" = excluded."+d.Quote(c))
+		}
+	}
+	if t.updated != "" { // created_at is set only on insert
+		upd = append(upd, d.Quote(t.updated)+" = excluded."+d.Quote(t.updated))
+	}
+	if len(upd) == 0 {
+		b.WriteString(" DO NOTHING")
+	} else {
+		b.WriteString(" DO UPDATE SET " + strings.Join(upd, ", "))
+	}
+	_, err := tx.ExecContext(ctx, db.Rebind(d, b.String()), args...)
+	if err != nil {
+		return fmt.Errorf("upsert into %s (first message %s): %w", t.o.Table, where(rs[0].rec), err)
+	}
+	return nil
+}
+
+func (t *Table) delete(ctx context.Context, tx *sql.Tx, rs []row) error {
+	d := t.d.Dialect
+	var b strings.Builder
+	b.WriteString("DELETE FROM " + d.Quote(t.o.Table) + " WHERE ")
+	args := make([]any, 0, len(rs)*len(t.keys))
+	if len(t.keys) == 1 {
+		b.WriteString(d.Quote(t.keys[0]) + " IN (" + strings.TrimSuffix(strings.Repeat("?, ", len(rs)), ", ") + ")")
+		for _, r := range rs {
+			args = append(args, r.keyVal[0])
+		}
+	} else {
+		var conds []string
+		var one []string
+		for _, k := range t.keys {
+			one = append(one, d.Quote(k)+" = ?")
+		}
+		c := "(" + strings.Join(one, " AND ") + ")"
+		for _, r := range rs {
+			conds = append(conds, c)
+			args = append(args, r.keyVal...)
+		}
+		b.WriteString(strings.Join(conds, " OR "))
+	}
+	if _, err := tx.ExecContext(ctx, db.Rebind(d, b.String()), args...); err != nil {
+		return fmt.Errorf("delete from %s (first tombstone %s): %w", t.o.Table, where(rs[0].rec), err)
+	}
+	return nil
+}

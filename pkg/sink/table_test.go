@@ -1,0 +1,289 @@
+package sink
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"reflect"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/deimos-cli/deimos/internal/testenv"
+	"github.com/deimos-cli/deimos/pkg/consume"
+	"github.com/deimos-cli/deimos/pkg/db"
+)
+
+func TestMain(m *testing.M) { testenv.Main(m) }
+
+func TestSliceDeimosExample(t *testing.T) {
+	in := []string{"A1", "A2", "B1", "C1", "C2", "C3"}
+	got := Slice(in, func(s string) string { return s[:1] })
+	want := [][]string{{"A1", "B1", "C1"}, {"A2", "C2"}, {"C3"}}
+	if !reflect.DeepEqual(got, want) {
+		t.Fatalf("Slice = %v, want %v", got, want)
+	}
+	if got := Compact(in, func(s string) string { return s[:1] }); !reflect.DeepEqual(got, []string{"A2", "B1", "C3"}) {
+		t.Fatalf("Compact = %v", got)
+	}
+	if got := Slice([]string{}, func(s string) string { return s }); len(got) != 0 {
+		t.Fatalf("empty Slice = %v", got)
+	}
+}
+
+// dbs runs f against SQLite and a real PostgreSQL.
+func dbs(t *testing.T, f func(t *testing.T, d *db.DB)) {
+	for _, kind := range []string{"sqlite", "postgres"} {
+		t.Run(kind, func(t *testing.T) {
+			url := testenv.SQLiteURL(t)
+			if kind == "postgres" {
+				url = testenv.Postgres(t)
+			}
+			d, err := db.Open(context.Background(), url)
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { d.Close() })
+			f(t, d)
+		})
+	}
+}
+
+func exec(t *testing.T, d *db.DB, q string) {
+	t.Helper()
+	if _, err := d.Exec(q); err != nil {
+		t.Fatalf("%s: %v", q, err)
+	}
+}
+
+const widgetsDDL = `CREATE TABLE widgets (id bigint PRIMARY KEY, name varchar, price float, tags text, born_at timestamp, created_at timestamp, updated_at timestamp)`
+
+type rec struct {
+	key, val string // val "" = tombstone
+}
+
+func batch(recs ...rec) []consume.Record {
+	var out []consume.Record
+	for i, r := range recs {
+		cr := consume.Record{Topic: "widgets", Partition: 0, Offset: int64(i)}
+		if r.key != "" {
+			cr.RawKey = []byte(r.key)
+			cr.Key = json.RawMessage(r.key)
+		}
+		if r.val != "" {
+			cr.RawValue = []byte(r.val)
+			cr.Value = json.RawMessage(r.val)
+		}
+		out = append(out, cr)
+	}
+	return out
+}
+
+func dump(t *testing.T, d *db.DB, q string) []string {
+	t.Helper()
+	rows, err := d.Query(q)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	cols, _ := rows.Columns()
+	var out []string
+	for rows.Next() {
+		vals := make([]any, len(cols))
+		ptrs := make([]any, len(cols))
+		for i := range vals {
+			ptrs[i] = &vals[i]
+		}
+		if err := rows.Scan(ptrs...); err != nil {
+			t.Fatal(err)
+		}
+		var parts []string
+		for _, v := range vals {
+			if b, ok := v.([]byte); ok {
+				v = string(b)
+			}
+			parts = append(parts, fmt.Sprint(v))
+		}
+		out = append(out, strings.Join(parts, "|"))
+	}
+	return out
+}
+
+func newSink(t *testing.T, d *db.DB, o Options, now *time.Time) *Table {
+	t.Helper()
+	o.Now = func() time.Time { return *now }
+	s, err := New(context.Background(), d, o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+func TestUpsertDeleteAndTimestamps(t *testing.T) {
+	dbs(t, func(t *testing.T, d *db.DB) {
+		exec(t, d, widgetsDDL)
+		now := time.Date(2024, 1, 2, 3, 4, 5, 0, time.UTC)
+		s := newSink(t, d, Options{Table: "widgets"}, &now)
+		if !reflect.DeepEqual(s.Keys(), []string{"id"}) {
+			t.Fatalf("keys = %v", s.Keys())
+		}
+		ctx := context.Background()
+		err := s.Handle(ctx, batch(
+			rec{`1`, `{"id":1,"name":"a","price":1.5,"unknown":"x","tags":["x","y"],"born_at":86400}`},
+			rec{`2`, `{"name":"b","price":2}`}, // id from the key
+			rec{`3`, `{"name":"c"}`},
+		))
+		if err != nil {
+			t.Fatal(err)
+		}
+		later := now.Add(time.Hour)
+		now = later
+		if err := s.Handle(ctx, batch(rec{`1`, `{"name":"a2"}`}, rec{`3`, ``}, rec{`4`, `{"name":"d"}`})); err != nil {
+			t.Fatal(err)
+		}
+		got := dump(t, d, "SELECT id, name, price, tags, created_at, updated_at FROM widgets ORDER BY id")
+		if len(got) != 3 {
+			t.Fatalf("rows = %v", got)
+		}
+		// row 1: name updated, price NULL (absent field in the batch's union), created_at kept.
+		if !strings.HasPrefix(got[0], "1|a2|") || !strings.Contains(got[0], "2024-01-02") || !strings.Contains(got[0], "04:04:05") {
+			t.Errorf("row 1 = %s", got[0])
+		}
+		if !strings.HasPrefix(got[1], "2|b|2|") {
+			t.Errorf("row 2 = %s", got[1])
+		}
+		if !strings.HasPrefix(got[2], "4|d|") {
+			t.Errorf("row 4 = %s", got[2])
+		}
+		born := dump(t, d, "SELECT born_at FROM widgets WHERE id = 1")
+		_ = born // born_at is not in the second batch's union for row 1: kept from the first write
+		if s.Stats.Upserted != 5 || s.Stats.Deleted != 1 {
+			t.Errorf("stats = %+v", s.Stats)
+		}
+	})
+}
+
+func TestEpochToDatetimeAndJSONColumns(t *testing.T) {
+	dbs(t, func(t *testing.T, d *db.DB) {
+		exec(t, d, widgetsDDL)
+		now := time.Now()
+		s := newSink(t, d, Options{Table: "widgets"}, &now)
+		if err := s.Handle(context.Background(), batch(rec{`7`, `{"born_at":"86400","tags":{"a":1}}`})); err != nil {
+			t.Fatal(err)
+		}
+		got := dump(t, d, "SELECT born_at, tags FROM widgets")
+		if len(got) != 1 || !strings.Contains(got[0], "1970-01-02") || !strings.Contains(got[0], `{"a":1}`) {
+			t.Fatalf("got %v", got)
+		}
+	})
+}
+
+func TestCompactionAndSlicingOrder(t *testing.T) {
+	dbs(t, func(t *testing.T, d *db.DB) {
+		exec(t, d, `CREATE TABLE kv (k varchar PRIMARY KEY, v varchar, n integer)`)
+		now := time.Now()
+		// Sliced: every message is written in per-key order; A ends deleted
+		// then re-created, B ends deleted, C ends with its third value.
+		b := batch(
+			rec{`"A"`, `{"v":"a1","n":1}`}, rec{`"A"`, ``}, rec{`"B"`, `{"v":"b1"}`},
+			rec{`"C"`, `{"v":"c1"}`}, rec{`"A"`, `{"v":"a3"}`}, rec{`"C"`, `{"v":"c2"}`},
+			rec{`"B"`, ``}, rec{`"C"`, `{"v":"c3"}`},
+		)
+		for _, noCompact := range []bool{false, true} {
+			exec(t, d, "DELETE FROM kv")
+			s := newSink(t, d, Options{Table: "kv", NoCompact: noCompact}, &now)
+			if err := s.Handle(context.Background(), b); err != nil {
+				t.Fatal(err)
+			}
+			got := dump(t, d, "SELECT k, v, n FROM kv ORDER BY k")
+			want := []string{"A|a3|<nil>", "C|c3|<nil>"}
+			if !reflect.DeepEqual(got, want) {
+				t.Fatalf("noCompact=%v: %v, want %v", noCompact, got, want)
+			}
+			wantUp := int64(3) // compacted: A(a3), C(c3) upserts + B delete
+			if noCompact {
+				wantUp = 6
+			}
+			if s.Stats.Upserted != wantUp-map[bool]int64{false: 1, true: 0}[noCompact] && noCompact {
+				t.Errorf("noCompact stats = %+v", s.Stats)
+			}
+		}
+	})
+}
+
+func TestRedeliveryIsIdempotent(t *testing.T) {
+	dbs(t, func(t *testing.T, d *db.DB) {
+		exec(t, d, widgetsDDL)
+		now := time.Date(2024, 5, 1, 0, 0, 0, 0, time.UTC)
+		s := newSink(t, d, Options{Table: "widgets", NoCompact: true}, &now)
+		b := batch(rec{`1`, `{"name":"a"}`}, rec{`2`, `{"name":"b"}`}, rec{`1`, `{"name":"a2"}`}, rec{`2`, ``})
+		if err := s.Handle(context.Background(), b); err != nil {
+			t.Fatal(err)
+		}
+		first := dump(t, d, "SELECT * FROM widgets ORDER BY id")
+		if err := s.Handle(context.Background(), b); err != nil {
+			t.Fatal(err)
+		}
+		if second := dump(t, d, "SELECT * FROM widgets ORDER BY id"); !reflect.DeepEqual(first, second) {
+			t.Fatalf("redelivery changed the table:\n%v\n%v", first, second)
+		}
+	})
+}
+
+func TestKeysMappingAndErrors(t *testing.T) {
+	dbs(t, func(t *testing.T, d *db.DB) {
+		exec(t, d, `CREATE TABLE people (tenant varchar NOT NULL, pid integer NOT NULL, full_name varchar, PRIMARY KEY (tenant, pid))`)
+		exec(t, d, `CREATE TABLE things (id integer PRIMARY KEY, code varchar UNIQUE, label varchar)`)
+		now := time.Now()
+		ctx := context.Background()
+		p := newSink(t, d, Options{Table: "people", Mapping: map[string]string{"full_name": "name"}}, &now)
+		if !reflect.DeepEqual(p.Keys(), []string{"tenant", "pid"}) {
+			t.Fatalf("compound keys = %v", p.Keys())
+		}
+		err := p.Handle(ctx, batch(
+			rec{`{"tenant":"x","pid":1}`, `{"name":"Ann"}`},
+			rec{`{"tenant":"x","pid":2}`, `{"name":"Bob"}`},
+			rec{`{"tenant":"y","pid":1}`, `{"name":"Cy"}`},
+		))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := p.Handle(ctx, batch(rec{`{"tenant":"x","pid":2}`, ``})); err != nil {
+			t.Fatal(err)
+		}
+		if got := dump(t, d, "SELECT tenant, pid, full_name FROM people ORDER BY tenant, pid"); !reflect.DeepEqual(got, []string{"x|1|Ann", "y|1|Cy"}) {
+			t.Fatalf("people = %v", got)
+		}
+		// key_columns override; a single-entry object key reduces to its value.
+		th := newSink(t, d, Options{Table: "things", KeyColumns: []string{"code"}}, &now)
+		if err := th.Handle(ctx, batch(rec{`{"sku":"AB"}`, `{"id":1,"label":"one"}`})); err != nil {
+			t.Fatal(err)
+		}
+		if err := th.Handle(ctx, batch(rec{`{"sku":"AB"}`, `{"id":1,"label":"uno"}`})); err != nil {
+			t.Fatal(err)
+		}
+		if got := dump(t, d, "SELECT id, code, label FROM things"); !reflect.DeepEqual(got, []string{"1|AB|uno"}) {
+			t.Fatalf("things = %v", got)
+		}
+		// Errors name the message.
+		err = th.Handle(ctx, batch(rec{`"Z"`, `"just a string"`}))
+		if err == nil || !strings.Contains(err.Error(), "widgets/0@0: payload is not a JSON object") {
+			t.Fatalf("err = %v", err)
+		}
+		if _, err := New(ctx, d, Options{Table: "things; drop"}); err == nil {
+			t.Fatal("bad table name accepted")
+		}
+		if _, err := New(ctx, d, Options{Table: "nope"}); err == nil || !strings.Contains(err.Error(), "does not exist") {
+			t.Fatalf("missing table: %v", err)
+		}
+		if _, err := New(ctx, d, Options{Table: "things", Mapping: map[string]string{"nope": "x"}}); err == nil {
+			t.Fatal("bad mapping accepted")
+		}
+	})
+}
+
+func TestDeadlockRetry(t *testing.T) {
+	if !IsDeadlock(fmt.Errorf("x: ERROR: deadlock detected (SQLSTATE 40P01)")) || IsDeadlock(fmt.Errorf("syntax error")) {
+		t.Fatal("IsDeadlock")
+	}
+}
