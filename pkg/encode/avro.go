@@ -1,0 +1,559 @@
+package encode
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/linkedin/goavro/v2"
+	"github.com/twmb/franz-go/pkg/sr"
+
+	"github.com/deimos-cli/deimos/pkg/errs"
+)
+
+// avroSchema is a parsed, resolved Avro schema with its goavro codec (built
+// from the physical schema: logical types are converted by this package).
+type avroSchema struct {
+	t     *aType
+	text  string // fully-resolved schema JSON, references inlined
+	codec *goavro.Codec
+}
+
+func newAvroSchema(t *aType) (*avroSchema, error) {
+	c, err := goavro.NewCodec(physicalText(t))
+	if err != nil {
+		return nil, fmt.Errorf("invalid Avro schema %s: %w", t.name, err)
+	}
+	return &avroSchema{t: t, text: schemaText(t), codec: c}, nil
+}
+
+// ParseAvroSchema parses schema JSON (named references must be defined
+// inline) and returns its fully-resolved text.
+func ParseAvroSchema(schemaJSON []byte) (string, error) {
+	t, err := newSymtab(nil).parseSchemaJSON(schemaJSON)
+	if err != nil {
+		return "", err
+	}
+	if _, err := newAvroSchema(t); err != nil {
+		return "", err
+	}
+	return schemaText(t), nil
+}
+
+// native converts a top-level payload; extra keys of a record payload are
+// dropped (spec 4.5: only schema fields present are kept).
+func (a *avroSchema) native(payload any) (any, error) {
+	if a.t.kind == "record" {
+		m, ok := payload.(map[string]any)
+		if !ok {
+			return nil, &FieldError{Path: shortName(a.t.name), Expected: "a JSON object", Found: found(payload)}
+		}
+		return recordNative(a.t, m, shortName(a.t.name))
+	}
+	return toNative(a.t, payload, "value")
+}
+
+func (a *avroSchema) encode(payload any) ([]byte, error) {
+	n, err := a.native(payload)
+	if err != nil {
+		return nil, err
+	}
+	b, err := a.codec.BinaryFromNative(nil, n)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", shortName(a.t.name), err)
+	}
+	return b, nil
+}
+
+// decode decodes bare Avro binary to JSON; r is an optional reader schema;
+// unwrap returns the single field of a key record.
+func (a *avroSchema) decode(bin []byte, r *aType, unwrap bool) (json.RawMessage, error) {
+	n, rest, err := a.codec.NativeFromBinary(bin)
+	if err != nil {
+		return nil, fmt.Errorf("Avro data does not match schema %s: %v", a.t.name, err)
+	}
+	if len(rest) > 0 {
+		return nil, fmt.Errorf("Avro data does not match schema %s: %d bytes left over", a.t.name, len(rest))
+	}
+	if unwrap && a.t.kind == "record" && len(a.t.fields) == 1 {
+		m, _ := n.(map[string]any)
+		f := a.t.fields[0]
+		return appendNativeJSON(nil, f.typ, nil, m[f.name])
+	}
+	return appendNativeJSON(nil, a.t, r, n)
+}
+
+// schemaFile is <schema.path>/<namespace as dirs>/<Name>.avsc.
+func (e *Engine) schemaFile(full string) string {
+	parts := strings.Split(full, ".")
+	return filepath.Join(append([]string{e.schemaPath()}, parts...)...) + ".avsc"
+}
+
+func (e *Engine) loadFile(full string) ([]byte, error) {
+	p := e.schemaFile(full)
+	b, err := os.ReadFile(p)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, errs.Usagef("schema %s not found: no file %s", full, p)
+	}
+	if err != nil {
+		return nil, errs.Usagef("schema %s: %w", full, err)
+	}
+	return b, nil
+}
+
+// resolveName finds the full name for a schema given by name and namespace;
+// a bare name without namespace is searched for under schema.path.
+func (e *Engine) resolveName(name, ns string) (string, error) {
+	if name == "" {
+		return "", errs.Usagef("no schema given: use --schema NAME (or configure the topic's schema)")
+	}
+	full := fullName(name, ns)
+	if strings.Contains(full, ".") {
+		return full, nil
+	}
+	if _, err := os.Stat(e.schemaFile(full)); err == nil {
+		return full, nil
+	}
+	e.mu.Lock()
+	f, ok := e.findName[name]
+	e.mu.Unlock()
+	if ok {
+		return f, nil
+	}
+	var hits []string
+	root := e.schemaPath()
+	_ = filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
+		if err == nil && !d.IsDir() && d.Name() == name+".avsc" {
+			rel, _ := filepath.Rel(root, strings.TrimSuffix(p, ".avsc"))
+			hits = append(hits, strings.ReplaceAll(filepath.ToSlash(rel), "/", "."))
+		}
+		return nil
+	})
+	switch len(hits) {
+	case 0:
+		return "", errs.Usagef("schema %s not found: no %s.avsc under %s (give --namespace or check schema.path)", name, name, root)
+	case 1:
+		e.mu.Lock()
+		e.findName[name] = hits[0]
+		e.mu.Unlock()
+		return hits[0], nil
+	}
+	return "", errs.Usagef("schema %s is ambiguous under %s: %s (give --namespace)", name, root, strings.Join(hits, ", "))
+}
+
+// LocalSchema returns the local Avro schema (from schema.path), cached.
+func (e *Engine) localSchema(name, ns string) (*avroSchema, error) {
+	full, err := e.resolveName(name, ns)
+	if err != nil {
+		return nil, err
+	}
+	e.mu.Lock()
+	a, ok := e.avro["file:"+full]
+	e.mu.Unlock()
+	if ok {
+		return a, nil
+	}
+	b, err := e.loadFile(full)
+	if err != nil {
+		return nil, err
+	}
+	st := newSymtab(e.loadFile)
+	st.loading[full] = true
+	t, err := st.parseSchemaJSON(b)
+	if err != nil {
+		var ke *errs.Error
+		if errors.As(err, &ke) {
+			return nil, err
+		}
+		return nil, errs.Usagef("schema %s (%s): %w", full, e.schemaFile(full), err)
+	}
+	if t.name != full {
+		return nil, errs.Usagef("schema file %s defines %q, expected %s", e.schemaFile(full), t.name, full)
+	}
+	a, err = newAvroSchema(t)
+	if err != nil {
+		return nil, errs.Usagef("schema %s: %w", full, err)
+	}
+	e.mu.Lock()
+	e.avro["file:"+full] = a
+	e.mu.Unlock()
+	return a, nil
+}
+
+// AvroSchemaText returns the fully-resolved JSON of a local schema.
+func (e *Engine) AvroSchemaText(name, ns string) (string, error) {
+	a, err := e.localSchema(name, ns)
+	if err != nil {
+		return "", err
+	}
+	return a.text, nil
+}
+
+// readerFor returns the local schema with this full name, or nil.
+func (e *Engine) readerFor(full string) *aType {
+	if full == "" {
+		return nil
+	}
+	e.mu.Lock()
+	a, ok := e.avro["file:"+full]
+	miss := e.noLocal[full]
+	e.mu.Unlock()
+	if ok {
+		return a.t
+	}
+	if miss {
+		return nil
+	}
+	if _, err := os.Stat(e.schemaFile(full)); err == nil {
+		if a, err := e.localSchema(full, ""); err == nil {
+			return a.t
+		}
+	}
+	e.mu.Lock()
+	e.noLocal[full] = true
+	e.mu.Unlock()
+	return nil
+}
+
+// keySchema is the key schema for key_config field (generated) or schema.
+func (e *Engine) keySchema(s Spec) (*avroSchema, error) {
+	if s.KeyConfig.Schema != "" {
+		return e.localSchema(s.KeyConfig.Schema, s.Namespace)
+	}
+	val, err := e.localSchema(s.Schema, s.Namespace)
+	if err != nil {
+		return nil, err
+	}
+	k := "key:" + val.t.name + ":" + s.KeyConfig.Field
+	e.mu.Lock()
+	a, ok := e.avro[k]
+	e.mu.Unlock()
+	if ok {
+		return a, nil
+	}
+	kj, err := AvroKeySchema([]byte(val.text), s.KeyConfig.Field)
+	if err != nil {
+		return nil, errs.Usagef("key_config field: %w", err)
+	}
+	t, err := newSymtab(e.loadFile).parseSchemaJSON(kj)
+	if err != nil {
+		return nil, errs.Usagef("key schema for %s: %w", val.t.name, err)
+	}
+	if a, err = newAvroSchema(t); err != nil {
+		return nil, errs.Usagef("key schema for %s: %w", val.t.name, err)
+	}
+	e.mu.Lock()
+	e.avro[k] = a
+	e.mu.Unlock()
+	return a, nil
+}
+
+// writerSchema is the Avro schema of a registry id (references resolved).
+func (e *Engine) writerSchema(ctx context.Context, id int, s sr.Schema) (*avroSchema, error) {
+	e.mu.Lock()
+	a, ok := e.writers[id]
+	e.mu.Unlock()
+	if ok {
+		return a, nil
+	}
+	refs := map[string]sr.SchemaReference{}
+	for _, r := range s.References {
+		refs[r.Name] = r
+	}
+	load := func(full string) ([]byte, error) {
+		r, ok := refs[full]
+		if !ok {
+			return nil, fmt.Errorf("unknown type %q (not among the schema's references)", full)
+		}
+		ss, err := e.reg.SchemaByVersion(ctx, r.Subject, r.Version)
+		if err != nil {
+			return nil, registryError("reference "+r.Subject, err)
+		}
+		return []byte(ss.Schema.Schema), nil
+	}
+	t, err := newSymtab(load).parseSchemaJSON([]byte(s.Schema))
+	if err != nil {
+		return nil, errs.Failedf("schema id %d: %w", id, err)
+	}
+	if a, err = newAvroSchema(t); err != nil {
+		return nil, errs.Failedf("schema id %d: %w", id, err)
+	}
+	e.mu.Lock()
+	e.writers[id] = a
+	e.mu.Unlock()
+	return a, nil
+}
+
+// avroBackend serves avro_local (container files), avro_schema_registry
+// (Confluent framing) and avro_validation (validated JSON text).
+type avroBackend struct {
+	e    *Engine
+	wire string // default wire: ocf, confluent, json
+}
+
+func init() {
+	registerBackend("avro_local", func(e *Engine) backend { return &avroBackend{e: e, wire: "ocf"} })
+	registerBackend("avro_schema_registry", func(e *Engine) backend { return &avroBackend{e: e, wire: "confluent"} })
+	registerBackend("avro_validation", func(e *Engine) backend { return &avroBackend{e: e, wire: "json"} })
+}
+
+func (a *avroBackend) frame(ctx context.Context, sch *avroSchema, payload any, subject, wire string) ([]byte, int, error) {
+	n, err := sch.native(payload)
+	if err != nil {
+		return nil, 0, err
+	}
+	if wire == "" {
+		wire = a.wire
+	}
+	if wire == "json" {
+		b, err := appendNativeJSON(nil, sch.t, nil, toDecodedForm(n))
+		return b, 0, err
+	}
+	bin, err := sch.codec.BinaryFromNative(nil, n)
+	if err != nil {
+		return nil, 0, fmt.Errorf("%s: %w", shortName(sch.t.name), err)
+	}
+	switch wire {
+	case "raw":
+		return bin, 0, nil
+	case "ocf":
+		return ocfWrite(sch.text, bin), 0, nil
+	case "confluent":
+		id, err := a.e.SchemaID(ctx, subject, sr.Schema{Schema: sch.text, Type: sr.TypeAvro})
+		if err != nil {
+			return nil, 0, err
+		}
+		return ConfluentFrame(id, nil, bin), id, nil
+	}
+	return nil, 0, errs.Usagef("unknown wire %q (confluent, raw, ocf)", wire)
+}
+
+// toDecodedForm is the identity: goavro's native form for the physical schema
+// is what appendNativeJSON reads.
+func toDecodedForm(n any) any { return n }
+
+func (a *avroBackend) encodeValue(ctx context.Context, s Spec, payload any) ([]byte, int, error) {
+	sch, err := a.e.localSchema(s.Schema, s.Namespace)
+	if err != nil {
+		return nil, 0, err
+	}
+	return a.frame(ctx, sch, payload, a.e.ValueSubject(s), s.Wire)
+}
+
+func (a *avroBackend) encodeKey(ctx context.Context, s Spec, key any) ([]byte, int, error) {
+	sch, err := a.e.keySchema(s)
+	if err != nil {
+		return nil, 0, err
+	}
+	if s.KeyConfig.Field != "" {
+		key = map[string]any{s.KeyConfig.Field: key}
+	} else if _, ok := key.(map[string]any); !ok && sch.t.kind == "record" && len(sch.t.fields) == 1 {
+		key = map[string]any{sch.t.fields[0].name: key}
+	}
+	if m, ok := key.(map[string]any); ok && sch.t.kind == "record" {
+		for k := range m {
+			if _, ok := sch.t.fieldIdx[k]; !ok {
+				return nil, 0, &FieldError{Path: shortName(sch.t.name) + "." + k, Expected: "no such field in " + shortName(sch.t.name), Found: found(m[k])}
+			}
+		}
+	}
+	return a.frame(ctx, sch, key, a.e.KeySubject(s), "")
+}
+
+func (a *avroBackend) fields(ctx context.Context, s Spec) ([]FieldInfo, error) {
+	sch, err := a.e.localSchema(s.Schema, s.Namespace)
+	if err != nil {
+		return nil, err
+	}
+	return avroFields(sch.t), nil
+}
+
+func avroFields(t *aType) []FieldInfo {
+	if t.kind != "record" {
+		return nil
+	}
+	out := make([]FieldInfo, len(t.fields))
+	for i, f := range t.fields {
+		ft, nullable := f.typ, false
+		if ft.kind == "union" {
+			for _, br := range ft.branches {
+				if br.kind == "null" {
+					nullable = true
+				}
+			}
+			for _, br := range ft.branches {
+				if br.kind != "null" {
+					ft = br
+					break
+				}
+			}
+		}
+		typ := ft.kind
+		if ft.logical != "" {
+			typ = ft.logical
+		}
+		out[i] = FieldInfo{Name: f.name, Type: typ, Nullable: nullable}
+	}
+	return out
+}
+
+func (a *avroBackend) decodeValue(ctx context.Context, s Spec, b []byte) (json.RawMessage, Format, error) {
+	var sch func() (*avroSchema, error)
+	if s.Schema != "" {
+		sch = func() (*avroSchema, error) { return a.e.localSchema(s.Schema, s.Namespace) }
+	}
+	return a.decode(ctx, s.Wire, b, sch, false)
+}
+
+func (a *avroBackend) decodeKey(ctx context.Context, s Spec, b []byte) (json.RawMessage, Format, error) {
+	sch := func() (*avroSchema, error) { return a.e.keySchema(s) }
+	return a.decode(ctx, "", b, sch, s.KeyConfig.Field != "")
+}
+
+func (a *avroBackend) decode(ctx context.Context, wire string, b []byte, local func() (*avroSchema, error), unwrap bool) (json.RawMessage, Format, error) {
+	if wire == "" {
+		switch {
+		case bytes.HasPrefix(b, ocfMagic):
+			wire = "ocf"
+		case a.wire == "json":
+			wire = "json"
+		case len(b) > 0 && b[0] == 0 && a.e.reg != nil:
+			wire = "confluent"
+		default:
+			wire = a.wire
+		}
+	}
+	switch wire {
+	case "ocf":
+		return a.e.decodeOCF(b, unwrap)
+	case "confluent":
+		return a.e.decodeConfluent(ctx, b, unwrap)
+	case "json":
+		return decodeJSON(b)
+	case "raw":
+		if local == nil {
+			return nil, Format{}, errs.Usagef("bare Avro binary needs a schema: give --schema")
+		}
+		sch, err := local()
+		if err != nil {
+			return nil, Format{}, err
+		}
+		j, err := sch.decode(b, nil, unwrap)
+		if err != nil {
+			return nil, Format{}, errs.Failed(err)
+		}
+		return j, Format{Wire: "raw", SchemaType: "AVRO", Schema: sch.t.name, PayloadBytes: len(b)}, nil
+	}
+	return nil, Format{}, errs.Usagef("unknown wire %q (confluent, raw, ocf)", wire)
+}
+
+func (e *Engine) decodeOCF(b []byte, unwrap bool) (json.RawMessage, Format, error) {
+	f, err := ocfRead(b)
+	if err != nil {
+		return nil, Format{}, errs.Failed(err)
+	}
+	t, err := newSymtab(nil).parseSchemaJSON([]byte(f.schema))
+	if err != nil {
+		return nil, Format{}, errs.Failedf("Avro container file: schema: %w", err)
+	}
+	w, err := newAvroSchema(t)
+	if err != nil {
+		return nil, Format{}, errs.Failedf("Avro container file: %w", err)
+	}
+	r := e.readerFor(t.name)
+	var items []json.RawMessage
+	payload := 0
+	for bi, data := range f.blocks {
+		payload += len(data)
+		rest := data
+		for i := int64(0); i < f.counts[bi]; i++ {
+			n, more, err := w.codec.NativeFromBinary(rest)
+			if err != nil {
+				return nil, Format{}, errs.Failedf("Avro container file: datum does not match schema %s: %v", t.name, err)
+			}
+			used := rest[:len(rest)-len(more)]
+			rest = more
+			var j json.RawMessage
+			if unwrap {
+				j, err = w.decode(used, nil, true)
+			} else {
+				j, err = appendNativeJSON(nil, w.t, r, n)
+			}
+			if err != nil {
+				return nil, Format{}, errs.Failed(err)
+			}
+			items = append(items, j)
+		}
+	}
+	format := Format{Wire: "ocf", SchemaType: "AVRO", Schema: t.name, HeaderBytes: f.headerSize, PayloadBytes: payload}
+	switch len(items) {
+	case 0:
+		return nil, format, errs.Failedf("Avro container file holds no data")
+	case 1:
+		return items[0], format, nil
+	}
+	out := []byte{'['}
+	for i, it := range items {
+		if i > 0 {
+			out = append(out, ',')
+		}
+		out = append(out, it...)
+	}
+	return append(out, ']'), format, nil
+}
+
+// decodeConfluent decodes 0x00 + id + payload of any registered schema type.
+func (e *Engine) decodeConfluent(ctx context.Context, b []byte, unwrap bool) (json.RawMessage, Format, error) {
+	id, rest, err := ConfluentUnframe(b)
+	if err != nil {
+		return nil, Format{}, errs.Failed(err)
+	}
+	s, subject, version, err := e.SchemaByID(ctx, id)
+	if err != nil {
+		return nil, Format{}, err
+	}
+	switch s.Type {
+	case sr.TypeAvro:
+		w, err := e.writerSchema(ctx, id, s)
+		if err != nil {
+			return nil, Format{}, err
+		}
+		if !unwrap && strings.HasSuffix(w.t.name, "_key") && len(w.t.fields) == 1 && strings.HasSuffix(w.t.doc, "autogenerated by Deimos") {
+			unwrap = true
+		}
+		j, err := w.decode(rest, e.readerFor(w.t.name), unwrap)
+		if err != nil {
+			return nil, Format{}, errs.Failedf("schema id %d: %w", id, err)
+		}
+		return j, Format{Wire: "confluent", SchemaType: "AVRO", SchemaID: id, Subject: subject, Version: version,
+			Schema: w.t.name, HeaderBytes: 5, PayloadBytes: len(rest)}, nil
+	case sr.TypeJSON:
+		j, f, err := decodeJSON(rest)
+		if err != nil {
+			return nil, f, err
+		}
+		return j, Format{Wire: "confluent", SchemaType: "JSON", SchemaID: id, Subject: subject, Version: version,
+			HeaderBytes: 5, PayloadBytes: len(rest)}, nil
+	case sr.TypeProtobuf:
+		be, err := e.backend("proto_schema_registry")
+		if err != nil {
+			return nil, Format{}, errs.Failedf("schema id %d is a PROTOBUF schema but protobuf decoding is not available in this build", id)
+		}
+		rd, ok := be.(registryDecoder)
+		if !ok {
+			return nil, Format{}, errs.Failedf("schema id %d is a PROTOBUF schema but protobuf decoding is not available in this build", id)
+		}
+		j, f, err := rd.decodeRegistered(ctx, id, s, rest, unwrap)
+		if err == nil && f.Subject == "" {
+			f.Subject, f.Version = subject, version
+		}
+		return j, f, err
+	}
+	return nil, Format{}, errs.Failedf("schema id %d has unsupported type %s", id, s.Type)
+}

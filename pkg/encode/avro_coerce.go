@@ -1,0 +1,567 @@
+package encode
+
+import (
+	"encoding/json"
+	"fmt"
+	"math"
+	"math/big"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/google/uuid"
+)
+
+// Natural JSON -> goavro native form (for the physical schema, logical
+// types converted here), with the coercion rules of spec 4.5 and Part A.
+
+func found(v any) string {
+	switch x := v.(type) {
+	case nil:
+		return "null"
+	case string:
+		if len(x) > 40 {
+			x = x[:40] + "..."
+		}
+		return strconv.Quote(x)
+	case json.Number:
+		return x.String()
+	case bool:
+		return strconv.FormatBool(x)
+	case map[string]any:
+		return "object"
+	case []any:
+		return "array"
+	case time.Time:
+		return x.Format(time.RFC3339Nano)
+	case []byte:
+		return fmt.Sprintf("%d bytes", len(x))
+	}
+	return fmt.Sprintf("%v", v)
+}
+
+func fieldErr(path string, t *aType, v any) error {
+	return &FieldError{Path: path, Expected: typeLabel(t), Found: found(v)}
+}
+
+// number normalises numeric inputs. isInt reports an exact integer in i.
+type number struct {
+	isInt bool
+	i     int64
+	f     float64
+}
+
+func asNumber(v any) (number, bool) {
+	switch x := v.(type) {
+	case json.Number:
+		s := x.String()
+		if i, err := strconv.ParseInt(s, 10, 64); err == nil {
+			return number{isInt: true, i: i, f: float64(i)}, true
+		}
+		f, err := strconv.ParseFloat(s, 64)
+		if err != nil {
+			return number{}, false
+		}
+		return number{f: f}, true
+	case int:
+		return number{true, int64(x), float64(x)}, true
+	case int8:
+		return number{true, int64(x), float64(x)}, true
+	case int16:
+		return number{true, int64(x), float64(x)}, true
+	case int32:
+		return number{true, int64(x), float64(x)}, true
+	case int64:
+		return number{true, x, float64(x)}, true
+	case uint:
+		return number{true, int64(x), float64(x)}, true
+	case uint8:
+		return number{true, int64(x), float64(x)}, true
+	case uint16:
+		return number{true, int64(x), float64(x)}, true
+	case uint32:
+		return number{true, int64(x), float64(x)}, true
+	case uint64:
+		if x > math.MaxInt64 {
+			return number{f: float64(x)}, true
+		}
+		return number{true, int64(x), float64(x)}, true
+	case float32:
+		return number{f: float64(x)}, true
+	case float64:
+		return number{f: x}, true
+	}
+	return number{}, false
+}
+
+func intString(v any) (int64, bool) {
+	s, ok := v.(string)
+	if !ok {
+		return 0, false
+	}
+	i, err := strconv.ParseInt(strings.TrimSpace(s), 10, 64)
+	return i, err == nil
+}
+
+func floatString(v any) (float64, bool) {
+	s, ok := v.(string)
+	if !ok {
+		return 0, false
+	}
+	f, err := strconv.ParseFloat(strings.TrimSpace(s), 64)
+	return f, err == nil
+}
+
+// timeLayouts are accepted for timestamp fields besides RFC 3339 (the
+// Deimos auto-filled string form among them).
+var timeLayouts = []string{time.RFC3339Nano, "2006-01-02 15:04:05 -0700", "2006-01-02 15:04:05 MST",
+	"2006-01-02 15:04:05Z07:00", "2006-01-02T15:04:05", "2006-01-02 15:04:05"}
+
+func parseTime(s string) (time.Time, bool) {
+	s = strings.TrimSpace(s)
+	for _, l := range timeLayouts {
+		if t, err := time.Parse(l, s); err == nil {
+			return t, true
+		}
+	}
+	return time.Time{}, false
+}
+
+// toNative converts v for type t. path names the field for errors.
+func toNative(t *aType, v any, path string) (any, error) {
+	switch t.kind {
+	case "null":
+		if v == nil {
+			return nil, nil
+		}
+	case "boolean":
+		switch x := v.(type) {
+		case bool:
+			return x, nil
+		case string:
+			switch x {
+			case "true":
+				return true, nil
+			case "false":
+				return false, nil
+			}
+		}
+	case "int", "long":
+		return intNative(t, v, path)
+	case "float", "double":
+		if n, ok := asNumber(v); ok {
+			if t.kind == "float" {
+				return float32(n.f), nil
+			}
+			return n.f, nil
+		}
+		if f, ok := floatString(v); ok {
+			if t.kind == "float" {
+				return float32(f), nil
+			}
+			return f, nil
+		}
+	case "string":
+		s, ok := stringOf(v)
+		if !ok {
+			break
+		}
+		if t.logical == "uuid" {
+			if _, err := uuid.Parse(s); err != nil {
+				return nil, &FieldError{Path: path, Expected: "uuid", Found: found(v)}
+			}
+		}
+		return s, nil
+	case "bytes", "fixed":
+		if t.logical == "decimal" {
+			return decimalNative(t, v, path)
+		}
+		var b []byte
+		switch x := v.(type) {
+		case string:
+			b = []byte(x)
+		case []byte:
+			b = x
+		default:
+			return nil, fieldErr(path, t, v)
+		}
+		if t.kind == "fixed" && len(b) != t.size {
+			return nil, &FieldError{Path: path, Expected: fmt.Sprintf("%s (%d bytes)", typeLabel(t), t.size), Found: fmt.Sprintf("%d bytes", len(b))}
+		}
+		return b, nil
+	case "enum":
+		if s, ok := v.(string); ok {
+			for _, sym := range t.symbols {
+				if sym == s {
+					return s, nil
+				}
+			}
+			return nil, &FieldError{Path: path, Expected: "one of " + strings.Join(t.symbols, ", "), Found: found(v)}
+		}
+	case "array":
+		xs, ok := v.([]any)
+		if !ok {
+			break
+		}
+		out := make([]any, len(xs))
+		for i, x := range xs {
+			n, err := toNative(t.items, x, path+"["+strconv.Itoa(i)+"]")
+			if err != nil {
+				return nil, err
+			}
+			out[i] = n
+		}
+		return out, nil
+	case "map":
+		m, ok := v.(map[string]any)
+		if !ok {
+			break
+		}
+		out := make(map[string]any, len(m))
+		for k, x := range m {
+			n, err := toNative(t.values, x, path+"."+k)
+			if err != nil {
+				return nil, err
+			}
+			out[k] = n
+		}
+		return out, nil
+	case "record":
+		m, ok := v.(map[string]any)
+		if !ok {
+			break
+		}
+		for k := range m {
+			if _, ok := t.fieldIdx[k]; !ok {
+				return nil, &FieldError{Path: path + "." + k, Expected: "no such field in " + shortName(t.name), Found: found(m[k])}
+			}
+		}
+		return recordNative(t, m, path)
+	case "union":
+		return unionNative(t, v, path)
+	}
+	return nil, fieldErr(path, t, v)
+}
+
+// recordNative converts the fields of m present in the record; missing
+// fields take their default, or fail when they have none. Keys of m that are
+// not fields are ignored (callers decide whether they are errors).
+func recordNative(t *aType, m map[string]any, path string) (map[string]any, error) {
+	out := make(map[string]any, len(t.fields))
+	for _, f := range t.fields {
+		x, present := m[f.name]
+		fp := path + "." + f.name
+		if !present {
+			if !f.hasDef {
+				return nil, &FieldError{Path: fp, Expected: typeLabel(f.typ), Found: "nothing", Msg: "required field is missing"}
+			}
+			x = f.def
+			if f.typ.kind == "union" && len(f.typ.branches) > 0 {
+				// a union's default belongs to its first branch
+				n, err := toNative(f.typ.branches[0], x, fp)
+				if err != nil {
+					return nil, fmt.Errorf("default of %s: %w", fp, err)
+				}
+				out[f.name] = wrapBranch(f.typ.branches[0], n)
+				continue
+			}
+		}
+		n, err := toNative(f.typ, x, fp)
+		if err != nil {
+			return nil, err
+		}
+		out[f.name] = n
+	}
+	return out, nil
+}
+
+func branchName(t *aType) string {
+	switch t.kind {
+	case "record", "enum", "fixed":
+		return t.name
+	}
+	return t.kind
+}
+
+func wrapBranch(t *aType, n any) any {
+	if t.kind == "null" {
+		return nil
+	}
+	return map[string]any{branchName(t): n}
+}
+
+func stringOf(v any) (string, bool) {
+	switch x := v.(type) {
+	case string:
+		return x, true
+	case json.Number:
+		return x.String(), true
+	case bool:
+		return strconv.FormatBool(x), true
+	case time.Time:
+		return x.Format(time.RFC3339Nano), true
+	case []byte:
+		return string(x), true
+	}
+	if n, ok := asNumber(v); ok {
+		if n.isInt {
+			return strconv.FormatInt(n.i, 10), true
+		}
+		return strconv.FormatFloat(n.f, 'g', -1, 64), true
+	}
+	return "", false
+}
+
+// branchMatches is Deimos v2's union branch choice (first match wins).
+func branchMatches(t *aType, v any) bool {
+	switch t.kind {
+	case "null":
+		return v == nil
+	case "boolean":
+		if _, ok := v.(bool); ok {
+			return true
+		}
+		return v == "true" || v == "false"
+	case "int", "long":
+		if t.logical == "timestamp-millis" || t.logical == "timestamp-micros" {
+			if s, ok := v.(string); ok {
+				_, ok := parseTime(s)
+				return ok
+			}
+		}
+		if t.logical == "date" {
+			if s, ok := v.(string); ok {
+				_, err := time.Parse("2006-01-02", s)
+				return err == nil
+			}
+		}
+		if n, ok := asNumber(v); ok {
+			return n.isInt
+		}
+		if _, ok := intString(v); ok {
+			return true
+		}
+		_, ok := v.(time.Time)
+		return ok
+	case "float", "double":
+		if _, ok := asNumber(v); ok {
+			return true
+		}
+		_, ok := floatString(v)
+		return ok
+	case "array":
+		_, ok := v.([]any)
+		return ok
+	case "map":
+		_, ok := v.(map[string]any)
+		return ok
+	case "record":
+		m, ok := v.(map[string]any)
+		if !ok {
+			return false
+		}
+		for k := range m {
+			if _, ok := t.fieldIdx[k]; !ok {
+				return false
+			}
+		}
+		return true
+	case "enum":
+		s, ok := v.(string)
+		if !ok {
+			return false
+		}
+		for _, sym := range t.symbols {
+			if sym == s {
+				return true
+			}
+		}
+		return false
+	case "string":
+		_, ok := stringOf(v)
+		return ok && v != nil
+	case "bytes", "fixed":
+		if t.logical == "decimal" {
+			if _, ok := asNumber(v); ok {
+				return true
+			}
+		}
+		switch v.(type) {
+		case string, []byte:
+			return true
+		}
+	}
+	return false
+}
+
+func unionNative(t *aType, v any, path string) (any, error) {
+	for _, br := range t.branches {
+		if branchMatches(br, v) {
+			n, err := toNative(br, v, path)
+			if err != nil {
+				return nil, err
+			}
+			return wrapBranch(br, n), nil
+		}
+	}
+	return nil, fieldErr(path, t, v)
+}
+
+func intNative(t *aType, v any, path string) (any, error) {
+	var i int64
+	switch t.logical {
+	case "timestamp-millis", "timestamp-micros", "local-timestamp-millis", "local-timestamp-micros":
+		var tm time.Time
+		switch x := v.(type) {
+		case time.Time:
+			tm = x
+		case string:
+			var ok bool
+			if tm, ok = parseTime(x); !ok {
+				if n, ok := intString(x); ok {
+					i = n
+					goto done
+				}
+				return nil, &FieldError{Path: path, Expected: t.logical + " (RFC 3339 time or epoch number)", Found: found(v)}
+			}
+		default:
+			n, ok := asNumber(v)
+			if !ok || !n.isInt {
+				return nil, &FieldError{Path: path, Expected: t.logical + " (RFC 3339 time or epoch number)", Found: found(v)}
+			}
+			i = n.i
+			goto done
+		}
+		if strings.HasSuffix(t.logical, "micros") {
+			i = tm.UnixMicro()
+		} else {
+			i = tm.UnixMilli()
+		}
+		goto done
+	case "date":
+		switch x := v.(type) {
+		case time.Time:
+			i = daysOf(x)
+			goto done
+		case string:
+			if d, err := time.Parse("2006-01-02", strings.TrimSpace(x)); err == nil {
+				i = daysOf(d)
+				goto done
+			}
+			if n, ok := intString(x); ok {
+				i = n
+				goto done
+			}
+			return nil, &FieldError{Path: path, Expected: "date (YYYY-MM-DD or days since epoch)", Found: found(v)}
+		}
+	}
+	if n, ok := asNumber(v); ok {
+		if !n.isInt {
+			return nil, fieldErr(path, t, v)
+		}
+		i = n.i
+	} else if n, ok := intString(v); ok {
+		i = n
+	} else if tm, ok := v.(time.Time); ok {
+		i = tm.Unix()
+	} else {
+		return nil, fieldErr(path, t, v)
+	}
+done:
+	if t.kind == "int" {
+		if i < math.MinInt32 || i > math.MaxInt32 {
+			return nil, &FieldError{Path: path, Expected: typeLabel(t), Found: found(v), Msg: "out of the 32-bit range"}
+		}
+		return int32(i), nil
+	}
+	return i, nil
+}
+
+func daysOf(t time.Time) int64 {
+	y, m, d := t.Date()
+	u := time.Date(y, m, d, 0, 0, 0, 0, time.UTC)
+	return int64(math.Floor(float64(u.Unix()) / 86400))
+}
+
+var bigTen = big.NewInt(10)
+
+func decimalNative(t *aType, v any, path string) (any, error) {
+	var s string
+	switch x := v.(type) {
+	case string:
+		s = strings.TrimSpace(x)
+	case json.Number:
+		s = x.String()
+	case *big.Rat:
+		s = x.FloatString(t.scale)
+	default:
+		n, ok := asNumber(v)
+		if !ok {
+			return nil, &FieldError{Path: path, Expected: fmt.Sprintf("decimal(%d,%d) as a string", t.precision, t.scale), Found: found(v)}
+		}
+		s = strconv.FormatFloat(n.f, 'f', -1, 64)
+	}
+	r, ok := new(big.Rat).SetString(s)
+	if !ok {
+		return nil, &FieldError{Path: path, Expected: fmt.Sprintf("decimal(%d,%d)", t.precision, t.scale), Found: found(v)}
+	}
+	scaled := new(big.Rat).Mul(r, new(big.Rat).SetInt(new(big.Int).Exp(bigTen, big.NewInt(int64(t.scale)), nil)))
+	if !scaled.IsInt() {
+		return nil, &FieldError{Path: path, Expected: fmt.Sprintf("decimal(%d,%d)", t.precision, t.scale), Found: found(v), Msg: fmt.Sprintf("more than %d decimal places", t.scale)}
+	}
+	unscaled := scaled.Num()
+	if t.precision > 0 && len(new(big.Int).Abs(unscaled).String()) > t.precision {
+		return nil, &FieldError{Path: path, Expected: fmt.Sprintf("decimal(%d,%d)", t.precision, t.scale), Found: found(v), Msg: fmt.Sprintf("more than %d digits", t.precision)}
+	}
+	b := twosComplement(unscaled)
+	if t.kind == "fixed" {
+		if len(b) > t.size {
+			return nil, &FieldError{Path: path, Expected: fmt.Sprintf("decimal in %d bytes", t.size), Found: found(v)}
+		}
+		pad := byte(0)
+		if unscaled.Sign() < 0 {
+			pad = 0xff
+		}
+		out := make([]byte, t.size)
+		for i := 0; i < t.size-len(b); i++ {
+			out[i] = pad
+		}
+		copy(out[t.size-len(b):], b)
+		return out, nil
+	}
+	return b, nil
+}
+
+// twosComplement is the big-endian two's complement form of n (minimal length).
+func twosComplement(n *big.Int) []byte {
+	if n.Sign() == 0 {
+		return []byte{0}
+	}
+	if n.Sign() > 0 {
+		b := n.Bytes()
+		if b[0]&0x80 != 0 {
+			b = append([]byte{0}, b...)
+		}
+		return b
+	}
+	// negative: 2^(8k) + n for the smallest k that keeps the sign bit
+	k := (n.BitLen() + 8) / 8
+	m := new(big.Int).Lsh(big.NewInt(1), uint(8*k))
+	m.Add(m, n)
+	b := m.Bytes()
+	for len(b) < k {
+		b = append([]byte{0xff}, b...)
+	}
+	for len(b) > 1 && b[0] == 0xff && b[1]&0x80 != 0 {
+		b = b[1:]
+	}
+	return b
+}
+
+func fromTwosComplement(b []byte) *big.Int {
+	n := new(big.Int).SetBytes(b)
+	if len(b) > 0 && b[0]&0x80 != 0 {
+		n.Sub(n, new(big.Int).Lsh(big.NewInt(1), uint(8*len(b))))
+	}
+	return n
+}

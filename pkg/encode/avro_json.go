@@ -1,0 +1,261 @@
+package encode
+
+import (
+	"encoding/json"
+	"fmt"
+	"math"
+	"math/big"
+	"sort"
+	"strconv"
+	"time"
+	"unicode/utf8"
+)
+
+// goavro native form (physical schema) -> natural JSON, in schema field
+// order. Logical types come out naturally: timestamps as RFC 3339 UTC
+// strings, dates as YYYY-MM-DD, decimals as strings with the schema's scale.
+// Bytes come out as text when they are valid UTF-8, otherwise as Avro JSON
+// (one code point per byte, U+0000..U+00FF).
+//
+// reader, when not nil, is the local schema of the same full name: records
+// then show the reader's fields (defaults for fields the writer lacked,
+// writer-only fields dropped), as Avro schema resolution does.
+
+func appendNativeJSON(b []byte, w, r *aType, v any) ([]byte, error) {
+	switch w.kind {
+	case "null":
+		return append(b, "null"...), nil
+	case "boolean":
+		x, _ := v.(bool)
+		return strconv.AppendBool(b, x), nil
+	case "int", "long":
+		var i int64
+		switch x := v.(type) {
+		case int32:
+			i = int64(x)
+		case int64:
+			i = x
+		case int:
+			i = int64(x)
+		default:
+			return nil, fmt.Errorf("unexpected %T for %s", v, w.kind)
+		}
+		switch w.logical {
+		case "timestamp-millis", "local-timestamp-millis":
+			return appendJSONStr(b, time.UnixMilli(i).UTC().Format(time.RFC3339Nano)), nil
+		case "timestamp-micros", "local-timestamp-micros":
+			return appendJSONStr(b, time.UnixMicro(i).UTC().Format(time.RFC3339Nano)), nil
+		case "date":
+			return appendJSONStr(b, time.Unix(i*86400, 0).UTC().Format("2006-01-02")), nil
+		}
+		return strconv.AppendInt(b, i, 10), nil
+	case "float", "double":
+		var f float64
+		bits := 64
+		switch x := v.(type) {
+		case float32:
+			f, bits = float64(x), 32
+		case float64:
+			f = x
+		}
+		if math.IsNaN(f) || math.IsInf(f, 0) {
+			return appendJSONStr(b, strconv.FormatFloat(f, 'g', -1, bits)), nil
+		}
+		return strconv.AppendFloat(b, f, 'g', -1, bits), nil
+	case "string", "enum":
+		s, _ := v.(string)
+		return appendJSONStr(b, s), nil
+	case "bytes", "fixed":
+		x, _ := v.([]byte)
+		if w.logical == "decimal" {
+			n := fromTwosComplement(x)
+			r := new(big.Rat).SetFrac(n, new(big.Int).Exp(bigTen, big.NewInt(int64(w.scale)), nil))
+			return appendJSONStr(b, r.FloatString(w.scale)), nil
+		}
+		return appendJSONStr(b, bytesText(x)), nil
+	case "array":
+		xs, _ := v.([]any)
+		var ri *aType
+		if r != nil && r.kind == "array" {
+			ri = r.items
+		}
+		b = append(b, '[')
+		for i, x := range xs {
+			if i > 0 {
+				b = append(b, ',')
+			}
+			var err error
+			if b, err = appendNativeJSON(b, w.items, ri, x); err != nil {
+				return nil, err
+			}
+		}
+		return append(b, ']'), nil
+	case "map":
+		m, _ := v.(map[string]any)
+		var rv *aType
+		if r != nil && r.kind == "map" {
+			rv = r.values
+		}
+		keys := sortedKeys(m)
+		b = append(b, '{')
+		for i, k := range keys {
+			if i > 0 {
+				b = append(b, ',')
+			}
+			b = appendJSONStr(b, k)
+			b = append(b, ':')
+			var err error
+			if b, err = appendNativeJSON(b, w.values, rv, m[k]); err != nil {
+				return nil, err
+			}
+		}
+		return append(b, '}'), nil
+	case "record":
+		m, _ := v.(map[string]any)
+		if r != nil && (r.kind != "record" || r.name != w.name) {
+			r = nil
+		}
+		b = append(b, '{')
+		if r == nil {
+			for i, f := range w.fields {
+				if i > 0 {
+					b = append(b, ',')
+				}
+				b = appendJSONStr(b, f.name)
+				b = append(b, ':')
+				var err error
+				if b, err = appendNativeJSON(b, f.typ, nil, m[f.name]); err != nil {
+					return nil, err
+				}
+			}
+			return append(b, '}'), nil
+		}
+		for i, rf := range r.fields {
+			if i > 0 {
+				b = append(b, ',')
+			}
+			b = appendJSONStr(b, rf.name)
+			b = append(b, ':')
+			if wi, ok := w.fieldIdx[rf.name]; ok {
+				var err error
+				if b, err = appendNativeJSON(b, w.fields[wi].typ, rf.typ, m[rf.name]); err != nil {
+					return nil, err
+				}
+				continue
+			}
+			if !rf.hasDef {
+				return nil, fmt.Errorf("reader schema %s: field %s is missing from the writer schema and has no default", r.name, rf.name)
+			}
+			d, err := json.Marshal(rf.def)
+			if err != nil {
+				return nil, err
+			}
+			b = append(b, d...)
+		}
+		return append(b, '}'), nil
+	case "union":
+		if v == nil {
+			return append(b, "null"...), nil
+		}
+		m, ok := v.(map[string]any)
+		if !ok || len(m) != 1 {
+			return nil, fmt.Errorf("unexpected union value %T", v)
+		}
+		for name, x := range m {
+			for _, br := range w.branches {
+				if branchName(br) == name {
+					return appendNativeJSON(b, br, matchBranch(r, br), x)
+				}
+			}
+			return nil, fmt.Errorf("unknown union branch %q", name)
+		}
+	}
+	return nil, fmt.Errorf("unsupported type %s", w.kind)
+}
+
+// matchBranch finds the reader type matching writer branch w.
+func matchBranch(r, w *aType) *aType {
+	if r == nil {
+		return nil
+	}
+	if r.kind != "union" {
+		return r
+	}
+	for _, br := range r.branches {
+		if branchName(br) == branchName(w) {
+			return br
+		}
+	}
+	return nil
+}
+
+func bytesText(x []byte) string {
+	if utf8.Valid(x) {
+		return string(x)
+	}
+	rs := make([]rune, len(x))
+	for i, c := range x {
+		rs[i] = rune(c)
+	}
+	return string(rs)
+}
+
+// appendJSONStr appends s as a JSON string (no HTML escaping).
+func appendJSONStr(b []byte, s string) []byte {
+	b = append(b, '"')
+	start := 0
+	for i := 0; i < len(s); {
+		c := s[i]
+		if c >= 0x20 && c != '"' && c != '\\' && c < utf8.RuneSelf {
+			i++
+			continue
+		}
+		if c < utf8.RuneSelf {
+			b = append(b, s[start:i]...)
+			switch c {
+			case '"', '\\':
+				b = append(b, '\\', c)
+			case '\n':
+				b = append(b, '\\', 'n')
+			case '\r':
+				b = append(b, '\\', 'r')
+			case '\t':
+				b = append(b, '\\', 't')
+			default:
+				b = append(b, `\u00`...)
+				b = append(b, "0123456789abcdef"[c>>4], "0123456789abcdef"[c&0xf])
+			}
+			i++
+			start = i
+			continue
+		}
+		r, size := utf8.DecodeRuneInString(s[i:])
+		if r == utf8.RuneError && size == 1 {
+			b = append(b, s[start:i]...)
+			b = append(b, `\ufffd`...)
+			i += size
+			start = i
+			continue
+		}
+		if r == '\u2028' || r == '\u2029' {
+			b = append(b, s[start:i]...)
+			b = append(b, `\u202`...)
+			b = append(b, "0123456789abcdef"[r&0xf])
+			i += size
+			start = i
+			continue
+		}
+		i += size
+	}
+	b = append(b, s[start:]...)
+	return append(b, '"')
+}
+
+func sortedKeys(m map[string]any) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
+}

@@ -1,0 +1,86 @@
+package encode
+
+// Backend seam.
+//
+// Each schema backend (a Deimos backend name: avro_local, avro_schema_registry,
+// avro_validation, json, plain, proto_local, proto_schema_registry) is a value
+// implementing `backend`, built per Engine by a constructor registered with
+// registerBackend from an init() in the backend's own file. The protobuf
+// backends plug in the same way from pkg/encode/proto_local.go and
+// proto_registry.go without touching the other files:
+//
+//	func init() { registerBackend("proto_local", func(e *Engine) backend { return &protoLocal{e: e} }) }
+//
+// The Engine does everything that is the same for every backend (spec 4):
+// parsing the payload, payload_key, tombstones, auto-filled message_id and
+// timestamp (driven by fields()), key_config none/plain, partition keys,
+// topic prefixes. A backend encodes values and field/schema keys, decodes them,
+// and lists fields. Helpers a backend can use (engine.go, registry.go):
+//
+//	e.cfg, e.reg                      config and registry client (nil: none configured)
+//	e.ValueSubject(s), e.KeySubject(s) registry subjects per config
+//	e.SchemaID(ctx, subject, sr.Schema) id for a schema, registered on first use when
+//	                                  schema.auto_register is on (the default), else looked
+//	                                  up; cached per (subject, schema text)
+//	e.SchemaByID(ctx, id)             the registry's schema for an id (cached)
+//	ConfluentFrame(id, indexes, payload), ConfluentUnframe(b)
+//	registryError(op, err)            maps registry errors to errs.Unavailable / Failed
+//
+// A backend that can decode Confluent-framed bytes of its schema type found by
+// zero-Spec detection also implements registryDecoder (the Engine calls the
+// one registered as "proto_schema_registry" for PROTOBUF ids).
+
+import (
+	"context"
+	"encoding/json"
+	"sort"
+
+	"github.com/twmb/franz-go/pkg/sr"
+)
+
+// FieldInfo is one top-level field of a value schema.
+type FieldInfo struct {
+	Name string
+	// Type is the field's base type: an Avro primitive ("string", "long"...),
+	// a logical type ("timestamp-millis", "date"...), "record", "enum",
+	// "array", "map", or a protobuf scalar name. Unions report their first
+	// non-null branch.
+	Type     string
+	Nullable bool
+}
+
+type backend interface {
+	// encodeValue encodes a non-tombstone payload: a map[string]any of JSON
+	// values (json.Number for numbers) or, for plain/json, any JSON value.
+	// It returns the bytes and the registry schema id (0 when none).
+	encodeValue(ctx context.Context, s Spec, payload any) ([]byte, int, error)
+	// encodeKey encodes a key for key_config field (key is the field's raw
+	// value) or schema (key is usually a map).
+	encodeKey(ctx context.Context, s Spec, key any) ([]byte, int, error)
+	decodeValue(ctx context.Context, s Spec, b []byte) (json.RawMessage, Format, error)
+	// decodeKey decodes a field or schema key; field keys unwrap to the field value.
+	decodeKey(ctx context.Context, s Spec, b []byte) (json.RawMessage, Format, error)
+	// fields lists the value schema's top-level fields.
+	fields(ctx context.Context, s Spec) ([]FieldInfo, error)
+}
+
+// registryDecoder decodes Confluent-framed bytes once the schema is known.
+// rest is what follows the 5-byte header; isKey asks for field-key unwrapping.
+type registryDecoder interface {
+	decodeRegistered(ctx context.Context, id int, schema sr.Schema, rest []byte, isKey bool) (json.RawMessage, Format, error)
+}
+
+var backendCtors = map[string]func(*Engine) backend{}
+
+// registerBackend makes a backend available to every Engine. Call it from init().
+func registerBackend(name string, ctor func(*Engine) backend) { backendCtors[name] = ctor }
+
+// BackendNames lists the backends compiled in.
+func BackendNames() []string {
+	out := make([]string, 0, len(backendCtors))
+	for n := range backendCtors {
+		out = append(out, n)
+	}
+	sort.Strings(out)
+	return out
+}

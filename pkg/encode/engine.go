@@ -1,0 +1,412 @@
+package encode
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/twmb/franz-go/pkg/sr"
+
+	"github.com/deimos-cli/deimos/pkg/config"
+	"github.com/deimos-cli/deimos/pkg/errs"
+)
+
+// Engine is the encode engine. It is safe for concurrent use.
+type Engine struct {
+	cfg     *config.Config
+	reg     *sr.Client
+	now     func() time.Time
+	newUUID func() string
+
+	bmu      sync.Mutex
+	backends map[string]backend
+
+	mu       sync.Mutex
+	avro     map[string]*avroSchema // by "file:<full name>" / "key:<value full>:<field>"
+	noLocal  map[string]bool        // full names with no local schema file
+	ids      map[string]int         // subject + "\x00" + schema text -> id
+	byID     map[int]*registered
+	writers  map[int]*avroSchema // registry writer schemas by id
+	findName map[string]string   // short name -> full name found by searching schema.path
+}
+
+type registered struct {
+	schema   sr.Schema
+	subject  string
+	version  int
+	resolved bool
+}
+
+var _ Interface = (*Engine)(nil)
+
+// New builds an Engine. Config may be nil (defaults: schema path "schemas").
+func New(o Options) (*Engine, error) {
+	cfg := o.Config
+	if cfg == nil {
+		cfg = &config.Config{}
+	}
+	e := &Engine{cfg: cfg, reg: o.Registry, now: o.Now, newUUID: o.NewUUID,
+		backends: map[string]backend{}, avro: map[string]*avroSchema{}, noLocal: map[string]bool{},
+		ids: map[string]int{}, byID: map[int]*registered{}, writers: map[int]*avroSchema{}, findName: map[string]string{}}
+	if e.now == nil {
+		e.now = time.Now
+	}
+	if e.newUUID == nil {
+		e.newUUID = func() string { return uuid.NewString() }
+	}
+	for _, t := range cfg.Topics {
+		if err := t.KeyConfig.Validate(); err != nil {
+			return nil, errs.Usagef("topic %s: %w", t.Name, err)
+		}
+	}
+	return e, nil
+}
+
+// Config returns the engine's config.
+func (e *Engine) Config() *config.Config { return e.cfg }
+
+// Registry returns the registry client (nil when none is configured).
+func (e *Engine) Registry() *sr.Client { return e.reg }
+
+func (e *Engine) schemaPath() string {
+	if e.cfg.Schema.Path == "" {
+		return "schemas"
+	}
+	return e.cfg.Schema.Path
+}
+
+// backendName picks the backend: the spec's, the config's, else avro_local
+// for a named schema and json without one.
+func (e *Engine) backendName(s Spec) string {
+	if s.Backend != "" {
+		return s.Backend
+	}
+	if e.cfg.Schema.Backend != "" {
+		return e.cfg.Schema.Backend
+	}
+	if s.Schema != "" {
+		return "avro_local"
+	}
+	return "json"
+}
+
+func (e *Engine) backend(name string) (backend, error) {
+	e.bmu.Lock()
+	defer e.bmu.Unlock()
+	if b, ok := e.backends[name]; ok {
+		return b, nil
+	}
+	ctor, ok := backendCtors[name]
+	if !ok {
+		known := false
+		for _, n := range config.Backends {
+			known = known || n == name
+		}
+		if known {
+			return nil, errs.Usagef("backend %s is not available in this build", name)
+		}
+		return nil, errs.Usagef("unknown backend %q (one of %s)", name, strings.Join(config.Backends, ", "))
+	}
+	b := ctor(e)
+	e.backends[name] = b
+	return b, nil
+}
+
+// SpecFor returns the spec of a configured topic (prefixed or not).
+func (e *Engine) SpecFor(topic string) (Spec, bool) {
+	if t, ok := e.cfg.TopicByName(topic); ok {
+		b := t.Backend
+		if b == "" {
+			b = e.cfg.Schema.Backend
+		}
+		return Spec{Topic: t.Name, Backend: b, Schema: t.Schema, Namespace: t.Namespace, KeyConfig: t.KeyConfig}, true
+	}
+	name := topic
+	if p := e.cfg.Producers.TopicPrefix; p != "" && strings.HasPrefix(name, p) {
+		name = strings.TrimPrefix(name, p)
+	}
+	return Spec{Topic: name, Backend: e.cfg.Schema.Backend}, false
+}
+
+// FullTopic is the topic with producers.topic_prefix.
+func (e *Engine) FullTopic(topic string) string {
+	if topic == "" {
+		return ""
+	}
+	return e.cfg.Producers.TopicPrefix + topic
+}
+
+// ValueSubject is "<prefix><topic>-value", or "<ns>.<Schema>-value" without a topic.
+func (e *Engine) ValueSubject(s Spec) string {
+	if s.Topic == "" {
+		return fullName(s.Schema, s.Namespace) + "-value"
+	}
+	return e.cfg.Producers.TopicPrefix + s.Topic + "-value"
+}
+
+// KeySubject is "<prefix><topic>-key" (key_subject: prefixed, the default) or
+// "<topic>-key" (unprefixed, Deimos 2.x).
+func (e *Engine) KeySubject(s Spec) string {
+	if s.Topic == "" {
+		return fullName(s.Schema, s.Namespace) + "-key"
+	}
+	if e.cfg.Schema.KeySubject == "unprefixed" {
+		return s.Topic + "-key"
+	}
+	return e.cfg.Producers.TopicPrefix + s.Topic + "-key"
+}
+
+// parseValue turns a Message.Value into JSON values.
+func parseValue(v any, backendName string) (any, error) {
+	switch x := v.(type) {
+	case nil:
+		return nil, nil
+	case json.RawMessage:
+		return parseValue([]byte(x), backendName)
+	case []byte:
+		if len(strings.TrimSpace(string(x))) == 0 {
+			return nil, nil
+		}
+		p, err := decodeJSONUseNumber(x)
+		if err != nil {
+			if backendName == "plain" {
+				return string(x), nil
+			}
+			return nil, fmt.Errorf("payload is not valid JSON: %v", err)
+		}
+		return p, nil
+	case map[string]any:
+		return x, nil
+	}
+	return v, nil
+}
+
+// Encode encodes one message per spec 4.4: payload_key, auto-filled fields,
+// tombstones, key_config, value, partition key, topic prefix.
+func (e *Engine) Encode(ctx context.Context, s Spec, m Message) (Encoded, error) {
+	name := e.backendName(s)
+	be, err := e.backend(name)
+	if err != nil {
+		return Encoded{}, err
+	}
+	s.Backend = name
+	out := Encoded{Topic: e.FullTopic(s.Topic)}
+	payload, err := parseValue(m.Value, name)
+	if err != nil {
+		return out, errs.Failed(err)
+	}
+	rawKey := m.Key
+	if pm, ok := payload.(map[string]any); ok {
+		if pk, has := pm["payload_key"]; has {
+			cp := make(map[string]any, len(pm))
+			for k, v := range pm {
+				if k != "payload_key" {
+					cp[k] = v
+				}
+			}
+			pm, payload = cp, cp
+			if rawKey == nil {
+				rawKey = pk
+			}
+		}
+		if len(pm) == 0 {
+			payload = nil // blank payload: tombstone
+		} else if err := e.autoFill(ctx, be, s, &pm); err != nil {
+			return out, err
+		} else {
+			payload = pm
+		}
+	}
+	mode := s.KeyConfig.Mode()
+	if rawKey == nil && mode == "field" {
+		if pm, ok := payload.(map[string]any); ok {
+			rawKey = dig(pm, s.KeyConfig.Field)
+		}
+	}
+	switch mode {
+	case "", "none":
+		if mode == "" && rawKey != nil {
+			out.Key = []byte(keyString(rawKey))
+		}
+	case "plain":
+		if rawKey == nil {
+			return out, errs.Failedf("no key given but a key is required (key_config plain); use key_config none to send no key")
+		}
+		out.Key = []byte(keyString(rawKey))
+	case "field", "schema":
+		if rawKey == nil {
+			return out, errs.Failedf("no key given but a key is required (key_config %s: %s%s); use key_config none to send no key",
+				mode, s.KeyConfig.Field, s.KeyConfig.Schema)
+		}
+		kb, id, err := be.encodeKey(ctx, s, rawKey)
+		if err != nil {
+			return out, wrapEncodeErr("key", err)
+		}
+		out.Key, out.KeySchemaID = kb, id
+	}
+	if payload != nil {
+		vb, id, err := be.encodeValue(ctx, s, payload)
+		if err != nil {
+			return out, wrapEncodeErr("value", err)
+		}
+		out.Value, out.ValueSchemaID = vb, id
+	}
+	switch {
+	case m.PartitionKey != nil:
+		out.PartitionKey = []byte(*m.PartitionKey)
+	case rawKey != nil:
+		out.PartitionKey = []byte(keyString(rawKey))
+	}
+	return out, nil
+}
+
+// wrapEncodeErr keeps kinds from backends and marks the rest as failures.
+func wrapEncodeErr(part string, err error) error {
+	var ke *errs.Error
+	if errors.As(err, &ke) {
+		return err
+	}
+	var fe *FieldError
+	if errors.As(err, &fe) {
+		return errs.Failed(err)
+	}
+	return errs.Failedf("%s: %w", part, err)
+}
+
+// dig follows a dotted path (Deimos 2.x key fields like "a.b").
+func dig(m map[string]any, path string) any {
+	if v, ok := m[path]; ok {
+		return v
+	}
+	var cur any = m
+	for _, p := range strings.Split(path, ".") {
+		mm, ok := cur.(map[string]any)
+		if !ok {
+			return nil
+		}
+		cur = mm[p]
+	}
+	return cur
+}
+
+// keyString turns a raw key into the partition key / plain key string:
+// strings as-is, numbers in decimal, booleans as true/false, anything else as
+// compact JSON with sorted keys (Deimos used Ruby's inspect for hashes; we use
+// JSON so the result does not depend on a Ruby version).
+func keyString(v any) string {
+	switch x := v.(type) {
+	case string:
+		return x
+	case json.Number:
+		return x.String()
+	case []byte:
+		return string(x)
+	case bool:
+		return strconv.FormatBool(x)
+	case time.Time:
+		return x.Format(time.RFC3339Nano)
+	}
+	if n, ok := asNumber(v); ok {
+		if n.isInt {
+			return strconv.FormatInt(n.i, 10)
+		}
+		return strconv.FormatFloat(n.f, 'g', -1, 64)
+	}
+	b, err := json.Marshal(v)
+	if err != nil {
+		return fmt.Sprint(v)
+	}
+	return string(b)
+}
+
+// TimestampString is Deimos's string form of an auto-filled timestamp:
+// "YYYY-MM-DD HH:MM:SS ±HHMM", or "... UTC" when the zone is UTC.
+func TimestampString(t time.Time) string {
+	if _, off := t.Zone(); off == 0 {
+		return t.UTC().Format("2006-01-02 15:04:05") + " UTC"
+	}
+	return t.Format("2006-01-02 15:04:05 -0700")
+}
+
+func blank(v any, present bool) bool {
+	if !present || v == nil {
+		return true
+	}
+	s, ok := v.(string)
+	return ok && strings.TrimSpace(s) == ""
+}
+
+// autoFill sets message_id and timestamp when they are schema fields and blank.
+func (e *Engine) autoFill(ctx context.Context, be backend, s Spec, pm *map[string]any) error {
+	m := *pm
+	mid, hasMid := m["message_id"]
+	ts, hasTs := m["timestamp"]
+	if !blank(mid, hasMid) && !blank(ts, hasTs) {
+		return nil
+	}
+	fields, err := be.fields(ctx, s)
+	if err != nil || fields == nil {
+		return err
+	}
+	copied := false
+	set := func(k string, v any) {
+		if !copied {
+			cp := make(map[string]any, len(m)+2)
+			for k, v := range m {
+				cp[k] = v
+			}
+			m, copied = cp, true
+		}
+		m[k] = v
+	}
+	for _, f := range fields {
+		switch {
+		case f.Name == "message_id" && blank(mid, hasMid):
+			set(f.Name, e.newUUID())
+		case f.Name == "timestamp" && blank(ts, hasTs):
+			now := e.now()
+			switch f.Type {
+			case "string":
+				set(f.Name, TimestampString(now))
+			case "timestamp-millis", "timestamp-micros", "long":
+				set(f.Name, now)
+			}
+		}
+	}
+	*pm = m
+	return nil
+}
+
+// FieldNames lists the top-level fields of the spec's value schema.
+func (e *Engine) FieldNames(ctx context.Context, s Spec) ([]string, error) {
+	be, err := e.backend(e.backendName(s))
+	if err != nil {
+		return nil, err
+	}
+	s.Backend = e.backendName(s)
+	fs, err := be.fields(ctx, s)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]string, len(fs))
+	for i, f := range fs {
+		out[i] = f.Name
+	}
+	return out, nil
+}
+
+// Fields lists the top-level fields with their types.
+func (e *Engine) Fields(ctx context.Context, s Spec) ([]FieldInfo, error) {
+	be, err := e.backend(e.backendName(s))
+	if err != nil {
+		return nil, err
+	}
+	s.Backend = e.backendName(s)
+	return be.fields(ctx, s)
+}
