@@ -109,7 +109,11 @@ func (p *protoBackend) encodeValue(ctx context.Context, s Spec, payload any) ([]
 	subject := p.e.ValueSubject(s)
 	reg, err := p.reg.RegisterFile(ctx, subject, md.GetFile())
 	if err != nil {
-		return nil, 0, registryError("register "+subject, err)
+		op := "register " + subject
+		if !p.reg.AutoRegister {
+			op = "look up " + subject + " (auto_register is off)"
+		}
+		return nil, 0, registryError(op, err)
 	}
 	return protobuf.Frame(reg.ID, protobuf.MessageIndexes(md), b), reg.ID, nil
 }
@@ -233,7 +237,7 @@ func (p *protoBackend) writer(ctx context.Context, id int, sch sr.Schema, indexe
 	fd, err := p.reg.ParseWriter(ctx, id, sch)
 	if err != nil {
 		var re *sr.ResponseError
-		if errors.As(err, &re) || !errors.Is(err, context.Canceled) && isTransport(err) {
+		if errors.As(err, &re) || (!errors.Is(err, context.Canceled) && isTransport(err)) {
 			return nil, registryError(fmt.Sprintf("schema id %d references", id), err)
 		}
 		return nil, errs.Failed(err)

@@ -250,3 +250,22 @@ func underscore(s string) string {
 	s = underscoreB.ReplaceAllString(s, "${1}_${2}")
 	return strings.ToLower(strings.ReplaceAll(s, "-", "_"))
 }
+
+// MessageJSONSchema is the JSON Schema (same rules as KeyJSONSchema) for a
+// whole key message, used for `key_config schema:` keys under
+// proto_schema_registry: one property per field, none required.
+func MessageJSONSchema(md *desc.MessageDescriptor) ([]byte, error) {
+	if md == nil {
+		return nil, fmt.Errorf("no message")
+	}
+	props := obj()
+	for _, fd := range md.GetFields() {
+		props.keys = append(props.keys, fd.GetName())
+		props.vals[fd.GetName()] = fieldSchema(fd, false)
+	}
+	return json.MarshalIndent(obj(
+		"$schema", "https://json-schema.org/draft/2020-12/schema",
+		"type", "object",
+		"properties", props,
+	), "", "  ")
+}

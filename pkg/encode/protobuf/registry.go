@@ -151,10 +151,26 @@ func (r *Registry) WriterFile(ctx context.Context, id int) (*desc.FileDescriptor
 	if err != nil {
 		return nil, fmt.Errorf("fetching schema id %d: %w", id, err)
 	}
+	return r.ParseWriter(ctx, id, s)
+}
+
+// ParseWriter parses the registry schema s (with id) into a file descriptor,
+// fetching its references from the registry; the result is cached by id.
+func (r *Registry) ParseWriter(ctx context.Context, id int, s sr.Schema) (*desc.FileDescriptor, error) {
+	r.mu.Lock()
+	r.init()
+	fd, ok := r.byID[id]
+	r.mu.Unlock()
+	if ok {
+		return fd, nil
+	}
 	if s.Type != sr.TypeProtobuf {
 		return nil, fmt.Errorf("schema id %d is %s, not PROTOBUF", id, s.Type)
 	}
 	files := map[string]string{}
+	if len(s.References) > 0 && r.Client == nil {
+		return nil, fmt.Errorf("schema id %d has references but no schema registry is configured", id)
+	}
 	if err := r.collectRefs(ctx, s.References, files, 0); err != nil {
 		return nil, fmt.Errorf("schema id %d: %w", id, err)
 	}
