@@ -26,6 +26,11 @@ type Record struct {
 	Key       json.RawMessage // decoded key (nil: no key); field keys unwrapped
 	Value     json.RawMessage // decoded value (nil: tombstone)
 	DecodeErr error           // set when the key or value could not be decoded
+
+	// KeyEncoding and ValueEncoding say how Key and Value represent the bytes
+	// (EncJSON: decoded message or compact JSON text; EncString: UTF-8 text as
+	// a JSON string; EncBase64: raw bytes as a base64 JSON string).
+	KeyEncoding, ValueEncoding string
 }
 
 // Handler receives each polled batch in order. With a group, consume commits

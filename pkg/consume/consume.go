@@ -1,0 +1,629 @@
+package consume
+
+import (
+	"context"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"regexp"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/deimos-cli/deimos/pkg/encode"
+	"github.com/deimos-cli/deimos/pkg/errs"
+)
+
+// Decoder is the part of the encode engine consume needs.
+type Decoder interface {
+	SpecFor(topic string) (encode.Spec, bool)
+	Decode(ctx context.Context, s encode.Spec, key, value []byte) (encode.Decoded, error)
+}
+
+// Options configure Run.
+type Options struct {
+	Topics        []string // topic names, or regular expressions with Regex
+	Regex         bool
+	Partitions    []int32 // nil: all
+	Offset        Offset
+	Until         *Bound
+	Count         int // stop after this many records (0: no limit)
+	ExitAtEnd     bool
+	Group         string // "": direct partition consumption, no group state touched
+	ReadCommitted bool
+	Strict        bool          // a decode error is fatal (exit 1)
+	Decoder       Decoder       // nil: no decoding (raw representation)
+	Handler       Handler       // receives every batch (required)
+	Timeout       time.Duration // for reaching the cluster and listing offsets (default 30s)
+	// OnAssigned is told, once, which partitions will be read and where they end (-e).
+	OnAssigned func(parts []PartitionRange)
+}
+
+// PartitionRange is a partition's planned start and stop (-1: unbounded).
+type PartitionRange struct {
+	Topic     string
+	Partition int32
+	Start     int64
+	Stop      int64
+}
+
+// Stats count what Run saw.
+type Stats struct {
+	Records      int64
+	DecodeErrors int64
+}
+
+type tp struct {
+	t string
+	p int32
+}
+
+// Run consumes until the context ends, -c/-e/--until stop it, or an error.
+// base are the client options from kafkaclient.Opts.
+func Run(ctx context.Context, base []kgo.Opt, o Options) (Stats, error) {
+	var st Stats
+	if o.Handler == nil {
+		return st, errs.Usagef("consume: no handler")
+	}
+	if o.Timeout <= 0 {
+		o.Timeout = 30 * time.Second
+	}
+	if o.Offset.Kind == OffsetStored && o.Group == "" {
+		return st, errs.Usagef("-o stored needs a consumer group (-g)")
+	}
+	admCl, err := kgo.NewClient(base...)
+	if err != nil {
+		return st, errs.Usagef("kafka client: %w", err)
+	}
+	defer admCl.Close()
+	adm := kadm.NewClient(admCl)
+
+	mctx, cancel := context.WithTimeout(ctx, o.Timeout)
+	defer cancel()
+	if err := admCl.Ping(mctx); err != nil {
+		if ctx.Err() != nil {
+			return st, ctx.Err()
+		}
+		return st, errs.Unavailablef("kafka: cannot reach brokers within %s: %w", o.Timeout, err)
+	}
+	topics, parts, err := resolveTopics(mctx, adm, o)
+	if err != nil {
+		if ctx.Err() != nil {
+			return st, ctx.Err()
+		}
+		return st, err
+	}
+
+	plan, err := planOffsets(mctx, adm, o, topics, parts)
+	if err != nil {
+		if ctx.Err() != nil {
+			return st, ctx.Err()
+		}
+		return st, err
+	}
+	cancel()
+	if o.OnAssigned != nil {
+		o.OnAssigned(plan.ranges())
+	}
+
+	pending := map[tp]int64{} // partitions with a stop: the stop offset
+	for k, r := range plan.parts {
+		if r.Stop >= 0 && r.Start < r.Stop {
+			pending[k] = r.Stop
+		}
+	}
+	bounded := o.ExitAtEnd || o.Until != nil
+	if bounded && len(pending) == 0 && allStopped(plan) {
+		return st, nil
+	}
+
+	opts := append([]kgo.Opt{}, base...)
+	opts = append(opts, kgo.KeepControlRecords(), kgo.FetchMaxWait(500*time.Millisecond))
+	if o.ReadCommitted {
+		opts = append(opts, kgo.FetchIsolationLevel(kgo.ReadCommitted()))
+	}
+	if o.Group == "" {
+		m := map[string]map[int32]kgo.Offset{}
+		for k, r := range plan.parts {
+			if bounded && r.Stop >= 0 && r.Start >= r.Stop {
+				continue // nothing to read there
+			}
+			if m[k.t] == nil {
+				m[k.t] = map[int32]kgo.Offset{}
+			}
+			m[k.t][k.p] = kgo.NewOffset().At(r.Start)
+		}
+		opts = append(opts, kgo.ConsumePartitions(m))
+	} else {
+		opts = append(opts, kgo.ConsumerGroup(o.Group), kgo.ConsumeTopics(topics...),
+			kgo.DisableAutoCommit(), kgo.BlockRebalanceOnPoll(), kgo.ConsumeResetOffset(resetOffset(o.Offset)))
+	}
+	cl, err := kgo.NewClient(opts...)
+	if err != nil {
+		return st, errs.Usagef("kafka client: %w", err)
+	}
+	defer func() {
+		if o.Group != "" {
+			lctx, c := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+			_ = cl.LeaveGroupContext(lctx)
+			c()
+		}
+		cl.Close()
+	}()
+
+	specs := map[string]*encode.Spec{}
+	pos := map[tp]int64{}
+	var lastErr error
+	for {
+		if bounded && len(pending) == 0 {
+			return st, nil
+		}
+		pctx, pcancel := ctx, context.CancelFunc(func() {})
+		if bounded {
+			pctx, pcancel = context.WithTimeout(ctx, 2*time.Second)
+		}
+		fs := cl.PollRecords(pctx, 10000)
+		pcancel()
+		if ctx.Err() != nil {
+			return st, nil // Ctrl-C: clean stop (everything handled is committed)
+		}
+		var fatal error
+		fs.EachError(func(t string, p int32, e error) {
+			if errors.Is(e, context.DeadlineExceeded) || errors.Is(e, context.Canceled) {
+				return
+			}
+			if errors.Is(e, kerr.UnknownTopicOrPartition) || errors.Is(e, kerr.UnknownTopicID) {
+				fatal = errs.Unavailablef("topic %s partition %d: %w", t, p, e)
+				return
+			}
+			if errors.Is(e, kgo.ErrClientClosed) {
+				fatal = e
+				return
+			}
+			lastErr = fmt.Errorf("topic %s partition %d: %w", t, p, e)
+		})
+		if fatal != nil {
+			return st, fatal
+		}
+		var batch []Record
+		commit := map[string]map[int32]kgo.EpochOffset{}
+		done := false
+		fs.EachRecord(func(r *kgo.Record) {
+			if done {
+				return
+			}
+			k := tp{r.Topic, r.Partition}
+			if stop, ok := plan.stopOf(k); ok && stop >= 0 && r.Offset >= stop {
+				delete(pending, k)
+				return
+			}
+			if plan.untilTime != nil && !r.Timestamp.Before(*plan.untilTime) && !r.Attrs.IsControl() {
+				// a time bound on a partition without a listed stop offset
+				delete(pending, k)
+				return
+			}
+			pos[k] = r.Offset + 1
+			if commit[r.Topic] == nil {
+				commit[r.Topic] = map[int32]kgo.EpochOffset{}
+			}
+			commit[r.Topic][r.Partition] = kgo.EpochOffset{Epoch: r.LeaderEpoch, Offset: r.Offset + 1}
+			if stop, ok := pending[k]; ok && r.Offset+1 >= stop {
+				delete(pending, k)
+			}
+			if r.Attrs.IsControl() {
+				return
+			}
+			rec := toRecord(ctx, o.Decoder, specs, r)
+			if rec.DecodeErr != nil {
+				st.DecodeErrors++
+			}
+			batch = append(batch, rec)
+			if o.Count > 0 && st.Records+int64(len(batch)) >= int64(o.Count) {
+				done = true
+			}
+		})
+		if len(batch) > 0 {
+			if err := o.Handler.Handle(ctx, batch); err != nil {
+				if ctx.Err() != nil {
+					return st, nil
+				}
+				return st, err
+			}
+			st.Records += int64(len(batch))
+		}
+		if o.Group != "" && len(commit) > 0 {
+			cctx, c := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+			var cerr error
+			cl.CommitOffsetsSync(cctx, commit, func(_ *kgo.Client, _ *kmsg.OffsetCommitRequest, resp *kmsg.OffsetCommitResponse, err error) {
+				if err != nil {
+					cerr = err
+					return
+				}
+				for _, t := range resp.Topics {
+					for _, p := range t.Partitions {
+						if e := kerr.ErrorForCode(p.ErrorCode); e != nil && cerr == nil {
+							cerr = e
+						}
+					}
+				}
+			})
+			c()
+			if cerr != nil {
+				return st, fmt.Errorf("commit offsets for group %s: %w", o.Group, cerr)
+			}
+		}
+		if o.Group != "" {
+			cl.AllowRebalance()
+		}
+		if o.Strict && st.DecodeErrors > 0 {
+			return st, errs.Failedf("%d record(s) could not be decoded (--strict)", st.DecodeErrors)
+		}
+		if done {
+			return st, nil
+		}
+		if bounded && len(pending) > 0 && len(batch) == 0 && fs.NumRecords() == 0 {
+			// Idle: the tail of a partition may be compacted away or be
+			// aborted data; ask the broker whether anything is left.
+			if err := probeTails(ctx, adm, admCl, o, pending, pos, plan); err != nil && lastErr == nil {
+				lastErr = err
+			}
+		}
+	}
+}
+
+func allStopped(p *offsetPlan) bool {
+	for _, r := range p.parts {
+		if r.Stop < 0 || r.Start < r.Stop {
+			return false
+		}
+	}
+	return true
+}
+
+func resetOffset(o Offset) kgo.Offset {
+	switch o.Kind {
+	case OffsetEnd:
+		return kgo.NewOffset().AtEnd()
+	case OffsetExact:
+		return kgo.NewOffset().At(o.N)
+	case OffsetLast:
+		return kgo.NewOffset().AtEnd().Relative(-o.N)
+	case OffsetTime:
+		return kgo.NewOffset().AfterMilli(o.At.UnixMilli())
+	}
+	return kgo.NewOffset().AtStart()
+}
+
+// resolveTopics expands regexes and checks topics and partitions exist.
+func resolveTopics(ctx context.Context, adm *kadm.Client, o Options) ([]string, map[string][]int32, error) {
+	if len(o.Topics) == 0 {
+		return nil, nil, errs.Usagef("no topic given (-t TOPIC)")
+	}
+	var td kadm.TopicDetails
+	var err error
+	if o.Regex {
+		td, err = adm.ListTopics(ctx)
+	} else {
+		td, err = adm.ListTopics(ctx, o.Topics...)
+	}
+	if err != nil {
+		return nil, nil, errs.Unavailablef("kafka: list topics: %w", err)
+	}
+	var topics []string
+	if o.Regex {
+		var res []*regexp.Regexp
+		for _, p := range o.Topics {
+			re, err := regexp.Compile("^(?:" + p + ")$")
+			if err != nil {
+				return nil, nil, errs.Usagef("--regex %q: %w", p, err)
+			}
+			res = append(res, re)
+		}
+		for _, t := range td.Sorted() {
+			if t.IsInternal || strings.HasPrefix(t.Topic, "__") || t.Err != nil {
+				continue
+			}
+			for _, re := range res {
+				if re.MatchString(t.Topic) {
+					topics = append(topics, t.Topic)
+					break
+				}
+			}
+		}
+		if len(topics) == 0 {
+			return nil, nil, errs.Failedf("no topic matches %s", strings.Join(o.Topics, ", "))
+		}
+	} else {
+		for _, name := range o.Topics {
+			d, ok := td[name]
+			if !ok || d.Err != nil {
+				e := error(kerr.UnknownTopicOrPartition)
+				if ok && d.Err != nil {
+					e = d.Err
+				}
+				return nil, nil, errs.Unavailablef("topic %q: %w", name, e)
+			}
+			topics = append(topics, name)
+		}
+	}
+	parts := map[string][]int32{}
+	for _, t := range topics {
+		d := td[t]
+		have := map[int32]bool{}
+		for p := range d.Partitions {
+			have[p] = true
+		}
+		if len(o.Partitions) > 0 {
+			for _, p := range o.Partitions {
+				if !have[p] {
+					return nil, nil, errs.Usagef("topic %q has no partition %d (it has %d)", t, p, len(have))
+				}
+				parts[t] = append(parts[t], p)
+			}
+		} else {
+			for p := range have {
+				parts[t] = append(parts[t], p)
+			}
+		}
+		sort.Slice(parts[t], func(i, j int) bool { return parts[t][i] < parts[t][j] })
+	}
+	return topics, parts, nil
+}
+
+type offsetPlan struct {
+	parts     map[tp]PartitionRange
+	untilTime *time.Time
+	topicIDs  map[string][16]byte
+}
+
+func (p *offsetPlan) stopOf(k tp) (int64, bool) {
+	r, ok := p.parts[k]
+	return r.Stop, ok
+}
+
+func (p *offsetPlan) ranges() []PartitionRange {
+	var out []PartitionRange
+	for _, r := range p.parts {
+		out = append(out, r)
+	}
+	sort.Slice(out, func(i, j int) bool {
+		if out[i].Topic != out[j].Topic {
+			return out[i].Topic < out[j].Topic
+		}
+		return out[i].Partition < out[j].Partition
+	})
+	return out
+}
+
+func planOffsets(ctx context.Context, adm *kadm.Client, o Options, topics []string, parts map[string][]int32) (*offsetPlan, error) {
+	starts, err := adm.ListStartOffsets(ctx, topics...)
+	if err == nil {
+		err = starts.Error()
+	}
+	if err != nil {
+		return nil, errs.Unavailablef("kafka: list start offsets: %w", err)
+	}
+	var ends kadm.ListedOffsets
+	if o.ReadCommitted {
+		ends, err = adm.ListCommittedOffsets(ctx, topics...)
+	} else {
+		ends, err = adm.ListEndOffsets(ctx, topics...)
+	}
+	if err == nil {
+		err = ends.Error()
+	}
+	if err != nil {
+		return nil, errs.Unavailablef("kafka: list end offsets: %w", err)
+	}
+	var atTime kadm.ListedOffsets
+	if o.Offset.Kind == OffsetTime {
+		atTime, err = adm.ListOffsetsAfterMilli(ctx, o.Offset.At.UnixMilli(), topics...)
+		if err == nil {
+			err = atTime.Error()
+		}
+		if err != nil {
+			return nil, errs.Unavailablef("kafka: list offsets by time: %w", err)
+		}
+	}
+	var untilAt kadm.ListedOffsets
+	if o.Until != nil && o.Until.Offset < 0 {
+		untilAt, err = adm.ListOffsetsAfterMilli(ctx, o.Until.At.UnixMilli(), topics...)
+		if err == nil {
+			err = untilAt.Error()
+		}
+		if err != nil {
+			return nil, errs.Unavailablef("kafka: list offsets by time: %w", err)
+		}
+	}
+	var committed kadm.OffsetResponses
+	if o.Group != "" {
+		committed, err = adm.FetchOffsets(ctx, o.Group)
+		if err != nil {
+			return nil, errs.Unavailablef("kafka: fetch offsets of group %s: %w", o.Group, err)
+		}
+	}
+	plan := &offsetPlan{parts: map[tp]PartitionRange{}}
+	for _, t := range topics {
+		for _, p := range parts[t] {
+			s, _ := starts.Lookup(t, p)
+			e, _ := ends.Lookup(t, p)
+			at := int64(-1)
+			if l, ok := atTime.Lookup(t, p); ok {
+				at = l.Offset
+			}
+			start := startOffset(o.Offset, s.Offset, e.Offset, at)
+			if o.Group != "" {
+				if c, ok := committed.Lookup(t, p); ok && c.Err == nil && c.At >= 0 {
+					start = c.At
+				}
+			}
+			stop := int64(-1)
+			if o.ExitAtEnd {
+				stop = e.Offset
+			}
+			if o.Until != nil {
+				u := o.Until.Offset
+				if u < 0 {
+					u = e.Offset
+					if l, ok := untilAt.Lookup(t, p); ok && l.Offset >= 0 {
+						u = l.Offset
+					}
+				}
+				if stop < 0 || u < stop {
+					stop = u
+				}
+			}
+			plan.parts[tp{t, p}] = PartitionRange{Topic: t, Partition: p, Start: start, Stop: stop}
+		}
+	}
+	return plan, nil
+}
+
+// toRecord decodes one record; errors are kept on the record, never dropped.
+func toRecord(ctx context.Context, dec Decoder, specs map[string]*encode.Spec, r *kgo.Record) Record {
+	rec := Record{
+		Topic: r.Topic, Partition: r.Partition, Offset: r.Offset, Timestamp: r.Timestamp,
+		RawKey: r.Key, RawValue: r.Value,
+	}
+	if len(r.Headers) > 0 {
+		rec.Headers = make([]Header, len(r.Headers))
+		for i, h := range r.Headers {
+			rec.Headers[i] = Header{Key: h.Key, Value: h.Value}
+		}
+	}
+	rawParts := func() {
+		rec.Key, rec.KeyEncoding = rawRepr(r.Key)
+		rec.Value, rec.ValueEncoding = rawRepr(r.Value)
+	}
+	if dec == nil {
+		rawParts()
+		return rec
+	}
+	sp := specs[r.Topic]
+	if sp == nil {
+		s, ok := dec.SpecFor(r.Topic)
+		if !ok {
+			s = encode.Spec{}
+		}
+		sp = &s
+		specs[r.Topic] = sp
+	}
+	d, err := dec.Decode(ctx, *sp, r.Key, r.Value)
+	if err != nil {
+		rec.DecodeErr = err
+		rec.Key, rec.KeyEncoding = base64Repr(r.Key)
+		rec.Value, rec.ValueEncoding = base64Repr(r.Value)
+		return rec
+	}
+	rec.Key, rec.KeyEncoding = pick(d.Key, d.KeyFormat, r.Key)
+	rec.Value, rec.ValueEncoding = pick(d.Value, d.ValueFormat, r.Value)
+	return rec
+}
+
+// pick keeps a schema-decoded part as JSON and represents unframed bytes losslessly.
+func pick(decoded []byte, f encode.Format, raw []byte) ([]byte, string) {
+	if raw == nil {
+		return nil, ""
+	}
+	if decoded != nil && f.SchemaType != "" || f.Wire == "confluent" || f.Wire == "ocf" || f.Wire == "protobuf" {
+		if decoded != nil {
+			return decoded, EncJSON
+		}
+	}
+	return rawRepr(raw)
+}
+
+func base64Repr(b []byte) ([]byte, string) {
+	if b == nil {
+		return nil, ""
+	}
+	return appendString(nil, b64(b)), EncBase64
+}
+
+func b64(b []byte) string { return base64.StdEncoding.EncodeToString(b) }
+
+// probeTails asks each pending partition's leader for data at our position.
+// An empty answer with a high watermark at or past the stop means the rest of
+// the partition (up to the stop) holds nothing to read: compacted away,
+// aborted, or markers. Such partitions are done.
+func probeTails(ctx context.Context, adm *kadm.Client, cl *kgo.Client, o Options, pending map[tp]int64, pos map[tp]int64, plan *offsetPlan) error {
+	var topics []string
+	seen := map[string]bool{}
+	for k := range pending {
+		if !seen[k.t] {
+			seen[k.t] = true
+			topics = append(topics, k.t)
+		}
+	}
+	pctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	md, err := adm.Metadata(pctx, topics...)
+	if err != nil {
+		return err
+	}
+	for k, stop := range pending {
+		at, ok := pos[k]
+		if !ok {
+			at = plan.parts[k].Start
+		}
+		td, ok := md.Topics[k.t]
+		if !ok {
+			continue
+		}
+		pd, ok := td.Partitions[k.p]
+		if !ok || pd.Leader < 0 {
+			continue
+		}
+		req := kmsg.NewPtrFetchRequest()
+		req.ReplicaID = -1
+		req.MaxWaitMillis = 0
+		req.MinBytes = 1
+		req.MaxBytes = 1 << 20
+		req.SessionEpoch = -1
+		if o.ReadCommitted {
+			req.IsolationLevel = 1
+		}
+		rt := kmsg.NewFetchRequestTopic()
+		rt.Topic = k.t
+		rt.TopicID = td.ID
+		rp := kmsg.NewFetchRequestTopicPartition()
+		rp.Partition = k.p
+		rp.FetchOffset = at
+		rp.PartitionMaxBytes = 1 << 20
+		rp.CurrentLeaderEpoch = -1
+		rp.LogStartOffset = -1
+		rt.Partitions = append(rt.Partitions, rp)
+		req.Topics = append(req.Topics, rt)
+		b := cl.Broker(int(pd.Leader))
+		if b == nil {
+			continue
+		}
+		resp, err := b.Request(pctx, req)
+		if err != nil {
+			return err
+		}
+		fr, _ := resp.(*kmsg.FetchResponse)
+		if fr == nil {
+			continue
+		}
+		for _, t := range fr.Topics {
+			for _, p := range t.Partitions {
+				if p.Partition != k.p || p.ErrorCode != 0 {
+					continue
+				}
+				if len(p.RecordBatches) == 0 && p.HighWatermark >= stop {
+					delete(pending, k)
+				}
+				if p.ErrorCode == 0 && len(p.RecordBatches) == 0 && at >= stop {
+					delete(pending, k)
+				}
+			}
+		}
+	}
+	return nil
+}

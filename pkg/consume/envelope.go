@@ -1,0 +1,289 @@
+package consume
+
+import (
+	"bytes"
+	"encoding/base64"
+	"encoding/json"
+	"fmt"
+	"strconv"
+	"time"
+	"unicode/utf8"
+)
+
+// The envelope is the JSON-lines format `consume --output json` writes and
+// `produce --input envelope` reads back (docs/consume.md describes it):
+//
+//	{"topic":"t","partition":0,"offset":5,"timestamp":"2024-05-01T10:00:00.123Z",
+//	 "key":…,"key_encoding":"json|string|base64",
+//	 "value":…,"value_encoding":"json|string|base64",
+//	 "headers":[{"key":"h","value":"v"},{"key":"b","value":"AAE=","value_encoding":"base64"}],
+//	 "error":"…"}
+//
+// key/value null (and no encoding) means no key / a tombstone. "json" means the
+// value is the decoded message (re-encoded through the topic's schema when
+// produced), "string" means the bytes are this UTF-8 text, "base64" means raw
+// bytes. Empty bytes are "" with encoding "string", never null.
+
+// Encodings of a key, value or header value in the envelope.
+const (
+	EncJSON   = "json"
+	EncString = "string"
+	EncBase64 = "base64"
+)
+
+// TimeLayout is the envelope's timestamp format: RFC 3339, UTC, milliseconds.
+const TimeLayout = "2006-01-02T15:04:05.000Z07:00"
+
+// rawRepr picks the lossless representation of undecoded bytes: compact JSON
+// as itself, other UTF-8 as a string, anything else as base64.
+func rawRepr(b []byte) (json.RawMessage, string) {
+	if b == nil {
+		return nil, ""
+	}
+	if len(b) > 0 && isCompactJSON(b) {
+		return json.RawMessage(b), EncJSON
+	}
+	if utf8.Valid(b) {
+		return json.RawMessage(appendString(nil, string(b))), EncString
+	}
+	return json.RawMessage(appendString(nil, base64.StdEncoding.EncodeToString(b))), EncBase64
+}
+
+// isCompactJSON reports whether b is valid JSON whose compact form is b itself,
+// so that writing it back yields the same bytes.
+func isCompactJSON(b []byte) bool {
+	switch b[0] {
+	case '{', '[', '"', 't', 'f', 'n', '-', '0', '1', '2', '3', '4', '5', '6', '7', '8', '9':
+	default:
+		return false
+	}
+	if !json.Valid(b) {
+		return false
+	}
+	var buf bytes.Buffer
+	if err := json.Compact(&buf, b); err != nil {
+		return false
+	}
+	return bytes.Equal(buf.Bytes(), b)
+}
+
+// AppendEnvelope appends r as one envelope line (without the newline).
+func AppendEnvelope(buf []byte, r *Record) []byte {
+	buf = append(buf, `{"topic":`...)
+	buf = appendString(buf, r.Topic)
+	buf = append(buf, `,"partition":`...)
+	buf = strconv.AppendInt(buf, int64(r.Partition), 10)
+	buf = append(buf, `,"offset":`...)
+	buf = strconv.AppendInt(buf, r.Offset, 10)
+	buf = append(buf, `,"timestamp":"`...)
+	buf = r.Timestamp.UTC().AppendFormat(buf, TimeLayout)
+	buf = append(buf, `","key":`...)
+	buf = appendPart(buf, r.Key)
+	if r.Key != nil && r.KeyEncoding != "" {
+		buf = append(buf, `,"key_encoding":"`...)
+		buf = append(buf, r.KeyEncoding...)
+		buf = append(buf, '"')
+	}
+	buf = append(buf, `,"value":`...)
+	buf = appendPart(buf, r.Value)
+	if r.Value != nil && r.ValueEncoding != "" {
+		buf = append(buf, `,"value_encoding":"`...)
+		buf = append(buf, r.ValueEncoding...)
+		buf = append(buf, '"')
+	}
+	if len(r.Headers) > 0 {
+		buf = append(buf, `,"headers":[`...)
+		for i, h := range r.Headers {
+			if i > 0 {
+				buf = append(buf, ',')
+			}
+			buf = append(buf, `{"key":`...)
+			buf = appendString(buf, h.Key)
+			buf = append(buf, `,"value":`...)
+			switch {
+			case h.Value == nil:
+				buf = append(buf, "null"...)
+			case utf8.Valid(h.Value):
+				buf = appendString(buf, string(h.Value))
+			default:
+				buf = appendString(buf, base64.StdEncoding.EncodeToString(h.Value))
+				buf = append(buf, `,"value_encoding":"base64"`...)
+			}
+			buf = append(buf, '}')
+		}
+		buf = append(buf, ']')
+	}
+	if r.DecodeErr != nil {
+		buf = append(buf, `,"error":`...)
+		buf = appendString(buf, r.DecodeErr.Error())
+	}
+	return append(buf, '}')
+}
+
+func appendPart(buf []byte, v json.RawMessage) []byte {
+	if v == nil {
+		return append(buf, "null"...)
+	}
+	return append(buf, v...)
+}
+
+const hexDigits = "0123456789abcdef"
+
+// appendString appends s as a JSON string (no HTML escaping; invalid UTF-8
+// becomes U+FFFD, callers base64 such bytes first).
+func appendString(buf []byte, s string) []byte {
+	buf = append(buf, '"')
+	start := 0
+	for i := 0; i < len(s); {
+		c := s[i]
+		if c < utf8.RuneSelf {
+			if c >= 0x20 && c != '"' && c != '\\' {
+				i++
+				continue
+			}
+			buf = append(buf, s[start:i]...)
+			switch c {
+			case '"', '\\':
+				buf = append(buf, '\\', c)
+			case '\n':
+				buf = append(buf, '\\', 'n')
+			case '\r':
+				buf = append(buf, '\\', 'r')
+			case '\t':
+				buf = append(buf, '\\', 't')
+			default:
+				buf = append(buf, '\\', 'u', '0', '0', hexDigits[c>>4], hexDigits[c&0xf])
+			}
+			i++
+			start = i
+			continue
+		}
+		r, size := utf8.DecodeRuneInString(s[i:])
+		if r == utf8.RuneError && size == 1 {
+			buf = append(buf, s[start:i]...)
+			buf = append(buf, `\ufffd`...)
+			i += size
+			start = i
+			continue
+		}
+		if r == '\u2028' || r == '\u2029' {
+			buf = append(buf, s[start:i]...)
+			buf = append(buf, `\u202`...)
+			buf = append(buf, hexDigits[r&0xf])
+			i += size
+			start = i
+			continue
+		}
+		i += size
+	}
+	buf = append(buf, s[start:]...)
+	return append(buf, '"')
+}
+
+// Envelope is one parsed envelope line.
+type Envelope struct {
+	Topic         string           `json:"topic"`
+	Partition     *int32           `json:"partition"`
+	Offset        *int64           `json:"offset"`
+	Timestamp     string           `json:"timestamp"`
+	Key           json.RawMessage  `json:"key"`
+	KeyEncoding   string           `json:"key_encoding"`
+	Value         json.RawMessage  `json:"value"`
+	ValueEncoding string           `json:"value_encoding"`
+	Headers       []EnvelopeHeader `json:"headers"`
+	Error         string           `json:"error"`
+}
+
+// EnvelopeHeader is one header in an envelope.
+type EnvelopeHeader struct {
+	Key           string  `json:"key"`
+	Value         *string `json:"value"`
+	ValueEncoding string  `json:"value_encoding"`
+}
+
+// EnvelopeFields are the keys an envelope may have.
+var EnvelopeFields = map[string]bool{
+	"topic": true, "partition": true, "offset": true, "timestamp": true, "key": true, "key_encoding": true,
+	"value": true, "value_encoding": true, "headers": true, "error": true,
+}
+
+// LooksLikeEnvelope reports whether a JSON object line is an envelope: every
+// key is an envelope key and it has "value" plus "partition" or "offset" or
+// "value_encoding" (so a payload that happens to have a "value" field is not
+// mistaken for one).
+func LooksLikeEnvelope(line []byte) bool {
+	var m map[string]json.RawMessage
+	if json.Unmarshal(line, &m) != nil {
+		return false
+	}
+	if _, ok := m["value"]; !ok {
+		return false
+	}
+	for k := range m {
+		if !EnvelopeFields[k] {
+			return false
+		}
+	}
+	_, p := m["partition"]
+	_, o := m["offset"]
+	_, e := m["value_encoding"]
+	return p || o || e
+}
+
+// Part is a key or value read from an envelope.
+type Part struct {
+	Null  bool            // JSON null: no key / tombstone
+	JSON  json.RawMessage // set for encoding "json": a decoded message to re-encode
+	Bytes []byte          // set for "string" and "base64": the exact bytes
+}
+
+// ParsePart interprets a key or value with its encoding ("" means json, or
+// string when the value is a JSON string and no encoding was written by hand).
+func ParsePart(raw json.RawMessage, enc string) (Part, error) {
+	if len(raw) == 0 || string(raw) == "null" {
+		return Part{Null: true}, nil
+	}
+	switch enc {
+	case "", EncJSON:
+		return Part{JSON: raw}, nil
+	case EncString:
+		var s string
+		if err := json.Unmarshal(raw, &s); err != nil {
+			return Part{}, fmt.Errorf("encoding string needs a JSON string")
+		}
+		return Part{Bytes: []byte(s)}, nil
+	case EncBase64:
+		var s string
+		if err := json.Unmarshal(raw, &s); err != nil {
+			return Part{}, fmt.Errorf("encoding base64 needs a JSON string")
+		}
+		b, err := base64.StdEncoding.DecodeString(s)
+		if err != nil {
+			return Part{}, fmt.Errorf("bad base64: %w", err)
+		}
+		return Part{Bytes: b}, nil
+	}
+	return Part{}, fmt.Errorf("unknown encoding %q (json, string or base64)", enc)
+}
+
+// HeaderBytes returns a header's value bytes (nil for a null header value).
+func (h EnvelopeHeader) HeaderBytes() ([]byte, error) {
+	if h.Value == nil {
+		return nil, nil
+	}
+	switch h.ValueEncoding {
+	case "", EncString:
+		return []byte(*h.Value), nil
+	case EncBase64:
+		return base64.StdEncoding.DecodeString(*h.Value)
+	}
+	return nil, fmt.Errorf("header %q: unknown value_encoding %q", h.Key, h.ValueEncoding)
+}
+
+// Time parses the envelope timestamp (zero when absent).
+func (e Envelope) Time() (time.Time, error) {
+	if e.Timestamp == "" {
+		return time.Time{}, nil
+	}
+	return parseTime(e.Timestamp)
+}

@@ -1,0 +1,362 @@
+// Package produce reads JSON lines, key/value lines or consume envelopes,
+// encodes them per topic through the encode engine and hands them to a sink
+// (Kafka, the outbox table, or a dry run).
+package produce
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"time"
+
+	"github.com/deimos-cli/deimos/pkg/consume"
+	"github.com/deimos-cli/deimos/pkg/encode"
+	"github.com/deimos-cli/deimos/pkg/errs"
+)
+
+// Input formats.
+const (
+	InputAuto     = "auto"     // envelope when the first record looks like one, else JSON lines
+	InputJSON     = "json"     // one payload per line
+	InputEnvelope = "envelope" // what `consume --output json` writes
+)
+
+// Header is a record header.
+type Header = consume.Header
+
+// Encoder is the part of the encode engine produce needs.
+type Encoder interface {
+	SpecFor(topic string) (encode.Spec, bool)
+	Encode(ctx context.Context, s encode.Spec, m encode.Message) (encode.Encoded, error)
+}
+
+// Options configure Run.
+type Options struct {
+	Topic     string // -t; may be empty with envelope input (each envelope names its topic)
+	Input     string // auto | json | envelope
+	KeyDelim  string // -K: each line is KEY<DELIM>VALUE
+	Key       *string
+	Headers   []Header
+	Partition int32 // -1: the partitioner decides
+	// TombstoneEmpty (-Z) turns an empty value into a tombstone.
+	TombstoneEmpty bool
+	// IgnorePartition drops envelope partitions (let the partitioner choose).
+	IgnorePartition bool
+	// Encoder is nil for raw bytes; SpecOverride, when set, replaces SpecFor.
+	Encoder      Encoder
+	SpecOverride func(topic string) (encode.Spec, bool)
+	// MaxLine is the longest accepted input line (default 64 MiB).
+	MaxLine int
+	// OnRead is called after each line is read, with the bytes read so far.
+	OnRead func(line int, bytesRead int64)
+}
+
+// Out is one message ready for a sink.
+type Out struct {
+	Line         int // input line number (1-based)
+	Topic        string
+	Key, Value   []byte // nil: no key / tombstone
+	PartitionKey []byte // nil: hash the key
+	Partition    int32  // -1: partitioner
+	Timestamp    time.Time
+	Headers      []Header
+}
+
+// Sink receives messages. Send must not keep m after returning unless it copies it.
+type Sink interface {
+	Send(ctx context.Context, m *Out) error
+	// Close flushes and reports: delivered messages and value+key bytes.
+	Close(ctx context.Context) (Result, error)
+}
+
+// Failure is one message a sink could not deliver.
+type Failure struct {
+	Line int
+	Err  error
+}
+
+// Result is what a sink delivered.
+type Result struct {
+	Messages int64
+	Bytes    int64
+	Failed   int64
+	Failures []Failure // the first ones (at most 100)
+}
+
+// InputError is a bad input line: its number and what is wrong.
+type InputError struct {
+	Line int
+	Err  error
+}
+
+func (e *InputError) Error() string { return fmt.Sprintf("line %d: %v", e.Line, e.Err) }
+func (e *InputError) Unwrap() error { return e.Err }
+
+// Run reads in, encodes and sends until EOF, the first bad line, or ctx ends.
+// It always closes the sink, so what was sent before an error is flushed.
+func Run(ctx context.Context, in io.Reader, o Options, sink Sink) (Result, error) {
+	_, err := run(ctx, in, o, sink)
+	if d, ok := sink.(interface{ Discard() }); ok && err != nil {
+		d.Discard() // all-or-nothing sinks write nothing after bad input
+	}
+	cres, cerr := sink.Close(context.WithoutCancel(ctx))
+	if err == nil {
+		err = cerr
+	}
+	return cres, err
+}
+
+func run(ctx context.Context, in io.Reader, o Options, sink Sink) (Result, error) {
+	var res Result
+	if o.MaxLine <= 0 {
+		o.MaxLine = 64 << 20
+	}
+	sc := bufio.NewScanner(in)
+	sc.Buffer(make([]byte, 0, 1<<20), o.MaxLine)
+	mode := o.Input
+	if mode == "" {
+		mode = InputAuto
+	}
+	if o.KeyDelim != "" && mode == InputEnvelope {
+		return res, errs.Usagef("-K and --input envelope cannot be combined")
+	}
+	if o.KeyDelim != "" {
+		mode = InputJSON
+	}
+	enc := &encoderCache{o: o, specs: map[string]*topicSpec{}}
+	var read int64
+	line := 0
+	var out Out
+	for sc.Scan() {
+		line++
+		b := sc.Bytes()
+		read += int64(len(b)) + 1
+		if o.OnRead != nil {
+			o.OnRead(line, read)
+		}
+		if ctx.Err() != nil {
+			return res, ctx.Err()
+		}
+		if len(bytes.TrimSpace(b)) == 0 && o.KeyDelim == "" {
+			continue // blank lines separate nothing
+		}
+		if mode == InputAuto {
+			mode = InputJSON
+			if t := bytes.TrimSpace(b); len(t) > 0 && t[0] == '{' && consume.LooksLikeEnvelope(t) {
+				mode = InputEnvelope
+			}
+		}
+		out = Out{Line: line, Partition: -1}
+		var err error
+		if mode == InputEnvelope {
+			err = enc.fromEnvelope(ctx, b, &out)
+		} else {
+			err = enc.fromLine(ctx, b, &out)
+		}
+		if err != nil {
+			return res, errs.Failed(&InputError{Line: line, Err: err})
+		}
+		if err := sink.Send(ctx, &out); err != nil {
+			if errors.Is(err, context.Canceled) {
+				return res, err
+			}
+			return res, err
+		}
+	}
+	if err := sc.Err(); err != nil {
+		if errors.Is(err, bufio.ErrTooLong) {
+			return res, errs.Failed(&InputError{Line: line + 1, Err: fmt.Errorf("line longer than %d bytes", o.MaxLine)})
+		}
+		return res, errs.Failedf("read input: %w", err)
+	}
+	return res, nil
+}
+
+type topicSpec struct {
+	spec   encode.Spec
+	encode bool // false: raw bytes
+}
+
+type encoderCache struct {
+	o     Options
+	specs map[string]*topicSpec
+}
+
+func (c *encoderCache) spec(topic string) *topicSpec {
+	if ts, ok := c.specs[topic]; ok {
+		return ts
+	}
+	ts := &topicSpec{}
+	if c.o.Encoder != nil {
+		var ok bool
+		if c.o.SpecOverride != nil {
+			ts.spec, ok = c.o.SpecOverride(topic)
+		} else {
+			ts.spec, ok = c.o.Encoder.SpecFor(topic)
+		}
+		ts.encode = ok || ts.spec.Schema != ""
+	}
+	c.specs[topic] = ts
+	return ts
+}
+
+func (c *encoderCache) topic(t string) (string, error) {
+	if c.o.Topic != "" {
+		return c.o.Topic, nil
+	}
+	if t == "" {
+		return "", fmt.Errorf("no topic: use -t TOPIC (or envelope lines with a topic)")
+	}
+	return t, nil
+}
+
+// fromLine handles a JSON-lines or -K line.
+func (c *encoderCache) fromLine(ctx context.Context, b []byte, out *Out) error {
+	topic, err := c.topic("")
+	if err != nil {
+		return err
+	}
+	out.Topic = topic
+	out.Partition = c.o.Partition
+	out.Headers = c.o.Headers
+	value := b
+	var key []byte
+	hasKey := false
+	if c.o.KeyDelim != "" {
+		i := bytes.Index(b, []byte(c.o.KeyDelim))
+		if i < 0 {
+			return fmt.Errorf("no key delimiter %q in line", c.o.KeyDelim)
+		}
+		key, value, hasKey = b[:i], b[i+len(c.o.KeyDelim):], true
+	}
+	if c.o.Key != nil {
+		key, hasKey = []byte(*c.o.Key), true
+	}
+	ts := c.spec(topic)
+	tomb := c.o.TombstoneEmpty && len(value) == 0
+	if !ts.encode {
+		if hasKey {
+			out.Key = append([]byte(nil), key...)
+		}
+		if !tomb {
+			out.Value = append([]byte{}, value...)
+		}
+		return nil
+	}
+	m := encode.Message{}
+	if !tomb {
+		if !json.Valid(value) {
+			return fmt.Errorf("invalid JSON: %s", jsonErr(value))
+		}
+		m.Value = json.RawMessage(append([]byte(nil), value...))
+	}
+	if hasKey {
+		m.Key = string(key)
+	}
+	e, err := c.o.Encoder.Encode(ctx, ts.spec, m)
+	if err != nil {
+		return err
+	}
+	out.Topic, out.Key, out.Value, out.PartitionKey = e.Topic, e.Key, e.Value, e.PartitionKey
+	return nil
+}
+
+// fromEnvelope handles one envelope line: key, value, headers, partition
+// and timestamp are kept exactly.
+func (c *encoderCache) fromEnvelope(ctx context.Context, b []byte, out *Out) error {
+	var env consume.Envelope
+	d := json.NewDecoder(bytes.NewReader(b))
+	d.UseNumber()
+	if err := d.Decode(&env); err != nil {
+		return fmt.Errorf("invalid envelope JSON: %v", err)
+	}
+	if env.Error != "" {
+		return fmt.Errorf("envelope carries a decode error (%s); its bytes are base64, produce them with --input envelope after removing the error field if you mean to", env.Error)
+	}
+	topic, err := c.topic(env.Topic)
+	if err != nil {
+		return err
+	}
+	out.Topic = topic
+	if c.o.Partition >= 0 {
+		out.Partition = c.o.Partition
+	} else if env.Partition != nil && !c.o.IgnorePartition {
+		out.Partition = *env.Partition
+	}
+	if out.Timestamp, err = env.Time(); err != nil {
+		return fmt.Errorf("timestamp: %v", err)
+	}
+	out.Headers = append(out.Headers, c.o.Headers...)
+	for _, h := range env.Headers {
+		v, err := h.HeaderBytes()
+		if err != nil {
+			return err
+		}
+		out.Headers = append(out.Headers, Header{Key: h.Key, Value: v})
+	}
+	kp, err := consume.ParsePart(env.Key, env.KeyEncoding)
+	if err != nil {
+		return fmt.Errorf("key: %v", err)
+	}
+	vp, err := consume.ParsePart(env.Value, env.ValueEncoding)
+	if err != nil {
+		return fmt.Errorf("value: %v", err)
+	}
+	ts := c.spec(topic)
+	if !ts.encode || (vp.JSON == nil && kp.JSON == nil) {
+		out.Key = partBytes(kp)
+		out.Value = partBytes(vp)
+		return nil
+	}
+	m := encode.Message{}
+	if vp.JSON != nil {
+		m.Value = vp.JSON
+	}
+	if kp.JSON != nil {
+		var k any
+		kd := json.NewDecoder(bytes.NewReader(kp.JSON))
+		kd.UseNumber()
+		if err := kd.Decode(&k); err != nil {
+			return fmt.Errorf("key: %v", err)
+		}
+		m.Key = k
+	}
+	e, err := c.o.Encoder.Encode(ctx, ts.spec, m)
+	if err != nil {
+		return err
+	}
+	out.Topic, out.PartitionKey = e.Topic, e.PartitionKey
+	out.Key, out.Value = e.Key, e.Value
+	if kp.JSON == nil { // null or verbatim bytes: exactly as the envelope says
+		out.Key, out.PartitionKey = partBytes(kp), nil
+	}
+	if vp.JSON == nil {
+		out.Value = partBytes(vp)
+	}
+	return nil
+}
+
+func partBytes(p consume.Part) []byte {
+	switch {
+	case p.Null:
+		return nil
+	case p.JSON != nil:
+		return append([]byte(nil), p.JSON...)
+	case p.Bytes == nil:
+		return []byte{}
+	}
+	return p.Bytes
+}
+
+func jsonErr(b []byte) string {
+	var v any
+	err := json.Unmarshal(b, &v)
+	if err == nil {
+		return "unknown"
+	}
+	return err.Error()
+}

@@ -1,0 +1,299 @@
+package produce
+
+import (
+	"context"
+	"database/sql"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/deimos-cli/deimos/pkg/db"
+	"github.com/deimos-cli/deimos/pkg/errs"
+	"github.com/deimos-cli/deimos/pkg/kafkaclient"
+	"github.com/deimos-cli/deimos/pkg/outbox"
+)
+
+// manualPartCtx marks a record whose partition was chosen by the user.
+type manualPartCtx struct{}
+
+// Partitioner wraps a partitioner so records sent with an explicit partition
+// (-p, envelope partitions) go exactly there.
+func Partitioner(inner kgo.Partitioner) kgo.Partitioner { return &manualPartitioner{inner} }
+
+type manualPartitioner struct{ inner kgo.Partitioner }
+
+func (p *manualPartitioner) ForTopic(t string) kgo.TopicPartitioner {
+	return &manualTopicPartitioner{p.inner.ForTopic(t)}
+}
+
+type manualTopicPartitioner struct{ inner kgo.TopicPartitioner }
+
+func manualPart(r *kgo.Record) (int32, bool) {
+	if r.Context == nil {
+		return 0, false
+	}
+	p, ok := r.Context.Value(manualPartCtx{}).(int32)
+	return p, ok
+}
+
+func (p *manualTopicPartitioner) RequiresConsistency(r *kgo.Record) bool {
+	if _, ok := manualPart(r); ok {
+		return true
+	}
+	return p.inner.RequiresConsistency(r)
+}
+
+func (p *manualTopicPartitioner) Partition(r *kgo.Record, n int) int {
+	if mp, ok := manualPart(r); ok {
+		return int(mp)
+	}
+	return p.inner.Partition(r, n)
+}
+
+func (p *manualTopicPartitioner) OnNewBatch() {
+	if nb, ok := p.inner.(kgo.TopicPartitionerOnNewBatch); ok {
+		nb.OnNewBatch()
+	}
+}
+
+// KafkaSink produces asynchronously: records are pipelined and batched by
+// the client, which bounds what is in flight (kgo.MaxBufferedRecords), so
+// memory stays flat. Only broker-acknowledged records are counted as sent.
+type KafkaSink struct {
+	cl         *kgo.Client
+	partitions map[string]int // known partition counts (-1: unknown topic)
+	counter    func(ctx context.Context, topic string) (int, error)
+
+	sent, bytes, failed atomic.Int64
+	mu                  sync.Mutex
+	failures            []Failure
+	unknownTopic        atomic.Bool
+}
+
+// NewKafkaSink sends through cl (built with Partitioner wrapping the configured one).
+func NewKafkaSink(cl *kgo.Client) *KafkaSink {
+	return &KafkaSink{cl: cl, partitions: map[string]int{}}
+}
+
+// Send queues m; it blocks only when the in-flight buffer is full.
+func (s *KafkaSink) Send(ctx context.Context, m *Out) error {
+	r := &kgo.Record{Topic: m.Topic, Key: m.Key, Value: m.Value, Timestamp: m.Timestamp}
+	if len(m.Headers) > 0 {
+		r.Headers = make([]kgo.RecordHeader, len(m.Headers))
+		for i, h := range m.Headers {
+			r.Headers[i] = kgo.RecordHeader{Key: h.Key, Value: h.Value}
+		}
+	}
+	var rctx context.Context
+	if m.PartitionKey != nil {
+		rctx = kafkaclient.WithPartitionKey(context.Background(), m.PartitionKey)
+	}
+	if m.Partition >= 0 {
+		n, err := s.count(ctx, m.Topic)
+		if err != nil {
+			return err
+		}
+		if n >= 0 && int(m.Partition) >= n {
+			return errs.Failed(&InputError{Line: m.Line, Err: fmt.Errorf("partition %d does not exist in topic %s (%d partitions)", m.Partition, m.Topic, n)})
+		}
+		if rctx == nil {
+			rctx = context.Background()
+		}
+		rctx = context.WithValue(rctx, manualPartCtx{}, m.Partition)
+	}
+	r.Context = rctx
+	line := m.Line
+	size := int64(len(m.Key) + len(m.Value))
+	s.cl.Produce(ctx, r, func(r *kgo.Record, err error) {
+		if err != nil {
+			s.failed.Add(1)
+			if errors.Is(err, kerr.UnknownTopicOrPartition) {
+				s.unknownTopic.Store(true)
+			}
+			s.mu.Lock()
+			if len(s.failures) < 100 {
+				s.failures = append(s.failures, Failure{Line: line, Err: err})
+			}
+			s.mu.Unlock()
+			return
+		}
+		s.sent.Add(1)
+		s.bytes.Add(size)
+	})
+	return nil
+}
+
+func (s *KafkaSink) count(ctx context.Context, topic string) (int, error) {
+	if n, ok := s.partitions[topic]; ok {
+		return n, nil
+	}
+	cctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	m, err := kafkaclient.PartitionCounts(cctx, s.cl, topic)
+	if err != nil {
+		return 0, errs.Unavailablef("kafka: metadata for %s: %w", topic, err)
+	}
+	n, ok := m[topic]
+	if !ok {
+		n = -1
+	}
+	s.partitions[topic] = n
+	return n, nil
+}
+
+// Sent is the number of acknowledged records so far (for progress).
+func (s *KafkaSink) Sent() int64 { return s.sent.Load() }
+
+// Close waits for every record to be acknowledged or to fail.
+func (s *KafkaSink) Close(ctx context.Context) (Result, error) {
+	err := s.cl.Flush(ctx)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	res := Result{Messages: s.sent.Load(), Bytes: s.bytes.Load(), Failed: s.failed.Load(), Failures: append([]Failure(nil), s.failures...)}
+	if err != nil {
+		return res, errs.Failedf("flush: %w", err)
+	}
+	if res.Failed > 0 {
+		f := res.Failures[0]
+		e := fmt.Errorf("%d message(s) not delivered; first at line %d: %w", res.Failed, f.Line, f.Err)
+		if s.unknownTopic.Load() {
+			return res, errs.Unavailable(e)
+		}
+		if errors.Is(f.Err, kgo.ErrRecordTimeout) || errors.Is(f.Err, kgo.ErrRecordRetries) {
+			return res, errs.Unavailable(e)
+		}
+		return res, errs.Failed(e)
+	}
+	return res, nil
+}
+
+// OutboxSink collects rows and writes them into kafka_messages in one
+// transaction at Close (all or nothing).
+type OutboxSink struct {
+	DB   *db.DB
+	Now  func() time.Time
+	rows []outbox.Row
+	size int64
+}
+
+// Send keeps the row.
+func (s *OutboxSink) Send(_ context.Context, m *Out) error {
+	if m.Partition >= 0 {
+		return errs.Failed(&InputError{Line: m.Line, Err: fmt.Errorf("an explicit partition cannot be stored in kafka_messages (Deimos has no such column)")})
+	}
+	var pk *string
+	if m.PartitionKey != nil {
+		p := string(m.PartitionKey)
+		pk = &p
+	}
+	s.rows = append(s.rows, outbox.Row{Topic: m.Topic, Message: m.Value, Key: m.Key, PartitionKey: pk})
+	s.size += int64(len(m.Key) + len(m.Value))
+	return nil
+}
+
+// Close inserts every row in one transaction. Nothing is written when the
+// input had an error (Run closes the sink after it; see Discard).
+func (s *OutboxSink) Close(ctx context.Context) (Result, error) {
+	if len(s.rows) == 0 {
+		return Result{}, nil
+	}
+	now := time.Now
+	if s.Now != nil {
+		now = s.Now
+	}
+	err := s.DB.Tx(ctx, func(tx *sql.Tx) error {
+		return outbox.Insert(ctx, tx, s.DB.Dialect, s.rows, now())
+	})
+	if err != nil {
+		return Result{Failed: int64(len(s.rows))}, errs.Failedf("outbox: %w", err)
+	}
+	return Result{Messages: int64(len(s.rows)), Bytes: s.size}, nil
+}
+
+// Discard drops the collected rows (after an input error, so the
+// transaction is all or nothing).
+func (s *OutboxSink) Discard() { s.rows = nil }
+
+// DryRunSink prints what would be sent, one JSON object per message, and
+// sends nothing. Partitions are computed with the configured partitioner
+// when the partition count is known (Counts), else left null.
+type DryRunSink struct {
+	W           io.Writer
+	Partitioner string
+	Counts      func(topic string) int // -1: unknown
+	n, size     int64
+}
+
+type dryRun struct {
+	Line         int               `json:"line"`
+	Topic        string            `json:"topic"`
+	Partition    *int32            `json:"partition"`
+	Key          *string           `json:"key"`
+	Value        *string           `json:"value"`
+	PartitionKey *string           `json:"partition_key,omitempty"`
+	Headers      []json.RawMessage `json:"headers,omitempty"`
+	Timestamp    string            `json:"timestamp,omitempty"`
+}
+
+// Send prints m: key and value base64 (null for none).
+func (s *DryRunSink) Send(_ context.Context, m *Out) error {
+	d := dryRun{Line: m.Line, Topic: m.Topic}
+	if m.Key != nil {
+		k := base64.StdEncoding.EncodeToString(m.Key)
+		d.Key = &k
+	}
+	if m.Value != nil {
+		v := base64.StdEncoding.EncodeToString(m.Value)
+		d.Value = &v
+	}
+	if m.PartitionKey != nil {
+		pk := string(m.PartitionKey)
+		d.PartitionKey = &pk
+	}
+	if !m.Timestamp.IsZero() {
+		d.Timestamp = m.Timestamp.UTC().Format(time.RFC3339Nano)
+	}
+	for _, h := range m.Headers {
+		b, _ := json.Marshal(map[string]any{"key": h.Key, "value": h.Value})
+		d.Headers = append(d.Headers, b)
+	}
+	switch {
+	case m.Partition >= 0:
+		p := m.Partition
+		d.Partition = &p
+	case s.Counts != nil:
+		if n := s.Counts(m.Topic); n > 0 {
+			hk := m.PartitionKey
+			if hk == nil {
+				hk = m.Key
+			}
+			if len(hk) > 0 {
+				p := int32(kafkaclient.PartitionFor(s.Partitioner, hk, n))
+				d.Partition = &p
+			}
+		}
+	}
+	b, err := json.Marshal(d)
+	if err != nil {
+		return err
+	}
+	if _, err := s.W.Write(append(b, '\n')); err != nil {
+		return err
+	}
+	s.n++
+	s.size += int64(len(m.Key) + len(m.Value))
+	return nil
+}
+
+// Close reports the count.
+func (s *DryRunSink) Close(context.Context) (Result, error) {
+	return Result{Messages: s.n, Bytes: s.size}, nil
+}
