@@ -1,0 +1,264 @@
+// Package compat is the schema-compatibility engine behind
+// `deimos schema-compat` and the dev registry: Avro checked with Apache
+// Avro's resolution rules (as Java's SchemaCompatibility applies them) and
+// Protobuf checked with the Confluent Schema Registry's diff rules, under
+// Confluent's compatibility levels.
+package compat
+
+import (
+	"bytes"
+	"fmt"
+	"path/filepath"
+	"strings"
+
+	"github.com/deimos-cli/deimos/pkg/errs"
+)
+
+// Mode is a Confluent compatibility level.
+type Mode string
+
+// The Confluent compatibility levels.
+const (
+	Backward           Mode = "BACKWARD"
+	BackwardTransitive Mode = "BACKWARD_TRANSITIVE"
+	Forward            Mode = "FORWARD"
+	ForwardTransitive  Mode = "FORWARD_TRANSITIVE"
+	Full               Mode = "FULL"
+	FullTransitive     Mode = "FULL_TRANSITIVE"
+	None               Mode = "NONE"
+)
+
+// Modes lists every level.
+var Modes = []Mode{Backward, BackwardTransitive, Forward, ForwardTransitive, Full, FullTransitive, None}
+
+// ParseMode accepts a level name in any case ("" is BACKWARD).
+func ParseMode(s string) (Mode, error) {
+	if s == "" {
+		return Backward, nil
+	}
+	u := Mode(strings.ToUpper(strings.ReplaceAll(s, "-", "_")))
+	for _, m := range Modes {
+		if m == u {
+			return m, nil
+		}
+	}
+	return "", errs.Usagef("unknown compatibility mode %q (one of BACKWARD, BACKWARD_TRANSITIVE, FORWARD, FORWARD_TRANSITIVE, FULL, FULL_TRANSITIVE, NONE)", s)
+}
+
+func (m Mode) backward() bool {
+	return m == Backward || m == BackwardTransitive || m == Full || m == FullTransitive
+}
+func (m Mode) forward() bool {
+	return m == Forward || m == ForwardTransitive || m == Full || m == FullTransitive
+}
+func (m Mode) transitive() bool {
+	return m == BackwardTransitive || m == ForwardTransitive || m == FullTransitive
+}
+
+// Type is a schema language.
+type Type string
+
+// Schema languages.
+const (
+	Avro     Type = "avro"
+	Protobuf Type = "protobuf"
+)
+
+// ParseType accepts avro|protobuf ("" = detect).
+func ParseType(s string) (Type, error) {
+	switch strings.ToLower(s) {
+	case "":
+		return "", nil
+	case "avro", "avsc":
+		return Avro, nil
+	case "protobuf", "proto":
+		return Protobuf, nil
+	}
+	return "", errs.Usagef("unknown schema type %q (avro or protobuf)", s)
+}
+
+// DetectType guesses the language from the file name, then the content.
+func DetectType(name string, data []byte) Type {
+	switch strings.ToLower(filepath.Ext(name)) {
+	case ".avsc", ".avro":
+		return Avro
+	case ".proto":
+		return Protobuf
+	}
+	t := bytes.TrimSpace(data)
+	if len(t) > 0 && (t[0] == '{' || t[0] == '[' || t[0] == '"') {
+		return Avro
+	}
+	return Protobuf
+}
+
+// Version is one version of a schema.
+type Version struct {
+	Label string // how the version is named in output ("v1.avsc", "HEAD:schemas/x.avsc", "subject v3")
+	File  string // file the text came from (for annotations; "" when none)
+	Data  []byte
+	// Avro: other documents that define named types this one may reference.
+	AvroRefs []NamedText
+	// Protobuf: resolves an import path to its content (nil: only Files).
+	Import func(path string) ([]byte, error)
+	// Protobuf: the name the file is known by to importers ("" = base name).
+	ProtoName string
+}
+
+// NamedText is a document with the name it is known by.
+type NamedText struct {
+	Name string
+	Data []byte
+}
+
+// Problem is one incompatibility.
+type Problem struct {
+	Check   string `json:"check"` // "backward" (new reads old) or "forward" (old reads new)
+	Old     string `json:"old"`
+	New     string `json:"new"`
+	Path    string `json:"path"`
+	Message string `json:"message"`
+	Rule    string `json:"rule"`
+	File    string `json:"file,omitempty"`
+	Line    int    `json:"line,omitempty"`
+}
+
+// String is the one-line text form.
+func (p Problem) String() string { return p.Path + ": " + p.Message }
+
+// Pair is one comparison made.
+type Pair struct {
+	Check      string `json:"check"`
+	Old        string `json:"old"`
+	New        string `json:"new"`
+	Compatible bool   `json:"compatible"`
+}
+
+// Result is the verdict of a check.
+type Result struct {
+	Name       string    `json:"name,omitempty"` // file or subject checked
+	Mode       Mode      `json:"mode"`
+	Type       Type      `json:"type"`
+	Compatible bool      `json:"compatible"`
+	Checked    []Pair    `json:"checked"`
+	Problems   []Problem `json:"problems"`
+}
+
+// Check decides whether the last version is compatible with the earlier ones
+// under mode: non-transitive levels compare with the latest earlier version
+// only, transitive ones with every earlier version (Confluent semantics).
+// Input that cannot be parsed is an errs.Usage error naming file and line.
+func Check(mode Mode, typ Type, versions []Version) (*Result, error) {
+	if mode == "" {
+		mode = Backward
+	}
+	if len(versions) == 0 {
+		return nil, errs.Usagef("no schema versions to check")
+	}
+	if typ == "" {
+		last := versions[len(versions)-1]
+		typ = DetectType(last.File+last.Label, last.Data)
+	}
+	res := &Result{Mode: mode, Type: typ, Compatible: true, Problems: []Problem{}, Checked: []Pair{}}
+	parsed := make([]any, len(versions))
+	for i, v := range versions {
+		p, err := parseVersion(typ, v)
+		if err != nil {
+			return nil, err
+		}
+		parsed[i] = p
+	}
+	if mode == None || len(versions) < 2 {
+		return res, nil
+	}
+	newest := len(versions) - 1
+	from := newest - 1
+	if mode.transitive() {
+		from = 0
+	}
+	for i := newest - 1; i >= from; i-- {
+		old, nw := versions[i], versions[newest]
+		if mode.backward() {
+			res.add("backward", old, nw, compare(typ, parsed[i], parsed[newest], true, nw))
+		}
+		if mode.forward() {
+			res.add("forward", old, nw, compare(typ, parsed[i], parsed[newest], false, nw))
+		}
+	}
+	return res, nil
+}
+
+func (r *Result) add(check string, old, nw Version, probs []Problem) {
+	r.Checked = append(r.Checked, Pair{Check: check, Old: old.Label, New: nw.Label, Compatible: len(probs) == 0})
+	for _, p := range probs {
+		p.Check, p.Old, p.New = check, old.Label, nw.Label
+		if p.File == "" {
+			p.File = nw.File
+		}
+		r.Problems = append(r.Problems, p)
+	}
+	if len(probs) > 0 {
+		r.Compatible = false
+	}
+}
+
+func parseVersion(typ Type, v Version) (any, error) {
+	name := v.File
+	if name == "" {
+		name = v.Label
+	}
+	switch typ {
+	case Avro:
+		files := []string{name}
+		datas := [][]byte{v.Data}
+		for _, r := range v.AvroRefs {
+			files = append(files, r.Name)
+			datas = append(datas, r.Data)
+		}
+		out, err := ParseAvroSet(files, datas)
+		if err != nil {
+			return nil, errs.Usage(err)
+		}
+		return out[0], nil
+	case Protobuf:
+		fd, err := ParseProto(name, v)
+		if err != nil {
+			return nil, errs.Usage(err)
+		}
+		return fd, nil
+	}
+	return nil, errs.Usagef("unknown schema type %q", typ)
+}
+
+func compare(typ Type, old, nw any, backward bool, nv Version) []Problem {
+	var out []Problem
+	switch typ {
+	case Avro:
+		o, n := old.(*AvroSchema), nw.(*AvroSchema)
+		r, w := n, o
+		if !backward {
+			r, w = o, n
+		}
+		ok, issues := CheckAvro(r, w, backward)
+		for _, i := range issues {
+			out = append(out, Problem{Path: i.Path, Message: i.Msg, Rule: i.Rule, Line: i.Line})
+		}
+		if !ok && len(out) == 0 {
+			out = append(out, Problem{Path: n.short(), Message: "incompatible", Rule: "INCOMPATIBLE"})
+		}
+	case Protobuf:
+		o, n := old.(*protoSchema), nw.(*protoSchema)
+		for _, d := range diffProto(o, n, backward) {
+			out = append(out, Problem{Path: d.Path, Message: d.Msg, Rule: d.Type, Line: d.Line})
+		}
+	}
+	for i := range out {
+		if out[i].Line > 0 {
+			out[i].File = nv.File
+		}
+	}
+	return out
+}
+
+// Errorf helps callers build unusable-input errors.
+func unusable(format string, a ...any) error { return errs.Usage(fmt.Errorf(format, a...)) }

@@ -1,0 +1,285 @@
+package compat
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"sort"
+	"strconv"
+	"strings"
+
+	"github.com/twmb/franz-go/pkg/sr"
+	"github.com/twmb/franz-go/pkg/sr/srfake"
+
+	"github.com/deimos-cli/deimos/pkg/errs"
+)
+
+// SchemaFetcher is the part of the registry client the registry source needs.
+type SchemaFetcher interface {
+	SubjectVersions(ctx context.Context, subject string) ([]int, error)
+	SchemaByVersion(ctx context.Context, subject string, version int) (sr.SubjectSchema, error)
+}
+
+func schemaTypeOf(t sr.SchemaType) Type {
+	if t == sr.TypeProtobuf {
+		return Protobuf
+	}
+	if t == sr.TypeAvro {
+		return Avro
+	}
+	return ""
+}
+
+// registryVersion turns a registered schema (and its references, fetched
+// recursively) into a Version.
+func registryVersion(ctx context.Context, get func(ctx context.Context, subject string, version int) (sr.SubjectSchema, error), ss sr.SubjectSchema, label string) (Version, error) {
+	v := Version{Label: label, Data: []byte(ss.Schema.Schema)}
+	imports := map[string][]byte{}
+	seen := map[string]bool{}
+	var walk func(refs []sr.SchemaReference) error
+	walk = func(refs []sr.SchemaReference) error {
+		for _, r := range refs {
+			key := r.Subject + "/" + strconv.Itoa(r.Version)
+			if seen[key] {
+				continue
+			}
+			seen[key] = true
+			rs, err := get(ctx, r.Subject, r.Version)
+			if err != nil {
+				return fmt.Errorf("reference %q (subject %s version %d): %w", r.Name, r.Subject, r.Version, err)
+			}
+			imports[r.Name] = []byte(rs.Schema.Schema)
+			v.AvroRefs = append(v.AvroRefs, NamedText{Name: r.Subject + " v" + strconv.Itoa(r.Version), Data: []byte(rs.Schema.Schema)})
+			if err := walk(rs.Schema.References); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	if err := walk(ss.Schema.References); err != nil {
+		return v, err
+	}
+	v.Import = func(name string) ([]byte, error) {
+		if b, ok := imports[name]; ok {
+			return b, nil
+		}
+		return nil, fmt.Errorf("import %q is not among the schema's references: %w", name, errNotFound)
+	}
+	v.ProtoName = "schema.proto"
+	return v, nil
+}
+
+var errNotFound = fsErrNotExist()
+
+// RegistryVersions returns a subject's registered versions, oldest first
+// (an empty list when the subject does not exist).
+func RegistryVersions(ctx context.Context, cl SchemaFetcher, subject string) ([]Version, Type, error) {
+	vs, err := cl.SubjectVersions(ctx, subject)
+	if err != nil {
+		var re *sr.ResponseError
+		if errors.As(err, &re) && (re.ErrorCode == sr.ErrSubjectNotFound.Code || re.StatusCode == http.StatusNotFound) {
+			return nil, "", nil
+		}
+		if errors.As(err, &re) {
+			return nil, "", errs.Failedf("registry: subject %s: %v", subject, err)
+		}
+		return nil, "", errs.Unavailablef("registry: %v", err)
+	}
+	sort.Ints(vs)
+	var out []Version
+	var typ Type
+	for _, n := range vs {
+		ss, err := cl.SchemaByVersion(ctx, subject, n)
+		if err != nil {
+			return nil, "", errs.Unavailablef("registry: subject %s version %d: %v", subject, n, err)
+		}
+		v, err := registryVersion(ctx, cl.SchemaByVersion, ss, fmt.Sprintf("%s v%d", subject, n))
+		if err != nil {
+			return nil, "", errs.Failedf("registry: %v", err)
+		}
+		typ = schemaTypeOf(ss.Schema.Type)
+		out = append(out, v)
+	}
+	return out, typ, nil
+}
+
+// RegistryInterceptor makes an srfake registry (the `deimos dev` registry)
+// enforce compatibility with this engine, as a real Confluent registry does:
+//
+//   - POST /subjects/{s}/versions checks the schema against the subject's
+//     versions under the subject's level (or the global one) and answers
+//     409 when incompatible, 422 when the schema cannot be parsed; otherwise
+//     srfake stores it.
+//   - POST /compatibility/subjects/{s}/versions[/{v}] answers
+//     {"is_compatible": bool, "messages": [...]} with our verdict.
+//
+// JSON schemas and unknown types are passed through unchecked. Install it
+// with reg.Intercept(compat.RegistryInterceptor(reg)).
+func RegistryInterceptor(reg *srfake.Registry) srfake.Interceptor {
+	return func(w http.ResponseWriter, r *http.Request) bool {
+		if r.Method != http.MethodPost {
+			return false
+		}
+		path := r.URL.EscapedPath()
+		if strings.HasPrefix(path, "/contexts/") {
+			return false
+		}
+		parts := strings.Split(strings.Trim(path, "/"), "/")
+		var subject, version string
+		var register bool
+		switch {
+		case len(parts) == 3 && parts[0] == "subjects" && parts[2] == "versions":
+			subject, register = parts[1], true
+		case len(parts) == 4 && parts[0] == "compatibility" && parts[1] == "subjects" && parts[3] == "versions":
+			subject = parts[2]
+		case len(parts) == 5 && parts[0] == "compatibility" && parts[1] == "subjects" && parts[3] == "versions":
+			subject, version = parts[2], parts[4]
+		default:
+			return false
+		}
+		subject, err := url.PathUnescape(subject)
+		if err != nil {
+			return false
+		}
+		body, err := io.ReadAll(io.LimitReader(r.Body, 1<<20))
+		if err != nil {
+			return false
+		}
+		r.Body = io.NopCloser(bytes.NewReader(body)) // let srfake read it again
+		var s sr.Schema
+		if err := json.Unmarshal(body, &s); err != nil || s.Schema == "" {
+			return false // srfake answers malformed requests itself
+		}
+		if s.Type != sr.TypeAvro && s.Type != sr.TypeProtobuf {
+			return false
+		}
+		get := func(_ context.Context, subj string, v int) (sr.SubjectSchema, error) {
+			ss, ok := reg.GetSchema(subj, v)
+			if !ok {
+				return ss, fmt.Errorf("subject %s version %d not found", subj, v)
+			}
+			return ss, nil
+		}
+		cand, err := registryVersion(r.Context(), get, sr.SubjectSchema{Subject: subject, Schema: s}, "new schema")
+		if err != nil {
+			writeSRError(w, http.StatusUnprocessableEntity, 42201, "Invalid schema: "+err.Error())
+			return true
+		}
+		mode := subjectMode(reg, subject)
+		versions := registeredVersions(reg, subject)
+		if register {
+			for _, n := range versions {
+				ss, _ := reg.GetSchema(subject, n)
+				if ss.Schema.Schema == s.Schema && ss.Schema.Type == s.Type {
+					return false // already registered: srfake returns its id
+				}
+			}
+		} else if version != "" {
+			n, err := strconv.Atoi(version)
+			if version == "latest" || version == "-1" {
+				n, err = 0, nil
+				if len(versions) > 0 {
+					n = versions[len(versions)-1]
+				}
+			}
+			if err != nil || !contains(intsToStrings(versions), strconv.Itoa(n)) {
+				writeSRError(w, http.StatusNotFound, sr.ErrVersionNotFound.Code, fmt.Sprintf("Version %s not found.", version))
+				return true
+			}
+			versions = []int{n}
+			if mode.transitive() { // one version given: compare with it alone
+				mode = map[Mode]Mode{BackwardTransitive: Backward, ForwardTransitive: Forward, FullTransitive: Full}[mode]
+			}
+		}
+		var all []Version
+		for _, n := range versions {
+			ss, _ := reg.GetSchema(subject, n)
+			if ss.Schema.Type != s.Type {
+				continue
+			}
+			v, err := registryVersion(r.Context(), get, ss, fmt.Sprintf("%s v%d", subject, n))
+			if err != nil {
+				continue
+			}
+			all = append(all, v)
+		}
+		cand.Label = "new schema"
+		all = append(all, cand)
+		res, err := Check(mode, schemaTypeOf(s.Type), all)
+		if err != nil {
+			writeSRError(w, http.StatusUnprocessableEntity, 42201, "Invalid schema: "+err.Error())
+			return true
+		}
+		var msgs []string
+		for _, p := range res.Problems {
+			msgs = append(msgs, fmt.Sprintf("%s (%s vs %s): %s", p.Path, p.Check, p.Old, p.Message))
+		}
+		if register {
+			if res.Compatible {
+				return false
+			}
+			writeSRError(w, http.StatusConflict, 409, fmt.Sprintf("Schema being registered is incompatible with an earlier schema for subject %q, details: [%s]", subject, strings.Join(msgs, "; ")))
+			return true
+		}
+		w.Header().Set("Content-Type", "application/vnd.schemaregistry.v1+json")
+		w.WriteHeader(http.StatusOK)
+		out := map[string]any{"is_compatible": res.Compatible}
+		if r.URL.Query().Get("verbose") == "true" || !res.Compatible {
+			if msgs == nil {
+				msgs = []string{}
+			}
+			out["messages"] = msgs
+		}
+		_ = json.NewEncoder(w).Encode(out)
+		return true
+	}
+}
+
+func intsToStrings(in []int) []string {
+	out := make([]string, len(in))
+	for i, n := range in {
+		out[i] = strconv.Itoa(n)
+	}
+	return out
+}
+
+func writeSRError(w http.ResponseWriter, status, code int, msg string) {
+	w.Header().Set("Content-Type", "application/vnd.schemaregistry.v1+json")
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(map[string]any{"error_code": code, "message": msg})
+}
+
+// subjectMode reads the subject's level (falling back to the global one)
+// through srfake's own HTTP handler.
+func subjectMode(reg *srfake.Registry, subject string) Mode {
+	rec := httptest.NewRecorder()
+	req := httptest.NewRequest(http.MethodGet, "/config/"+url.PathEscape(subject)+"?defaultToGlobal=true", nil)
+	reg.Handler().ServeHTTP(rec, req)
+	var body struct {
+		Level string `json:"compatibilityLevel"`
+	}
+	if rec.Code == http.StatusOK && json.Unmarshal(rec.Body.Bytes(), &body) == nil {
+		if m, err := ParseMode(body.Level); err == nil {
+			return m
+		}
+	}
+	return Backward
+}
+
+func registeredVersions(reg *srfake.Registry, subject string) []int {
+	rec := httptest.NewRecorder()
+	req := httptest.NewRequest(http.MethodGet, "/subjects/"+url.PathEscape(subject)+"/versions", nil)
+	reg.Handler().ServeHTTP(rec, req)
+	var vs []int
+	if rec.Code == http.StatusOK {
+		_ = json.Unmarshal(rec.Body.Bytes(), &vs)
+	}
+	sort.Ints(vs)
+	return vs
+}

@@ -1,0 +1,315 @@
+package compat
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sort"
+	"strings"
+	"unicode"
+
+	"github.com/deimos-cli/deimos/pkg/errs"
+)
+
+// LoadOptions say where referenced schemas come from.
+type LoadOptions struct {
+	// ImportPaths are searched for protobuf imports (after the file's own directory).
+	ImportPaths []string
+	// AvroRefs are extra .avsc files whose named types the schemas may reference.
+	AvroRefs []string
+}
+
+// IsSchemaFile reports whether a file name looks like a schema.
+func IsSchemaFile(name string) bool {
+	switch strings.ToLower(filepath.Ext(name)) {
+	case ".avsc", ".proto":
+		return true
+	}
+	return false
+}
+
+// NaturalLess orders "v2" before "v10".
+func NaturalLess(a, b string) bool {
+	for a != "" && b != "" {
+		ad, bd := unicode.IsDigit(rune(a[0])), unicode.IsDigit(rune(b[0]))
+		if ad && bd {
+			i, j := 0, 0
+			for i < len(a) && unicode.IsDigit(rune(a[i])) {
+				i++
+			}
+			for j < len(b) && unicode.IsDigit(rune(b[j])) {
+				j++
+			}
+			na, nb := strings.TrimLeft(a[:i], "0"), strings.TrimLeft(b[:j], "0")
+			if len(na) != len(nb) {
+				return len(na) < len(nb)
+			}
+			if na != nb {
+				return na < nb
+			}
+			a, b = a[i:], b[j:]
+			continue
+		}
+		if a[0] != b[0] {
+			return a[0] < b[0]
+		}
+		a, b = a[1:], b[1:]
+	}
+	return len(a) < len(b)
+}
+
+func readFile(path string) ([]byte, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		if errors.Is(err, fs.ErrNotExist) {
+			return nil, errs.Usagef("%s: no such file", path)
+		}
+		return nil, errs.Usagef("%s: %v", path, err)
+	}
+	return b, nil
+}
+
+func diskImporter(dirs []string) func(string) ([]byte, error) {
+	return func(name string) ([]byte, error) {
+		for _, d := range dirs {
+			b, err := os.ReadFile(filepath.Join(d, name))
+			if err == nil {
+				return b, nil
+			}
+		}
+		return nil, fmt.Errorf("import %q not found in %s: %w", name, strings.Join(dirs, ", "), fs.ErrNotExist)
+	}
+}
+
+func (o LoadOptions) avroRefs(exclude string, read func(string) ([]byte, error)) ([]NamedText, error) {
+	var out []NamedText
+	for _, r := range o.AvroRefs {
+		if filepath.Clean(r) == filepath.Clean(exclude) {
+			continue
+		}
+		b, err := read(r)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, NamedText{Name: r, Data: b})
+	}
+	return out, nil
+}
+
+// LoadFiles reads versions given as files in version order, or one
+// directory whose schema files are the versions in natural order.
+func LoadFiles(paths []string, opts LoadOptions) ([]Version, error) {
+	if len(paths) == 1 {
+		st, err := os.Stat(paths[0])
+		if err != nil {
+			return nil, errs.Usagef("%s: no such file or directory", paths[0])
+		}
+		if st.IsDir() {
+			ents, err := os.ReadDir(paths[0])
+			if err != nil {
+				return nil, errs.Usagef("%s: %v", paths[0], err)
+			}
+			var files []string
+			for _, e := range ents {
+				if !e.IsDir() && IsSchemaFile(e.Name()) {
+					files = append(files, filepath.Join(paths[0], e.Name()))
+				}
+			}
+			sort.Slice(files, func(i, j int) bool { return NaturalLess(filepath.Base(files[i]), filepath.Base(files[j])) })
+			if len(files) == 0 {
+				return nil, errs.Usagef("%s: no .avsc or .proto files in the directory", paths[0])
+			}
+			paths = files
+		}
+	}
+	var out []Version
+	for _, p := range paths {
+		b, err := readFile(p)
+		if err != nil {
+			return nil, err
+		}
+		refs, err := opts.avroRefs(p, readFile)
+		if err != nil {
+			return nil, err
+		}
+		dirs := append([]string{filepath.Dir(p)}, opts.ImportPaths...)
+		out = append(out, Version{Label: p, File: p, Data: b, AvroRefs: refs, Import: diskImporter(dirs)})
+	}
+	return out, nil
+}
+
+// Git reads files as they are at a git ref.
+type Git struct {
+	Ref string
+	Dir string // working directory for git ("" = current)
+}
+
+// ErrNotAtRef says a path does not exist at the ref (a new file).
+var ErrNotAtRef = errors.New("not present at the ref")
+
+// Show returns the content of path (relative to Dir or absolute) at the ref.
+func (g Git) Show(ctx context.Context, path string) ([]byte, error) {
+	spec := path
+	if filepath.IsAbs(path) {
+		top, err := g.run(ctx, "rev-parse", "--show-toplevel")
+		if err != nil {
+			return nil, err
+		}
+		rel, err := filepath.Rel(strings.TrimSpace(string(top)), path)
+		if err != nil {
+			return nil, errs.Usagef("%s: not inside the git repository", path)
+		}
+		spec = filepath.ToSlash(rel)
+	} else {
+		spec = "./" + filepath.ToSlash(filepath.Clean(path))
+	}
+	out, err := g.run(ctx, "show", g.Ref+":"+spec)
+	if err != nil {
+		msg := err.Error()
+		if strings.Contains(msg, "does not exist in") || strings.Contains(msg, "exists on disk, but not in") {
+			return nil, fmt.Errorf("%s at %s: %w", path, g.Ref, ErrNotAtRef)
+		}
+		return nil, err
+	}
+	return out, nil
+}
+
+// Verify checks that the ref names a commit.
+func (g Git) Verify(ctx context.Context) error {
+	_, err := g.run(ctx, "rev-parse", "--verify", "--quiet", g.Ref+"^{commit}")
+	if err != nil {
+		return errs.Usagef("git: %q is not a commit in this repository", g.Ref)
+	}
+	return nil
+}
+
+func (g Git) run(ctx context.Context, args ...string) ([]byte, error) {
+	cmd := exec.CommandContext(ctx, "git", args...)
+	cmd.Dir = g.Dir
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	if err != nil {
+		if errors.Is(err, exec.ErrNotFound) {
+			return nil, errs.Usagef("git is not installed (needed for --against git:REF)")
+		}
+		return nil, errs.Usagef("git %s: %s", strings.Join(args, " "), strings.TrimSpace(stderr.String()))
+	}
+	return out, nil
+}
+
+// GitCheck is one file compared with its version at a ref.
+type GitCheck struct {
+	Path   string
+	New    bool // not present at the ref: nothing to compare
+	Result *Result
+}
+
+// ExpandPaths turns directories into the schema files under them.
+func ExpandPaths(paths []string) ([]string, error) {
+	var out []string
+	for _, p := range paths {
+		st, err := os.Stat(p)
+		if err != nil {
+			return nil, errs.Usagef("%s: no such file or directory", p)
+		}
+		if !st.IsDir() {
+			out = append(out, p)
+			continue
+		}
+		var files []string
+		err = filepath.WalkDir(p, func(path string, d fs.DirEntry, err error) error {
+			if err != nil {
+				return err
+			}
+			if !d.IsDir() && IsSchemaFile(path) {
+				files = append(files, path)
+			}
+			return nil
+		})
+		if err != nil {
+			return nil, errs.Usagef("%s: %v", p, err)
+		}
+		sort.Slice(files, func(i, j int) bool { return NaturalLess(files[i], files[j]) })
+		out = append(out, files...)
+	}
+	return out, nil
+}
+
+// CheckGit compares each working-tree schema with the same path at the ref.
+// Avro files may reference named types defined in the other given files
+// (read from the same side); protobuf imports resolve on the same side too.
+func CheckGit(ctx context.Context, g Git, mode Mode, typ Type, paths []string, opts LoadOptions) ([]GitCheck, error) {
+	if err := g.Verify(ctx); err != nil {
+		return nil, err
+	}
+	files, err := ExpandPaths(paths)
+	if err != nil {
+		return nil, err
+	}
+	if len(files) == 0 {
+		return nil, errs.Usagef("no .avsc or .proto files in %s", strings.Join(paths, ", "))
+	}
+	oldRead := func(p string) ([]byte, error) { return g.Show(ctx, p) }
+	var out []GitCheck
+	for _, f := range files {
+		nb, err := readFile(f)
+		if err != nil {
+			return nil, err
+		}
+		ob, err := g.Show(ctx, f)
+		if errors.Is(err, ErrNotAtRef) {
+			out = append(out, GitCheck{Path: f, New: true})
+			continue
+		}
+		if err != nil {
+			return nil, err
+		}
+		ft := typ
+		if ft == "" {
+			ft = DetectType(f, nb)
+		}
+		var oldRefs, newRefs []NamedText
+		if ft == Avro {
+			for _, other := range append(append([]string{}, files...), opts.AvroRefs...) {
+				if other == f || !strings.HasSuffix(strings.ToLower(other), ".avsc") {
+					continue
+				}
+				if b, err := readFile(other); err == nil {
+					newRefs = append(newRefs, NamedText{Name: other, Data: b})
+				}
+				if b, err := oldRead(other); err == nil {
+					oldRefs = append(oldRefs, NamedText{Name: g.Ref + ":" + other, Data: b})
+				}
+			}
+		}
+		dirs := append([]string{filepath.Dir(f)}, opts.ImportPaths...)
+		oldImport := func(name string) ([]byte, error) {
+			for _, d := range dirs {
+				b, err := g.Show(ctx, filepath.Join(d, name))
+				if err == nil {
+					return b, nil
+				}
+			}
+			return nil, fmt.Errorf("import %q not found at %s: %w", name, g.Ref, fs.ErrNotExist)
+		}
+		versions := []Version{
+			{Label: g.Ref + ":" + f, File: f, Data: ob, AvroRefs: oldRefs, Import: oldImport},
+			{Label: f, File: f, Data: nb, AvroRefs: newRefs, Import: diskImporter(dirs)},
+		}
+		res, err := Check(mode, ft, versions)
+		if err != nil {
+			return nil, err
+		}
+		res.Name = f
+		out = append(out, GitCheck{Path: f, Result: res})
+	}
+	return out, nil
+}
+
+func fsErrNotExist() error { return fs.ErrNotExist }
