@@ -2,17 +2,242 @@
 package encode
 
 import (
+	"bytes"
+	"context"
+	"encoding/base64"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+
 	"github.com/spf13/cobra"
 
 	"github.com/deimos-cli/deimos/internal/cmdutil"
+	"github.com/deimos-cli/deimos/pkg/config"
+	"github.com/deimos-cli/deimos/pkg/encode"
+	"github.com/deimos-cli/deimos/pkg/errs"
+	"github.com/deimos-cli/deimos/pkg/registry"
 )
+
+// Options are the encode command's flags.
+type Options struct {
+	Schema, Namespace, Backend, Topic, Wire string
+	OutputEncoding                          string
+	KeepGoing                               bool
+	File                                    string
+	WithKey                                 bool
+}
 
 // NewCmd returns the `encode` command.
 func NewCmd(f *cmdutil.Factory) *cobra.Command {
-	_ = f
-	return &cobra.Command{
+	o := &Options{}
+	c := &cobra.Command{
 		Use:   "encode",
 		Short: "Encode JSON payloads into wire bytes (Avro, Protobuf, JSON)",
-		RunE:  cmdutil.NotYet("encode"),
+		Long: `Encode reads JSON from stdin (or -f FILE) - one document, or JSON lines - and
+writes the encoded bytes of each message, one line per message (base64 by default).
+
+The schema comes from --schema/--namespace, or from the configured topic given
+with --topic (its backend, schema and key_config). Payloads are natural JSON:
+no Avro union wrappers; strings "true"/"false" become booleans, numeric strings
+become numbers where the schema wants them, timestamps accept RFC 3339 text or
+epoch numbers, dates YYYY-MM-DD, decimals strings. Keys not in the schema are
+dropped; a missing required field is an error naming it.
+
+Each bad input line gives one error line on stderr, such as
+  line 3: Widget.price: expected double, found "abc"
+By default encode stops there (lines already written stay written); with
+--keep-going it encodes the rest and reports how many failed.
+
+Wire formats (--wire): confluent (0x00 + 4-byte schema id + Avro, registers the
+schema under <prefix><topic>-value, or <ns>.<Name>-value without a topic), raw
+(bare Avro binary), ocf (Avro object container file, as Deimos avro_local writes).
+
+Exit codes: 0 all encoded, 1 some input could not be encoded, 2 usage or schema
+errors, 3 the schema registry could not be reached.`,
+		Example: `  echo '{"test_id":"abc","some_int":12}' | deimos encode --schema Simple --namespace com.acme --wire raw --output-encoding hex
+  deimos encode --schema com.acme.Widget --wire confluent --registry http://localhost:8081 -f widgets.jsonl
+  deimos encode --topic widgets --keep-going < widgets.jsonl > widgets.b64
+  echo '{"id":1,"name":"a","price":2.5}' | deimos encode --schema Widget --wire raw --output-encoding raw > widget.avro`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return run(cmd.Context(), f, o)
+		},
 	}
+	fl := c.Flags()
+	fl.StringVar(&o.Schema, "schema", "", "schema name (Avro record name, optionally with namespace)")
+	fl.StringVar(&o.Namespace, "namespace", "", "Avro namespace of --schema")
+	fl.StringVar(&o.Backend, "backend", "", "schema backend: "+strings.Join(config.Backends, ", "))
+	fl.StringVarP(&o.Topic, "topic", "t", "", "configured topic whose backend, schema and key_config to use")
+	fl.StringVar(&o.Wire, "wire", "", "value framing: confluent, raw or ocf (default: the backend's)")
+	fl.StringVar(&o.OutputEncoding, "output-encoding", "base64", "output: base64, hex, or raw (raw only for a single message)")
+	fl.BoolVar(&o.KeepGoing, "keep-going", false, "encode the remaining lines after a bad one; exit 1 at the end if any failed")
+	fl.StringVarP(&o.File, "file", "f", "", "read input from FILE instead of stdin")
+	fl.BoolVar(&o.WithKey, "with-key", false, "write \"KEY<TAB>VALUE\" (both encoded) per message")
+	return c
+}
+
+// Message is one input document with the line it starts on.
+type Message struct {
+	Line int
+	Data []byte
+}
+
+// SplitInput reads one JSON document or JSON lines. A whole input that is one
+// JSON value (even over several lines) is one message; otherwise every
+// non-blank line is a message.
+func SplitInput(data []byte) []Message {
+	trimmed := bytes.TrimSpace(data)
+	if len(trimmed) == 0 {
+		return nil
+	}
+	if json.Valid(trimmed) {
+		line := 1 + bytes.Count(data[:bytes.Index(data, trimmed[:1])], []byte{'\n'})
+		return []Message{{Line: line, Data: trimmed}}
+	}
+	var out []Message
+	for i, l := range bytes.Split(data, []byte{'\n'}) {
+		l = bytes.TrimSpace(l)
+		if len(l) > 0 {
+			out = append(out, Message{Line: i + 1, Data: l})
+		}
+	}
+	return out
+}
+
+// BuildEngine makes an engine from the factory's config (shared with decode).
+func BuildEngine(f *cmdutil.Factory) (*encode.Engine, *config.Config, error) {
+	cfg, err := f.Config()
+	if err != nil {
+		return nil, nil, err
+	}
+	reg, err := registry.New(cfg.Schema.Registry)
+	if err != nil {
+		return nil, nil, err
+	}
+	e, err := encode.New(encode.Options{Config: cfg, Registry: reg})
+	if err != nil {
+		return nil, nil, err
+	}
+	return e, cfg, nil
+}
+
+// ResolveSpec builds the spec from --topic and the schema flags.
+func ResolveSpec(e *encode.Engine, topic, schema, ns, backend, wire string) (encode.Spec, error) {
+	var s encode.Spec
+	if topic != "" {
+		s, _ = e.SpecFor(topic)
+	}
+	if schema != "" {
+		s.Schema = schema
+		if ns != "" || !strings.Contains(schema, ".") {
+			s.Namespace = ns
+		} else {
+			s.Namespace = ""
+		}
+	} else if ns != "" {
+		s.Namespace = ns
+	}
+	if backend != "" {
+		s.Backend = backend
+	}
+	switch wire {
+	case "", "confluent", "raw", "ocf":
+		s.Wire = wire
+	default:
+		return s, errs.Usagef("--wire: %q is not confluent, raw or ocf", wire)
+	}
+	if s.Wire == "confluent" && s.Backend == "" {
+		s.Backend = "avro_schema_registry"
+	}
+	return s, nil
+}
+
+func encodeOut(enc string, b []byte) ([]byte, error) {
+	switch enc {
+	case "base64":
+		return []byte(base64.StdEncoding.EncodeToString(b)), nil
+	case "hex":
+		return []byte(hex.EncodeToString(b)), nil
+	case "raw":
+		return b, nil
+	}
+	return nil, errs.Usagef("--output-encoding: %q is not base64, hex or raw", enc)
+}
+
+func readInput(f *cmdutil.Factory, file string) ([]byte, error) {
+	if file != "" && file != "-" {
+		b, err := os.ReadFile(file)
+		if err != nil {
+			return nil, errs.Usagef("%v", err)
+		}
+		return b, nil
+	}
+	return io.ReadAll(f.IO.In)
+}
+
+func run(ctx context.Context, f *cmdutil.Factory, o *Options) error {
+	if ctx == nil {
+		ctx = context.Background()
+	}
+	if _, err := encodeOut(o.OutputEncoding, nil); err != nil {
+		return err
+	}
+	e, _, err := BuildEngine(f)
+	if err != nil {
+		return err
+	}
+	s, err := ResolveSpec(e, o.Topic, o.Schema, o.Namespace, o.Backend, o.Wire)
+	if err != nil {
+		return err
+	}
+	if s.Schema == "" && (strings.HasPrefix(s.Backend, "avro") || strings.HasPrefix(s.Backend, "proto")) {
+		return errs.Usagef("encode: backend %s needs a schema: give --schema NAME or a configured --topic", s.Backend)
+	}
+	data, err := readInput(f, o.File)
+	if err != nil {
+		return err
+	}
+	msgs := SplitInput(data)
+	if o.OutputEncoding == "raw" && (len(msgs) > 1 || o.WithKey) {
+		return errs.Usagef("--output-encoding raw writes a single message; the input has %d (use base64 or hex)", len(msgs))
+	}
+	failed := 0
+	for _, m := range msgs {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		out, err := e.Encode(ctx, s, encode.Message{Value: m.Data})
+		if err != nil {
+			k := errs.KindOf(err)
+			if k == errs.KindUsage || k == errs.KindUnavailable {
+				return err
+			}
+			if !o.KeepGoing {
+				return errs.Failedf("line %d: %v", m.Line, err)
+			}
+			failed++
+			fmt.Fprintf(f.IO.ErrOut, "line %d: %v\n", m.Line, err)
+			continue
+		}
+		var line []byte
+		if o.WithKey {
+			k, _ := encodeOut(o.OutputEncoding, out.Key)
+			line = append(k, '\t')
+		}
+		v, _ := encodeOut(o.OutputEncoding, out.Value)
+		line = append(line, v...)
+		if o.OutputEncoding != "raw" {
+			line = append(line, '\n')
+		}
+		if _, err := f.IO.Out.Write(line); err != nil {
+			return err
+		}
+	}
+	if failed > 0 {
+		return errs.Failedf("%d of %d messages could not be encoded", failed, len(msgs))
+	}
+	return nil
 }

@@ -423,8 +423,10 @@ func (a *avroBackend) decode(ctx context.Context, wire string, b []byte, local f
 			wire = "ocf"
 		case a.wire == "json":
 			wire = "json"
-		case len(b) > 0 && b[0] == 0 && a.e.reg != nil:
+		case len(b) > 0 && b[0] == 0 && (a.e.reg != nil || a.wire == "confluent"):
 			wire = "confluent"
+		case local != nil:
+			wire = "raw" // not a container file: bare Avro with the given schema
 		default:
 			wire = a.wire
 		}
