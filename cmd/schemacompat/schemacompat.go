@@ -2,17 +2,352 @@
 package schemacompat
 
 import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"path/filepath"
+	"strings"
+
+	"github.com/charmbracelet/lipgloss"
 	"github.com/spf13/cobra"
 
 	"github.com/deimos-cli/deimos/internal/cmdutil"
+	"github.com/deimos-cli/deimos/pkg/compat"
+	"github.com/deimos-cli/deimos/pkg/config"
+	"github.com/deimos-cli/deimos/pkg/errs"
+	"github.com/deimos-cli/deimos/pkg/registry"
 )
+
+type options struct {
+	mode, typ, against, subject, topic, output string
+	protoPaths, refs                           []string
+}
 
 // NewCmd returns the `schema-compat` command.
 func NewCmd(f *cmdutil.Factory) *cobra.Command {
-	_ = f
-	return &cobra.Command{
-		Use:   "schema-compat",
+	o := &options{}
+	c := &cobra.Command{
+		Use:   "schema-compat [--mode MODE] [--type avro|protobuf] OLD… NEW | --against git:REF PATH… | --against registry [--subject S] FILE",
 		Short: "Check Avro/Protobuf schema compatibility",
-		RunE:  cmdutil.NotYet("schema-compat"),
+		Long: `Check that a new schema version is compatible with earlier ones, with the
+verdicts of the reference implementations: Apache Avro's schema-resolution
+rules (as Java's SchemaCompatibility applies them) for Avro, and the Confluent
+Schema Registry's rules for Protobuf.
+
+MODE is a Confluent compatibility level: BACKWARD (default: the new schema can
+read data written with the previous one), BACKWARD_TRANSITIVE (… with every
+earlier one), FORWARD, FORWARD_TRANSITIVE (earlier schemas can read new data),
+FULL, FULL_TRANSITIVE (both), NONE.
+
+Inputs:
+  OLD… NEW                 files in version order, or one directory whose
+                           .avsc/.proto files are the versions in natural order
+  --against git:REF PATH…  each working-tree file (or every schema under a
+                           directory) against the same path at REF (for CI)
+  --against registry FILE  FILE against the registered versions of a subject
+                           (--subject, or --topic with <prefix><topic>-value, or
+                           the configured topic whose schema is FILE's name);
+                           the subject's own level is used unless --mode is set
+
+Exit codes: 0 compatible, 1 incompatible, 2 unusable input (bad JSON/proto,
+missing file), 3 registry unreachable.`,
+		Example: `  deimos schema-compat schemas/v1/Widget.avsc schemas/v2/Widget.avsc
+  deimos schema-compat --mode FULL_TRANSITIVE history/widget/
+  deimos schema-compat --against git:origin/main schemas/ --output github
+  deimos schema-compat --against registry --topic widgets schemas/com/acme/Widget.avsc
+  deimos schema-compat --type protobuf old/order.proto new/order.proto --output json`,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return run(cmd.Context(), f, o, args, cmd.Flags().Changed("mode"))
+		},
 	}
+	fl := c.Flags()
+	fl.StringVar(&o.mode, "mode", "BACKWARD", "compatibility level: BACKWARD, BACKWARD_TRANSITIVE, FORWARD, FORWARD_TRANSITIVE, FULL, FULL_TRANSITIVE, NONE")
+	fl.StringVar(&o.typ, "type", "", "schema type: avro or protobuf (default: from the extension, then the content)")
+	fl.StringVar(&o.against, "against", "", "compare with git:REF or registry instead of files given in order")
+	fl.StringVar(&o.subject, "subject", "", "registry subject (with --against registry)")
+	fl.StringVar(&o.topic, "topic", "", "topic whose value subject <prefix><topic>-value to use (with --against registry)")
+	fl.StringVarP(&o.output, "output", "o", "text", "output: text, json or github (workflow annotations)")
+	fl.StringArrayVar(&o.protoPaths, "proto-path", nil, "extra directory searched for protobuf imports (repeatable)")
+	fl.StringArrayVar(&o.refs, "ref", nil, "extra .avsc file defining named types the schemas reference (repeatable)")
+	return c
+}
+
+// report is the JSON output.
+type report struct {
+	Compatible bool             `json:"compatible"`
+	Mode       compat.Mode      `json:"mode"`
+	Results    []*compat.Result `json:"results"`
+	Skipped    []skipped        `json:"skipped,omitempty"`
+}
+
+type skipped struct {
+	Name   string `json:"name"`
+	Reason string `json:"reason"`
+}
+
+func run(ctx context.Context, f *cmdutil.Factory, o *options, args []string, modeSet bool) error {
+	if ctx == nil {
+		ctx = context.Background()
+	}
+	mode, err := compat.ParseMode(o.mode)
+	if err != nil {
+		return err
+	}
+	typ, err := compat.ParseType(o.typ)
+	if err != nil {
+		return err
+	}
+	switch o.output {
+	case "text", "json", "github":
+	default:
+		return errs.Usagef("--output must be text, json or github, not %q", o.output)
+	}
+	lo := compat.LoadOptions{ImportPaths: o.protoPaths, AvroRefs: o.refs}
+	rep := &report{Compatible: true, Mode: mode}
+	switch {
+	case o.against == "":
+		if o.subject != "" || o.topic != "" {
+			return errs.Usagef("--subject and --topic need --against registry")
+		}
+		if len(args) < 1 {
+			return errs.Usagef("schema-compat: give the versions in order (OLD… NEW) or one directory of versions\nRun 'deimos schema-compat --help' for usage.")
+		}
+		versions, err := compat.LoadFiles(args, lo)
+		if err != nil {
+			return err
+		}
+		if len(versions) < 2 {
+			return errs.Usagef("schema-compat: need at least two versions to compare (got %d)", len(versions))
+		}
+		res, err := compat.Check(mode, typ, versions)
+		if err != nil {
+			return err
+		}
+		rep.Results = append(rep.Results, res)
+	case strings.HasPrefix(o.against, "git:"):
+		ref := strings.TrimPrefix(o.against, "git:")
+		if ref == "" || len(args) == 0 {
+			return errs.Usagef("schema-compat --against git:REF needs a ref and at least one PATH")
+		}
+		checks, err := compat.CheckGit(ctx, compat.Git{Ref: ref}, mode, typ, args, lo)
+		if err != nil {
+			return err
+		}
+		for _, c := range checks {
+			if c.New {
+				rep.Skipped = append(rep.Skipped, skipped{Name: c.Path, Reason: "not present at " + ref + " (new schema)"})
+				continue
+			}
+			rep.Results = append(rep.Results, c.Result)
+		}
+	case o.against == "registry":
+		if err := runRegistry(ctx, f, o, args, typ, mode, modeSet, lo, rep); err != nil {
+			return err
+		}
+	default:
+		return errs.Usagef("--against must be git:REF or registry, not %q", o.against)
+	}
+	for _, r := range rep.Results {
+		if !r.Compatible {
+			rep.Compatible = false
+		}
+	}
+	if err := render(f.IO, o.output, rep); err != nil {
+		return err
+	}
+	if !rep.Compatible {
+		n := 0
+		for _, r := range rep.Results {
+			n += len(r.Problems)
+		}
+		return errs.Failedf("schema-compat: incompatible (%d problem(s))", n)
+	}
+	return nil
+}
+
+func runRegistry(ctx context.Context, f *cmdutil.Factory, o *options, args []string, typ compat.Type, mode compat.Mode, modeSet bool, lo compat.LoadOptions, rep *report) error {
+	if len(args) == 0 {
+		return errs.Usagef("schema-compat --against registry needs at least one FILE")
+	}
+	if (o.subject != "" || o.topic != "") && len(args) != 1 {
+		return errs.Usagef("--subject/--topic name one subject: give exactly one FILE")
+	}
+	cfg, err := f.Config()
+	if err != nil {
+		return err
+	}
+	cl, err := registry.New(cfg.Schema.Registry)
+	if err != nil {
+		return err
+	}
+	if cl == nil {
+		return errs.Usagef("--against registry needs a registry URL (--registry, DEIMOS_REGISTRY_URL or schema.registry.url)")
+	}
+	for _, file := range args {
+		subject, err := subjectFor(cfg, o, file)
+		if err != nil {
+			return err
+		}
+		versions, regType, err := compat.RegistryVersions(ctx, cl, subject)
+		if err != nil {
+			return err
+		}
+		m := mode
+		if !modeSet {
+			if rs := cl.Compatibility(ctx, subject); len(rs) == 1 && rs[0].Err == nil {
+				if pm, err := compat.ParseMode(rs[0].Level.String()); err == nil {
+					m = pm
+				}
+			} else if len(rs) == 1 && rs[0].Err != nil && !strings.Contains(rs[0].Err.Error(), "404") {
+				return errs.Unavailablef("registry: reading the compatibility level of %s: %v", subject, rs[0].Err)
+			}
+		}
+		nv, err := compat.LoadFiles([]string{file}, lo)
+		if err != nil {
+			return err
+		}
+		if len(versions) == 0 {
+			rep.Skipped = append(rep.Skipped, skipped{Name: subject, Reason: "no versions registered (new subject)"})
+			continue
+		}
+		t := typ
+		if t == "" {
+			t = compat.DetectType(file, nv[0].Data)
+		}
+		if regType != "" && regType != t {
+			return errs.Usagef("%s is %s but subject %s holds %s schemas", file, t, subject, regType)
+		}
+		res, err := compat.Check(m, t, append(versions, nv[0]))
+		if err != nil {
+			return err
+		}
+		res.Name = subject
+		rep.Mode = m
+		rep.Results = append(rep.Results, res)
+	}
+	return nil
+}
+
+func subjectFor(cfg *config.Config, o *options, file string) (string, error) {
+	if o.subject != "" {
+		return o.subject, nil
+	}
+	if o.topic != "" {
+		t := o.topic
+		if !strings.HasPrefix(t, cfg.Producers.TopicPrefix) {
+			t = cfg.Producers.TopicPrefix + t
+		}
+		return t + "-value", nil
+	}
+	base := strings.TrimSuffix(filepath.Base(file), filepath.Ext(file))
+	for _, t := range cfg.Topics {
+		name := t.Schema
+		if i := strings.LastIndexByte(name, '.'); i >= 0 {
+			name = name[i+1:]
+		}
+		if name == base && name != "" {
+			return cfg.Producers.TopicPrefix + t.Name + "-value", nil
+		}
+	}
+	return "", errs.Usagef("%s: no subject: give --subject or --topic, or configure a topic whose schema is %s", file, base)
+}
+
+func render(io *cmdutil.IOStreams, output string, rep *report) error {
+	switch output {
+	case "json":
+		enc := json.NewEncoder(io.Out)
+		enc.SetIndent("", "  ")
+		return enc.Encode(rep)
+	case "github":
+		return renderGitHub(io.Out, rep)
+	}
+	return renderText(io, rep)
+}
+
+func renderText(ios *cmdutil.IOStreams, rep *report) error {
+	style := func(s lipgloss.Style, t string) string { return t }
+	if ios.StdoutTTY {
+		style = func(s lipgloss.Style, t string) string { return s.Render(t) }
+	}
+	okS := lipgloss.NewStyle().Foreground(lipgloss.Color("2")).Bold(true)
+	badS := lipgloss.NewStyle().Foreground(lipgloss.Color("1")).Bold(true)
+	dimS := lipgloss.NewStyle().Faint(true)
+	w := ios.Out
+	for _, s := range rep.Skipped {
+		fmt.Fprintf(w, "%s %s: %s\n", style(dimS, "-"), s.Name, s.Reason)
+	}
+	for _, r := range rep.Results {
+		name := r.Name
+		if name == "" && len(r.Checked) > 0 {
+			name = r.Checked[0].New
+		}
+		if r.Compatible {
+			detail := "nothing to compare"
+			if len(r.Checked) > 0 {
+				detail = fmt.Sprintf("%d check(s)", len(r.Checked))
+			}
+			fmt.Fprintf(w, "%s %s: compatible (%s, %s)\n", style(okS, "✓"), name, r.Mode, detail)
+			continue
+		}
+		fmt.Fprintf(w, "%s %s: incompatible (%s)\n", style(badS, "✗"), name, r.Mode)
+		for _, c := range r.Checked {
+			if c.Compatible {
+				continue
+			}
+			if c.Check == "backward" {
+				fmt.Fprintf(w, "  %s cannot read data written with %s:\n", c.New, c.Old)
+			} else {
+				fmt.Fprintf(w, "  data written with %s cannot be read with %s:\n", c.New, c.Old)
+			}
+			for _, p := range r.Problems {
+				if p.Check == c.Check && p.Old == c.Old {
+					loc := ""
+					if p.Line > 0 {
+						loc = style(dimS, fmt.Sprintf(" (%s:%d)", p.File, p.Line))
+					}
+					fmt.Fprintf(w, "    %s%s\n", p.String(), loc)
+				}
+			}
+		}
+	}
+	if len(rep.Results) == 0 && len(rep.Skipped) == 0 {
+		fmt.Fprintln(w, "nothing to check")
+	}
+	return nil
+}
+
+func ghEscape(s string, prop bool) string {
+	s = strings.NewReplacer("%", "%25", "\r", "%0D", "\n", "%0A").Replace(s)
+	if prop {
+		s = strings.NewReplacer(":", "%3A", ",", "%2C").Replace(s)
+	}
+	return s
+}
+
+func renderGitHub(w io.Writer, rep *report) error {
+	for _, r := range rep.Results {
+		for _, p := range r.Problems {
+			props := []string{}
+			if p.File != "" {
+				props = append(props, "file="+ghEscape(p.File, true))
+			}
+			if p.Line > 0 {
+				props = append(props, fmt.Sprintf("line=%d", p.Line))
+			}
+			props = append(props, "title="+ghEscape(fmt.Sprintf("schema-compat %s (%s vs %s)", r.Mode, p.Check, p.Old), true))
+			fmt.Fprintf(w, "::error %s::%s\n", strings.Join(props, ","), ghEscape(p.String(), false))
+		}
+		if r.Compatible {
+			name := r.Name
+			if name == "" && len(r.Checked) > 0 {
+				name = r.Checked[0].New
+			}
+			fmt.Fprintf(w, "%s: compatible (%s)\n", name, r.Mode)
+		}
+	}
+	for _, s := range rep.Skipped {
+		fmt.Fprintf(w, "::notice title=schema-compat::%s\n", ghEscape(s.Name+": "+s.Reason, false))
+	}
+	return nil
 }
