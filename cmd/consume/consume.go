@@ -2,21 +2,177 @@
 package consume
 
 import (
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
 	"github.com/spf13/cobra"
 
 	"github.com/deimos-cli/deimos/internal/cmdutil"
+	"github.com/deimos-cli/deimos/pkg/consume"
+	"github.com/deimos-cli/deimos/pkg/encode"
+	"github.com/deimos-cli/deimos/pkg/errs"
+	"github.com/deimos-cli/deimos/pkg/kafkaclient"
+	"github.com/deimos-cli/deimos/pkg/registry"
 )
+
+type options struct {
+	topics        []string
+	regex         bool
+	partitions    []int32
+	offset, until string
+	count         int
+	exitAtEnd     bool
+	group         string
+	readCommitted bool
+	strict        bool
+	output        string
+	template      string
+	noDecode      bool
+	timeout       time.Duration
+	quiet         bool
+}
 
 // NewCmd returns the `consume` command.
 func NewCmd(f *cmdutil.Factory) *cobra.Command {
-	_ = f
+	o := &options{}
 	var so sinkOptions
 	c := &cobra.Command{
-		Use:   "consume",
+		Use:   "consume -t TOPIC[,...] [-o OFFSET] [-p PARTS] [-c COUNT] [-e] [-g GROUP]",
 		Short: "Consume and decode topics as JSON lines or pretty output",
-		RunE:  cmdutil.NotYet("consume"),
+		Long: `Reads topics and decodes keys and values: per the topic's configuration, or
+by themselves (Confluent framing through the registry, Avro container files,
+JSON, text). Records that cannot be decoded are printed with an "error" field
+and their raw bytes in base64, never dropped (--strict makes them fatal).
+
+Output is JSON envelope lines when stdout is not a terminal (what
+'deimos produce' reads back losslessly), pretty on a terminal; --output raw
+prints value bytes; -f TEMPLATE uses kcat's tokens:
+  %t topic  %p partition  %o offset  %k key  %s value  %K key size  %S value size
+  %T timestamp (ms)  %h headers (k=v,...)  %H header count  \n \t  %%
+
+Offsets (-o), in kcat's words: beginning (default), end, stored (the group's),
+OFFSET, -N (the last N of each partition), @RFC3339 or @UNIXMILLIS (first record
+at or after), -DURATION (e.g. -1h). --until @TIME|OFFSET stops each partition
+there. -e exits when every partition reaches the end offset it had at start.
+
+Without -g no group state is read or written. With -g the group's committed
+offsets win (-o applies to partitions without one) and offsets are committed
+after each batch is written out. Ctrl-C stops cleanly (flush, commit, exit 0).`,
+		Example: `  deimos consume -t widgets -e                       # everything, then exit
+  deimos consume -t widgets -o -10 -e                 # the last 10 per partition
+  deimos consume -t widgets -o -1h --until @2024-05-01T12:00:00Z
+  deimos consume -t 'orders\..*' --regex -g audit      # join a group, commit as printed
+  deimos consume -t widgets -e -f '%p:%o %k %s\n'
+  deimos consume -t widgets -e > dump.jsonl && deimos produce -f dump.jsonl -t widgets-copy`,
+		Args: cobra.NoArgs,
+		RunE: func(c *cobra.Command, _ []string) error {
+			return run(c, f, o, &so)
+		},
 	}
+	fl := c.Flags()
+	fl.StringArrayVarP(&o.topics, "topic", "t", nil, "topic(s): comma list, repeatable")
+	fl.BoolVar(&o.regex, "regex", false, "treat -t values as regular expressions")
+	fl.Int32SliceVarP(&o.partitions, "partition", "p", nil, "partitions to read (comma list); default all")
+	fl.StringVarP(&o.offset, "offset", "o", "beginning", "start: beginning, end, stored, OFFSET, -N, @RFC3339, -DURATION")
+	fl.StringVar(&o.until, "until", "", "stop each partition before @RFC3339 / @UNIXMILLIS or OFFSET")
+	fl.IntVarP(&o.count, "count", "c", 0, "stop after COUNT records")
+	fl.BoolVarP(&o.exitAtEnd, "exit", "e", false, "exit when every partition reaches its end offset taken at start")
+	fl.StringVarP(&o.group, "group", "g", "", "consumer group: join it and commit what was output")
+	fl.BoolVar(&o.readCommitted, "read-committed", false, "read only committed transactional records")
+	fl.BoolVar(&o.strict, "strict", false, "a record that cannot be decoded is fatal (exit 1)")
+	fl.StringVar(&o.output, "output", "", "json (default when piped), pretty (default on a terminal) or raw")
+	fl.StringVarP(&o.template, "format", "f", "", "kcat-style output template, e.g. '%t %p %o %k %s\\n'")
+	fl.BoolVar(&o.noDecode, "no-decode", false, "do not decode: keys and values as JSON text, strings or base64")
+	fl.DurationVar(&o.timeout, "timeout", 30*time.Second, "give up on an unreachable broker after this long")
+	fl.BoolVarP(&o.quiet, "quiet", "q", false, "no summary on stderr")
 	addSinkFlags(c, &so)
-	_ = buildHandler
 	return c
+}
+
+func run(c *cobra.Command, f *cmdutil.Factory, o *options, so *sinkOptions) error {
+	cfg, err := f.Config()
+	if err != nil {
+		return err
+	}
+	ctx, stop := cmdutil.SignalContext(c.Context())
+	defer stop()
+
+	var topics []string
+	for _, t := range o.topics {
+		topics = append(topics, strings.Split(t, ",")...)
+	}
+	clean := topics[:0]
+	for _, t := range topics {
+		if t = strings.TrimSpace(t); t != "" {
+			clean = append(clean, t)
+		}
+	}
+	if len(clean) == 0 {
+		return errs.Usagef("-t TOPIC is required")
+	}
+	off, err := consume.ParseOffset(o.offset, time.Now())
+	if err != nil {
+		return errs.Usage(err)
+	}
+	until, err := consume.ParseUntil(o.until)
+	if err != nil {
+		return errs.Usage(err)
+	}
+	if o.count < 0 {
+		return errs.Usagef("-c must be positive")
+	}
+	format := o.output
+	if format == "" {
+		format = consume.FormatJSON
+		if f.IO.StdoutTTY {
+			format = consume.FormatPretty
+		}
+	}
+
+	handler, err := buildHandler(ctx, f, cfg, so, o.group)
+	if err != nil {
+		return err
+	}
+	if handler == nil {
+		p, err := consume.NewPrinter(f.IO.Out, format, o.template)
+		if err != nil {
+			return errs.Usage(err)
+		}
+		handler = p
+	}
+
+	co := consume.Options{Topics: clean, Regex: o.regex, Partitions: o.partitions, Offset: off, Until: until,
+		Count: o.count, ExitAtEnd: o.exitAtEnd, Group: o.group, ReadCommitted: o.readCommitted, Strict: o.strict,
+		Handler: handler, Timeout: o.timeout}
+	if !o.noDecode {
+		reg, err := registry.New(cfg.Schema.Registry)
+		if err != nil {
+			return err
+		}
+		eng, err := encode.New(encode.Options{Config: cfg, Registry: reg})
+		if err != nil {
+			return err
+		}
+		co.Decoder = eng
+	}
+	base, err := kafkaclient.Opts(cfg.Kafka)
+	if err != nil {
+		return err
+	}
+	start := time.Now()
+	st, err := consume.Run(ctx, base, co)
+	if !o.quiet && (st.Records > 0 || st.DecodeErrors > 0 || o.exitAtEnd) {
+		el := time.Since(start)
+		msg := fmt.Sprintf("consumed %d record(s) in %s", st.Records, el.Round(time.Millisecond))
+		if st.DecodeErrors > 0 {
+			msg += ", " + strconv.FormatInt(st.DecodeErrors, 10) + " could not be decoded"
+		}
+		fmt.Fprintln(f.IO.ErrOut, msg)
+	}
+	if err != nil && ctx.Err() != nil && errs.KindOf(err) != errs.KindFailed {
+		return nil
+	}
+	return err
 }
