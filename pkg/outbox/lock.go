@@ -1,0 +1,310 @@
+package outbox
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/deimos-cli/deimos/pkg/db"
+)
+
+// LockWindow is Deimos's staleness window: a lock whose locked_at is older
+// can be taken by anyone (spec 2.4).
+const LockWindow = time.Minute
+
+// store is the SQL side of the relay: kafka_messages and kafka_topic_info,
+// written exactly as Deimos's KafkaTopicInfo and KafkaMessage do.
+type store struct {
+	d *db.DB
+	// hasLastProcessed: kafka_topic_info.last_processed_at exists (absent on pre-1.8.1 installs).
+	hasLastProcessed bool
+	// hasHeaders: the opt-in kafka_messages.headers column exists.
+	hasHeaders bool
+	// hasDeadLetters: deimos_dead_letters exists.
+	hasDeadLetters bool
+}
+
+func newStore(ctx context.Context, d *db.DB) (*store, error) {
+	s := &store{d: d}
+	for _, t := range []string{"kafka_messages", "kafka_topic_info"} {
+		ok, err := d.TableExists(ctx, t)
+		if err != nil {
+			return nil, err
+		}
+		if !ok {
+			return nil, fmt.Errorf("table %s does not exist (run `deimos migrate up --only outbox`)", t)
+		}
+	}
+	cols, err := d.Columns(ctx, "kafka_topic_info")
+	if err != nil {
+		return nil, err
+	}
+	s.hasLastProcessed = hasCol(cols, "last_processed_at")
+	cols, err = d.Columns(ctx, "kafka_messages")
+	if err != nil {
+		return nil, err
+	}
+	s.hasHeaders = hasCol(cols, "headers")
+	if s.hasDeadLetters, err = d.TableExists(ctx, "deimos_dead_letters"); err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+func hasCol(cols []string, c string) bool {
+	for _, x := range cols {
+		if strings.EqualFold(x, c) {
+			return true
+		}
+	}
+	return false
+}
+
+func (s *store) exec(ctx context.Context, q string, args ...any) (sql.Result, error) {
+	return s.d.ExecContext(ctx, s.d.Rebind(q), args...)
+}
+
+// lock is KafkaTopicInfo.lock: insert the row if missing, then the
+// conditional UPDATE with UTC second-precision literals, then check.
+//
+// Departures (spec Part A): a row with error=true and locked_at IS NULL is
+// lockable; and an owner may re-take its own lock (only it knows its UUID), so
+// a failed unlock during a database outage does not cost it 60 s.
+func (s *store) lock(ctx context.Context, topic, id string, now time.Time) (bool, error) {
+	ins := "INSERT INTO kafka_topic_info (topic) VALUES (?)"
+	args := []any{topic}
+	if s.hasLastProcessed {
+		ins = "INSERT INTO kafka_topic_info (topic, last_processed_at) VALUES (?, ?)"
+		args = append(args, DBTime(now))
+	}
+	if _, err := s.exec(ctx, ins+" ON CONFLICT (topic) DO NOTHING", args...); err != nil && !db.IsUniqueViolation(err) {
+		return false, fmt.Errorf("lock %s: %w", topic, err)
+	}
+	dl := s.d.Dialect
+	f := dl.Bool(false)
+	q := "UPDATE kafka_topic_info SET locked_by = ?, locked_at = " + dl.TimeLiteral(now) + ", error = " + f +
+		" WHERE topic = ? AND ((locked_by IS NULL AND error = " + f + ") OR locked_at < " + dl.TimeLiteral(now.Add(-LockWindow)) +
+		" OR (locked_by IS NULL AND locked_at IS NULL) OR locked_by = ?)"
+	if _, err := s.exec(ctx, q, id, topic, id); err != nil {
+		return false, fmt.Errorf("lock %s: %w", topic, err)
+	}
+	var n int
+	if err := s.d.QueryRowContext(ctx, s.d.Rebind("SELECT COUNT(*) FROM kafka_topic_info WHERE locked_by = ? AND topic = ?"), id, topic).Scan(&n); err != nil {
+		return false, fmt.Errorf("lock %s: %w", topic, err)
+	}
+	return n > 0, nil
+}
+
+// heartbeat sets locked_at = now on our lock; false means the lock was lost.
+func (s *store) heartbeat(ctx context.Context, topic, id string, now time.Time) (bool, error) {
+	res, err := s.exec(ctx, "UPDATE kafka_topic_info SET locked_at = ? WHERE topic = ? AND locked_by = ?", DBTime(now), topic, id)
+	if err != nil {
+		return false, fmt.Errorf("heartbeat %s: %w", topic, err)
+	}
+	n, err := res.RowsAffected()
+	return err != nil || n > 0, nil
+}
+
+// clearLock releases the lock and resets the error state.
+func (s *store) clearLock(ctx context.Context, topic, id string, now time.Time) error {
+	q := "UPDATE kafka_topic_info SET locked_by = NULL, locked_at = NULL, error = " + s.d.Dialect.Bool(false) + ", retries = 0"
+	args := []any{}
+	if s.hasLastProcessed {
+		q += ", last_processed_at = ?"
+		args = append(args, DBTime(now))
+	}
+	args = append(args, topic, id)
+	if _, err := s.exec(ctx, q+" WHERE topic = ? AND locked_by = ?", args...); err != nil {
+		return fmt.Errorf("unlock %s: %w", topic, err)
+	}
+	return nil
+}
+
+// registerError releases the lock with error=true and locked_at=now, which
+// keeps the topic out for LockWindow, and counts a retry.
+func (s *store) registerError(ctx context.Context, topic, id string, now time.Time) error {
+	q := "UPDATE kafka_topic_info SET locked_by = NULL, locked_at = ?, error = " + s.d.Dialect.Bool(true) + ", retries = retries + 1 WHERE topic = ? AND locked_by = ?"
+	if _, err := s.exec(ctx, q, DBTime(now), topic, id); err != nil {
+		return fmt.Errorf("register error %s: %w", topic, err)
+	}
+	return nil
+}
+
+// pingEmptyTopics sets last_processed_at on unlocked topics that have no
+// pending rows. Like Deimos, nothing is pinged when no topic has rows.
+func (s *store) pingEmptyTopics(ctx context.Context, topics []string, now time.Time) error {
+	if !s.hasLastProcessed || len(topics) == 0 {
+		return nil
+	}
+	q := "UPDATE kafka_topic_info SET last_processed_at = ? WHERE locked_by IS NULL AND topic NOT IN (" + strings.TrimSuffix(strings.Repeat("?, ", len(topics)), ", ") + ")"
+	args := []any{DBTime(now)}
+	for _, t := range topics {
+		args = append(args, t)
+	}
+	_, err := s.exec(ctx, q, args...)
+	return err
+}
+
+// topics is SELECT DISTINCT topic FROM kafka_messages.
+func (s *store) topics(ctx context.Context) ([]string, error) {
+	rows, err := s.d.QueryContext(ctx, "SELECT DISTINCT topic FROM kafka_messages")
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []string
+	for rows.Next() {
+		var t string
+		if err := rows.Scan(&t); err != nil {
+			return nil, err
+		}
+		out = append(out, t)
+	}
+	return out, rows.Err()
+}
+
+// Message is one fetched kafka_messages row.
+type Message struct {
+	ID           int64
+	Topic        string
+	Message, Key []byte
+	PartitionKey *string
+	CreatedAt    time.Time
+	Headers      []byte // raw JSON object text from the optional headers column
+}
+
+func (s *store) fetch(ctx context.Context, topic string, limit int) ([]Message, error) {
+	cols := "id, topic, message, key, partition_key, created_at"
+	if s.hasHeaders {
+		cols += ", headers"
+	}
+	rows, err := s.d.QueryContext(ctx, s.d.Rebind("SELECT "+cols+" FROM kafka_messages WHERE topic = ? ORDER BY id LIMIT ?"), topic, limit)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	out := make([]Message, 0, limit)
+	for rows.Next() {
+		var m Message
+		var pk sql.NullString
+		var created any
+		dst := []any{&m.ID, &m.Topic, &m.Message, &m.Key, &pk, &created}
+		var hdr sql.NullString
+		if s.hasHeaders {
+			dst = append(dst, &hdr)
+		}
+		if err := rows.Scan(dst...); err != nil {
+			return nil, err
+		}
+		if pk.Valid {
+			v := pk.String
+			m.PartitionKey = &v
+		}
+		if hdr.Valid && hdr.String != "" {
+			m.Headers = []byte(hdr.String)
+		}
+		m.CreatedAt = parseDBTime(created)
+		out = append(out, m)
+	}
+	return out, rows.Err()
+}
+
+func parseDBTime(v any) time.Time {
+	switch x := v.(type) {
+	case time.Time:
+		// timestamp without time zone: the wall time is UTC.
+		return time.Date(x.Year(), x.Month(), x.Day(), x.Hour(), x.Minute(), x.Second(), x.Nanosecond(), time.UTC)
+	case string:
+		for _, f := range []string{"2006-01-02 15:04:05.999999999", "2006-01-02T15:04:05.999999999", time.RFC3339Nano} {
+			if t, err := time.Parse(f, x); err == nil {
+				return t.UTC()
+			}
+		}
+	case []byte:
+		return parseDBTime(string(x))
+	}
+	return time.Time{}
+}
+
+// deleteChunk is how many ids one DELETE names (Deimos uses 10; larger
+// groups are much faster and equally safe: deleting a deleted id is a no-op).
+const deleteChunk = 500
+
+func deleteIDs(ctx context.Context, tx Execer, d db.Dialect, topic string, ids []int64) error {
+	for start := 0; start < len(ids); start += deleteChunk {
+		end := min(start+deleteChunk, len(ids))
+		var b strings.Builder
+		b.WriteString("DELETE FROM kafka_messages WHERE topic = ? AND id IN (")
+		args := make([]any, 0, end-start+1)
+		args = append(args, topic)
+		for i, id := range ids[start:end] {
+			if i > 0 {
+				b.WriteString(", ")
+			}
+			b.WriteString("?")
+			args = append(args, id)
+		}
+		b.WriteString(")")
+		if _, err := tx.ExecContext(ctx, db.Rebind(d, b.String()), args...); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// DeadLetter is a row Kafka refused, with the reason.
+type DeadLetter struct {
+	Msg Message
+	Err string
+}
+
+// finish deletes every fetched row and moves the rejected ones to the
+// dead-letter table, in one transaction. Lock-wait and lost-connection errors
+// are retried (Deimos: up to 3 attempts, 1 s apart).
+func (s *store) finish(ctx context.Context, topic string, ids []int64, dead []DeadLetter, now time.Time) error {
+	var err error
+	for attempt := 1; attempt <= 4; attempt++ {
+		err = s.d.Tx(ctx, func(tx *sql.Tx) error {
+			if len(dead) > 0 {
+				for _, x := range dead {
+					dl, reason := x.Msg, x.Err
+					var pk any
+					if dl.PartitionKey != nil {
+						pk = *dl.PartitionKey
+					}
+					var created any
+					if !dl.CreatedAt.IsZero() {
+						created = DBTime(dl.CreatedAt)
+					}
+					if _, err := tx.ExecContext(ctx, s.d.Rebind("INSERT INTO deimos_dead_letters (topic, message, key, partition_key, error, original_id, original_created_at, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)"),
+						dl.Topic, bytesArg(dl.Message), bytesArg(dl.Key), pk, reason, dl.ID, created, DBTime(now)); err != nil {
+						return fmt.Errorf("dead-letter row %d: %w", dl.ID, err)
+					}
+				}
+			}
+			return deleteIDs(ctx, tx, s.d.Dialect, topic, ids)
+		})
+		if err == nil || !retryableDBError(err) || ctx.Err() != nil {
+			return err
+		}
+		_ = s.d.PingContext(ctx)
+		select {
+		case <-ctx.Done():
+			return err
+		case <-time.After(time.Second):
+		}
+	}
+	return err
+}
+
+func retryableDBError(err error) bool {
+	s := strings.ToLower(err.Error())
+	for _, p := range []string{"lock wait", "lost connection", "database is locked", "connection reset", "broken pipe", "bad connection", "conn closed", "connection refused", "deadlock", "terminating connection", "eof"} {
+		if strings.Contains(s, p) {
+			return true
+		}
+	}
+	return false
+}

@@ -1,0 +1,531 @@
+package outbox
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sort"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/deimos-cli/deimos/pkg/config"
+	"github.com/deimos-cli/deimos/pkg/db"
+	"github.com/deimos-cli/deimos/pkg/errs"
+	"github.com/deimos-cli/deimos/pkg/kafkaclient"
+)
+
+// Producer sends records and waits for every acknowledgement; *kgo.Client is one.
+type Producer interface {
+	ProduceSync(ctx context.Context, rs ...*kgo.Record) kgo.ProduceResults
+}
+
+// Options configure a Relay. Zero values take the Deimos defaults.
+type Options struct {
+	Workers   int               // goroutines, each with its own lock id (default 1)
+	BatchSize int               // rows fetched per batch (default 1000)
+	Compact   config.TopicMatch // compact_topics: a list, or all
+	// Once drains until every topic is empty or locked elsewhere, then returns.
+	Once bool
+	// PassInterval is the sleep between passes in daemon mode (default 0.5 s).
+	PassInterval time.Duration
+	// HeartbeatEvery refreshes locked_at while a batch is in flight (default 15 s).
+	HeartbeatEvery time.Duration
+	// MaxBackoff caps the back-off between Kafka retries and database retries (default 30 s).
+	MaxBackoff time.Duration
+	// OnceAttempts is how many times a batch is tried against Kafka in --once
+	// mode before the topic is errored (default 5). Daemon mode retries forever.
+	OnceAttempts int
+	// MetricsEvery is how often the pending_db_messages gauges are refreshed (default 10 s).
+	MetricsEvery time.Duration
+	Logger       *slog.Logger
+	Metrics      *Metrics // optional
+	Now          func() time.Time
+}
+
+func (o *Options) defaults() {
+	if o.Workers <= 0 {
+		o.Workers = 1
+	}
+	if o.BatchSize <= 0 {
+		o.BatchSize = 1000
+	}
+	if o.PassInterval <= 0 {
+		o.PassInterval = 500 * time.Millisecond
+	}
+	if o.HeartbeatEvery <= 0 {
+		o.HeartbeatEvery = 15 * time.Second
+	}
+	if o.MaxBackoff <= 0 {
+		o.MaxBackoff = 30 * time.Second
+	}
+	if o.OnceAttempts <= 0 {
+		o.OnceAttempts = 5
+	}
+	if o.MetricsEvery <= 0 {
+		o.MetricsEvery = 10 * time.Second
+	}
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+}
+
+// Summary counts what a Run did.
+type Summary struct {
+	Processed    int64    `json:"processed"`     // rows fetched and deleted
+	Published    int64    `json:"published"`     // records acknowledged by Kafka
+	DeadLettered int64    `json:"dead_lettered"` // rows moved to deimos_dead_letters
+	FailedTopics []string `json:"failed_topics,omitempty"`
+}
+
+// Relay moves kafka_messages rows to Kafka, as Deimos's OutboxProducer does.
+type Relay struct {
+	st   *store
+	p    Producer
+	opts Options
+
+	processed, published, dead atomic.Int64
+	mu                         sync.Mutex
+	failed                     map[string]string
+}
+
+// New checks the tables and returns a relay.
+func New(ctx context.Context, d *db.DB, p Producer, opts Options) (*Relay, error) {
+	opts.defaults()
+	st, err := newStore(ctx, d)
+	if err != nil {
+		return nil, errs.Failed(err)
+	}
+	if !st.hasDeadLetters {
+		opts.Logger.Warn("dead-letter table deimos_dead_letters is absent: a message Kafka rejects as too large will block its topic (run `deimos migrate up --only deadletter`)")
+	}
+	return &Relay{st: st, p: p, opts: opts, failed: map[string]string{}}, nil
+}
+
+var errStopped = errors.New("stopped")
+
+// Run runs the workers until ctx is cancelled (daemon) or, with Once, until
+// there is nothing left to do. Cancelling ctx lets each worker finish its
+// in-flight batch and release its lock. With Once, an errored topic makes the
+// result an errs.Failed error.
+func (r *Relay) Run(ctx context.Context) (Summary, error) {
+	log := r.opts.Logger
+	log.Info("Starting...", "workers", r.opts.Workers, "batch_size", r.opts.BatchSize, "once", r.opts.Once)
+	var wg sync.WaitGroup
+	mctx, stopMetrics := context.WithCancel(ctx)
+	defer stopMetrics()
+	if r.opts.Metrics != nil {
+		wg.Add(1)
+		go func() { defer wg.Done(); r.metricsLoop(mctx) }()
+	}
+	errCh := make(chan error, r.opts.Workers)
+	var workers sync.WaitGroup
+	for i := 0; i < r.opts.Workers; i++ {
+		w := &worker{r: r, id: uuid.NewString()}
+		w.log = log.With("worker", w.id)
+		workers.Add(1)
+		go func() {
+			defer workers.Done()
+			if err := w.run(ctx); err != nil {
+				errCh <- err
+			}
+		}()
+	}
+	workers.Wait()
+	stopMetrics()
+	wg.Wait()
+	close(errCh)
+	if r.opts.Metrics != nil {
+		r.refreshMetrics(context.WithoutCancel(ctx))
+	}
+	s := Summary{Processed: r.processed.Load(), Published: r.published.Load(), DeadLettered: r.dead.Load()}
+	r.mu.Lock()
+	for t := range r.failed {
+		s.FailedTopics = append(s.FailedTopics, t)
+	}
+	r.mu.Unlock()
+	sort.Strings(s.FailedTopics)
+	if ctx.Err() != nil {
+		log.Info("Shutting down", "processed", s.Processed, "published", s.Published)
+	}
+	for err := range errCh {
+		return s, err
+	}
+	if len(s.FailedTopics) > 0 {
+		var parts []string
+		for _, t := range s.FailedTopics {
+			parts = append(parts, t+": "+r.failed[t])
+		}
+		return s, errs.Failedf("outbox: %d topic(s) failed: %s", len(parts), strings.Join(parts, "; "))
+	}
+	return s, nil
+}
+
+func (r *Relay) topicFailed(topic string, err error) {
+	r.mu.Lock()
+	r.failed[topic] = err.Error()
+	r.mu.Unlock()
+	if r.opts.Metrics != nil {
+		r.opts.Metrics.errors.WithLabelValues(topic).Inc()
+	}
+}
+
+type worker struct {
+	r   *Relay
+	id  string
+	log *slog.Logger
+}
+
+func sleepCtx(ctx context.Context, d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return false
+	case <-t.C:
+		return true
+	}
+}
+
+func (w *worker) run(ctx context.Context) error {
+	o := w.r.opts
+	backoff := time.Second
+	for ctx.Err() == nil {
+		did, err := w.pass(ctx)
+		if err != nil {
+			if o.Once {
+				return errs.Failedf("outbox: %w", err)
+			}
+			w.log.Error("database error, retrying", "error", err, "retry_in", backoff.String())
+			if !sleepCtx(ctx, backoff) {
+				return nil
+			}
+			backoff = min(backoff*2, o.MaxBackoff)
+			continue
+		}
+		backoff = time.Second
+		if o.Once {
+			if !did {
+				return nil
+			}
+			continue
+		}
+		if !sleepCtx(ctx, o.PassInterval) {
+			return nil
+		}
+	}
+	return nil
+}
+
+// pass processes every topic once; did reports whether any row was handled.
+func (w *worker) pass(ctx context.Context) (did bool, err error) {
+	bg := context.WithoutCancel(ctx)
+	topics, err := w.r.st.topics(bg)
+	if err != nil {
+		return false, fmt.Errorf("listing topics: %w", err)
+	}
+	w.log.Debug("Found topics", "topics", topics)
+	for _, t := range topics {
+		if ctx.Err() != nil {
+			break
+		}
+		n, err := w.processTopic(ctx, t)
+		if err != nil {
+			return did, err
+		}
+		did = did || n > 0
+	}
+	if err := w.r.st.pingEmptyTopics(bg, topics, w.r.opts.Now()); err != nil {
+		return did, fmt.Errorf("ping empty topics: %w", err)
+	}
+	return did, nil
+}
+
+// processTopic locks a topic, drains it batch by batch, and unlocks it.
+// A returned error is a database error outside the topic's own processing.
+func (w *worker) processTopic(ctx context.Context, topic string) (int, error) {
+	o := w.r.opts
+	bg := context.WithoutCancel(ctx)
+	ok, err := w.r.st.lock(bg, topic, w.id, o.Now())
+	if err != nil {
+		return 0, err
+	}
+	if !ok {
+		w.log.Debug("Could not lock topic " + topic + " - continuing")
+		return 0, nil
+	}
+	// Heartbeat while a batch is in flight (Part A), so a slow Kafka does not let the lock go stale.
+	hbCtx, stopHB := context.WithCancel(bg)
+	var lost atomic.Bool
+	var hbWG sync.WaitGroup
+	hbWG.Add(1)
+	go func() {
+		defer hbWG.Done()
+		t := time.NewTicker(o.HeartbeatEvery)
+		defer t.Stop()
+		for {
+			select {
+			case <-hbCtx.Done():
+				return
+			case <-t.C:
+				if held, err := w.r.st.heartbeat(hbCtx, topic, w.id, o.Now()); err != nil {
+					w.log.Warn("heartbeat failed", "topic", topic, "error", err)
+				} else if !held {
+					lost.Store(true)
+				}
+			}
+		}
+	}()
+	defer func() { stopHB(); hbWG.Wait() }()
+
+	total := 0
+	for {
+		n, full, err := w.processBatch(ctx, topic)
+		total += n
+		if errors.Is(err, errStopped) {
+			break
+		}
+		if err != nil {
+			w.log.Error("Error processing messages for topic "+topic, "error", err)
+			w.r.topicFailed(topic, err)
+			if rerr := w.r.st.registerError(bg, topic, w.id, o.Now()); rerr != nil {
+				w.log.Error("could not record the topic error", "topic", topic, "error", rerr)
+			}
+			return total, nil
+		}
+		if lost.Load() {
+			w.log.Warn("lock on "+topic+" was taken by another relay; leaving the topic", "topic", topic)
+			return total, nil
+		}
+		if !full || ctx.Err() != nil {
+			break
+		}
+		if held, err := w.r.st.heartbeat(bg, topic, w.id, o.Now()); err != nil {
+			w.log.Warn("heartbeat failed", "topic", topic, "error", err)
+		} else if !held {
+			w.log.Warn("lock on "+topic+" was taken by another relay; leaving the topic", "topic", topic)
+			return total, nil
+		}
+	}
+	if err := w.r.st.clearLock(bg, topic, w.id, o.Now()); err != nil {
+		w.log.Error("could not release lock", "topic", topic, "error", err)
+	}
+	return total, nil
+}
+
+// processBatch fetches, compacts, sends and deletes one batch.
+func (w *worker) processBatch(ctx context.Context, topic string) (n int, full bool, err error) {
+	o := w.r.opts
+	bg := context.WithoutCancel(ctx)
+	start := time.Now()
+	msgs, err := w.r.st.fetch(bg, topic, o.BatchSize)
+	if err != nil {
+		return 0, false, fmt.Errorf("fetching: %w", err)
+	}
+	if len(msgs) == 0 {
+		return 0, false, nil
+	}
+	batch := msgs
+	if o.Compact.Match(topic) {
+		batch = Compact(msgs)
+	}
+	w.log.Debug(fmt.Sprintf("Publishing %d messages to %s", len(batch), topic))
+	dead, err := w.send(ctx, topic, batch)
+	if err != nil {
+		return 0, false, err
+	}
+	ids := make([]int64, 0, len(msgs))
+	if len(dead) > 0 && !w.r.st.hasDeadLetters {
+		// Never drop data: keep the rejected rows, delete what Kafka accepted.
+		keep := map[int64]bool{}
+		for _, d := range dead {
+			keep[d.Msg.ID] = true
+		}
+		for _, m := range msgs {
+			if !keep[m.ID] {
+				ids = append(ids, m.ID)
+			}
+		}
+		if err := w.r.st.finish(bg, topic, ids, nil, o.Now()); err != nil {
+			return 0, false, fmt.Errorf("deleting sent rows: %w", err)
+		}
+		w.r.processed.Add(int64(len(ids)))
+		return len(ids), false, fmt.Errorf("%d message(s) rejected by Kafka (%s) and table deimos_dead_letters does not exist: rows kept, topic blocked; run `deimos migrate up --only deadletter`", len(dead), dead[0].Err)
+	}
+	for _, m := range msgs {
+		ids = append(ids, m.ID)
+	}
+	if err := w.r.st.finish(bg, topic, ids, dead, o.Now()); err != nil {
+		return 0, false, fmt.Errorf("deleting sent rows: %w", err)
+	}
+	for _, d := range dead {
+		w.log.Error("Message too large: moved to deimos_dead_letters", "topic", topic, "id", d.Msg.ID, "bytes", len(d.Msg.Message), "error", d.Err)
+	}
+	sent := int64(len(batch) - len(dead))
+	w.r.processed.Add(int64(len(msgs)))
+	w.r.published.Add(sent)
+	w.r.dead.Add(int64(len(dead)))
+	if m := o.Metrics; m != nil {
+		m.processed.WithLabelValues(topic).Add(float64(len(msgs)))
+		m.published.WithLabelValues(topic).Add(float64(sent))
+		m.deadLettered.WithLabelValues(topic).Add(float64(len(dead)))
+		m.batchSeconds.WithLabelValues(topic).Observe(time.Since(start).Seconds())
+	}
+	w.log.Info(fmt.Sprintf("Sent %d messages to %s", sent, topic), "fetched", len(msgs), "dead_lettered", len(dead), "ms", time.Since(start).Milliseconds())
+	return len(msgs), len(msgs) >= o.BatchSize, nil
+}
+
+// IsTooLarge reports a Kafka error that no retry can fix: the message (or its
+// batch) exceeds a size limit.
+func IsTooLarge(err error) bool {
+	return errors.Is(err, kerr.MessageTooLarge) || errors.Is(err, kerr.RecordListTooLarge) || errors.Is(err, kerr.InvalidRecord)
+}
+
+func record(ctx context.Context, m Message) (*kgo.Record, error) {
+	rec := &kgo.Record{Topic: m.Topic, Key: m.Key, Value: m.Message, Context: ctx}
+	if m.PartitionKey != nil {
+		rec.Context = kafkaclient.WithPartitionKey(ctx, []byte(*m.PartitionKey))
+	}
+	if len(m.Headers) > 0 {
+		var h map[string]string
+		if err := json.Unmarshal(m.Headers, &h); err != nil {
+			return nil, fmt.Errorf("headers column is not a JSON object of strings: %w", err)
+		}
+		keys := make([]string, 0, len(h))
+		for k := range h {
+			keys = append(keys, k)
+		}
+		sort.Strings(keys)
+		for _, k := range keys {
+			rec.Headers = append(rec.Headers, kgo.RecordHeader{Key: k, Value: []byte(h[k])})
+		}
+	}
+	return rec, nil
+}
+
+// send produces the batch and waits for every ack. Too-large rejections are
+// retried one record at a time (a broker rejects a whole produce batch) and
+// what still fails is returned as dead letters. Other errors are retried with
+// capped exponential back-off (forever in daemon mode, OnceAttempts with
+// Once); a stop request while failing returns errStopped with nothing deleted.
+func (w *worker) send(ctx context.Context, topic string, batch []Message) ([]DeadLetter, error) {
+	o := w.r.opts
+	bg := context.WithoutCancel(ctx)
+	var dead []DeadLetter
+	pending := make([]int, 0, len(batch))
+	for i, m := range batch {
+		if _, err := record(bg, m); err != nil {
+			dead = append(dead, DeadLetter{Msg: m, Err: err.Error()})
+			continue
+		}
+		pending = append(pending, i)
+	}
+	backoff := time.Second
+	for attempt := 1; ; attempt++ {
+		recs := make([]*kgo.Record, len(pending))
+		for j, i := range pending {
+			recs[j], _ = record(bg, batch[i])
+		}
+		results := w.r.p.ProduceSync(bg, recs...)
+		var retry, tooLarge []int
+		var firstErr error
+		for j, res := range results {
+			if res.Err == nil {
+				continue
+			}
+			if IsTooLarge(res.Err) {
+				tooLarge = append(tooLarge, pending[j])
+			} else {
+				retry = append(retry, pending[j])
+				if firstErr == nil {
+					firstErr = res.Err
+				}
+			}
+		}
+		for _, i := range tooLarge {
+			rec, _ := record(bg, batch[i])
+			err := w.r.p.ProduceSync(bg, rec).FirstErr()
+			switch {
+			case err == nil:
+			case IsTooLarge(err):
+				dead = append(dead, DeadLetter{Msg: batch[i], Err: err.Error()})
+			default:
+				retry = append(retry, i)
+				if firstErr == nil {
+					firstErr = err
+				}
+			}
+		}
+		if len(retry) == 0 {
+			sort.Slice(dead, func(a, b int) bool { return dead[a].Msg.ID < dead[b].Msg.ID })
+			return dead, nil
+		}
+		sort.Ints(retry)
+		if m := o.Metrics; m != nil {
+			m.errors.WithLabelValues(topic).Inc()
+		}
+		if o.Once && attempt >= o.OnceAttempts {
+			return nil, fmt.Errorf("publishing %d of %d messages failed after %d attempts: %w", len(retry), len(batch), attempt, firstErr)
+		}
+		w.log.Warn(fmt.Sprintf("Got error %v when publishing %d messages, retrying...", firstErr, len(retry)), "topic", topic, "attempt", attempt, "retry_in", backoff.String())
+		if !sleepCtx(ctx, backoff) {
+			w.log.Warn("stopping while Kafka is failing: rows kept for the next run", "topic", topic)
+			return nil, errStopped
+		}
+		backoff = min(backoff*2, o.MaxBackoff)
+		pending = retry
+	}
+}
+
+type keyID struct {
+	null bool
+	k    string
+}
+
+// Compact keeps the last message per key, in order (spec 2.6). Nothing is
+// compacted when the first message's key is blank; nil keys later in the
+// batch count as one key (as in Deimos).
+func Compact(ms []Message) []Message {
+	if len(ms) == 0 || len(ms[0].Key) == 0 {
+		return ms
+	}
+	last := make(map[keyID]int, len(ms))
+	for i, m := range ms {
+		last[keyID{m.Key == nil, string(m.Key)}] = i
+	}
+	if len(last) == len(ms) {
+		return ms
+	}
+	out := make([]Message, 0, len(last))
+	for i, m := range ms {
+		if last[keyID{m.Key == nil, string(m.Key)}] == i {
+			out = append(out, m)
+		}
+	}
+	return out
+}
+
+// ProducerOpts are the franz-go options the relay adds to kafkaclient.Opts:
+// a bounded delivery time per attempt (so failures surface and back off while
+// the lock is heartbeated) and broker-side topic auto-creation as librdkafka
+// producers get it.
+func ProducerOpts(deliveryTimeout time.Duration) []kgo.Opt {
+	if deliveryTimeout <= 0 {
+		deliveryTimeout = 30 * time.Second
+	}
+	return []kgo.Opt{
+		kgo.RecordDeliveryTimeout(deliveryTimeout),
+		kgo.AllowAutoTopicCreation(),
+		kgo.MaxBufferedRecords(100000),
+	}
+}

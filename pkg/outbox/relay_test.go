@@ -1,0 +1,569 @@
+package outbox
+
+import (
+	"bytes"
+	"crypto/rand"
+	"context"
+	"database/sql"
+	"fmt"
+	"log/slog"
+	"os"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kfake"
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/deimos-cli/deimos/internal/testenv"
+	"github.com/deimos-cli/deimos/pkg/config"
+	"github.com/deimos-cli/deimos/pkg/db"
+	"github.com/deimos-cli/deimos/pkg/kafkaclient"
+	"github.com/deimos-cli/deimos/pkg/migrate"
+)
+
+func TestMain(m *testing.M) { testenv.Main(m) }
+
+func testDBs() map[string]func(*testing.T) string {
+	return map[string]func(*testing.T) string{
+		"sqlite":   func(t *testing.T) string { return testenv.SQLiteURL(t) },
+		"postgres": func(t *testing.T) string { return testenv.Postgres(t) },
+	}
+}
+
+func migrated(t *testing.T, url string, groups ...string) *db.DB {
+	t.Helper()
+	d, err := db.Open(context.Background(), url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { d.Close() })
+	if len(groups) == 0 {
+		groups = []string{"outbox", "deadletter"}
+	}
+	if _, err := migrate.Up(context.Background(), d, groups); err != nil {
+		t.Fatal(err)
+	}
+	return d
+}
+
+func fetch(ctx context.Context, d *db.DB, topic string, limit int) ([]Message, error) {
+	st, err := newStore(ctx, d)
+	if err != nil {
+		return nil, err
+	}
+	return st.fetch(ctx, topic, limit)
+}
+
+func testLogger(t *testing.T) *slog.Logger {
+	if testing.Verbose() {
+		return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	}
+	return slog.New(slog.DiscardHandler)
+}
+
+func producer(t *testing.T, brokers []string, extra ...kgo.Opt) *kgo.Client {
+	t.Helper()
+	opts := append(ProducerOpts(10*time.Second), extra...)
+	cl, err := kafkaclient.NewClient(config.Kafka{Brokers: brokers}, opts...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(cl.Close)
+	return cl
+}
+
+// consumeAll reads every record of the topics from the beginning.
+func consumeAll(t *testing.T, brokers []string, want int, topics ...string) []*kgo.Record {
+	t.Helper()
+	cl, err := kgo.NewClient(kgo.SeedBrokers(brokers...), kgo.ConsumeTopics(topics...), kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	var out []*kgo.Record
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	for len(out) < want {
+		fs := cl.PollFetches(ctx)
+		if ctx.Err() != nil {
+			break
+		}
+		fs.EachRecord(func(r *kgo.Record) { out = append(out, r) })
+	}
+	// anything beyond want (duplicates) arrives quickly
+	ctx2, cancel2 := context.WithTimeout(context.Background(), 300*time.Millisecond)
+	defer cancel2()
+	for {
+		fs := cl.PollFetches(ctx2)
+		if ctx2.Err() != nil {
+			break
+		}
+		fs.EachRecord(func(r *kgo.Record) { out = append(out, r) })
+	}
+	return out
+}
+
+func run(t *testing.T, d *db.DB, p Producer, opts Options) (Summary, error) {
+	t.Helper()
+	if opts.Logger == nil {
+		opts.Logger = testLogger(t)
+	}
+	opts.Once = true
+	r, err := New(context.Background(), d, p, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return r.Run(context.Background())
+}
+
+func count(t *testing.T, d *db.DB, q string, args ...any) int {
+	t.Helper()
+	var n int
+	if err := d.QueryRowContext(context.Background(), d.Rebind(q), args...).Scan(&n); err != nil {
+		t.Fatal(err)
+	}
+	return n
+}
+
+// rubyInsert writes a row the way ActiveRecord does for Deimos (explicit SQL, not our Insert).
+func rubyInsert(t *testing.T, d *db.DB, topic string, msg, key []byte, pk any) {
+	t.Helper()
+	now := time.Now().UTC().Format("2006-01-02 15:04:05.000000")
+	_, err := d.ExecContext(context.Background(), d.Rebind(`INSERT INTO "kafka_messages" ("topic", "message", "key", "partition_key", "created_at", "updated_at") VALUES (?, ?, ?, ?, ?, ?)`),
+		topic, bytesArg(msg), bytesArg(key), pk, now, now)
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestInsertWritesDeimosColumns(t *testing.T) {
+	for name, url := range testDBs() {
+		t.Run(name, func(t *testing.T) {
+			d := migrated(t, url(t))
+			ctx := context.Background()
+			pk := "123"
+			now := time.Date(2024, 5, 6, 7, 8, 9, 123456000, time.FixedZone("X", 3600))
+			rows := []Row{
+				{Topic: "t1", Message: []byte{0, 1, 2}, Key: []byte("k"), PartitionKey: &pk},
+				{Topic: "t1", Message: nil, Key: []byte("k")},
+				{Topic: "t2", Message: []byte{}, Key: nil},
+			}
+			for i := 0; i < 2500; i++ { // crosses chunk boundaries
+				rows = append(rows, Row{Topic: "bulk", Message: []byte{byte(i)}})
+			}
+			err := d.Tx(ctx, func(tx *sql.Tx) error { return Insert(ctx, tx, d.Dialect, rows, now) })
+			if err != nil {
+				t.Fatal(err)
+			}
+			got, err := fetch(ctx, d, "t1", 10)
+			if err != nil || len(got) != 2 {
+				t.Fatalf("%v %v", got, err)
+			}
+			if !bytes.Equal(got[0].Message, []byte{0, 1, 2}) || string(got[0].Key) != "k" || got[0].PartitionKey == nil || *got[0].PartitionKey != "123" {
+				t.Errorf("row0 %+v", got[0])
+			}
+			if got[1].Message != nil || got[1].PartitionKey != nil {
+				t.Errorf("row1 %+v", got[1])
+			}
+			if !got[0].CreatedAt.Equal(now.UTC()) {
+				t.Errorf("created_at %v, want %v (UTC wall time)", got[0].CreatedAt, now.UTC())
+			}
+			got, _ = fetch(ctx, d, "t2", 10)
+			if len(got) != 1 || got[0].Message == nil || len(got[0].Message) != 0 || got[0].Key != nil {
+				t.Errorf("t2 %+v", got)
+			}
+			if n := count(t, d, "SELECT COUNT(*) FROM kafka_messages WHERE topic = 'bulk'"); n != 2500 {
+				t.Errorf("bulk count %d", n)
+			}
+			if name == "sqlite" {
+				var ca string
+				_ = d.QueryRowContext(ctx, "SELECT CAST(created_at AS TEXT) FROM kafka_messages LIMIT 1").Scan(&ca)
+				if ca != "2024-05-06 06:08:09.123456" {
+					t.Errorf("stored created_at %q", ca)
+				}
+			}
+			if err := Insert(ctx, d, d.Dialect, []Row{{Message: []byte("x")}}, now); err == nil {
+				t.Error("row without topic accepted")
+			}
+		})
+	}
+}
+
+func TestRelaySendsBytesVerbatimOnCRC32Partitions(t *testing.T) {
+	for name, url := range testDBs() {
+		t.Run(name, func(t *testing.T) {
+			const parts = 7
+			brokers := testenv.Brokers(t, parts, "orders", "users")
+			d := migrated(t, url(t))
+			type exp struct {
+				val, key []byte
+				part     int
+			}
+			var want []exp
+			for i := 0; i < 60; i++ {
+				var key []byte
+				var pk any
+				val := []byte(fmt.Sprintf("\x00\x00\x00\x00\x07payload-%d\xff", i))
+				hashOn := []byte(nil)
+				switch i % 4 {
+				case 0: // key and partition_key (Deimos: raw key string)
+					key = []byte(fmt.Sprintf("\x02enc-%d", i))
+					pk = fmt.Sprint(i)
+					hashOn = []byte(fmt.Sprint(i))
+				case 1: // key only
+					key = []byte(fmt.Sprintf("k-%d", i))
+					hashOn = key
+				case 2: // tombstone with key
+					key = []byte(fmt.Sprintf("k-%d", i))
+					val = nil
+					hashOn = key
+				case 3: // no key, no partition key
+				}
+				rubyInsert(t, d, "orders", val, key, pk)
+				part := -1
+				if hashOn != nil {
+					part = kafkaclient.CRC32Hasher(hashOn, parts)
+				}
+				want = append(want, exp{val, key, part})
+			}
+			// via our Insert too
+			pk := "user-9"
+			if err := Insert(context.Background(), d.DB, d.Dialect, []Row{{Topic: "users", Message: []byte("u"), Key: []byte("k9"), PartitionKey: &pk}}, time.Now()); err != nil {
+				t.Fatal(err)
+			}
+			s, err := run(t, d, producer(t, brokers), Options{BatchSize: 16, Workers: 2})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if s.Processed != 61 || s.Published != 61 {
+				t.Errorf("summary %+v", s)
+			}
+			recs := consumeAll(t, brokers, 60, "orders")
+			if len(recs) != 60 {
+				t.Fatalf("got %d records, want 60", len(recs))
+			}
+			// per-partition order must follow id order; match each record to its row
+			used := make([]bool, len(want))
+			lastIdx := map[int32]int{}
+			for _, r := range recs {
+				found := -1
+				for i, w := range want {
+					if !used[i] && bytes.Equal(w.key, r.Key) && bytes.Equal(w.val, r.Value) && (w.val == nil) == (r.Value == nil) && (w.key == nil) == (r.Key == nil) {
+						found = i
+						break
+					}
+				}
+				if found < 0 {
+					t.Fatalf("unexpected record key=%q value=%q", r.Key, r.Value)
+				}
+				used[found] = true
+				if w := want[found]; w.part >= 0 && int32(w.part) != r.Partition {
+					t.Errorf("row %d on partition %d, want %d", found, r.Partition, w.part)
+				}
+				if li, ok := lastIdx[r.Partition]; ok && li > found {
+					t.Errorf("partition %d out of order: %d after %d", r.Partition, found, li)
+				}
+				lastIdx[r.Partition] = found
+			}
+			urecs := consumeAll(t, brokers, 1, "users")
+			if len(urecs) != 1 || urecs[0].Partition != int32(kafkaclient.CRC32Hasher([]byte("user-9"), parts)) {
+				t.Errorf("users record %+v", urecs)
+			}
+			if n := count(t, d, "SELECT COUNT(*) FROM kafka_messages"); n != 0 {
+				t.Errorf("%d rows left", n)
+			}
+			// kafka_topic_info: lock cleared, as clear_lock leaves it
+			if n := count(t, d, "SELECT COUNT(*) FROM kafka_topic_info WHERE locked_by IS NULL AND locked_at IS NULL AND error = "+d.Dialect.Bool(false)+" AND retries = 0 AND last_processed_at IS NOT NULL"); n != 2 {
+				t.Errorf("kafka_topic_info rows in cleared state: %d, want 2", n)
+			}
+		})
+	}
+}
+
+func TestCompact(t *testing.T) {
+	m := func(id int64, k string) Message {
+		var key []byte
+		if k != "-" {
+			key = []byte(k)
+		}
+		return Message{ID: id, Key: key}
+	}
+	ids := func(ms []Message) string {
+		var s []string
+		for _, x := range ms {
+			s = append(s, fmt.Sprint(x.ID))
+		}
+		return strings.Join(s, ",")
+	}
+	for _, tc := range []struct {
+		in   []Message
+		want string
+	}{
+		{[]Message{m(1, "k1"), m(2, "k2"), m(3, "k1")}, "2,3"},
+		{[]Message{m(1, "k1"), m(2, "k2")}, "1,2"},
+		{[]Message{m(1, "-"), m(2, "k"), m(3, "k")}, "1,2,3"}, // first key blank: no compaction
+		{[]Message{m(1, ""), m(2, "k"), m(3, "k")}, "1,2,3"},
+		{[]Message{m(1, "a"), m(2, "-"), m(3, "-"), m(4, "a"), m(5, "")}, "3,4,5"}, // nils count as one key; "" differs from nil
+		{nil, ""},
+	} {
+		if got := ids(Compact(tc.in)); got != tc.want {
+			t.Errorf("Compact(%s) = %s, want %s", ids(tc.in), got, tc.want)
+		}
+	}
+}
+
+func TestRelayCompactsConfiguredTopics(t *testing.T) {
+	d := migrated(t, testenv.SQLiteURL(t))
+	brokers := testenv.Brokers(t, 3, "c", "n")
+	for _, topic := range []string{"c", "n"} {
+		for i := 0; i < 10; i++ {
+			rubyInsert(t, d, topic, []byte(fmt.Sprint(i)), []byte(fmt.Sprint("k", i%3)), nil)
+		}
+	}
+	s, err := run(t, d, producer(t, brokers), Options{Compact: config.TopicMatch{Topics: []string{"c"}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s.Processed != 20 || s.Published != 13 {
+		t.Errorf("summary %+v, want 20 processed, 13 published", s)
+	}
+	got := map[string]string{}
+	for _, r := range consumeAll(t, brokers, 3, "c") {
+		got[string(r.Key)] += string(r.Value)
+	}
+	if got["k0"] != "9" || got["k1"] != "7" || got["k2"] != "8" {
+		t.Errorf("compacted: %v", got)
+	}
+	if n := len(consumeAll(t, brokers, 10, "n")); n != 10 {
+		t.Errorf("uncompacted topic got %d", n)
+	}
+}
+
+func TestTooLargeGoesToDeadLetters(t *testing.T) {
+	for name, url := range testDBs() {
+		t.Run(name, func(t *testing.T) {
+			c, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.SeedTopics(3, "big"), kfake.BrokerConfigs(map[string]string{"message.max.bytes": "3000"}))
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(c.Close)
+			brokers := c.ListenAddrs()
+			d := migrated(t, url(t))
+			large := incompressible(6000)
+			rubyInsert(t, d, "big", []byte("small-1"), []byte("a"), nil)
+			rubyInsert(t, d, "big", large, []byte("b"), "pk-b")
+			rubyInsert(t, d, "big", []byte("small-2"), []byte("a"), nil)
+			s, err := run(t, d, producer(t, brokers), Options{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if s.Published != 2 || s.DeadLettered != 1 || s.Processed != 3 {
+				t.Errorf("summary %+v", s)
+			}
+			recs := consumeAll(t, brokers, 2, "big")
+			var vals []string
+			for _, r := range recs {
+				vals = append(vals, fmt.Sprintf("%.20s", r.Value))
+			}
+			if len(recs) != 2 || vals[0] != "small-1" || vals[1] != "small-2" {
+				t.Errorf("records %v", vals)
+			}
+			var msg, key []byte
+			var pk, errText string
+			var orig int64
+			err = d.QueryRowContext(context.Background(), "SELECT message, key, partition_key, error, original_id FROM deimos_dead_letters").Scan(&msg, &key, &pk, &errText, &orig)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !bytes.Equal(msg, large) || string(key) != "b" || pk != "pk-b" || orig != 2 || !strings.Contains(errText, "MESSAGE_TOO_LARGE") {
+				t.Errorf("dead letter key=%q pk=%q orig=%d err=%q len=%d", key, pk, orig, errText, len(msg))
+			}
+			if n := count(t, d, "SELECT COUNT(*) FROM kafka_messages"); n != 0 {
+				t.Errorf("%d rows left", n)
+			}
+			sts, err := Status(context.Background(), d, time.Now())
+			if err != nil || len(sts) != 1 || sts[0].DeadLetters != 1 || sts[0].Pending != 0 {
+				t.Errorf("status %+v %v", sts, err)
+			}
+		})
+	}
+}
+
+func TestTooLargeWithoutDeadLetterTableKeepsRow(t *testing.T) {
+	c, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.SeedTopics(1, "big"), kfake.BrokerConfigs(map[string]string{"message.max.bytes": "3000"}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(c.Close)
+	d := migrated(t, testenv.SQLiteURL(t), "outbox")
+	rubyInsert(t, d, "big", []byte("small-1"), nil, nil)
+	rubyInsert(t, d, "big", incompressible(6000), nil, nil)
+	s, err := run(t, d, producer(t, c.ListenAddrs()), Options{})
+	if err == nil || !strings.Contains(err.Error(), "deimos_dead_letters does not exist") {
+		t.Fatalf("err = %v", err)
+	}
+	if len(s.FailedTopics) != 1 {
+		t.Errorf("summary %+v", s)
+	}
+	if n := count(t, d, "SELECT COUNT(*) FROM kafka_messages"); n != 1 {
+		t.Errorf("rows left %d, want the rejected one", n)
+	}
+	if n := count(t, d, "SELECT COUNT(*) FROM kafka_topic_info WHERE error = 1 AND retries = 1 AND locked_by IS NULL AND locked_at IS NOT NULL"); n != 1 {
+		t.Errorf("topic not in error state")
+	}
+}
+
+func TestLockProtocol(t *testing.T) {
+	for name, url := range testDBs() {
+		t.Run(name, func(t *testing.T) {
+			ctx := context.Background()
+			d := migrated(t, url(t))
+			st, err := newStore(ctx, d)
+			if err != nil {
+				t.Fatal(err)
+			}
+			now := time.Now()
+			ok, err := st.lock(ctx, "t", "ruby-a", now)
+			if err != nil || !ok {
+				t.Fatalf("first lock: %v %v", ok, err)
+			}
+			if ok, _ := st.lock(ctx, "t", "go-b", now); ok {
+				t.Fatal("fresh lock stolen")
+			}
+			// 61 s old: stealable (crash recovery)
+			_, _ = d.ExecContext(ctx, d.Rebind("UPDATE kafka_topic_info SET locked_at = ?"), DBTime(now.Add(-61*time.Second)))
+			if ok, _ := st.lock(ctx, "t", "go-b", now); !ok {
+				t.Fatal("stale lock not stolen")
+			}
+			if held, _ := st.heartbeat(ctx, "t", "ruby-a", now); held {
+				t.Error("old owner still holds")
+			}
+			// register_error: out for a minute
+			if err := st.registerError(ctx, "t", "go-b", now); err != nil {
+				t.Fatal(err)
+			}
+			if n := count(t, d, "SELECT COUNT(*) FROM kafka_topic_info WHERE locked_by IS NULL AND locked_at IS NOT NULL AND error = "+d.Dialect.Bool(true)+" AND retries = 1"); n != 1 {
+				t.Fatal("register_error effects")
+			}
+			if ok, _ := st.lock(ctx, "t", "go-c", now); ok {
+				t.Fatal("errored topic locked within a minute")
+			}
+			if ok, _ := st.lock(ctx, "t", "go-c", now.Add(61*time.Second)); !ok {
+				t.Fatal("errored topic not lockable after a minute")
+			}
+			if n := count(t, d, "SELECT COUNT(*) FROM kafka_topic_info WHERE locked_by = 'go-c' AND error = "+d.Dialect.Bool(false)+" AND retries = 1"); n != 1 {
+				t.Fatal("lock must reset error but keep retries")
+			}
+			if err := st.clearLock(ctx, "t", "go-c", now); err != nil {
+				t.Fatal(err)
+			}
+			if n := count(t, d, "SELECT COUNT(*) FROM kafka_topic_info WHERE locked_by IS NULL AND locked_at IS NULL AND error = "+d.Dialect.Bool(false)+" AND retries = 0 AND last_processed_at IS NOT NULL"); n != 1 {
+				t.Fatal("clear_lock effects")
+			}
+			// Part A: error=true with locked_at NULL is lockable (Deimos never frees it)
+			_, _ = d.ExecContext(ctx, "UPDATE kafka_topic_info SET error = "+d.Dialect.Bool(true)+", locked_at = NULL")
+			if ok, _ := st.lock(ctx, "t", "go-d", now); !ok {
+				t.Fatal("error row with NULL locked_at not lockable")
+			}
+			// the literal is second precision UTC: a lock taken 59.9 s ago is not stale
+			var lockedAt any
+			_ = d.QueryRowContext(ctx, "SELECT locked_at FROM kafka_topic_info").Scan(&lockedAt)
+			if ts := parseDBTime(lockedAt); ts.Nanosecond() != 0 || ts.Sub(now.UTC().Truncate(time.Second)) != 0 {
+				t.Errorf("locked_at %v, want %v", ts, now.UTC().Truncate(time.Second))
+			}
+		})
+	}
+}
+
+func TestRelayRespectsAndStealsLocks(t *testing.T) {
+	ctx := context.Background()
+	d := migrated(t, testenv.Postgres(t))
+	brokers := testenv.Brokers(t, 3, "locked")
+	rubyInsert(t, d, "locked", []byte("v"), []byte("k"), nil)
+	// a Ruby relay holds the topic
+	_, err := d.ExecContext(ctx, d.Rebind("INSERT INTO kafka_topic_info (topic, locked_by, locked_at, error, retries) VALUES (?, ?, ?, FALSE, 0)"), "locked", "0e0b7c9d-ruby", DBTime(time.Now()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := producer(t, brokers)
+	s, err := run(t, d, p, Options{})
+	if err != nil || s.Processed != 0 {
+		t.Fatalf("processed a locked topic: %+v %v", s, err)
+	}
+	_, _ = d.ExecContext(ctx, d.Rebind("UPDATE kafka_topic_info SET locked_at = ?"), DBTime(time.Now().Add(-2*time.Minute)))
+	s, err = run(t, d, p, Options{})
+	if err != nil || s.Published != 1 {
+		t.Fatalf("did not steal a stale lock: %+v %v", s, err)
+	}
+}
+
+func TestTwoRelaysSendEachMessageOnce(t *testing.T) {
+	d := migrated(t, testenv.Postgres(t))
+	topics := []string{"a", "b", "c", "d", "e", "f"}
+	brokers := testenv.Brokers(t, 4, topics...)
+	var rows []Row
+	for i := 0; i < 6000; i++ {
+		rows = append(rows, Row{Topic: topics[i%len(topics)], Message: []byte(fmt.Sprint(i)), Key: []byte(fmt.Sprint(i % 50))})
+	}
+	if err := Insert(context.Background(), d.DB, d.Dialect, rows, time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	var wg sync.WaitGroup
+	sums := make([]Summary, 2)
+	for i := 0; i < 2; i++ {
+		d2 := migrated(t, d.URL) // a separate pool, as a separate process would have
+		p := producer(t, brokers)
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			var err error
+			sums[i], err = runNoFatal(d2, p, Options{Workers: 4, BatchSize: 100, Once: true})
+			if err != nil {
+				t.Error(err)
+			}
+		}()
+	}
+	wg.Wait()
+	if n := count(t, d, "SELECT COUNT(*) FROM kafka_messages"); n != 0 {
+		t.Fatalf("%d rows left", n)
+	}
+	if sums[0].Published+sums[1].Published != 6000 {
+		t.Errorf("published %d + %d", sums[0].Published, sums[1].Published)
+	}
+	recs := consumeAll(t, brokers, 6000, topics...)
+	seen := map[string]int{}
+	for _, r := range recs {
+		seen[string(r.Value)]++
+	}
+	if len(recs) != 6000 || len(seen) != 6000 {
+		t.Fatalf("got %d records, %d distinct", len(recs), len(seen))
+	}
+	// per key order within a topic
+	last := map[string]int{}
+	for _, r := range recs {
+		var v int
+		fmt.Sscan(string(r.Value), &v)
+		k := r.Topic + "/" + string(r.Key)
+		if p, ok := last[k]; ok && p > v {
+			t.Fatalf("key %s out of order: %d after %d", k, v, p)
+		}
+		last[k] = v
+	}
+}
+
+func runNoFatal(d *db.DB, p Producer, opts Options) (Summary, error) {
+	r, err := New(context.Background(), d, p, opts)
+	if err != nil {
+		return Summary{}, err
+	}
+	return r.Run(context.Background())
+}
+
+// incompressible returns n random bytes (the client compresses batches).
+func incompressible(n int) []byte {
+	b := make([]byte, n)
+	_, _ = rand.Read(b)
+	return b
+}
