@@ -1,5 +1,7 @@
 package config
 
+import "gopkg.in/yaml.v3"
+
 // Outbox configures `outbox run` (spec deimos-compat.md section 2).
 type Outbox struct {
 	Workers       int        `yaml:"workers"`
@@ -53,7 +55,8 @@ type Poller struct {
 	FullTable              bool              `yaml:"full_table"`
 	StartFromBeginning     *bool             `yaml:"start_from_beginning"`
 	BatchSize              int               `yaml:"batch_size"`
-	Retries                *int              `yaml:"retries"`
+	Retries                *int              `yaml:"retries"` // absent = 1; null or -1 = infinite
+	RetriesInfinite        bool              `yaml:"-"`       // set when retries: null
 	SkipTooLarge           bool              `yaml:"skip_too_large"`
 	Mapping                map[string]string `yaml:"mapping"` // column -> schema field
 	Where                  string            `yaml:"where"`
@@ -62,6 +65,22 @@ type Poller struct {
 	PublishedState         string            `yaml:"published_state"`
 	FailedState            string            `yaml:"failed_state"`
 	Deletions              *Deletions        `yaml:"deletions"`
+	// LateCommitGuard (PostgreSQL, time-based): all (default) | writers | off.
+	LateCommitGuard string `yaml:"late_commit_guard"`
+}
+
+// UnmarshalYAML tells `retries: null` (infinite, as in Deimos) apart from an absent key.
+func (p *Poller) UnmarshalYAML(n *yaml.Node) error {
+	type plain Poller
+	if err := n.Decode((*plain)(p)); err != nil {
+		return err
+	}
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		if n.Content[i].Value == "retries" && n.Content[i+1].ShortTag() == "!!null" {
+			p.RetriesInfinite = true
+		}
+	}
+	return nil
 }
 
 // Deletions is a table or view of deleted keys, published as tombstones.

@@ -1,0 +1,627 @@
+package poller
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/deimos-cli/deimos/pkg/db"
+	"github.com/deimos-cli/deimos/pkg/encode"
+	"github.com/deimos-cli/deimos/pkg/errs"
+)
+
+// Encoder is the part of the encode engine the poller uses.
+type Encoder interface {
+	SpecFor(topic string) (encode.Spec, bool)
+	Encode(ctx context.Context, s encode.Spec, m encode.Message) (encode.Encoded, error)
+	FieldNames(ctx context.Context, s encode.Spec) ([]string, error)
+}
+
+// Options build an Engine.
+type Options struct {
+	DB      *db.DB
+	Encoder Encoder
+	// Kafka publishes for pollers whose backend is kafka (nil when none is).
+	Kafka  Producer
+	Logger *slog.Logger
+	// Metrics may be nil.
+	Metrics *Metrics
+	Now     func() time.Time
+	// RetryWait is the pause between retries (default 500ms, as Deimos);
+	// Kafka retries back off exponentially from it up to MaxBackoff (default 30s).
+	RetryWait  time.Duration
+	MaxBackoff time.Duration
+	// RestartWait is the pause before a poller retries a failed run (default 5s, as Sigurd).
+	RestartWait time.Duration
+	// OnRun is called after every run of a poller (optional; tests and status).
+	OnRun func(RunStats)
+}
+
+// RunStats summarises one run of one poller (spec 3.2 step 6).
+type RunStats struct {
+	Poller         string
+	Batches        int
+	ErroredBatches int
+	Messages       int
+	From, To       time.Time
+	Err            error
+}
+
+// Engine runs pollers.
+type Engine struct {
+	o   Options
+	log *slog.Logger
+}
+
+// New builds an engine.
+func New(o Options) (*Engine, error) {
+	if o.DB == nil || o.Encoder == nil {
+		return nil, fmt.Errorf("poller: DB and Encoder are required")
+	}
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	if o.RetryWait <= 0 {
+		o.RetryWait = 500 * time.Millisecond
+	}
+	if o.MaxBackoff <= 0 {
+		o.MaxBackoff = 30 * time.Second
+	}
+	if o.RestartWait <= 0 {
+		o.RestartWait = 5 * time.Second
+	}
+	return &Engine{o: o, log: o.Logger}, nil
+}
+
+// Run runs the pollers, one goroutine each, until ctx is cancelled (the
+// in-flight batch is finished first) or, with once, until each has caught up.
+// It returns the first setup error, or with once the first run error.
+func (e *Engine) Run(ctx context.Context, pollers []Settings, once bool) error {
+	if len(pollers) == 0 {
+		return errs.Usagef("poller: no pollers configured")
+	}
+	if err := checkPollTable(ctx, e.o.DB); err != nil {
+		return err
+	}
+	ws := make([]*worker, 0, len(pollers))
+	for _, s := range pollers {
+		w, err := e.prepare(ctx, s)
+		if err != nil {
+			return err
+		}
+		ws = append(ws, w)
+	}
+	var wg sync.WaitGroup
+	errc := make(chan error, len(ws))
+	for _, w := range ws {
+		wg.Add(1)
+		go func(w *worker) {
+			defer wg.Done()
+			if err := w.loop(ctx, once); err != nil {
+				errc <- fmt.Errorf("poller %s: %w", w.s.Name, err)
+			}
+		}(w)
+	}
+	wg.Wait()
+	close(errc)
+	return <-errc
+}
+
+// worker is one poller.
+type worker struct {
+	e       *Engine
+	s       Settings
+	spec    encode.Spec
+	src     source
+	del     *source
+	pub     Publisher
+	log     *slog.Logger
+	tsIsCol bool
+}
+
+func (e *Engine) prepare(ctx context.Context, s Settings) (*worker, error) {
+	d := e.o.DB
+	w := &worker{e: e, s: s, log: e.log.With("poller", s.Name)}
+	spec, _ := e.o.Encoder.SpecFor(s.Topic)
+	spec.Topic = s.Topic
+	if s.SchemaBackend != "" {
+		spec.Backend = s.SchemaBackend
+	}
+	if s.Schema != "" {
+		spec.Schema = s.Schema
+	}
+	if s.Namespace != "" {
+		spec.Namespace = s.Namespace
+	}
+	if s.KeyConfig != nil {
+		spec.KeyConfig = *s.KeyConfig
+	}
+	w.spec = spec
+	fields, err := e.o.Encoder.FieldNames(ctx, spec)
+	if err != nil {
+		return nil, fmt.Errorf("poller %s: schema fields of topic %s: %w", s.Name, s.Topic, err)
+	}
+	src, err := buildSource(ctx, d, s.Table, s.TimestampColumn, s.IDColumn, s.Mapping, fields, true)
+	if err != nil {
+		return nil, errs.Usagef("poller %s: %w", s.Name, err)
+	}
+	src.where = s.Where
+	for _, c := range []string{s.StateColumn, s.PublishTimestampColumn} {
+		if c != "" && !src.has(c) {
+			return nil, errs.Usagef("poller %s: column %q not found in table %s", s.Name, c, s.Table)
+		}
+	}
+	w.src = src
+	if s.Deletions != nil {
+		ds, err := buildSource(ctx, d, s.Deletions.Table, s.Deletions.TimestampColumn, s.Deletions.IDColumn, nil, []string{s.Deletions.KeyColumn}, false)
+		if err != nil {
+			return nil, errs.Usagef("poller %s: deletions: %w", s.Name, err)
+		}
+		if len(ds.cols) == 0 {
+			return nil, errs.Usagef("poller %s: deletions: key_column %q not found in table %s", s.Name, s.Deletions.KeyColumn, s.Deletions.Table)
+		}
+		w.del = &ds
+	}
+	switch s.Backend {
+	case "outbox":
+		ok, err := d.TableExists(ctx, "kafka_messages")
+		if err != nil {
+			return nil, errs.Unavailablef("database: %w", err)
+		}
+		if !ok {
+			return nil, errs.Failedf("poller %s: backend outbox needs table kafka_messages: run `deimos migrate up --only outbox`", s.Name)
+		}
+		w.pub = &OutboxPublisher{DB: d, Now: e.o.Now}
+	default:
+		if e.o.Kafka == nil {
+			return nil, fmt.Errorf("poller %s: no Kafka producer", s.Name)
+		}
+		w.pub = &KafkaPublisher{Client: e.o.Kafka, DB: d}
+	}
+	return w, nil
+}
+
+// has reports whether the table has column c (selected or not).
+func (s source) has(c string) bool {
+	for _, x := range s.all {
+		if x == c {
+			return true
+		}
+	}
+	return false
+}
+
+// buildSource checks the table and its columns and picks the payload
+// columns: the table's columns whose (mapped) name is a schema field. A nil
+// fields list (schemaless backends) selects every column.
+func buildSource(ctx context.Context, d *db.DB, table, tsCol, idCol string, mapping map[string]string, fields []string, mapped bool) (source, error) {
+	for _, n := range []string{table} {
+		if err := validName(n, true); err != nil {
+			return source{}, err
+		}
+	}
+	for _, n := range []string{tsCol, idCol} {
+		if err := validName(n, false); err != nil {
+			return source{}, err
+		}
+	}
+	ok, err := d.TableExists(ctx, lastPart(table))
+	if err != nil {
+		return source{}, errs.Unavailablef("database: %w", err)
+	}
+	if !ok {
+		return source{}, fmt.Errorf("table %s does not exist", table)
+	}
+	rows, err := d.QueryContext(ctx, "SELECT * FROM "+d.Q(table)+" WHERE 1=0")
+	if err != nil {
+		return source{}, fmt.Errorf("reading columns of %s: %w", table, err)
+	}
+	cts, err := rows.ColumnTypes()
+	rows.Close()
+	if err != nil {
+		return source{}, fmt.Errorf("reading columns of %s: %w", table, err)
+	}
+	s := source{table: table, tsCol: tsCol, idCol: idCol, boolCols: map[string]bool{}}
+	want := map[string]bool{}
+	for _, f := range fields {
+		want[f] = true
+	}
+	for _, ct := range cts {
+		c := ct.Name()
+		s.all = append(s.all, c)
+		if strings.Contains(strings.ToUpper(ct.DatabaseTypeName()), "BOOL") {
+			s.boolCols[c] = true
+		}
+		f := c
+		if mapped {
+			if m, ok := mapping[c]; ok {
+				f = m
+			}
+		}
+		if len(fields) == 0 || want[f] {
+			s.cols = append(s.cols, c)
+		}
+	}
+	for _, c := range []string{tsCol, idCol} {
+		if !s.has(c) {
+			return s, fmt.Errorf("column %q not found in table %s (columns: %s)", c, table, strings.Join(s.all, ", "))
+		}
+	}
+	for c := range mapping {
+		if !s.has(c) {
+			return s, fmt.Errorf("mapping: column %q not found in table %s", c, table)
+		}
+	}
+	return s, nil
+}
+
+func lastPart(t string) string {
+	if i := strings.LastIndexByte(t, '.'); i >= 0 {
+		return t[i+1:]
+	}
+	return t
+}
+
+// loop runs the poller until ctx is done (or caught up, with once).
+func (w *worker) loop(ctx context.Context, once bool) error {
+	for {
+		st, err := w.runOnce(ctx)
+		if w.e.o.OnRun != nil {
+			w.e.o.OnRun(st)
+		}
+		if w.e.o.Metrics != nil {
+			w.e.o.Metrics.observeRun(w.s.Name, st)
+		}
+		if ctx.Err() != nil {
+			return nil
+		}
+		if err != nil {
+			if once {
+				return err
+			}
+			w.log.Error("poll failed; retrying", "error", err, "retry_in", w.e.o.RestartWait)
+			if !sleep(ctx, w.e.o.RestartWait) {
+				return nil
+			}
+			continue
+		}
+		if once {
+			return nil
+		}
+		wait := w.s.RunEvery
+		if st.Messages > 0 && w.s.Mode == TimeBased && !w.s.FullTable {
+			wait = 0 // spec 3.2: a run that found rows is followed by an immediate run
+		}
+		if !sleep(ctx, wait) {
+			return nil
+		}
+	}
+}
+
+func sleep(ctx context.Context, d time.Duration) bool {
+	if d <= 0 {
+		return ctx.Err() == nil
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return false
+	case <-t.C:
+		return true
+	}
+}
+
+// runOnce is one run: every batch up to the poll's upper bound, then deletions.
+func (w *worker) runOnce(ctx context.Context) (RunStats, error) {
+	st := RunStats{Poller: w.s.Name}
+	var err error
+	if w.s.Mode == StateBased {
+		err = w.runState(ctx, &st)
+	} else {
+		err = w.runTime(ctx, &st, w.s.Name, w.src, false)
+		if err == nil && w.del != nil && ctx.Err() == nil {
+			err = w.runTime(ctx, &st, DeletionsName(w.s.Name), *w.del, true)
+		}
+	}
+	st.Err = err
+	return st, err
+}
+
+// upperBound is the poll's time_to: now − delay, held below the start of the
+// oldest transaction still open on PostgreSQL (late_commit_guard).
+func (w *worker) upperBound(ctx context.Context) (time.Time, error) {
+	d := w.e.o.DB
+	to := w.e.o.Now().UTC().Add(-w.s.Delay)
+	if d.Dialect.Name() != "postgres" || w.s.LateCommitGuard == "off" {
+		return to, nil
+	}
+	q := "SELECT min(xact_start) FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid() AND xact_start IS NOT NULL AND backend_type = 'client backend'"
+	if w.s.LateCommitGuard == "writers" {
+		q += " AND backend_xid IS NOT NULL"
+	}
+	var oldest sql.NullTime
+	if err := d.QueryRowContext(ctx, q).Scan(&oldest); err != nil {
+		return to, fmt.Errorf("late-commit guard (pg_stat_activity): %w", err)
+	}
+	if oldest.Valid {
+		// Rows of a transaction still open carry timestamps >= its start (minus
+		// clock skew, which the delay covers): poll strictly below it.
+		capTo := oldest.Time.UTC().Add(-w.s.Delay).Add(-time.Microsecond)
+		if capTo.Before(to) {
+			w.log.Debug("upper bound held back by an open transaction", "xact_start", oldest.Time.UTC(), "time_to", capTo)
+			to = capTo
+		}
+	}
+	return to, nil
+}
+
+// runTime is spec 3.2 for one source (the table, or its deletions).
+func (w *worker) runTime(ctx context.Context, st *RunStats, producer string, src source, tombstones bool) error {
+	d := w.e.o.DB
+	info, err := EnsurePollInfo(ctx, d, producer, w.s.StartFromBegin, w.e.o.Now())
+	if err != nil {
+		return err
+	}
+	from := info.Cursor
+	if w.s.FullTable {
+		from = Cursor{TS: beginningArg(d.Dialect), ID: 0}
+	}
+	to, err := w.upperBound(ctx)
+	if err != nil {
+		return err
+	}
+	st.From, st.To = from.Time(), to
+	w.log.Debug("polling", "source", src.table, "topic", w.s.Topic, "from", from.Time(), "from_id", from.ID, "to", to)
+	q := timeQuery(d, src, w.s.BatchSize)
+	toArg := tsArg(d.Dialect, to)
+	first := true
+	for ctx.Err() == nil {
+		rows, err := fetch(ctx, d, src, q, from.TS, from.ID, from.TS, toArg)
+		if err != nil {
+			return err
+		}
+		if len(rows) == 0 {
+			break
+		}
+		first = false
+		last := rows[len(rows)-1].Cursor
+		commit := func(ctx context.Context, tx *sql.Tx) error { return SaveCursor(ctx, tx, d, info.RowID, last) }
+		if err := w.process(ctx, st, rows, tombstones, commit, nil); err != nil {
+			return err
+		}
+		from = last
+		if len(rows) < w.s.BatchSize {
+			break
+		}
+	}
+	if first && ctx.Err() == nil && !w.s.FullTable && to.After(from.Time()) {
+		// Departure (Part A): advance to the poll's upper bound, never to now.
+		if err := SaveCursor(ctx, d, d, info.RowID, Cursor{TS: to, ID: 0}); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// runState is spec 3.3.
+func (w *worker) runState(ctx context.Context, st *RunStats) error {
+	d := w.e.o.DB
+	info, err := EnsurePollInfo(ctx, d, w.s.Name, true, w.e.o.Now())
+	if err != nil {
+		return err
+	}
+	touch := func(ctx context.Context, tx *sql.Tx) error {
+		return SaveCursor(ctx, tx, d, info.RowID, Cursor{TS: w.e.o.Now(), ID: info.Cursor.ID})
+	}
+	q, args := stateQuery(d, w.src, w.s, w.s.BatchSize)
+	for ctx.Err() == nil {
+		rows, err := fetch(ctx, d, w.src, q, args...)
+		if err != nil {
+			return err
+		}
+		if len(rows) == 0 {
+			break
+		}
+		okCommit := func(ctx context.Context, tx *sql.Tx) error {
+			if err := touch(ctx, tx); err != nil {
+				return err
+			}
+			return finalizeStates(ctx, tx, d, w.s, rows, true, w.e.o.Now())
+		}
+		failCommit := func(ctx context.Context, tx *sql.Tx) error {
+			if err := touch(ctx, tx); err != nil {
+				return err
+			}
+			return finalizeStates(ctx, tx, d, w.s, rows, false, w.e.o.Now())
+		}
+		before := st.ErroredBatches
+		if err := w.process(ctx, st, rows, false, okCommit, failCommit); err != nil {
+			return err
+		}
+		if st.ErroredBatches > before && w.s.FailedState == "" && w.s.PublishTimestampColumn == "" {
+			// the failed rows still match the query: stop until the next run
+			break
+		}
+	}
+	return nil
+}
+
+// process encodes and publishes one batch with spec 3.4's error handling,
+// then commits (the cursor or the state columns). failCommit (state-based)
+// records a batch given up on; nil means commit as usual.
+func (w *worker) process(ctx context.Context, st *RunStats, rows []Row, tombstones bool, commit, failCommit CommitFunc) error {
+	work := context.WithoutCancel(ctx) // finish the in-flight batch on shutdown
+	st.Batches++
+	st.Messages += len(rows)
+	attempt := 0
+	for {
+		msgs, ids, bad, encErr := w.encodeAll(work, rows, tombstones)
+		var err error
+		if encErr == nil {
+			err = w.publishKafkaRetry(ctx, work, msgs, ids, commit, st)
+			if err == nil {
+				w.e.o.Metrics.published(w.s.Name, len(msgs))
+				return nil
+			}
+			if errors.Is(err, errSkippedTooLarge) {
+				return nil
+			}
+			if ctx.Err() != nil {
+				return ctx.Err()
+			}
+		} else {
+			err = encErr
+		}
+		attempt++
+		w.log.Error("error publishing through DB poller", "error", err, "attempt", attempt)
+		if w.s.Retries >= 0 && attempt > w.s.Retries {
+			w.log.Error("retries exceeded, moving on to next batch", "skipped_ids", idList(rows, bad, encErr == nil))
+			st.ErroredBatches++
+			w.e.o.Metrics.erroredBatch(w.s.Name)
+			// Deimos moves on without the batch. We still publish the rows that
+			// encoded, when the failure was theirs alone.
+			if encErr != nil && len(msgs) > 0 {
+				if err := w.publishKafkaRetry(ctx, work, msgs, ids, nil, st); err == nil {
+					w.e.o.Metrics.published(w.s.Name, len(msgs))
+				}
+			}
+			fc := commit
+			if failCommit != nil {
+				fc = failCommit
+			}
+			if err := w.e.o.DB.Tx(work, func(tx *sql.Tx) error { return fc(work, tx) }); err != nil {
+				return fmt.Errorf("recording errored batch: %w", err)
+			}
+			return nil
+		}
+		if !sleep(ctx, w.e.o.RetryWait) {
+			return ctx.Err()
+		}
+	}
+}
+
+var errSkippedTooLarge = errors.New("too-large messages skipped")
+
+// publishKafkaRetry publishes; Kafka errors retry (only the failed records)
+// with capped exponential back-off until ctx is cancelled. Too-large records
+// are skipped (with their ids logged) when skip_too_large is set.
+// commit nil: publish only.
+func (w *worker) publishKafkaRetry(ctx, work context.Context, msgs []encode.Encoded, ids []int64, commit CommitFunc, st *RunStats) error {
+	if commit == nil {
+		commit = func(context.Context, *sql.Tx) error { return nil }
+	}
+	backoff := w.e.o.RetryWait
+	for {
+		err := w.pub.Publish(work, msgs, commit)
+		var ke *KafkaError
+		if !errors.As(err, &ke) {
+			return err
+		}
+		w.e.o.Metrics.kafkaError(w.s.Name)
+		if w.s.SkipTooLarge && len(ke.TooLarge) > 0 && len(ke.TooLarge) == len(ke.Failed) {
+			var skipped []int64
+			for _, i := range ke.TooLarge {
+				skipped = append(skipped, ids[i])
+			}
+			w.log.Error("skipping messages since they are too large", "ids", skipped, "error", ke.Err)
+			st.ErroredBatches++
+			w.e.o.Metrics.erroredBatch(w.s.Name)
+			if err := w.e.o.DB.Tx(work, func(tx *sql.Tx) error { return commit(work, tx) }); err != nil {
+				return err
+			}
+			return errSkippedTooLarge
+		}
+		w.log.Error("error publishing through DB poller (kafka); retrying", "error", ke.Err, "failed", len(ke.Failed), "retry_in", backoff)
+		if !sleep(ctx, backoff) {
+			return ctx.Err()
+		}
+		backoff = min(backoff*2, w.e.o.MaxBackoff)
+		// retry only what was not delivered
+		nm := make([]encode.Encoded, len(ke.Failed))
+		ni := make([]int64, len(ke.Failed))
+		for j, i := range ke.Failed {
+			nm[j], ni[j] = msgs[i], ids[i]
+		}
+		msgs, ids = nm, ni
+	}
+}
+
+// encodeAll encodes every row. On errors it still returns what encoded, with
+// bad = indexes of rows that failed and the first error.
+func (w *worker) encodeAll(ctx context.Context, rows []Row, tombstones bool) ([]encode.Encoded, []int64, []int, error) {
+	msgs := make([]encode.Encoded, 0, len(rows))
+	ids := make([]int64, 0, len(rows))
+	var bad []int
+	var first error
+	for i, r := range rows {
+		m := w.message(r, tombstones)
+		enc, err := w.e.o.Encoder.Encode(ctx, w.spec, m)
+		if err != nil {
+			bad = append(bad, i)
+			if first == nil {
+				first = fmt.Errorf("row %s=%d: %w", w.s.IDColumn, r.ID, err)
+			}
+			continue
+		}
+		msgs = append(msgs, enc)
+		ids = append(ids, r.ID)
+	}
+	return msgs, ids, bad, first
+}
+
+// message builds the payload (mapped column names) and key of a row.
+func (w *worker) message(r Row, tombstone bool) encode.Message {
+	if tombstone {
+		var key any
+		for _, v := range r.Cols {
+			key = v
+		}
+		return encode.Message{Value: nil, Key: keyValue(key)}
+	}
+	payload := make(map[string]any, len(r.Cols))
+	for c, v := range r.Cols {
+		f := c
+		if m, ok := w.s.Mapping[c]; ok {
+			f = m
+		}
+		payload[f] = v
+	}
+	m := encode.Message{Value: payload}
+	switch w.spec.KeyConfig.Mode() {
+	case "plain":
+		m.Key = r.ID
+	case "schema":
+		m.Key = payload
+	}
+	return m
+}
+
+func keyValue(v any) any {
+	if b, ok := v.([]byte); ok {
+		return string(b)
+	}
+	return v
+}
+
+func idList(rows []Row, bad []int, all bool) []int64 {
+	var out []int64
+	if all || len(bad) == 0 {
+		for _, r := range rows {
+			out = append(out, r.ID)
+		}
+		return out
+	}
+	for _, i := range bad {
+		out = append(out, rows[i].ID)
+	}
+	return out
+}

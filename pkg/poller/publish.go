@@ -1,0 +1,135 @@
+package poller
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/deimos-cli/deimos/pkg/db"
+	"github.com/deimos-cli/deimos/pkg/encode"
+	"github.com/deimos-cli/deimos/pkg/kafkaclient"
+	"github.com/deimos-cli/deimos/pkg/outbox"
+)
+
+// CommitFunc records a published batch (cursor, state columns) inside tx.
+type CommitFunc func(ctx context.Context, tx *sql.Tx) error
+
+// Publisher delivers encoded messages, then runs commit. The Kafka publisher
+// commits after every record was acknowledged; the outbox publisher inserts the
+// kafka_messages rows and runs commit in ONE transaction (exactly once into the outbox).
+type Publisher interface {
+	Publish(ctx context.Context, msgs []encode.Encoded, commit CommitFunc) error
+}
+
+// KafkaError is a delivery failure of some records of a batch.
+type KafkaError struct {
+	Failed   []int // indexes into the batch of records not delivered
+	TooLarge []int // subset of Failed rejected as too large
+	Err      error // the first error
+}
+
+func (e *KafkaError) Error() string {
+	return fmt.Sprintf("kafka: %d of the batch's records not delivered: %v", len(e.Failed), e.Err)
+}
+func (e *KafkaError) Unwrap() error { return e.Err }
+
+// Producer is the part of *kgo.Client the Kafka publisher needs.
+type Producer interface {
+	Produce(ctx context.Context, r *kgo.Record, promise func(*kgo.Record, error))
+}
+
+// KafkaPublisher produces a batch asynchronously and waits for every ack.
+type KafkaPublisher struct {
+	Client Producer
+	DB     *db.DB
+}
+
+// IsTooLarge reports a Kafka "message too large" rejection.
+func IsTooLarge(err error) bool {
+	return errors.Is(err, kerr.MessageTooLarge) || errors.Is(err, kerr.RecordListTooLarge)
+}
+
+// Publish implements Publisher. On partial failure it returns a *KafkaError and
+// does not commit; Retry only the failed records via PublishSubset.
+func (p *KafkaPublisher) Publish(ctx context.Context, msgs []encode.Encoded, commit CommitFunc) error {
+	idx := make([]int, len(msgs))
+	for i := range idx {
+		idx[i] = i
+	}
+	if err := p.produce(ctx, msgs, idx); err != nil {
+		return err
+	}
+	return p.DB.Tx(ctx, func(tx *sql.Tx) error { return commit(ctx, tx) })
+}
+
+// produce sends msgs[idx...] and waits for all acks.
+func (p *KafkaPublisher) produce(ctx context.Context, msgs []encode.Encoded, idx []int) error {
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	var kerrv *KafkaError
+	for _, i := range idx {
+		m := msgs[i]
+		rctx := ctx
+		if m.PartitionKey != nil {
+			rctx = kafkaclient.WithPartitionKey(ctx, m.PartitionKey)
+		}
+		r := &kgo.Record{Topic: m.Topic, Key: m.Key, Value: m.Value, Context: rctx}
+		wg.Add(1)
+		i := i
+		p.Client.Produce(ctx, r, func(_ *kgo.Record, err error) {
+			defer wg.Done()
+			if err == nil {
+				return
+			}
+			mu.Lock()
+			defer mu.Unlock()
+			if kerrv == nil {
+				kerrv = &KafkaError{Err: err}
+			}
+			kerrv.Failed = append(kerrv.Failed, i)
+			if IsTooLarge(err) {
+				kerrv.TooLarge = append(kerrv.TooLarge, i)
+			}
+		})
+	}
+	wg.Wait()
+	if kerrv != nil {
+		return kerrv
+	}
+	return nil
+}
+
+// OutboxPublisher writes the batch into kafka_messages in the same
+// transaction as the cursor update.
+type OutboxPublisher struct {
+	DB  *db.DB
+	Now func() time.Time
+}
+
+// Publish implements Publisher.
+func (p *OutboxPublisher) Publish(ctx context.Context, msgs []encode.Encoded, commit CommitFunc) error {
+	rows := make([]outbox.Row, len(msgs))
+	for i, m := range msgs {
+		rows[i] = outbox.Row{Topic: m.Topic, Message: m.Value, Key: m.Key}
+		if m.PartitionKey != nil {
+			pk := string(m.PartitionKey)
+			rows[i].PartitionKey = &pk
+		}
+	}
+	now := time.Now
+	if p.Now != nil {
+		now = p.Now
+	}
+	return p.DB.Tx(ctx, func(tx *sql.Tx) error {
+		if err := outbox.Insert(ctx, tx, p.DB.Dialect, rows, now()); err != nil {
+			return err
+		}
+		return commit(ctx, tx)
+	})
+}
