@@ -3,12 +3,17 @@ package encode
 import (
 	"bytes"
 	"context"
+	"encoding/hex"
+	"os"
+	"os/exec"
+	"path/filepath"
 	"reflect"
 	"strings"
 	"testing"
 
 	"github.com/twmb/franz-go/pkg/sr"
 
+	"github.com/deimos-cli/deimos/internal/testenv"
 	"github.com/deimos-cli/deimos/pkg/config"
 	"github.com/deimos-cli/deimos/pkg/encode/protobuf"
 	"github.com/deimos-cli/deimos/pkg/errs"
@@ -143,5 +148,96 @@ func TestProtoRegistryErrors(t *testing.T) {
 	d, err := newTestEngine(t, protoCfg(), nil).Decode(ctx, s, nil, protobuf.Frame(77, []int{0}, []byte{8, 1}))
 	if err != nil || !strings.HasPrefix(string(d.Value), `{"id":1,`) || d.ValueFormat.SchemaID != 77 {
 		t.Errorf("local fallback = %s %+v %v", d.Value, d.ValueFormat, err)
+	}
+}
+
+// buildBinary builds ./deimos into a temp dir (once per test binary run).
+func buildBinary(t *testing.T) string {
+	t.Helper()
+	if testing.Short() {
+		t.Skip("builds the binary")
+	}
+	bin := filepath.Join(t.TempDir(), "deimos")
+	cmd := exec.Command("go", "build", "-o", bin, "github.com/deimos-cli/deimos")
+	cmd.Dir = "../.."
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	return bin
+}
+
+func runBin(t *testing.T, bin, dir, stdin string, args ...string) (string, string, int) {
+	t.Helper()
+	cmd := exec.Command(bin, args...)
+	cmd.Dir = dir
+	cmd.Env = append(os.Environ(), "DEIMOS_CONFIG=", "DEIMOS_REGISTRY_URL=", "DEIMOS_SCHEMA_PATH=", "DEIMOS_SCHEMA_BACKEND=")
+	cmd.Stdin = strings.NewReader(stdin)
+	var out, errb bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errb
+	err := cmd.Run()
+	code := 0
+	if ee, ok := err.(*exec.ExitError); ok {
+		code = ee.ExitCode()
+	} else if err != nil {
+		t.Fatal(err)
+	}
+	return out.String(), errb.String(), code
+}
+
+// End to end from the binary: deimos encode/decode with --backend
+// proto_local and proto_schema_registry (srfake via --registry).
+func TestProtoBinaryEndToEnd(t *testing.T) {
+	bin := buildBinary(t)
+	dir := t.TempDir()
+	protos, _ := filepath.Abs(protoDir)
+	fake := testenv.Registry(t)
+	in := `{"id":"g1","part":{"name":"p","qty":3}}`
+	wantJSON := `{"id":"g1","part":{"name":"p","qty":3,"detail":null}}`
+	payload := protoBytes(t, "com.acme.Gadget", in)
+
+	// proto_local: bare protobuf bytes.
+	out, stderr, code := runBin(t, bin, dir, in, "encode", "--backend", "proto_local", "--schema", "com.acme.Gadget", "--schema-path", protos, "--output-encoding", "hex")
+	if code != 0 || strings.TrimSpace(out) != hex.EncodeToString(payload) {
+		t.Fatalf("proto_local encode = %q %s (%d), want %x", out, stderr, code, payload)
+	}
+	out, stderr, code = runBin(t, bin, dir, out, "decode", "--backend", "proto_local", "--schema", "com.acme.Gadget", "--schema-path", protos, "--input-encoding", "hex")
+	if code != 0 || strings.TrimSpace(out) != wantJSON {
+		t.Fatalf("proto_local decode = %q %s (%d)", out, stderr, code)
+	}
+
+	// proto_schema_registry: registered, framed with indexes [1].
+	reg := []string{"--backend", "proto_schema_registry", "--schema", "com.acme.Gadget", "--schema-path", protos, "--registry", fake.URL(), "--topic", "gadgets"}
+	out, stderr, code = runBin(t, bin, dir, in, append([]string{"encode", "--output-encoding", "hex"}, reg...)...)
+	if code != 0 {
+		t.Fatalf("proto_schema_registry encode: %s (%d)", stderr, code)
+	}
+	cl, _ := sr.NewClient(sr.URLs(fake.URL()))
+	ss, err := cl.SchemaByVersion(context.Background(), "gadgets-value", 1)
+	if err != nil || len(ss.References) != 1 {
+		t.Fatalf("registered value schema = %+v %v", ss, err)
+	}
+	framed := hex.EncodeToString(protobuf.Frame(ss.ID, []int{1}, payload))
+	if strings.TrimSpace(out) != framed {
+		t.Fatalf("framed value %s, want %s", out, framed)
+	}
+	for _, args := range [][]string{append([]string{"decode", "--input-encoding", "hex"}, reg...), {"decode", "--input-encoding", "hex", "--registry", fake.URL()}} {
+		got, stderr, code := runBin(t, bin, dir, out, args...)
+		if code != 0 || strings.TrimSpace(got) != wantJSON {
+			t.Errorf("%v = %q %s (%d)", args, got, stderr, code)
+		}
+	}
+	got, _, code := runBin(t, bin, dir, out, "decode", "--input-encoding", "hex", "--registry", fake.URL(), "--explain")
+	if code != 0 || !strings.Contains(got, "message indexes [1]") || !strings.Contains(got, "com.acme.Gadget") {
+		t.Errorf("--explain = %s (%d)", got, code)
+	}
+
+	// Bad input: one-line error naming the field, exit 1; unknown message: exit 2.
+	_, stderr, code = runBin(t, bin, dir, `{"id":"g1","part":{"qty":-1}}`, "encode", "--backend", "proto_local", "--schema", "com.acme.Gadget", "--schema-path", protos)
+	if code != 1 || !strings.Contains(stderr, "Gadget.part.qty") {
+		t.Errorf("bad field: %s (%d)", stderr, code)
+	}
+	_, stderr, code = runBin(t, bin, dir, in, "encode", "--backend", "proto_local", "--schema", "com.acme.Nope", "--schema-path", protos)
+	if code != 2 || !strings.Contains(stderr, "com.acme.Nope") {
+		t.Errorf("unknown message: %s (%d)", stderr, code)
 	}
 }
