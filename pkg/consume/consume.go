@@ -443,6 +443,9 @@ func planOffsets(ctx context.Context, adm *kadm.Client, o Options, topics []stri
 	var committed kadm.OffsetResponses
 	if o.Group != "" {
 		committed, err = adm.FetchOffsets(ctx, o.Group)
+		if errors.Is(err, kerr.GroupIDNotFound) {
+			committed, err = nil, nil // a new group: nothing committed yet
+		}
 		if err != nil {
 			return nil, errs.Unavailablef("kafka: fetch offsets of group %s: %w", o.Group, err)
 		}
