@@ -2,23 +2,185 @@
 package migrate
 
 import (
+	"encoding/json"
+	"fmt"
+	"strings"
+	"text/tabwriter"
+
 	"github.com/spf13/cobra"
 
 	"github.com/deimos-cli/deimos/internal/cmdutil"
+	"github.com/deimos-cli/deimos/pkg/config"
+	"github.com/deimos-cli/deimos/pkg/db"
+	"github.com/deimos-cli/deimos/pkg/errs"
+	"github.com/deimos-cli/deimos/pkg/migrate"
 )
 
 // NewCmd returns the `migrate` command.
 func NewCmd(f *cmdutil.Factory) *cobra.Command {
-	_ = f
 	c := &cobra.Command{
 		Use:   "migrate",
 		Short: "Create and upgrade the tables deimos shares with Deimos",
+		Long: `Create the tables Deimos and phobos_db_checkpoint use, with exactly their
+column names, types, nullability, defaults and index names, so that Ruby and Go
+processes can share one database.
+
+Groups: outbox (kafka_messages, kafka_topic_info), poller (deimos_poll_info),
+checkpoint (phobos_db_checkpoint_events, phobos_db_checkpoint_failures),
+deadletter (deimos_dead_letters, ours: too-large messages the relay could not
+send). Opt-in: headers (a nullable kafka_messages.headers column).
+
+Tables that already exist (created by the Rails generators) are adopted:
+recorded in deimos_schema_migrations and never altered.`,
 	}
-	c.AddCommand(
-		&cobra.Command{Use: "up", Short: "migrate up (not built yet)", RunE: cmdutil.NotYet("migrate up")},
-		&cobra.Command{Use: "status", Short: "migrate status (not built yet)", RunE: cmdutil.NotYet("migrate status")},
-		&cobra.Command{Use: "sql", Short: "migrate sql (not built yet)", RunE: cmdutil.NotYet("migrate sql")},
-		newGenTableCmd(f),
-	)
+	c.AddCommand(newUpCmd(f), newStatusCmd(f), newSQLCmd(f), newGenTableCmd(f))
+	return c
+}
+
+func openDB(c *cobra.Command, f *cmdutil.Factory) (*db.DB, *config.Config, error) {
+	cfg, err := f.Config()
+	if err != nil {
+		return nil, nil, err
+	}
+	d, err := db.Open(c.Context(), cfg.Database.URL)
+	if err != nil {
+		return nil, nil, err
+	}
+	return d, cfg, nil
+}
+
+func newUpCmd(f *cmdutil.Factory) *cobra.Command {
+	var only []string
+	c := &cobra.Command{
+		Use:   "up [--only GROUP,...]",
+		Short: "Create the missing tables (adopting existing Deimos tables as they are)",
+		Example: `  deimos migrate up --db postgres://app@db/app
+  deimos migrate up --only outbox,deadletter --db sqlite:app.db
+  deimos migrate up --only headers      # opt-in kafka_messages.headers column`,
+		Args: cobra.NoArgs,
+		RunE: func(c *cobra.Command, _ []string) error {
+			d, _, err := openDB(c, f)
+			if err != nil {
+				return err
+			}
+			defer d.Close()
+			names, err := migrate.Up(c.Context(), d, only)
+			for _, n := range names {
+				how := "created"
+				if st, serr := migrate.Status(c.Context(), d); serr == nil {
+					for _, s := range st {
+						if s.Name == n && s.Adopted {
+							how = "adopted existing"
+						}
+					}
+				}
+				fmt.Fprintf(f.IO.Out, "%s %s\n", how, n)
+			}
+			if err != nil {
+				return err
+			}
+			if len(names) == 0 {
+				fmt.Fprintf(f.IO.ErrOut, "migrate: %s is up to date\n", d.URL)
+			}
+			return nil
+		},
+	}
+	c.Flags().StringSliceVar(&only, "only", nil, "groups to apply: outbox, poller, checkpoint, deadletter, headers (default: all but headers)")
+	return c
+}
+
+func newStatusCmd(f *cmdutil.Factory) *cobra.Command {
+	var output string
+	c := &cobra.Command{
+		Use:   "status",
+		Short: "Show which migrations are applied, adopted or pending",
+		Example: `  deimos migrate status --db postgres://app@db/app
+  deimos migrate status --output json`,
+		Args: cobra.NoArgs,
+		RunE: func(c *cobra.Command, _ []string) error {
+			if output != "text" && output != "json" {
+				return errs.Usagef("--output: %q is not text or json", output)
+			}
+			d, _, err := openDB(c, f)
+			if err != nil {
+				return err
+			}
+			defer d.Close()
+			st, err := migrate.Status(c.Context(), d)
+			if err != nil {
+				return errs.Failedf("migrate status: %w", err)
+			}
+			if output == "json" {
+				enc := json.NewEncoder(f.IO.Out)
+				enc.SetIndent("", "  ")
+				return enc.Encode(st)
+			}
+			tw := tabwriter.NewWriter(f.IO.Out, 0, 4, 2, ' ', 0)
+			fmt.Fprintln(tw, "MIGRATION\tSTATE\tAPPLIED AT\tNOTES")
+			for _, s := range st {
+				state, at, notes := "pending", "", ""
+				switch {
+				case s.Applied && s.Adopted:
+					state = "adopted"
+				case s.Applied:
+					state = "applied"
+				case s.Present:
+					state = "present (not recorded)"
+				case s.OptIn:
+					state = "not applied (opt-in)"
+				}
+				if !s.AppliedAt.IsZero() {
+					at = s.AppliedAt.Format("2006-01-02 15:04:05")
+				}
+				if len(s.MissingColumns) > 0 {
+					notes = "missing columns: " + strings.Join(s.MissingColumns, ", ")
+				}
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", s.Name, state, at, notes)
+			}
+			return tw.Flush()
+		},
+	}
+	c.Flags().StringVarP(&output, "output", "o", "text", "text or json")
+	return c
+}
+
+func newSQLCmd(f *cmdutil.Factory) *cobra.Command {
+	var dialect string
+	var only []string
+	c := &cobra.Command{
+		Use:   "sql --dialect sqlite|postgres|mysql [--only GROUP,...]",
+		Short: "Print the DDL for DBAs who apply schema changes themselves",
+		Long: `Print the CREATE TABLE and CREATE INDEX statements that 'migrate up' runs,
+for one dialect, without connecting to any database. Without --dialect the
+dialect of the configured database URL is used.`,
+		Example: `  deimos migrate sql --dialect postgres > deimos.sql
+  deimos migrate sql --dialect mysql --only outbox`,
+		Args: cobra.NoArgs,
+		RunE: func(c *cobra.Command, _ []string) error {
+			if dialect == "" {
+				cfg, err := f.Config()
+				if err != nil {
+					return err
+				}
+				u := cfg.Database.URL
+				switch {
+				case strings.HasPrefix(u, "postgres"):
+					dialect = "postgres"
+				case strings.HasPrefix(u, "mysql"):
+					dialect = "mysql"
+				default:
+					dialect = "sqlite"
+				}
+			}
+			s, err := migrate.SQL(dialect, only)
+			if err != nil {
+				return err
+			}
+			_, err = fmt.Fprint(f.IO.Out, s)
+			return err
+		},
+	}
+	c.Flags().StringVar(&dialect, "dialect", "", "sqlite, postgres or mysql (default: the configured database's)")
+	c.Flags().StringSliceVar(&only, "only", nil, "groups: outbox, poller, checkpoint, deadletter, headers (default: all but headers)")
 	return c
 }

@@ -2,21 +2,270 @@
 package outbox
 
 import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net"
+	"net/http"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/charmbracelet/lipgloss"
+	"github.com/charmbracelet/lipgloss/table"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"github.com/spf13/cobra"
 
 	"github.com/deimos-cli/deimos/internal/cmdutil"
+	"github.com/deimos-cli/deimos/pkg/config"
+	"github.com/deimos-cli/deimos/pkg/db"
+	"github.com/deimos-cli/deimos/pkg/errs"
+	"github.com/deimos-cli/deimos/pkg/kafkaclient"
+	"github.com/deimos-cli/deimos/pkg/outbox"
 )
 
 // NewCmd returns the `outbox` command.
 func NewCmd(f *cmdutil.Factory) *cobra.Command {
-	_ = f
 	c := &cobra.Command{
 		Use:   "outbox",
 		Short: "Relay Deimos's kafka_messages outbox table into Kafka",
+		Long: `Relay the rows Deimos's outbox backend (producers.backend :outbox / :db) writes
+into kafka_messages to Kafka, with Deimos's lock protocol on kafka_topic_info:
+Ruby 'rake deimos:outbox' workers and deimos relays can share one table.`,
 	}
-	c.AddCommand(
-		&cobra.Command{Use: "run", Short: "outbox run (not built yet)", RunE: cmdutil.NotYet("outbox run")},
-		&cobra.Command{Use: "status", Short: "outbox status (not built yet)", RunE: cmdutil.NotYet("outbox status")},
-	)
+	c.AddCommand(newRunCmd(f), newStatusCmd(f))
 	return c
 }
+
+type runOptions struct {
+	once            bool
+	workers         int
+	batchSize       int
+	compact         string
+	metricsAddr     string
+	deliveryTimeout time.Duration
+}
+
+func newRunCmd(f *cmdutil.Factory) *cobra.Command {
+	o := &runOptions{}
+	c := &cobra.Command{
+		Use:   "run [--once] [--workers N] [--batch-size N] [--compact-topics LIST|all] [--metrics-addr ADDR]",
+		Short: "Send kafka_messages rows to Kafka and delete them (daemon, or --once)",
+		Long: `Send the rows of kafka_messages to Kafka exactly as Deimos's outbox producer
+does: per topic in id order, in batches (default 1000), keeping the last
+message per key on compacted topics, bytes verbatim (NULL message = tombstone),
+partitioned by CRC32 of partition_key (else key); rows are deleted only after
+Kafka acknowledged them (at-least-once).
+
+Topics are locked through kafka_topic_info (60 s stale window), so any number
+of processes and --workers may run, Ruby ones included. Kafka errors are
+retried with capped exponential back-off while the lock is heartbeated. A
+message Kafka rejects as too large is moved to deimos_dead_letters with the
+error text (run 'deimos migrate up --only deadletter').
+
+Without --once it runs until SIGINT/SIGTERM, which finish the in-flight batch
+and release the locks (exit 0). With --once it drains until every topic is
+empty or locked elsewhere, then exits: 1 if a topic errored.`,
+		Example: `  deimos outbox run --db postgres://app@db/app -b kafka:9092
+  deimos outbox run --once --workers 4 --compact-topics all
+  deimos outbox run --metrics-addr :9394      # Prometheus /metrics`,
+		Args: cobra.NoArgs,
+		RunE: func(c *cobra.Command, _ []string) error { return runRelay(c, f, o) },
+	}
+	fl := c.Flags()
+	fl.BoolVar(&o.once, "once", false, "drain the table, then exit")
+	fl.IntVar(&o.workers, "workers", 0, "worker goroutines, each with its own lock id (default outbox.workers or 1)")
+	fl.IntVar(&o.batchSize, "batch-size", 0, "rows per batch (default outbox.batch_size or 1000)")
+	fl.StringVar(&o.compact, "compact-topics", "", "topics to compact: a comma-separated list, or all (default outbox.compact_topics)")
+	fl.StringVar(&o.metricsAddr, "metrics-addr", "", "serve Prometheus metrics on ADDR/metrics (default outbox.metrics_addr)")
+	fl.DurationVar(&o.deliveryTimeout, "delivery-timeout", 30*time.Second, "how long one send attempt may take before it is retried")
+	return c
+}
+
+func runRelay(c *cobra.Command, f *cmdutil.Factory, o *runOptions) error {
+	cfg, err := f.Config()
+	if err != nil {
+		return err
+	}
+	oc := cfg.Outbox
+	fl := c.Flags()
+	if fl.Changed("workers") {
+		oc.Workers = o.workers
+	}
+	if fl.Changed("batch-size") {
+		oc.BatchSize = o.batchSize
+	}
+	if fl.Changed("compact-topics") {
+		oc.CompactTopics = config.ParseTopicMatch(o.compact)
+	}
+	if fl.Changed("metrics-addr") {
+		oc.MetricsAddr = o.metricsAddr
+	}
+	if oc.Workers < 1 {
+		return errs.Usagef("--workers: must be at least 1 (got %d)", oc.Workers)
+	}
+	if oc.BatchSize < 1 {
+		return errs.Usagef("--batch-size: must be at least 1 (got %d)", oc.BatchSize)
+	}
+	log := f.Logger(cfg).With("component", "outbox")
+	ctx, stop := cmdutil.SignalContext(c.Context())
+	defer stop()
+
+	d, err := db.Open(ctx, cfg.Database.URL)
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	cl, err := kafkaclient.NewClient(cfg.Kafka, outbox.ProducerOpts(o.deliveryTimeout)...)
+	if err != nil {
+		return err
+	}
+	defer cl.Close()
+	pctx, cancel := context.WithTimeout(ctx, 15*time.Second)
+	err = kafkaclient.Ping(pctx, cl, cfg.Kafka.Brokers)
+	cancel()
+	if err != nil {
+		return err
+	}
+
+	opts := outbox.Options{
+		Workers: oc.Workers, BatchSize: oc.BatchSize, Compact: oc.CompactTopics,
+		Once: o.once, Logger: log,
+	}
+	var srv *http.Server
+	if oc.MetricsAddr != "" {
+		opts.Metrics = outbox.NewMetrics()
+		ln, err := net.Listen("tcp", oc.MetricsAddr)
+		if err != nil {
+			return errs.Usagef("--metrics-addr %s: %w", oc.MetricsAddr, err)
+		}
+		mux := http.NewServeMux()
+		mux.Handle("/metrics", promhttp.HandlerFor(opts.Metrics.Registry, promhttp.HandlerOpts{}))
+		srv = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+		go func() { _ = srv.Serve(ln) }()
+		log.Info("serving metrics", "addr", "http://"+ln.Addr().String()+"/metrics")
+		defer func() {
+			sctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+			defer cancel()
+			_ = srv.Shutdown(sctx)
+		}()
+	}
+	log.Info("outbox relay", "db", d.URL, "kafka", kafkaclient.Describe(cfg.Kafka))
+	r, err := outbox.New(ctx, d, cl, opts)
+	if err != nil {
+		return err
+	}
+	start := time.Now()
+	sum, err := r.Run(ctx)
+	el := time.Since(start)
+	if o.once {
+		rate := 0.0
+		if el > 0 {
+			rate = float64(sum.Processed) / el.Seconds()
+		}
+		fmt.Fprintf(f.IO.Out, "processed %d rows, published %d, dead-lettered %d in %.2fs (%.0f rows/s)\n", sum.Processed, sum.Published, sum.DeadLettered, el.Seconds(), rate)
+	}
+	if err != nil {
+		return err
+	}
+	if ctx.Err() != nil && !o.once {
+		return nil // clean stop on signal
+	}
+	return nil
+}
+
+func newStatusCmd(f *cmdutil.Factory) *cobra.Command {
+	var output string
+	c := &cobra.Command{
+		Use:   "status [--output json]",
+		Short: "Show pending rows, oldest age, lock holder and error state per topic",
+		Example: `  deimos outbox status --db postgres://app@db/app
+  deimos outbox status --output json | jq '.[] | select(.error)'`,
+		Args: cobra.NoArgs,
+		RunE: func(c *cobra.Command, _ []string) error {
+			if output != "text" && output != "json" {
+				return errs.Usagef("--output: %q is not text or json", output)
+			}
+			cfg, err := f.Config()
+			if err != nil {
+				return err
+			}
+			d, err := db.Open(c.Context(), cfg.Database.URL)
+			if err != nil {
+				return err
+			}
+			defer d.Close()
+			sts, err := outbox.Status(c.Context(), d, time.Now())
+			if err != nil {
+				return errs.Failedf("outbox status: %w", err)
+			}
+			if output == "json" {
+				enc := json.NewEncoder(f.IO.Out)
+				enc.SetIndent("", "  ")
+				if sts == nil {
+					sts = []outbox.TopicStatus{}
+				}
+				return enc.Encode(sts)
+			}
+			return renderStatus(f, sts)
+		},
+	}
+	c.Flags().StringVarP(&output, "output", "o", "text", "text or json")
+	return c
+}
+
+func age(sec float64) string {
+	if sec <= 0 {
+		return "-"
+	}
+	return (time.Duration(sec) * time.Second).Round(time.Second).String()
+}
+
+func renderStatus(f *cmdutil.Factory, sts []outbox.TopicStatus) error {
+	if len(sts) == 0 {
+		fmt.Fprintln(f.IO.ErrOut, "outbox: no topics (kafka_messages and kafka_topic_info are empty)")
+		return nil
+	}
+	headers := []string{"TOPIC", "PENDING", "OLDEST", "MAX WAIT", "LOCKED BY", "LOCKED AT", "ERROR", "RETRIES", "DEAD LETTERS"}
+	var rows [][]string
+	for _, s := range sts {
+		lockedAt := "-"
+		if s.LockedAt != nil {
+			lockedAt = s.LockedAt.Format("2006-01-02 15:04:05")
+		}
+		lockedBy := s.LockedBy
+		if lockedBy == "" {
+			lockedBy = "-"
+		}
+		e := "no"
+		if s.Error {
+			e = "yes"
+		}
+		rows = append(rows, []string{s.Topic, fmt.Sprint(s.Pending), age(s.OldestAgeSeconds), age(s.MaxWaitSeconds), lockedBy, lockedAt, e, fmt.Sprint(s.Retries), fmt.Sprint(s.DeadLetters)})
+	}
+	if f.IO.StdoutTTY {
+		re := lipgloss.NewRenderer(f.IO.Out)
+		head := re.NewStyle().Bold(true).Padding(0, 1)
+		cell := re.NewStyle().Padding(0, 1)
+		bad := re.NewStyle().Padding(0, 1).Foreground(lipgloss.Color("1")).Bold(true)
+		t := table.New().Border(lipgloss.NormalBorder()).Headers(headers...).Rows(rows...).
+			StyleFunc(func(row, col int) lipgloss.Style {
+				if row == table.HeaderRow {
+					return head
+				}
+				if row >= 0 && row < len(rows) && (col == 6 && rows[row][6] == "yes" || col == 8 && rows[row][8] != "0") {
+					return bad
+				}
+				return cell
+			})
+		_, err := fmt.Fprintln(f.IO.Out, t.Render())
+		return err
+	}
+	tw := tabwriter.NewWriter(f.IO.Out, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, strings.Join(headers, "\t"))
+	for _, r := range rows {
+		fmt.Fprintln(tw, strings.Join(r, "\t"))
+	}
+	return tw.Flush()
+}
+

@@ -2,8 +2,8 @@ package outbox
 
 import (
 	"bytes"
-	"crypto/rand"
 	"context"
+	"crypto/rand"
 	"database/sql"
 	"fmt"
 	"log/slog"
