@@ -9,6 +9,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/jhump/protoreflect/desc"
@@ -81,9 +82,13 @@ func MarshalValue(md *desc.MessageDescriptor, v any) ([]byte, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", md.GetName(), err)
 	}
-	// Re-serialize in field-number order with sorted map keys, the canonical
-	// order protoc and the C/upb runtimes (Ruby) write: Go's runtime writes
-	// oneof fields last, which is valid but not byte-identical.
+	// Go's runtime writes oneof fields after the others: valid, but not the
+	// field-number order protoc and the C/upb runtimes (Ruby) write. Messages
+	// that can hold a oneof are re-serialized in field-number order (with
+	// sorted map keys) so the bytes are identical.
+	if !hasOneof(md) {
+		return b, nil
+	}
 	dm := dynamic.NewMessage(md)
 	if err := dm.Unmarshal(b); err != nil {
 		return nil, fmt.Errorf("%s: %w", md.GetName(), err)
@@ -624,4 +629,35 @@ func writeValue(buf *bytes.Buffer, fd pref.FieldDescriptor, v pref.Value) error 
 		return fmt.Errorf("unsupported protobuf kind %s", fd.Kind())
 	}
 	return nil
+}
+
+var oneofCache sync.Map // *desc.MessageDescriptor -> bool
+
+// hasOneof reports whether md or any message reachable from it declares a
+// (non-synthetic) oneof.
+func hasOneof(md *desc.MessageDescriptor) bool {
+	if v, ok := oneofCache.Load(md); ok {
+		return v.(bool)
+	}
+	r := oneofIn(md.UnwrapMessage(), map[pref.FullName]bool{})
+	oneofCache.Store(md, r)
+	return r
+}
+
+func oneofIn(d pref.MessageDescriptor, seen map[pref.FullName]bool) bool {
+	if seen[d.FullName()] {
+		return false
+	}
+	seen[d.FullName()] = true
+	for i := 0; i < d.Oneofs().Len(); i++ {
+		if !d.Oneofs().Get(i).IsSynthetic() {
+			return true
+		}
+	}
+	for i := 0; i < d.Fields().Len(); i++ {
+		if m := d.Fields().Get(i).Message(); m != nil && oneofIn(m, seen) {
+			return true
+		}
+	}
+	return false
 }

@@ -15,6 +15,9 @@ import (
 
 	"github.com/jhump/protoreflect/desc"
 	"github.com/twmb/franz-go/pkg/sr"
+	"google.golang.org/protobuf/encoding/protojson"
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/types/dynamicpb"
 
 	"github.com/deimos-cli/deimos/internal/testenv"
 )
@@ -503,5 +506,64 @@ func TestRegistryReferences(t *testing.T) {
 	}
 	if _, err := NewRegistry(nil, l, true).RegisterFile(ctx, "x", w.GetFile()); err == nil {
 		t.Error("nil client accepted")
+	}
+}
+
+const benchDoc = `{"id":"-5","num":7,"name":"widget","price":2.5,"active":true,"color":"BLUE","tags":["a","b"],"counts":{"k":9},"parts":[{"name":"p","qty":3,"detail":{"note":"n"}}],"cost":{"currency":"EUR","units":12},"updated_at":"2024-01-02T03:04:05Z","code":4}`
+
+// BenchmarkMarshal measures JSON -> protobuf; BenchmarkMarshalProtojson is
+// the reference (protojson into dynamicpb, Go's own field order).
+func BenchmarkMarshal(b *testing.B) {
+	md, err := NewLoader(protoRoot).Message("com.acme.Widget")
+	if err != nil {
+		b.Fatal(err)
+	}
+	for i := 0; i < b.N; i++ {
+		if _, err := Marshal(md, []byte(benchDoc)); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+func BenchmarkMarshalProtojson(b *testing.B) {
+	md, err := NewLoader(protoRoot).Message("com.acme.Widget")
+	if err != nil {
+		b.Fatal(err)
+	}
+	for i := 0; i < b.N; i++ {
+		m := dynamicpb.NewMessage(md.UnwrapMessage())
+		if err := protojson.Unmarshal([]byte(benchDoc), m); err != nil {
+			b.Fatal(err)
+		}
+		if _, err := proto.Marshal(m); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+func BenchmarkUnmarshal(b *testing.B) {
+	md, _ := NewLoader(protoRoot).Message("com.acme.Widget")
+	bin, err := Marshal(md, []byte(benchDoc))
+	if err != nil {
+		b.Fatal(err)
+	}
+	for i := 0; i < b.N; i++ {
+		if _, err := Unmarshal(md, bin); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+func BenchmarkUnmarshalProtojson(b *testing.B) {
+	md, _ := NewLoader(protoRoot).Message("com.acme.Widget")
+	bin, _ := Marshal(md, []byte(benchDoc))
+	for i := 0; i < b.N; i++ {
+		m := dynamicpb.NewMessage(md.UnwrapMessage())
+		if err := proto.Unmarshal(bin, m); err != nil {
+			b.Fatal(err)
+		}
+		if _, err := protojson.Marshal(m); err != nil {
+			b.Fatal(err)
+		}
 	}
 }
