@@ -215,8 +215,10 @@ func KeyProtoFile(md *desc.MessageDescriptor, field string) (relPath string, con
 	if pkg != "" {
 		relPath = strings.ReplaceAll(pkg, ".", "/") + "/" + relPath
 	}
-	fb, err := builder.FromField(fd)
-	if err != nil {
+	var fb *builder.FieldBuilder
+	if fd.IsMap() {
+		fb = builder.NewMapField(fd.GetName(), fieldType(fd.GetMapKeyType()), fieldType(fd.GetMapValueType())).SetNumber(fd.GetNumber())
+	} else if fb, err = builder.FromField(fd); err != nil {
 		return "", nil, fmt.Errorf("key field %s: %w", field, err)
 	}
 	fb.SetComments(builder.Comments{})
@@ -268,4 +270,14 @@ func MessageJSONSchema(md *desc.MessageDescriptor) ([]byte, error) {
 		"type", "object",
 		"properties", props,
 	), "", "  ")
+}
+
+func fieldType(fd *desc.FieldDescriptor) *builder.FieldType {
+	switch {
+	case fd.GetMessageType() != nil:
+		return builder.FieldTypeImportedMessage(fd.GetMessageType())
+	case fd.GetEnumType() != nil:
+		return builder.FieldTypeImportedEnum(fd.GetEnumType())
+	}
+	return builder.FieldTypeScalar(fd.GetType())
 }

@@ -330,6 +330,10 @@ func TestKeyProtoFile(t *testing.T) {
 			"syntax = \"proto3\";\n\npackage com.acme;\n\nmessage GadgetKey {\n  string id = 1;\n}\n"},
 		{"com.acme.Widget", "nickname", "com/acme/widget_key.proto",
 			"syntax = \"proto3\";\n\npackage com.acme;\n\nmessage WidgetKey {\n  string nickname = 18;\n}\n"},
+		{"com.acme.Widget", "counts", "com/acme/widget_key.proto",
+			"syntax = \"proto3\";\n\npackage com.acme;\n\nmessage WidgetKey {\n  map<string, int64> counts = 10;\n}\n"},
+		{"com.acme.Widget", "color", "com/acme/widget_key.proto",
+			"syntax = \"proto3\";\n\npackage com.acme;\n\nimport \"com/acme/widget.proto\";\n\nmessage WidgetKey {\n  Widget.Color color = 8;\n}\n"},
 	}
 	for _, tt := range tests {
 		path, content, err := KeyProtoFile(message(t, l, tt.msg), tt.field)
