@@ -1,25 +1,380 @@
-// Package events is the `deimos events` command.
+// Package events is the `deimos events` command: the phobos_db_checkpoint
+// store (events and failures) from the shell, and its HTTP API.
 package events
 
 import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"strconv"
+	"strings"
+	"text/tabwriter"
+	"time"
+
 	"github.com/spf13/cobra"
 
 	"github.com/deimos-cli/deimos/internal/cmdutil"
+	"github.com/deimos-cli/deimos/pkg/checkpoint"
+	"github.com/deimos-cli/deimos/pkg/config"
+	"github.com/deimos-cli/deimos/pkg/db"
+	"github.com/deimos-cli/deimos/pkg/errs"
 )
 
 // NewCmd returns the `events` command.
 func NewCmd(f *cmdutil.Factory) *cobra.Command {
-	_ = f
 	c := &cobra.Command{
 		Use:   "events",
 		Short: "Inspect and retry checkpointed events (phobos_db_checkpoint)",
+		Long: `The checkpoint store that 'deimos consume --exec CMD --checkpoint' (and Ruby's
+phobos_db_checkpoint) writes: acknowledged events in phobos_db_checkpoint_events and
+messages that failed after max_retries in phobos_db_checkpoint_failures.`,
 	}
-	c.AddCommand(
-		&cobra.Command{Use: "list", Short: "events list (not built yet)", RunE: cmdutil.NotYet("events list")},
-		&cobra.Command{Use: "show", Short: "events show (not built yet)", RunE: cmdutil.NotYet("events show")},
-		&cobra.Command{Use: "retry", Short: "events retry (not built yet)", RunE: cmdutil.NotYet("events retry")},
-		&cobra.Command{Use: "delete", Short: "events delete (not built yet)", RunE: cmdutil.NotYet("events delete")},
-		&cobra.Command{Use: "serve", Short: "events serve (not built yet)", RunE: cmdutil.NotYet("events serve")},
-	)
+	c.AddCommand(newListCmd(f), newShowCmd(f), newRetryCmd(f), newDeleteCmd(f), newServeCmd(f))
+	return c
+}
+
+func openStore(ctx context.Context, f *cmdutil.Factory) (*config.Config, *checkpoint.Store, func(), error) {
+	cfg, err := f.Config()
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	if cfg.Database.URL == "" {
+		return nil, nil, nil, errs.Usagef("events: no database: give --db URL, DEIMOS_DB or database.url")
+	}
+	d, err := db.Open(ctx, cfg.Database.URL)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	st, err := checkpoint.NewStore(ctx, d)
+	if err != nil {
+		d.Close()
+		return nil, nil, nil, errs.Usage(err)
+	}
+	return cfg, st, func() { d.Close() }, nil
+}
+
+func parseID(s string) (int64, error) {
+	id, err := strconv.ParseInt(s, 10, 64)
+	if err != nil || id <= 0 {
+		return 0, errs.Usagef("id %q: must be a positive integer", s)
+	}
+	return id, nil
+}
+
+func newListCmd(f *cmdutil.Factory) *cobra.Command {
+	var failures bool
+	var output string
+	var fl checkpoint.Filter
+	c := &cobra.Command{
+		Use:   "list",
+		Short: "List stored events (or failures with --failures), newest event_time first",
+		Example: `  deimos events list --topic orders --limit 5
+  deimos events list --failures --group billing --output json`,
+		Args: cobra.NoArgs,
+		RunE: func(c *cobra.Command, _ []string) error {
+			if fl.Limit < 0 || fl.Offset < 0 {
+				return errs.Usagef("--limit and --offset must be 0 or more")
+			}
+			if output != "text" && output != "json" {
+				return errs.Usagef("--output %q: use text or json", output)
+			}
+			_, st, done, err := openStore(c.Context(), f)
+			if err != nil {
+				return err
+			}
+			defer done()
+			var rows any
+			var lines [][]string
+			if failures {
+				fs, err := st.ListFailures(c.Context(), fl)
+				if err != nil {
+					return errs.Failed(err)
+				}
+				rows = fs
+				for _, x := range fs {
+					lines = append(lines, []string{strconv.FormatInt(x.ID, 10), tm(x.CreatedAt), s(x.Topic), s(x.GroupID), s(x.EntityID), s(x.ErrorClass), oneLine(s(x.ErrorMessage))})
+				}
+			} else {
+				es, err := st.ListEvents(c.Context(), fl)
+				if err != nil {
+					return errs.Failed(err)
+				}
+				rows = es
+				for _, x := range es {
+					lines = append(lines, []string{strconv.FormatInt(x.ID, 10), tm(x.EventTime), s(x.Topic), s(x.GroupID), s(x.EntityID), s(x.EventType), s(x.Checksum)})
+				}
+			}
+			if output == "json" {
+				return writeJSON(f.IO.Out, rows)
+			}
+			tw := tabwriter.NewWriter(f.IO.Out, 0, 4, 2, ' ', 0)
+			if failures {
+				fmt.Fprintln(tw, "ID\tCREATED_AT\tTOPIC\tGROUP\tENTITY_ID\tERROR_CLASS\tERROR")
+			} else {
+				fmt.Fprintln(tw, "ID\tEVENT_TIME\tTOPIC\tGROUP\tENTITY_ID\tEVENT_TYPE\tCHECKSUM")
+			}
+			for _, l := range lines {
+				fmt.Fprintln(tw, strings.Join(l, "\t"))
+			}
+			return tw.Flush()
+		},
+	}
+	c.Flags().BoolVar(&failures, "failures", false, "list failures instead of events")
+	c.Flags().StringVar(&fl.Topic, "topic", "", "only this topic")
+	c.Flags().StringVar(&fl.GroupID, "group", "", "only this group_id")
+	c.Flags().StringVar(&fl.EntityID, "entity-id", "", "only this entity_id")
+	c.Flags().StringVar(&fl.EventType, "event-type", "", "only this event_type")
+	c.Flags().IntVar(&fl.Limit, "limit", checkpoint.DefaultLimit, "at most this many rows")
+	c.Flags().IntVar(&fl.Offset, "offset", 0, "skip this many rows")
+	c.Flags().StringVarP(&output, "output", "o", "text", "text | json (the HTTP API's JSON)")
+	return c
+}
+
+func s(p *string) string {
+	if p == nil {
+		return "-"
+	}
+	return *p
+}
+
+func tm(t *checkpoint.Time) string {
+	if t == nil {
+		return "-"
+	}
+	return t.UTC().Format(checkpoint.TimeLayout)
+}
+
+func oneLine(x string) string {
+	x = strings.ReplaceAll(x, "\n", " ")
+	if len(x) > 80 {
+		x = x[:77] + "..."
+	}
+	return x
+}
+
+func writeJSON(w io.Writer, v any) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(v)
+}
+
+func newShowCmd(f *cmdutil.Factory) *cobra.Command {
+	var failure bool
+	c := &cobra.Command{
+		Use:     "show ID",
+		Short:   "Print one event (or failure with --failure) as the API's JSON",
+		Example: "  deimos events show 42\n  deimos events show --failure 7",
+		Args:    cmdutil.ExactArgs(1, "an ID"),
+		RunE: func(c *cobra.Command, args []string) error {
+			id, err := parseID(args[0])
+			if err != nil {
+				return err
+			}
+			_, st, done, err := openStore(c.Context(), f)
+			if err != nil {
+				return err
+			}
+			defer done()
+			var v any
+			if failure {
+				v, err = st.GetFailure(c.Context(), id)
+			} else {
+				v, err = st.GetEvent(c.Context(), id)
+			}
+			if errors.Is(err, checkpoint.ErrNotFound) {
+				what := "event"
+				if failure {
+					what = "failure"
+				}
+				return errs.Failedf("%s %d not found", what, id)
+			}
+			if err != nil {
+				return errs.Failed(err)
+			}
+			return writeJSON(f.IO.Out, v)
+		},
+	}
+	c.Flags().BoolVar(&failure, "failure", false, "show a failure instead of an event")
+	return c
+}
+
+// groupRunner re-runs a failure's handler: --exec when given, else the exec
+// of the configured consumer whose group is the failure's group_id (as
+// phobos_db_checkpoint finds the listener by group id).
+type groupRunner struct {
+	exec    string
+	skip    int
+	cfg     *config.Config
+	stderr  io.Writer
+	timeout time.Duration
+}
+
+func (g *groupRunner) Run(ctx context.Context, m checkpoint.Message) (checkpoint.Result, error) {
+	cmd, skip := g.exec, g.skip
+	var fields checkpoint.Fields
+	if cmd == "" {
+		for _, c := range g.cfg.Consumers {
+			if c.Group == m.Group && c.Exec != "" {
+				cmd = c.Exec
+				if c.SkipExitCode != nil {
+					skip = *c.SkipExitCode
+				}
+				fields = checkpoint.Fields{EntityID: c.EntityIDField, EventTime: c.EventTimeField, EventType: c.EventTypeField, EventVersion: c.EventVersionFld}
+				break
+			}
+		}
+	}
+	if cmd == "" {
+		return checkpoint.Result{}, &checkpoint.HandlerError{Class: "Deimos::ConsumerNotFound", Message: fmt.Sprintf("no handler command for group id '%s': give --exec or a consumer with that group and exec in the config", m.Group)}
+	}
+	res, err := (&checkpoint.Exec{Command: cmd, SkipExitCode: skip, Stderr: g.stderr, Timeout: g.timeout}).Run(ctx, m)
+	if err == nil && res.Acked {
+		a := fields.FromPayload(m.Payload).Merge(res.Ack)
+		res.Ack = &a
+	}
+	return res, err
+}
+
+func addRunnerFlags(c *cobra.Command, g *groupRunner) {
+	c.Flags().StringVar(&g.exec, "exec", "", "handler command to re-run failures with (default: the exec of the configured consumer with the failure's group)")
+	c.Flags().IntVar(&g.skip, "skip-exit-code", checkpoint.DefaultSkipExitCode, "the handler's exit status that means \"skipped\"")
+	c.Flags().DurationVar(&g.timeout, "handler-timeout", 0, "kill a handler run after this long (0: no limit)")
+}
+
+func newRetryCmd(f *cmdutil.Factory) *cobra.Command {
+	g := &groupRunner{}
+	c := &cobra.Command{
+		Use:   "retry ID",
+		Short: "Re-run the handler for a failure; on success delete it (and store the event when acknowledged)",
+		Long: `Re-runs the handler command with the failure's stored payload and metadata and
+DEIMOS_RETRY_COUNT=0. On success the failure row is deleted and, when the handler
+acknowledged, an event is stored. When the handler fails again the failure is kept
+and the command exits 1 (the API answers 422).`,
+		Example: "  deimos events retry 7\n  deimos events retry 7 --exec './handle-order.sh'",
+		Args:    cmdutil.ExactArgs(1, "a failure ID"),
+		RunE: func(c *cobra.Command, args []string) error {
+			id, err := parseID(args[0])
+			if err != nil {
+				return err
+			}
+			cfg, st, done, err := openStore(c.Context(), f)
+			if err != nil {
+				return err
+			}
+			defer done()
+			g.cfg, g.stderr = cfg, f.IO.ErrOut
+			acked, err := checkpoint.Retry(c.Context(), st, g, checkpoint.Fields{}, id)
+			if errors.Is(err, checkpoint.ErrNotFound) {
+				return errs.Failedf("failure %d not found", id)
+			}
+			if err != nil {
+				return errs.Failedf("retry of failure %d: %w", id, err)
+			}
+			b, _ := json.Marshal(map[string]bool{"acknowledged": acked})
+			fmt.Fprintln(f.IO.Out, string(b))
+			return nil
+		},
+	}
+	addRunnerFlags(c, g)
+	return c
+}
+
+func newDeleteCmd(f *cmdutil.Factory) *cobra.Command {
+	return &cobra.Command{
+		Use:     "delete ID",
+		Short:   "Delete a failure",
+		Example: "  deimos events delete 7",
+		Args:    cmdutil.ExactArgs(1, "a failure ID"),
+		RunE: func(c *cobra.Command, args []string) error {
+			id, err := parseID(args[0])
+			if err != nil {
+				return err
+			}
+			_, st, done, err := openStore(c.Context(), f)
+			if err != nil {
+				return err
+			}
+			defer done()
+			if err := st.DeleteFailure(c.Context(), id); errors.Is(err, checkpoint.ErrNotFound) {
+				return errs.Failedf("failure %d not found", id)
+			} else if err != nil {
+				return errs.Failed(err)
+			}
+			fmt.Fprintln(f.IO.Out, `{"acknowledged":true}`)
+			return nil
+		},
+	}
+}
+
+func newServeCmd(f *cmdutil.Factory) *cobra.Command {
+	g := &groupRunner{}
+	var addr, token string
+	c := &cobra.Command{
+		Use:   "serve",
+		Short: "Serve the phobos_db_checkpoint events HTTP API",
+		Long: `Serves the events API of phobos_db_checkpoint (same routes, parameters, order,
+JSON shapes and status codes):
+
+  GET    /ping                      PONG
+  GET    /v1/events                 ?limit=20&offset=0&topic=&group_id=&entity_id=&event_type=
+  GET    /v1/events/:id
+  GET    /v1/failures               same parameters
+  GET    /v1/failures/count         {"count": N}
+  GET    /v1/failures/:id
+  DELETE /v1/failures/:id           {"acknowledged": true}
+  POST   /v1/failures/:id/retry     {"acknowledged": true|false}, 422 when the handler fails
+
+Binds to 127.0.0.1 unless --addr says otherwise. With --token (or DEIMOS_EVENTS_TOKEN)
+every route but /ping needs "Authorization: Bearer TOKEN".`,
+		Example: `  deimos events serve --addr 127.0.0.1:9292
+  DEIMOS_EVENTS_TOKEN=s3cret deimos events serve --addr 0.0.0.0:9292 --exec ./handler.sh`,
+		Args: cobra.NoArgs,
+		RunE: func(c *cobra.Command, _ []string) error {
+			if token == "" {
+				getenv := f.Getenv
+				if getenv == nil {
+					getenv = os.LookupEnv
+				}
+				token, _ = getenv("DEIMOS_EVENTS_TOKEN")
+			}
+			ctx, stop := cmdutil.SignalContext(c.Context())
+			defer stop()
+			cfg, st, done, err := openStore(ctx, f)
+			if err != nil {
+				return err
+			}
+			defer done()
+			g.cfg, g.stderr = cfg, f.IO.ErrOut
+			log := f.Logger(cfg)
+			h := checkpoint.NewAPI(checkpoint.APIOptions{Store: st, Runner: g, Token: token,
+				Log: func(method, path string, status int, d time.Duration) {
+					log.Info("request", "method", method, "path", path, "status", status, "duration", d.Round(time.Microsecond))
+				}})
+			ln, err := net.Listen("tcp", addr)
+			if err != nil {
+				return errs.Usagef("events serve: listen on %s: %w", addr, err)
+			}
+			srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
+			fmt.Fprintf(f.IO.ErrOut, "events API listening on http://%s\n", ln.Addr())
+			errc := make(chan error, 1)
+			go func() { errc <- srv.Serve(ln) }()
+			select {
+			case err := <-errc:
+				return errs.Failed(err)
+			case <-ctx.Done():
+			}
+			sctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+			defer cancel()
+			return srv.Shutdown(sctx)
+		},
+	}
+	c.Flags().StringVar(&addr, "addr", "127.0.0.1:9292", "address to listen on")
+	c.Flags().StringVar(&token, "token", "", "require this bearer token (default $DEIMOS_EVENTS_TOKEN); never logged")
+	addRunnerFlags(c, g)
 	return c
 }

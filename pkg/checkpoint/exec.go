@@ -280,8 +280,8 @@ func (f Fields) FromPayload(payload []byte) Ack {
 	return a
 }
 
-// merge overlays the handler's ack on the payload-derived one.
-func (a Ack) merge(o *Ack) Ack {
+// Merge overlays the handler's ack on the payload-derived one.
+func (a Ack) Merge(o *Ack) Ack {
 	if o == nil {
 		return a
 	}

@@ -146,7 +146,7 @@ func (h *Handler) done(ctx context.Context, m Message, res Result) error {
 		return nil
 	}
 	if h.o.Store != nil {
-		a := h.o.Fields.FromPayload(m.Payload).merge(res.Ack)
+		a := h.o.Fields.FromPayload(m.Payload).Merge(res.Ack)
 		if _, err := h.o.Store.InsertEvent(ctx, m.Topic, m.Group, m.Checksum, m.Payload, a); err != nil {
 			return errs.Unavailablef("checkpoint: storing event %s/%d@%d: %w", m.Topic, m.Partition, m.Offset, err)
 		}
@@ -261,7 +261,7 @@ func Retry(ctx context.Context, st *Store, r Runner, fields Fields, id int64) (b
 		return false, &RetryError{Err: err}
 	}
 	if res.Acked {
-		a := fields.FromPayload(m.Payload).merge(res.Ack)
+		a := fields.FromPayload(m.Payload).Merge(res.Ack)
 		if _, err := st.InsertEvent(ctx, m.Topic, m.Group, m.Checksum, m.Payload, a); err != nil {
 			return false, fmt.Errorf("storing event: %w", err)
 		}
