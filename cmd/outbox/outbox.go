@@ -268,4 +268,3 @@ func renderStatus(f *cmdutil.Factory, sts []outbox.TopicStatus) error {
 	}
 	return tw.Flush()
 }
-

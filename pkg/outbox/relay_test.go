@@ -7,6 +7,7 @@ import (
 	"database/sql"
 	"fmt"
 	"log/slog"
+	"net"
 	"os"
 	"strings"
 	"sync"
@@ -566,4 +567,135 @@ func incompressible(n int) []byte {
 	b := make([]byte, n)
 	_, _ = rand.Read(b)
 	return b
+}
+
+func freePort(t *testing.T) int {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port
+}
+
+func waitEmpty(t *testing.T, d *db.DB, within time.Duration) {
+	t.Helper()
+	deadline := time.Now().Add(within)
+	for time.Now().Before(deadline) {
+		if count(t, d, "SELECT COUNT(*) FROM kafka_messages") == 0 {
+			return
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	t.Fatalf("kafka_messages not drained within %s (%d rows left)", within, count(t, d, "SELECT COUNT(*) FROM kafka_messages"))
+}
+
+// The broker goes away mid-run and comes back on the same port: the daemon
+// retries with back-off and nothing is lost.
+func TestBrokerOutageLosesNothing(t *testing.T) {
+	port, dir := freePort(t), t.TempDir()
+	start := func() *kfake.Cluster {
+		var c *kfake.Cluster
+		var err error
+		for i := 0; i < 50; i++ { // the port may linger briefly after Close
+			c, err = kfake.NewCluster(kfake.NumBrokers(1), kfake.Ports(port), kfake.DataDir(dir), kfake.SeedTopics(3, "o"))
+			if err == nil {
+				return c
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
+		t.Fatal(err)
+		return nil
+	}
+	c1 := start()
+	brokers := c1.ListenAddrs()
+	d := migrated(t, testenv.Postgres(t))
+	ins := func(from, to int) {
+		var rows []Row
+		for i := from; i < to; i++ {
+			rows = append(rows, Row{Topic: "o", Message: []byte(fmt.Sprint(i)), Key: []byte(fmt.Sprint(i % 7))})
+		}
+		if err := Insert(context.Background(), d.DB, d.Dialect, rows, time.Now()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	ins(0, 300)
+	cl := producer(t, brokers, kgo.RecordDeliveryTimeout(2*time.Second), kgo.RetryTimeout(2*time.Second))
+	r, err := New(context.Background(), d, cl, Options{BatchSize: 50, MaxBackoff: 500 * time.Millisecond, HeartbeatEvery: 200 * time.Millisecond, Logger: testLogger(t)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan Summary)
+	go func() { s, _ := r.Run(ctx); done <- s }()
+	waitEmpty(t, d, 10*time.Second)
+	c1.Close()
+	ins(300, 600)
+	time.Sleep(1500 * time.Millisecond) // the relay fails and backs off
+	if n := count(t, d, "SELECT COUNT(*) FROM kafka_messages"); n == 0 {
+		t.Fatal("rows deleted while the broker was down")
+	}
+	c2 := start()
+	defer c2.Close()
+	waitEmpty(t, d, 20*time.Second)
+	cancel()
+	s := <-done
+	recs := consumeAll(t, brokers, 600, "o")
+	seen := map[string]bool{}
+	for _, rec := range recs {
+		seen[string(rec.Value)] = true
+	}
+	if len(seen) != 600 {
+		t.Fatalf("after the outage %d distinct of 600 messages (%d records, summary %+v)", len(seen), len(recs), s)
+	}
+	t.Logf("records %d for 600 rows (duplicates are allowed: at-least-once)", len(recs))
+	// the locks were released on stop
+	if n := count(t, d, "SELECT COUNT(*) FROM kafka_topic_info WHERE locked_by IS NOT NULL"); n != 0 {
+		t.Errorf("%d locks held after stop", n)
+	}
+}
+
+func TestMetricsAndStatus(t *testing.T) {
+	d := migrated(t, testenv.SQLiteURL(t))
+	brokers := testenv.Brokers(t, 1, "m")
+	old := time.Now().Add(-4 * time.Minute)
+	if err := Insert(context.Background(), d.DB, d.Dialect, []Row{{Topic: "m", Message: []byte("x")}}, old); err != nil {
+		t.Fatal(err)
+	}
+	// last processed 6 minutes ago: max wait = 240 s (spec 2.8 example)
+	_, _ = d.ExecContext(context.Background(), "INSERT INTO kafka_topic_info (topic, last_processed_at, locked_by, locked_at) VALUES ('m', ?, 'someone', ?)", DBTime(time.Now().Add(-6*time.Minute)), DBTime(time.Now()))
+	sts, err := Status(context.Background(), d, time.Now())
+	if err != nil || len(sts) != 1 {
+		t.Fatal(sts, err)
+	}
+	if s := sts[0]; s.Pending != 1 || s.MaxWaitSeconds < 239 || s.MaxWaitSeconds > 242 || s.LockedBy != "someone" || s.OldestAgeSeconds < 239 {
+		t.Errorf("status %+v", s)
+	}
+	_, _ = d.ExecContext(context.Background(), "UPDATE kafka_topic_info SET locked_by = NULL, locked_at = NULL")
+	m := NewMetrics()
+	if _, err := run(t, d, producer(t, brokers), Options{Metrics: m}); err != nil {
+		t.Fatal(err)
+	}
+	mfs, err := m.Registry.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]float64{}
+	for _, mf := range mfs {
+		for _, mm := range mf.GetMetric() {
+			if mm.Counter != nil {
+				got[mf.GetName()] = mm.Counter.GetValue()
+			}
+			if mm.Gauge != nil {
+				got[mf.GetName()] = mm.Gauge.GetValue()
+			}
+		}
+	}
+	if got["outbox_process_total"] != 1 || got["outbox_published_total"] != 1 || got["pending_db_messages_count"] != 0 {
+		t.Errorf("metrics %v", got)
+	}
+	if _, ok := got["pending_db_messages_max_wait"]; !ok {
+		t.Error("no max_wait gauge")
+	}
 }
