@@ -242,7 +242,7 @@ func run(c *cobra.Command, f *cmdutil.Factory, o *options) error {
 			}
 			return err
 		}
-		sink = produce.NewKafkaSink(kcl)
+		sink = produce.NewKafkaSink(kcl, o.timeout)
 	}
 
 	var prog *progress
@@ -287,7 +287,6 @@ func newProducer(cfg *config.Config, o *options, partitioner string) (*kgo.Clien
 		kgo.ProducerLinger(o.linger),
 		kgo.ProducerBatchMaxBytes(int32(o.batchSize)),
 		kgo.MaxBufferedRecords(o.maxBuffered),
-		kgo.RecordDeliveryTimeout(o.timeout),
 		kgo.AllowAutoTopicCreation(),
 		kgo.UnknownTopicRetries(3),
 	}

@@ -528,17 +528,20 @@ func toRecord(ctx context.Context, dec Decoder, specs map[string]*encode.Spec, r
 	return rec
 }
 
-// pick keeps a schema-decoded part as JSON and represents unframed bytes losslessly.
+// pick keeps a schema-decoded part as JSON and represents unframed bytes
+// (JSON text, plain text, binary) losslessly from the bytes themselves.
 func pick(decoded []byte, f encode.Format, raw []byte) ([]byte, string) {
 	if raw == nil {
 		return nil, ""
 	}
-	if decoded != nil && f.SchemaType != "" || f.Wire == "confluent" || f.Wire == "ocf" || f.Wire == "protobuf" {
-		if decoded != nil {
-			return decoded, EncJSON
-		}
+	switch f.Wire {
+	case "", "json", "plain", "binary":
+		return rawRepr(raw)
 	}
-	return rawRepr(raw)
+	if decoded == nil {
+		return rawRepr(raw)
+	}
+	return decoded, EncJSON
 }
 
 func base64Repr(b []byte) ([]byte, string) {

@@ -43,10 +43,21 @@ func rawRepr(b []byte) (json.RawMessage, string) {
 	if len(b) > 0 && isCompactJSON(b) {
 		return json.RawMessage(b), EncJSON
 	}
-	if utf8.Valid(b) {
+	if isText(b) {
 		return json.RawMessage(appendString(nil, string(b))), EncString
 	}
 	return json.RawMessage(appendString(nil, base64.StdEncoding.EncodeToString(b))), EncBase64
+}
+
+// isText reports whether b is UTF-8 without control characters other than
+// tab, newline and carriage return (anything else is shown as base64).
+func isText(b []byte) bool {
+	for _, c := range b {
+		if c < 0x20 && c != '\t' && c != '\n' && c != '\r' || c == 0x7f {
+			return false
+		}
+	}
+	return utf8.Valid(b)
 }
 
 // isCompactJSON reports whether b is valid JSON whose compact form is b itself,
@@ -103,7 +114,7 @@ func AppendEnvelope(buf []byte, r *Record) []byte {
 			switch {
 			case h.Value == nil:
 				buf = append(buf, "null"...)
-			case utf8.Valid(h.Value):
+			case isText(h.Value):
 				buf = appendString(buf, string(h.Value))
 			default:
 				buf = appendString(buf, base64.StdEncoding.EncodeToString(h.Value))

@@ -73,14 +73,53 @@ type KafkaSink struct {
 	counter    func(ctx context.Context, topic string) (int, error)
 
 	sent, bytes, failed atomic.Int64
+	queued              atomic.Int64
 	mu                  sync.Mutex
 	failures            []Failure
 	unknownTopic        atomic.Bool
+
+	timeout time.Duration
+	sctx    context.Context // cancelled by the watchdog when nothing is acknowledged for timeout
+	cancel  context.CancelFunc
+	stuck   atomic.Bool
+	stop    chan struct{}
 }
 
-// NewKafkaSink sends through cl (built with Partitioner wrapping the configured one).
-func NewKafkaSink(cl *kgo.Client) *KafkaSink {
-	return &KafkaSink{cl: cl, partitions: map[string]int{}}
+// NewKafkaSink sends through cl (built with Partitioner wrapping the
+// configured one). When records are outstanding and none is acknowledged or
+// fails for timeout, the rest are given up (reported, exit 3). Record
+// timestamps are kept as given, so kgo's own delivery timeout (which counts
+// from the record timestamp) cannot be used for this.
+func NewKafkaSink(cl *kgo.Client, timeout time.Duration) *KafkaSink {
+	s := &KafkaSink{cl: cl, partitions: map[string]int{}, timeout: timeout, stop: make(chan struct{})}
+	s.sctx, s.cancel = context.WithCancel(context.Background())
+	if timeout > 0 {
+		go s.watchdog()
+	}
+	return s
+}
+
+func (s *KafkaSink) watchdog() {
+	tick := time.NewTicker(min(s.timeout/10+time.Millisecond, time.Second))
+	defer tick.Stop()
+	last, since := int64(-1), time.Now()
+	for {
+		select {
+		case <-s.stop:
+			return
+		case <-tick.C:
+		}
+		done := s.sent.Load() + s.failed.Load()
+		if done != last || s.queued.Load() == done {
+			last, since = done, time.Now()
+			continue
+		}
+		if time.Since(since) > s.timeout {
+			s.stuck.Store(true)
+			s.cancel()
+			return
+		}
+	}
 }
 
 // Send queues m; it blocks only when the in-flight buffer is full.
@@ -112,7 +151,14 @@ func (s *KafkaSink) Send(ctx context.Context, m *Out) error {
 	r.Context = rctx
 	line := m.Line
 	size := int64(len(m.Key) + len(m.Value))
-	s.cl.Produce(ctx, r, func(r *kgo.Record, err error) {
+	if ctx.Err() != nil {
+		return ctx.Err()
+	}
+	if s.stuck.Load() {
+		return s.stuckErr()
+	}
+	s.queued.Add(1)
+	s.cl.Produce(s.sctx, r, func(r *kgo.Record, err error) {
 		if err != nil {
 			s.failed.Add(1)
 			if errors.Is(err, kerr.UnknownTopicOrPartition) {
@@ -149,15 +195,45 @@ func (s *KafkaSink) count(ctx context.Context, topic string) (int, error) {
 	return n, nil
 }
 
+func (s *KafkaSink) stuckErr() error {
+	return errs.Unavailablef("kafka: %d message(s) not acknowledged: no progress for %s (broker unreachable?)",
+		s.queued.Load()-s.sent.Load(), s.timeout)
+}
+
+func (s *KafkaSink) topics() []string {
+	var ts []string
+	for t := range s.partitions {
+		ts = append(ts, t)
+	}
+	return ts
+}
+
 // Sent is the number of acknowledged records so far (for progress).
 func (s *KafkaSink) Sent() int64 { return s.sent.Load() }
 
 // Close waits for every record to be acknowledged or to fail.
 func (s *KafkaSink) Close(ctx context.Context) (Result, error) {
-	err := s.cl.Flush(ctx)
+	fctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	go func() {
+		select {
+		case <-s.sctx.Done():
+			cancel()
+		case <-fctx.Done():
+		}
+	}()
+	err := s.cl.Flush(fctx)
+	close(s.stop)
+	if err != nil && s.stuck.Load() {
+		// give the client a moment to fail what it still holds
+		s.cl.PurgeTopicsFromProducing(s.topics()...)
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	res := Result{Messages: s.sent.Load(), Bytes: s.bytes.Load(), Failed: s.failed.Load(), Failures: append([]Failure(nil), s.failures...)}
+	res := Result{Messages: s.sent.Load(), Bytes: s.bytes.Load(), Failed: s.queued.Load() - s.sent.Load(), Failures: append([]Failure(nil), s.failures...)}
+	if s.stuck.Load() {
+		return res, s.stuckErr()
+	}
 	if err != nil {
 		return res, errs.Failedf("flush: %w", err)
 	}
