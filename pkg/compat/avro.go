@@ -173,40 +173,38 @@ func ParseAvro(file string, data []byte, lib map[string]*AvroSchema) (*AvroSchem
 	return s, p.names, nil
 }
 
-// ParseAvroSet parses several Avro documents that may reference each other's
-// named types, in any order. It returns each document's schema by index.
+// ParseAvroSet parses the first document, whose named-type references may
+// be defined by the other documents (in any order). Other documents that do
+// not parse are ignored unless the first one needs them.
 func ParseAvroSet(files []string, datas [][]byte) ([]*AvroSchema, error) {
-	out := make([]*AvroSchema, len(files))
 	lib := map[string]*AvroSchema{}
 	done := make([]bool, len(files))
-	var lastErr error
-	for pass := 0; pass <= len(files); pass++ {
+	for pass := 0; pass < len(files); pass++ {
 		progress := false
-		lastErr = nil
-		for i := range files {
+		for i := 1; i < len(files); i++ {
 			if done[i] {
 				continue
 			}
-			s, names, err := ParseAvro(files[i], datas[i], lib)
+			_, names, err := ParseAvro(files[i], datas[i], lib)
 			if err != nil {
-				lastErr = err
 				continue
 			}
-			out[i], done[i], progress = s, true, true
+			done[i], progress = true, true
 			for k, v := range names {
 				if _, ok := lib[k]; !ok {
 					lib[k] = v
 				}
 			}
 		}
-		if lastErr == nil || !progress {
+		if !progress {
 			break
 		}
 	}
-	if lastErr != nil {
-		return nil, lastErr
+	s, _, err := ParseAvro(files[0], datas[0], lib)
+	if err != nil {
+		return nil, err
 	}
-	return out, nil
+	return []*AvroSchema{s}, nil
 }
 
 func fullName(name, ns string) (string, string) {

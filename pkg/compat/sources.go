@@ -255,14 +255,24 @@ func CheckGit(ctx context.Context, g Git, mode Mode, typ Type, paths []string, o
 	if len(files) == 0 {
 		return nil, errs.Usagef("no .avsc or .proto files in %s", strings.Join(paths, ", "))
 	}
-	oldRead := func(p string) ([]byte, error) { return g.Show(ctx, p) }
+	oldCache := map[string][]byte{}
+	oldRead := func(p string) ([]byte, error) {
+		if b, ok := oldCache[p]; ok {
+			return b, nil
+		}
+		b, err := g.Show(ctx, p)
+		if err == nil {
+			oldCache[p] = b
+		}
+		return b, err
+	}
 	var out []GitCheck
 	for _, f := range files {
 		nb, err := readFile(f)
 		if err != nil {
 			return nil, err
 		}
-		ob, err := g.Show(ctx, f)
+		ob, err := oldRead(f)
 		if errors.Is(err, ErrNotAtRef) {
 			out = append(out, GitCheck{Path: f, New: true})
 			continue
@@ -276,10 +286,16 @@ func CheckGit(ctx context.Context, g Git, mode Mode, typ Type, paths []string, o
 		}
 		var oldRefs, newRefs []NamedText
 		if ft == Avro {
-			for _, other := range append(append([]string{}, files...), opts.AvroRefs...) {
-				if other == f || !strings.HasSuffix(strings.ToLower(other), ".avsc") {
+			others := append(append([]string{}, files...), opts.AvroRefs...)
+			if sib, err := filepath.Glob(filepath.Join(filepath.Dir(f), "*.avsc")); err == nil {
+				others = append(others, sib...)
+			}
+			seen := map[string]bool{f: true}
+			for _, other := range others {
+				if seen[other] || !strings.HasSuffix(strings.ToLower(other), ".avsc") {
 					continue
 				}
+				seen[other] = true
 				if b, err := readFile(other); err == nil {
 					newRefs = append(newRefs, NamedText{Name: other, Data: b})
 				}
