@@ -69,3 +69,41 @@ func TestDevServesKafkaAndRegistry(t *testing.T) {
 	}
 	pw.Close()
 }
+
+// TestDevRegistryEnforcesCompatibility: the dev registry rejects an
+// incompatible new version under the default BACKWARD level, as Confluent does.
+func TestDevRegistryEnforcesCompatibility(t *testing.T) {
+	pr, pw := io.Pipe()
+	ios, _, _ := cmdutil.Test("")
+	ios.Out = pw
+	c := NewCmd(&cmdutil.Factory{IO: ios})
+	c.SetArgs([]string{"--kafka-port", "0", "--registry-port", "0"})
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go func() { _ = c.ExecuteContext(ctx) }()
+	sc := bufio.NewScanner(pr)
+	var url string
+	for url == "" && sc.Scan() {
+		if f := strings.Fields(sc.Text()); len(f) == 2 && f[0] == "registry" {
+			url = f[1]
+		}
+	}
+	go io.Copy(io.Discard, pr)
+	rc, err := sr.NewClient(sr.URLs(url))
+	if err != nil {
+		t.Fatal(err)
+	}
+	tctx, tcancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer tcancel()
+	v1 := `{"type":"record","name":"W","fields":[{"name":"a","type":"int"}]}`
+	v2ok := `{"type":"record","name":"W","fields":[{"name":"a","type":"int"},{"name":"b","type":"string","default":""}]}`
+	v3bad := `{"type":"record","name":"W","fields":[{"name":"a","type":"int"},{"name":"b","type":"string","default":""},{"name":"c","type":"string"}]}`
+	for _, s := range []string{v1, v2ok} {
+		if _, err := rc.CreateSchema(tctx, "w-value", sr.Schema{Schema: s}); err != nil {
+			t.Fatalf("compatible registration refused: %v", err)
+		}
+	}
+	if _, err := rc.CreateSchema(tctx, "w-value", sr.Schema{Schema: v3bad}); err == nil {
+		t.Fatal("adding a field without a default must be refused under BACKWARD")
+	}
+}
