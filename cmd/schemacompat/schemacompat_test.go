@@ -1,0 +1,166 @@
+package schemacompat
+
+import (
+	"context"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/twmb/franz-go/pkg/sr"
+
+	"github.com/deimos-cli/deimos/internal/cmdutil"
+	"github.com/deimos-cli/deimos/internal/testenv"
+	"github.com/deimos-cli/deimos/pkg/errs"
+)
+
+func runCmd(t *testing.T, env map[string]string, args ...string) (int, string, string) {
+	t.Helper()
+	ios, out, errOut := cmdutil.Test("")
+	f := &cmdutil.Factory{IO: ios, Getenv: func(k string) (string, bool) { v, ok := env[k]; return v, ok }}
+	f.Flags.ConfigFile = filepath.Join(t.TempDir(), "none.yaml")
+	_ = os.WriteFile(f.Flags.ConfigFile, []byte("{}\n"), 0o644)
+	c := NewCmd(f)
+	c.SetArgs(args)
+	c.SetOut(out)
+	c.SetErr(errOut)
+	c.SilenceErrors, c.SilenceUsage = true, true
+	err := c.ExecuteContext(context.Background())
+	if err != nil {
+		errOut.WriteString(err.Error())
+	}
+	return errs.ExitCode(err), out.String(), errOut.String()
+}
+
+func file(t *testing.T, dir, name, content string) string {
+	t.Helper()
+	p := filepath.Join(dir, name)
+	if err := os.WriteFile(p, []byte(content), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+const v1 = `{"type":"record","name":"Widget","namespace":"com.acme","fields":[
+  {"name":"id","type":"long"},
+  {"name":"price","type":"double"}
+]}`
+const v2 = `{"type":"record","name":"Widget","namespace":"com.acme","fields":[
+  {"name":"id","type":"long"},
+  {"name":"price","type":"double"},
+  {"name":"note","type":["null","string"],"default":null}
+]}`
+const v3bad = `{"type":"record","name":"Widget","namespace":"com.acme","fields":[
+  {"name":"id","type":"long"},
+  {"name":"price","type":"string"}
+]}`
+
+func TestExitCodesAndOutputs(t *testing.T) {
+	dir := t.TempDir()
+	a, b, c := file(t, dir, "v1.avsc", v1), file(t, dir, "v2.avsc", v2), file(t, dir, "v10.avsc", v3bad)
+
+	code, out, _ := runCmd(t, nil, a, b)
+	if code != 0 || !strings.Contains(out, "compatible") {
+		t.Fatalf("compatible: code %d out %q", code, out)
+	}
+	code, out, _ = runCmd(t, nil, b, c)
+	if code != 1 || !strings.Contains(out, "Widget.price: type changed double → string (not promotable)") {
+		t.Fatalf("incompatible: code %d out %q", code, out)
+	}
+	if strings.Contains(out, "\x1b[") {
+		t.Fatal("colour codes written to a non-terminal")
+	}
+	// Directory of versions, natural order: v1, v2, v10 (v10 is the new one).
+	code, out, _ = runCmd(t, nil, "--output", "json", dir)
+	if code != 1 {
+		t.Fatalf("directory: code %d", code)
+	}
+	var rep report
+	if err := json.Unmarshal([]byte(out), &rep); err != nil {
+		t.Fatalf("json: %v\n%s", err, out)
+	}
+	if rep.Compatible || len(rep.Results) != 1 || rep.Results[0].Checked[0].New != c || rep.Results[0].Checked[0].Old != b {
+		t.Fatalf("json report: %+v", rep)
+	}
+	p := rep.Results[0].Problems[0]
+	if p.Path != "Widget.price" || p.Line != 3 || p.File != c || p.Check != "backward" {
+		t.Fatalf("problem: %+v", p)
+	}
+	// GitHub annotations carry file and line.
+	code, out, _ = runCmd(t, nil, "--output", "github", "--mode", "FORWARD", b, c)
+	if code != 1 || !strings.Contains(out, "::error file="+c+",line=3,") {
+		t.Fatalf("github: code %d out %q", code, out)
+	}
+	// Transitive against v1 too; NONE always passes.
+	if code, _, _ = runCmd(t, nil, "--mode", "none", a, c); code != 0 {
+		t.Fatalf("NONE: code %d", code)
+	}
+	// Unusable input: exit 2 with file and line.
+	bad := file(t, dir, "bad.avsc", "{\"type\":\"record\",\n\"name\":\"W\",\n\"fields\":[{\"name\":\"a\",\"type\":\"nope\"}]}")
+	code, _, errOut := runCmd(t, nil, a, bad)
+	if code != 2 || !strings.Contains(errOut, "bad.avsc:3") || !strings.Contains(errOut, "nope") {
+		t.Fatalf("bad schema: code %d err %q", code, errOut)
+	}
+	code, _, errOut = runCmd(t, nil, a, filepath.Join(dir, "missing.avsc"))
+	if code != 2 || !strings.Contains(errOut, "missing.avsc") {
+		t.Fatalf("missing file: code %d err %q", code, errOut)
+	}
+	badProto := file(t, dir, "bad.proto", "syntax = \"proto3\";\nmessage W {\n  int32 a = ;\n}\n")
+	okProto := file(t, dir, "ok.proto", "syntax = \"proto3\";\nmessage W {\n  int32 a = 1;\n}\n")
+	code, _, errOut = runCmd(t, nil, okProto, badProto)
+	if code != 2 || !strings.Contains(errOut, "bad.proto:3") {
+		t.Fatalf("bad proto: code %d err %q", code, errOut)
+	}
+	if code, _, _ = runCmd(t, nil, "--mode", "SIDEWAYS", a, b); code != 2 {
+		t.Fatalf("bad mode: code %d", code)
+	}
+	if code, _, _ = runCmd(t, nil, a); code != 2 {
+		t.Fatalf("one version: code %d", code)
+	}
+	// Protobuf with --type override on odd extensions.
+	p1 := file(t, dir, "p1.txt", "syntax = \"proto3\";\npackage acme;\nmessage W {\n  int32 a = 1;\n}\n")
+	p2 := file(t, dir, "p2.txt", "syntax = \"proto3\";\npackage acme;\nmessage W {\n  string a = 1;\n}\n")
+	code, out, _ = runCmd(t, nil, "--type", "protobuf", "-o", "github", p1, p2)
+	if code != 1 || !strings.Contains(out, "line=4") || !strings.Contains(out, "W.a: type changed int32 → string") {
+		t.Fatalf("protobuf: code %d out %q", code, out)
+	}
+}
+
+func TestAgainstRegistry(t *testing.T) {
+	reg := testenv.Registry(t)
+	cl, err := sr.NewClient(sr.URLs(reg.URL()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := cl.CreateSchema(context.Background(), "widgets-value", sr.Schema{Schema: v1}); err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	good, bad := file(t, dir, "Widget.avsc", v2), file(t, dir, "Widget2.avsc", v3bad)
+	env := map[string]string{"DEIMOS_REGISTRY_URL": reg.URL()}
+	if code, out, errOut := runCmd(t, env, "--against", "registry", "--topic", "widgets", good); code != 0 {
+		t.Fatalf("compatible: %d %s %s", code, out, errOut)
+	}
+	if code, out, _ := runCmd(t, env, "--against", "registry", "--subject", "widgets-value", bad); code != 1 || !strings.Contains(out, "Widget.price") {
+		t.Fatalf("incompatible: %d %s", code, out)
+	}
+	// The subject's own level applies unless --mode is given.
+	if err := reg.SetCompat("widgets-value", sr.CompatNone); err != nil {
+		t.Fatal(err)
+	}
+	if code, _, _ := runCmd(t, env, "--against", "registry", "--subject", "widgets-value", bad); code != 0 {
+		t.Fatalf("subject level NONE: code %d", code)
+	}
+	if code, _, _ := runCmd(t, env, "--against", "registry", "--subject", "widgets-value", "--mode", "BACKWARD", bad); code != 1 {
+		t.Fatalf("--mode overrides: code %d", code)
+	}
+	// Unknown subject: nothing to compare.
+	if code, out, _ := runCmd(t, env, "--against", "registry", "--subject", "new-value", bad); code != 0 || !strings.Contains(out, "new subject") {
+		t.Fatalf("new subject: %d %s", code, out)
+	}
+	// No registry configured: usage error.
+	if code, _, _ := runCmd(t, nil, "--against", "registry", "--subject", "x", good); code != 2 {
+		t.Fatalf("no registry: code %d", code)
+	}
+}
