@@ -141,7 +141,7 @@ func run(ctx context.Context, in io.Reader, o Options, sink Sink) (Result, error
 		if ctx.Err() != nil {
 			return res, ctx.Err()
 		}
-		if len(bytes.TrimSpace(b)) == 0 && o.KeyDelim == "" {
+		if len(bytes.TrimSpace(b)) == 0 && (!o.TombstoneEmpty || o.KeyDelim != "") {
 			continue // blank lines separate nothing
 		}
 		if mode == InputAuto {
