@@ -176,11 +176,22 @@ type Message struct {
 }
 
 func (s *store) fetch(ctx context.Context, topic string, limit int) ([]Message, error) {
+	return s.fetchAfter(ctx, topic, -1, limit)
+}
+
+// fetchAfter fetches rows with id > after (all rows when after < 0), in id order.
+func (s *store) fetchAfter(ctx context.Context, topic string, after int64, limit int) ([]Message, error) {
 	cols := "id, topic, message, key, partition_key, created_at"
 	if s.hasHeaders {
 		cols += ", headers"
 	}
-	rows, err := s.d.QueryContext(ctx, s.d.Rebind("SELECT "+cols+" FROM kafka_messages WHERE topic = ? ORDER BY id LIMIT ?"), topic, limit)
+	q := "SELECT " + cols + " FROM kafka_messages WHERE topic = ? ORDER BY id LIMIT ?"
+	args := []any{topic, limit}
+	if after >= 0 {
+		q = "SELECT " + cols + " FROM kafka_messages WHERE topic = ? AND id > ? ORDER BY id LIMIT ?"
+		args = []any{topic, after, limit}
+	}
+	rows, err := s.d.QueryContext(ctx, s.d.Rebind(q), args...)
 	if err != nil {
 		return nil, err
 	}

@@ -289,33 +289,59 @@ func (w *worker) processTopic(ctx context.Context, topic string) (int, error) {
 	defer func() { stopHB(); hbWG.Wait() }()
 
 	total := 0
-	for {
-		n, full, err := w.processBatch(ctx, topic)
+	msgs, err := w.r.st.fetch(bg, topic, o.BatchSize)
+	if err != nil {
+		err = fmt.Errorf("fetching: %w", err)
+	}
+	for err == nil && len(msgs) > 0 {
+		full := len(msgs) >= o.BatchSize
+		// Fetch the next batch while this one is sent (rows after this batch's last id).
+		var next chan fetched
+		if full && ctx.Err() == nil {
+			next = make(chan fetched, 1)
+			after := msgs[len(msgs)-1].ID
+			go func() {
+				m, err := w.r.st.fetchAfter(bg, topic, after, o.BatchSize)
+				next <- fetched{m, err}
+			}()
+		}
+		var n int
+		n, err = w.processBatch(ctx, topic, msgs)
 		total += n
-		if errors.Is(err, errStopped) {
+		if next != nil && (err != nil || lost.Load() || ctx.Err() != nil) {
+			<-next
+			next = nil
+		}
+		if err != nil || lost.Load() || next == nil {
 			break
 		}
-		if err != nil {
-			w.log.Error("Error processing messages for topic "+topic, "error", err)
-			w.r.topicFailed(topic, err)
-			if rerr := w.r.st.registerError(bg, topic, w.id, o.Now()); rerr != nil {
-				w.log.Error("could not record the topic error", "topic", topic, "error", rerr)
-			}
-			return total, nil
-		}
-		if lost.Load() {
-			w.log.Warn("lock on "+topic+" was taken by another relay; leaving the topic", "topic", topic)
-			return total, nil
-		}
-		if !full || ctx.Err() != nil {
-			break
-		}
-		if held, err := w.r.st.heartbeat(bg, topic, w.id, o.Now()); err != nil {
-			w.log.Warn("heartbeat failed", "topic", topic, "error", err)
+		if held, herr := w.r.st.heartbeat(bg, topic, w.id, o.Now()); herr != nil {
+			w.log.Warn("heartbeat failed", "topic", topic, "error", herr)
 		} else if !held {
-			w.log.Warn("lock on "+topic+" was taken by another relay; leaving the topic", "topic", topic)
-			return total, nil
+			lost.Store(true)
+			<-next
+			break
 		}
+		f := <-next
+		msgs, err = f.msgs, f.err
+		if err != nil {
+			err = fmt.Errorf("fetching: %w", err)
+		}
+	}
+	if errors.Is(err, errStopped) {
+		err = nil
+	}
+	if err != nil {
+		w.log.Error("Error processing messages for topic "+topic, "error", err)
+		w.r.topicFailed(topic, err)
+		if rerr := w.r.st.registerError(bg, topic, w.id, o.Now()); rerr != nil {
+			w.log.Error("could not record the topic error", "topic", topic, "error", rerr)
+		}
+		return total, nil
+	}
+	if lost.Load() {
+		w.log.Warn("lock on "+topic+" was taken by another relay; leaving the topic", "topic", topic)
+		return total, nil
 	}
 	if err := w.r.st.clearLock(bg, topic, w.id, o.Now()); err != nil {
 		w.log.Error("could not release lock", "topic", topic, "error", err)
@@ -323,18 +349,16 @@ func (w *worker) processTopic(ctx context.Context, topic string) (int, error) {
 	return total, nil
 }
 
-// processBatch fetches, compacts, sends and deletes one batch.
-func (w *worker) processBatch(ctx context.Context, topic string) (n int, full bool, err error) {
+type fetched struct {
+	msgs []Message
+	err  error
+}
+
+// processBatch compacts, sends and deletes one fetched batch.
+func (w *worker) processBatch(ctx context.Context, topic string, msgs []Message) (n int, err error) {
 	o := w.r.opts
 	bg := context.WithoutCancel(ctx)
 	start := time.Now()
-	msgs, err := w.r.st.fetch(bg, topic, o.BatchSize)
-	if err != nil {
-		return 0, false, fmt.Errorf("fetching: %w", err)
-	}
-	if len(msgs) == 0 {
-		return 0, false, nil
-	}
 	batch := msgs
 	if o.Compact.Match(topic) {
 		batch = Compact(msgs)
@@ -342,7 +366,7 @@ func (w *worker) processBatch(ctx context.Context, topic string) (n int, full bo
 	w.log.Debug(fmt.Sprintf("Publishing %d messages to %s", len(batch), topic))
 	dead, err := w.send(ctx, topic, batch)
 	if err != nil {
-		return 0, false, err
+		return 0, err
 	}
 	ids := make([]int64, 0, len(msgs))
 	if len(dead) > 0 && !w.r.st.hasDeadLetters {
@@ -357,16 +381,16 @@ func (w *worker) processBatch(ctx context.Context, topic string) (n int, full bo
 			}
 		}
 		if err := w.r.st.finish(bg, topic, ids, nil, o.Now()); err != nil {
-			return 0, false, fmt.Errorf("deleting sent rows: %w", err)
+			return 0, fmt.Errorf("deleting sent rows: %w", err)
 		}
 		w.r.processed.Add(int64(len(ids)))
-		return len(ids), false, fmt.Errorf("%d message(s) rejected by Kafka (%s) and table deimos_dead_letters does not exist: rows kept, topic blocked; run `deimos migrate up --only deadletter`", len(dead), dead[0].Err)
+		return len(ids), fmt.Errorf("%d message(s) rejected by Kafka (%s) and table deimos_dead_letters does not exist: rows kept, topic blocked; run `deimos migrate up --only deadletter`", len(dead), dead[0].Err)
 	}
 	for _, m := range msgs {
 		ids = append(ids, m.ID)
 	}
 	if err := w.r.st.finish(bg, topic, ids, dead, o.Now()); err != nil {
-		return 0, false, fmt.Errorf("deleting sent rows: %w", err)
+		return 0, fmt.Errorf("deleting sent rows: %w", err)
 	}
 	for _, d := range dead {
 		w.log.Error("Message too large: moved to deimos_dead_letters", "topic", topic, "id", d.Msg.ID, "bytes", len(d.Msg.Message), "error", d.Err)
@@ -382,7 +406,7 @@ func (w *worker) processBatch(ctx context.Context, topic string) (n int, full bo
 		m.batchSeconds.WithLabelValues(topic).Observe(time.Since(start).Seconds())
 	}
 	w.log.Info(fmt.Sprintf("Sent %d messages to %s", sent, topic), "fetched", len(msgs), "dead_lettered", len(dead), "ms", time.Since(start).Milliseconds())
-	return len(msgs), len(msgs) >= o.BatchSize, nil
+	return len(msgs), nil
 }
 
 // IsTooLarge reports a Kafka error that no retry can fix: the message (or its
@@ -527,5 +551,7 @@ func ProducerOpts(deliveryTimeout time.Duration) []kgo.Opt {
 		kgo.RecordDeliveryTimeout(deliveryTimeout),
 		kgo.AllowAutoTopicCreation(),
 		kgo.MaxBufferedRecords(100000),
+		// librdkafka's default (compression.codec=none), as Deimos sends.
+		kgo.ProducerBatchCompression(kgo.NoCompression()),
 	}
 }
