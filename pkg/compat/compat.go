@@ -7,7 +7,6 @@ package compat
 
 import (
 	"bytes"
-	"fmt"
 	"path/filepath"
 	"strings"
 
@@ -259,6 +258,3 @@ func compare(typ Type, old, nw any, backward bool, nv Version) []Problem {
 	}
 	return out
 }
-
-// Errorf helps callers build unusable-input errors.
-func unusable(format string, a ...any) error { return errs.Usage(fmt.Errorf(format, a...)) }
