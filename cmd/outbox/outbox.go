@@ -78,7 +78,7 @@ empty or locked elsewhere, then exits: 1 if a topic errored.`,
 	fl.IntVar(&o.batchSize, "batch-size", 0, "rows per batch (default outbox.batch_size or 1000)")
 	fl.StringVar(&o.compact, "compact-topics", "", "topics to compact: a comma-separated list, or all (default outbox.compact_topics)")
 	fl.StringVar(&o.metricsAddr, "metrics-addr", "", "serve Prometheus metrics on ADDR/metrics (default outbox.metrics_addr)")
-	fl.DurationVar(&o.deliveryTimeout, "delivery-timeout", 30*time.Second, "how long one send attempt may take before it is retried")
+	fl.DurationVar(&o.deliveryTimeout, "delivery-timeout", 30*time.Second, "how long one send attempt may take before it is retried (default outbox.delivery_timeout or 30s)")
 	return c
 }
 
@@ -101,6 +101,9 @@ func runRelay(c *cobra.Command, f *cmdutil.Factory, o *runOptions) error {
 	if fl.Changed("metrics-addr") {
 		oc.MetricsAddr = o.metricsAddr
 	}
+	if fl.Changed("delivery-timeout") || oc.DeliveryTimeout == 0 {
+		oc.DeliveryTimeout = config.Duration(o.deliveryTimeout)
+	}
 	if oc.Workers < 1 {
 		return errs.Usagef("--workers: must be at least 1 (got %d)", oc.Workers)
 	}
@@ -116,7 +119,7 @@ func runRelay(c *cobra.Command, f *cmdutil.Factory, o *runOptions) error {
 		return err
 	}
 	defer d.Close()
-	cl, err := kafkaclient.NewClient(cfg.Kafka, outbox.ProducerOpts(o.deliveryTimeout)...)
+	cl, err := kafkaclient.NewClient(cfg.Kafka, outbox.ProducerOpts(oc.DeliveryTimeout.D())...)
 	if err != nil {
 		return err
 	}

@@ -8,6 +8,8 @@ type Outbox struct {
 	BatchSize     int        `yaml:"batch_size"`
 	CompactTopics TopicMatch `yaml:"compact_topics"` // a list of topic names, or "all"
 	MetricsAddr   string     `yaml:"metrics_addr"`
+	// DeliveryTimeout bounds one send attempt before it is retried with back-off (default 30s).
+	DeliveryTimeout Duration `yaml:"delivery_timeout"`
 }
 
 // TopicMatch is a list of topic names or the word "all".
