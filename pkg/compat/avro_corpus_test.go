@@ -1,6 +1,8 @@
 package compat
 
 import (
+	"github.com/deimos-cli/deimos/internal/testenv"
+
 	"encoding/json"
 	"os"
 	"os/exec"
@@ -77,7 +79,7 @@ func TestAvroCorpus(t *testing.T) {
 func TestAvroCorpusMatchesPythonAvro(t *testing.T) {
 	py := "/usr/bin/python3"
 	if err := exec.Command(py, "-c", "import avro.compatibility").Run(); err != nil {
-		t.Skip("python3-avro is not installed")
+		testenv.Missing(t, "python3-avro (/usr/bin/python3 -c 'import avro.compatibility')")
 	}
 	out, err := exec.Command(py, filepath.Join("..", "..", "testdata", "compat", "crosscheck_avro.py")).CombinedOutput()
 	if err != nil {
