@@ -1,0 +1,363 @@
+package events_test
+
+// End-to-end tests of the database consumers through the real binary:
+// consume --sink table:…, consume --exec … --checkpoint, events list/show/
+// retry/delete and events serve, against kfake and a real PostgreSQL.
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"reflect"
+	"runtime"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/deimos-cli/deimos/internal/testenv"
+	"github.com/deimos-cli/deimos/pkg/db"
+	"github.com/deimos-cli/deimos/pkg/migrate"
+)
+
+func TestMain(m *testing.M) { testenv.Main(m) }
+
+var (
+	buildOnce sync.Once
+	binPath   string
+	buildErr  error
+)
+
+func binary(t *testing.T) string {
+	t.Helper()
+	buildOnce.Do(func() {
+		dir, err := os.MkdirTemp("", "deimos-events-e2e")
+		if err != nil {
+			buildErr = err
+			return
+		}
+		binPath = filepath.Join(dir, "deimos")
+		_, file, _, _ := runtime.Caller(0)
+		cmd := exec.Command("go", "build", "-o", binPath, ".")
+		cmd.Dir = filepath.Join(filepath.Dir(file), "..", "..")
+		if out, err := cmd.CombinedOutput(); err != nil {
+			buildErr = fmt.Errorf("go build: %v\n%s", err, out)
+		}
+	})
+	if buildErr != nil {
+		t.Fatal(buildErr)
+	}
+	return binPath
+}
+
+type result struct {
+	out, err string
+	code     int
+}
+
+func run(t *testing.T, dir string, args ...string) result {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, binary(t), args...)
+	cmd.Dir = dir
+	cmd.Env = append(os.Environ(), "DEIMOS_CONFIG=")
+	var o, e bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &o, &e
+	err := cmd.Run()
+	code := 0
+	if ee, ok := err.(*exec.ExitError); ok {
+		code = ee.ExitCode()
+	} else if err != nil {
+		t.Fatalf("run %v: %v", args, err)
+	}
+	return result{o.String(), e.String(), code}
+}
+
+func produce(t *testing.T, brokers []string, topic string, kvs ...string) {
+	t.Helper()
+	cl, err := kgo.NewClient(kgo.SeedBrokers(brokers...), kgo.DefaultProduceTopic(topic), kgo.AllowAutoTopicCreation())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	var recs []*kgo.Record
+	for i := 0; i < len(kvs); i += 2 {
+		r := &kgo.Record{Key: []byte(kvs[i]), Partition: 0}
+		if kvs[i+1] != "" {
+			r.Value = []byte(kvs[i+1])
+		}
+		recs = append(recs, r)
+	}
+	if err := cl.ProduceSync(context.Background(), recs...).FirstErr(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func dump(t *testing.T, d *db.DB, q string) []string {
+	t.Helper()
+	rows, err := d.Query(q)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	cols, _ := rows.Columns()
+	var out []string
+	for rows.Next() {
+		vals := make([]any, len(cols))
+		ptrs := make([]any, len(cols))
+		for i := range vals {
+			ptrs[i] = &vals[i]
+		}
+		if err := rows.Scan(ptrs...); err != nil {
+			t.Fatal(err)
+		}
+		var parts []string
+		for _, v := range vals {
+			if b, ok := v.([]byte); ok {
+				v = string(b)
+			}
+			parts = append(parts, fmt.Sprint(v))
+		}
+		out = append(out, strings.Join(parts, "|"))
+	}
+	return out
+}
+
+func setup(t *testing.T, topics ...string) ([]string, string, *db.DB) {
+	t.Helper()
+	brokers := testenv.Brokers(t, 1, topics...)
+	url := testenv.Postgres(t)
+	d, err := db.Open(context.Background(), url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { d.Close() })
+	return brokers, url, d
+}
+
+func TestTableSinkThroughBinary(t *testing.T) {
+	brokers, url, d := setup(t, "widgets")
+	dir := t.TempDir()
+	if _, err := d.Exec(`CREATE TABLE widgets (id bigint PRIMARY KEY, name varchar, price float, created_at timestamp, updated_at timestamp)`); err != nil {
+		t.Fatal(err)
+	}
+	produce(t, brokers, "widgets",
+		"1", `{"id":1,"name":"a","price":1.5}`, "2", `{"id":2,"name":"b"}`, "1", `{"id":1,"name":"a2","price":3}`,
+		"3", `{"id":3,"name":"c"}`, "2", "")
+	b := strings.Join(brokers, ",")
+	r := run(t, dir, "-b", b, "--db", url, "consume", "-t", "widgets", "-g", "sinkers", "-e", "--sink", "table:widgets")
+	if r.code != 0 {
+		t.Fatalf("consume: %d %s", r.code, r.err)
+	}
+	want := []string{"1|a2|3", "3|c|<nil>"}
+	if got := dump(t, d, "SELECT id, name, price FROM widgets ORDER BY id"); !reflect.DeepEqual(got, want) {
+		t.Fatalf("table = %v, want %v (stderr %s)", got, want, r.err)
+	}
+	// Offsets were committed: a second run with the group reads nothing new.
+	snapshot := dump(t, d, "SELECT * FROM widgets ORDER BY id")
+	if r = run(t, dir, "-b", b, "--db", url, "consume", "-t", "widgets", "-g", "sinkers", "-e", "--sink", "table:widgets"); r.code != 0 {
+		t.Fatalf("second consume: %d %s", r.code, r.err)
+	}
+	if got := dump(t, d, "SELECT * FROM widgets ORDER BY id"); !reflect.DeepEqual(got, snapshot) {
+		t.Fatalf("second run changed the table: %v", got)
+	}
+	// Redelivery of everything from the beginning (new group) leaves the rows identical.
+	if r = run(t, dir, "-b", b, "--db", url, "consume", "-t", "widgets", "-g", "other", "-e", "--sink", "table:widgets", "--no-compact"); r.code != 0 {
+		t.Fatalf("redelivery: %d %s", r.code, r.err)
+	}
+	if got := dump(t, d, "SELECT id, name, price, created_at FROM widgets ORDER BY id"); len(got) != 2 || !strings.HasPrefix(got[0], "1|a2|3|") {
+		t.Fatalf("after redelivery: %v", got)
+	}
+	// Bad input: unknown table and a bad sink spec are usage errors.
+	if r = run(t, dir, "-b", b, "--db", url, "consume", "-t", "widgets", "-e", "--sink", "table:nope"); r.code != 2 || !strings.Contains(r.err, "does not exist") {
+		t.Fatalf("missing table: %d %s", r.code, r.err)
+	}
+	if r = run(t, dir, "-b", b, "--db", url, "consume", "-t", "widgets", "-e", "--sink", "table:x;drop"); r.code != 2 {
+		t.Fatalf("bad table: %d %s", r.code, r.err)
+	}
+}
+
+// TestTableSinkSurvivesKill kills the consumer with SIGKILL mid-run, restarts
+// it, and checks the table equals the expected final state.
+func TestTableSinkSurvivesKill(t *testing.T) {
+	brokers, url, d := setup(t, "kv")
+	dir := t.TempDir()
+	if _, err := d.Exec(`CREATE TABLE kv (k varchar PRIMARY KEY, v integer, updated_at timestamp)`); err != nil {
+		t.Fatal(err)
+	}
+	const n, keys = 20000, 500
+	var kvs []string
+	for i := 0; i < n; i++ {
+		kvs = append(kvs, fmt.Sprintf("k%03d", i%keys), fmt.Sprintf(`{"v":%d}`, i))
+	}
+	produce(t, brokers, "kv", kvs...)
+	b := strings.Join(brokers, ",")
+	cmd := exec.Command(binary(t), "-b", b, "--db", url, "consume", "-t", "kv", "-g", "killme", "--sink", "table:kv", "--no-compact")
+	cmd.Dir = dir
+	var errb bytes.Buffer
+	cmd.Stderr = &errb
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(30 * time.Second)
+	for time.Now().Before(deadline) {
+		var c int
+		_ = d.QueryRow("SELECT COUNT(*) FROM kv").Scan(&c)
+		if c > 0 {
+			break
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	_ = cmd.Process.Signal(syscall.SIGKILL)
+	_ = cmd.Wait()
+	if r := run(t, dir, "-b", b, "--db", url, "consume", "-t", "kv", "-g", "killme", "-e", "--sink", "table:kv", "--no-compact"); r.code != 0 {
+		t.Fatalf("restart: %d %s", r.code, r.err)
+	}
+	got := dump(t, d, "SELECT k, v FROM kv ORDER BY k")
+	if len(got) != keys {
+		t.Fatalf("rows = %d, want %d", len(got), keys)
+	}
+	for i, row := range got {
+		want := fmt.Sprintf("k%03d|%d", i, n-keys+i)
+		if row != want {
+			t.Fatalf("row %d = %s, want %s", i, row, want)
+		}
+	}
+}
+
+const handler = `p=$(cat); echo "$DEIMOS_OFFSET $DEIMOS_RETRY_COUNT" >> runs.log
+case "$p" in *fail*) [ -e heal ] || { echo "cannot handle $DEIMOS_KEY" >&2; exit 1; };; *skip*) exit 99;; esac
+echo '{"entity_id":"'$DEIMOS_KEY'","event_type":"seen"}'`
+
+func TestCheckpointAndEventsAPIThroughBinary(t *testing.T) {
+	brokers, url, d := setup(t, "orders")
+	dir := t.TempDir()
+	if _, err := migrate.Up(context.Background(), d, []string{"checkpoint"}); err != nil {
+		t.Fatal(err)
+	}
+	produce(t, brokers, "orders",
+		"o1", `{"n":1,"at":"2024-01-02T03:04:05.678Z"}`, "o2", `{"n":2,"skip":true}`, "o3", `{"n":3,"fail":true}`, "o4", `{"n":1,"at":"2024-01-02T03:04:05.678Z"}`)
+	b := strings.Join(brokers, ",")
+	args := []string{"-b", b, "--db", url, "consume", "-t", "orders", "-g", "billing", "-e", "--exec", handler, "--checkpoint", "--max-retries", "1", "--event-time-field", "at"}
+	if r := run(t, dir, args...); r.code != 0 || !strings.Contains(r.err, "cannot handle o3") {
+		t.Fatalf("consume: %d %s", r.code, r.err)
+	}
+	// o1 acked; o2 skipped; o3 ran twice and became a failure; o4 deduped (same payload).
+	runs, _ := os.ReadFile(filepath.Join(dir, "runs.log"))
+	if string(runs) != "0 0\n1 0\n2 0\n2 1\n" {
+		t.Fatalf("runs = %q", runs)
+	}
+	if got := dump(t, d, "SELECT topic, group_id, entity_id, event_type, checksum FROM phobos_db_checkpoint_events"); len(got) != 1 || !strings.HasPrefix(got[0], "orders|billing|o1|seen|") {
+		t.Fatalf("events = %v", got)
+	}
+	r := run(t, dir, "--db", url, "events", "list", "--failures", "-o", "json")
+	var fs []map[string]any
+	if err := json.Unmarshal([]byte(r.out), &fs); err != nil || len(fs) != 1 {
+		t.Fatalf("events list --failures: %v %s %s", err, r.out, r.err)
+	}
+	fid := int64(fs[0]["id"].(float64))
+	if fs[0]["error_message"] != "handler exited with status 1: cannot handle o3" || fs[0]["error_class"] != "Deimos::HandlerExitError" {
+		t.Fatalf("failure = %v", fs[0])
+	}
+	r = run(t, dir, "--db", url, "events", "list")
+	if r.code != 0 || !strings.Contains(r.out, "2024-01-02T03:04:05.678Z") || !strings.Contains(r.out, "o1") {
+		t.Fatalf("events list: %d %s %s", r.code, r.out, r.err)
+	}
+	if r = run(t, dir, "--db", url, "events", "show", "abc"); r.code != 2 {
+		t.Fatalf("show abc: %d", r.code)
+	}
+	if r = run(t, dir, "--db", url, "events", "show", "999"); r.code != 1 || !strings.Contains(r.err, "event 999 not found") {
+		t.Fatalf("show 999: %d %s", r.code, r.err)
+	}
+	// events serve: the real binary, with a token, retrying through its --exec.
+	ln, _ := net.Listen("tcp", "127.0.0.1:0")
+	addr := ln.Addr().String()
+	ln.Close()
+	srv := exec.Command(binary(t), "--db", url, "events", "serve", "--addr", addr, "--exec", handler)
+	srv.Dir = dir
+	srv.Env = append(os.Environ(), "DEIMOS_EVENTS_TOKEN=tok123", "DEIMOS_CONFIG=")
+	var srvErr bytes.Buffer
+	srv.Stderr = &srvErr
+	if err := srv.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = srv.Process.Signal(syscall.SIGTERM); _ = srv.Wait() }()
+	call := func(method, path, token string) (int, string) {
+		for i := 0; ; i++ {
+			req, _ := http.NewRequest(method, "http://"+addr+path, nil)
+			if token != "" {
+				req.Header.Set("Authorization", "Bearer "+token)
+			}
+			resp, err := http.DefaultClient.Do(req)
+			if err != nil {
+				if i > 100 {
+					t.Fatalf("%s %s: %v (%s)", method, path, err, srvErr.String())
+				}
+				time.Sleep(50 * time.Millisecond)
+				continue
+			}
+			body, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			return resp.StatusCode, string(body)
+		}
+	}
+	if code, body := call("GET", "/ping", ""); code != 200 || body != "PONG" {
+		t.Fatalf("ping: %d %s", code, body)
+	}
+	if code, body := call("GET", "/v1/failures/count", ""); code != 401 || body != `{"error":true,"message":"unauthorized"}` {
+		t.Fatalf("no token: %d %s", code, body)
+	}
+	if code, body := call("GET", "/v1/failures/count", "tok123"); code != 200 || body != `{"count":1}` {
+		t.Fatalf("count: %d %s", code, body)
+	}
+	if code, body := call("POST", fmt.Sprintf("/v1/failures/%d/retry", fid), "tok123"); code != 422 || body != `{"error":true,"message":"handler exited with status 1: cannot handle o3"}` {
+		t.Fatalf("retry while failing: %d %s", code, body)
+	}
+	_ = os.WriteFile(filepath.Join(dir, "heal"), nil, 0o644)
+	if code, body := call("POST", fmt.Sprintf("/v1/failures/%d/retry", fid), "tok123"); code != 200 || body != `{"acknowledged":true}` {
+		t.Fatalf("retry: %d %s", code, body)
+	}
+	code, body := call("GET", "/v1/events?group_id=billing&limit=10", "tok123")
+	var evs []map[string]any
+	_ = json.Unmarshal([]byte(body), &evs)
+	if code != 200 || len(evs) != 2 || evs[0]["entity_id"] != "o1" || evs[1]["entity_id"] != "o3" {
+		// o1 has an event_time, o3 none: NULLS LAST.
+		t.Fatalf("events: %d %s", code, body)
+	}
+	keys := []string{}
+	for k := range evs[1] {
+		keys = append(keys, k)
+	}
+	if len(keys) != 10 {
+		t.Fatalf("event JSON keys = %v", keys)
+	}
+	if code, body := call("GET", "/v1/events/x1", "tok123"); code != 400 {
+		t.Fatalf("bad id: %d %s", code, body)
+	}
+	if strings.Contains(srvErr.String(), "tok123") {
+		t.Fatal("token logged")
+	}
+	if !strings.Contains(srvErr.String(), "status=422") {
+		t.Fatalf("request log: %s", srvErr.String())
+	}
+	// Redelivery from a new offset start of the same group: nothing is re-run.
+	_ = os.Remove(filepath.Join(dir, "runs.log"))
+	if r := run(t, dir, append(args, "-o", "beginning")...); r.code != 0 {
+		t.Fatalf("re-consume: %d %s", r.code, r.err)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "runs.log")); err == nil {
+		runs, _ := os.ReadFile(filepath.Join(dir, "runs.log"))
+		t.Fatalf("committed group re-ran handlers: %q", runs)
+	}
+}
