@@ -26,11 +26,69 @@ type avroSchema struct {
 }
 
 func newAvroSchema(t *aType) (*avroSchema, error) {
+	if err := checkContainers(t, map[*aType]bool{}); err != nil {
+		return nil, err
+	}
 	c, err := goavro.NewCodec(physicalText(t))
 	if err != nil {
 		return nil, fmt.Errorf("invalid Avro schema %s: %w", t.name, err)
 	}
 	return &avroSchema{t: t, text: schemaText(t), codec: c}, nil
+}
+
+// zeroSize reports whether a value of t can take no bytes on the wire.
+func zeroSize(t *aType, seen map[*aType]bool) bool {
+	switch t.kind {
+	case "null":
+		return true
+	case "fixed":
+		return t.size == 0
+	case "record":
+		if seen[t] {
+			return false
+		}
+		seen[t] = true
+		defer delete(seen, t)
+		for _, f := range t.fields {
+			if !zeroSize(f.typ, seen) {
+				return false
+			}
+		}
+		return true
+	}
+	return false
+}
+
+// checkContainers rejects arrays and maps of zero-size items: a few bytes of
+// such data could claim billions of items (a decoding bomb), and no real
+// schema needs them.
+func checkContainers(t *aType, seen map[*aType]bool) error {
+	if seen[t] {
+		return nil
+	}
+	seen[t] = true
+	switch t.kind {
+	case "array":
+		if zeroSize(t.items, map[*aType]bool{}) {
+			return fmt.Errorf("unsupported schema: array of zero-size items")
+		}
+		return checkContainers(t.items, seen)
+	case "map":
+		return checkContainers(t.values, seen)
+	case "record":
+		for _, f := range t.fields {
+			if err := checkContainers(f.typ, seen); err != nil {
+				return err
+			}
+		}
+	case "union":
+		for _, b := range t.branches {
+			if err := checkContainers(b, seen); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
 }
 
 // ParseAvroSchema parses schema JSON (named references must be defined
@@ -290,6 +348,8 @@ func (e *Engine) writerSchema(ctx context.Context, id int, s sr.Schema) (*avroSc
 	return a, nil
 }
 
+const maxAvroBlockCount = 1 << 20
+
 // avroBackend serves avro_local (container files), avro_schema_registry
 // (Confluent framing) and avro_validation (validated JSON text).
 type avroBackend struct {
@@ -298,6 +358,12 @@ type avroBackend struct {
 }
 
 func init() {
+	// goavro preallocates arrays and maps by the block count read from the
+	// data: a few hostile bytes could ask for gigabytes. No Kafka message holds
+	// more than this many items in one block.
+	if goavro.MaxBlockCount > maxAvroBlockCount {
+		goavro.MaxBlockCount = maxAvroBlockCount
+	}
 	registerBackend("avro_local", func(e *Engine) backend { return &avroBackend{e: e, wire: "ocf"} })
 	registerBackend("avro_schema_registry", func(e *Engine) backend { return &avroBackend{e: e, wire: "confluent"} })
 	registerBackend("avro_validation", func(e *Engine) backend { return &avroBackend{e: e, wire: "json"} })
@@ -455,6 +521,8 @@ func (a *avroBackend) decode(ctx context.Context, wire string, b []byte, local f
 	return nil, Format{}, errs.Usagef("unknown wire %q (confluent, raw, ocf)", wire)
 }
 
+const maxOCFItems = 10000
+
 func (e *Engine) decodeOCF(b []byte, unwrap bool) (json.RawMessage, Format, error) {
 	f, err := ocfRead(b)
 	if err != nil {
@@ -475,6 +543,9 @@ func (e *Engine) decodeOCF(b []byte, unwrap bool) (json.RawMessage, Format, erro
 		payload += len(data)
 		rest := data
 		for i := int64(0); i < f.counts[bi]; i++ {
+			if len(items) >= maxOCFItems {
+				return nil, Format{}, errs.Failedf("Avro container file: more than %d items", maxOCFItems)
+			}
 			n, more, err := w.codec.NativeFromBinary(rest)
 			if err != nil {
 				return nil, Format{}, errs.Failedf("Avro container file: datum does not match schema %s: %v", t.name, err)
