@@ -79,8 +79,16 @@ func (s *store) lock(ctx context.Context, topic, id string, now time.Time) (bool
 		ins = "INSERT INTO kafka_topic_info (topic, last_processed_at) VALUES (?, ?)"
 		args = append(args, DBTime(now))
 	}
-	if _, err := s.exec(ctx, ins+" ON CONFLICT (topic) DO NOTHING", args...); err != nil && !db.IsUniqueViolation(err) {
+	// Insert only when missing (a portable "insert, ignore RecordNotUnique";
+	// a concurrent insert by another relay is a unique violation, ignored).
+	var have int
+	if err := s.d.QueryRowContext(ctx, s.d.Rebind("SELECT COUNT(*) FROM kafka_topic_info WHERE topic = ?"), topic).Scan(&have); err != nil {
 		return false, fmt.Errorf("lock %s: %w", topic, err)
+	}
+	if have == 0 {
+		if _, err := s.exec(ctx, ins, args...); err != nil && !db.IsUniqueViolation(err) {
+			return false, fmt.Errorf("lock %s: %w", topic, err)
+		}
 	}
 	dl := s.d.Dialect
 	f := dl.Bool(false)
