@@ -11,6 +11,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"runtime"
+	"sync"
 	"time"
 
 	"github.com/deimos-cli/deimos/pkg/consume"
@@ -51,6 +53,8 @@ type Options struct {
 	SpecOverride func(topic string) (encode.Spec, bool)
 	// MaxLine is the longest accepted input line (default 64 MiB).
 	MaxLine int
+	// Workers encode in parallel (default GOMAXPROCS); output order is input order.
+	Workers int
 	// OnRead is called after each line is read, with the bytes read so far.
 	OnRead func(line int, bytesRead int64)
 }
@@ -110,13 +114,23 @@ func Run(ctx context.Context, in io.Reader, o Options, sink Sink) (Result, error
 	return cres, err
 }
 
+// chunk is a run of input lines encoded by one worker; chunks are sent to
+// the sink in input order, so per-key order and line numbers are kept.
+type chunk struct {
+	nums  []int
+	lines [][]byte
+	outs  []Out
+	err   error
+	done  chan struct{}
+}
+
+const chunkLines = 256
+
 func run(ctx context.Context, in io.Reader, o Options, sink Sink) (Result, error) {
 	var res Result
 	if o.MaxLine <= 0 {
 		o.MaxLine = 64 << 20
 	}
-	sc := bufio.NewScanner(in)
-	sc.Buffer(make([]byte, 0, 1<<20), o.MaxLine)
 	mode := o.Input
 	if mode == "" {
 		mode = InputAuto
@@ -127,53 +141,126 @@ func run(ctx context.Context, in io.Reader, o Options, sink Sink) (Result, error
 	if o.KeyDelim != "" {
 		mode = InputJSON
 	}
-	enc := &encoderCache{o: o, specs: map[string]*topicSpec{}}
-	var read int64
-	line := 0
-	var out Out
-	for sc.Scan() {
-		line++
-		b := sc.Bytes()
-		read += int64(len(b)) + 1
-		if o.OnRead != nil {
-			o.OnRead(line, read)
+	workers := o.Workers
+	if workers <= 0 {
+		workers = runtime.GOMAXPROCS(0)
+	}
+	cctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	work := make(chan *chunk, workers*2)
+	order := make(chan *chunk, workers*4)
+	var wg sync.WaitGroup
+	for i := 0; i < workers; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			enc := &encoderCache{o: o, specs: map[string]*topicSpec{}}
+			for ch := range work {
+				ch.outs = make([]Out, 0, len(ch.lines))
+				for i, b := range ch.lines {
+					out := Out{Line: ch.nums[i], Partition: -1}
+					var err error
+					if mode == InputEnvelope {
+						err = enc.fromEnvelope(cctx, b, &out)
+					} else {
+						err = enc.fromLine(cctx, b, &out)
+					}
+					if err != nil {
+						ch.err = errs.Failed(&InputError{Line: ch.nums[i], Err: err})
+						break
+					}
+					ch.outs = append(ch.outs, out)
+				}
+				close(ch.done)
+			}
+		}()
+	}
+	defer wg.Wait()
+
+	var readErr error
+	go func() {
+		defer close(order)
+		defer close(work)
+		sc := bufio.NewScanner(in)
+		sc.Buffer(make([]byte, 0, 1<<20), o.MaxLine)
+		var read int64
+		line := 0
+		cur := &chunk{done: make(chan struct{})}
+		flush := func() bool {
+			if len(cur.lines) == 0 {
+				return true
+			}
+			select {
+			case order <- cur:
+			case <-cctx.Done():
+				return false
+			}
+			select {
+			case work <- cur:
+			case <-cctx.Done():
+				close(cur.done)
+				return false
+			}
+			cur = &chunk{done: make(chan struct{})}
+			return true
 		}
+		for sc.Scan() {
+			line++
+			b := sc.Bytes()
+			read += int64(len(b)) + 1
+			if o.OnRead != nil {
+				o.OnRead(line, read)
+			}
+			if len(bytes.TrimSpace(b)) == 0 && (!o.TombstoneEmpty || o.KeyDelim != "") {
+				continue // blank lines separate nothing
+			}
+			if mode == InputAuto {
+				mode = InputJSON
+				if t := bytes.TrimSpace(b); len(t) > 0 && t[0] == '{' && consume.LooksLikeEnvelope(t) {
+					mode = InputEnvelope
+				}
+			}
+			cur.nums = append(cur.nums, line)
+			cur.lines = append(cur.lines, append([]byte(nil), b...))
+			if len(cur.lines) >= chunkLines && !flush() {
+				return
+			}
+		}
+		if err := sc.Err(); err != nil {
+			if errors.Is(err, bufio.ErrTooLong) {
+				readErr = errs.Failed(&InputError{Line: line + 1, Err: fmt.Errorf("line longer than %d bytes", o.MaxLine)})
+			} else {
+				readErr = errs.Failedf("read input: %w", err)
+			}
+		}
+		flush()
+	}()
+
+	fail := func(err error) (Result, error) {
+		cancel()
+		for ch := range order { // let the reader and workers finish
+			<-ch.done
+		}
+		return res, err
+	}
+	for ch := range order {
+		<-ch.done
 		if ctx.Err() != nil {
-			return res, ctx.Err()
+			return fail(ctx.Err())
 		}
-		if len(bytes.TrimSpace(b)) == 0 && (!o.TombstoneEmpty || o.KeyDelim != "") {
-			continue // blank lines separate nothing
-		}
-		if mode == InputAuto {
-			mode = InputJSON
-			if t := bytes.TrimSpace(b); len(t) > 0 && t[0] == '{' && consume.LooksLikeEnvelope(t) {
-				mode = InputEnvelope
+		for i := range ch.outs {
+			if err := sink.Send(ctx, &ch.outs[i]); err != nil {
+				return fail(err)
 			}
 		}
-		out = Out{Line: line, Partition: -1}
-		var err error
-		if mode == InputEnvelope {
-			err = enc.fromEnvelope(ctx, b, &out)
-		} else {
-			err = enc.fromLine(ctx, b, &out)
-		}
-		if err != nil {
-			return res, errs.Failed(&InputError{Line: line, Err: err})
-		}
-		if err := sink.Send(ctx, &out); err != nil {
-			if errors.Is(err, context.Canceled) {
-				return res, err
-			}
-			return res, err
+		if ch.err != nil {
+			return fail(ch.err)
 		}
 	}
-	if err := sc.Err(); err != nil {
-		if errors.Is(err, bufio.ErrTooLong) {
-			return res, errs.Failed(&InputError{Line: line + 1, Err: fmt.Errorf("line longer than %d bytes", o.MaxLine)})
-		}
-		return res, errs.Failedf("read input: %w", err)
+	if ctx.Err() != nil {
+		return res, ctx.Err()
 	}
-	return res, nil
+	return res, readErr
 }
 
 type topicSpec struct {
