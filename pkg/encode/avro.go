@@ -132,6 +132,9 @@ func (a *avroSchema) encode(payload any) ([]byte, error) {
 // decode decodes bare Avro binary to JSON; r is an optional reader schema;
 // unwrap returns the single field of a key record.
 func (a *avroSchema) decode(bin []byte, r *aType, unwrap bool) (json.RawMessage, error) {
+	if _, err := checkBinary(a.t, bin, 0); err != nil {
+		return nil, fmt.Errorf("Avro data does not match schema %s: %v", a.t.name, err)
+	}
 	n, rest, err := a.codec.NativeFromBinary(bin)
 	if err != nil {
 		return nil, fmt.Errorf("Avro data does not match schema %s: %v", a.t.name, err)
@@ -545,6 +548,9 @@ func (e *Engine) decodeOCF(b []byte, unwrap bool) (json.RawMessage, Format, erro
 		for i := int64(0); i < f.counts[bi]; i++ {
 			if len(items) >= maxOCFItems {
 				return nil, Format{}, errs.Failedf("Avro container file: more than %d items", maxOCFItems)
+			}
+			if _, err := checkBinary(w.t, rest, 0); err != nil {
+				return nil, Format{}, errs.Failedf("Avro container file: datum does not match schema %s: %v", t.name, err)
 			}
 			n, more, err := w.codec.NativeFromBinary(rest)
 			if err != nil {

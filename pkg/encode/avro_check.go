@@ -1,0 +1,111 @@
+package encode
+
+import (
+	"encoding/binary"
+	"fmt"
+)
+
+// checkBinary walks Avro binary data for t without allocating, checking that
+// every length and block count fits in the bytes left. goavro preallocates
+// by block count, so hostile data is rejected here first.
+func checkBinary(t *aType, b []byte, depth int) ([]byte, error) {
+	if depth > 64 {
+		return nil, fmt.Errorf("data nested too deeply")
+	}
+	long := func() (int64, error) {
+		v, n := binary.Varint(b)
+		if n <= 0 {
+			return 0, errTruncated
+		}
+		b = b[n:]
+		return v, nil
+	}
+	switch t.kind {
+	case "null":
+		return b, nil
+	case "boolean":
+		if len(b) < 1 {
+			return nil, errTruncated
+		}
+		return b[1:], nil
+	case "int", "long", "enum":
+		_, err := long()
+		return b, err
+	case "float":
+		if len(b) < 4 {
+			return nil, errTruncated
+		}
+		return b[4:], nil
+	case "double":
+		if len(b) < 8 {
+			return nil, errTruncated
+		}
+		return b[8:], nil
+	case "bytes", "string":
+		n, err := long()
+		if err != nil {
+			return nil, err
+		}
+		if n < 0 || n > int64(len(b)) {
+			return nil, errTruncated
+		}
+		return b[n:], nil
+	case "fixed":
+		if len(b) < t.size {
+			return nil, errTruncated
+		}
+		return b[t.size:], nil
+	case "record":
+		var err error
+		for _, f := range t.fields {
+			if b, err = checkBinary(f.typ, b, depth+1); err != nil {
+				return nil, err
+			}
+		}
+		return b, nil
+	case "union":
+		i, err := long()
+		if err != nil {
+			return nil, err
+		}
+		if i < 0 || i >= int64(len(t.branches)) {
+			return nil, fmt.Errorf("union branch %d out of range", i)
+		}
+		return checkBinary(t.branches[i], b, depth+1)
+	case "array", "map":
+		for {
+			n, err := long()
+			if err != nil {
+				return nil, err
+			}
+			if n == 0 {
+				return b, nil
+			}
+			if n < 0 {
+				if n == -n { // MinInt64
+					return nil, fmt.Errorf("bad block count")
+				}
+				n = -n
+				if _, err := long(); err != nil {
+					return nil, err
+				}
+			}
+			if n > int64(len(b)) { // every item takes at least one byte
+				return nil, fmt.Errorf("block count %d exceeds the %d bytes left", n, len(b))
+			}
+			for i := int64(0); i < n; i++ {
+				if t.kind == "map" {
+					if b, err = checkBinary(&aType{kind: "string"}, b, depth+1); err != nil {
+						return nil, err
+					}
+					if b, err = checkBinary(t.values, b, depth+1); err != nil {
+						return nil, err
+					}
+				} else if b, err = checkBinary(t.items, b, depth+1); err != nil {
+					return nil, err
+				}
+			}
+		}
+	}
+	return nil, fmt.Errorf("unsupported type %s", t.kind)
+}
