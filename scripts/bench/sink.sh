@@ -64,7 +64,7 @@ DIFF=$(PSQL -t -A -c "SELECT COUNT(*) FROM bench_sink s JOIN bench_bulk b USING 
 [ "$DIFF" = 0 ] || { echo "sink and bulk rows differ in $DIFF rows"; exit 1; }
 
 BR=$(rate "$BULK_S"); SR=$(rate "$SINK_S")
-printf "N=%d messages, PostgreSQL %s, JSON payloads, one partition\n" "$N" "$("$PGBIN/postgres" --version | awk '{print $3}')"
+printf "N=%d messages, PostgreSQL %s, JSON payloads, distinct keys\n" "$N" "$("$PGBIN/postgres" --version | awk '{print $3}')"
 printf "%-46s %10s rows/s (%.2fs)\n" "bulk INSERT (psql, 1000-row INSERTs, 1 tx)" "$BR" "$BULK_S"
 printf "%-46s %10s rows/s (%.2fs)\n" "deimos consume --sink table (Kafka->PG)" "$SR" "$SINK_S"
 awk -v a="$SR" -v b="$BR" 'BEGIN{r=a/b; printf "ratio sink/bulk: %.2f (target >= 0.50) %s\n", r, (r>=0.5?"OK":"BELOW TARGET")}'
