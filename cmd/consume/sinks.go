@@ -148,6 +148,9 @@ func resolve(c *cobra.Command, cfg *config.Config, o *sinkOptions, group string)
 	if o.checkpoint {
 		r.checkpoint = true
 	}
+	if o.maxRetries < -1 {
+		return r, errs.Usagef("--max-retries %d: must be 0 or more (-1: retry forever)", o.maxRetries)
+	}
 	if changed("max-retries") || o.consumer == "" {
 		if o.maxRetries >= 0 {
 			n := o.maxRetries

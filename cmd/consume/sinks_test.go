@@ -1,0 +1,48 @@
+package consume
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/spf13/cobra"
+
+	"github.com/deimos-cli/deimos/pkg/config"
+)
+
+func TestResolveSinkSettings(t *testing.T) {
+	three, f := 3, false
+	cfg := &config.Config{Consumers: []config.Consumer{{Name: "w", Group: "g", Sink: "table:widgets", KeyColumns: []string{"code"},
+		Compacted: &f, Exec: "./h.sh", Checkpoint: true, MaxRetries: &three, EntityIDField: "id"}}}
+	parse := func(args ...string) (resolved, error) {
+		c := &cobra.Command{Use: "x"}
+		var o sinkOptions
+		addSinkFlags(c, &o)
+		if err := c.ParseFlags(args); err != nil {
+			t.Fatal(err)
+		}
+		return resolve(o.cmd, cfg, &o, "g")
+	}
+	r, err := parse("--consumer", "w")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.table != "widgets" || r.keyColumns[0] != "code" || !r.noCompact || r.exec != "./h.sh" || !r.checkpoint || *r.maxRetries != 3 || r.fields.EntityID != "id" || r.skip != 99 || r.group != "g" {
+		t.Fatalf("from config: %+v", r)
+	}
+	r, err = parse("--consumer", "w", "--max-retries", "-1", "--skip-exit-code", "5", "--map", "full_name=name")
+	if err != nil || r.maxRetries != nil || r.skip != 5 || r.mapping["full_name"] != "name" {
+		t.Fatalf("overrides: %+v %v", r, err)
+	}
+	for args, want := range map[string]string{
+		"--consumer nope":  "no such entry",
+		"--sink kafka:x":   "use table:NAME",
+		"--sink table:a;b": "invalid SQL name",
+		"--exec true --checkpoint --max-retries -2": "0 or more",
+		"--checkpoint":  "needs a handler command",
+		"--map nofield": "COLUMN=FIELD",
+	} {
+		if _, err := parse(strings.Fields(args)...); err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("%s: err = %v, want %q", args, err, want)
+		}
+	}
+}
