@@ -109,8 +109,19 @@ func run(c *cobra.Command, f *cmdutil.Factory, o *options, so *sinkOptions) erro
 			clean = append(clean, t)
 		}
 	}
+	// --consumer NAME supplies topics and group from deimos.yaml; flags win.
+	cTopics, cGroup, err := consumerDefaults(cfg, so)
+	if err != nil {
+		return err
+	}
 	if len(clean) == 0 {
-		return errs.Usagef("-t TOPIC is required")
+		clean = cTopics
+	}
+	if o.group == "" {
+		o.group = cGroup
+	}
+	if len(clean) == 0 {
+		return errs.Usagef("-t TOPIC is required (or --consumer NAME with topics in deimos.yaml)")
 	}
 	off, err := consume.ParseOffset(o.offset, time.Now())
 	if err != nil {

@@ -57,6 +57,21 @@ func addSinkFlags(c *cobra.Command, o *sinkOptions) {
 	fl.StringVar(&o.fields.EventVersion, "event-version-field", "", "--checkpoint: payload field for event_version")
 }
 
+// consumerDefaults returns the topics and group of the --consumer entry
+// (nil, "" without --consumer); the consume command uses them when -t or -g
+// are not given.
+func consumerDefaults(cfg *config.Config, o *sinkOptions) ([]string, string, error) {
+	if o.consumer == "" {
+		return nil, "", nil
+	}
+	for _, c := range cfg.Consumers {
+		if c.Name == o.consumer {
+			return c.Topics, c.Group, nil
+		}
+	}
+	return nil, "", errs.Usagef("--consumer %q: no such entry in consumers: of %s", o.consumer, cfgName(cfg))
+}
+
 // resolved merges a config consumer with the flags that were set.
 type resolved struct {
 	name       string

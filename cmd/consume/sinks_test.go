@@ -46,3 +46,17 @@ func TestResolveSinkSettings(t *testing.T) {
 		}
 	}
 }
+
+func TestConsumerDefaultsFromConfig(t *testing.T) {
+	cfg := &config.Config{Consumers: []config.Consumer{{Name: "widgets", Topics: config.StringList{"a", "b"}, Group: "g1"}}}
+	topics, group, err := consumerDefaults(cfg, &sinkOptions{consumer: "widgets"})
+	if err != nil || strings.Join(topics, ",") != "a,b" || group != "g1" {
+		t.Fatalf("got %v %q %v", topics, group, err)
+	}
+	if _, _, err := consumerDefaults(cfg, &sinkOptions{consumer: "nope"}); err == nil {
+		t.Fatal("an unknown consumer must be an error")
+	}
+	if topics, group, err := consumerDefaults(cfg, &sinkOptions{}); err != nil || topics != nil || group != "" {
+		t.Fatal("without --consumer there are no defaults")
+	}
+}
