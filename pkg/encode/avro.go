@@ -21,8 +21,9 @@ import (
 // from the physical schema: logical types are converted by this package).
 type avroSchema struct {
 	t     *aType
-	text  string // fully-resolved schema JSON, references inlined
-	codec *goavro.Codec
+	text   string // fully-resolved schema JSON, references inlined
+	codec  *goavro.Codec
+	fields []FieldInfo // top-level fields (shared: do not modify)
 }
 
 func newAvroSchema(t *aType) (*avroSchema, error) {
@@ -33,7 +34,7 @@ func newAvroSchema(t *aType) (*avroSchema, error) {
 	if err != nil {
 		return nil, fmt.Errorf("invalid Avro schema %s: %w", t.name, err)
 	}
-	return &avroSchema{t: t, text: schemaText(t), codec: c}, nil
+	return &avroSchema{t: t, text: schemaText(t), codec: c, fields: avroFields(t)}, nil
 }
 
 // zeroSize reports whether a value of t can take no bytes on the wire.
@@ -440,7 +441,7 @@ func (a *avroBackend) fields(ctx context.Context, s Spec) ([]FieldInfo, error) {
 	if err != nil {
 		return nil, err
 	}
-	return avroFields(sch.t), nil
+	return sch.fields, nil
 }
 
 func avroFields(t *aType) []FieldInfo {
