@@ -20,7 +20,7 @@ import (
 // avroSchema is a parsed, resolved Avro schema with its goavro codec (built
 // from the physical schema: logical types are converted by this package).
 type avroSchema struct {
-	t     *aType
+	t      *aType
 	text   string // fully-resolved schema JSON, references inlined
 	codec  *goavro.Codec
 	fields []FieldInfo // top-level fields (shared: do not modify)

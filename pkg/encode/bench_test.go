@@ -3,8 +3,8 @@ package encode
 import (
 	"context"
 	"encoding/json"
-	"os"
 	"io"
+	"os"
 	"testing"
 
 	"github.com/linkedin/goavro/v2"
@@ -145,4 +145,5 @@ func (r *stringReader) Read(p []byte) (int, error) {
 	r.i += n
 	return n, nil
 }
+
 var errEOF = io.EOF
