@@ -2,22 +2,307 @@
 package poller
 
 import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net"
+	"net/http"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"github.com/spf13/cobra"
+	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/deimos-cli/deimos/internal/cmdutil"
+	"github.com/deimos-cli/deimos/pkg/config"
+	"github.com/deimos-cli/deimos/pkg/db"
+	"github.com/deimos-cli/deimos/pkg/encode"
+	"github.com/deimos-cli/deimos/pkg/errs"
+	"github.com/deimos-cli/deimos/pkg/kafkaclient"
+	"github.com/deimos-cli/deimos/pkg/poller"
+	"github.com/deimos-cli/deimos/pkg/registry"
 )
 
 // NewCmd returns the `poller` command.
 func NewCmd(f *cmdutil.Factory) *cobra.Command {
-	_ = f
 	c := &cobra.Command{
 		Use:   "poller",
 		Short: "Publish new and changed database rows to Kafka",
+		Long: `Deimos's DB poller as a binary: each poller in the config's pollers: list
+publishes the new and changed rows of one table (and, optionally, deleted keys
+as tombstones) to a topic, keeping its cursor in deimos_poll_info exactly as
+Deimos does, so it can take over from (or hand back to) rake deimos:db_poller.`,
 	}
-	c.AddCommand(
-		&cobra.Command{Use: "run", Short: "poller run (not built yet)", RunE: cmdutil.NotYet("poller run")},
-		&cobra.Command{Use: "status", Short: "poller status (not built yet)", RunE: cmdutil.NotYet("poller status")},
-		&cobra.Command{Use: "reset", Short: "poller reset (not built yet)", RunE: cmdutil.NotYet("poller reset")},
-	)
+	c.AddCommand(newRunCmd(f), newStatusCmd(f), newResetCmd(f))
+	return c
+}
+
+type runOpts struct {
+	once        bool
+	metricsAddr string
+}
+
+func newRunCmd(f *cmdutil.Factory) *cobra.Command {
+	o := &runOpts{}
+	c := &cobra.Command{
+		Use:   "run [NAME...]",
+		Short: "Run the configured pollers (all, or the named ones)",
+		Long: `Runs every configured poller (or only the NAMEs given), one goroutine each,
+until SIGINT/SIGTERM; the batch in flight is finished before exiting.
+With --once each poller runs until it has caught up, then the command exits.`,
+		Example: `  # run every poller in deimos.yaml until interrupted, with metrics
+  deimos poller run --metrics-addr :9394
+
+  # one catch-up pass of one poller (cron-friendly)
+  deimos poller run --once WidgetProducer`,
+		RunE: func(cmd *cobra.Command, args []string) error { return run(cmd, f, o, args) },
+	}
+	c.Flags().BoolVar(&o.once, "once", false, "run each poller until caught up, then exit")
+	c.Flags().StringVar(&o.metricsAddr, "metrics-addr", "", "serve Prometheus metrics on ADDR (e.g. :9394) at /metrics")
+	return c
+}
+
+// selected resolves the config's pollers and keeps the named ones.
+func selected(cfg *config.Config, names []string) ([]poller.Settings, error) {
+	all, err := poller.Resolve(cfg)
+	if err != nil {
+		return nil, errs.Usage(err)
+	}
+	if len(all) == 0 {
+		return nil, errs.Usagef("no pollers configured (add a pollers: list to the config)")
+	}
+	if len(names) == 0 {
+		return all, nil
+	}
+	var out []poller.Settings
+	for _, n := range names {
+		found := false
+		for _, s := range all {
+			if s.Name == n {
+				out = append(out, s)
+				found = true
+			}
+		}
+		if !found {
+			var known []string
+			for _, s := range all {
+				known = append(known, s.Name)
+			}
+			return nil, errs.Usagef("unknown poller %q (configured: %s)", n, strings.Join(known, ", "))
+		}
+	}
+	return out, nil
+}
+
+func run(cmd *cobra.Command, f *cmdutil.Factory, o *runOpts, names []string) error {
+	cfg, err := f.Config()
+	if err != nil {
+		return err
+	}
+	pollers, err := selected(cfg, names)
+	if err != nil {
+		return err
+	}
+	log := f.Logger(cfg)
+	ctx, stop := cmdutil.SignalContext(cmd.Context())
+	defer stop()
+
+	d, err := db.Open(ctx, cfg.Database.URL)
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	reg, err := registry.New(cfg.Schema.Registry)
+	if err != nil {
+		return err
+	}
+	enc, err := encode.New(encode.Options{Config: cfg, Registry: reg})
+	if err != nil {
+		return err
+	}
+	opts := poller.Options{DB: d, Encoder: enc, Logger: log}
+	needKafka := false
+	for _, s := range pollers {
+		needKafka = needKafka || s.Backend == "kafka"
+	}
+	if needKafka {
+		cl, err := kafkaclient.NewClient(cfg.Kafka,
+			kgo.RecordDeliveryTimeout(30*time.Second),
+			kgo.ProducerBatchMaxBytes(1<<20),
+			kgo.ProducerLinger(5*time.Millisecond),
+			kgo.MaxBufferedRecords(100000),
+		)
+		if err != nil {
+			return err
+		}
+		defer cl.Close()
+		pctx, cancel := context.WithTimeout(ctx, 15*time.Second)
+		err = kafkaclient.Ping(pctx, cl, cfg.Kafka.Brokers)
+		cancel()
+		if err != nil {
+			if ctx.Err() != nil {
+				return nil
+			}
+			return err
+		}
+		opts.Kafka = cl
+	}
+	if o.metricsAddr != "" {
+		preg := prometheus.NewRegistry()
+		preg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+		opts.Metrics = poller.NewMetrics(preg)
+		ln, err := net.Listen("tcp", o.metricsAddr)
+		if err != nil {
+			return errs.Usagef("--metrics-addr %s: %w", o.metricsAddr, err)
+		}
+		mux := http.NewServeMux()
+		mux.Handle("/metrics", promhttp.HandlerFor(preg, promhttp.HandlerOpts{}))
+		srv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
+		go func() { _ = srv.Serve(ln) }()
+		defer srv.Close()
+		log.Info("serving metrics", "addr", ln.Addr().String())
+	}
+	eng, err := poller.New(opts)
+	if err != nil {
+		return err
+	}
+	for _, s := range pollers {
+		log.Info("starting poller", "poller", s.Name, "table", s.Table, "topic", s.Topic, "mode", s.Mode, "backend", s.Backend)
+	}
+	return eng.Run(ctx, pollers, o.once)
+}
+
+type statusOpts struct{ output string }
+
+func newStatusCmd(f *cmdutil.Factory) *cobra.Command {
+	o := &statusOpts{}
+	c := &cobra.Command{
+		Use:   "status [NAME...]",
+		Short: "Show each poller's cursor, lag, pending rows, last run and errors",
+		Example: `  deimos poller status
+  deimos poller status --output json WidgetProducer`,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			cfg, err := f.Config()
+			if err != nil {
+				return err
+			}
+			pollers, err := selected(cfg, args)
+			if err != nil {
+				return err
+			}
+			if o.output != "table" && o.output != "json" {
+				return errs.Usagef("--output: %q is not table or json", o.output)
+			}
+			d, err := db.Open(cmd.Context(), cfg.Database.URL)
+			if err != nil {
+				return err
+			}
+			defer d.Close()
+			sts, err := poller.GetStatus(cmd.Context(), d, pollers)
+			if err != nil {
+				return err
+			}
+			if o.output == "json" {
+				enc := json.NewEncoder(f.IO.Out)
+				enc.SetIndent("", "  ")
+				return enc.Encode(sts)
+			}
+			renderTable(f, sts)
+			return nil
+		},
+	}
+	c.Flags().StringVarP(&o.output, "output", "o", "table", "table or json")
+	return c
+}
+
+func fmtTime(t *time.Time) string {
+	if t == nil {
+		return "-"
+	}
+	return t.UTC().Format("2006-01-02 15:04:05.000000")
+}
+
+func renderTable(f *cmdutil.Factory, sts []poller.Status) {
+	tw := tabwriter.NewWriter(f.IO.Out, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "POLLER\tTABLE\tTOPIC\tMODE\tLAST_SENT\tLAST_ID\tNEWEST\tLAG\tPENDING\tLAST_RUN\tERRORED\tLAST_ERROR")
+	line := func(s poller.Status) {
+		lastErr := s.LastError
+		if s.Err != "" {
+			lastErr = "status: " + s.Err
+		}
+		if len(lastErr) > 80 {
+			lastErr = lastErr[:77] + "..."
+		}
+		if lastErr == "" {
+			lastErr = "-"
+		}
+		lastSent := fmtTime(s.LastSent)
+		if s.LastSent == nil {
+			lastSent = "beginning"
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%d\t%s\t%s\t%d\t%s\t%d\t%s\n", s.Name, s.Table, s.Topic, s.Mode, lastSent, s.LastSentID,
+			fmtTime(s.Newest), (time.Duration(s.LagSeconds * float64(time.Second))).Round(time.Millisecond), s.Pending, fmtTime(s.LastRunAt), s.ErroredBatches, lastErr)
+	}
+	for _, s := range sts {
+		line(s)
+		if s.Deletions != nil {
+			line(*s.Deletions)
+		}
+	}
+	tw.Flush()
+}
+
+func newResetCmd(f *cmdutil.Factory) *cobra.Command {
+	var to string
+	c := &cobra.Command{
+		Use:   "reset NAME [--to TIME]",
+		Short: "Move a poller's cursor (to the beginning, or to TIME)",
+		Long: `Sets the deimos_poll_info cursor of poller NAME (or NAME:deletions) so the next
+run publishes every row stamped at or after TIME (default: from the beginning).
+TIME is RFC 3339, "YYYY-MM-DD[ HH:MM:SS]" (UTC), -DURATION (e.g. -2h), now or beginning.
+Stop running pollers first: a running poller would overwrite the cursor.`,
+		Example: `  deimos poller reset WidgetProducer
+  deimos poller reset WidgetProducer --to 2024-05-01T00:00:00Z
+  deimos poller reset WidgetProducer:deletions --to -1h`,
+		Args: cmdutil.ExactArgs(1, "one poller name"),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			cfg, err := f.Config()
+			if err != nil {
+				return err
+			}
+			name := args[0]
+			base := strings.TrimSuffix(name, ":deletions")
+			ss, err := selected(cfg, []string{base})
+			if err != nil {
+				return err
+			}
+			if base != name && ss[0].Deletions == nil {
+				return errs.Usagef("poller %s has no deletions configured", base)
+			}
+			t, err := poller.ParseTime(to, time.Now())
+			if err != nil {
+				return errs.Usagef("--to: %w", err)
+			}
+			d, err := db.Open(cmd.Context(), cfg.Database.URL)
+			if err != nil {
+				return err
+			}
+			defer d.Close()
+			if _, err := poller.Reset(cmd.Context(), d, name, t); err != nil {
+				return err
+			}
+			where := "the beginning"
+			if !t.IsZero() {
+				where = t.Format(time.RFC3339Nano)
+			}
+			fmt.Fprintf(f.IO.ErrOut, "poller %s: cursor reset to %s\n", name, where)
+			return nil
+		},
+	}
+	c.Flags().StringVar(&to, "to", "", "TIME to restart from (default: the beginning)")
 	return c
 }

@@ -91,6 +91,9 @@ func (e *Engine) Run(ctx context.Context, pollers []Settings, once bool) error {
 	if err := checkPollTable(ctx, e.o.DB); err != nil {
 		return err
 	}
+	if err := ensureRunsTable(ctx, e.o.DB); err != nil {
+		e.log.Warn("cannot create "+RunsTable+"; poller status will not show last runs", "error", err)
+	}
 	ws := make([]*worker, 0, len(pollers))
 	for _, s := range pollers {
 		w, err := e.prepare(ctx, s)
@@ -277,8 +280,12 @@ func (w *worker) loop(ctx context.Context, once bool) error {
 		if w.e.o.OnRun != nil {
 			w.e.o.OnRun(st)
 		}
-		if w.e.o.Metrics != nil {
-			w.e.o.Metrics.observeRun(w.s.Name, st)
+		w.e.o.Metrics.observeRun(w.s.Name, st)
+		if rerr := recordRun(context.WithoutCancel(ctx), w.e.o.DB, st, w.e.o.Now()); rerr != nil {
+			w.log.Debug("recording run", "error", rerr)
+		}
+		if err == nil {
+			w.log.Info("poll complete", "batches", st.Batches, "errored_batches", st.ErroredBatches, "messages", st.Messages, "to", st.To)
 		}
 		if ctx.Err() != nil {
 			return nil
