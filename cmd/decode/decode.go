@@ -171,8 +171,8 @@ func run(ctx context.Context, f *cmdutil.Factory, o *Options) error {
 		n := 0
 		for sc.Scan() {
 			n++
-			text := strings.TrimSpace(sc.Text())
-			if text == "" {
+			text := strings.TrimRight(sc.Text(), "\r")
+			if strings.TrimSpace(text) == "" {
 				continue
 			}
 			if err := ctx.Err(); err != nil {
