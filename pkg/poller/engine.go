@@ -392,7 +392,7 @@ func (w *worker) runTime(ctx context.Context, st *RunStats, producer string, src
 	toArg := tsArg(d.Dialect, to)
 	first := true
 	for ctx.Err() == nil {
-		rows, err := fetch(ctx, d, src, q, from.TS, from.ID, from.TS, toArg)
+		rows, err := fetch(ctx, d, src, q, timeArgs(d, from, toArg)...)
 		if err != nil {
 			return err
 		}

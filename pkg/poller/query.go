@@ -47,11 +47,26 @@ func (s source) extraWhere() string {
 
 // timeQuery renders spec 3.2's batch query:
 // ((ts = from AND id > min_id) OR ts > from) AND ts <= to ORDER BY ts, id LIMIT n.
+// On PostgreSQL the same predicate is written as the row comparison
+// (ts, id) > (from, min_id), which an index on (ts, id) serves directly.
+// Arguments: from, min_id, to (see timeArgs).
 func timeQuery(d *db.DB, s source, limit int) string {
 	ts, id := d.Q(s.tsCol), d.Q(s.idCol)
+	cursor := "((" + ts + " = ? AND " + id + " > ?) OR " + ts + " > ?)"
+	if d.Dialect.Name() == "postgres" {
+		cursor = "(" + ts + ", " + id + ") > (?, ?)"
+	}
 	return d.Rebind("SELECT " + s.selectList(d) + " FROM " + d.Q(s.table) +
-		" WHERE ((" + ts + " = ? AND " + id + " > ?) OR " + ts + " > ?) AND " + ts + " <= ?" + s.extraWhere() +
+		" WHERE " + cursor + " AND " + ts + " <= ?" + s.extraWhere() +
 		" ORDER BY " + ts + ", " + id + " LIMIT " + strconv.Itoa(limit))
+}
+
+// timeArgs are timeQuery's arguments.
+func timeArgs(d *db.DB, from Cursor, to any) []any {
+	if d.Dialect.Name() == "postgres" {
+		return []any{from.TS, from.ID, to}
+	}
+	return []any{from.TS, from.ID, from.TS, to}
 }
 
 // stateQuery selects rows not yet published (and not failed) in state-based mode.
