@@ -285,7 +285,11 @@ func (w *worker) loop(ctx context.Context, once bool) error {
 			w.log.Debug("recording run", "error", rerr)
 		}
 		if err == nil {
-			w.log.Info("poll complete", "batches", st.Batches, "errored_batches", st.ErroredBatches, "messages", st.Messages, "to", st.To)
+			lvl := slog.LevelDebug
+			if st.Messages > 0 {
+				lvl = slog.LevelInfo
+			}
+			w.log.Log(ctx, lvl, "poll complete", "batches", st.Batches, "errored_batches", st.ErroredBatches, "messages", st.Messages, "to", st.To)
 		}
 		if ctx.Err() != nil {
 			return nil
