@@ -6,7 +6,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime"
 	"strings"
 	"testing"
 
@@ -109,14 +108,7 @@ func TestBinaryEndToEnd(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds the binary")
 	}
-	bin := filepath.Join(t.TempDir(), "deimos")
-	if runtime.GOOS == "windows" {
-		bin += ".exe"
-	}
-	build := exec.Command("go", "build", "-o", bin, "github.com/deimos-cli/deimos")
-	if out, err := build.CombinedOutput(); err != nil {
-		t.Skipf("cannot build the binary (another package may be mid-edit): %v\n%s", err, out)
-	}
+	bin := testenv.Binary(t)
 	reg := testenv.Registry(t)
 	dir := t.TempDir()
 	run := func(stdin string, args ...string) (string, string, int) {

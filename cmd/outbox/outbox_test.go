@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"os/exec"
-	"path/filepath"
 	"strings"
 	"syscall"
 	"testing"
@@ -22,15 +21,7 @@ import (
 
 func TestMain(m *testing.M) { testenv.Main(m) }
 
-func buildBinary(t *testing.T) string {
-	t.Helper()
-	bin := filepath.Join(t.TempDir(), "deimos")
-	out, err := exec.Command("go", "build", "-o", bin, "github.com/deimos-cli/deimos").CombinedOutput()
-	if err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
-	return bin
-}
+func buildBinary(t *testing.T) string { return testenv.Binary(t) }
 
 func setup(t *testing.T, url string, n int, topics ...string) *db.DB {
 	t.Helper()

@@ -43,6 +43,7 @@ var (
 func Main(m *testing.M) {
 	mainUsed.Store(true)
 	code := m.Run()
+	removeBinary()
 	if pgSrv != nil {
 		pgSrv.stop()
 	}
