@@ -544,3 +544,28 @@ func (f *failEncoder) Encode(ctx context.Context, s encode.Spec, m encode.Messag
 	}
 	return f.Encoder.Encode(ctx, s, m)
 }
+
+func TestConfigRetriesNull(t *testing.T) {
+	for _, c := range []struct {
+		yaml string
+		want int
+	}{
+		{"pollers:\n  - {name: A, table: a, topic: t}\n", 1},
+		{"pollers:\n  - {name: A, table: a, topic: t, retries: null}\n", -1},
+		{"pollers:\n  - {name: A, table: a, topic: t, retries: 3}\n", 3},
+	} {
+		var cfg config.Config
+		if err := config.Parse([]byte(c.yaml), "x.yaml", func(string) (string, bool) { return "", false }, &cfg); err != nil {
+			t.Fatal(err)
+		}
+		ss, err := Resolve(&cfg)
+		if err != nil || ss[0].Retries != c.want {
+			t.Fatalf("%q: retries %v, want %d (%v)", c.yaml, ss, c.want, err)
+		}
+	}
+	var cfg config.Config
+	err := config.Parse([]byte("pollers:\n  - {name: A, table: a, topic: t, bogus: 1}\n"), "x.yaml", func(string) (string, bool) { return "", false }, &cfg)
+	if err == nil || !strings.Contains(err.Error(), "bogus") {
+		t.Fatalf("unknown key: %v", err)
+	}
+}
