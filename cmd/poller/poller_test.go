@@ -24,21 +24,11 @@ import (
 
 func TestMain(m *testing.M) { testenv.Main(m) }
 
-func buildBinary(t *testing.T) string {
-	t.Helper()
-	bin := filepath.Join(t.TempDir(), "deimos")
-	out, err := exec.Command("go", "build", "-o", bin, "github.com/deimos-cli/deimos").CombinedOutput()
-	if err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
-	return bin
-}
-
 // Rows keep being inserted (some in slow multi-row transactions) while the
 // real binary polls; it is SIGKILLed mid-way and restarted. Every row must
 // reach the topic (at least once: a killed batch may be sent again).
 func TestSigkillRestartNoRowMissed(t *testing.T) {
-	bin := buildBinary(t)
+	bin := testenv.Binary(t)
 	url := testenv.Postgres(t)
 	ctx := context.Background()
 	d, err := db.Open(ctx, url)
@@ -181,7 +171,7 @@ pollers:
 
 // poller status, reset and usage errors through the real binary (SQLite).
 func TestStatusResetAndErrors(t *testing.T) {
-	bin := buildBinary(t)
+	bin := testenv.Binary(t)
 	dir := t.TempDir()
 	dbPath := filepath.Join(dir, "t.db")
 	url := "sqlite:" + dbPath
