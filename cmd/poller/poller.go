@@ -135,6 +135,9 @@ func run(cmd *cobra.Command, f *cmdutil.Factory, o *runOpts, names []string) err
 			kgo.ProducerBatchMaxBytes(1<<20),
 			kgo.ProducerLinger(5*time.Millisecond),
 			kgo.MaxBufferedRecords(100000),
+			// As produce and the outbox relay (and librdkafka, ruby-kafka): let a
+			// broker that allows it create a missing topic.
+			kgo.AllowAutoTopicCreation(),
 		)
 		if err != nil {
 			return err
