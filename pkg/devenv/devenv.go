@@ -19,12 +19,12 @@ import (
 
 // Options for Start. Port 0 picks a free port.
 type Options struct {
-	Host          string // default 127.0.0.1
-	KafkaPort     int
-	RegistryPort  int
-	Partitions    int      // default partitions of auto-created topics (default 3)
-	Topics        []string // topics created at start
-	NoRegistry    bool
+	Host         string // default 127.0.0.1
+	KafkaPort    int
+	RegistryPort int
+	Partitions   int      // default partitions of auto-created topics (default 3)
+	Topics       []string // topics created at start
+	NoRegistry   bool
 	// Interceptors see registry requests first (e.g. compatibility enforcement).
 	Interceptors func(*srfake.Registry) []srfake.Interceptor
 }
