@@ -3,6 +3,7 @@ package encode
 import (
 	"bytes"
 	"context"
+	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -10,6 +11,8 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
+	"sync/atomic"
 
 	"github.com/linkedin/goavro/v2"
 	"github.com/twmb/franz-go/pkg/sr"
@@ -24,6 +27,9 @@ type avroSchema struct {
 	text   string // fully-resolved schema JSON, references inlined
 	codec  *goavro.Codec
 	fields []FieldInfo // top-level fields (shared: do not modify)
+	// sizeHint is the largest binary encoding seen (buffer preallocation).
+	sizeHint atomic.Int64
+	readers  sync.Map // *aType -> bool: reader schema identical to this one
 }
 
 func newAvroSchema(t *aType) (*avroSchema, error) {
@@ -119,15 +125,7 @@ func (a *avroSchema) native(payload any) (any, error) {
 }
 
 func (a *avroSchema) encode(payload any) ([]byte, error) {
-	n, err := a.native(payload)
-	if err != nil {
-		return nil, err
-	}
-	b, err := a.codec.BinaryFromNative(nil, n)
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", shortName(a.t.name), err)
-	}
-	return b, nil
+	return a.appendPayload(nil, payload)
 }
 
 // decode decodes bare Avro binary to JSON; r is an optional reader schema;
@@ -136,6 +134,15 @@ func (a *avroSchema) decode(bin []byte, r *aType, unwrap bool) (json.RawMessage,
 	if _, err := checkBinary(a.t, bin, 0); err != nil {
 		return nil, fmt.Errorf("Avro data does not match schema %s: %v", a.t.name, err)
 	}
+	if r == nil || a.sameAs(r) {
+		return a.decodeDirect(bin, unwrap)
+	}
+	return a.decodeGeneric(bin, r, unwrap)
+}
+
+// decodeGeneric decodes through goavro's native form (reader schema
+// resolution; the reference the direct decoder is tested against).
+func (a *avroSchema) decodeGeneric(bin []byte, r *aType, unwrap bool) (json.RawMessage, error) {
 	n, rest, err := a.codec.NativeFromBinary(bin)
 	if err != nil {
 		return nil, fmt.Errorf("Avro data does not match schema %s: %v", a.t.name, err)
@@ -374,32 +381,40 @@ func init() {
 }
 
 func (a *avroBackend) frame(ctx context.Context, sch *avroSchema, payload any, subject, wire string) ([]byte, int, error) {
-	n, err := sch.native(payload)
-	if err != nil {
-		return nil, 0, err
-	}
 	if wire == "" {
 		wire = a.wire
 	}
 	if wire == "json" {
+		n, err := sch.native(payload)
+		if err != nil {
+			return nil, 0, err
+		}
 		b, err := appendNativeJSON(nil, sch.t, nil, toDecodedForm(n))
 		return b, 0, err
 	}
-	bin, err := sch.codec.BinaryFromNative(nil, n)
+	// Avro binary is written straight from the payload (avro_write.go),
+	// after 5 bytes kept for a Confluent header.
+	hint := int(sch.sizeHint.Load())
+	buf, err := sch.appendPayload(make([]byte, 5, 5+hint+hint/4+16), payload)
 	if err != nil {
-		return nil, 0, fmt.Errorf("%s: %w", shortName(sch.t.name), err)
+		return nil, 0, err
+	}
+	if n := int64(len(buf) - 5); n > sch.sizeHint.Load() {
+		sch.sizeHint.Store(n)
 	}
 	switch wire {
 	case "raw":
-		return bin, 0, nil
+		return buf[5:], 0, nil
 	case "ocf":
-		return ocfWrite(sch.text, bin), 0, nil
+		return ocfWrite(sch.text, buf[5:]), 0, nil
 	case "confluent":
 		id, err := a.e.SchemaID(ctx, subject, sr.Schema{Schema: sch.text, Type: sr.TypeAvro})
 		if err != nil {
 			return nil, 0, err
 		}
-		return ConfluentFrame(id, nil, bin), id, nil
+		buf[0] = 0
+		binary.BigEndian.PutUint32(buf[1:5], uint32(id))
+		return buf, id, nil
 	}
 	return nil, 0, errs.Usagef("unknown wire %q (confluent, raw, ocf)", wire)
 }

@@ -173,7 +173,7 @@ func parseValue(v any, backendName string) (any, error) {
 		if len(strings.TrimSpace(string(x))) == 0 {
 			return nil, nil
 		}
-		p, err := decodeJSONUseNumber(x)
+		p, err := parseJSON(x)
 		if err != nil {
 			if backendName == "plain" {
 				return string(x), nil

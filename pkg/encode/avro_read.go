@@ -1,0 +1,309 @@
+package encode
+
+import (
+	"encoding/binary"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math"
+	"sort"
+	"strconv"
+	"sync"
+	"unsafe"
+
+	"github.com/linkedin/goavro/v2"
+)
+
+// Avro binary -> natural JSON, directly: the JSON appendNativeJSON writes
+// for goavro's NativeFromBinary of the same bytes (writer schema only, no
+// reader schema resolution), without building the native form. Data is
+// checked by checkBinary before it gets here; every read is bounds-checked
+// all the same and nothing is preallocated from counts in the data.
+
+var errAvroShort = errors.New("short buffer")
+
+type avroReader struct {
+	b []byte
+}
+
+func (r *avroReader) long() (int64, error) {
+	v, n := binary.Varint(r.b)
+	if n <= 0 {
+		return 0, errAvroShort
+	}
+	r.b = r.b[n:]
+	return v, nil
+}
+
+// int32 reads an int as goavro does (a varint truncated to 32 bits).
+func (r *avroReader) int32() (int32, error) {
+	u, n := binary.Uvarint(r.b)
+	if n <= 0 {
+		return 0, errAvroShort
+	}
+	r.b = r.b[n:]
+	return int32(u>>1) ^ -int32(u&1), nil
+}
+
+func (r *avroReader) bytes() ([]byte, error) {
+	n, err := r.long()
+	if err != nil {
+		return nil, err
+	}
+	if n < 0 {
+		return nil, fmt.Errorf("negative length %d", n)
+	}
+	if n > int64(len(r.b)) {
+		return nil, errAvroShort
+	}
+	x := r.b[:n:n]
+	r.b = r.b[n:]
+	return x, nil
+}
+
+// blockCount reads an array or map block header.
+func (r *avroReader) blockCount() (int64, error) {
+	c, err := r.long()
+	if err != nil {
+		return 0, err
+	}
+	if c < 0 {
+		if c == math.MinInt64 {
+			return 0, fmt.Errorf("invalid block count %d", c)
+		}
+		c = -c
+		if _, err := r.long(); err != nil { // block size: not needed
+			return 0, err
+		}
+	}
+	if c > int64(goavro.MaxBlockCount) {
+		return 0, fmt.Errorf("block count %d exceeds %d", c, goavro.MaxBlockCount)
+	}
+	return c, nil
+}
+
+func bytesString(b []byte) string { return unsafe.String(unsafe.SliceData(b), len(b)) }
+
+// appendBinaryJSON decodes one datum of t from r and appends its JSON.
+func appendBinaryJSON(b []byte, t *aType, r *avroReader, depth int) ([]byte, error) {
+	if depth > 64 {
+		return nil, fmt.Errorf("data nested too deeply")
+	}
+	switch t.kind {
+	case "null":
+		return append(b, "null"...), nil
+	case "boolean":
+		if len(r.b) < 1 {
+			return nil, errAvroShort
+		}
+		c := r.b[0]
+		r.b = r.b[1:]
+		switch c {
+		case 0:
+			return append(b, "false"...), nil
+		case 1:
+			return append(b, "true"...), nil
+		}
+		return nil, fmt.Errorf("invalid boolean byte %d", c)
+	case "int":
+		i, err := r.int32()
+		if err != nil {
+			return nil, err
+		}
+		if t.logical == "" {
+			return appendInt(b, int64(i)), nil
+		}
+		return appendNativeJSON(b, t, nil, i)
+	case "long":
+		i, err := r.long()
+		if err != nil {
+			return nil, err
+		}
+		if t.logical == "" {
+			return appendInt(b, i), nil
+		}
+		return appendNativeJSON(b, t, nil, i)
+	case "float":
+		if len(r.b) < 4 {
+			return nil, errAvroShort
+		}
+		f := math.Float32frombits(binary.LittleEndian.Uint32(r.b))
+		r.b = r.b[4:]
+		return appendNativeJSON(b, t, nil, f)
+	case "double":
+		if len(r.b) < 8 {
+			return nil, errAvroShort
+		}
+		f := math.Float64frombits(binary.LittleEndian.Uint64(r.b))
+		r.b = r.b[8:]
+		return appendNativeJSON(b, t, nil, f)
+	case "string":
+		s, err := r.bytes()
+		if err != nil {
+			return nil, err
+		}
+		return appendJSONStr(b, bytesString(s)), nil
+	case "bytes":
+		s, err := r.bytes()
+		if err != nil {
+			return nil, err
+		}
+		return appendNativeJSON(b, t, nil, s)
+	case "fixed":
+		if len(r.b) < t.size {
+			return nil, errAvroShort
+		}
+		s := r.b[:t.size:t.size]
+		r.b = r.b[t.size:]
+		return appendNativeJSON(b, t, nil, s)
+	case "enum":
+		i, err := r.long()
+		if err != nil {
+			return nil, err
+		}
+		if i < 0 || i >= int64(len(t.symbols)) {
+			return nil, fmt.Errorf("enum %s: index %d out of range", t.name, i)
+		}
+		return appendJSONStr(b, t.symbols[i]), nil
+	case "union":
+		i, err := r.long()
+		if err != nil {
+			return nil, err
+		}
+		if i < 0 || i >= int64(len(t.branches)) {
+			return nil, fmt.Errorf("union index %d out of range", i)
+		}
+		return appendBinaryJSON(b, t.branches[i], r, depth+1)
+	case "record":
+		b = append(b, '{')
+		for i, f := range t.fields {
+			if i > 0 {
+				b = append(b, ',')
+			}
+			b = appendJSONStr(b, f.name)
+			b = append(b, ':')
+			var err error
+			if b, err = appendBinaryJSON(b, f.typ, r, depth+1); err != nil {
+				return nil, err
+			}
+		}
+		return append(b, '}'), nil
+	case "array":
+		b = append(b, '[')
+		first := true
+		for {
+			c, err := r.blockCount()
+			if err != nil {
+				return nil, err
+			}
+			if c == 0 {
+				return append(b, ']'), nil
+			}
+			for ; c > 0; c-- {
+				if !first {
+					b = append(b, ',')
+				}
+				first = false
+				if b, err = appendBinaryJSON(b, t.items, r, depth+1); err != nil {
+					return nil, err
+				}
+			}
+		}
+	case "map":
+		return appendMapJSON(b, t, r, depth)
+	}
+	return nil, fmt.Errorf("unsupported type %s", t.kind)
+}
+
+func appendInt(b []byte, i int64) []byte {
+	if i >= 0 && i < 10 {
+		return append(b, byte('0'+i))
+	}
+	return strconv.AppendInt(b, i, 10)
+}
+
+// appendMapJSON writes the entries sorted by key; a repeated key keeps its
+// last value (as decoding into a Go map does).
+func appendMapJSON(b []byte, t *aType, r *avroReader, depth int) ([]byte, error) {
+	type entry struct {
+		key        string
+		start, end int
+	}
+	var entries []entry
+	var vals []byte
+	for {
+		c, err := r.blockCount()
+		if err != nil {
+			return nil, err
+		}
+		if c == 0 {
+			break
+		}
+		for ; c > 0; c-- {
+			k, err := r.bytes()
+			if err != nil {
+				return nil, err
+			}
+			start := len(vals)
+			if vals, err = appendBinaryJSON(vals, t.values, r, depth+1); err != nil {
+				return nil, err
+			}
+			entries = append(entries, entry{string(k), start, len(vals)})
+		}
+	}
+	sort.SliceStable(entries, func(i, j int) bool { return entries[i].key < entries[j].key })
+	b = append(b, '{')
+	n := 0
+	for i, e := range entries {
+		if i+1 < len(entries) && entries[i+1].key == e.key {
+			continue // a later value of the same key wins
+		}
+		if n > 0 {
+			b = append(b, ',')
+		}
+		n++
+		b = appendJSONStr(b, e.key)
+		b = append(b, ':')
+		b = append(b, vals[e.start:e.end]...)
+	}
+	return append(b, '}'), nil
+}
+
+var decodeBufs = sync.Pool{New: func() any { b := make([]byte, 0, 1024); return &b }}
+
+// sameAs reports whether reader schema r resolves to exactly the writer
+// schema (same resolved text), so the direct decoder can serve it.
+func (a *avroSchema) sameAs(r *aType) bool {
+	if r == a.t {
+		return true
+	}
+	if v, ok := a.readers.Load(r); ok {
+		return v.(bool)
+	}
+	same := schemaText(r) == a.text
+	a.readers.Store(r, same)
+	return same
+}
+
+// decodeDirect decodes checked bare Avro binary to JSON with the direct
+// decoder; the result is a fresh slice of exactly its length.
+func (a *avroSchema) decodeDirect(bin []byte, unwrap bool) (json.RawMessage, error) {
+	t := a.t
+	if unwrap && t.kind == "record" && len(t.fields) == 1 {
+		t = t.fields[0].typ
+	}
+	bp := decodeBufs.Get().(*[]byte)
+	defer decodeBufs.Put(bp)
+	rd := avroReader{b: bin}
+	out, err := appendBinaryJSON((*bp)[:0], t, &rd, 0)
+	if err != nil {
+		return nil, fmt.Errorf("Avro data does not match schema %s: %v", a.t.name, err)
+	}
+	if cap(out) <= 1<<20 {
+		*bp = out
+	}
+	if len(rd.b) > 0 {
+		return nil, fmt.Errorf("Avro data does not match schema %s: %d bytes left over", a.t.name, len(rd.b))
+	}
+	return append(json.RawMessage(nil), out...), nil
+}

@@ -1,0 +1,240 @@
+package encode
+
+import (
+	"encoding/binary"
+	"encoding/json"
+	"fmt"
+	"math"
+	"strconv"
+
+	"github.com/linkedin/goavro/v2"
+)
+
+// Natural JSON values -> Avro binary, written directly. It applies exactly
+// the conversions of toNative/recordNative (avro_coerce.go: same checks,
+// same errors) and writes the bytes goavro's BinaryFromNative writes for the
+// native form, without building that form (avro_write_test.go compares both
+// on many records).
+
+// appendPayload is avroSchema.native + BinaryFromNative: a top-level record
+// drops payload keys that are not fields.
+func (a *avroSchema) appendPayload(b []byte, payload any) ([]byte, error) {
+	if a.t.kind == "record" {
+		m, ok := payload.(map[string]any)
+		if !ok {
+			return nil, &FieldError{Path: shortName(a.t.name), Expected: "a JSON object", Found: found(payload)}
+		}
+		return appendRecord(b, a.t, m, shortName(a.t.name))
+	}
+	return appendAvro(b, a.t, payload, "value")
+}
+
+func appendAvroBytes(b []byte, s []byte) []byte {
+	b = binary.AppendVarint(b, int64(len(s)))
+	return append(b, s...)
+}
+
+// appendRecord is recordNative, written out.
+func appendRecord(b []byte, t *aType, m map[string]any, path string) ([]byte, error) {
+	for _, f := range t.fields {
+		x, present := m[f.name]
+		if !present {
+			fp := path + "." + f.name
+			if !f.hasDef {
+				return nil, &FieldError{Path: fp, Expected: typeLabel(f.typ), Found: "nothing", Msg: "required field is missing"}
+			}
+			x = f.def
+			if f.typ.kind == "union" && len(f.typ.branches) > 0 {
+				// a union's default belongs to its first branch
+				br := f.typ.branches[0]
+				n := len(b)
+				b = appendLong(b, 0)
+				var err error
+				if b, err = appendAvro(b, br, x, fp); err != nil {
+					return b[:n], fmt.Errorf("default of %s: %w", fp, err)
+				}
+				continue
+			}
+			var err error
+			if b, err = appendAvro(b, f.typ, x, fp); err != nil {
+				return nil, err
+			}
+			continue
+		}
+		var err error
+		if b, err = appendAvroField(b, f.typ, x, path, f.name); err != nil {
+			return nil, err
+		}
+	}
+	return b, nil
+}
+
+// appendAvroField builds the field path only when it is needed (errors, or
+// containers that pass it down).
+func appendAvroField(b []byte, t *aType, v any, path, name string) ([]byte, error) {
+	switch t.kind {
+	case "long":
+		if t.logical == "" {
+			if n, ok := v.(json.Number); ok {
+				if i, err := strconv.ParseInt(string(n), 10, 64); err == nil {
+					return appendLong(b, i), nil
+				}
+			}
+		}
+	case "string":
+		if t.logical == "" {
+			if s, ok := v.(string); ok {
+				return appendAvroString(b, s), nil
+			}
+		}
+	case "union":
+		// the common nullable-field shape, decided without building the path
+		if v == nil && len(t.branches) > 0 && t.branches[0].kind == "null" {
+			return appendLong(b, 0), nil
+		}
+	}
+	return appendAvro(b, t, v, path+"."+name)
+}
+
+// appendAvro is toNative for t, written out.
+func appendAvro(b []byte, t *aType, v any, path string) ([]byte, error) {
+	switch t.kind {
+	case "null":
+		if v == nil {
+			return b, nil
+		}
+	case "boolean":
+		switch x := v.(type) {
+		case bool:
+			if x {
+				return append(b, 1), nil
+			}
+			return append(b, 0), nil
+		case string:
+			switch x {
+			case "true":
+				return append(b, 1), nil
+			case "false":
+				return append(b, 0), nil
+			}
+		}
+	case "int", "long":
+		n, err := intNative(t, v, path)
+		if err != nil {
+			return nil, err
+		}
+		switch x := n.(type) {
+		case int32:
+			return appendLong(b, int64(x)), nil
+		case int64:
+			return appendLong(b, x), nil
+		}
+		return nil, fmt.Errorf("%s: internal error: %T for %s", path, n, t.kind)
+	case "float", "double":
+		f, ok := 0.0, false
+		if n, isNum := asNumber(v); isNum {
+			f, ok = n.f, true
+		} else if x, isF := floatString(v); isF {
+			f, ok = x, true
+		}
+		if ok {
+			if t.kind == "float" {
+				return binary.LittleEndian.AppendUint32(b, math.Float32bits(float32(f))), nil
+			}
+			return binary.LittleEndian.AppendUint64(b, math.Float64bits(f)), nil
+		}
+	case "string":
+		if s, ok := v.(string); ok && t.logical == "" {
+			return appendAvroString(b, s), nil
+		}
+		n, err := toNative(t, v, path)
+		if err != nil {
+			return nil, err
+		}
+		return appendAvroString(b, n.(string)), nil
+	case "bytes", "fixed":
+		n, err := toNative(t, v, path)
+		if err != nil {
+			return nil, err
+		}
+		x := n.([]byte)
+		if t.kind == "fixed" {
+			return append(b, x...), nil
+		}
+		return appendAvroBytes(b, x), nil
+	case "enum":
+		if s, ok := v.(string); ok {
+			for i, sym := range t.symbols {
+				if sym == s {
+					return appendLong(b, int64(i)), nil
+				}
+			}
+		}
+		_, err := toNative(t, v, path) // the same error
+		return nil, err
+	case "array":
+		xs, ok := v.([]any)
+		if !ok {
+			break
+		}
+		left := int64(0)
+		for i, x := range xs {
+			if left == 0 { // goavro's blocks: at most MaxBlockCount items each
+				left = int64(len(xs) - i)
+				if left > int64(goavro.MaxBlockCount) {
+					left = int64(goavro.MaxBlockCount)
+				}
+				b = appendLong(b, left)
+			}
+			var err error
+			if b, err = appendAvro(b, t.items, x, path+"["+strconv.Itoa(i)+"]"); err != nil {
+				return nil, err
+			}
+			left--
+		}
+		return append(b, 0), nil
+	case "map":
+		m, ok := v.(map[string]any)
+		if !ok {
+			break
+		}
+		// Go's map order, as goavro; the first failing key's error, as toNative
+		left, done := int64(0), 0
+		for k, x := range m {
+			if left == 0 {
+				left = int64(len(m) - done)
+				if left > int64(goavro.MaxBlockCount) {
+					left = int64(goavro.MaxBlockCount)
+				}
+				b = appendLong(b, left)
+			}
+			b = appendAvroString(b, k)
+			var err error
+			if b, err = appendAvro(b, t.values, x, path+"."+k); err != nil {
+				return nil, err
+			}
+			left--
+			done++
+		}
+		return append(b, 0), nil
+	case "record":
+		m, ok := v.(map[string]any)
+		if !ok {
+			break
+		}
+		for k := range m {
+			if _, ok := t.fieldIdx[k]; !ok {
+				return nil, &FieldError{Path: path + "." + k, Expected: "no such field in " + shortName(t.name), Found: found(m[k])}
+			}
+		}
+		return appendRecord(b, t, m, path)
+	case "union":
+		for i, br := range t.branches {
+			if branchMatches(br, v) {
+				b = appendLong(b, int64(i))
+				return appendAvro(b, br, v, path)
+			}
+		}
+	}
+	return nil, fieldErr(path, t, v)
+}
