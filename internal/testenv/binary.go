@@ -17,15 +17,15 @@ var (
 )
 
 // Binary returns the path of a deimos binary built from this checkout, built
-// once per test process. With DEIMOS_TEST_BINARY set (make test sets it to the
+// once per test process. With TEST_DEIMOS_BINARY set (make test sets it to the
 // binary it has just built) that file is used instead, saving a build per
 // package. Packages using it should call Main from TestMain so the temporary
 // build is removed.
 func Binary(t testing.TB) string {
 	t.Helper()
-	if p := os.Getenv("DEIMOS_TEST_BINARY"); p != "" {
+	if p := os.Getenv("TEST_DEIMOS_BINARY"); p != "" {
 		if _, err := os.Stat(p); err != nil {
-			t.Fatalf("DEIMOS_TEST_BINARY=%s: %v", p, err)
+			t.Fatalf("TEST_DEIMOS_BINARY=%s: %v", p, err)
 		}
 		return p
 	}
