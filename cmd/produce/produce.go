@@ -24,6 +24,7 @@ import (
 )
 
 type options struct {
+	cpuProfile string
 	topic, key, keyDelim, file, input  string
 	headers                            []string
 	partition                          int32
@@ -95,6 +96,7 @@ Deimos) to send.`,
 	fl.StringVar(&o.partitioner, "partitioner", "", "crc32 (default, as Deimos/librdkafka) or murmur2 (Java client); overrides kafka.partitioner")
 	fl.DurationVar(&o.timeout, "timeout", 30*time.Second, "give up on an unreachable broker or undeliverable message after this long")
 	fl.BoolVarP(&o.quiet, "quiet", "q", false, "no summary line")
+	addProfileFlag(fl, &o.cpuProfile)
 	return c
 }
 
@@ -118,6 +120,11 @@ func ParseKeyConfig(s string) (config.KeyConfig, error) {
 }
 
 func run(c *cobra.Command, f *cmdutil.Factory, o *options) error {
+	stopProfile, err := startProfile(o.cpuProfile)
+	if err != nil {
+		return err
+	}
+	defer stopProfile()
 	cfg, err := f.Config()
 	if err != nil {
 		return err

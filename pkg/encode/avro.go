@@ -30,6 +30,7 @@ type avroSchema struct {
 	// sizeHint is the largest binary encoding seen (buffer preallocation).
 	sizeHint atomic.Int64
 	readers  sync.Map // *aType -> bool: reader schema identical to this one
+	ids      sync.Map // subject -> registry id of this schema
 }
 
 func newAvroSchema(t *aType) (*avroSchema, error) {
@@ -366,6 +367,43 @@ const maxAvroBlockCount = 1 << 20
 type avroBackend struct {
 	e    *Engine
 	wire string // default wire: ocf, confluent, json
+	// resolved schemas and subjects per spec (schemas are cached for the
+	// engine's life anyway): saves the name lookups on every message
+	cache sync.Map // avroSpecKey -> avroSpecEntry
+}
+
+type avroSpecKey struct {
+	key                                       bool
+	topic, schema, ns, field, keySchema, wire string
+}
+
+type avroSpecEntry struct {
+	sch     *avroSchema
+	subject string
+}
+
+func (a *avroBackend) resolve(s Spec, key bool) (avroSpecEntry, error) {
+	k := avroSpecKey{key: key, topic: s.Topic, schema: s.Schema, ns: s.Namespace}
+	if key {
+		k.field, k.keySchema = s.KeyConfig.Field, s.KeyConfig.Schema
+	}
+	if v, ok := a.cache.Load(k); ok {
+		return v.(avroSpecEntry), nil
+	}
+	var ent avroSpecEntry
+	var err error
+	if key {
+		ent.sch, err = a.e.keySchema(s)
+		ent.subject = a.e.KeySubject(s)
+	} else {
+		ent.sch, err = a.e.localSchema(s.Schema, s.Namespace)
+		ent.subject = a.e.ValueSubject(s)
+	}
+	if err != nil {
+		return ent, err
+	}
+	a.cache.Store(k, ent)
+	return ent, nil
 }
 
 func init() {
@@ -408,9 +446,14 @@ func (a *avroBackend) frame(ctx context.Context, sch *avroSchema, payload any, s
 	case "ocf":
 		return ocfWrite(sch.text, buf[5:]), 0, nil
 	case "confluent":
-		id, err := a.e.SchemaID(ctx, subject, sr.Schema{Schema: sch.text, Type: sr.TypeAvro})
-		if err != nil {
-			return nil, 0, err
+		var id int
+		if v, ok := sch.ids.Load(subject); ok {
+			id = v.(int)
+		} else {
+			if id, err = a.e.SchemaID(ctx, subject, sr.Schema{Schema: sch.text, Type: sr.TypeAvro}); err != nil {
+				return nil, 0, err
+			}
+			sch.ids.Store(subject, id)
 		}
 		buf[0] = 0
 		binary.BigEndian.PutUint32(buf[1:5], uint32(id))
@@ -424,18 +467,19 @@ func (a *avroBackend) frame(ctx context.Context, sch *avroSchema, payload any, s
 func toDecodedForm(n any) any { return n }
 
 func (a *avroBackend) encodeValue(ctx context.Context, s Spec, payload any) ([]byte, int, error) {
-	sch, err := a.e.localSchema(s.Schema, s.Namespace)
+	ent, err := a.resolve(s, false)
 	if err != nil {
 		return nil, 0, err
 	}
-	return a.frame(ctx, sch, payload, a.e.ValueSubject(s), s.Wire)
+	return a.frame(ctx, ent.sch, payload, ent.subject, s.Wire)
 }
 
 func (a *avroBackend) encodeKey(ctx context.Context, s Spec, key any) ([]byte, int, error) {
-	sch, err := a.e.keySchema(s)
+	ent, err := a.resolve(s, true)
 	if err != nil {
 		return nil, 0, err
 	}
+	sch := ent.sch
 	if s.KeyConfig.Field != "" {
 		key = map[string]any{s.KeyConfig.Field: key}
 	} else if _, ok := key.(map[string]any); !ok && sch.t.kind == "record" && len(sch.t.fields) == 1 {
@@ -448,7 +492,7 @@ func (a *avroBackend) encodeKey(ctx context.Context, s Spec, key any) ([]byte, i
 			}
 		}
 	}
-	return a.frame(ctx, sch, key, a.e.KeySubject(s), "")
+	return a.frame(ctx, sch, key, ent.subject, "")
 }
 
 func (a *avroBackend) fields(ctx context.Context, s Spec) ([]FieldInfo, error) {
@@ -547,14 +591,11 @@ func (e *Engine) decodeOCF(b []byte, unwrap bool) (json.RawMessage, Format, erro
 	if err != nil {
 		return nil, Format{}, errs.Failed(err)
 	}
-	t, err := newSymtab(nil).parseSchemaJSON([]byte(f.schema))
+	w, err := e.ocfWriter(f.schema)
 	if err != nil {
-		return nil, Format{}, errs.Failedf("Avro container file: schema: %w", err)
+		return nil, Format{}, errs.Failed(err)
 	}
-	w, err := newAvroSchema(t)
-	if err != nil {
-		return nil, Format{}, errs.Failedf("Avro container file: %w", err)
-	}
+	t := w.t
 	r := e.readerFor(t.name)
 	var items []json.RawMessage
 	payload := 0

@@ -72,28 +72,65 @@ func appendRecord(b []byte, t *aType, m map[string]any, path string) ([]byte, er
 // appendAvroField builds the field path only when it is needed (errors, or
 // containers that pass it down).
 func appendAvroField(b []byte, t *aType, v any, path, name string) ([]byte, error) {
+	if out, ok := appendLeaf(b, t, v); ok {
+		return out, nil
+	}
+	return appendAvro(b, t, v, path+"."+name)
+}
+
+// appendLeaf writes the common plain cases (what toNative does for them)
+// without a field path; ok=false leaves the rest to appendAvro.
+func appendLeaf(b []byte, t *aType, v any) ([]byte, bool) {
+	if t.logical != "" {
+		return b, false
+	}
 	switch t.kind {
 	case "long":
-		if t.logical == "" {
-			if n, ok := v.(json.Number); ok {
-				if i, err := strconv.ParseInt(string(n), 10, 64); err == nil {
-					return appendLong(b, i), nil
-				}
+		if n, ok := v.(json.Number); ok {
+			if i, err := strconv.ParseInt(string(n), 10, 64); err == nil {
+				return appendLong(b, i), true
 			}
 		}
 	case "string":
-		if t.logical == "" {
-			if s, ok := v.(string); ok {
-				return appendAvroString(b, s), nil
+		if s, ok := v.(string); ok {
+			return appendAvroString(b, s), true
+		}
+	case "boolean":
+		if x, ok := v.(bool); ok {
+			if x {
+				return append(b, 1), true
+			}
+			return append(b, 0), true
+		}
+	case "double":
+		if n, ok := v.(json.Number); ok {
+			if nn, ok := asNumber(n); ok {
+				return binary.LittleEndian.AppendUint64(b, math.Float64bits(nn.f)), true
 			}
 		}
 	case "union":
 		// the common nullable-field shape, decided without building the path
 		if v == nil && len(t.branches) > 0 && t.branches[0].kind == "null" {
-			return appendLong(b, 0), nil
+			return appendLong(b, 0), true
 		}
+	case "array":
+		xs, ok := v.([]any)
+		if !ok || int64(len(xs)) > int64(goavro.MaxBlockCount) {
+			return b, false
+		}
+		n := len(b)
+		if len(xs) > 0 {
+			b = appendLong(b, int64(len(xs)))
+		}
+		for _, x := range xs {
+			var ok bool
+			if b, ok = appendLeaf(b, t.items, x); !ok {
+				return b[:n], false
+			}
+		}
+		return append(b, 0), true
 	}
-	return appendAvro(b, t, v, path+"."+name)
+	return b, false
 }
 
 // appendAvro is toNative for t, written out.

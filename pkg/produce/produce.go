@@ -118,6 +118,8 @@ func Run(ctx context.Context, in io.Reader, o Options, sink Sink) (Result, error
 // the sink in input order, so per-key order and line numbers are kept.
 type chunk struct {
 	nums  []int
+	data  []byte // the lines' bytes, back to back
+	ends  []int  // where each line ends in data
 	lines [][]byte
 	outs  []Out
 	err   error
@@ -187,8 +189,14 @@ func run(ctx context.Context, in io.Reader, o Options, sink Sink) (Result, error
 		line := 0
 		cur := &chunk{done: make(chan struct{})}
 		flush := func() bool {
-			if len(cur.lines) == 0 {
+			if len(cur.ends) == 0 {
 				return true
+			}
+			cur.lines = make([][]byte, len(cur.ends))
+			start := 0
+			for i, end := range cur.ends {
+				cur.lines[i] = cur.data[start:end:end]
+				start = end
 			}
 			select {
 			case order <- cur:
@@ -221,8 +229,12 @@ func run(ctx context.Context, in io.Reader, o Options, sink Sink) (Result, error
 				}
 			}
 			cur.nums = append(cur.nums, line)
-			cur.lines = append(cur.lines, append([]byte(nil), b...))
-			if len(cur.lines) >= chunkLines && !flush() {
+			if cur.data == nil {
+				cur.data = make([]byte, 0, min(chunkLines*(len(b)+16), 1<<20))
+			}
+			cur.data = append(cur.data, b...)
+			cur.ends = append(cur.ends, len(cur.data))
+			if len(cur.ends) >= chunkLines && !flush() {
 				return
 			}
 		}
@@ -335,17 +347,24 @@ func (c *encoderCache) fromLine(ctx context.Context, b []byte, out *Out) error {
 		return nil
 	}
 	m := encode.Message{}
+	// Schema backends reject what is not JSON themselves, so the line is
+	// checked only when encoding fails (same message, one parse less); the
+	// plain and json backends (or an unnamed one) are checked first.
+	precheck := ts.spec.Backend == "" || ts.spec.Backend == "plain" || ts.spec.Backend == "json"
 	if !tomb {
-		if !json.Valid(value) {
+		if precheck && !json.Valid(value) {
 			return fmt.Errorf("invalid JSON: %s", jsonErr(value))
 		}
-		m.Value = json.RawMessage(append([]byte(nil), value...))
+		m.Value = json.RawMessage(value) // the chunk's own copy of the line; Encode keeps none of it
 	}
 	if hasKey {
 		m.Key = string(key)
 	}
 	e, err := c.o.Encoder.Encode(ctx, ts.spec, m)
 	if err != nil {
+		if !tomb && !precheck && !json.Valid(value) {
+			return fmt.Errorf("invalid JSON: %s", jsonErr(value))
+		}
 		return err
 	}
 	out.Topic, out.Key, out.Value, out.PartitionKey = e.Topic, e.Key, e.Value, e.PartitionKey
