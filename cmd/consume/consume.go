@@ -18,7 +18,7 @@ import (
 )
 
 type options struct {
-	cpuProfile string
+	cpuProfile    string
 	topics        []string
 	regex         bool
 	partitions    []int32

@@ -24,7 +24,7 @@ import (
 )
 
 type options struct {
-	cpuProfile string
+	cpuProfile                         string
 	topic, key, keyDelim, file, input  string
 	headers                            []string
 	partition                          int32
