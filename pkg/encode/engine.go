@@ -32,8 +32,9 @@ type Engine struct {
 	noLocal  map[string]bool        // full names with no local schema file
 	ids      map[string]int         // subject + "\x00" + schema text -> id
 	byID     map[int]*registered
-	writers  map[int]*avroSchema // registry writer schemas by id
-	findName map[string]string   // short name -> full name found by searching schema.path
+	writers  map[int]*avroSchema    // registry writer schemas by id
+	findName map[string]string      // short name -> full name found by searching schema.path
+	ocf      map[string]*avroSchema // container-file writer schemas by schema text (bounded, see ocfWriter)
 }
 
 type registered struct {

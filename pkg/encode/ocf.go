@@ -158,3 +158,33 @@ func ocfRead(b []byte) (*ocfFile, error) {
 	}
 	return f, nil
 }
+
+// maxOCFSchemas bounds the cache of container-file writer schemas: a topic's
+// files normally all carry the same schema, while hostile or random input
+// must not grow the cache without limit.
+const maxOCFSchemas = 64
+
+// ocfWriter parses a container file's writer schema, cached by its text:
+// parsing and building the codec costs far more than decoding one datum.
+func (e *Engine) ocfWriter(text string) (*avroSchema, error) {
+	e.mu.Lock()
+	w, ok := e.ocf[text]
+	e.mu.Unlock()
+	if ok {
+		return w, nil
+	}
+	t, err := newSymtab(nil).parseSchemaJSON([]byte(text))
+	if err != nil {
+		return nil, fmt.Errorf("Avro container file: schema: %w", err)
+	}
+	if w, err = newAvroSchema(t); err != nil {
+		return nil, fmt.Errorf("Avro container file: %w", err)
+	}
+	e.mu.Lock()
+	if e.ocf == nil || len(e.ocf) >= maxOCFSchemas {
+		e.ocf = map[string]*avroSchema{}
+	}
+	e.ocf[text] = w
+	e.mu.Unlock()
+	return w, nil
+}
