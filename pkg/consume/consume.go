@@ -6,8 +6,10 @@ import (
 	"errors"
 	"fmt"
 	"regexp"
+	"runtime"
 	"sort"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kadm"
@@ -156,7 +158,8 @@ func Run(ctx context.Context, base []kgo.Opt, o Options) (Stats, error) {
 		cl.Close()
 	}()
 
-	specs := map[string]*encode.Spec{}
+	specs := newSpecCache()
+	var recs []*kgo.Record
 	pos := map[tp]int64{}
 	var lastErr error
 	for {
@@ -190,7 +193,7 @@ func Run(ctx context.Context, base []kgo.Opt, o Options) (Stats, error) {
 		if fatal != nil {
 			return st, fatal
 		}
-		var batch []Record
+		recs = recs[:0]
 		commit := map[string]map[int32]kgo.EpochOffset{}
 		done := false
 		fs.EachRecord(func(r *kgo.Record) {
@@ -218,15 +221,17 @@ func Run(ctx context.Context, base []kgo.Opt, o Options) (Stats, error) {
 			if r.Attrs.IsControl() {
 				return
 			}
-			rec := toRecord(ctx, o.Decoder, specs, r)
-			if rec.DecodeErr != nil {
-				st.DecodeErrors++
-			}
-			batch = append(batch, rec)
-			if o.Count > 0 && st.Records+int64(len(batch)) >= int64(o.Count) {
+			recs = append(recs, r)
+			if o.Count > 0 && st.Records+int64(len(recs)) >= int64(o.Count) {
 				done = true
 			}
 		})
+		batch := decodeAll(ctx, o.Decoder, specs, recs) // fresh: handlers may keep it
+		for i := range batch {
+			if batch[i].DecodeErr != nil {
+				st.DecodeErrors++
+			}
+		}
 		if len(batch) > 0 {
 			if err := o.Handler.Handle(ctx, batch); err != nil {
 				if ctx.Err() != nil {
@@ -488,6 +493,55 @@ func planOffsets(ctx context.Context, adm *kadm.Client, o Options, topics []stri
 }
 
 // toRecord decodes one record; errors are kept on the record, never dropped.
+// specCache holds each topic's spec, one map per decode worker.
+type specCache struct{ per []map[string]*encode.Spec }
+
+func newSpecCache() *specCache {
+	n := runtime.GOMAXPROCS(0)
+	c := &specCache{per: make([]map[string]*encode.Spec, n)}
+	for i := range c.per {
+		c.per[i] = map[string]*encode.Spec{}
+	}
+	return c
+}
+
+// minParallelDecode is the smallest batch worth splitting across cores.
+const minParallelDecode = 512
+
+// decodeAll decodes recs in order. Large batches are
+// split into contiguous runs decoded on all cores; positions are kept, so
+// the handler sees exactly the order a sequential decode gives.
+func decodeAll(ctx context.Context, dec Decoder, specs *specCache, recs []*kgo.Record) []Record {
+	if len(recs) == 0 {
+		return nil
+	}
+	batch := make([]Record, len(recs))
+	workers := len(specs.per)
+	if dec == nil || workers < 2 || len(recs) < minParallelDecode {
+		for i, r := range recs {
+			batch[i] = toRecord(ctx, dec, specs.per[0], r)
+		}
+		return batch
+	}
+	var wg sync.WaitGroup
+	per := (len(recs) + workers - 1) / workers
+	for w := 0; w < workers; w++ {
+		lo, hi := w*per, min((w+1)*per, len(recs))
+		if lo >= hi {
+			break
+		}
+		wg.Add(1)
+		go func(m map[string]*encode.Spec, lo, hi int) {
+			defer wg.Done()
+			for i := lo; i < hi; i++ {
+				batch[i] = toRecord(ctx, dec, m, recs[i])
+			}
+		}(specs.per[w], lo, hi)
+	}
+	wg.Wait()
+	return batch
+}
+
 func toRecord(ctx context.Context, dec Decoder, specs map[string]*encode.Spec, r *kgo.Record) Record {
 	rec := Record{
 		Topic: r.Topic, Partition: r.Partition, Offset: r.Offset, Timestamp: r.Timestamp,

@@ -103,14 +103,14 @@ func (e *Engine) SchemaID(ctx context.Context, subject string, s sr.Schema) (int
 // SchemaByID returns the registry schema of id with a subject and version
 // using it (best effort), cached.
 func (e *Engine) SchemaByID(ctx context.Context, id int) (sr.Schema, string, int, error) {
-	if err := e.needRegistry(fmt.Sprintf("Confluent-framed data (schema id %d)", id)); err != nil {
-		return sr.Schema{}, "", 0, err
-	}
 	e.mu.Lock()
 	r, ok := e.byID[id]
 	e.mu.Unlock()
-	if ok && r.resolved {
+	if ok && r.resolved && e.reg != nil {
 		return r.schema, r.subject, r.version, nil
+	}
+	if err := e.needRegistry(fmt.Sprintf("Confluent-framed data (schema id %d)", id)); err != nil {
+		return sr.Schema{}, "", 0, err
 	}
 	s, err := e.reg.SchemaByID(ctx, id)
 	if err != nil {
