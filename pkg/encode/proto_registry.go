@@ -28,8 +28,7 @@ func (p *protoBackend) decodeRegistered(ctx context.Context, id int, schema sr.S
 	if schema.Type != sr.TypeProtobuf {
 		return nil, Format{}, errs.Failedf("schema id %d is %s, not PROTOBUF", id, schema.Type)
 	}
-	var hdr sr.ConfluentHeader
-	indexes, payload, err := hdr.DecodeIndex(rest, 64)
+	indexes, payload, err := protobuf.DecodeIndexes(rest)
 	if err != nil {
 		return nil, Format{}, errs.Failedf("schema id %d: bad protobuf message-index list: %v", id, err)
 	}

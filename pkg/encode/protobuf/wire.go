@@ -1,8 +1,10 @@
 package protobuf
 
 import (
+	"encoding/binary"
 	"errors"
 	"fmt"
+	"math"
 
 	"github.com/jhump/protoreflect/desc"
 	"github.com/twmb/franz-go/pkg/sr"
@@ -92,9 +94,47 @@ func Unframe(b []byte) (id int, indexes []int, payload []byte, headerBytes int, 
 	if err != nil {
 		return 0, nil, nil, 0, ErrNotFramed
 	}
-	indexes, payload, err = header.DecodeIndex(rest, 64)
+	indexes, payload, err = DecodeIndexes(rest)
 	if err != nil {
 		return id, nil, nil, 0, fmt.Errorf("schema id %d: bad protobuf message-index list: %v", id, err)
 	}
 	return id, indexes, payload, len(b) - len(payload), nil
+}
+
+// MaxMessageIndexes bounds the message-index list of a Confluent protobuf
+// header: its length is the nesting depth of the message in its file.
+const MaxMessageIndexes = 64
+
+// DecodeIndexes reads the message-index list that follows the schema id: a
+// zig-zag varint count (0 is short for [0], the file's first message), then
+// that many zig-zag varint indexes. The count is checked against
+// MaxMessageIndexes and the bytes left before anything is allocated.
+func DecodeIndexes(b []byte) (indexes []int, rest []byte, err error) {
+	n, k := binary.Varint(b)
+	if k <= 0 {
+		return nil, nil, errors.New("truncated or malformed message-index count")
+	}
+	b = b[k:]
+	if n == 0 {
+		return []int{0}, b, nil
+	}
+	if n < 0 || n > MaxMessageIndexes {
+		return nil, nil, fmt.Errorf("message-index count %d out of range 1..%d", n, MaxMessageIndexes)
+	}
+	if n > int64(len(b)) { // every index takes at least one byte
+		return nil, nil, fmt.Errorf("message-index count %d but only %d bytes left", n, len(b))
+	}
+	indexes = make([]int, n)
+	for i := range indexes {
+		v, k := binary.Varint(b)
+		if k <= 0 {
+			return nil, nil, fmt.Errorf("truncated or malformed message index %d of %d", i+1, n)
+		}
+		if v < 0 || v > math.MaxInt32 {
+			return nil, nil, fmt.Errorf("message index %d of %d is %d, out of range", i+1, n, v)
+		}
+		indexes[i] = int(v)
+		b = b[k:]
+	}
+	return indexes, b, nil
 }
