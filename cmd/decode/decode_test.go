@@ -49,6 +49,29 @@ func TestDecode(t *testing.T) {
 			}
 		})
 	}
+	// Bad input: one clear line naming the fault, exit 1, no output.
+	hexIn := []string{"--input-encoding", "hex"}
+	bad := []struct {
+		name, in string
+		args     []string
+		want     string
+	}{
+		{"truncated container file", "4f626a0104166176726f2e736368656d61", nil, "line 1: value: Avro container file: truncated header"},
+		{"container file without sync marker", "4f626a0102166176726f2e736368656d61027b00", nil, "line 1: value: Avro container file: truncated header (no sync marker)"},
+		{"truncated Confluent header", "000001", nil, "line 1: value: truncated Confluent header: 3 bytes, need 5"},
+		{"wrong magic for confluent", "010203040506", []string{"--wire", "confluent", "--schema", "com.acme.Simple"}, "line 1: value: not Confluent-framed: first byte is 0x01, want 0x00"},
+		{"wrong magic for ocf", "4f626a0267", []string{"--wire", "ocf", "--schema", "com.acme.Simple"}, `line 1: value: not an Avro container file (no Obj\x01 magic)`},
+		{"truncated bare avro", "066162", []string{"--schema", "com.acme.Simple"}, "line 1: value: Avro data does not match schema com.acme.Simple: truncated"},
+		{"huge string length", "feffffffffffffffff01", []string{"--schema", "com.acme.Simple"}, "line 1: value: Avro data does not match schema com.acme.Simple: truncated"},
+	}
+	for _, tt := range bad {
+		t.Run(tt.name, func(t *testing.T) {
+			out, _, err := runCmd(t, tt.in+"\n", append(hexIn, tt.args...)...)
+			if errs.ExitCode(err) != 1 || out != "" || err == nil || err.Error() != tt.want {
+				t.Fatalf("out %q err %v (code %d), want error %q code 1", out, err, errs.ExitCode(err), tt.want)
+			}
+		})
+	}
 	out, stderr, err := runCmd(t, "BmFiYxg=\n!!!\nBmFiYxg=\n", "--schema", "com.acme.Simple", "--keep-going")
 	if errs.ExitCode(err) != 1 || strings.Count(out, "\n") != 2 || !strings.Contains(stderr, "line 2:") {
 		t.Fatalf("keep-going: %q %q %v", out, stderr, err)
