@@ -78,6 +78,10 @@ func (r *byteReader) bytes() ([]byte, error) {
 	return out, nil
 }
 
+// maxOCFBlock bounds a block after deflate: deflate expands up to ~1000x,
+// so a 64 KiB message could otherwise ask for 64 MiB and more.
+const maxOCFBlock = 64 << 20
+
 // ocfRead parses a container file.
 func ocfRead(b []byte) (*ocfFile, error) {
 	if !bytes.HasPrefix(b, ocfMagic) {
@@ -147,9 +151,12 @@ func ocfRead(b []byte) (*ocfFile, error) {
 		}
 		r.off += 16
 		if f.codec == "deflate" {
-			d, err := io.ReadAll(io.LimitReader(flate.NewReader(bytes.NewReader(data)), 256<<20))
+			d, err := io.ReadAll(io.LimitReader(flate.NewReader(bytes.NewReader(data)), maxOCFBlock+1))
 			if err != nil {
 				return nil, fmt.Errorf("Avro container file: deflate: %v", err)
+			}
+			if len(d) > maxOCFBlock {
+				return nil, fmt.Errorf("Avro container file: a deflated block expands to more than %d MiB", maxOCFBlock>>20)
 			}
 			data = d
 		}
