@@ -6,6 +6,7 @@ package main
 import (
 	"context"
 	"os"
+	"runtime/debug"
 
 	"github.com/deimos-cli/deimos/cmd"
 	"github.com/deimos-cli/deimos/internal/cmdutil"
@@ -15,6 +16,18 @@ import (
 var version = "dev"
 
 func main() {
-	f := &cmdutil.Factory{IO: cmdutil.System(), Version: version}
+	f := &cmdutil.Factory{IO: cmdutil.System(), Version: buildVersion()}
 	os.Exit(cmd.Run(context.Background(), f, os.Args[1:]))
+}
+
+// buildVersion prefers the stamped version; `go install …@vX` builds carry
+// the module version instead.
+func buildVersion() string {
+	if version != "dev" {
+		return version
+	}
+	if bi, ok := debug.ReadBuildInfo(); ok && bi.Main.Version != "" && bi.Main.Version != "(devel)" {
+		return bi.Main.Version
+	}
+	return version
 }
