@@ -45,7 +45,7 @@ func TestRootExitCodesAndBasics(t *testing.T) {
 	}
 }
 
-// Every command of the contract (cli.md) must exist with --help.
+// Every command of the contract (cli.md) must exist, with --help and examples.
 func TestContractCommandsExist(t *testing.T) {
 	for _, path := range [][]string{
 		{"encode"}, {"decode"}, {"produce"}, {"consume"},
@@ -56,7 +56,7 @@ func TestContractCommandsExist(t *testing.T) {
 		{"dev"}, {"events", "list"}, {"events", "show"}, {"events", "retry"}, {"events", "delete"}, {"events", "serve"},
 	} {
 		code, out, errOut := run(t, append(path, "--help")...)
-		if code != 0 || !strings.Contains(out, "Usage:") {
+		if code != 0 || !strings.Contains(out, "Usage:") || !strings.Contains(out, "Examples:") {
 			t.Errorf("deimos %s --help: exit %d, stdout %q, stderr %q", strings.Join(path, " "), code, out, errOut)
 		}
 	}
