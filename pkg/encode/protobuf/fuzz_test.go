@@ -114,3 +114,15 @@ func TestDecodeIndexes(t *testing.T) {
 		t.Errorf("Unframe error = %v", err)
 	}
 }
+
+// A map entry whose key field comes again with the wrong wire type made
+// google.golang.org/protobuf panic ("cannot convert nil to map key").
+func TestUnmarshalMalformedMapEntry(t *testing.T) {
+	md := message(t, loader(t), "com.acme.Widget")
+	// counts (field 10, map<string,int64>): key "0", then key as a varint.
+	_, err := Unmarshal(md, []byte{0x52, 0x05, 0x0a, 0x01, '0', 0x08, '0'})
+	want := "decoding protobuf com.acme.Widget: malformed data (type mismatch: cannot convert nil to map key)"
+	if err == nil || err.Error() != want {
+		t.Fatalf("error %v, want %q", err, want)
+	}
+}

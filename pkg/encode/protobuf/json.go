@@ -496,7 +496,18 @@ func enumNames(ed pref.EnumDescriptor) string {
 // unset message fields and unset proto3-optional fields as null; oneof
 // members only when set), 64-bit integers as JSON numbers, enums by name,
 // bytes as base64, well-known types in their canonical JSON forms.
-func Unmarshal(md *desc.MessageDescriptor, b []byte) (json.RawMessage, error) {
+//
+// Malformed data is an error, never a panic: google.golang.org/protobuf
+// (v1.36) panics on some malformed map entries in the reflection-based path
+// dynamic messages take (a key field repeated with the wrong wire type,
+// found by FuzzUnframeDecode), so a panic is turned into an error here.
+func Unmarshal(md *desc.MessageDescriptor, b []byte) (_ json.RawMessage, err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			msg := strings.Join(strings.Fields(fmt.Sprint(p)), " ")
+			err = fmt.Errorf("decoding protobuf %s: malformed data (%s)", md.GetFullyQualifiedName(), msg)
+		}
+	}()
 	m := dynamicpb.NewMessage(md.UnwrapMessage())
 	if err := (proto.UnmarshalOptions{}).Unmarshal(b, m); err != nil {
 		return nil, fmt.Errorf("decoding protobuf %s: %w", md.GetFullyQualifiedName(), err)
