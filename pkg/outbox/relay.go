@@ -200,10 +200,12 @@ func sleepCtx(ctx context.Context, d time.Duration) bool {
 func (w *worker) run(ctx context.Context) error {
 	o := w.r.opts
 	backoff := time.Second
+	failures := 0
 	for ctx.Err() == nil {
 		did, err := w.pass(ctx)
 		if err != nil {
-			if o.Once {
+			failures++
+			if o.Once && (failures >= o.OnceAttempts || !retryableDBError(err)) {
 				return errs.Failedf("outbox: %w", err)
 			}
 			w.log.Error("database error, retrying", "error", err, "retry_in", backoff.String())
@@ -213,7 +215,7 @@ func (w *worker) run(ctx context.Context) error {
 			backoff = min(backoff*2, o.MaxBackoff)
 			continue
 		}
-		backoff = time.Second
+		backoff, failures = time.Second, 0
 		if o.Once {
 			if !did {
 				return nil
@@ -227,10 +229,35 @@ func (w *worker) run(ctx context.Context) error {
 	return nil
 }
 
+// dbAttempts bounds how often one database operation is tried when the error
+// is transient (a dropped connection: the pool dials a new one).
+const dbAttempts = 6
+
+// dbRetry runs fn, retrying transient database errors with capped back-off
+// (0.2 s, 0.4 s, ... up to 3.2 s: about 6 s in all), so a restarted database or
+// a killed connection costs a pause, not a topic error. The sleeps ignore ctx:
+// a stop request still lets the in-flight batch finish and unlock.
+func (w *worker) dbRetry(ctx context.Context, what string, fn func() error) error {
+	backoff := 200 * time.Millisecond
+	for attempt := 1; ; attempt++ {
+		err := fn()
+		if err == nil || attempt >= dbAttempts || !retryableDBError(err) {
+			return err
+		}
+		w.log.Warn("database error, reconnecting", "op", what, "error", err, "attempt", attempt, "retry_in", backoff.String())
+		if m := w.r.opts.Metrics; m != nil {
+			m.dbErrors.Inc()
+		}
+		time.Sleep(backoff)
+		backoff = min(backoff*2, 3200*time.Millisecond)
+	}
+}
+
 // pass processes every topic once; did reports whether any row was handled.
 func (w *worker) pass(ctx context.Context) (did bool, err error) {
 	bg := context.WithoutCancel(ctx)
-	topics, err := w.r.st.topics(bg)
+	var topics []string
+	err = w.dbRetry(ctx, "listing topics", func() (err error) { topics, err = w.r.st.topics(bg); return err })
 	if err != nil {
 		return false, fmt.Errorf("listing topics: %w", err)
 	}
@@ -245,7 +272,7 @@ func (w *worker) pass(ctx context.Context) (did bool, err error) {
 		}
 		did = did || n > 0
 	}
-	if err := w.r.st.pingEmptyTopics(bg, topics, w.r.opts.Now()); err != nil {
+	if err := w.dbRetry(ctx, "ping empty topics", func() error { return w.r.st.pingEmptyTopics(bg, topics, w.r.opts.Now()) }); err != nil {
 		return did, fmt.Errorf("ping empty topics: %w", err)
 	}
 	return did, nil
@@ -256,7 +283,8 @@ func (w *worker) pass(ctx context.Context) (did bool, err error) {
 func (w *worker) processTopic(ctx context.Context, topic string) (int, error) {
 	o := w.r.opts
 	bg := context.WithoutCancel(ctx)
-	ok, err := w.r.st.lock(bg, topic, w.id, o.Now())
+	var ok bool
+	err := w.dbRetry(ctx, "lock "+topic, func() (err error) { ok, err = w.r.st.lock(bg, topic, w.id, o.Now()); return err })
 	if err != nil {
 		return 0, err
 	}
@@ -289,7 +317,8 @@ func (w *worker) processTopic(ctx context.Context, topic string) (int, error) {
 	defer func() { stopHB(); hbWG.Wait() }()
 
 	total := 0
-	msgs, err := w.r.st.fetch(bg, topic, o.BatchSize)
+	var msgs []Message
+	err = w.dbRetry(ctx, "fetch "+topic, func() (err error) { msgs, err = w.r.st.fetch(bg, topic, o.BatchSize); return err })
 	if err != nil {
 		err = fmt.Errorf("fetching: %w", err)
 	}
@@ -301,7 +330,8 @@ func (w *worker) processTopic(ctx context.Context, topic string) (int, error) {
 			next = make(chan fetched, 1)
 			after := msgs[len(msgs)-1].ID
 			go func() {
-				m, err := w.r.st.fetchAfter(bg, topic, after, o.BatchSize)
+				var m []Message
+				err := w.dbRetry(ctx, "fetch "+topic, func() (err error) { m, err = w.r.st.fetchAfter(bg, topic, after, o.BatchSize); return err })
 				next <- fetched{m, err}
 			}()
 		}
@@ -315,7 +345,8 @@ func (w *worker) processTopic(ctx context.Context, topic string) (int, error) {
 		if err != nil || lost.Load() || next == nil {
 			break
 		}
-		if held, herr := w.r.st.heartbeat(bg, topic, w.id, o.Now()); herr != nil {
+		var held bool
+		if herr := w.dbRetry(ctx, "heartbeat "+topic, func() (err error) { held, err = w.r.st.heartbeat(bg, topic, w.id, o.Now()); return err }); herr != nil {
 			w.log.Warn("heartbeat failed", "topic", topic, "error", herr)
 		} else if !held {
 			lost.Store(true)
@@ -334,7 +365,7 @@ func (w *worker) processTopic(ctx context.Context, topic string) (int, error) {
 	if err != nil {
 		w.log.Error("Error processing messages for topic "+topic, "error", err)
 		w.r.topicFailed(topic, err)
-		if rerr := w.r.st.registerError(bg, topic, w.id, o.Now()); rerr != nil {
+		if rerr := w.dbRetry(ctx, "register error "+topic, func() error { return w.r.st.registerError(bg, topic, w.id, o.Now()) }); rerr != nil {
 			w.log.Error("could not record the topic error", "topic", topic, "error", rerr)
 		}
 		return total, nil
@@ -343,7 +374,7 @@ func (w *worker) processTopic(ctx context.Context, topic string) (int, error) {
 		w.log.Warn("lock on "+topic+" was taken by another relay; leaving the topic", "topic", topic)
 		return total, nil
 	}
-	if err := w.r.st.clearLock(bg, topic, w.id, o.Now()); err != nil {
+	if err := w.dbRetry(ctx, "unlock "+topic, func() error { return w.r.st.clearLock(bg, topic, w.id, o.Now()) }); err != nil {
 		w.log.Error("could not release lock", "topic", topic, "error", err)
 	}
 	return total, nil

@@ -156,6 +156,7 @@ type Metrics struct {
 	published    *prometheus.CounterVec
 	deadLettered *prometheus.CounterVec
 	errors       *prometheus.CounterVec
+	dbErrors     prometheus.Counter
 	batchSeconds *prometheus.HistogramVec
 }
 
@@ -175,10 +176,12 @@ func NewMetrics() *Metrics {
 			Help: "Rows Kafka rejected as too large, moved to deimos_dead_letters."}, []string{"topic"}),
 		errors: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "outbox_errors_total",
 			Help: "Publish attempts that failed and topics that errored."}, []string{"topic"}),
+		dbErrors: prometheus.NewCounter(prometheus.CounterOpts{Name: "outbox_db_errors_total",
+			Help: "Transient database errors (dropped connections, lock waits) that were retried."}),
 		batchSeconds: prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: "outbox_batch_duration_seconds",
 			Help: "Time to fetch, send and delete one batch.", Buckets: prometheus.ExponentialBuckets(0.005, 2, 14)}, []string{"topic"}),
 	}
-	m.Registry.MustRegister(m.maxWait, m.count, m.processed, m.published, m.deadLettered, m.errors, m.batchSeconds,
+	m.Registry.MustRegister(m.maxWait, m.count, m.processed, m.published, m.deadLettered, m.errors, m.dbErrors, m.batchSeconds,
 		prometheus.NewGoCollector(), prometheus.NewProcessCollector(prometheus.ProcessCollectorOpts{}))
 	return m
 }
