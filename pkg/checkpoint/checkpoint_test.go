@@ -36,6 +36,63 @@ func TestChecksumMatchesPhobos(t *testing.T) {
 	}
 }
 
+// TestChecksumActiveSupportEscaping pins the checksum to MD5s of the JSON
+// string literals ActiveSupport's to_json (Rails 4.1+, json gem generator)
+// writes, typed out by hand here: <, >, & as lower-case \u003c \u003e \u0026,
+// U+2028/9 escaped, \b \f \t \n short forms, other controls as \u00xx,
+// "/" and non-ASCII raw. The sums were computed outside Go (python3 hashlib).
+func TestChecksumActiveSupportEscaping(t *testing.T) {
+	for _, c := range []struct{ payload, rubyLiteral, md5 string }{
+		{`<a href="x">&</a>`, `"\u003ca href=\"x\"\u003e\u0026\u003c/a\u003e"`, "34ed142b9deb53eb1a2a5ea0628a336a"},
+		{"tab\there\nline\\ \u2028\u2029 é / \x01\b\f\x1f", `"tab\there\nline\\ \u2028\u2029 é / \u0001\b\f\u001f"`, "fa1c442a5bcacd16fa8c3c7c50269af3"},
+		{`{"data": "A"}`, `"{\"data\": \"A\"}"`, "278d5e30af5b91d4f1b4772c6525b558"},
+	} {
+		if b, _ := json.Marshal(c.payload); string(b) != c.rubyLiteral {
+			t.Errorf("%q: literal %s, ActiveSupport writes %s", c.payload, b, c.rubyLiteral)
+		}
+		if got := Checksum(c.payload); got != c.md5 {
+			t.Errorf("Checksum(%q) = %s, want %s", c.payload, got, c.md5)
+		}
+	}
+	// Binary payloads: two values differing only in invalid UTF-8 bytes must
+	// not share a checksum (json.Marshal would map both to U+FFFD).
+	if a, b := Checksum("x\xff"), Checksum("x\xfe"); a == b {
+		t.Fatalf("binary payloads share checksum %s", a)
+	}
+}
+
+// TestPayloadOfUsesTheTopicBytes: the handler (and the checksum) see the
+// message text as it is on the topic, not pkg/consume's JSON-string or base64
+// wrapping of non-compact JSON, plain text and binary.
+func TestPayloadOfUsesTheTopicBytes(t *testing.T) {
+	for _, c := range []struct {
+		name string
+		r    consume.Record
+		want string
+	}{
+		{"compact json", consume.Record{RawValue: []byte(`{"a":1}`), Value: json.RawMessage(`{"a":1}`), ValueEncoding: consume.EncJSON}, `{"a":1}`},
+		{"spaced json", consume.Record{RawValue: []byte(`{"a": 1}`), Value: json.RawMessage(`"{\"a\": 1}"`), ValueEncoding: consume.EncString}, `{"a": 1}`},
+		{"plain text", consume.Record{RawValue: []byte(`hello`), Value: json.RawMessage(`"hello"`), ValueEncoding: consume.EncString}, `hello`},
+		{"binary", consume.Record{RawValue: []byte{0, 0xff}, Value: json.RawMessage(`"AP8="`), ValueEncoding: consume.EncBase64}, "\x00\xff"},
+		{"decoded avro", consume.Record{RawValue: []byte{0, 0, 0, 0, 1, 2}, Value: json.RawMessage(`{"x":1}`), ValueEncoding: consume.EncJSON}, `{"x":1}`},
+		{"decode error", consume.Record{RawValue: []byte("\x00junk"), Value: json.RawMessage(`"AGp1bms="`), ValueEncoding: consume.EncBase64, DecodeErr: errors.New("bad")}, "\x00junk"},
+	} {
+		m := MessageFor(c.r, "g")
+		if string(m.Payload) != c.want {
+			t.Errorf("%s: payload %q, want %q", c.name, m.Payload, c.want)
+		}
+		if m.Checksum != Checksum(c.want) {
+			t.Errorf("%s: checksum of the wrapped form", c.name)
+		}
+	}
+	if m := MessageFor(consume.Record{Topic: "t"}, "g"); m.Payload != nil || m.Checksum != "" {
+		t.Errorf("tombstone: %+v", m)
+	}
+	if got := MessageFor(consume.Record{RawValue: []byte(`{"data": "A"}`), Value: json.RawMessage(`"{\"data\": \"A\"}"`), ValueEncoding: consume.EncString}, "g").Checksum; got != "278d5e30af5b91d4f1b4772c6525b558" {
+		t.Errorf("spaced JSON checksum = %s (Ruby: MD5 of the raw string's literal)", got)
+	}
+}
+
 func TestPayloadRoundTrip(t *testing.T) {
 	for _, in := range []string{`{"a":1}`, `plain text`, `"quoted"`, `[1,2]`} {
 		col := PayloadJSON([]byte(in)).(string)

@@ -2,6 +2,7 @@ package checkpoint
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"time"
@@ -71,6 +72,29 @@ func sleepCtx(ctx context.Context, d time.Duration) error {
 	}
 }
 
+// PayloadOf is the payload text a handler is given for a record: the decoded
+// JSON when the value was decoded (schema) or is compact JSON, else the
+// message bytes exactly as they are on the topic (pkg/consume represents
+// other text as a JSON string and binary as base64; a handler must not see
+// that wrapping, and the checksum must be the one Ruby computes over the raw
+// string). nil for a tombstone.
+func PayloadOf(r consume.Record) []byte {
+	switch {
+	case r.Value == nil && r.RawValue == nil:
+		return nil
+	case r.Value != nil && (r.ValueEncoding == consume.EncJSON || r.ValueEncoding == "") && r.DecodeErr == nil:
+		return []byte(r.Value)
+	case r.RawValue != nil:
+		return r.RawValue
+	case r.ValueEncoding == consume.EncString:
+		var s string
+		if json.Unmarshal(r.Value, &s) == nil {
+			return []byte(s)
+		}
+	}
+	return []byte(r.Value)
+}
+
 // MessageFor builds the handler message of a record.
 func MessageFor(r consume.Record, group string) Message {
 	m := Message{Topic: r.Topic, Partition: r.Partition, Offset: r.Offset, Timestamp: r.Timestamp, Headers: r.Headers, Group: group}
@@ -79,12 +103,7 @@ func MessageFor(r consume.Record, group string) Message {
 	} else if r.RawKey != nil {
 		m.Key = r.RawKey
 	}
-	switch {
-	case r.Value != nil:
-		m.Payload = []byte(r.Value)
-	case r.RawValue != nil:
-		m.Payload = r.RawValue
-	}
+	m.Payload = PayloadOf(r)
 	if r.DecodeErr != nil {
 		m.DecodeErr = r.DecodeErr.Error()
 	}

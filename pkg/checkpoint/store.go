@@ -18,6 +18,7 @@ import (
 	"fmt"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/deimos-cli/deimos/pkg/db"
 )
@@ -35,7 +36,16 @@ var ErrNotFound = errors.New("not found")
 // lowercase MD5 hex of its JSON string literal, quotes and escapes included
 // (spec 7.2). Go's encoder escapes <, >, &, U+2028 and U+2029 as
 // ActiveSupport does.
+//
+// A payload that is not valid UTF-8 (binary) has no JSON string literal
+// (Ruby's to_json raises on it, and Go's encoder would replace the bad bytes
+// with U+FFFD, giving two different payloads the same checksum and deduping
+// the second away): its checksum is the MD5 of the bytes themselves.
 func Checksum(payload string) string {
+	if !utf8.ValidString(payload) {
+		sum := md5.Sum([]byte(payload))
+		return hex.EncodeToString(sum[:])
+	}
 	b, _ := json.Marshal(payload)
 	sum := md5.Sum(b)
 	return hex.EncodeToString(sum[:])

@@ -300,6 +300,24 @@ func where(r *consume.Record) string {
 	return fmt.Sprintf("%s/%d@%d", r.Topic, r.Partition, r.Offset)
 }
 
+// valueText is the JSON text of a record's value. pkg/consume keeps JSON
+// that is not compact (e.g. `{"id": 1}` from Python's json.dumps) as a JSON
+// string of the raw text and binary as base64: unwrap the former, reject the
+// latter. nil for a tombstone.
+func valueText(r *consume.Record) ([]byte, error) {
+	switch r.ValueEncoding {
+	case consume.EncString:
+		var s string
+		if err := json.Unmarshal(r.Value, &s); err != nil {
+			return nil, fmt.Errorf("%s: payload: %w", where(r), err)
+		}
+		return []byte(s), nil
+	case consume.EncBase64:
+		return nil, fmt.Errorf("%s: payload is binary (no schema decoded it), cannot map it to columns", where(r))
+	}
+	return r.Value, nil
+}
+
 // toRow turns a record into column values: payload fields ∩ columns (through
 // the mapping), then the key's columns on top.
 func (t *Table) toRow(r *consume.Record) (row, error) {
@@ -307,11 +325,15 @@ func (t *Table) toRow(r *consume.Record) (row, error) {
 	if r.DecodeErr != nil {
 		return out, fmt.Errorf("%s: cannot decode: %w", where(r), r.DecodeErr)
 	}
-	if r.Value == nil || bytes.Equal(bytes.TrimSpace(r.Value), []byte("null")) {
+	val, err := valueText(r)
+	if err != nil {
+		return out, err
+	}
+	if val == nil || bytes.Equal(bytes.TrimSpace(val), []byte("null")) {
 		out.delete = true
 	} else {
 		var payload map[string]any
-		dec := json.NewDecoder(bytes.NewReader(r.Value))
+		dec := json.NewDecoder(bytes.NewReader(val))
 		dec.UseNumber()
 		if err := dec.Decode(&payload); err != nil || payload == nil {
 			return out, fmt.Errorf("%s: payload is not a JSON object, cannot map it to columns of %s", where(r), t.o.Table)
