@@ -44,6 +44,7 @@ func all() []Migration {
 		mk("outbox", kafkaMessages()),
 		mk("outbox", kafkaTopicInfo()),
 		mk("poller", pollInfo()),
+		mk("poller", pollerRuns()),
 		mk("checkpoint", checkpointEvents()),
 		mk("checkpoint", checkpointFailures()),
 		mk("deadletter", deadLetters()),
@@ -119,6 +120,9 @@ func (m Migration) statements(dialect string, ifNotExists bool) []string {
 func ExpectedColumns(tableName string) []string {
 	for _, m := range all() {
 		if m.Column == "" && m.Table == tableName {
+			if m.tbl.raw != nil {
+				return append([]string{}, m.tbl.rawCols...)
+			}
 			out := []string{"id"}
 			for _, c := range m.tbl.Columns {
 				out = append(out, c.Name)

@@ -102,8 +102,8 @@ func TestUpCreatesDeimosTables(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if len(names) != 6 {
-				t.Fatalf("applied %v, want 6 migrations", names)
+			if len(names) != 7 {
+				t.Fatalf("applied %v, want 7 migrations", names)
 			}
 			pg := name == "postgres"
 			// kafka_messages (spec 1.1)
@@ -317,5 +317,59 @@ func TestSQLDialects(t *testing.T) {
 	}
 	if _, err := Select([]string{"nope"}); err == nil {
 		t.Error("unknown group accepted")
+	}
+}
+
+// deimos_poller_runs (ours) is created by migrate's poller group with the same
+// DDL the poller uses when it creates the table itself: producer is the
+// primary key its ON CONFLICT upsert needs. A table the poller created first
+// is adopted.
+func TestPollerRunsTable(t *testing.T) {
+	for name, url := range dbs(t) {
+		t.Run(name, func(t *testing.T) {
+			ctx := context.Background()
+			d := open(t, url(t))
+			if _, err := Up(ctx, d, []string{"poller"}); err != nil {
+				t.Fatal(err)
+			}
+			cols, err := d.Columns(ctx, PollerRuns)
+			if err != nil || !slices.Equal(cols, ExpectedColumns(PollerRuns)) {
+				t.Fatalf("columns %v %v", cols, err)
+			}
+			up := d.Rebind("INSERT INTO deimos_poller_runs (producer, batches) VALUES (?, 1) ON CONFLICT (producer) DO UPDATE SET batches = deimos_poller_runs.batches + excluded.batches")
+			for i := 0; i < 2; i++ {
+				if _, err := d.ExecContext(ctx, up, "p"); err != nil {
+					t.Fatal(err)
+				}
+			}
+			var b int
+			if err := d.QueryRowContext(ctx, "SELECT batches FROM deimos_poller_runs").Scan(&b); err != nil || b != 2 {
+				t.Fatalf("upsert on producer: %d %v", b, err)
+			}
+			// the poller's own DDL (pkg/poller ensureRunsTable) on a fresh database, then migrate adopts it
+			d2 := open(t, url(t))
+			ts := map[string]string{"postgres": "TIMESTAMP", "sqlite": "DATETIME"}[name]
+			if _, err := d2.ExecContext(ctx, "CREATE TABLE IF NOT EXISTS "+d2.Q(PollerRuns)+" (producer VARCHAR(255) NOT NULL PRIMARY KEY, last_run_at "+ts+
+				", batches BIGINT NOT NULL DEFAULT 0, errored_batches BIGINT NOT NULL DEFAULT 0, messages BIGINT NOT NULL DEFAULT 0, last_error TEXT, last_error_at "+ts+")"); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := Up(ctx, d2, []string{"poller"}); err != nil {
+				t.Fatal(err)
+			}
+			st, _ := Status(ctx, d2)
+			for _, s := range st {
+				if s.Table == PollerRuns && (!s.Adopted || len(s.MissingColumns) > 0) {
+					t.Errorf("%+v", s)
+				}
+			}
+			// same DDL text from both sides
+			for _, dl := range []string{"postgres", "sqlite"} {
+				sql, _ := SQL(dl, []string{"poller"})
+				tsx := map[string]string{"postgres": "TIMESTAMP", "sqlite": "DATETIME"}[dl]
+				if !strings.Contains(sql, "(producer VARCHAR(255) NOT NULL PRIMARY KEY, last_run_at "+tsx+", batches BIGINT NOT NULL DEFAULT 0, errored_batches BIGINT NOT NULL DEFAULT 0, messages BIGINT NOT NULL DEFAULT 0, last_error TEXT, last_error_at "+tsx+")") {
+					t.Errorf("%s DDL:\n%s", dl, sql)
+				}
+			}
+		})
 	}
 }

@@ -46,6 +46,10 @@ type table struct {
 	Name    string
 	Columns []column
 	Indexes []index
+	// raw, when set, renders the table's DDL itself (a table of ours whose
+	// exact DDL another engine also creates); rawCols are its columns.
+	raw     func(dialect, ine string) string
+	rawCols []string
 }
 
 // Dialect names accepted by SQL.
@@ -144,6 +148,9 @@ func (t table) createSQL(dialect string, ifNotExists bool) []string {
 	ine := ""
 	if ifNotExists {
 		ine = "IF NOT EXISTS "
+	}
+	if t.raw != nil {
+		return []string{t.raw(dialect, ine)}
 	}
 	fmt.Fprintf(&b, "CREATE TABLE %s%s (\n", ine, quote(dialect, t.Name))
 	switch dialect {
@@ -284,6 +291,26 @@ func pollInfo() table {
 }
 
 var checkpointIndexed = []string{"topic", "group_id", "entity_id", "event_time", "event_type", "event_version", "checksum"}
+
+// PollerRuns is ours: each poller's last run, for `poller status`. The poller
+// also creates it when missing (pkg/poller ensureRunsTable); the DDL here is
+// kept identical to that one, so either may create it first.
+const PollerRuns = "deimos_poller_runs"
+
+func pollerRuns() table {
+	return table{
+		Name:    PollerRuns,
+		rawCols: []string{"producer", "last_run_at", "batches", "errored_batches", "messages", "last_error", "last_error_at"},
+		raw: func(dialect, ine string) string {
+			ts := "TIMESTAMP"
+			if dialect != Postgres {
+				ts = "DATETIME"
+			}
+			return "CREATE TABLE " + ine + quote(dialect, PollerRuns) + " (producer VARCHAR(255) NOT NULL PRIMARY KEY, last_run_at " + ts +
+				", batches BIGINT NOT NULL DEFAULT 0, errored_batches BIGINT NOT NULL DEFAULT 0, messages BIGINT NOT NULL DEFAULT 0, last_error TEXT, last_error_at " + ts + ")"
+		},
+	}
+}
 
 func checkpointEvents() table {
 	t := table{
