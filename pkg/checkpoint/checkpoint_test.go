@@ -348,6 +348,35 @@ func TestAPI(t *testing.T) {
 		if code != 200 || len(fs) != 2 || !strings.HasPrefix(body, `[{"id":`) || !strings.Contains(body, `"error_backtrace":["l1"]`) || !strings.Contains(body, `"created_at":"2024-02-03T04:05:06.789Z"`) {
 			t.Fatalf("failures: %d %s", code, body)
 		}
+		// One failure, field by field in the Ruby API's column order; json
+		// columns embedded as JSON, times with milliseconds and Z.
+		code, body = get(t, srv, "GET", fmt.Sprintf("/v1/failures/%d", fs[0].ID), "")
+		dec := json.NewDecoder(strings.NewReader(body))
+		var keys []string
+		if tok, _ := dec.Token(); tok != json.Delim('{') {
+			t.Fatalf("failure show: %d %s", code, body)
+		}
+		for dec.More() {
+			k, _ := dec.Token()
+			keys = append(keys, k.(string))
+			var v json.RawMessage
+			_ = dec.Decode(&v)
+		}
+		if want := "id created_at topic group_id entity_id event_time event_type event_version checksum payload metadata error_class error_message error_backtrace"; strings.Join(keys, " ") != want {
+			t.Fatalf("failure keys = %v, want %s", keys, want)
+		}
+		var one map[string]any
+		_ = json.Unmarshal([]byte(body), &one)
+		if md, ok := one["metadata"].(map[string]any); !ok || md["retry_count"] != float64(3) || md["key"] != "k" || md["topic"] != "t" {
+			t.Fatalf("metadata not embedded JSON: %s", body)
+		}
+		if p, ok := one["payload"].(map[string]any); !ok || p["fail"] == nil || one["created_at"] != "2024-02-03T04:05:06.789Z" || one["error_class"] != "E" || one["error_message"] != "boom" {
+			t.Fatalf("failure show: %s", body)
+		}
+		// count ignores filters, as the Ruby route does.
+		if code, body = get(t, srv, "GET", "/v1/failures/count?topic=nope&group_id=x", ""); code != 200 || body != `{"count":2}` {
+			t.Fatalf("filtered count: %d %s", code, body)
+		}
 		// Retry with the handler still failing: 422, failure kept.
 		code, body = get(t, srv, "POST", fmt.Sprintf("/v1/failures/%d/retry", fs[0].ID), "")
 		if code != 422 || !strings.HasPrefix(body, `{"error":true,"message":"handler exited with status 1: boom at`) {
@@ -370,6 +399,18 @@ func TestAPI(t *testing.T) {
 		}
 		if code, body = get(t, srv, "GET", "/v1/failures/count", ""); body != `{"count":0}` {
 			t.Fatalf("count after: %d %s", code, body)
+		}
+
+		// Any other error: 500 {"error":true,"message":…}.
+		if _, err := st.d.Exec("ALTER TABLE " + EventsTable + " RENAME TO events_gone"); err != nil {
+			t.Fatal(err)
+		}
+		code, body = get(t, srv, "GET", "/v1/events", "")
+		if code != 500 || !strings.HasPrefix(body, `{"error":true,"message":"`) {
+			t.Fatalf("broken table: %d %s", code, body)
+		}
+		if _, err := st.d.Exec("ALTER TABLE events_gone RENAME TO " + EventsTable); err != nil {
+			t.Fatal(err)
 		}
 
 		// Token.
