@@ -22,6 +22,7 @@ import (
 type options struct {
 	mode, typ, against, subject, topic, output string
 	protoPaths, refs                           []string
+	allowDeleted                               bool
 }
 
 // NewCmd returns the `schema-compat` command.
@@ -44,7 +45,9 @@ Inputs:
   OLD… NEW                 files in version order, or one directory whose
                            .avsc/.proto files are the versions in natural order
   --against git:REF PATH…  each working-tree file (or every schema under a
-                           directory) against the same path at REF (for CI)
+                           directory) against the same path at REF (for CI);
+                           a schema file deleted since REF is a problem unless
+                           --allow-deleted (or --mode NONE)
   --against registry FILE  FILE against the registered versions of a subject
                            (--subject, or --topic with <prefix><topic>-value, or
                            the configured topic whose schema is FILE's name);
@@ -70,6 +73,7 @@ missing file), 3 registry unreachable.`,
 	fl.StringVarP(&o.output, "output", "o", "text", "output: text, json or github (workflow annotations)")
 	fl.StringArrayVar(&o.protoPaths, "proto-path", nil, "extra directory searched for protobuf imports (repeatable)")
 	fl.StringArrayVar(&o.refs, "ref", nil, "extra .avsc file defining named types the schemas reference (repeatable)")
+	fl.BoolVar(&o.allowDeleted, "allow-deleted", false, "with --against git:REF, do not fail on schema files deleted since REF (they are still listed)")
 	return c
 }
 
@@ -137,6 +141,10 @@ func run(ctx context.Context, f *cmdutil.Factory, o *options, args []string, mod
 		for _, c := range checks {
 			if c.New {
 				rep.Skipped = append(rep.Skipped, skipped{Name: c.Path, Reason: "not present at " + ref + " (new schema)"})
+				continue
+			}
+			if c.Deleted && (o.allowDeleted || mode == compat.None) {
+				rep.Skipped = append(rep.Skipped, skipped{Name: c.Path, Reason: "deleted (present at " + ref + ")"})
 				continue
 			}
 			rep.Results = append(rep.Results, c.Result)
@@ -295,9 +303,12 @@ func renderText(ios *cmdutil.IOStreams, rep *report) error {
 			if c.Compatible {
 				continue
 			}
-			if c.Check == "backward" {
+			switch c.Check {
+			case "deleted":
+				fmt.Fprintf(w, "  %s is gone from the working tree:\n", c.Old)
+			case "backward":
 				fmt.Fprintf(w, "  %s cannot read data written with %s:\n", c.New, c.Old)
-			} else {
+			default:
 				fmt.Fprintf(w, "  data written with %s cannot be read with %s:\n", c.New, c.Old)
 			}
 			for _, p := range r.Problems {

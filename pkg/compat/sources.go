@@ -205,9 +205,98 @@ func (g Git) run(ctx context.Context, args ...string) ([]byte, error) {
 
 // GitCheck is one file compared with its version at a ref.
 type GitCheck struct {
-	Path   string
-	New    bool // not present at the ref: nothing to compare
-	Result *Result
+	Path    string
+	New     bool // not present at the ref: nothing to compare
+	Deleted bool // present at the ref, gone from the working tree (Result says so)
+	Result  *Result
+}
+
+// absDir is the directory git runs in, absolute and with symlinks resolved.
+func (g Git) absDir() (string, error) {
+	d := g.Dir
+	if d == "" {
+		wd, err := os.Getwd()
+		if err != nil {
+			return "", errs.Usagef("cannot read the working directory: %v", err)
+		}
+		d = wd
+	}
+	d, err := filepath.Abs(d)
+	if err != nil {
+		return "", errs.Usagef("%s: %v", d, err)
+	}
+	if r, err := filepath.EvalSymlinks(d); err == nil {
+		d = r
+	}
+	return d, nil
+}
+
+// SchemaFilesAt lists the schema files under path (a file or a directory,
+// absolute or relative to Dir) as they are at the ref, named the way path
+// is (absolute for an absolute path, else relative to Dir).
+func (g Git) SchemaFilesAt(ctx context.Context, path string) ([]string, error) {
+	base, err := g.absDir()
+	if err != nil {
+		return nil, err
+	}
+	topb, err := g.run(ctx, "rev-parse", "--show-toplevel")
+	if err != nil {
+		return nil, err
+	}
+	top := strings.TrimSpace(string(topb))
+	if r, err := filepath.EvalSymlinks(top); err == nil {
+		top = r
+	}
+	abs := path
+	if !filepath.IsAbs(abs) {
+		abs = filepath.Join(base, abs)
+	}
+	if r, err := filepath.EvalSymlinks(abs); err == nil {
+		abs = r
+	} else if r, err := filepath.EvalSymlinks(filepath.Dir(abs)); err == nil {
+		abs = filepath.Join(r, filepath.Base(abs))
+	}
+	rel, err := filepath.Rel(top, abs)
+	if err != nil || rel == ".." || strings.HasPrefix(rel, "../") {
+		return nil, errs.Usagef("%s: not inside the git repository", path)
+	}
+	args := []string{"-C", top, "ls-tree", "-r", "--name-only", "--full-name", "-z", g.Ref}
+	if rel != "." {
+		args = append(args, "--", filepath.ToSlash(rel))
+	}
+	out, err := g.run(ctx, args...)
+	if err != nil {
+		return nil, err
+	}
+	var files []string
+	for _, name := range strings.Split(string(out), "\x00") {
+		if name == "" || !IsSchemaFile(name) {
+			continue
+		}
+		full := filepath.Join(top, filepath.FromSlash(name))
+		if !filepath.IsAbs(path) {
+			if r, err := filepath.Rel(base, full); err == nil {
+				full = r
+			}
+		}
+		files = append(files, full)
+	}
+	sort.Slice(files, func(i, j int) bool { return NaturalLess(files[i], files[j]) })
+	return files, nil
+}
+
+// deletedResult is the verdict for a schema file that exists at the ref but
+// not in the working tree: data written with it may still be in topics and
+// readers may still use it, so outside NONE it is a problem to look at.
+func deletedResult(mode Mode, typ Type, ref, path string) *Result {
+	res := &Result{Name: path, Mode: mode, Type: typ, Compatible: mode == None, Checked: []Pair{}, Problems: []Problem{}}
+	if mode == None {
+		return res
+	}
+	res.Checked = append(res.Checked, Pair{Check: "deleted", Old: ref + ":" + path, New: path})
+	res.Problems = append(res.Problems, Problem{Check: "deleted", Old: ref + ":" + path, New: path, Path: path, File: path,
+		Rule: "SCHEMA_DELETED", Message: "schema file deleted (it exists at " + ref + "); pass --allow-deleted if the subject is retired"})
+	return res
 }
 
 // ExpandPaths turns directories into the schema files under them.
@@ -248,11 +337,42 @@ func CheckGit(ctx context.Context, g Git, mode Mode, typ Type, paths []string, o
 	if err := g.Verify(ctx); err != nil {
 		return nil, err
 	}
-	files, err := ExpandPaths(paths)
-	if err != nil {
-		return nil, err
+	var present []string
+	var deleted []string
+	for _, p := range paths {
+		var onDisk []string
+		if _, statErr := os.Stat(p); statErr == nil {
+			var err error
+			if onDisk, err = ExpandPaths([]string{p}); err != nil {
+				return nil, err
+			}
+		}
+		atRef, err := g.SchemaFilesAt(ctx, p)
+		if err != nil {
+			return nil, err
+		}
+		if onDisk == nil && len(atRef) == 0 {
+			return nil, errs.Usagef("%s: no such file or directory (neither in the working tree nor at %s)", p, g.Ref)
+		}
+		have := map[string]bool{}
+		for _, f := range onDisk {
+			have[filepath.Clean(f)] = true
+		}
+		for _, f := range atRef {
+			if !have[filepath.Clean(f)] {
+				st := f
+				if !filepath.IsAbs(st) && g.Dir != "" {
+					st = filepath.Join(g.Dir, st)
+				}
+				if _, err := os.Stat(st); err != nil {
+					deleted = append(deleted, f)
+				}
+			}
+		}
+		present = append(present, onDisk...)
 	}
-	if len(files) == 0 {
+	files := present
+	if len(files) == 0 && len(deleted) == 0 {
 		return nil, errs.Usagef("no .avsc or .proto files in %s", strings.Join(paths, ", "))
 	}
 	oldCache := map[string][]byte{}
@@ -324,6 +444,19 @@ func CheckGit(ctx context.Context, g Git, mode Mode, typ Type, paths []string, o
 		}
 		res.Name = f
 		out = append(out, GitCheck{Path: f, Result: res})
+	}
+	seenDel := map[string]bool{}
+	for _, f := range deleted {
+		if seenDel[f] {
+			continue
+		}
+		seenDel[f] = true
+		ft := typ
+		if ft == "" {
+			ob, _ := oldRead(f)
+			ft = DetectType(f, ob)
+		}
+		out = append(out, GitCheck{Path: f, Deleted: true, Result: deletedResult(mode, ft, g.Ref, f)})
 	}
 	return out, nil
 }

@@ -121,6 +121,34 @@ func TestGitRef(t *testing.T) {
 		t.Errorf("avro problem path = %q", p.Path)
 	}
 
+	// A schema deleted from the working tree is reported, both under a
+	// directory and when named directly; NONE lets it through.
+	if err := os.Remove(abs("schemas/com/acme/Widget.avsc")); err != nil {
+		t.Fatal(err)
+	}
+	for _, arg := range []string{abs("schemas"), abs("schemas/com/acme/Widget.avsc")} {
+		checks, err = CheckGit(ctx, g, Backward, "", []string{arg}, LoadOptions{})
+		if err != nil {
+			t.Fatalf("%s: %v", arg, err)
+		}
+		var del *GitCheck
+		for i := range checks {
+			if checks[i].Deleted {
+				del = &checks[i]
+			}
+		}
+		if del == nil || del.Path != abs("schemas/com/acme/Widget.avsc") || del.Result.Compatible || del.Result.Problems[0].Rule != "SCHEMA_DELETED" {
+			t.Fatalf("%s: deleted Widget.avsc not reported as a problem: %+v", arg, checks)
+		}
+	}
+	checks, err = CheckGit(ctx, g, None, "", []string{abs("schemas/com/acme/Widget.avsc")}, LoadOptions{})
+	if err != nil || len(checks) != 1 || !checks[0].Deleted || !checks[0].Result.Compatible {
+		t.Fatalf("NONE: deleted file must be reported but compatible: %+v %v", checks, err)
+	}
+	if _, err := CheckGit(ctx, g, Backward, "", []string{abs("protos/never.proto")}, LoadOptions{}); errs.ExitCode(err) != 2 {
+		t.Fatalf("path neither on disk nor at the ref: want exit 2, got %v", err)
+	}
+
 	// Bad ref and bad JSON are unusable input.
 	if _, err := CheckGit(ctx, Git{Ref: "nope", Dir: dir}, Backward, "", []string{abs("schemas")}, LoadOptions{}); errs.ExitCode(err) != 2 {
 		t.Fatalf("bad ref: want exit 2, got %v", err)
