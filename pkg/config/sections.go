@@ -54,6 +54,7 @@ type Poller struct {
 	IDColumn               string            `yaml:"id_column"`
 	RunEvery               Duration          `yaml:"run_every"`
 	Delay                  Duration          `yaml:"delay"`
+	DelaySet               bool              `yaml:"-"` // set when delay is given (so delay: 0 is kept)
 	FullTable              bool              `yaml:"full_table"`
 	StartFromBeginning     *bool             `yaml:"start_from_beginning"`
 	BatchSize              int               `yaml:"batch_size"`
@@ -71,7 +72,8 @@ type Poller struct {
 	LateCommitGuard string `yaml:"late_commit_guard"`
 }
 
-// UnmarshalYAML tells `retries: null` (infinite, as in Deimos) apart from an absent key.
+// UnmarshalYAML tells `retries: null` (infinite, as in Deimos) apart from an
+// absent key, and an explicit `delay: 0` apart from an absent delay (default 2s).
 func (p *Poller) UnmarshalYAML(n *yaml.Node) error {
 	type plain Poller
 	if err := n.Decode((*plain)(p)); err != nil {
@@ -80,6 +82,9 @@ func (p *Poller) UnmarshalYAML(n *yaml.Node) error {
 	for i := 0; i+1 < len(n.Content); i += 2 {
 		if n.Content[i].Value == "retries" && n.Content[i+1].ShortTag() == "!!null" {
 			p.RetriesInfinite = true
+		}
+		if n.Content[i].Value == "delay" && n.Content[i+1].ShortTag() != "!!null" {
+			p.DelaySet = true
 		}
 	}
 	return nil

@@ -3,12 +3,16 @@ package poller
 import (
 	"context"
 	"database/sql"
+	"database/sql/driver"
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/deimos-cli/deimos/pkg/db"
 	"github.com/deimos-cli/deimos/pkg/encode"
@@ -128,6 +132,8 @@ type worker struct {
 	pub     Publisher
 	log     *slog.Logger
 	tsIsCol bool
+	// warnedHidden: the late-commit guard's visibility warning was logged.
+	warnedHidden bool
 }
 
 func (e *Engine) prepare(ctx context.Context, s Settings) (*worker, error) {
@@ -296,9 +302,12 @@ func (w *worker) loop(ctx context.Context, once bool) error {
 		}
 		if err != nil {
 			if once {
+				if isConnErr(err) && errs.KindOf(err) == errs.KindFailed {
+					return errs.Unavailable(err)
+				}
 				return err
 			}
-			w.log.Error("poll failed; retrying", "error", err, "retry_in", w.e.o.RestartWait)
+			w.log.Error("poll failed; retrying", "error", db.Redact(err.Error()), "retry_in", w.e.o.RestartWait)
 			if !sleep(ctx, w.e.o.RestartWait) {
 				return nil
 			}
@@ -315,6 +324,21 @@ func (w *worker) loop(ctx context.Context, once bool) error {
 			return nil
 		}
 	}
+}
+
+// isConnErr reports an error that means the database (or network) is unreachable.
+func isConnErr(err error) bool {
+	var ne net.Error
+	var ce *pgconn.ConnectError
+	if errors.As(err, &ne) || errors.As(err, &ce) || errors.Is(err, driver.ErrBadConn) || errors.Is(err, sql.ErrConnDone) {
+		return true
+	}
+	var pe *pgconn.PgError
+	if errors.As(err, &pe) {
+		// class 08: connection exception; 57P01..57P03: admin shutdown, crash shutdown, cannot connect now
+		return strings.HasPrefix(pe.Code, "08") || pe.Code == "57P01" || pe.Code == "57P02" || pe.Code == "57P03"
+	}
+	return pgconn.SafeToRetry(err) || strings.Contains(err.Error(), "conn closed") || strings.Contains(err.Error(), "unexpected EOF")
 }
 
 func sleep(ctx context.Context, d time.Duration) bool {
@@ -355,13 +379,23 @@ func (w *worker) upperBound(ctx context.Context) (time.Time, error) {
 	if d.Dialect.Name() != "postgres" || w.s.LateCommitGuard == "off" {
 		return to, nil
 	}
-	q := "SELECT min(xact_start) FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid() AND xact_start IS NOT NULL AND backend_type = 'client backend'"
+	filter := "xact_start IS NOT NULL AND backend_type = 'client backend'"
 	if w.s.LateCommitGuard == "writers" {
-		q += " AND backend_xid IS NOT NULL"
+		filter += " AND backend_xid IS NOT NULL"
 	}
+	// Sessions of other roles are hidden from a role without pg_read_all_stats
+	// (query '<insufficient privilege>', xact_start NULL): the guard cannot
+	// protect against their late commits, so say so.
+	q := "SELECT min(xact_start) FILTER (WHERE " + filter + "), count(*) FILTER (WHERE query = '<insufficient privilege>')" +
+		" FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()"
 	var oldest sql.NullTime
-	if err := d.QueryRowContext(ctx, q).Scan(&oldest); err != nil {
+	var hidden int64
+	if err := d.QueryRowContext(ctx, q).Scan(&oldest, &hidden); err != nil {
 		return to, fmt.Errorf("late-commit guard (pg_stat_activity): %w", err)
+	}
+	if hidden > 0 && !w.warnedHidden {
+		w.warnedHidden = true
+		w.log.Warn("late-commit guard cannot see the transactions of other database roles; rows they commit late may be missed: grant pg_read_all_stats to the poller's role", "hidden_sessions", hidden)
 	}
 	if oldest.Valid {
 		// Rows of a transaction still open carry timestamps >= its start (minus
@@ -541,6 +575,25 @@ func (w *worker) publishKafkaRetry(ctx, work context.Context, msgs []encode.Enco
 		if w.s.SkipTooLarge && len(ke.TooLarge) > 0 && len(ke.TooLarge) == len(ke.Failed) {
 			var skipped []int64
 			for _, i := range ke.TooLarge {
+				if len(ke.TooLarge) > 1 {
+					// The broker rejects a whole produce batch when it is too
+					// large: resend each record alone so only the truly
+					// too-large ones are skipped.
+					err := w.pub.Publish(work, msgs[i:i+1], func(context.Context, *sql.Tx) error { return nil })
+					var ke1 *KafkaError
+					if err == nil || !errors.As(err, &ke1) || len(ke1.TooLarge) == 0 {
+						if err == nil {
+							w.e.o.Metrics.published(w.s.Name, 1)
+							continue
+						}
+						if ctx.Err() != nil {
+							return ctx.Err()
+						}
+						// another error: retry the whole remainder as usual
+						skipped = nil
+						goto retry
+					}
+				}
 				skipped = append(skipped, ids[i])
 			}
 			w.log.Error("skipping messages since they are too large", "ids", skipped, "error", ke.Err)
@@ -551,6 +604,7 @@ func (w *worker) publishKafkaRetry(ctx, work context.Context, msgs []encode.Enco
 			}
 			return errSkippedTooLarge
 		}
+	retry:
 		w.log.Error("error publishing through DB poller (kafka); retrying", "error", ke.Err, "failed", len(ke.Failed), "retry_in", backoff)
 		if !sleep(ctx, backoff) {
 			return ctx.Err()

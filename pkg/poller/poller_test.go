@@ -31,6 +31,7 @@ type env struct {
 	cl      *kgo.Client
 	enc     *encode.Engine
 	cfg     *config.Config
+	url     string
 }
 
 func newEnv(t *testing.T, dialect string) *env {
@@ -63,7 +64,7 @@ func newEnv(t *testing.T, dialect string) *env {
 		t.Fatal(err)
 	}
 	t.Cleanup(cl.Close)
-	return &env{t: t, d: d, brokers: brokers, cl: cl, enc: enc, cfg: cfg}
+	return &env{t: t, d: d, brokers: brokers, cl: cl, enc: enc, cfg: cfg, url: url}
 }
 
 func (e *env) exec(q string, args ...any) {

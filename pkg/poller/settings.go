@@ -144,7 +144,7 @@ func resolveOne(cfg *config.Config, p config.Poller) (Settings, error) {
 	if s.RunEvery <= 0 {
 		s.RunEvery = DefaultRunEvery
 	}
-	if p.Delay == 0 {
+	if p.Delay == 0 && !p.DelaySet {
 		s.Delay = DefaultDelay
 	}
 	if s.Delay < 0 {
