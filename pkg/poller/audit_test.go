@@ -114,7 +114,7 @@ func TestPostgresColumnTypesBackendsLateCommit(t *testing.T) {
 				if err := tx.Commit(); err != nil {
 					t.Fatal(err)
 				}
-				e.exec("UPDATE widgets SET name = 'w2b', updated_at = "+nowExpr+" WHERE id = 2")
+				e.exec("UPDATE widgets SET name = 'w2b', updated_at = " + nowExpr + " WHERE id = 2")
 				time.Sleep(50 * time.Millisecond)
 				e.runOnce(s, noKafka)
 				e.runOnce(s, noKafka)
