@@ -127,8 +127,14 @@ func RegistryInterceptor(reg *srfake.Registry) srfake.Interceptor {
 			return false
 		}
 		path := r.URL.EscapedPath()
-		if strings.HasPrefix(path, "/contexts/") {
-			return false
+		if rest, ok := strings.CutPrefix(path, "/contexts/"); ok {
+			// srfake serves /contexts/{ctx}/... as the same path without the
+			// prefix (same subjects), so check those registrations the same way.
+			i := strings.IndexByte(rest, '/')
+			if i < 0 {
+				return false
+			}
+			path = rest[i:]
 		}
 		parts := strings.Split(strings.Trim(path, "/"), "/")
 		var subject, version string
@@ -156,6 +162,26 @@ func RegistryInterceptor(reg *srfake.Registry) srfake.Interceptor {
 		if err := json.Unmarshal(body, &s); err != nil || s.Schema == "" {
 			return false // srfake answers malformed requests itself
 		}
+		mode := subjectMode(reg, subject)
+		versions := registeredVersions(reg, subject)
+		if mode != None && (register || version == "") {
+			// Confluent: a schema of another type is never compatible.
+			for _, n := range versions {
+				ss, _ := reg.GetSchema(subject, n)
+				if ss.Schema.Type == s.Type {
+					continue
+				}
+				msg := fmt.Sprintf("Incompatible because of different schema type: subject %q version %d is %s, the new schema is %s", subject, n, ss.Schema.Type, s.Type)
+				if register {
+					writeSRError(w, http.StatusConflict, 409, "Schema being registered is incompatible with an earlier schema; "+msg)
+				} else {
+					w.Header().Set("Content-Type", "application/vnd.schemaregistry.v1+json")
+					w.WriteHeader(http.StatusOK)
+					_ = json.NewEncoder(w).Encode(map[string]any{"is_compatible": false, "messages": []string{msg}})
+				}
+				return true
+			}
+		}
 		if s.Type != sr.TypeAvro && s.Type != sr.TypeProtobuf {
 			return false
 		}
@@ -171,8 +197,6 @@ func RegistryInterceptor(reg *srfake.Registry) srfake.Interceptor {
 			writeSRError(w, http.StatusUnprocessableEntity, 42201, "Invalid schema: "+err.Error())
 			return true
 		}
-		mode := subjectMode(reg, subject)
-		versions := registeredVersions(reg, subject)
 		if register {
 			for _, n := range versions {
 				ss, _ := reg.GetSchema(subject, n)

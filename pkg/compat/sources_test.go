@@ -221,6 +221,21 @@ func TestRegistryInterceptor(t *testing.T) {
 	if err != nil || !r.Is {
 		t.Fatalf("compat check: want compatible, got %+v %v", r, err)
 	}
+	// The same registration through a context path is checked too.
+	body0, _ := json.Marshal(map[string]string{"schema": widgetV2bad})
+	resp0, err := http.Post(reg.URL()+"/contexts/.staging/subjects/w-value/versions", "application/json", bytes.NewReader(body0))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp0.Body.Close()
+	if resp0.StatusCode != http.StatusConflict {
+		t.Fatalf("incompatible registration via /contexts/: want 409, got %d", resp0.StatusCode)
+	}
+	// A schema of another type is never compatible (Confluent).
+	_, err = cl.CreateSchema(ctx, "w-value", sr.Schema{Schema: "syntax = \"proto3\";\nmessage Widget { int64 id = 1; }\n", Type: sr.TypeProtobuf})
+	if err == nil || !errorsAs(err, &re) || re.StatusCode != http.StatusConflict || !strings.Contains(re.Message, "different schema type") {
+		t.Fatalf("protobuf into an Avro subject: want 409, got %v", err)
+	}
 	// NONE on the subject: anything goes.
 	if err := reg.SetCompat("w-value", sr.CompatNone); err != nil {
 		t.Fatal(err)
