@@ -3,6 +3,7 @@ package outbox
 import (
 	"context"
 	"database/sql"
+	"encoding/json"
 	"fmt"
 	"strings"
 	"time"
@@ -17,6 +18,12 @@ type Row struct {
 	Topic        string // full topic name, prefix included
 	Message, Key []byte
 	PartitionKey *string
+	// Headers go into the optional kafka_messages.headers column (opt-in
+	// migration `migrate up --only headers`) as a JSON object; the relay sends
+	// them. Deimos never stores headers: rows without any keep exactly
+	// Deimos's columns, and headers without the column are an error (never
+	// silently dropped).
+	Headers map[string]string
 }
 
 // Execer is satisfied by *sql.DB, *sql.Tx and *sql.Conn.
@@ -32,7 +39,7 @@ const TimeFormat = "2006-01-02 15:04:05.000000"
 // DBTime renders t for a datetime parameter.
 func DBTime(t time.Time) string { return t.UTC().Format(TimeFormat) }
 
-// insertChunk keeps a statement's parameters (6 per row) far below the
+// insertChunk keeps a statement's parameters (6 or 7 per row) far below the
 // PostgreSQL (65535) and SQLite (32766) limits.
 const insertChunk = 1000
 
@@ -44,9 +51,17 @@ func Insert(ctx context.Context, tx Execer, d db.Dialect, rows []Row, now time.T
 	ts := DBTime(now)
 	for start := 0; start < len(rows); start += insertChunk {
 		end := min(start+insertChunk, len(rows))
+		withHeaders := false
+		for _, r := range rows[start:end] {
+			withHeaders = withHeaders || len(r.Headers) > 0
+		}
 		var b strings.Builder
-		b.WriteString("INSERT INTO kafka_messages (topic, message, key, partition_key, created_at, updated_at) VALUES ")
-		args := make([]any, 0, 6*(end-start))
+		if withHeaders {
+			b.WriteString("INSERT INTO kafka_messages (topic, message, key, partition_key, created_at, updated_at, headers) VALUES ")
+		} else {
+			b.WriteString("INSERT INTO kafka_messages (topic, message, key, partition_key, created_at, updated_at) VALUES ")
+		}
+		args := make([]any, 0, 7*(end-start))
 		for i, r := range rows[start:end] {
 			if r.Topic == "" {
 				return fmt.Errorf("outbox insert: row %d has no topic", start+i+1)
@@ -54,14 +69,30 @@ func Insert(ctx context.Context, tx Execer, d db.Dialect, rows []Row, now time.T
 			if i > 0 {
 				b.WriteString(", ")
 			}
-			b.WriteString("(?, ?, ?, ?, ?, ?)")
 			var pk any
 			if r.PartitionKey != nil {
 				pk = *r.PartitionKey
 			}
 			args = append(args, r.Topic, bytesArg(r.Message), bytesArg(r.Key), pk, ts, ts)
+			if withHeaders {
+				b.WriteString("(?, ?, ?, ?, ?, ?, ?)")
+				var h any
+				if len(r.Headers) > 0 {
+					j, err := json.Marshal(r.Headers) // keys sorted
+					if err != nil {
+						return fmt.Errorf("outbox insert: row %d headers: %w", start+i+1, err)
+					}
+					h = string(j)
+				}
+				args = append(args, h)
+			} else {
+				b.WriteString("(?, ?, ?, ?, ?, ?)")
+			}
 		}
 		if _, err := tx.ExecContext(ctx, db.Rebind(d, b.String()), args...); err != nil {
+			if withHeaders && strings.Contains(strings.ToLower(err.Error()), "headers") {
+				return fmt.Errorf("outbox insert into kafka_messages: rows have headers but the table has no headers column (run `deimos migrate up --only headers`): %w", err)
+			}
 			return fmt.Errorf("outbox insert into kafka_messages: %w", err)
 		}
 	}

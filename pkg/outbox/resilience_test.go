@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -162,4 +163,49 @@ func TestDroppedDBConnectionsReconnect(t *testing.T) {
 		t.Fatalf("%d distinct of %d messages in Kafka", len(seen), total)
 	}
 	t.Logf("killed %d connections; %d records for %d rows", killed, len(recs), total)
+}
+
+// Part A optional headers: Insert writes them into the opt-in headers column,
+// the relay sends them; a row whose headers are not a JSON object of strings
+// is dead-lettered with the reason; without the column, headers are an error.
+func TestOptionalHeaders(t *testing.T) {
+	d := migrated(t, testenv.SQLiteURL(t), "outbox", "deadletter", "headers")
+	brokers := testenv.Brokers(t, 1, "h")
+	rows := []Row{
+		{Topic: "h", Message: []byte("with"), Key: []byte("k"), Headers: map[string]string{"b": "2", "a": "1"}},
+		{Topic: "h", Message: []byte("without"), Key: []byte("k")},
+	}
+	if err := Insert(context.Background(), d.DB, d.Dialect, rows, time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	var stored sql.NullString
+	_ = d.QueryRowContext(context.Background(), "SELECT headers FROM kafka_messages ORDER BY id LIMIT 1").Scan(&stored)
+	if stored.String != `{"a":"1","b":"2"}` {
+		t.Fatalf("stored headers %q", stored.String)
+	}
+	_, _ = d.ExecContext(context.Background(), "INSERT INTO kafka_messages (topic, message, created_at, updated_at, headers) VALUES ('h', 'bad', '2024-01-01 00:00:00', '2024-01-01 00:00:00', '[1]')")
+	s, err := run(t, d, producer(t, brokers), Options{})
+	if err != nil || s.Published != 2 || s.DeadLettered != 1 {
+		t.Fatalf("%+v %v", s, err)
+	}
+	recs := consumeAll(t, brokers, 2, "h")
+	if len(recs) != 2 {
+		t.Fatalf("%d records", len(recs))
+	}
+	h := recs[0].Headers
+	if string(recs[0].Value) != "with" || len(h) != 2 || h[0].Key != "a" || string(h[0].Value) != "1" || h[1].Key != "b" || len(recs[1].Headers) != 0 {
+		t.Errorf("records %+v / %+v", recs[0], recs[1])
+	}
+	if n := count(t, d, "SELECT COUNT(*) FROM deimos_dead_letters WHERE error LIKE '%headers column%'"); n != 1 {
+		t.Error("bad headers row not dead-lettered with its reason")
+	}
+	// no headers column: Insert with headers fails clearly, without headers works
+	d2 := migrated(t, testenv.SQLiteURL(t), "outbox")
+	err = Insert(context.Background(), d2.DB, d2.Dialect, rows, time.Now())
+	if err == nil || !strings.Contains(err.Error(), "migrate up --only headers") {
+		t.Errorf("headers without the column: %v", err)
+	}
+	if err := Insert(context.Background(), d2.DB, d2.Dialect, rows[1:], time.Now()); err != nil {
+		t.Error(err)
+	}
 }
