@@ -21,7 +21,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/deimos-cli/deimos/internal/testenv"
 	"github.com/deimos-cli/deimos/pkg/db"
@@ -160,18 +163,23 @@ func TestTableSinkThroughBinary(t *testing.T) {
 	}
 }
 
-// TestTableSinkSurvivesKill kills the consumer with SIGKILL mid-run, restarts
-// it, and checks the table equals the expected final state.
+// TestTableSinkSurvivesKill proves a SIGKILL in the middle of a batch
+// transaction loses nothing: phase 1 is consumed and its offsets are seen
+// committed; then a row lock held by the test makes the consumer's phase-2
+// upsert block inside its transaction (seen in pg_stat_activity), and it is
+// killed there. The restart (same group: offsets resume) must leave exactly
+// the expected table.
 func TestTableSinkSurvivesKill(t *testing.T) {
 	brokers, url, d := setup(t, "kv")
 	dir := t.TempDir()
 	if _, err := d.Exec(`CREATE TABLE kv (k varchar PRIMARY KEY, v integer, updated_at timestamp)`); err != nil {
 		t.Fatal(err)
 	}
-	const n, keys = 20000, 500
+	ctx := context.Background()
+	const n1, n2 = 2000, 3000
 	var kvs []string
-	for i := 0; i < n; i++ {
-		kvs = append(kvs, fmt.Sprintf("k%03d", i%keys), fmt.Sprintf(`{"v":%d}`, i))
+	for i := 0; i < n1; i++ { // keys k000..k199
+		kvs = append(kvs, fmt.Sprintf("k%03d", i%200), fmt.Sprintf(`{"v":%d}`, i))
 	}
 	produce(t, brokers, "kv", kvs...)
 	b := strings.Join(brokers, ",")
@@ -182,29 +190,138 @@ func TestTableSinkSurvivesKill(t *testing.T) {
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	deadline := time.Now().Add(30 * time.Second)
-	for time.Now().Before(deadline) {
-		var c int
-		_ = d.QueryRow("SELECT COUNT(*) FROM kv").Scan(&c)
-		if c > 0 {
-			break
+	killed := false
+	t.Cleanup(func() {
+		if !killed {
+			_ = cmd.Process.Kill()
+			_ = cmd.Wait()
 		}
-		time.Sleep(5 * time.Millisecond)
+	})
+	adm := kadm.NewClient(mustClient(t, brokers))
+	committed := func() int64 {
+		offs, err := adm.FetchOffsets(ctx, "killme")
+		if err != nil {
+			return -1
+		}
+		if o, ok := offs.Lookup("kv", 0); ok && o.Err == nil {
+			return o.At
+		}
+		return -1
 	}
-	_ = cmd.Process.Signal(syscall.SIGKILL)
+	waitFor(t, 30*time.Second, "phase 1 committed", func() bool { return committed() == n1 }, &errb)
+	// Hold the row lock of k150 in an open transaction.
+	lockTx, err := d.Begin()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = lockTx.Rollback() }()
+	if _, err := lockTx.Exec(`UPDATE kv SET v = -1 WHERE k = 'k150'`); err != nil {
+		t.Fatal(err)
+	}
+	kvs = kvs[:0]
+	for j := 0; j < n2; j++ { // keys k100..k299: k150 is in every slice
+		kvs = append(kvs, fmt.Sprintf("k%03d", 100+j%200), fmt.Sprintf(`{"v":%d}`, 10000+j))
+	}
+	produce(t, brokers, "kv", kvs...)
+	waitFor(t, 30*time.Second, "the consumer blocked on the row lock", func() bool {
+		var c int
+		_ = d.QueryRow(`SELECT COUNT(*) FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock' AND state = 'active'`).Scan(&c)
+		return c > 0
+	}, &errb)
+	if err := cmd.Process.Signal(syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
 	_ = cmd.Wait()
-	if r := run(t, dir, "-b", b, "--db", url, "consume", "-t", "kv", "-g", "killme", "-e", "--sink", "table:kv", "--no-compact"); r.code != 0 {
+	killed = true
+	if err := lockTx.Rollback(); err != nil {
+		t.Fatal(err)
+	}
+	if got := committed(); got >= n1+n2 {
+		t.Fatalf("offsets committed past the blocked batch: %d", got)
+	}
+	// The killed member never left the group: evict it, as its session
+	// timeout (45 s) would, so the restart does not wait for it.
+	evict(t, adm, brokers, "killme")
+	r := run(t, dir, "-b", b, "--db", url, "consume", "-t", "kv", "-g", "killme", "-e", "--sink", "table:kv", "--no-compact")
+	if r.code != 0 {
 		t.Fatalf("restart: %d %s", r.code, r.err)
 	}
 	got := dump(t, d, "SELECT k, v FROM kv ORDER BY k")
-	if len(got) != keys {
-		t.Fatalf("rows = %d, want %d", len(got), keys)
-	}
-	for i, row := range got {
-		want := fmt.Sprintf("k%03d|%d", i, n-keys+i)
-		if row != want {
-			t.Fatalf("row %d = %s, want %s", i, row, want)
+	var want []string
+	for k := 0; k < 300; k++ {
+		v := 1800 + k // phase 1: last i with i%200 == k
+		if k >= 100 {
+			v = 10000 + 2800 + (k - 100) // phase 2: last j with 100+j%200 == k
 		}
+		want = append(want, fmt.Sprintf("k%03d|%d", k, v))
+	}
+	if !reflect.DeepEqual(got, want) {
+		t.Fatalf("table after kill and restart differs: %d rows, first diff at %v", len(got), firstDiff(got, want))
+	}
+	if got := committed(); got != n1+n2 {
+		t.Fatalf("committed offset after restart = %d, want %d", got, n1+n2)
+	}
+}
+
+func firstDiff(got, want []string) string {
+	for i := range want {
+		if i >= len(got) || got[i] != want[i] {
+			g := "<none>"
+			if i < len(got) {
+				g = got[i]
+			}
+			return fmt.Sprintf("row %d: got %s want %s", i, g, want[i])
+		}
+	}
+	return "extra rows"
+}
+
+func mustClient(t *testing.T, brokers []string) *kgo.Client {
+	t.Helper()
+	cl, err := kgo.NewClient(kgo.SeedBrokers(brokers...))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(cl.Close)
+	return cl
+}
+
+func waitFor(t *testing.T, d time.Duration, what string, ok func() bool, log *bytes.Buffer) {
+	t.Helper()
+	deadline := time.Now().Add(d)
+	for !ok() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s (stderr: %s)", what, log.String())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// evict removes every member of a group with a LeaveGroup request naming
+// them (v3+), as the broker does when a dead member's session times out.
+func evict(t *testing.T, adm *kadm.Client, brokers []string, group string) {
+	t.Helper()
+	ctx := context.Background()
+	described, err := adm.DescribeGroups(ctx, group)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req := kmsg.NewPtrLeaveGroupRequest()
+	req.Group = group
+	for _, m := range described[group].Members {
+		lm := kmsg.NewLeaveGroupRequestMember()
+		lm.MemberID = m.MemberID
+		req.Members = append(req.Members, lm)
+	}
+	if len(req.Members) == 0 {
+		return
+	}
+	resp, err := req.RequestWith(ctx, mustClient(t, brokers))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if e := kerr.ErrorForCode(resp.ErrorCode); e != nil {
+		t.Fatalf("leave group: %v", e)
 	}
 }
 
