@@ -132,7 +132,7 @@ func GenerateKeys(targets []KeyTarget, o KeyOptions) ([]KeyFile, error) {
 			if err != nil {
 				return nil, errs.Usagef("schema %s: %v", t.Schema, err)
 			}
-			rel, content, err := protobuf.KeyProtoFile(md, t.Field)
+			rel, content, err := deimosKeyProto(md, t.Field)
 			if err != nil {
 				return nil, errs.Usagef("schema %s: key field %q: %v", t.Schema, t.Field, err)
 			}
