@@ -301,3 +301,61 @@ func TestDeadlockRetry(t *testing.T) {
 		t.Fatal("IsDeadlock")
 	}
 }
+
+// TestRealDeadlockIsRetried induces a real PostgreSQL deadlock: the sink's
+// batch locks row 1 and waits for row 2, held by a test transaction that
+// then asks for row 1. PostgreSQL aborts the sink's transaction (it waited
+// first, so its deadlock check fires first); the sink retries the whole
+// batch and it lands.
+func TestRealDeadlockIsRetried(t *testing.T) {
+	url := testenv.Postgres(t)
+	ctx := context.Background()
+	d, err := db.Open(ctx, url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { d.Close() })
+	exec(t, d, `CREATE TABLE dl (id integer PRIMARY KEY, v integer)`)
+	exec(t, d, `INSERT INTO dl VALUES (1, 0), (2, 0)`)
+	now := time.Now()
+	var retries []error
+	s := newSink(t, d, Options{Table: "dl", Sleep: func(context.Context, time.Duration) error { return nil },
+		OnRetry: func(err error, attempt int, _ time.Duration) { retries = append(retries, err) }}, &now)
+	tx, err := d.Begin()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = tx.Rollback() }()
+	if _, err := tx.Exec(`UPDATE dl SET v = -2 WHERE id = 2`); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- s.Handle(ctx, batch(rec{`1`, `{"v":11}`}, rec{`2`, `{"v":22}`})) }()
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		var c int
+		_ = d.QueryRow(`SELECT COUNT(*) FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'`).Scan(&c)
+		if c > 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the sink never blocked on row 2")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if _, err := tx.Exec(`UPDATE dl SET v = -1 WHERE id = 1`); err != nil {
+		t.Fatalf("the test transaction was chosen as the deadlock victim: %v", err)
+	}
+	if err := tx.Commit(); err != nil {
+		t.Fatal(err)
+	}
+	if err := <-done; err != nil {
+		t.Fatalf("Handle after deadlock: %v", err)
+	}
+	if len(retries) != 1 || !IsDeadlock(retries[0]) || s.Stats.Retries != 1 {
+		t.Fatalf("retries = %v, stats %+v", retries, s.Stats)
+	}
+	if got := dump(t, d, "SELECT id, v FROM dl ORDER BY id"); !reflect.DeepEqual(got, []string{"1|11", "2|22"}) {
+		t.Fatalf("rows = %v", got)
+	}
+}
