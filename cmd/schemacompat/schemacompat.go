@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"os"
 	"path/filepath"
 	"strings"
 
@@ -108,6 +109,24 @@ func run(ctx context.Context, f *cmdutil.Factory, o *options, args []string, mod
 		return errs.Usagef("--output must be text, json or github, not %q", o.output)
 	}
 	lo := compat.LoadOptions{ImportPaths: o.protoPaths, AvroRefs: o.refs}
+	if o.against != "registry" && typ != compat.Protobuf {
+		// Named types may be defined anywhere under schema.path (Deimos's
+		// schema store layout): offer every .avsc there as a reference.
+		// The config is optional for file and git inputs.
+		if cfg, err := f.Config(); err == nil && cfg != nil && cfg.Schema.Path != "" {
+			if st, err := os.Stat(cfg.Schema.Path); err == nil && st.IsDir() {
+				tree, err := compat.ExpandPaths([]string{cfg.Schema.Path})
+				if err != nil {
+					return err
+				}
+				for _, t := range tree {
+					if strings.HasSuffix(strings.ToLower(t), ".avsc") {
+						lo.AvroRefs = append(lo.AvroRefs, t)
+					}
+				}
+			}
+		}
+	}
 	rep := &report{Compatible: true, Mode: mode}
 	switch {
 	case o.against == "":

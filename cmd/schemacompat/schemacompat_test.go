@@ -164,3 +164,26 @@ func TestAgainstRegistry(t *testing.T) {
 		t.Fatalf("no registry: code %d", code)
 	}
 }
+
+// TestSchemaPathReferences: named types the compared files reference are
+// found anywhere under schema.path (Deimos's schema store layout).
+func TestSchemaPathReferences(t *testing.T) {
+	tree := t.TempDir()
+	if err := os.MkdirAll(filepath.Join(tree, "com/acme/common"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	file(t, filepath.Join(tree, "com/acme/common"), "Money.avsc", `{"type":"record","name":"Money","namespace":"com.acme.common","fields":[{"name":"units","type":"long"}]}`)
+	dir := t.TempDir()
+	o1 := file(t, dir, "v1.avsc", `{"type":"record","name":"Order","namespace":"com.acme","fields":[{"name":"total","type":"com.acme.common.Money"}]}`)
+	o2 := file(t, dir, "v2.avsc", `{"type":"record","name":"Order","namespace":"com.acme","fields":[{"name":"total","type":"com.acme.common.Money"},{"name":"n","type":"int"}]}`)
+	if code, _, errOut := runCmd(t, nil, o1, o2); code != 2 || !strings.Contains(errOut, "com.acme.common.Money") {
+		t.Fatalf("without schema.path: want exit 2 naming the undefined type, got %d %s", code, errOut)
+	}
+	env := map[string]string{"DEIMOS_SCHEMA_PATH": tree}
+	if code, out, errOut := runCmd(t, env, "--mode", "FORWARD", o1, o2); code != 0 {
+		t.Fatalf("with schema.path, FORWARD: want compatible, got %d %s %s", code, out, errOut)
+	}
+	if code, out, _ := runCmd(t, env, o1, o2); code != 1 || !strings.Contains(out, "Order.n") {
+		t.Fatalf("with schema.path, BACKWARD: want incompatible at Order.n, got %d %s", code, out)
+	}
+}
