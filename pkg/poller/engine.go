@@ -105,6 +105,7 @@ func (e *Engine) Run(ctx context.Context, pollers []Settings, once bool) error {
 			return err
 		}
 		ws = append(ws, w)
+		e.o.Metrics.register(s.Name)
 	}
 	var wg sync.WaitGroup
 	errc := make(chan error, len(ws))

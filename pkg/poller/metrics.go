@@ -54,3 +54,15 @@ func (m *Metrics) observeRun(p string, st RunStats) {
 		}
 	}
 }
+
+// register makes every series of poller p exist (at 0) from the start, so
+// dashboards and alerts see them before the first error.
+func (m *Metrics) register(p string) {
+	if m == nil {
+		return
+	}
+	m.rows.WithLabelValues(p)
+	m.batches.WithLabelValues(p)
+	m.errored.WithLabelValues(p)
+	m.kafkaErrors.WithLabelValues(p)
+}
