@@ -51,6 +51,8 @@ func protoCases() []protoCase {
 		{name: "add field", old: w3("string id = 1;"), new: w3("string id = 1;\n string name = 2;"), back: true, fwd: true, source: cfRule + ": FIELD_ADDED/FIELD_REMOVED"},
 		{name: "remove field", old: w3("string id = 1;\n string name = 2;"), new: w3("string id = 1;"), back: true, fwd: true, source: cfRule + ": FIELD_REMOVED"},
 		{name: "remove field and reserve", old: w3("string id = 1;\n string name = 2;"), new: w3("string id = 1;\n reserved 2;\n reserved \"name\";"), back: true, fwd: true, source: cfRule},
+		{name: "remove field without reserving it", old: w3("string id = 1;\n string name = 2;"), new: w3("string id = 1;"), back: true, fwd: true, source: cfRule + " (default STRICT policy; only the LOGICAL policy of schema-registry PR #4589 flags it)"},
+		{name: "unreserve a number and reuse it with another kind", old: w3("string id = 1;\n reserved 2 to 4;"), new: w3("string id = 1;\n int64 qty = 3;"), back: true, fwd: true, source: cfRule + " (default STRICT policy; LOGICAL would flag the shrunk reserved range)"},
 		{name: "reuse reserved number", old: w3("string id = 1;\n reserved 3;"), new: w3("string id = 1;\n int64 qty = 3;"), back: true, fwd: true, source: cfRule + ": reserved ranges are not consulted"},
 		{name: "rename field", old: w3("string id = 1;"), new: w3("string key = 1;"), back: true, fwd: true, source: cfRule + ": FIELD_NAME_CHANGED"},
 		{name: "renumber field", old: w3("string id = 1;"), new: w3("string id = 2;"), back: true, fwd: true, source: cfRule + ": seen as FIELD_REMOVED + FIELD_ADDED"},
