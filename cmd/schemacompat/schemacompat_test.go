@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -185,5 +186,50 @@ func TestSchemaPathReferences(t *testing.T) {
 	}
 	if code, out, _ := runCmd(t, env, o1, o2); code != 1 || !strings.Contains(out, "Order.n") {
 		t.Fatalf("with schema.path, BACKWARD: want incompatible at Order.n, got %d %s", code, out)
+	}
+}
+
+// TestGitDeleted: from the binary's command, a schema deleted since the ref
+// fails the check unless --allow-deleted.
+func TestGitDeleted(t *testing.T) {
+	if _, err := exec.LookPath("git"); err != nil {
+		testenv.Missing(t, "git")
+	}
+	dir := t.TempDir()
+	gitc := func(args ...string) {
+		c := exec.Command("git", append([]string{"-C", dir, "-c", "user.name=t", "-c", "user.email=t@t"}, args...)...)
+		c.Env = append(os.Environ(), "GIT_CONFIG_GLOBAL=/dev/null")
+		if out, err := c.CombinedOutput(); err != nil {
+			t.Fatalf("git %v: %v %s", args, err, out)
+		}
+	}
+	gitc("init", "-q")
+	w := file(t, dir, "W.avsc", v1)
+	gone := file(t, dir, "Gone.avsc", strings.ReplaceAll(v1, "Widget", "Gone"))
+	gitc("add", ".")
+	gitc("commit", "-qm", "v1")
+	if err := os.Remove(gone); err != nil {
+		t.Fatal(err)
+	}
+	t.Chdir(dir) // git runs in the working directory, as in CI
+	code, out, _ := runCmd(t, nil, "--against", "git:HEAD", "-o", "json", dir)
+	var rep struct {
+		Compatible bool `json:"compatible"`
+		Results    []struct {
+			Name     string `json:"name"`
+			Problems []struct {
+				Rule string `json:"rule"`
+			} `json:"problems"`
+		} `json:"results"`
+	}
+	if err := json.Unmarshal([]byte(out), &rep); err != nil {
+		t.Fatalf("%v: %s", err, out)
+	}
+	if code != 1 || rep.Compatible || len(rep.Results) != 2 || rep.Results[1].Name != gone || rep.Results[1].Problems[0].Rule != "SCHEMA_DELETED" {
+		t.Fatalf("deleted schema: code %d %s", code, out)
+	}
+	code, out, _ = runCmd(t, nil, "--against", "git:HEAD", "--allow-deleted", dir)
+	if code != 0 || !strings.Contains(out, gone+": deleted (present at HEAD)") || !strings.Contains(out, w+": compatible") {
+		t.Fatalf("--allow-deleted: code %d %s", code, out)
 	}
 }
