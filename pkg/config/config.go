@@ -36,6 +36,10 @@ type Kafka struct {
 	Partitioner    string     `yaml:"partitioner"` // crc32 (default) | murmur2
 	DialTimeout    Duration   `yaml:"dial_timeout"`
 	RequestTimeout Duration   `yaml:"request_timeout"`
+	// SessionTimeout is the consumer-group session timeout (Kafka's default
+	// 45s): how long a crashed member holds its partitions before a restart
+	// can take them over.
+	SessionTimeout Duration `yaml:"session_timeout"`
 }
 
 // SASL authentication. Mechanism: PLAIN, SCRAM-SHA-256, SCRAM-SHA-512.

@@ -44,6 +44,9 @@ func Opts(k config.Kafka) ([]kgo.Opt, error) {
 	if k.RequestTimeout > 0 {
 		opts = append(opts, kgo.RequestTimeoutOverhead(k.RequestTimeout.D()))
 	}
+	if k.SessionTimeout > 0 {
+		opts = append(opts, kgo.SessionTimeout(k.SessionTimeout.D()))
+	}
 	tc, err := tlsconf.Build(k.TLS)
 	if err != nil {
 		return nil, errs.Usagef("kafka.%w", err)

@@ -241,3 +241,18 @@ func TestDeadBrokerIsUnavailable(t *testing.T) {
 		t.Fatalf("Describe = %q", d)
 	}
 }
+
+// A producer-only client must accept the group session timeout option.
+func TestSessionTimeoutOption(t *testing.T) {
+	k := config.Kafka{Brokers: []string{"127.0.0.1:1"}, ClientID: "t", Partitioner: "crc32", SessionTimeout: config.Duration(10 * time.Second)}
+	cl, err := NewClient(k)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cl.Close()
+	cl, err = NewClient(k, kgo.ConsumerGroup("g"), kgo.ConsumeTopics("t"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cl.Close()
+}
