@@ -3,6 +3,7 @@ package consume
 import (
 	"context"
 	"encoding/base64"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"regexp"
@@ -676,14 +677,99 @@ func probeTails(ctx context.Context, adm *kadm.Client, cl *kgo.Client, o Options
 				if p.Partition != k.p || p.ErrorCode != 0 {
 					continue
 				}
-				if len(p.RecordBatches) == 0 && p.HighWatermark >= stop {
-					delete(pending, k)
+				if len(p.RecordBatches) == 0 {
+					if p.HighWatermark >= stop || at >= stop {
+						delete(pending, k)
+					}
+					continue
 				}
-				if p.ErrorCode == 0 && len(p.RecordBatches) == 0 && at >= stop {
+				// Batches came back: done only if none of them holds a
+				// readable record in [at, stop) — a batch compacted to
+				// nothing, markers, aborted data, or records below at
+				// (already delivered) — and they reach the stop.
+				has, next := readableIn(p.RecordBatches, at, stop, o.ReadCommitted, p.AbortedTransactions)
+				if !has && next >= stop {
 					delete(pending, k)
+				} else if !has && next > at {
+					pos[k] = next // skip past it; the next probe asks from there
 				}
 			}
 		}
 	}
 	return nil
+}
+
+var probeDecompressor = kgo.DefaultDecompressor()
+
+// readableIn reports whether the raw record batches of a fetch response hold
+// a record a consumer would deliver with an offset in [at, stop), and the
+// offset just past the last batch seen. Anything it cannot parse counts as
+// readable (the caller then keeps waiting rather than stopping early).
+func readableIn(raw []byte, at, stop int64, readCommitted bool, aborted []kmsg.FetchResponseTopicPartitionAbortedTransaction) (bool, int64) {
+	next := at
+	for len(raw) >= 12 {
+		length := int64(binary.BigEndian.Uint32(raw[8:12]))
+		if length < 49 || int64(len(raw)) < 12+length {
+			break // a partial trailing batch: nothing more to learn here
+		}
+		var b kmsg.RecordBatch
+		if err := b.ReadFrom(raw[:12+length]); err != nil {
+			return true, next
+		}
+		raw = raw[12+length:]
+		if b.Magic != 2 {
+			return true, next
+		}
+		last := b.FirstOffset + int64(b.LastOffsetDelta)
+		if last+1 > next {
+			next = last + 1
+		}
+		if last < at || b.FirstOffset >= stop || b.NumRecords == 0 || b.Attributes&0x20 != 0 {
+			continue // below us, past the stop, compacted to nothing, or a control batch
+		}
+		if readCommitted && b.Attributes&0x10 != 0 && isAborted(b, aborted) {
+			continue
+		}
+		recs := b.Records
+		if codec := kgo.CompressionCodecType(b.Attributes & 0x07); codec != 0 {
+			d, err := probeDecompressor.Decompress(recs, codec)
+			if err != nil {
+				return true, next
+			}
+			recs = d
+		}
+		for i := int32(0); i < b.NumRecords; i++ {
+			l, n := binary.Varint(recs)
+			if n <= 0 || l < 0 || int64(len(recs)-n) < l {
+				return true, next
+			}
+			body := recs[n : n+int(l)]
+			recs = recs[n+int(l):]
+			if len(body) < 1 {
+				return true, next
+			}
+			body = body[1:]              // attributes
+			_, n1 := binary.Varint(body) // timestamp delta
+			if n1 <= 0 {
+				return true, next
+			}
+			od, n2 := binary.Varint(body[n1:])
+			if n2 <= 0 {
+				return true, next
+			}
+			if off := b.FirstOffset + od; off >= at && off < stop {
+				return true, next
+			}
+		}
+	}
+	return false, next
+}
+
+func isAborted(b kmsg.RecordBatch, aborted []kmsg.FetchResponseTopicPartitionAbortedTransaction) bool {
+	for _, a := range aborted {
+		if a.ProducerID == b.ProducerID && a.FirstOffset <= b.FirstOffset+int64(b.LastOffsetDelta) {
+			return true
+		}
+	}
+	return false
 }

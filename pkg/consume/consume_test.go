@@ -2,8 +2,10 @@ package consume
 
 import (
 	"context"
+	"encoding/binary"
 	"encoding/json"
 	"fmt"
+	"hash/crc32"
 	"strings"
 	"sync"
 	"testing"
@@ -11,6 +13,7 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/deimos-cli/deimos/internal/testenv"
 )
@@ -264,5 +267,77 @@ func TestUnknownTopicAndDeadBroker(t *testing.T) {
 	_, err = Run(context.Background(), base([]string{"127.0.0.1:1"}), Options{Topics: []string{"x"}, Handler: &collector{}, Timeout: 2 * time.Second})
 	if err == nil || time.Since(start) > 10*time.Second {
 		t.Fatalf("dead broker err = %v after %s", err, time.Since(start))
+	}
+}
+
+// rawBatch encodes a v2 record batch (uncompressed) holding the given
+// offsets; with n == 0 and span > 0 it is a batch compacted to nothing.
+func rawBatch(first int64, span int32, offsets []int64) []byte {
+	var recs []byte
+	for _, off := range offsets {
+		r := kmsg.Record{OffsetDelta: int32(off - first), Key: []byte("k"), Value: []byte(fmt.Sprintf(`{"i":%d}`, off))}
+		tmp := r.AppendTo(nil)
+		r.Length = int32(len(tmp) - 1)
+		recs = r.AppendTo(recs)
+	}
+	b := kmsg.RecordBatch{FirstOffset: first, Magic: 2, LastOffsetDelta: span - 1, NumRecords: int32(len(offsets)),
+		ProducerID: -1, ProducerEpoch: -1, FirstSequence: -1, Records: recs,
+		FirstTimestamp: time.Now().UnixMilli(), MaxTimestamp: time.Now().UnixMilli()}
+	out := b.AppendTo(nil)
+	binary.BigEndian.PutUint32(out[8:12], uint32(len(out)-12))
+	binary.BigEndian.PutUint32(out[17:21], crc32.Checksum(out[21:], crc32.MakeTable(crc32.Castagnoli)))
+	return out
+}
+
+// TestExitAtEndCompactedTail serves, as a broker after compaction would,
+// offsets 0..2 then a trailing batch 3..5 compacted to nothing (and, in the
+// second case, a batch whose only surviving record is below the reader):
+// -e must deliver 0..2 and exit instead of waiting for offsets that are gone.
+func TestExitAtEndCompactedTail(t *testing.T) {
+	for name, tail := range map[string][]byte{
+		"empty trailing batch": rawBatch(3, 3, nil),
+		"records below reader": rawBatch(2, 4, []int64{2}),
+	} {
+		t.Run(name, func(t *testing.T) {
+			cluster := testenv.Kafka(t, 1, "ct")
+			addrs := cluster.ListenAddrs()
+			produceN(t, addrs, "ct", 0, 6, time.Now()) // high watermark 6
+			head := rawBatch(0, 3, []int64{0, 1, 2})
+			if name == "records below reader" {
+				head = rawBatch(0, 2, []int64{0, 1})
+			}
+			headEnd := int64(3)
+			if name == "records below reader" {
+				headEnd = 2
+			}
+			cluster.ControlKey(int16(kmsg.Fetch), func(kr kmsg.Request) (kmsg.Response, error, bool) {
+				cluster.KeepControl()
+				req := kr.(*kmsg.FetchRequest)
+				resp := req.ResponseKind().(*kmsg.FetchResponse)
+				for _, rt := range req.Topics {
+					st := kmsg.NewFetchResponseTopic()
+					st.Topic, st.TopicID = rt.Topic, rt.TopicID
+					for _, rp := range rt.Partitions {
+						sp := kmsg.NewFetchResponseTopicPartition()
+						sp.Partition = rp.Partition
+						sp.HighWatermark, sp.LastStableOffset, sp.LogStartOffset = 6, 6, 0
+						switch {
+						case rp.FetchOffset < headEnd:
+							sp.RecordBatches = append(append([]byte{}, head...), tail...)
+						case rp.FetchOffset < 6:
+							sp.RecordBatches = tail
+						}
+						st.Partitions = append(st.Partitions, sp)
+					}
+					resp.Topics = append(resp.Topics, st)
+				}
+				return resp, nil, true
+			})
+			c, _ := runC(t, addrs, Options{Topics: []string{"ct"}, ExitAtEnd: true})
+			want := "0:0,0:1,0:2"
+			if got := strings.Join(c.offsets(), ","); got != want {
+				t.Fatalf("got %s, want %s", got, want)
+			}
+		})
 	}
 }
