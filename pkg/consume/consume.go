@@ -571,7 +571,18 @@ func toRecord(ctx context.Context, dec Decoder, specs map[string]*encode.Spec, r
 		sp = &s
 		specs[r.Topic] = sp
 	}
-	d, err := dec.Decode(ctx, *sp, r.Key, r.Value)
+	// Bytes starting 0x00 but shorter than a Confluent header (magic + 4-byte
+	// schema id) cannot be registry-framed: when the part would be
+	// auto-detected, they are plain binary data, shown as base64 (no error).
+	key, value := r.Key, r.Value
+	zero := sp.Backend == "" && sp.Schema == ""
+	if unframable(key) && (zero || sp.KeyConfig.Mode() == "" || sp.KeyConfig.Mode() == "none") {
+		key = nil
+	}
+	if unframable(value) && zero {
+		value = nil
+	}
+	d, err := dec.Decode(ctx, *sp, key, value)
 	if err != nil {
 		rec.DecodeErr = err
 		rec.Key, rec.KeyEncoding = base64Repr(r.Key)
@@ -582,6 +593,8 @@ func toRecord(ctx context.Context, dec Decoder, specs map[string]*encode.Spec, r
 	rec.Value, rec.ValueEncoding = pick(d.Value, d.ValueFormat, r.Value)
 	return rec
 }
+
+func unframable(b []byte) bool { return len(b) > 0 && len(b) < 5 && b[0] == 0 }
 
 // pick keeps a schema-decoded part as JSON and represents unframed bytes
 // (JSON text, plain text, binary) losslessly from the bytes themselves.

@@ -60,3 +60,22 @@ func TestDecodeAllKeepsOrder(t *testing.T) {
 		}
 	}
 }
+
+// A short part starting 0x00 cannot carry a Confluent header: with
+// auto-detection it is binary data (base64), not a decode error. A part long
+// enough to be framed but unknown to the registry still is an error.
+func TestShortZeroBytesAreBinary(t *testing.T) {
+	eng, err := encode.New(encode.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := map[string]*encode.Spec{}
+	r := toRecord(context.Background(), eng, m, &kgo.Record{Topic: "x", Key: []byte{0, 7}, Value: []byte{0, 1, 2}})
+	if r.DecodeErr != nil || r.KeyEncoding != EncBase64 || string(r.Key) != `"AAc="` || r.ValueEncoding != EncBase64 || string(r.Value) != `"AAEC"` {
+		t.Fatalf("short binary: err=%v key=%s (%s) value=%s (%s)", r.DecodeErr, r.Key, r.KeyEncoding, r.Value, r.ValueEncoding)
+	}
+	r = toRecord(context.Background(), eng, m, &kgo.Record{Topic: "x", Key: []byte("k"), Value: []byte{0, 0, 0, 0, 9, 2}})
+	if r.DecodeErr == nil {
+		t.Fatalf("framed value with no registry must be a decode error, got %s", r.Value)
+	}
+}
