@@ -286,6 +286,9 @@ func (e *Engine) readerFor(full string) *aType {
 		}
 	}
 	e.mu.Lock()
+	if len(e.noLocal) >= maxNoLocal {
+		clear(e.noLocal) // names come from the data (container files, registry): keep it bounded
+	}
 	e.noLocal[full] = true
 	e.mu.Unlock()
 	return nil

@@ -182,6 +182,11 @@ func toNative(t *aType, v any, path string) (any, error) {
 			b = []byte(x)
 		case []byte:
 			b = x
+		case []any:
+			var ok bool
+			if b, ok = byteList(x); !ok {
+				return nil, &FieldError{Path: path, Expected: typeLabel(t) + " (a string, or an array of byte values 0..255)", Found: found(v)}
+			}
 		default:
 			return nil, fieldErr(path, t, v)
 		}
@@ -386,12 +391,29 @@ func branchMatches(t *aType, v any) bool {
 				return true
 			}
 		}
-		switch v.(type) {
+		switch x := v.(type) {
 		case string, []byte:
 			return true
+		case []any:
+			_, ok := byteList(x)
+			return ok
 		}
 	}
 	return false
+}
+
+// byteList reads the form decode gives bytes that are not valid UTF-8: a
+// JSON array of byte values (0..255).
+func byteList(xs []any) ([]byte, bool) {
+	b := make([]byte, len(xs))
+	for i, x := range xs {
+		n, ok := asNumber(x)
+		if !ok || !n.isInt || n.i < 0 || n.i > 255 {
+			return nil, false
+		}
+		b[i] = byte(n.i)
+	}
+	return b, true
 }
 
 func unionNative(t *aType, v any, path string) (any, error) {

@@ -14,14 +14,27 @@ import (
 // goavro native form (physical schema) -> natural JSON, in schema field
 // order. Logical types come out naturally: timestamps as RFC 3339 UTC
 // strings, dates as YYYY-MM-DD, decimals as strings with the schema's scale.
-// Bytes come out as text when they are valid UTF-8, otherwise as Avro JSON
-// (one code point per byte, U+0000..U+00FF).
+// Bytes come out as text when they are valid UTF-8, otherwise as an array of
+// byte values (appendBytesJSON).
 //
 // reader, when not nil, is the local schema of the same full name: records
 // then show the reader's fields (defaults for fields the writer lacked,
 // writer-only fields dropped), as Avro schema resolution does.
 
 func appendNativeJSON(b []byte, w, r *aType, v any) ([]byte, error) {
+	if r != nil && w.kind != "union" {
+		// Avro schema resolution: a reader union reads a writer non-union
+		// with its first branch that matches; otherwise the types must match
+		// or be a permitted promotion.
+		if r.kind == "union" {
+			if r = readerBranch(r, w); r == nil {
+				return nil, fmt.Errorf("reader schema: no branch of the reader union can read writer type %s", branchName(w))
+			}
+		}
+		if !resolvable(w, r) {
+			return nil, fmt.Errorf("reader schema: %s cannot read writer type %s", branchName(r), branchName(w))
+		}
+	}
 	switch w.kind {
 	case "null":
 		return append(b, "null"...), nil
@@ -58,12 +71,21 @@ func appendNativeJSON(b []byte, w, r *aType, v any) ([]byte, error) {
 		case float64:
 			f = x
 		}
+		if r != nil && r.kind == "double" {
+			bits = 64 // float promoted to double
+		}
 		if math.IsNaN(f) || math.IsInf(f, 0) {
 			return appendJSONStr(b, strconv.FormatFloat(f, 'g', -1, bits)), nil
 		}
 		return strconv.AppendFloat(b, f, 'g', -1, bits), nil
 	case "string", "enum":
 		s, _ := v.(string)
+		if w.kind == "enum" && r != nil && r.kind == "enum" && !hasSymbol(r, s) {
+			if r.enumDef == "" {
+				return nil, fmt.Errorf("reader schema %s: symbol %q is not a reader symbol and the enum has no default", r.name, s)
+			}
+			s = r.enumDef
+		}
 		return appendJSONStr(b, s), nil
 	case "bytes", "fixed":
 		x, _ := v.([]byte)
@@ -72,7 +94,7 @@ func appendNativeJSON(b []byte, w, r *aType, v any) ([]byte, error) {
 			r := new(big.Rat).SetFrac(n, new(big.Int).Exp(bigTen, big.NewInt(int64(w.scale)), nil))
 			return appendJSONStr(b, r.FloatString(w.scale)), nil
 		}
-		return appendJSONStr(b, bytesText(x)), nil
+		return appendBytesJSON(b, x), nil
 	case "array":
 		xs, _ := v.([]any)
 		var ri *aType
@@ -173,31 +195,79 @@ func appendNativeJSON(b []byte, w, r *aType, v any) ([]byte, error) {
 	return nil, fmt.Errorf("unsupported type %s", w.kind)
 }
 
-// matchBranch finds the reader type matching writer branch w.
+// matchBranch finds the reader type matching writer branch w (nil: decode
+// with the writer's type; appendNativeJSON reports what cannot be resolved).
 func matchBranch(r, w *aType) *aType {
-	if r == nil {
-		return nil
-	}
-	if r.kind != "union" {
+	if r == nil || r.kind != "union" {
 		return r
 	}
+	return readerBranch(r, w)
+}
+
+// readerBranch is the branch of reader union r that reads writer type w:
+// the same type first, then the first one w promotes to.
+func readerBranch(r, w *aType) *aType {
 	for _, br := range r.branches {
 		if branchName(br) == branchName(w) {
+			return br
+		}
+	}
+	for _, br := range r.branches {
+		if resolvable(w, br) {
 			return br
 		}
 	}
 	return nil
 }
 
-func bytesText(x []byte) string {
+// resolvable reports whether reader type r can read writer type w (Avro
+// spec, schema resolution): the same kind (named types by name), or a
+// promotion int->long/float/double, long->float/double, float->double,
+// string<->bytes.
+func resolvable(w, r *aType) bool {
+	if r.kind == "union" || w.kind == "union" {
+		return true // resolved branch by branch
+	}
+	switch w.kind {
+	case "int":
+		return r.kind == "int" || r.kind == "long" || r.kind == "float" || r.kind == "double"
+	case "long":
+		return r.kind == "long" || r.kind == "float" || r.kind == "double"
+	case "float":
+		return r.kind == "float" || r.kind == "double"
+	case "string", "bytes":
+		return r.kind == "string" || r.kind == "bytes"
+	case "record", "enum", "fixed":
+		return r.kind == w.kind && shortName(r.name) == shortName(w.name)
+	}
+	return r.kind == w.kind
+}
+
+func hasSymbol(t *aType, s string) bool {
+	for _, x := range t.symbols {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}
+
+// appendBytesJSON writes Avro bytes/fixed: valid UTF-8 as the text (what a
+// Deimos payload string becomes on encode), anything else as an array of the
+// byte values, e.g. [233,0], which encode accepts back: decode -> encode
+// round-trips every byte string, and text stays readable.
+func appendBytesJSON(b []byte, x []byte) []byte {
 	if utf8.Valid(x) {
-		return string(x)
+		return appendJSONStr(b, string(x))
 	}
-	rs := make([]rune, len(x))
+	b = append(b, '[')
 	for i, c := range x {
-		rs[i] = rune(c)
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = strconv.AppendUint(b, uint64(c), 10)
 	}
-	return string(rs)
+	return append(b, ']')
 }
 
 // appendJSONStr appends s as a JSON string (no HTML escaping).

@@ -21,6 +21,7 @@ type aType struct {
 	fields    []*aField
 	fieldIdx  map[string]int
 	symbols   []string
+	enumDef   string // enum default symbol ("" = none)
 	items     *aType // array
 	values    *aType // map
 	branches  []*aType
@@ -217,6 +218,9 @@ func (st *symtab) parseObject(m map[string]any, ns string) (*aType, error) {
 			ss, _ := s.(string)
 			t.symbols = append(t.symbols, ss)
 		}
+		if d, ok := m["default"].(string); ok {
+			t.enumDef = d
+		}
 		st.named[full] = t
 		return t, nil
 	case "fixed":
@@ -306,6 +310,10 @@ func appendSchema(b []byte, t *aType, defined map[string]bool, logical bool) []b
 				b = strconv.AppendQuote(b, s)
 			}
 			b = append(b, ']')
+			if t.enumDef != "" {
+				b = append(b, `,"default":`...)
+				b = strconv.AppendQuote(b, t.enumDef)
+			}
 		case "fixed":
 			b = append(b, `,"size":`...)
 			b = strconv.AppendInt(b, int64(t.size), 10)

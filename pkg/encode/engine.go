@@ -35,7 +35,15 @@ type Engine struct {
 	writers  map[int]*avroSchema    // registry writer schemas by id
 	findName map[string]string      // short name -> full name found by searching schema.path
 	ocf      map[string]*avroSchema // container-file writer schemas by schema text (bounded, see ocfWriter)
+	unknown  map[int]time.Time      // schema ids the registry answered 404 for, until when (bounded)
 }
+
+// Bounds of the caches that hostile input can grow.
+const (
+	maxNoLocal      = 1024
+	maxUnknownIDs   = 1024
+	unknownIDMaxAge = 30 * time.Second
+)
 
 type registered struct {
 	schema   sr.Schema
@@ -54,7 +62,7 @@ func New(o Options) (*Engine, error) {
 	}
 	e := &Engine{cfg: cfg, reg: o.Registry, now: o.Now, newUUID: o.NewUUID,
 		backends: map[string]backend{}, avro: map[string]*avroSchema{}, noLocal: map[string]bool{},
-		ids: map[string]int{}, byID: map[int]*registered{}, writers: map[int]*avroSchema{}, findName: map[string]string{}}
+		ids: map[string]int{}, byID: map[int]*registered{}, writers: map[int]*avroSchema{}, findName: map[string]string{}, unknown: map[int]time.Time{}}
 	if e.now == nil {
 		e.now = time.Now
 	}

@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"regexp"
+	"time"
 
 	"github.com/twmb/franz-go/pkg/sr"
 
@@ -49,10 +51,17 @@ func registryError(op string, err error) error {
 	}
 	var re *sr.ResponseError
 	if errors.As(err, &re) {
-		return errs.Failedf("schema registry: %s: %s", op, re.Error())
+		return errs.Failedf("schema registry: %s: %s", op, redactURLs(re.Error()))
 	}
-	return errs.Unavailablef("schema registry unreachable: %s: %w", op, err)
+	return errs.Unavailablef("schema registry unreachable: %s: %s", op, redactURLs(err.Error()))
 }
+
+// userinfo matches the credentials of a URL (scheme://user:password@):
+// sr's errors quote the request URL as configured.
+var userinfo = regexp.MustCompile(`(://)[^/@\s"']*@`)
+
+// redactURLs hides URL credentials in an error text.
+func redactURLs(s string) string { return userinfo.ReplaceAllString(s, "${1}***@") }
 
 func (e *Engine) needRegistry(what string) error {
 	if e.reg == nil {
@@ -112,10 +121,25 @@ func (e *Engine) SchemaByID(ctx context.Context, id int) (sr.Schema, string, int
 	if err := e.needRegistry(fmt.Sprintf("Confluent-framed data (schema id %d)", id)); err != nil {
 		return sr.Schema{}, "", 0, err
 	}
+	// a burst of garbage (or of one unknown id) must not cost a registry
+	// request per message: 404s are remembered for a short while
+	now := time.Now()
+	e.mu.Lock()
+	until, neg := e.unknown[id]
+	e.mu.Unlock()
+	if neg && now.Before(until) {
+		return sr.Schema{}, "", 0, errs.Failedf("schema registry: unknown schema id %d", id)
+	}
 	s, err := e.reg.SchemaByID(ctx, id)
 	if err != nil {
 		var re *sr.ResponseError
 		if errors.As(err, &re) && re.StatusCode == 404 {
+			e.mu.Lock()
+			if len(e.unknown) >= maxUnknownIDs {
+				clear(e.unknown)
+			}
+			e.unknown[id] = now.Add(unknownIDMaxAge)
+			e.mu.Unlock()
 			return sr.Schema{}, "", 0, errs.Failedf("schema registry: unknown schema id %d", id)
 		}
 		return sr.Schema{}, "", 0, registryError(fmt.Sprintf("schema id %d", id), err)
