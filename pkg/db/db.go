@@ -91,16 +91,32 @@ func Redact(raw string) string {
 	return u.String()
 }
 
-// scrub removes a password that a driver might echo back inside an error.
+// scrub removes a password that a driver might echo back inside an error,
+// and folds pgx's multi-line connect errors (one line per address tried)
+// into one line, deduplicated: errors are one line each.
 func scrub(err error, raw string) error {
-	u, perr := url.Parse(raw)
-	if perr != nil || u.User == nil {
-		return err
+	msg := err.Error()
+	if u, perr := url.Parse(raw); perr == nil && u.User != nil {
+		if p, ok := u.User.Password(); ok && p != "" {
+			msg = strings.ReplaceAll(msg, p, "xxxxx")
+		}
 	}
-	if p, ok := u.User.Password(); ok && p != "" && strings.Contains(err.Error(), p) {
-		return fmt.Errorf("%s", strings.ReplaceAll(err.Error(), p, "xxxxx"))
+	if !strings.Contains(msg, "\n") {
+		if msg == err.Error() {
+			return err
+		}
+		return fmt.Errorf("%s", msg)
 	}
-	return err
+	var parts []string
+	seen := map[string]bool{}
+	for _, line := range strings.Split(msg, "\n") {
+		line = strings.TrimSpace(line)
+		if line != "" && !seen[line] {
+			seen[line] = true
+			parts = append(parts, line)
+		}
+	}
+	return fmt.Errorf("%s", strings.Join(parts, " "))
 }
 
 var identRE = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]{0,62}$`)
