@@ -62,9 +62,9 @@ func TestPythonAvroInterop(t *testing.T) {
 	if err := os.WriteFile(schemaFile, []byte(text), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	// python's own JSON form (union branches unwrapped by the python API; logical types as plain values here)
+	// python's own JSON form (union branches unwrapped by the python API; the helper maps logical types to python's date/datetime/Decimal and back)
 	pyDatum := `{"id": 5, "name": "caf\u00e9", "price": 2.5, "active": false, "tags": ["x", "y"], "color": "GREEN",
-	  "dimensions": {"width": 1.5, "height": 2.0, "unit": "m"}, "amount": null, "made_on": null, "updated_at": null,
+	  "dimensions": {"width": 1.5, "height": 2.0, "unit": "m"}, "amount": "12.34", "made_on": "2024-05-06", "updated_at": "2024-05-06T07:08:09.123Z",
 	  "ref": "0b6e1f7a-2f4b-4c11-9f3e-0d7a3b6c5e21", "message_id": "m1", "timestamp": "t1"}`
 	for _, wire := range []string{"raw", "ocf"} {
 		t.Run("python writes "+wire, func(t *testing.T) {

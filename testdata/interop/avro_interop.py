@@ -4,6 +4,8 @@
   write SCHEMA_FILE JSON_DATUM raw|ocf   -> writes the encoded bytes to stdout
   read  SCHEMA_FILE raw|ocf              -> reads bytes from stdin, prints the datum as JSON
 """
+import datetime
+import decimal
 import io
 import json
 import sys
@@ -18,11 +20,55 @@ def parse(path):
         return avro.schema.parse(f.read())
 
 
+def logical(t):
+    return t.get_prop("logicalType") if hasattr(t, "get_prop") else None
+
+
+def to_py(t, v):
+    """Natural JSON -> the Python values python-avro wants for logical types."""
+    if v is None:
+        return None
+    if t.type == "union":
+        for b in t.schemas:
+            if b.type != "null":
+                return to_py(b, v)
+        return v
+    if t.type in ("record", "error"):
+        return {f.name: to_py(f.type, v.get(f.name)) for f in t.fields if f.name in v}
+    if t.type == "array":
+        return [to_py(t.items, x) for x in v]
+    if t.type == "map":
+        return {k: to_py(t.values, x) for k, x in v.items()}
+    lt = logical(t)
+    if lt == "date":
+        return datetime.date.fromisoformat(v)
+    if lt in ("timestamp-millis", "timestamp-micros"):
+        return datetime.datetime.fromisoformat(v.replace("Z", "+00:00"))
+    if lt == "decimal":
+        return decimal.Decimal(v)
+    return v
+
+
+def natural(o):
+    """python-avro's logical values -> the engine's natural JSON."""
+    if isinstance(o, datetime.datetime):
+        o = o.astimezone(datetime.timezone.utc)
+        s = o.strftime("%Y-%m-%dT%H:%M:%S")
+        if o.microsecond:
+            s += ("." + "%06d" % o.microsecond).rstrip("0")
+        return s + "Z"
+    if isinstance(o, datetime.date):
+        return o.isoformat()
+    if isinstance(o, decimal.Decimal):
+        return str(o)
+    raise TypeError(repr(o))
+
+
 def main():
     cmd, schema_file, *rest = sys.argv[1:]
     schema = parse(schema_file)
     if cmd == "write":
-        datum, wire = json.loads(rest[0]), rest[1]
+        datum, wire = to_py(schema, json.loads(rest[0])), rest[1]
         buf = io.BytesIO()
         if wire == "raw":
             avro.io.DatumWriter(schema).write(datum, avro.io.BinaryEncoder(buf))
@@ -36,11 +82,11 @@ def main():
         data = sys.stdin.buffer.read()
         if rest[0] == "raw":
             datum = avro.io.DatumReader(schema).read(avro.io.BinaryDecoder(io.BytesIO(data)))
-            print(json.dumps(datum, sort_keys=True))
+            print(json.dumps(datum, sort_keys=True, default=natural))
         else:
             r = avro.datafile.DataFileReader(io.BytesIO(data), avro.io.DatumReader())
             for datum in r:
-                print(json.dumps(datum, sort_keys=True))
+                print(json.dumps(datum, sort_keys=True, default=natural))
     else:
         sys.exit("unknown command " + cmd)
 
