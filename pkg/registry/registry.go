@@ -23,7 +23,11 @@ func New(r config.Registry) (*sr.Client, error) {
 	if err != nil || u.Scheme == "" || u.Host == "" {
 		return nil, errs.Usagef("schema.registry.url: %q is not an http(s) URL", Redact(r.URL))
 	}
-	opts := []sr.ClientOpt{sr.URLs(r.URL), sr.UserAgent("deimos")}
+	// Credentials inside the URL become basic auth and leave the URL, so no
+	// error that quotes the URL can carry them.
+	var urlUser *url.Userinfo
+	urlUser, u.User = u.User, nil
+	opts := []sr.ClientOpt{sr.URLs(u.String()), sr.UserAgent("deimos")}
 	tc, err := tlsconf.Build(r.TLS)
 	if err != nil {
 		return nil, errs.Usagef("schema.registry.%w", err)
@@ -31,9 +35,9 @@ func New(r config.Registry) (*sr.Client, error) {
 	tr := http.DefaultTransport.(*http.Transport).Clone()
 	tr.TLSClientConfig = tc
 	opts = append(opts, sr.HTTPClient(&http.Client{Timeout: 30 * time.Second, Transport: tr}))
-	if u.User != nil { // credentials inside the URL
-		p, _ := u.User.Password()
-		opts = append(opts, sr.BasicAuth(u.User.Username(), p))
+	if urlUser != nil {
+		p, _ := urlUser.Password()
+		opts = append(opts, sr.BasicAuth(urlUser.Username(), p))
 	}
 	if r.Username != "" {
 		opts = append(opts, sr.BasicAuth(r.Username, r.Password))

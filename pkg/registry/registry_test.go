@@ -76,3 +76,18 @@ func TestNewAndRedact(t *testing.T) {
 		t.Fatalf("bad URL error must not leak the password: %v", err)
 	}
 }
+
+// Credentials in the URL must never reach an error message: the client is
+// given the URL without them.
+func TestURLCredentialsNotInErrors(t *testing.T) {
+	cl, err := New(config.Registry{URL: "http://bob:s3cret@127.0.0.1:1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
+	defer cancel()
+	_, err = cl.Subjects(ctx)
+	if err == nil || strings.Contains(err.Error(), "s3cret") || strings.Contains(err.Error(), "bob") {
+		t.Fatalf("err = %v", err)
+	}
+}
