@@ -1,6 +1,7 @@
 package produce_test
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
@@ -415,5 +416,80 @@ topics:
 	got := parse(t, ok(t, run(t, e2, "", "consume", "-t", "preg", "-e"), "auto decode"))
 	if len(got) != 2 || got[0].ValueEncoding != "json" || got[0].Error != "" || !strings.Contains(string(got[0].Value), `"part":{"name":`) {
 		t.Fatalf("auto decode: %+v", got)
+	}
+}
+
+// consume against a dead broker: a clear error naming the problem within
+// --timeout, exit 3. Ctrl-C (SIGINT) on the real binary while it waits for
+// more records with -g: what was printed is complete, committed, exit 0.
+func TestConsumeDeadBrokerAndSigint(t *testing.T) {
+	start := time.Now()
+	r := run(t, []string{"DEIMOS_BROKERS=127.0.0.1:1"}, "", "consume", "-t", "x", "-e", "--timeout", "2s")
+	if r.code != 3 || time.Since(start) > 20*time.Second || !strings.Contains(r.err, "reach") {
+		t.Fatalf("dead broker: exit %d after %s: %s", r.code, time.Since(start), r.err)
+	}
+
+	addrs := testenv.Brokers(t, 2, "sig")
+	e := []string{"DEIMOS_BROKERS=" + addrs[0]}
+	in := ""
+	for i := 0; i < 5; i++ {
+		in += fmt.Sprintf(`{"i":%d}`+"\n", i)
+	}
+	ok(t, run(t, e, in, "produce", "-t", "sig", "--schema-backend", "json", "--key-config", "none"), "produce")
+
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, binary(t), "consume", "-t", "sig", "-g", "sigg")
+	cmd.Env = append(os.Environ(), e...)
+	var errb bytes.Buffer
+	cmd.Stderr = &errb
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	lines := make(chan string, 100)
+	go func() {
+		sc := bufio.NewScanner(stdout)
+		for sc.Scan() {
+			lines <- sc.Text()
+		}
+		close(lines)
+	}()
+	var got []string
+	for len(got) < 5 {
+		select {
+		case l := <-lines:
+			got = append(got, l)
+		case <-time.After(30 * time.Second):
+			t.Fatalf("only %d lines before timeout; stderr: %s", len(got), errb.String())
+		}
+	}
+	time.Sleep(300 * time.Millisecond) // let the commit of the printed batch happen or be in flight
+	if err := cmd.Process.Signal(os.Interrupt); err != nil {
+		t.Fatal(err)
+	}
+	for l := range lines {
+		got = append(got, l)
+	}
+	if err := cmd.Wait(); err != nil {
+		t.Fatalf("after SIGINT: %v; stderr: %s", err, errb.String())
+	}
+	if len(got) != 5 {
+		t.Fatalf("printed %d lines: %q", len(got), got)
+	}
+	for _, l := range got {
+		var v env
+		if err := json.Unmarshal([]byte(l), &v); err != nil {
+			t.Fatalf("truncated output line %q: %v", l, err)
+		}
+	}
+	// the group committed everything printed: a new run with the group sees only new records
+	ok(t, run(t, e, `{"i":5}`+"\n", "produce", "-t", "sig", "--schema-backend", "json", "--key-config", "none"), "produce 2")
+	after := parse(t, ok(t, run(t, e, "", "consume", "-t", "sig", "-g", "sigg", "-e"), "consume again"))
+	if len(after) != 1 || string(after[0].Value) != `{"i":5}` {
+		t.Fatalf("after Ctrl-C the group should resume after the printed records, got %+v", after)
 	}
 }

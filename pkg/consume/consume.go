@@ -152,6 +152,9 @@ func Run(ctx context.Context, base []kgo.Opt, o Options) (Stats, error) {
 	}
 	defer func() {
 		if o.Group != "" {
+			// a poll blocks rebalances until allowed; leaving (and Close)
+			// would wait for that forever
+			cl.AllowRebalance()
 			lctx, c := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
 			_ = cl.LeaveGroupContext(lctx)
 			c()
