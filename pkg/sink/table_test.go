@@ -326,6 +326,11 @@ func TestRealDeadlockIsRetried(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer func() { _ = tx.Rollback() }()
+	// PostgreSQL aborts the session whose deadlock_timeout expires first: give
+	// this one a long timeout so the sink (default 1s) is always the victim.
+	if _, err := tx.Exec(`SET LOCAL deadlock_timeout = '60s'`); err != nil {
+		t.Fatal(err)
+	}
 	if _, err := tx.Exec(`UPDATE dl SET v = -2 WHERE id = 2`); err != nil {
 		t.Fatal(err)
 	}
