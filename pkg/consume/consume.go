@@ -723,6 +723,8 @@ var probeDecompressor = kgo.DefaultDecompressor()
 // readable (the caller then keeps waiting rather than stopping early).
 func readableIn(raw []byte, at, stop int64, readCommitted bool, aborted []kmsg.FetchResponseTopicPartitionAbortedTransaction) (bool, int64) {
 	next := at
+	pendingAborts := append([]kmsg.FetchResponseTopicPartitionAbortedTransaction(nil), aborted...)
+	activeAbort := map[int64]bool{} // producers inside an aborted transaction (as kgo tracks them)
 	for len(raw) >= 12 {
 		length := int64(binary.BigEndian.Uint32(raw[8:12]))
 		if length < 49 || int64(len(raw)) < 12+length {
@@ -740,11 +742,25 @@ func readableIn(raw []byte, at, stop int64, readCommitted bool, aborted []kmsg.F
 		if last+1 > next {
 			next = last + 1
 		}
+		if readCommitted {
+			kept := pendingAborts[:0]
+			for _, a := range pendingAborts {
+				if a.FirstOffset <= last && a.ProducerID == b.ProducerID {
+					activeAbort[a.ProducerID] = true
+				} else {
+					kept = append(kept, a)
+				}
+			}
+			pendingAborts = kept
+			if b.Attributes&0x20 != 0 {
+				delete(activeAbort, b.ProducerID) // a marker ends the transaction
+			}
+		}
 		if last < at || b.FirstOffset >= stop || b.NumRecords == 0 || b.Attributes&0x20 != 0 {
 			continue // below us, past the stop, compacted to nothing, or a control batch
 		}
-		if readCommitted && b.Attributes&0x10 != 0 && isAborted(b, aborted) {
-			continue
+		if readCommitted && b.Attributes&0x10 != 0 && activeAbort[b.ProducerID] {
+			continue // aborted data
 		}
 		recs := b.Records
 		if codec := kgo.CompressionCodecType(b.Attributes & 0x07); codec != 0 {
@@ -779,13 +795,4 @@ func readableIn(raw []byte, at, stop int64, readCommitted bool, aborted []kmsg.F
 		}
 	}
 	return false, next
-}
-
-func isAborted(b kmsg.RecordBatch, aborted []kmsg.FetchResponseTopicPartitionAbortedTransaction) bool {
-	for _, a := range aborted {
-		if a.ProducerID == b.ProducerID && a.FirstOffset <= b.FirstOffset+int64(b.LastOffsetDelta) {
-			return true
-		}
-	}
-	return false
 }

@@ -341,3 +341,44 @@ func TestExitAtEndCompactedTail(t *testing.T) {
 		})
 	}
 }
+
+func txBatch(first int64, pid int64, control bool, offsets ...int64) []byte {
+	raw := rawBatch(first, int32(len(offsets)), offsets)
+	var b kmsg.RecordBatch
+	if err := b.ReadFrom(raw); err != nil {
+		panic(err)
+	}
+	b.ProducerID, b.Attributes = pid, 0x10
+	if control {
+		b.Attributes |= 0x20
+	}
+	out := b.AppendTo(nil)
+	binary.BigEndian.PutUint32(out[17:21], crc32.Checksum(out[21:], crc32.MakeTable(crc32.Castagnoli)))
+	return out
+}
+
+// In read-committed mode an aborted transaction's data is not readable, but
+// a later committed transaction of the same producer is.
+func TestReadableInTransactions(t *testing.T) {
+	aborted := []kmsg.FetchResponseTopicPartitionAbortedTransaction{{ProducerID: 7, FirstOffset: 0}}
+	abortedOnly := append(txBatch(0, 7, false, 0, 1), txBatch(2, 7, true, 2)...)
+	withCommitted := append(append([]byte{}, abortedOnly...), txBatch(3, 7, false, 3)...)
+	for _, c := range []struct {
+		name string
+		raw  []byte
+		rc   bool
+		want bool
+	}{
+		{"aborted, read committed", abortedOnly, true, false},
+		{"aborted, read uncommitted", abortedOnly, false, true},
+		{"aborted then committed", withCommitted, true, true},
+	} {
+		has, next := readableIn(c.raw, 0, 10, c.rc, aborted)
+		if has != c.want {
+			t.Errorf("%s: readable %v, want %v (next %d)", c.name, has, c.want, next)
+		}
+	}
+	if has, next := readableIn(abortedOnly, 0, 3, true, aborted); has || next != 3 {
+		t.Errorf("aborted tail: readable %v next %d, want false 3", has, next)
+	}
+}
