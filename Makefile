@@ -16,6 +16,7 @@ lint:
 	$(GO) vet ./...
 
 test: lint build
+	@echo "== make demo (the README's quick start)"; log=$$(mktemp); ./scripts/demo.sh $(BIN) >$$log 2>&1 || { cat $$log; rm -f $$log; exit 1; }; tail -1 $$log; rm -f $$log
 	TEST_DEIMOS_BINARY=$(CURDIR)/$(BIN) $(GO) test -count=1 -timeout 15m ./...
 	$(GO) test -count=1 -race -timeout 15m $(RACE_PKGS)
 
