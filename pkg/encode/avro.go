@@ -435,11 +435,23 @@ func (a *avroBackend) frame(ctx context.Context, sch *avroSchema, payload any, s
 	}
 	// Avro binary is written straight from the payload (avro_write.go),
 	// after 5 bytes kept for a Confluent header.
-	hint := int(sch.sizeHint.Load())
-	buf, err := sch.appendPayload(make([]byte, 5, 5+hint+hint/4+16), payload)
+	buf, err := sch.appendPayload(sch.newBuf(), payload)
 	if err != nil {
 		return nil, 0, err
 	}
+	return a.frameBinary(ctx, sch, buf, subject, wire)
+}
+
+// newBuf is an output buffer with 5 bytes kept for a Confluent header.
+func (sch *avroSchema) newBuf() []byte {
+	hint := int(sch.sizeHint.Load())
+	return make([]byte, 5, 5+hint+hint/4+16)
+}
+
+// frameBinary frames Avro binary written after newBuf's 5 bytes for wire
+// (raw, ocf or confluent).
+func (a *avroBackend) frameBinary(ctx context.Context, sch *avroSchema, buf []byte, subject, wire string) ([]byte, int, error) {
+	var err error
 	if n := int64(len(buf) - 5); n > sch.sizeHint.Load() {
 		sch.sizeHint.Store(n)
 	}

@@ -43,20 +43,8 @@ func appendRecord(b []byte, t *aType, m map[string]any, path string) ([]byte, er
 			if !f.hasDef {
 				return nil, &FieldError{Path: fp, Expected: typeLabel(f.typ), Found: "nothing", Msg: "required field is missing"}
 			}
-			x = f.def
-			if f.typ.kind == "union" && len(f.typ.branches) > 0 {
-				// a union's default belongs to its first branch
-				br := f.typ.branches[0]
-				n := len(b)
-				b = appendLong(b, 0)
-				var err error
-				if b, err = appendAvro(b, br, x, fp); err != nil {
-					return b[:n], fmt.Errorf("default of %s: %w", fp, err)
-				}
-				continue
-			}
 			var err error
-			if b, err = appendAvro(b, f.typ, x, fp); err != nil {
+			if b, err = appendMissing(b, f, fp); err != nil {
 				return nil, err
 			}
 			continue
@@ -67,6 +55,23 @@ func appendRecord(b []byte, t *aType, m map[string]any, path string) ([]byte, er
 		}
 	}
 	return b, nil
+}
+
+// appendMissing writes the default of a field absent from the payload (fp
+// is its path).
+func appendMissing(b []byte, f *aField, fp string) ([]byte, error) {
+	x := f.def
+	if f.typ.kind == "union" && len(f.typ.branches) > 0 {
+		// a union's default belongs to its first branch
+		n := len(b)
+		b = appendLong(b, 0)
+		var err error
+		if b, err = appendAvro(b, f.typ.branches[0], x, fp); err != nil {
+			return b[:n], fmt.Errorf("default of %s: %w", fp, err)
+		}
+		return b, nil
+	}
+	return appendAvro(b, f.typ, x, fp)
 }
 
 // appendAvroField builds the field path only when it is needed (errors, or

@@ -206,11 +206,17 @@ func (e *Engine) Encode(ctx context.Context, s Spec, m Message) (Encoded, error)
 	}
 	s.Backend = name
 	out := Encoded{Topic: e.FullTopic(s.Topic)}
+	mode := s.KeyConfig.Mode()
+	rawKey := m.Key
+	fast, ok := e.encodeFast(be, s, m, mode)
+	if ok {
+		rawKey = fast.key
+		return e.finishEncode(ctx, be, s, m, out, mode, rawKey, nil, &fast)
+	}
 	payload, err := parseValue(m.Value, name)
 	if err != nil {
 		return out, errs.Failed(err)
 	}
-	rawKey := m.Key
 	if pm, ok := payload.(map[string]any); ok {
 		if pk, has := pm["payload_key"]; has {
 			cp := make(map[string]any, len(pm))
@@ -232,12 +238,81 @@ func (e *Engine) Encode(ctx context.Context, s Spec, m Message) (Encoded, error)
 			payload = pm
 		}
 	}
-	mode := s.KeyConfig.Mode()
 	if rawKey == nil && mode == "field" {
 		if pm, ok := payload.(map[string]any); ok {
 			rawKey = dig(pm, s.KeyConfig.Field)
 		}
 	}
+	return e.finishEncode(ctx, be, s, m, out, mode, rawKey, payload, nil)
+}
+
+// fastValue is a value encoded by appendRecordJSON.
+type fastValue struct {
+	ab   *avroBackend
+	ent  avroSpecEntry
+	buf  []byte // after newBuf's 5 bytes
+	wire string
+	key  any
+}
+
+// encodeFast encodes an Avro record value straight from its JSON bytes
+// (appendRecordJSON) when the result is certainly the one of the map path:
+// no payload_key, nothing to auto-fill, the key field (key_config field)
+// present at the top level. ok=false: use the map path.
+func (e *Engine) encodeFast(be backend, s Spec, m Message, mode string) (fastValue, bool) {
+	var fv fastValue
+	ab, ok := be.(*avroBackend)
+	if !ok {
+		return fv, false
+	}
+	var src []byte
+	switch x := m.Value.(type) {
+	case json.RawMessage:
+		src = x
+	case []byte:
+		src = x
+	default:
+		return fv, false
+	}
+	fv.wire = s.Wire
+	if fv.wire == "" {
+		fv.wire = ab.wire
+	}
+	if fv.wire == "json" {
+		return fv, false
+	}
+	ent, err := ab.resolve(s, false)
+	if err != nil || ent.sch.t.kind != "record" {
+		return fv, false
+	}
+	keyField := ""
+	if m.Key == nil && mode == "field" {
+		keyField = s.KeyConfig.Field
+	}
+	buf, info, ok := appendRecordJSON(ent.sch.newBuf(), ent.sch.t, src, keyField)
+	if !ok {
+		return fv, false
+	}
+	t := ent.sch.t
+	if _, has := t.fieldIdx["message_id"]; has && info.midBlank {
+		return fv, false // auto-filled
+	}
+	if _, has := t.fieldIdx["timestamp"]; has && info.tsBlank {
+		return fv, false
+	}
+	fv.key = m.Key
+	if keyField != "" {
+		if !info.keyFound || info.key == nil {
+			return fv, false
+		}
+		fv.key = info.key
+	}
+	fv.ab, fv.ent, fv.buf = ab, ent, buf
+	return fv, true
+}
+
+// finishEncode encodes the key, then the value (payload, or fast when set).
+func (e *Engine) finishEncode(ctx context.Context, be backend, s Spec, m Message, out Encoded, mode string, rawKey, payload any, fast *fastValue) (Encoded, error) {
 	switch mode {
 	case "", "none":
 		if mode == "" && rawKey != nil {
@@ -259,7 +334,13 @@ func (e *Engine) Encode(ctx context.Context, s Spec, m Message) (Encoded, error)
 		}
 		out.Key, out.KeySchemaID = kb, id
 	}
-	if payload != nil {
+	if fast != nil {
+		vb, id, err := fast.ab.frameBinary(ctx, fast.ent.sch, fast.buf, fast.ent.subject, fast.wire)
+		if err != nil {
+			return out, wrapEncodeErr("value", err)
+		}
+		out.Value, out.ValueSchemaID = vb, id
+	} else if payload != nil {
 		vb, id, err := be.encodeValue(ctx, s, payload)
 		if err != nil {
 			return out, wrapEncodeErr("value", err)

@@ -1,10 +1,16 @@
 package encode
 
 import (
+	"encoding/binary"
 	"encoding/json"
+	"math"
 	"strconv"
+	"sync"
 	"unicode/utf16"
 	"unicode/utf8"
+	"unsafe"
+
+	"github.com/linkedin/goavro/v2"
 )
 
 // parseJSON parses one JSON document into the values decodeJSONUseNumber
@@ -301,4 +307,353 @@ func hex4(b []byte, i int) (rune, bool) {
 		return 0, false
 	}
 	return rune(n), true
+}
+
+// Schema-directed encoding: one JSON object line straight to Avro binary in
+// the record's field order, without building a map[string]any. Each field's
+// bytes go to a reusable slot (fields may arrive in any order), and the
+// slots are concatenated in schema order. The common shapes (plain strings,
+// longs, doubles, booleans, null / ["null","string"] unions, arrays of those)
+// are written from the input bytes; any other field value is parsed as
+// parseJSON would and written by appendAvroField, exactly as appendRecord
+// does. It never reports an error: on anything it does not take (invalid
+// JSON, a field error, payload_key, a missing field without default...) it
+// returns ok=false and the caller uses the map path, whose result and error
+// messages are the reference.
+
+type fastScratch struct {
+	slots [][]byte
+	set   []bool
+	tmp   []byte
+}
+
+var fastPool = sync.Pool{New: func() any { return &fastScratch{} }}
+
+// fastInfo is what Engine.Encode needs from the payload besides its bytes.
+type fastInfo struct {
+	key               any // the top-level keyField value (last one wins, as in a map)
+	keyFound          bool
+	midBlank, tsBlank bool // message_id / timestamp absent or blank (see blank)
+}
+
+// appendRecordJSON appends the Avro binary of the JSON object src as record
+// t (what parseJSON + appendRecord give), or returns ok=false.
+func appendRecordJSON(b []byte, t *aType, src []byte, keyField string) ([]byte, fastInfo, bool) {
+	info := fastInfo{midBlank: true, tsBlank: true}
+	if t.kind != "record" {
+		return b, info, false
+	}
+	p := jsonParser{b: src}
+	p.ws()
+	if p.i >= len(src) || src[p.i] != '{' {
+		return b, info, false
+	}
+	p.i++
+	p.ws()
+	if p.i < len(src) && src[p.i] == '}' {
+		return b, info, false // {}: a tombstone, the map path decides
+	}
+	sc := fastPool.Get().(*fastScratch)
+	defer fastPool.Put(sc)
+	n := len(t.fields)
+	if len(sc.slots) < n {
+		sc.slots = make([][]byte, n)
+		sc.set = make([]bool, n)
+	}
+	slots, set := sc.slots[:n], sc.set[:n]
+	for i := range set {
+		set[i] = false
+	}
+	path := shortName(t.name)
+	for {
+		p.ws()
+		if p.i >= len(src) || src[p.i] != '"' {
+			return b, info, false
+		}
+		name, ok := p.keyBytes()
+		if !ok {
+			return b, info, false
+		}
+		p.ws()
+		if p.i >= len(src) || src[p.i] != ':' {
+			return b, info, false
+		}
+		p.i++
+		p.ws()
+		if p.i >= len(src) {
+			return b, info, false
+		}
+		idx, isField := t.fieldIdx[string(name)]
+		isKey := keyField != "" && string(name) == keyField
+		isMid, isTs := string(name) == "message_id", string(name) == "timestamp"
+		if string(name) == "payload_key" {
+			return b, info, false
+		}
+		if isKey || isMid || isTs || !isField {
+			x, ok := p.value(1)
+			if !ok {
+				return b, info, false
+			}
+			switch {
+			case isKey:
+				info.key, info.keyFound = x, true
+			}
+			if isMid {
+				info.midBlank = blank(x, true)
+			}
+			if isTs {
+				info.tsBlank = blank(x, true)
+			}
+			if isField {
+				f := t.fields[idx]
+				out, err := appendAvroField(slots[idx][:0], f.typ, x, path, f.name)
+				if err != nil {
+					return b, info, false
+				}
+				slots[idx], set[idx] = out, true
+			}
+		} else {
+			f := t.fields[idx]
+			out, ok := p.fieldValue(slots[idx][:0], f.typ, sc)
+			if !ok {
+				return b, info, false
+			}
+			if out == nil { // not a direct shape: the general way
+				x, ok := p.value(1)
+				if !ok {
+					return b, info, false
+				}
+				var err error
+				if out, err = appendAvroField(slots[idx][:0], f.typ, x, path, f.name); err != nil {
+					return b, info, false
+				}
+			}
+			slots[idx], set[idx] = out, true
+		}
+		p.ws()
+		if p.i >= len(src) {
+			return b, info, false
+		}
+		if src[p.i] == ',' {
+			p.i++
+			continue
+		}
+		if src[p.i] != '}' {
+			return b, info, false
+		}
+		p.i++
+		break
+	}
+	p.ws()
+	if p.i != len(src) {
+		return b, info, false
+	}
+	for i, f := range t.fields {
+		if set[i] {
+			b = append(b, slots[i]...)
+			continue
+		}
+		if !f.hasDef {
+			return b, info, false
+		}
+		var err error
+		if b, err = appendMissing(b, f, path+"."+f.name); err != nil {
+			return b, info, false
+		}
+	}
+	return b, info, true
+}
+
+// keyBytes scans an object key at p.i (the opening quote): the raw bytes
+// when it has no escapes, else the decoded form.
+func (p *jsonParser) keyBytes() ([]byte, bool) {
+	if s, ok := p.rawString(); ok {
+		return s, true
+	}
+	s, ok := p.str()
+	return []byte(s), ok
+}
+
+// rawString returns the bytes of the string at p.i (the opening quote) and
+// moves past it, when it is valid and has no escapes (str's rules);
+// otherwise ok=false and p.i is unchanged.
+func (p *jsonParser) rawString() ([]byte, bool) {
+	b := p.b
+	i := p.i + 1
+	start := i
+	for i < len(b) {
+		c := b[i]
+		if c == '"' {
+			p.i = i + 1
+			return b[start:i], true
+		}
+		if c == '\\' || c < 0x20 {
+			return nil, false
+		}
+		if c >= utf8.RuneSelf {
+			r, size := utf8.DecodeRune(b[i:])
+			if r == utf8.RuneError && size == 1 {
+				return nil, false
+			}
+			i += size
+			continue
+		}
+		i++
+	}
+	return nil, false
+}
+
+// numToken scans a number at p.i per the JSON grammar (as num) and returns
+// its bytes.
+func (p *jsonParser) numToken() ([]byte, bool) {
+	start := p.i
+	if _, ok := p.num(); !ok {
+		p.i = start
+		return nil, false
+	}
+	return p.b[start:p.i], true
+}
+
+// parseInt64 is strconv.ParseInt(s, 10, 64) without a string copy.
+func parseInt64(s []byte) (int64, bool) {
+	i, err := strconv.ParseInt(unsafe.String(unsafe.SliceData(s), len(s)), 10, 64)
+	return i, err == nil
+}
+
+// numberOf is asNumber(json.Number(s)) without a string copy.
+func numberOf(s []byte) (float64, bool) {
+	str := unsafe.String(unsafe.SliceData(s), len(s))
+	if i, err := strconv.ParseInt(str, 10, 64); err == nil {
+		return float64(i), true
+	}
+	f, err := strconv.ParseFloat(str, 64)
+	return f, err == nil
+}
+
+// fieldValue writes the value at p.i as t when it has one of the direct
+// shapes and moves past it. It returns (nil, true) with p.i unchanged for
+// any other shape, and ok=false only for invalid JSON.
+func (p *jsonParser) fieldValue(b []byte, t *aType, sc *fastScratch) ([]byte, bool) {
+	if b == nil {
+		b = make([]byte, 0, 32)
+	}
+	start := p.i
+	out, direct := p.leafValue(b, t)
+	if direct {
+		return out, true
+	}
+	p.i = start
+	if t.kind != "array" || t.items.logical != "" || p.b[p.i] != '[' {
+		return nil, true
+	}
+	switch t.items.kind {
+	case "string", "long", "double", "boolean":
+	default:
+		return nil, true
+	}
+	p.i++
+	tmp := sc.tmp[:0]
+	count := 0
+	p.ws()
+	if p.i < len(p.b) && p.b[p.i] == ']' {
+		p.i++
+		return append(b, 0), true
+	}
+	for {
+		p.ws()
+		if p.i >= len(p.b) {
+			p.i = start
+			return nil, true
+		}
+		var ok bool
+		if tmp, ok = p.leafValue(tmp, t.items); !ok {
+			sc.tmp = tmp
+			p.i = start
+			return nil, true
+		}
+		count++
+		p.ws()
+		if p.i >= len(p.b) {
+			break
+		}
+		if p.b[p.i] == ',' {
+			p.i++
+			continue
+		}
+		if p.b[p.i] == ']' {
+			p.i++
+			sc.tmp = tmp
+			if int64(count) > int64(goavro.MaxBlockCount) {
+				p.i = start
+				return nil, true
+			}
+			b = appendLong(b, int64(count))
+			b = append(b, tmp...)
+			return append(b, 0), true
+		}
+		break
+	}
+	sc.tmp = tmp
+	p.i = start
+	return nil, true // malformed: the general way reports it
+}
+
+// leafValue writes a plain string, long, double, float, boolean, or a
+// null / string in a union starting with null, when the JSON token at p.i
+// is of the natural kind (what appendLeaf / appendAvro write for it).
+func (p *jsonParser) leafValue(b []byte, t *aType) ([]byte, bool) {
+	if t.logical != "" || p.i >= len(p.b) {
+		return b, false
+	}
+	c := p.b[p.i]
+	switch t.kind {
+	case "string":
+		if c == '"' {
+			if s, ok := p.rawString(); ok {
+				b = appendLong(b, int64(len(s)))
+				return append(b, s...), true
+			}
+		}
+	case "long":
+		if c == '-' || (c >= '0' && c <= '9') {
+			if tok, ok := p.numToken(); ok {
+				if i, ok := parseInt64(tok); ok {
+					return appendLong(b, i), true
+				}
+			}
+		}
+	case "double", "float":
+		if c == '-' || (c >= '0' && c <= '9') {
+			if tok, ok := p.numToken(); ok {
+				if f, ok := numberOf(tok); ok {
+					if t.kind == "float" {
+						return binary.LittleEndian.AppendUint32(b, math.Float32bits(float32(f))), true
+					}
+					return binary.LittleEndian.AppendUint64(b, math.Float64bits(f)), true
+				}
+			}
+		}
+	case "boolean":
+		if c == 't' && p.lit("true") {
+			return append(b, 1), true
+		}
+		if c == 'f' && p.lit("false") {
+			return append(b, 0), true
+		}
+	case "union":
+		if len(t.branches) == 0 || t.branches[0].kind != "null" {
+			return b, false
+		}
+		if c == 'n' && p.lit("null") {
+			return appendLong(b, 0), true
+		}
+		if c == '"' && len(t.branches) > 1 && t.branches[1].kind == "string" && t.branches[1].logical == "" {
+			if s, ok := p.rawString(); ok {
+				b = appendLong(b, 1)
+				b = appendLong(b, int64(len(s)))
+				return append(b, s...), true
+			}
+		}
+	}
+	return b, false
 }
