@@ -495,6 +495,15 @@ func (a *avroBackend) encodeKey(ctx context.Context, s Spec, key any) ([]byte, i
 		return nil, 0, err
 	}
 	sch := ent.sch
+	if f := s.KeyConfig.Field; f != "" && a.wire != "json" && sch.t.kind == "record" && len(sch.t.fields) == 1 && sch.t.fields[0].name == f {
+		// what appendPayload does with {f: key}, without the map
+		fl := sch.t.fields[0]
+		buf, err := appendAvroField(sch.newBuf(), fl.typ, key, shortName(sch.t.name), fl.name)
+		if err != nil {
+			return nil, 0, err
+		}
+		return a.frameBinary(ctx, sch, buf, ent.subject, a.wire)
+	}
 	if s.KeyConfig.Field != "" {
 		key = map[string]any{s.KeyConfig.Field: key}
 	} else if _, ok := key.(map[string]any); !ok && sch.t.kind == "record" && len(sch.t.fields) == 1 {

@@ -200,3 +200,42 @@ func TestEncodeFastMatchesMapPath(t *testing.T) {
 		t.Fatalf("too few cases: %d encoded (%d by the fast path), %d failed", ok, fast, failed)
 	}
 }
+
+// BenchmarkEncodeKeyed is what produce does per line of the benchmark
+// (scripts/bench/produce-consume.sh): registry framing, key_config field.
+func BenchmarkEncodeKeyed(b *testing.B) {
+	cfg := testCfg()
+	e := newTestEngine(b, cfg, registryClient(b))
+	s := Spec{Topic: "bench", Backend: "avro_schema_registry", Schema: "Bench", Namespace: "com.acme", KeyConfig: config.KeyConfig{Field: "id"}}
+	in := json.RawMessage(benchJSON)
+	ctx := context.Background()
+	b.ReportAllocs()
+	for i := 0; i < b.N; i++ {
+		if _, err := e.Encode(ctx, s, Message{Value: in}); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// encodeKey's single-field shortcut writes what appendPayload writes for
+// {field: key}, and fails the same way.
+func TestEncodeKeyFieldShortcut(t *testing.T) {
+	e := newTestEngine(t, nil, nil)
+	ab := &avroBackend{e: e, wire: "raw"}
+	ctx := context.Background()
+	for _, field := range []string{"id", "name", "price", "color", "tags", "amount", "updated_at"} {
+		s := Spec{Topic: "k", Schema: "Widget", Namespace: "com.acme", KeyConfig: config.KeyConfig{Field: field}}
+		ent, err := ab.resolve(s, true)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, k := range []string{`5`, `-1.5`, `"x"`, `"RED"`, `null`, `true`, `["a"]`, `[1]`, `"12.5"`, `"2024-05-06T07:08:09Z"`, `{"a":1}`} {
+			kv, _ := parseJSON([]byte(k))
+			got, _, gerr := ab.encodeKey(ctx, s, kv)
+			want, werr := ent.sch.appendPayload(nil, map[string]any{field: kv})
+			if fmt.Sprint(gerr) != fmt.Sprint(werr) || !bytes.Equal(got, want) {
+				t.Fatalf("%s=%s: shortcut %x %v, map %x %v", field, k, got, gerr, want, werr)
+			}
+		}
+	}
+}

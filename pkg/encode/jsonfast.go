@@ -153,13 +153,23 @@ func (p *jsonParser) lit(s string) bool {
 // num scans a number per the JSON grammar.
 func (p *jsonParser) num() (any, bool) {
 	start := p.i
+	end, ok := p.numEnd()
+	if !ok {
+		return nil, false
+	}
+	p.i = end
+	return json.Number(p.b[start:end]), true
+}
+
+// numEnd returns where the number at p.i ends (JSON grammar).
+func (p *jsonParser) numEnd() (int, bool) {
 	b := p.b
 	i := p.i
 	if b[i] == '-' {
 		i++
 	}
 	if i >= len(b) {
-		return nil, false
+		return 0, false
 	}
 	if b[i] == '0' {
 		i++
@@ -168,7 +178,7 @@ func (p *jsonParser) num() (any, bool) {
 			i++
 		}
 	} else {
-		return nil, false
+		return 0, false
 	}
 	if i < len(b) && b[i] == '.' {
 		i++
@@ -177,7 +187,7 @@ func (p *jsonParser) num() (any, bool) {
 			i++
 		}
 		if i == d {
-			return nil, false
+			return 0, false
 		}
 	}
 	if i < len(b) && (b[i] == 'e' || b[i] == 'E') {
@@ -190,11 +200,10 @@ func (p *jsonParser) num() (any, bool) {
 			i++
 		}
 		if i == d {
-			return nil, false
+			return 0, false
 		}
 	}
-	p.i = i
-	return json.Number(b[start:i]), true
+	return i, true
 }
 
 // str scans a string at p.i (the opening quote). Invalid UTF-8 or a lone
@@ -507,15 +516,30 @@ func (p *jsonParser) rawString() ([]byte, bool) {
 // its bytes.
 func (p *jsonParser) numToken() ([]byte, bool) {
 	start := p.i
-	if _, ok := p.num(); !ok {
-		p.i = start
+	end, ok := p.numEnd()
+	if !ok {
 		return nil, false
 	}
-	return p.b[start:p.i], true
+	p.i = end
+	return p.b[start:end], true
 }
 
-// parseInt64 is strconv.ParseInt(s, 10, 64) without a string copy.
+// isIntToken: a JSON number token without fraction or exponent.
+func isIntToken(s []byte) bool {
+	for _, c := range s {
+		if c == '.' || c == 'e' || c == 'E' {
+			return false
+		}
+	}
+	return true
+}
+
+// parseInt64 is strconv.ParseInt(s, 10, 64) (on a JSON number token)
+// without a string copy.
 func parseInt64(s []byte) (int64, bool) {
+	if !isIntToken(s) {
+		return 0, false // ParseInt fails on these
+	}
 	i, err := strconv.ParseInt(unsafe.String(unsafe.SliceData(s), len(s)), 10, 64)
 	return i, err == nil
 }
@@ -523,7 +547,7 @@ func parseInt64(s []byte) (int64, bool) {
 // numberOf is asNumber(json.Number(s)) without a string copy.
 func numberOf(s []byte) (float64, bool) {
 	str := unsafe.String(unsafe.SliceData(s), len(s))
-	if i, err := strconv.ParseInt(str, 10, 64); err == nil {
+	if i, ok := parseInt64(s); ok {
 		return float64(i), true
 	}
 	f, err := strconv.ParseFloat(str, 64)
