@@ -373,6 +373,13 @@ type avroBackend struct {
 	// resolved schemas and subjects per spec (schemas are cached for the
 	// engine's life anyway): saves the name lookups on every message
 	cache sync.Map // avroSpecKey -> avroSpecEntry
+	// the last value and key entries (a stream has one spec): no hashing
+	last [2]atomic.Pointer[avroSpecCached]
+}
+
+type avroSpecCached struct {
+	k   avroSpecKey
+	ent avroSpecEntry
 }
 
 type avroSpecKey struct {
@@ -390,7 +397,15 @@ func (a *avroBackend) resolve(s Spec, key bool) (avroSpecEntry, error) {
 	if key {
 		k.field, k.keySchema = s.KeyConfig.Field, s.KeyConfig.Schema
 	}
+	slot := &a.last[0]
+	if key {
+		slot = &a.last[1]
+	}
+	if c := slot.Load(); c != nil && c.k == k {
+		return c.ent, nil
+	}
 	if v, ok := a.cache.Load(k); ok {
+		slot.Store(&avroSpecCached{k: k, ent: v.(avroSpecEntry)})
 		return v.(avroSpecEntry), nil
 	}
 	var ent avroSpecEntry
