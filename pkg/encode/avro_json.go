@@ -1,6 +1,7 @@
 package encode
 
 import (
+	"encoding/binary"
 	"encoding/json"
 	"fmt"
 	"math"
@@ -9,6 +10,7 @@ import (
 	"strconv"
 	"time"
 	"unicode/utf8"
+	"unsafe"
 )
 
 // goavro native form (physical schema) -> natural JSON, in schema field
@@ -275,6 +277,14 @@ func appendJSONStr(b []byte, s string) []byte {
 	b = append(b, '"')
 	start := 0
 	for i := 0; i < len(s); {
+		// 8 plain ASCII bytes at a time (no quote, backslash, control or
+		// non-ASCII byte among them)
+		for i+8 <= len(s) && !needsEscape8(binary.LittleEndian.Uint64(unsafe.Slice(unsafe.StringData(s[i:]), 8))) {
+			i += 8
+		}
+		if i >= len(s) {
+			break
+		}
 		c := s[i]
 		if c >= 0x20 && c != '"' && c != '\\' && c < utf8.RuneSelf {
 			i++
@@ -328,4 +338,14 @@ func sortedKeys(m map[string]any) []string {
 	}
 	sort.Strings(keys)
 	return keys
+}
+
+// needsEscape8 reports whether any of the 8 bytes in x is a control
+// character, '"', '\\' or not ASCII (exact: the usual has-less-than and
+// has-zero-byte word tricks never miss a byte).
+func needsEscape8(x uint64) bool {
+	const lo, hi = 0x0101010101010101, 0x8080808080808080
+	q := x ^ (lo * '"')
+	bs := x ^ (lo * '\\')
+	return ((x-lo*0x20)&^x|(q-lo)&^q|(bs-lo)&^bs|x)&hi != 0
 }

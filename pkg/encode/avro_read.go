@@ -129,6 +129,9 @@ func appendBinaryJSON(b []byte, t *aType, r *avroReader, depth int) ([]byte, err
 		}
 		f := math.Float32frombits(binary.LittleEndian.Uint32(r.b))
 		r.b = r.b[4:]
+		if t.logical == "" && !math.IsNaN(float64(f)) && !math.IsInf(float64(f), 0) {
+			return strconv.AppendFloat(b, float64(f), 'g', -1, 32), nil // appendNativeJSON's, without boxing
+		}
 		return appendNativeJSON(b, t, nil, f)
 	case "double":
 		if len(r.b) < 8 {
@@ -136,6 +139,9 @@ func appendBinaryJSON(b []byte, t *aType, r *avroReader, depth int) ([]byte, err
 		}
 		f := math.Float64frombits(binary.LittleEndian.Uint64(r.b))
 		r.b = r.b[8:]
+		if t.logical == "" && !math.IsNaN(f) && !math.IsInf(f, 0) {
+			return strconv.AppendFloat(b, f, 'g', -1, 64), nil
+		}
 		return appendNativeJSON(b, t, nil, f)
 	case "string":
 		s, err := r.bytes()
@@ -147,6 +153,9 @@ func appendBinaryJSON(b []byte, t *aType, r *avroReader, depth int) ([]byte, err
 		s, err := r.bytes()
 		if err != nil {
 			return nil, err
+		}
+		if t.logical != "decimal" {
+			return appendBytesJSON(b, s), nil
 		}
 		return appendNativeJSON(b, t, nil, s)
 	case "fixed":
@@ -288,22 +297,35 @@ func (a *avroSchema) sameAs(r *aType) bool {
 // decodeDirect decodes checked bare Avro binary to JSON with the direct
 // decoder; the result is a fresh slice of exactly its length.
 func (a *avroSchema) decodeDirect(bin []byte, unwrap bool) (json.RawMessage, error) {
+	bp := decodeBufs.Get().(*[]byte)
+	defer decodeBufs.Put(bp)
+	out, err := a.appendDirect((*bp)[:0], bin, unwrap)
+	if cap(out) <= 1<<20 {
+		*bp = out[:0]
+	}
+	if err != nil {
+		return nil, err
+	}
+	return append(json.RawMessage(nil), out...), nil
+}
+
+// appendDirect appends the JSON of bare Avro binary to dst with the direct
+// decoder. When it succeeds, checkBinary accepts bin too (every read is
+// bounds-checked, and arrays of zero-size items are refused by
+// newAvroSchema, so every counted item took at least a byte), so callers
+// may skip that pass.
+func (a *avroSchema) appendDirect(dst, bin []byte, unwrap bool) ([]byte, error) {
 	t := a.t
 	if unwrap && t.kind == "record" && len(t.fields) == 1 {
 		t = t.fields[0].typ
 	}
-	bp := decodeBufs.Get().(*[]byte)
-	defer decodeBufs.Put(bp)
 	rd := avroReader{b: bin}
-	out, err := appendBinaryJSON((*bp)[:0], t, &rd, 0)
+	out, err := appendBinaryJSON(dst, t, &rd, 0)
 	if err != nil {
-		return nil, fmt.Errorf("Avro data does not match schema %s: %v", a.t.name, err)
-	}
-	if cap(out) <= 1<<20 {
-		*bp = out
+		return dst, fmt.Errorf("Avro data does not match schema %s: %v", a.t.name, err)
 	}
 	if len(rd.b) > 0 {
-		return nil, fmt.Errorf("Avro data does not match schema %s: %d bytes left over", a.t.name, len(rd.b))
+		return dst, fmt.Errorf("Avro data does not match schema %s: %d bytes left over", a.t.name, len(rd.b))
 	}
-	return append(json.RawMessage(nil), out...), nil
+	return out, nil
 }

@@ -36,6 +36,8 @@ type Engine struct {
 	findName map[string]string      // short name -> full name found by searching schema.path
 	ocf      map[string]*avroSchema // container-file writer schemas by schema text (bounded, see ocfWriter)
 	unknown  map[int]time.Time      // schema ids the registry answered 404 for, until when (bounded)
+
+	fastc fastCache // DecodeAppend's lock-free lookups
 }
 
 // Bounds of the caches that hostile input can grow.
