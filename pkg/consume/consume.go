@@ -496,7 +496,6 @@ func planOffsets(ctx context.Context, adm *kadm.Client, o Options, topics []stri
 	return plan, nil
 }
 
-// toRecord decodes one record; errors are kept on the record, never dropped.
 // specCache holds each topic's spec, one map per decode worker.
 type specCache struct{ per []map[string]*encode.Spec }
 
@@ -512,6 +511,12 @@ func newSpecCache() *specCache {
 // minParallelDecode is the smallest batch worth splitting across cores.
 const minParallelDecode = 512
 
+// appendDecoder is implemented by the encode engine: Decode into a buffer
+// the caller provides (one allocation per batch instead of per record).
+type appendDecoder interface {
+	DecodeAppend(ctx context.Context, s encode.Spec, key, value, dst []byte) (encode.Decoded, []byte, error)
+}
+
 // decodeAll decodes recs in order. Large batches are
 // split into contiguous runs decoded on all cores; positions are kept, so
 // the handler sees exactly the order a sequential decode gives.
@@ -522,8 +527,9 @@ func decodeAll(ctx context.Context, dec Decoder, specs *specCache, recs []*kgo.R
 	batch := make([]Record, len(recs))
 	workers := len(specs.per)
 	if dec == nil || workers < 2 || len(recs) < minParallelDecode {
+		d := newRecordDecoder(dec, specs.per[0], recs)
 		for i, r := range recs {
-			batch[i] = toRecord(ctx, dec, specs.per[0], r)
+			batch[i] = d.toRecord(ctx, r)
 		}
 		return batch
 	}
@@ -537,8 +543,9 @@ func decodeAll(ctx context.Context, dec Decoder, specs *specCache, recs []*kgo.R
 		wg.Add(1)
 		go func(m map[string]*encode.Spec, lo, hi int) {
 			defer wg.Done()
+			d := newRecordDecoder(dec, m, recs[lo:hi])
 			for i := lo; i < hi; i++ {
-				batch[i] = toRecord(ctx, dec, m, recs[i])
+				batch[i] = d.toRecord(ctx, recs[i])
 			}
 		}(specs.per[w], lo, hi)
 	}
@@ -546,7 +553,31 @@ func decodeAll(ctx context.Context, dec Decoder, specs *specCache, recs []*kgo.R
 	return batch
 }
 
+// recordDecoder decodes the records of one run; with an appendDecoder the
+// decoded parts of all its records share one fresh arena (records keep
+// pointing into it: it is never reused).
+type recordDecoder struct {
+	dec   Decoder
+	app   appendDecoder
+	specs map[string]*encode.Spec
+	arena []byte
+	sized bool
+	recs  []*kgo.Record // the run (to size the arena)
+}
+
+func newRecordDecoder(dec Decoder, specs map[string]*encode.Spec, recs []*kgo.Record) *recordDecoder {
+	d := &recordDecoder{dec: dec, specs: specs, recs: recs}
+	d.app, _ = dec.(appendDecoder)
+	return d
+}
+
+// toRecord decodes one record; errors are kept on the record, never dropped.
 func toRecord(ctx context.Context, dec Decoder, specs map[string]*encode.Spec, r *kgo.Record) Record {
+	return newRecordDecoder(dec, specs, nil).toRecord(ctx, r)
+}
+
+func (d *recordDecoder) toRecord(ctx context.Context, r *kgo.Record) Record {
+	dec := d.dec
 	rec := Record{
 		Topic: r.Topic, Partition: r.Partition, Offset: r.Offset, Timestamp: r.Timestamp,
 		RawKey: r.Key, RawValue: r.Value,
@@ -565,14 +596,14 @@ func toRecord(ctx context.Context, dec Decoder, specs map[string]*encode.Spec, r
 		rawParts()
 		return rec
 	}
-	sp := specs[r.Topic]
+	sp := d.specs[r.Topic]
 	if sp == nil {
 		s, ok := dec.SpecFor(r.Topic)
 		if !ok {
 			s = encode.Spec{}
 		}
 		sp = &s
-		specs[r.Topic] = sp
+		d.specs[r.Topic] = sp
 	}
 	// Bytes starting 0x00 but shorter than a Confluent header (magic + 4-byte
 	// schema id) cannot be registry-framed: when the part would be
@@ -585,15 +616,29 @@ func toRecord(ctx context.Context, dec Decoder, specs map[string]*encode.Spec, r
 	if unframable(value) && zero {
 		value = nil
 	}
-	d, err := dec.Decode(ctx, *sp, key, value)
+	var dd encode.Decoded
+	var err error
+	if d.app != nil {
+		if !d.sized {
+			// decoded JSON is about twice the Avro bytes: size the arena once
+			n := 0
+			for _, x := range d.recs {
+				n += len(x.Key) + len(x.Value)
+			}
+			d.arena, d.sized = make([]byte, 0, 2*n+256), true
+		}
+		dd, d.arena, err = d.app.DecodeAppend(ctx, *sp, key, value, d.arena)
+	} else {
+		dd, err = dec.Decode(ctx, *sp, key, value)
+	}
 	if err != nil {
 		rec.DecodeErr = err
 		rec.Key, rec.KeyEncoding = base64Repr(r.Key)
 		rec.Value, rec.ValueEncoding = base64Repr(r.Value)
 		return rec
 	}
-	rec.Key, rec.KeyEncoding = pick(d.Key, d.KeyFormat, r.Key)
-	rec.Value, rec.ValueEncoding = pick(d.Value, d.ValueFormat, r.Value)
+	rec.Key, rec.KeyEncoding = pick(dd.Key, dd.KeyFormat, r.Key)
+	rec.Value, rec.ValueEncoding = pick(dd.Value, dd.ValueFormat, r.Value)
 	return rec
 }
 

@@ -80,14 +80,43 @@ func isCompactJSON(b []byte) bool {
 
 // AppendEnvelope appends r as one envelope line (without the newline).
 func AppendEnvelope(buf []byte, r *Record) []byte {
+	return (*envelopeWriter)(nil).append(buf, r)
+}
+
+// envelopeWriter writes envelopes remembering the last topic's JSON and the
+// last millisecond's timestamp text (a stream repeats both); nil remembers
+// nothing. The output is AppendEnvelope's, byte for byte.
+type envelopeWriter struct {
+	topic     string
+	topicJSON []byte
+	ms        int64
+	tsText    []byte // "…Z" of ms, without quotes
+}
+
+func (w *envelopeWriter) append(buf []byte, r *Record) []byte {
 	buf = append(buf, `{"topic":`...)
-	buf = appendString(buf, r.Topic)
+	if w == nil {
+		buf = appendString(buf, r.Topic)
+	} else {
+		if w.topicJSON == nil || w.topic != r.Topic {
+			w.topic, w.topicJSON = r.Topic, appendString(nil, r.Topic)
+		}
+		buf = append(buf, w.topicJSON...)
+	}
 	buf = append(buf, `,"partition":`...)
 	buf = strconv.AppendInt(buf, int64(r.Partition), 10)
 	buf = append(buf, `,"offset":`...)
 	buf = strconv.AppendInt(buf, r.Offset, 10)
 	buf = append(buf, `,"timestamp":"`...)
-	buf = r.Timestamp.UTC().AppendFormat(buf, TimeLayout)
+	if w == nil {
+		buf = r.Timestamp.UTC().AppendFormat(buf, TimeLayout)
+	} else {
+		// the layout shows milliseconds (truncated): one text per UnixMilli
+		if ms := r.Timestamp.UnixMilli(); w.tsText == nil || ms != w.ms {
+			w.ms, w.tsText = ms, r.Timestamp.UTC().AppendFormat(w.tsText[:0], TimeLayout)
+		}
+		buf = append(buf, w.tsText...)
+	}
 	buf = append(buf, `","key":`...)
 	buf = appendPart(buf, r.Key)
 	if r.Key != nil && r.KeyEncoding != "" {

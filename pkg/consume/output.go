@@ -28,12 +28,13 @@ type Printer struct {
 	template []tmplPart
 	buf      []byte
 	styles   prettyStyles
+	env      envelopeWriter
 }
 
 // NewPrinter writes in format (json, pretty, raw) or, when template is set,
 // with kcat's -f tokens.
 func NewPrinter(w io.Writer, format, template string) (*Printer, error) {
-	p := &Printer{w: bufio.NewWriterSize(w, 256<<10), format: format}
+	p := &Printer{w: bufio.NewWriterSize(w, 1<<20), format: format}
 	if template != "" {
 		p.template = parseTemplate(template)
 		return p, nil
@@ -50,6 +51,17 @@ func NewPrinter(w io.Writer, format, template string) (*Printer, error) {
 
 // Handle writes a batch and flushes.
 func (p *Printer) Handle(_ context.Context, batch []Record) error {
+	if p.template == nil && p.format == FormatJSON {
+		// straight into the writer's buffer (copied only when a line does
+		// not fit in what is left of it)
+		for i := range batch {
+			b := p.env.append(p.w.AvailableBuffer(), &batch[i])
+			if _, err := p.w.Write(append(b, '\n')); err != nil {
+				return err
+			}
+		}
+		return p.w.Flush()
+	}
 	for i := range batch {
 		r := &batch[i]
 		p.buf = p.buf[:0]

@@ -1,0 +1,164 @@
+package consume
+
+import (
+	"bytes"
+	"context"
+	"encoding/base64"
+	"errors"
+	"math/rand"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+)
+
+// appendEnvelopeRef is AppendEnvelope as it was before the Printer's cached
+// writer (commit 2ae0b2e), kept verbatim as the reference.
+func appendEnvelopeRef(buf []byte, r *Record) []byte {
+	buf = append(buf, `{"topic":`...)
+	buf = appendString(buf, r.Topic)
+	buf = append(buf, `,"partition":`...)
+	buf = strconv.AppendInt(buf, int64(r.Partition), 10)
+	buf = append(buf, `,"offset":`...)
+	buf = strconv.AppendInt(buf, r.Offset, 10)
+	buf = append(buf, `,"timestamp":"`...)
+	buf = r.Timestamp.UTC().AppendFormat(buf, TimeLayout)
+	buf = append(buf, `","key":`...)
+	buf = appendPart(buf, r.Key)
+	if r.Key != nil && r.KeyEncoding != "" {
+		buf = append(buf, `,"key_encoding":"`...)
+		buf = append(buf, r.KeyEncoding...)
+		buf = append(buf, '"')
+	}
+	buf = append(buf, `,"value":`...)
+	buf = appendPart(buf, r.Value)
+	if r.Value != nil && r.ValueEncoding != "" {
+		buf = append(buf, `,"value_encoding":"`...)
+		buf = append(buf, r.ValueEncoding...)
+		buf = append(buf, '"')
+	}
+	if len(r.Headers) > 0 {
+		buf = append(buf, `,"headers":[`...)
+		for i, h := range r.Headers {
+			if i > 0 {
+				buf = append(buf, ',')
+			}
+			buf = append(buf, `{"key":`...)
+			buf = appendString(buf, h.Key)
+			buf = append(buf, `,"value":`...)
+			switch {
+			case h.Value == nil:
+				buf = append(buf, "null"...)
+			case isText(h.Value):
+				buf = appendString(buf, string(h.Value))
+			default:
+				buf = appendString(buf, base64.StdEncoding.EncodeToString(h.Value))
+				buf = append(buf, `,"value_encoding":"base64"`...)
+			}
+			buf = append(buf, '}')
+		}
+		buf = append(buf, ']')
+	}
+	if r.DecodeErr != nil {
+		buf = append(buf, `,"error":`...)
+		buf = appendString(buf, r.DecodeErr.Error())
+	}
+	return append(buf, '}')
+}
+
+// randomRecords covers nulls, empty parts, binary keys, JSON/text/base64
+// parts, headers (null, text, binary, unicode), decode errors, several
+// topics and partitions, and timestamps that repeat a millisecond, differ
+// below it, lie before 1970 or carry a zone.
+func randomRecords(r *rand.Rand, n int) []Record {
+	bin := func() []byte {
+		b := make([]byte, r.Intn(12))
+		r.Read(b)
+		return b
+	}
+	topics := []string{"avro", "t\"q\\", "ü-日本", "a\u2028b", "x\x01y"}
+	zone := time.FixedZone("X", -5*3600)
+	base := time.Date(2024, 5, 1, 10, 0, 0, 123456789, time.UTC)
+	ts := base
+	var out []Record
+	for i := 0; i < n; i++ {
+		switch r.Intn(6) {
+		case 0: // same millisecond, other nanoseconds
+			ts = ts.Truncate(time.Millisecond).Add(time.Duration(r.Intn(1000000)))
+		case 1:
+			ts = ts.Add(time.Duration(r.Intn(5)) * time.Millisecond)
+		case 2:
+			ts = time.UnixMilli(-r.Int63n(1 << 40)).Add(time.Duration(r.Intn(999999)))
+		case 3:
+			ts = ts.In(zone)
+		case 4:
+			ts = time.Time{}
+		default:
+			ts = base.Add(time.Duration(r.Int63n(1 << 50)))
+		}
+		rec := Record{Topic: topics[r.Intn(len(topics))], Partition: int32(r.Intn(3)), Offset: r.Int63n(1 << 40), Timestamp: ts}
+		part := func() ([]byte, string) {
+			switch r.Intn(6) {
+			case 0:
+				return nil, ""
+			case 1:
+				return rawRepr([]byte{})
+			case 2:
+				return rawRepr(bin())
+			case 3:
+				return rawRepr([]byte("héllo\n\"w\" \u2028"))
+			case 4:
+				return []byte(`{"id":` + strconv.Itoa(i) + `,"s":"ü\\n"}`), EncJSON
+			}
+			return rawRepr([]byte(strconv.Itoa(i)))
+		}
+		rec.Key, rec.KeyEncoding = part()
+		rec.Value, rec.ValueEncoding = part()
+		for h := r.Intn(4) - 1; h > 0; h-- {
+			hv := [][]byte{nil, {}, []byte("v"), bin(), []byte("ü\t日本"), {0xff, 0}}[r.Intn(6)]
+			rec.Headers = append(rec.Headers, Header{Key: []string{"h", "ü", "a\"b", ""}[r.Intn(4)], Value: hv})
+		}
+		if r.Intn(8) == 0 {
+			rec.DecodeErr = errors.New("value: schema id 7: \"bad\"\n\x00 ü")
+			rec.Key, rec.KeyEncoding = base64Repr(bin())
+		}
+		out = append(out, rec)
+	}
+	return out
+}
+
+// The Printer's JSON output (cached topic and timestamp, straight into the
+// writer's buffer) is byte-identical to the reference envelope writer.
+func TestPrinterEnvelopeMatchesReference(t *testing.T) {
+	r := rand.New(rand.NewSource(11))
+	recs := randomRecords(r, 20000)
+	var want bytes.Buffer
+	for i := range recs {
+		want.Write(appendEnvelopeRef(nil, &recs[i]))
+		want.WriteByte('\n')
+		if got, w := AppendEnvelope(nil, &recs[i]), appendEnvelopeRef(nil, &recs[i]); !bytes.Equal(got, w) {
+			t.Fatalf("AppendEnvelope:\ngot  %s\nwant %s", got, w)
+		}
+	}
+	var got bytes.Buffer
+	p, err := NewPrinter(&got, FormatJSON, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for lo := 0; lo < len(recs); {
+		hi := min(len(recs), lo+1+r.Intn(3000))
+		if err := p.Handle(context.Background(), recs[lo:hi]); err != nil {
+			t.Fatal(err)
+		}
+		lo = hi
+	}
+	if !bytes.Equal(got.Bytes(), want.Bytes()) {
+		g, w := strings.Split(got.String(), "\n"), strings.Split(want.String(), "\n")
+		for i := range w {
+			if i >= len(g) || g[i] != w[i] {
+				t.Fatalf("line %d:\ngot  %s\nwant %s", i+1, g[min(i, len(g)-1)], w[i])
+			}
+		}
+		t.Fatalf("lengths differ: %d vs %d", got.Len(), want.Len())
+	}
+}
