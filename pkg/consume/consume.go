@@ -200,34 +200,50 @@ func Run(ctx context.Context, base []kgo.Opt, o Options) (Stats, error) {
 		recs = recs[:0]
 		commit := map[string]map[int32]kgo.EpochOffset{}
 		done := false
-		fs.EachRecord(func(r *kgo.Record) {
-			if done {
+		// per partition: the map lookups once per partition, not per record
+		fs.EachPartition(func(p kgo.FetchTopicPartition) {
+			if done || len(p.Records) == 0 {
 				return
 			}
-			k := tp{r.Topic, r.Partition}
-			if stop, ok := plan.stopOf(k); ok && stop >= 0 && r.Offset >= stop {
-				delete(pending, k)
-				return
+			k := tp{p.Topic, p.Partition}
+			stop, hasStop := plan.stopOf(k)
+			hasStop = hasStop && stop >= 0
+			pstop, isPending := pending[k]
+			var last *kgo.Record
+			for _, r := range p.Records {
+				if done {
+					break
+				}
+				if hasStop && r.Offset >= stop {
+					delete(pending, k)
+					isPending = false
+					continue
+				}
+				if plan.untilTime != nil && !r.Timestamp.Before(*plan.untilTime) && !r.Attrs.IsControl() {
+					// a time bound on a partition without a listed stop offset
+					delete(pending, k)
+					isPending = false
+					continue
+				}
+				last = r
+				if isPending && r.Offset+1 >= pstop {
+					delete(pending, k)
+					isPending = false
+				}
+				if r.Attrs.IsControl() {
+					continue
+				}
+				recs = append(recs, r)
+				if o.Count > 0 && st.Records+int64(len(recs)) >= int64(o.Count) {
+					done = true
+				}
 			}
-			if plan.untilTime != nil && !r.Timestamp.Before(*plan.untilTime) && !r.Attrs.IsControl() {
-				// a time bound on a partition without a listed stop offset
-				delete(pending, k)
-				return
-			}
-			pos[k] = r.Offset + 1
-			if commit[r.Topic] == nil {
-				commit[r.Topic] = map[int32]kgo.EpochOffset{}
-			}
-			commit[r.Topic][r.Partition] = kgo.EpochOffset{Epoch: r.LeaderEpoch, Offset: r.Offset + 1}
-			if stop, ok := pending[k]; ok && r.Offset+1 >= stop {
-				delete(pending, k)
-			}
-			if r.Attrs.IsControl() {
-				return
-			}
-			recs = append(recs, r)
-			if o.Count > 0 && st.Records+int64(len(recs)) >= int64(o.Count) {
-				done = true
+			if last != nil {
+				pos[k] = last.Offset + 1
+				if commit[p.Topic] == nil {
+					commit[p.Topic] = map[int32]kgo.EpochOffset{}
+				}
+				commit[p.Topic][p.Partition] = kgo.EpochOffset{Epoch: last.LeaderEpoch, Offset: last.Offset + 1}
 			}
 		})
 		batch := decodeAll(ctx, o.Decoder, specs, recs) // fresh: handlers may keep it
