@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"os"
+	"runtime/pprof"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -44,6 +46,7 @@ type runOptions struct {
 	compact         string
 	metricsAddr     string
 	deliveryTimeout time.Duration
+	cpuProfile      string
 }
 
 func newRunCmd(f *cmdutil.Factory) *cobra.Command {
@@ -79,6 +82,8 @@ empty or locked elsewhere, then exits: 1 if a topic errored.`,
 	fl.StringVar(&o.compact, "compact-topics", "", "topics to compact: a comma-separated list, or all (default outbox.compact_topics)")
 	fl.StringVar(&o.metricsAddr, "metrics-addr", "", "serve Prometheus metrics on ADDR/metrics (default outbox.metrics_addr)")
 	fl.DurationVar(&o.deliveryTimeout, "delivery-timeout", 30*time.Second, "how long one send attempt may take before it is retried (default outbox.delivery_timeout or 30s)")
+	fl.StringVar(&o.cpuProfile, "cpuprofile", "", "write a Go CPU profile of the run to FILE (for benchmarks)")
+	_ = fl.MarkHidden("cpuprofile")
 	return c
 }
 
@@ -157,6 +162,17 @@ func runRelay(c *cobra.Command, f *cmdutil.Factory, o *runOptions) error {
 	r, err := outbox.New(ctx, d, cl, opts)
 	if err != nil {
 		return err
+	}
+	if o.cpuProfile != "" {
+		pf, err := os.Create(o.cpuProfile)
+		if err != nil {
+			return errs.Usagef("--cpuprofile: %w", err)
+		}
+		defer pf.Close()
+		if err := pprof.StartCPUProfile(pf); err != nil {
+			return errs.Usagef("--cpuprofile: %w", err)
+		}
+		defer pprof.StopCPUProfile()
 	}
 	start := time.Now()
 	sum, err := r.Run(ctx)

@@ -18,9 +18,12 @@ import (
 	"os/exec"
 	"os/user"
 	"path/filepath"
+	"runtime/pprof"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -39,6 +42,9 @@ func main() {
 	topics := flag.Int("topics", 8, "topics")
 	workers := flag.Int("workers", 4, "relay workers (and DB-only drain goroutines)")
 	batch := flag.Int("batch-size", 1000, "batch size")
+	relayProf := flag.String("cpuprofile", "", "write the relay's CPU profile to FILE (hidden --cpuprofile of outbox run)")
+	rounds := flag.Int("rounds", 1, "repeat DB-only + relay this many times and print medians (a noisy machine)")
+	harnessProf := flag.String("harness-cpuprofile", "", "write this process's CPU profile (kfake broker) during the relay run to FILE")
 	flag.Parse()
 
 	pgURL, stopPG := startPG()
@@ -50,47 +56,124 @@ func main() {
 	_, err = migrate.Up(ctx, d, []string{"outbox", "deadletter"})
 	check(err)
 
-	c, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.DefaultNumPartitions(6), kfake.AllowAutoTopicCreation())
-	check(err)
-	defer c.Close()
-
 	names := make([]string, *topics)
 	for i := range names {
 		names[i] = fmt.Sprintf("bench-%d", i)
 	}
 
-	fmt.Printf("outbox bench: %d rows of %d bytes over %d topics, %d workers, batch %d (PostgreSQL, in-process kfake)\n", *n, *size, *topics, *workers, *batch)
-	t0 := time.Now()
-	fill(ctx, d, *n, *size, names)
-	fmt.Printf("  insert (outbox.Insert):   %8.0f rows/s\n", float64(*n)/time.Since(t0).Seconds())
+	fmt.Printf("outbox bench: %d rows of %d bytes over %d topics, %d workers, batch %d, %d round(s) (PostgreSQL, in-process kfake)\n", *n, *size, *topics, *workers, *batch, *rounds)
+	var dbRates, rates, ratios []float64
+	for r := 1; r <= *rounds; r++ {
+		if *rounds > 1 {
+			fmt.Printf(" round %d\n", r)
+		}
+		t0 := time.Now()
+		fill(ctx, d, *n, *size, names)
+		fmt.Printf("  insert (outbox.Insert):   %8.0f rows/s\n", float64(*n)/time.Since(t0).Seconds())
+		_, _ = d.ExecContext(ctx, "VACUUM ANALYZE kafka_messages")
 
-	t0 = time.Now()
-	dbOnly(ctx, d, names, *workers, *batch)
-	dbRate := float64(*n) / time.Since(t0).Seconds()
-	fmt.Printf("  DB-only drain:            %8.0f rows/s (SELECT + DELETE, no Kafka)\n", dbRate)
+		t0 = time.Now()
+		dbOnly(ctx, d, names, *workers, *batch)
+		dbRate := float64(*n) / time.Since(t0).Seconds()
+		fmt.Printf("  DB-only drain:            %8.0f rows/s (SELECT + DELETE, no Kafka)\n", dbRate)
 
-	fill(ctx, d, *n, *size, names)
-	_, _ = d.ExecContext(ctx, "VACUUM ANALYZE kafka_messages")
-	cmd := exec.Command(*bin, "outbox", "run", "--once", "--db", pgURL, "-b", strings.Join(c.ListenAddrs(), ","),
-		"--workers", strconv.Itoa(*workers), "--batch-size", strconv.Itoa(*batch), "--log-level", "warn")
+		fill(ctx, d, *n, *size, names)
+		_, _ = d.ExecContext(ctx, "VACUUM ANALYZE kafka_messages")
+		prof := ""
+		if r == 1 {
+			prof = *relayProf
+		}
+		rate := relay(ctx, d, *bin, pgURL, *workers, *batch, *n, prof, *harnessProf != "" && r == 1, *harnessProf)
+		fmt.Printf("  ratio relay / DB-only:    %8.2f  (target >= 0.70)\n", rate/dbRate)
+		dbRates, rates, ratios = append(dbRates, dbRate), append(rates, rate), append(ratios, rate/dbRate)
+	}
+	if *rounds > 1 {
+		fmt.Printf(" median of %d rounds: DB-only %.0f rows/s, relay %.0f msgs/s, ratio %.2f (ratios %s)\n",
+			*rounds, median(dbRates), median(rates), median(ratios), fmtList(ratios))
+	}
+}
+
+func median(xs []float64) float64 {
+	s := slices.Clone(xs)
+	slices.Sort(s)
+	if len(s)%2 == 1 {
+		return s[len(s)/2]
+	}
+	return (s[len(s)/2-1] + s[len(s)/2]) / 2
+}
+
+func fmtList(xs []float64) string {
+	var p []string
+	for _, x := range xs {
+		p = append(p, fmt.Sprintf("%.2f", x))
+	}
+	return strings.Join(p, " ")
+}
+
+// relay times `deimos outbox run --once` against a fresh in-process kfake
+// cluster and returns msgs/s.
+func relay(ctx context.Context, d *db.DB, bin, pgURL string, workers, batch, n int, relayProf string, profHarness bool, harnessProf string) float64 {
+	c, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.DefaultNumPartitions(6), kfake.AllowAutoTopicCreation())
+	check(err)
+	defer c.Close()
+	cmd := exec.Command(bin, "outbox", "run", "--once", "--db", pgURL, "-b", strings.Join(c.ListenAddrs(), ","),
+		"--workers", strconv.Itoa(workers), "--batch-size", strconv.Itoa(batch), "--log-level", "warn")
+	if relayProf != "" {
+		cmd.Args = append(cmd.Args, "--cpuprofile", relayProf)
+	}
+	if profHarness {
+		f, err := os.Create(harnessProf)
+		check(err)
+		check(pprof.StartCPUProfile(f))
+		defer f.Close()
+	}
 	var out bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &out
-	t0 = time.Now()
-	if err := cmd.Run(); err != nil {
+	t0 := time.Now()
+	check(cmd.Start())
+	// Peak RSS: VmHWM of the child's own address space, polled (rusage's
+	// maxrss can include this process's memory at fork time).
+	var hwm atomic.Int64
+	done := make(chan struct{})
+	go func() {
+		path := fmt.Sprintf("/proc/%d/status", cmd.Process.Pid)
+		for {
+			if b, err := os.ReadFile(path); err == nil {
+				for _, l := range strings.Split(string(b), "\n") {
+					if f := strings.Fields(l); len(f) >= 2 && f[0] == "VmHWM:" {
+						if kb, err := strconv.ParseInt(f[1], 10, 64); err == nil && kb > hwm.Load() {
+							hwm.Store(kb)
+						}
+					}
+				}
+			}
+			select {
+			case <-done:
+				return
+			case <-time.After(20 * time.Millisecond):
+			}
+		}
+	}()
+	err = cmd.Wait()
+	close(done)
+	if err != nil {
 		log.Fatalf("deimos outbox run: %v\n%s", err, out.String())
 	}
 	el := time.Since(t0)
-	rate := float64(*n) / el.Seconds()
+	if profHarness {
+		pprof.StopCPUProfile()
+	}
+	rate := float64(n) / el.Seconds()
 	var left int
 	check(d.QueryRowContext(ctx, "SELECT COUNT(*) FROM kafka_messages").Scan(&left))
-	rss := cmd.ProcessState.SysUsage().(*syscall.Rusage).Maxrss // KiB on Linux
+	rss := hwm.Load() // KiB
 	fmt.Printf("  deimos outbox run --once: %8.0f msgs/s (%.1fs, %d rows left)\n", rate, el.Seconds(), left)
-	fmt.Printf("  ratio relay / DB-only:    %8.2f  (target >= 0.70)\n", rate/dbRate)
 	fmt.Printf("  peak RSS of the relay:    %8.1f MiB\n", float64(rss)/1024)
 	fmt.Printf("  relay output: %s", out.String())
 	if left != 0 {
 		log.Fatalf("%d rows were not relayed", left)
 	}
+	return rate
 }
 
 func fill(ctx context.Context, d *db.DB, n, size int, topics []string) {
@@ -118,8 +201,35 @@ func fill(ctx context.Context, d *db.DB, n, size int, topics []string) {
 }
 
 // dbOnly drains the table with the relay's statements and no Kafka: one
-// topic per goroutine at a time, batches in id order, deleted in one transaction.
+// topic per goroutine at a time, batches in id order (the first SELECT plain,
+// later ones "AND id > last", as the relay), each batch deleted in one
+// transaction, and, as the relay does, the next batch fetched while the
+// current one is processed (here: deleted).
 func dbOnly(ctx context.Context, d *db.DB, topics []string, workers, batch int) {
+	const cols = "SELECT id, topic, message, key, partition_key, created_at FROM kafka_messages"
+	fetch := func(t string, after int64) []int64 {
+		var rows *sql.Rows
+		var err error
+		if after < 0 {
+			rows, err = d.QueryContext(ctx, cols+" WHERE topic = $1 ORDER BY id LIMIT $2", t, batch)
+		} else {
+			rows, err = d.QueryContext(ctx, cols+" WHERE topic = $1 AND id > $2 ORDER BY id LIMIT $3", t, after, batch)
+		}
+		check(err)
+		defer rows.Close()
+		ids := make([]int64, 0, batch)
+		for rows.Next() {
+			var id int64
+			var topic string
+			var msg, key []byte
+			var pk sql.NullString
+			var ca any
+			check(rows.Scan(&id, &topic, &msg, &key, &pk, &ca))
+			ids = append(ids, id)
+		}
+		check(rows.Err())
+		return ids
+	}
 	ch := make(chan string, len(topics))
 	for _, t := range topics {
 		ch <- t
@@ -131,41 +241,23 @@ func dbOnly(ctx context.Context, d *db.DB, topics []string, workers, batch int) 
 		go func() {
 			defer wg.Done()
 			for t := range ch {
-				for {
-					rows, err := d.QueryContext(ctx, "SELECT id, topic, message, key, partition_key, created_at FROM kafka_messages WHERE topic = $1 ORDER BY id LIMIT $2", t, batch)
-					check(err)
-					var ids []int64
-					for rows.Next() {
-						var id int64
-						var topic string
-						var msg, key []byte
-						var pk sql.NullString
-						var ca time.Time
-						check(rows.Scan(&id, &topic, &msg, &key, &pk, &ca))
-						ids = append(ids, id)
+				ids := fetch(t, -1)
+				for len(ids) > 0 {
+					var next chan []int64
+					if len(ids) >= batch {
+						next = make(chan []int64, 1)
+						after := ids[len(ids)-1]
+						go func() { next <- fetch(t, after) }()
 					}
-					rows.Close()
-					if len(ids) == 0 {
-						break
-					}
+					// The relay's PostgreSQL delete: one statement, one id array.
 					check(d.Tx(ctx, func(tx *sql.Tx) error {
-						for s := 0; s < len(ids); s += 500 {
-							e := min(s+500, len(ids))
-							ph := make([]string, 0, e-s)
-							args := []any{t}
-							for i, id := range ids[s:e] {
-								ph = append(ph, "$"+strconv.Itoa(i+2))
-								args = append(args, id)
-							}
-							if _, err := tx.ExecContext(ctx, "DELETE FROM kafka_messages WHERE topic = $1 AND id IN ("+strings.Join(ph, ", ")+")", args...); err != nil {
-								return err
-							}
-						}
-						return nil
+						_, err := tx.ExecContext(ctx, "DELETE FROM kafka_messages WHERE topic = $1 AND id = ANY($2)", t, ids)
+						return err
 					}))
-					if len(ids) < batch {
+					if next == nil {
 						break
 					}
+					ids = <-next
 				}
 			}
 		}()
