@@ -153,17 +153,18 @@ func run(c *cobra.Command, f *cmdutil.Factory, o *options, so *sinkOptions) erro
 	if err != nil {
 		return err
 	}
+	reuse := false
 	if handler == nil {
 		p, err := consume.NewPrinter(f.IO.Out, format, o.template)
 		if err != nil {
 			return errs.Usage(err)
 		}
-		handler = p
+		handler, reuse = p, true // the Printer writes a batch out and keeps nothing
 	}
 
 	co := consume.Options{Topics: clean, Regex: o.regex, Partitions: o.partitions, Offset: off, Until: until,
 		Count: o.count, ExitAtEnd: o.exitAtEnd, Group: o.group, ReadCommitted: o.readCommitted, Strict: o.strict,
-		Handler: handler, Timeout: o.timeout}
+		Handler: handler, Timeout: o.timeout, ReuseBatches: reuse}
 	if !o.noDecode {
 		reg, err := registry.New(cfg.Schema.Registry)
 		if err != nil {

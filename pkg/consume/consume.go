@@ -45,6 +45,10 @@ type Options struct {
 	Timeout       time.Duration // for reaching the cluster and listing offsets (default 30s)
 	// OnAssigned is told, once, which partitions will be read and where they end (-e).
 	OnAssigned func(parts []PartitionRange)
+	// ReuseBatches says Handler keeps neither a batch nor any byte slice of
+	// its records after Handle returns (the Printer): Run then reuses the
+	// batch and decode memory from poll to poll.
+	ReuseBatches bool
 }
 
 // PartitionRange is a partition's planned start and stop (-1: unbounded).
@@ -246,7 +250,10 @@ func Run(ctx context.Context, base []kgo.Opt, o Options) (Stats, error) {
 				commit[p.Topic][p.Partition] = kgo.EpochOffset{Epoch: last.LeaderEpoch, Offset: last.Offset + 1}
 			}
 		})
-		batch := decodeAll(ctx, o.Decoder, specs, recs) // fresh: handlers may keep it
+		if !o.ReuseBatches {
+			specs.fresh() // handlers may keep the batch
+		}
+		batch := decodeAll(ctx, o.Decoder, specs, recs)
 		for i := range batch {
 			if batch[i].DecodeErr != nil {
 				st.DecodeErrors++
@@ -512,16 +519,28 @@ func planOffsets(ctx context.Context, adm *kadm.Client, o Options, topics []stri
 	return plan, nil
 }
 
-// specCache holds each topic's spec, one map per decode worker.
-type specCache struct{ per []map[string]*encode.Spec }
+// specCache holds each topic's spec, one map per decode worker, and the
+// memory decodeAll reuses when batches are not kept by the handler.
+type specCache struct {
+	per    []map[string]*encode.Spec
+	arenas [][]byte
+	batch  []Record
+}
 
 func newSpecCache() *specCache {
 	n := runtime.GOMAXPROCS(0)
-	c := &specCache{per: make([]map[string]*encode.Spec, n)}
+	c := &specCache{per: make([]map[string]*encode.Spec, n), arenas: make([][]byte, n)}
 	for i := range c.per {
 		c.per[i] = map[string]*encode.Spec{}
 	}
 	return c
+}
+
+// fresh makes the next decodeAll allocate new memory for everything it
+// returns.
+func (c *specCache) fresh() {
+	c.batch = nil
+	clear(c.arenas)
 }
 
 // minParallelDecode is the smallest batch worth splitting across cores.
@@ -540,13 +559,17 @@ func decodeAll(ctx context.Context, dec Decoder, specs *specCache, recs []*kgo.R
 	if len(recs) == 0 {
 		return nil
 	}
-	batch := make([]Record, len(recs))
+	if cap(specs.batch) < len(recs) {
+		specs.batch = make([]Record, len(recs))
+	}
+	batch := specs.batch[:len(recs)]
 	workers := len(specs.per)
 	if dec == nil || workers < 2 || len(recs) < minParallelDecode {
-		d := newRecordDecoder(dec, specs.per[0], recs)
+		d := newRecordDecoder(dec, specs.per[0], recs, specs.arenas[0])
 		for i, r := range recs {
-			batch[i] = d.toRecord(ctx, r)
+			d.decode(ctx, r, &batch[i])
 		}
+		specs.arenas[0] = d.arena[:0]
 		return batch
 	}
 	var wg sync.WaitGroup
@@ -557,13 +580,14 @@ func decodeAll(ctx context.Context, dec Decoder, specs *specCache, recs []*kgo.R
 			break
 		}
 		wg.Add(1)
-		go func(m map[string]*encode.Spec, lo, hi int) {
+		go func(w, lo, hi int) {
 			defer wg.Done()
-			d := newRecordDecoder(dec, m, recs[lo:hi])
+			d := newRecordDecoder(dec, specs.per[w], recs[lo:hi], specs.arenas[w])
 			for i := lo; i < hi; i++ {
-				batch[i] = d.toRecord(ctx, recs[i])
+				d.decode(ctx, recs[i], &batch[i])
 			}
-		}(specs.per[w], lo, hi)
+			specs.arenas[w] = d.arena[:0]
+		}(w, lo, hi)
 	}
 	wg.Wait()
 	return batch
@@ -581,20 +605,25 @@ type recordDecoder struct {
 	recs  []*kgo.Record // the run (to size the arena)
 }
 
-func newRecordDecoder(dec Decoder, specs map[string]*encode.Spec, recs []*kgo.Record) *recordDecoder {
-	d := &recordDecoder{dec: dec, specs: specs, recs: recs}
+// newRecordDecoder decodes recs; arena (nil: a fresh one) is where decoded
+// parts go.
+func newRecordDecoder(dec Decoder, specs map[string]*encode.Spec, recs []*kgo.Record, arena []byte) *recordDecoder {
+	d := &recordDecoder{dec: dec, specs: specs, recs: recs, arena: arena[:0], sized: arena != nil}
 	d.app, _ = dec.(appendDecoder)
 	return d
 }
 
 // toRecord decodes one record; errors are kept on the record, never dropped.
 func toRecord(ctx context.Context, dec Decoder, specs map[string]*encode.Spec, r *kgo.Record) Record {
-	return newRecordDecoder(dec, specs, nil).toRecord(ctx, r)
+	var rec Record
+	newRecordDecoder(dec, specs, nil, nil).decode(ctx, r, &rec)
+	return rec
 }
 
-func (d *recordDecoder) toRecord(ctx context.Context, r *kgo.Record) Record {
+// decode decodes r into *rec (every field is set).
+func (d *recordDecoder) decode(ctx context.Context, r *kgo.Record, rec *Record) {
 	dec := d.dec
-	rec := Record{
+	*rec = Record{
 		Topic: r.Topic, Partition: r.Partition, Offset: r.Offset, Timestamp: r.Timestamp,
 		RawKey: r.Key, RawValue: r.Value,
 	}
@@ -610,7 +639,7 @@ func (d *recordDecoder) toRecord(ctx context.Context, r *kgo.Record) Record {
 	}
 	if dec == nil {
 		rawParts()
-		return rec
+		return
 	}
 	sp := d.specs[r.Topic]
 	if sp == nil {
@@ -636,7 +665,8 @@ func (d *recordDecoder) toRecord(ctx context.Context, r *kgo.Record) Record {
 	var err error
 	if d.app != nil {
 		if !d.sized {
-			// decoded JSON is about twice the Avro bytes: size the arena once
+			// decoded JSON is under twice the Avro bytes: size the arena once
+			// (a reused arena keeps the capacity it grew to)
 			n := 0
 			for _, x := range d.recs {
 				n += len(x.Key) + len(x.Value)
@@ -651,11 +681,10 @@ func (d *recordDecoder) toRecord(ctx context.Context, r *kgo.Record) Record {
 		rec.DecodeErr = err
 		rec.Key, rec.KeyEncoding = base64Repr(r.Key)
 		rec.Value, rec.ValueEncoding = base64Repr(r.Value)
-		return rec
+		return
 	}
 	rec.Key, rec.KeyEncoding = pick(dd.Key, dd.KeyFormat, r.Key)
 	rec.Value, rec.ValueEncoding = pick(dd.Value, dd.ValueFormat, r.Value)
-	return rec
 }
 
 func unframable(b []byte) bool { return len(b) > 0 && len(b) < 5 && b[0] == 0 }

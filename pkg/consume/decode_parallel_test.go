@@ -79,3 +79,62 @@ func TestShortZeroBytesAreBinary(t *testing.T) {
 		t.Fatalf("framed value with no registry must be a decode error, got %s", r.Value)
 	}
 }
+
+// appendSeqDecoder is seqDecoder decoding into the caller's buffer (as the
+// encode engine's DecodeAppend does).
+type appendSeqDecoder struct{ seqDecoder }
+
+func (appendSeqDecoder) DecodeAppend(_ context.Context, _ encode.Spec, key, value, dst []byte) (encode.Decoded, []byte, error) {
+	if string(value) == "bad" {
+		return encode.Decoded{}, dst, errors.New("bad value")
+	}
+	start := len(dst)
+	dst = append(append(append(dst, `{"n":`...), value...), '}')
+	f := encode.Format{Wire: "raw", SchemaType: "AVRO"}
+	return encode.Decoded{Value: dst[start:len(dst):len(dst)], ValueFormat: f}, dst, nil
+}
+
+// Without ReuseBatches every batch (and the bytes its records point to)
+// survives later polls; with it, each batch is right when handed over
+// (run with -race).
+func TestDecodeAllArenaReuse(t *testing.T) {
+	round := func(specs *specCache, r, n int) ([]Record, []string) {
+		recs := make([]*kgo.Record, n)
+		want := make([]string, n)
+		for i := range recs {
+			v := strconv.Itoa(r*100000 + i)
+			if i%777 == 5 {
+				v = "bad"
+			}
+			want[i] = `{"n":` + v + `}`
+			recs[i] = &kgo.Record{Topic: "t", Offset: int64(i), Value: []byte(v)}
+		}
+		return decodeAll(context.Background(), appendSeqDecoder{}, specs, recs), want
+	}
+	check := func(batch []Record, want []string) {
+		t.Helper()
+		for i, r := range batch {
+			if (r.DecodeErr != nil) != (want[i] == `{"n":bad}`) || r.DecodeErr == nil && string(r.Value) != want[i] {
+				t.Fatalf("record %d = %s (%v), want %s", i, r.Value, r.DecodeErr, want[i])
+			}
+		}
+	}
+	for _, n := range []int{3, 5003} {
+		specs := newSpecCache()
+		var kept [][]Record
+		var wants [][]string
+		for r := 0; r < 4; r++ {
+			specs.fresh()
+			b, w := round(specs, r, n+r*900)
+			kept, wants = append(kept, b), append(wants, w)
+		}
+		for i := range kept {
+			check(kept[i], wants[i])
+		}
+		specs = newSpecCache()
+		for r := 0; r < 4; r++ {
+			b, w := round(specs, r, n+(r%2)*900)
+			check(b, w)
+		}
+	}
+}
