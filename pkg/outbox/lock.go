@@ -249,9 +249,19 @@ func parseDBTime(v any) time.Time {
 
 // deleteChunk is how many ids one DELETE names (Deimos uses 10; larger
 // groups are much faster and equally safe: deleting a deleted id is a no-op).
+// PostgreSQL deletes a whole batch in one statement with an id array.
 const deleteChunk = 500
 
 func deleteIDs(ctx context.Context, tx Execer, d db.Dialect, topic string, ids []int64) error {
+	if d.Name() == "postgres" {
+		// One statement with one array parameter: no per-id placeholders
+		// to build, bind and plan.
+		if len(ids) == 0 {
+			return nil
+		}
+		_, err := tx.ExecContext(ctx, "DELETE FROM kafka_messages WHERE topic = $1 AND id = ANY($2)", topic, ids)
+		return err
+	}
 	for start := 0; start < len(ids); start += deleteChunk {
 		end := min(start+deleteChunk, len(ids))
 		var b strings.Builder
