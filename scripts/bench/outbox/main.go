@@ -36,7 +36,7 @@ import (
 )
 
 func main() {
-	bin := flag.String("bin", "./bin/deimos", "deimos binary")
+	bin := flag.String("bin", "./bin/deimos", "deimos binary; a comma-separated list compares builds (each timed in every round)")
 	n := flag.Int("n", 1000000, "rows")
 	size := flag.Int("size", 1024, "message bytes")
 	topics := flag.Int("topics", 8, "topics")
@@ -62,7 +62,8 @@ func main() {
 	}
 
 	fmt.Printf("outbox bench: %d rows of %d bytes over %d topics, %d workers, batch %d, %d round(s) (PostgreSQL, in-process kfake)\n", *n, *size, *topics, *workers, *batch, *rounds)
-	var dbRates, rates, ratios []float64
+	var dbRates []float64
+	var rates, ratios [][]float64 // per binary
 	for r := 1; r <= *rounds; r++ {
 		if *rounds > 1 {
 			fmt.Printf(" round %d\n", r)
@@ -77,19 +78,31 @@ func main() {
 		dbRate := float64(*n) / time.Since(t0).Seconds()
 		fmt.Printf("  DB-only drain:            %8.0f rows/s (SELECT + DELETE, no Kafka)\n", dbRate)
 
-		fill(ctx, d, *n, *size, names)
-		_, _ = d.ExecContext(ctx, "VACUUM ANALYZE kafka_messages")
-		prof := ""
-		if r == 1 {
-			prof = *relayProf
+		bins := strings.Split(*bin, ",")
+		for i, b := range bins {
+			fill(ctx, d, *n, *size, names)
+			_, _ = d.ExecContext(ctx, "VACUUM ANALYZE kafka_messages")
+			prof := ""
+			if r == 1 && i == 0 {
+				prof = *relayProf
+			}
+			if len(bins) > 1 {
+				fmt.Printf("  [%s]\n", b)
+			}
+			rate := relay(ctx, d, b, pgURL, *workers, *batch, *n, prof, *harnessProf != "" && r == 1 && i == 0, *harnessProf)
+			fmt.Printf("  ratio relay / DB-only:    %8.2f  (target >= 0.70)\n", rate/dbRate)
+			if r == 1 {
+				rates, ratios = append(rates, nil), append(ratios, nil)
+			}
+			rates[i], ratios[i] = append(rates[i], rate), append(ratios[i], rate/dbRate)
 		}
-		rate := relay(ctx, d, *bin, pgURL, *workers, *batch, *n, prof, *harnessProf != "" && r == 1, *harnessProf)
-		fmt.Printf("  ratio relay / DB-only:    %8.2f  (target >= 0.70)\n", rate/dbRate)
-		dbRates, rates, ratios = append(dbRates, dbRate), append(rates, rate), append(ratios, rate/dbRate)
+		dbRates = append(dbRates, dbRate)
 	}
-	if *rounds > 1 {
-		fmt.Printf(" median of %d rounds: DB-only %.0f rows/s, relay %.0f msgs/s, ratio %.2f (ratios %s)\n",
-			*rounds, median(dbRates), median(rates), median(ratios), fmtList(ratios))
+	for i, b := range strings.Split(*bin, ",") {
+		if *rounds > 1 {
+			fmt.Printf(" median of %d rounds [%s]: DB-only %.0f rows/s, relay %.0f msgs/s, ratio %.2f (ratios %s)\n",
+				*rounds, b, median(dbRates), median(rates[i]), median(ratios[i]), fmtList(ratios[i]))
+		}
 	}
 }
 
