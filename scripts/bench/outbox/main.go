@@ -18,6 +18,7 @@ import (
 	"os/exec"
 	"os/user"
 	"path/filepath"
+	"runtime"
 	"runtime/pprof"
 	"slices"
 	"strconv"
@@ -74,9 +75,10 @@ func main() {
 		_, _ = d.ExecContext(ctx, "VACUUM ANALYZE kafka_messages")
 
 		t0 = time.Now()
+		c0 := cpuBusy()
 		dbOnly(ctx, d, names, *workers, *batch)
 		dbRate := float64(*n) / time.Since(t0).Seconds()
-		fmt.Printf("  DB-only drain:            %8.0f rows/s (SELECT + DELETE, no Kafka)\n", dbRate)
+		fmt.Printf("  DB-only drain:            %8.0f rows/s (SELECT + DELETE, no Kafka; machine CPU busy %s)\n", dbRate, c0())
 
 		bins := strings.Split(*bin, ",")
 		for i, b := range bins {
@@ -103,6 +105,34 @@ func main() {
 			fmt.Printf(" median of %d rounds [%s]: DB-only %.0f rows/s, relay %.0f msgs/s, ratio %.2f (ratios %s)\n",
 				*rounds, b, median(dbRates), median(rates[i]), median(ratios[i]), fmtList(ratios[i]))
 		}
+	}
+}
+
+// cpuBusy samples /proc/stat; the returned func gives the share of all
+// cores' time that was busy since (everything on the machine, not just us).
+func cpuBusy() func() string {
+	read := func() (busy, total float64) {
+		b, err := os.ReadFile("/proc/stat")
+		if err != nil {
+			return 0, 0
+		}
+		f := strings.Fields(strings.SplitN(string(b), "\n", 2)[0])
+		for i, v := range f[1:] {
+			x, _ := strconv.ParseFloat(v, 64)
+			total += x
+			if i != 3 && i != 4 { // idle, iowait
+				busy += x
+			}
+		}
+		return busy, total
+	}
+	b0, t0 := read()
+	return func() string {
+		b1, t1 := read()
+		if t1 <= t0 {
+			return "?"
+		}
+		return fmt.Sprintf("%.0f%% of %d cores", 100*(b1-b0)/(t1-t0), runtime.NumCPU())
 	}
 }
 
@@ -143,6 +173,7 @@ func relay(ctx context.Context, d *db.DB, bin, pgURL string, workers, batch, n i
 	var out bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &out
 	t0 := time.Now()
+	c0 := cpuBusy()
 	check(cmd.Start())
 	// Peak RSS: VmHWM of the child's own address space, polled (rusage's
 	// maxrss can include this process's memory at fork time).
@@ -173,6 +204,7 @@ func relay(ctx context.Context, d *db.DB, bin, pgURL string, workers, batch, n i
 		log.Fatalf("deimos outbox run: %v\n%s", err, out.String())
 	}
 	el := time.Since(t0)
+	busy := c0()
 	if profHarness {
 		pprof.StopCPUProfile()
 	}
@@ -180,7 +212,8 @@ func relay(ctx context.Context, d *db.DB, bin, pgURL string, workers, batch, n i
 	var left int
 	check(d.QueryRowContext(ctx, "SELECT COUNT(*) FROM kafka_messages").Scan(&left))
 	rss := hwm.Load() // KiB
-	fmt.Printf("  deimos outbox run --once: %8.0f msgs/s (%.1fs, %d rows left)\n", rate, el.Seconds(), left)
+	fmt.Printf("  deimos outbox run --once: %8.0f msgs/s (%.1fs, %d rows left; machine CPU busy %s; relay CPU %.1fs)\n", rate, el.Seconds(), left, busy,
+		(cmd.ProcessState.UserTime() + cmd.ProcessState.SystemTime()).Seconds())
 	fmt.Printf("  peak RSS of the relay:    %8.1f MiB\n", float64(rss)/1024)
 	fmt.Printf("  relay output: %s", out.String())
 	if left != 0 {
