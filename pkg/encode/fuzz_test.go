@@ -4,10 +4,10 @@ import (
 	"context"
 	"encoding/json"
 	"flag"
-	"os"
 	"strings"
 	"testing"
 
+	"github.com/deimos-cli/deimos/internal/testenv"
 	"github.com/deimos-cli/deimos/pkg/config"
 	"github.com/deimos-cli/deimos/pkg/encode/protobuf"
 )
@@ -26,7 +26,7 @@ func TestMain(m *testing.M) {
 			panic(err)
 		}
 	}
-	os.Exit(m.Run())
+	testenv.Main(m) // runs the tests, then removes the binary testenv built
 }
 
 // FuzzDecode: arbitrary bytes never panic, and every decode entry point

@@ -151,19 +151,13 @@ func TestProtoRegistryErrors(t *testing.T) {
 	}
 }
 
-// buildBinary builds ./deimos into a temp dir (once per test binary run).
+// buildBinary returns the real deimos binary (testenv builds it once).
 func buildBinary(t *testing.T) string {
 	t.Helper()
 	if testing.Short() {
 		t.Skip("builds the binary")
 	}
-	bin := filepath.Join(t.TempDir(), "deimos")
-	cmd := exec.Command("go", "build", "-o", bin, "github.com/deimos-cli/deimos")
-	cmd.Dir = "../.."
-	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
-	return bin
+	return testenv.Binary(t)
 }
 
 func runBin(t *testing.T, bin, dir, stdin string, args ...string) (string, string, int) {
