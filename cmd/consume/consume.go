@@ -88,13 +88,14 @@ after each batch is written out. Ctrl-C stops cleanly (flush, commit, exit 0).`,
 	fl.BoolVar(&o.noDecode, "no-decode", false, "do not decode: keys and values as JSON text, strings or base64")
 	fl.DurationVar(&o.timeout, "timeout", 30*time.Second, "give up on an unreachable broker after this long")
 	fl.BoolVarP(&o.quiet, "quiet", "q", false, "no summary on stderr")
-	addProfileFlag(fl, &o.cpuProfile)
+	cmdutil.AddProfileFlag(fl, &o.cpuProfile)
 	addSinkFlags(c, &so)
 	return c
 }
 
 func run(c *cobra.Command, f *cmdutil.Factory, o *options, so *sinkOptions) error {
-	stopProfile, err := startProfile(o.cpuProfile)
+	cmdutil.TuneGC()
+	stopProfile, err := cmdutil.StartProfile(o.cpuProfile)
 	if err != nil {
 		return err
 	}

@@ -7,8 +7,6 @@ import (
 	"fmt"
 	"net"
 	"net/http"
-	"os"
-	"runtime/pprof"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -82,8 +80,7 @@ empty or locked elsewhere, then exits: 1 if a topic errored.`,
 	fl.StringVar(&o.compact, "compact-topics", "", "topics to compact: a comma-separated list, or all (default outbox.compact_topics)")
 	fl.StringVar(&o.metricsAddr, "metrics-addr", "", "serve Prometheus metrics on ADDR/metrics (default outbox.metrics_addr)")
 	fl.DurationVar(&o.deliveryTimeout, "delivery-timeout", 30*time.Second, "how long one send attempt may take before it is retried (default outbox.delivery_timeout or 30s)")
-	fl.StringVar(&o.cpuProfile, "cpuprofile", "", "write a Go CPU profile of the run to FILE (for benchmarks)")
-	_ = fl.MarkHidden("cpuprofile")
+	cmdutil.AddProfileFlag(fl, &o.cpuProfile)
 	return c
 }
 
@@ -163,17 +160,11 @@ func runRelay(c *cobra.Command, f *cmdutil.Factory, o *runOptions) error {
 	if err != nil {
 		return err
 	}
-	if o.cpuProfile != "" {
-		pf, err := os.Create(o.cpuProfile)
-		if err != nil {
-			return errs.Usagef("--cpuprofile: %w", err)
-		}
-		defer pf.Close()
-		if err := pprof.StartCPUProfile(pf); err != nil {
-			return errs.Usagef("--cpuprofile: %w", err)
-		}
-		defer pprof.StopCPUProfile()
+	stopProfile, err := cmdutil.StartProfile(o.cpuProfile)
+	if err != nil {
+		return err
 	}
+	defer stopProfile()
 	start := time.Now()
 	sum, err := r.Run(ctx)
 	el := time.Since(start)

@@ -96,7 +96,7 @@ Deimos) to send.`,
 	fl.StringVar(&o.partitioner, "partitioner", "", "crc32 (default, as Deimos/librdkafka) or murmur2 (Java client); overrides kafka.partitioner")
 	fl.DurationVar(&o.timeout, "timeout", 30*time.Second, "give up on an unreachable broker or undeliverable message after this long")
 	fl.BoolVarP(&o.quiet, "quiet", "q", false, "no summary line")
-	addProfileFlag(fl, &o.cpuProfile)
+	cmdutil.AddProfileFlag(fl, &o.cpuProfile)
 	return c
 }
 
@@ -120,7 +120,8 @@ func ParseKeyConfig(s string) (config.KeyConfig, error) {
 }
 
 func run(c *cobra.Command, f *cmdutil.Factory, o *options) error {
-	stopProfile, err := startProfile(o.cpuProfile)
+	cmdutil.TuneGC()
+	stopProfile, err := cmdutil.StartProfile(o.cpuProfile)
 	if err != nil {
 		return err
 	}

@@ -1,4 +1,4 @@
-package produce
+package cmdutil
 
 import (
 	"os"
@@ -10,24 +10,23 @@ import (
 	"github.com/deimos-cli/deimos/pkg/errs"
 )
 
-// addProfileFlag adds the hidden --cpuprofile FILE flag (for performance
+// AddProfileFlag adds the hidden --cpuprofile FILE flag (for performance
 // work: go tool pprof FILE).
-func addProfileFlag(fl *pflag.FlagSet, p *string) {
-	fl.StringVar(p, "cpuprofile", "", "write a CPU profile to this file")
+func AddProfileFlag(fl *pflag.FlagSet, p *string) {
+	fl.StringVar(p, "cpuprofile", "", "write a Go CPU profile of the run to FILE")
 	_ = fl.MarkHidden("cpuprofile")
 }
 
-// tuneGC trades a little memory for less GC work on bulk streams (the heap
-// is small and bounded by the in-flight limits); GOGC, when set, wins.
-func tuneGC() {
+// TuneGC trades a little memory for less GC work on bulk streams (their heap
+// is small and bounded by in-flight limits); GOGC, when set, wins.
+func TuneGC() {
 	if os.Getenv("GOGC") == "" {
 		debug.SetGCPercent(400)
 	}
 }
 
-// startProfile starts CPU profiling when path is set; call the returned stop.
-func startProfile(path string) (func(), error) {
-	tuneGC()
+// StartProfile starts CPU profiling when path is set; call the returned stop.
+func StartProfile(path string) (func(), error) {
 	if path == "" {
 		return func() {}, nil
 	}
