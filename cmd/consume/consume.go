@@ -133,14 +133,14 @@ func run(c *cobra.Command, f *cmdutil.Factory, o *options, so *sinkOptions) erro
 	}
 	off, err := consume.ParseOffset(o.offset, time.Now())
 	if err != nil {
-		return errs.Usage(err)
+		return errs.Usagef("-o: %w", err)
 	}
 	until, err := consume.ParseUntil(o.until)
 	if err != nil {
 		return errs.Usage(err)
 	}
 	if o.count < 0 {
-		return errs.Usagef("-c must be positive")
+		return errs.Usagef("-c %d: use a positive count (0 or no -c: no limit)", o.count)
 	}
 	format := o.output
 	if format == "" {
