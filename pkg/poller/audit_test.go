@@ -10,6 +10,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+	dto "github.com/prometheus/client_model/go"
+
 	"github.com/twmb/franz-go/pkg/kfake"
 	"github.com/twmb/franz-go/pkg/kgo"
 
@@ -197,8 +200,15 @@ func (w lockedWriter) Write(p []byte) (int, error) {
 // is delivered, the cursor moves on); without it the batch is retried and the
 // cursor does not pass the too-large row.
 func TestTooLarge(t *testing.T) {
-	for _, skip := range []bool{true, false} {
-		t.Run(fmt.Sprintf("skip=%v", skip), func(t *testing.T) {
+	for _, c := range []struct {
+		skip bool
+		// clientLimit: the client's own batch limit rejects the big record
+		// alone (the rest of its batch is delivered on the first attempt);
+		// otherwise the broker rejects the whole produce batch.
+		clientLimit bool
+	}{{true, false}, {true, true}, {false, false}} {
+		skip, clientLimit := c.skip, c.clientLimit
+		t.Run(fmt.Sprintf("skip=%v/client_limit=%v", skip, clientLimit), func(t *testing.T) {
 			e := newEnv(t, "sqlite")
 			c, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.SeedTopics(1, "widgets"),
 				kfake.BrokerConfigs(map[string]string{"message.max.bytes": "1500"}))
@@ -207,7 +217,11 @@ func TestTooLarge(t *testing.T) {
 			}
 			t.Cleanup(c.Close)
 			e.brokers = c.ListenAddrs()
-			cl, err := kgo.NewClient(kgo.SeedBrokers(e.brokers...), kgo.ProducerLinger(50*time.Millisecond))
+			kopts := []kgo.Opt{kgo.SeedBrokers(e.brokers...), kgo.ProducerLinger(50 * time.Millisecond)}
+			if clientLimit {
+				kopts = append(kopts, kgo.ProducerBatchMaxBytes(1400))
+			}
+			cl, err := kgo.NewClient(kopts...)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -227,8 +241,10 @@ func TestTooLarge(t *testing.T) {
 			s := e.settings(func(s *Settings) { s.SkipTooLarge = skip; s.BatchSize = 2 })
 			ctx, cancel := context.WithTimeout(context.Background(), 1500*time.Millisecond)
 			defer cancel()
+			met := NewMetrics(prometheus.NewRegistry())
 			eng := e.engine(func(o *Options) {
 				o.OnRun = func(r RunStats) { mu.Lock(); stats = append(stats, r); mu.Unlock() }
+				o.Metrics = met
 			})
 			if err := eng.Run(ctx, []Settings{s}, skip); err != nil {
 				t.Fatal(err)
@@ -246,6 +262,13 @@ func TestTooLarge(t *testing.T) {
 				if pi.Cursor.ID != 6 || len(stats) != 1 || stats[0].ErroredBatches != 1 || stats[0].Messages != 6 {
 					t.Fatalf("cursor %+v stats %+v", pi.Cursor, stats)
 				}
+				// rows 1, 2, 4, 5, 6 (4 delivered alongside the skipped row 3)
+				if n := counterValue(t, met.rows.WithLabelValues(s.Name)); n != 5 {
+					t.Fatalf("deimos_poller_rows_published_total = %v, want 5", n)
+				}
+				if n := counterValue(t, met.errored.WithLabelValues(s.Name)); n != 1 {
+					t.Fatalf("deimos_poller_batches_errored_total = %v, want 1", n)
+				}
 				return
 			}
 			for k := range got {
@@ -258,6 +281,9 @@ func TestTooLarge(t *testing.T) {
 			}
 			if pi.Cursor.ID != 2 {
 				t.Fatalf("cursor moved past the undelivered row: %+v", pi.Cursor)
+			}
+			if n := counterValue(t, met.rows.WithLabelValues(s.Name)); n != 2 {
+				t.Fatalf("deimos_poller_rows_published_total = %v, want 2", n)
 			}
 		})
 	}
@@ -273,4 +299,14 @@ func bigName() string {
 		fmt.Fprintf(&b, "%016x", x)
 	}
 	return b.String()
+}
+
+// counterValue reads one counter series.
+func counterValue(t *testing.T, c prometheus.Counter) float64 {
+	t.Helper()
+	var m dto.Metric
+	if err := c.Write(&m); err != nil {
+		t.Fatal(err)
+	}
+	return m.GetCounter().GetValue()
 }

@@ -513,12 +513,10 @@ func (w *worker) process(ctx context.Context, st *RunStats, rows []Row, tombston
 		msgs, ids, bad, encErr := w.encodeAll(work, rows, tombstones)
 		var err error
 		if encErr == nil {
-			err = w.publishKafkaRetry(ctx, work, msgs, ids, commit, st)
-			if err == nil {
-				w.e.o.Metrics.published(w.s.Name, len(msgs))
-				return nil
-			}
-			if errors.Is(err, errSkippedTooLarge) {
+			var skipped int
+			skipped, err = w.publishKafkaRetry(ctx, work, msgs, ids, commit, st)
+			if err == nil || errors.Is(err, errSkippedTooLarge) {
+				w.e.o.Metrics.published(w.s.Name, len(msgs)-skipped)
 				return nil
 			}
 			if ctx.Err() != nil {
@@ -536,8 +534,8 @@ func (w *worker) process(ctx context.Context, st *RunStats, rows []Row, tombston
 			// Deimos moves on without the batch. We still publish the rows that
 			// encoded, when the failure was theirs alone.
 			if encErr != nil && len(msgs) > 0 {
-				if err := w.publishKafkaRetry(ctx, work, msgs, ids, nil, st); err == nil {
-					w.e.o.Metrics.published(w.s.Name, len(msgs))
+				if skipped, err := w.publishKafkaRetry(ctx, work, msgs, ids, nil, st); err == nil || errors.Is(err, errSkippedTooLarge) {
+					w.e.o.Metrics.published(w.s.Name, len(msgs)-skipped)
 				}
 			}
 			fc := commit
@@ -559,66 +557,86 @@ var errSkippedTooLarge = errors.New("too-large messages skipped")
 
 // publishKafkaRetry publishes; Kafka errors retry (only the failed records)
 // with capped exponential back-off until ctx is cancelled. Too-large records
-// are skipped (with their ids logged) when skip_too_large is set.
-// commit nil: publish only.
-func (w *worker) publishKafkaRetry(ctx, work context.Context, msgs []encode.Encoded, ids []int64, commit CommitFunc, st *RunStats) error {
+// are skipped (with their ids logged) when skip_too_large is set: it then
+// returns how many were skipped and errSkippedTooLarge (every other record of
+// msgs was delivered). commit nil: publish only.
+func (w *worker) publishKafkaRetry(ctx, work context.Context, msgs []encode.Encoded, ids []int64, commit CommitFunc, st *RunStats) (int, error) {
 	if commit == nil {
 		commit = func(context.Context, *sql.Tx) error { return nil }
 	}
+	noCommit := func(context.Context, *sql.Tx) error { return nil }
 	backoff := w.e.o.RetryWait
 	for {
 		err := w.pub.Publish(work, msgs, commit)
 		var ke *KafkaError
 		if !errors.As(err, &ke) {
-			return err
+			return 0, err
 		}
 		w.e.o.Metrics.kafkaError(w.s.Name)
+		failed := ke.Failed
 		if w.s.SkipTooLarge && len(ke.TooLarge) > 0 && len(ke.TooLarge) == len(ke.Failed) {
 			var skipped []int64
+			var retry []int // rejected for another reason when sent alone
 			for _, i := range ke.TooLarge {
 				if len(ke.TooLarge) > 1 {
 					// The broker rejects a whole produce batch when it is too
 					// large: resend each record alone so only the truly
 					// too-large ones are skipped.
-					err := w.pub.Publish(work, msgs[i:i+1], func(context.Context, *sql.Tx) error { return nil })
+					err := w.pub.Publish(work, msgs[i:i+1], noCommit)
+					if err == nil {
+						continue // delivered
+					}
 					var ke1 *KafkaError
-					if err == nil || !errors.As(err, &ke1) || len(ke1.TooLarge) == 0 {
-						if err == nil {
-							w.e.o.Metrics.published(w.s.Name, 1)
-							continue
-						}
+					if !errors.As(err, &ke1) || len(ke1.TooLarge) == 0 {
 						if ctx.Err() != nil {
-							return ctx.Err()
+							return 0, ctx.Err()
 						}
-						// another error: retry the whole remainder as usual
-						skipped = nil
-						goto retry
+						retry = append(retry, i)
+						continue
 					}
 				}
 				skipped = append(skipped, ids[i])
 			}
-			w.log.Error("skipping messages since they are too large", "ids", skipped, "error", ke.Err)
-			st.ErroredBatches++
-			w.e.o.Metrics.erroredBatch(w.s.Name)
-			if err := w.e.o.DB.Tx(work, func(tx *sql.Tx) error { return commit(work, tx) }); err != nil {
-				return err
+			if len(retry) == 0 {
+				w.log.Error("skipping messages since they are too large", "ids", skipped, "error", ke.Err)
+				st.ErroredBatches++
+				w.e.o.Metrics.erroredBatch(w.s.Name)
+				if err := w.e.o.DB.Tx(work, func(tx *sql.Tx) error { return commit(work, tx) }); err != nil {
+					return 0, err
+				}
+				return len(skipped), errSkippedTooLarge
 			}
-			return errSkippedTooLarge
+			// another error: retry what is still undelivered (records
+			// delivered alone are not sent again)
+			failed = append(retry, skippedIdx(ids, ke.TooLarge, skipped)...)
 		}
-	retry:
-		w.log.Error("error publishing through DB poller (kafka); retrying", "error", ke.Err, "failed", len(ke.Failed), "retry_in", backoff)
+		w.log.Error("error publishing through DB poller (kafka); retrying", "error", ke.Err, "failed", len(failed), "retry_in", backoff)
 		if !sleep(ctx, backoff) {
-			return ctx.Err()
+			return 0, ctx.Err()
 		}
 		backoff = min(backoff*2, w.e.o.MaxBackoff)
 		// retry only what was not delivered
-		nm := make([]encode.Encoded, len(ke.Failed))
-		ni := make([]int64, len(ke.Failed))
-		for j, i := range ke.Failed {
+		nm := make([]encode.Encoded, len(failed))
+		ni := make([]int64, len(failed))
+		for j, i := range failed {
 			nm[j], ni[j] = msgs[i], ids[i]
 		}
 		msgs, ids = nm, ni
 	}
+}
+
+// skippedIdx maps the skipped ids back to their indexes among cand.
+func skippedIdx(ids []int64, cand []int, skipped []int64) []int {
+	var out []int
+	for _, i := range cand {
+		for _, id := range skipped {
+			if ids[i] == id {
+				out = append(out, i)
+				break
+			}
+		}
+	}
+	return out
 }
 
 // encodeAll encodes every row. On errors it still returns what encoded, with
