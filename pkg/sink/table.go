@@ -9,6 +9,7 @@ import (
 	"context"
 	"database/sql"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"math/rand/v2"
 	"strconv"
@@ -39,11 +40,61 @@ type Options struct {
 	Sleep func(ctx context.Context, d time.Duration) error
 	// OnRetry is told about each deadlock retry (for logs and metrics).
 	OnRetry func(err error, attempt int, wait time.Duration)
+	// NoFallback turns off Deimos's batch_message_fallback: a failed bulk
+	// write then fails the whole batch.
+	NoFallback bool
+	// OnFallback is told when a bulk write failed and the batch is being
+	// written one row at a time (Deimos's
+	// deimos.batch_consumption.initial_failure).
+	OnFallback func(err error, rows int)
+	// SkipBadRows: rows that still fail one at a time are reported through
+	// OnBadRow and Stats.BadRows and Handle returns nil, so the batch's
+	// offsets are committed. Without it, Handle commits the good rows and
+	// returns a *BatchFallbackError naming every failed row.
+	SkipBadRows bool
+	// OnBadRow is told about each row that failed on its own.
+	OnBadRow func(BadRow)
 }
 
 // Stats counts what a Table wrote since it was built.
 type Stats struct {
 	Batches, Messages, Upserted, Deleted, Retries int64
+	// Fallbacks counts batches written one row at a time after the bulk
+	// write failed; BadRows the rows that failed on their own.
+	Fallbacks, BadRows int64
+}
+
+// BadRow is a message whose row could not be written on its own.
+type BadRow struct {
+	Topic     string
+	Partition int32
+	Offset    int64
+	Key       string // the message key as JSON ("null" when absent)
+	Err       error
+}
+
+func (b BadRow) String() string {
+	return fmt.Sprintf("key %s (%s/%d@%d): %v", b.Key, b.Topic, b.Partition, b.Offset, b.Err)
+}
+
+// BatchFallbackError is Deimos's BatchFallbackError: the bulk write failed,
+// the rows were written one at a time, the good ones were committed and
+// these failed.
+type BatchFallbackError struct {
+	Table  string
+	Failed []BadRow
+}
+
+func (e *BatchFallbackError) Error() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "table sink %s: %d row(s) failed after writing the batch one row at a time (the other rows are committed): ", e.Table, len(e.Failed))
+	for i, f := range e.Failed {
+		if i > 0 {
+			b.WriteString("; ")
+		}
+		b.WriteString(f.String())
+	}
+	return b.String()
 }
 
 // Table is a table sink. It implements consume.Handler.
@@ -232,29 +283,71 @@ func (t *Table) Handle(ctx context.Context, batch []consume.Record) error {
 		}
 		prepared = append(prepared, rs)
 	}
+	nrows := 0
+	for _, rs := range prepared {
+		nrows += len(rs)
+	}
+	fallback := false
+	var bulkErr error // the bulk write's error, once falling back
 	for attempt := 0; ; attempt++ {
 		var up, del int64
+		var failed []BadRow
 		err := t.d.Tx(ctx, func(tx *sql.Tx) error {
+			up, del, failed = 0, 0, nil
 			now := t.o.Now().UTC()
 			for _, rs := range prepared {
-				u, d, err := t.writeSlice(ctx, tx, rs, now)
+				var u, d int64
+				var err error
+				if fallback {
+					var f []BadRow
+					u, d, f, err = t.writeSliceByRow(ctx, tx, rs, now)
+					failed = append(failed, f...)
+				} else {
+					u, d, err = t.writeSlice(ctx, tx, rs, now)
+				}
 				if err != nil {
 					return err
 				}
 				up += u
 				del += d
 			}
+			if fallback && up+del == 0 {
+				return errNoneWritten
+			}
 			return nil
 		})
-		if err == nil {
+		if errors.Is(err, errNoneWritten) { // no row went in on its own: the bulk error stands
+			err = bulkErr
+		} else if err == nil {
 			t.Stats.Batches++
 			t.Stats.Messages += int64(len(batch))
 			t.Stats.Upserted += up
 			t.Stats.Deleted += del
-			return nil
+			if len(failed) == 0 {
+				return nil
+			}
+			t.Stats.BadRows += int64(len(failed))
+			if t.o.OnBadRow != nil {
+				for _, f := range failed {
+					t.o.OnBadRow(f)
+				}
+			}
+			if t.o.SkipBadRows {
+				return nil
+			}
+			return errs.Failed(&BatchFallbackError{Table: t.o.Table, Failed: failed})
 		}
 		if ctx.Err() != nil {
 			return ctx.Err()
+		}
+		if !IsDeadlock(err) && !fallback && !t.o.NoFallback && nrows > 1 {
+			// Deimos 2.6 batch_message_fallback: write the rows one at a time.
+			fallback, bulkErr, attempt = true, err, -1
+			t.Stats.Fallbacks++
+			if t.o.OnFallback != nil {
+				t.o.OnFallback(err, nrows)
+			}
+			continue
 		}
 		if !IsDeadlock(err) || t.o.DeadlockRetries < 0 || attempt >= t.o.DeadlockRetries {
 			first := batch[0]
@@ -270,6 +363,8 @@ func (t *Table) Handle(ctx context.Context, batch []consume.Record) error {
 		}
 	}
 }
+
+var errNoneWritten = errors.New("no row of the batch could be written")
 
 // IsDeadlock reports the errors Deimos retries: deadlocks and lock timeouts.
 func IsDeadlock(err error) bool {
@@ -486,10 +581,90 @@ func (t *Table) writeSlice(ctx context.Context, tx *sql.Tx, rs []row, now time.T
 	return int64(len(ups)), int64(len(dels)), nil
 }
 
+// writeSliceByRow is writeSlice one row at a time (the fallback), each row
+// inside its own savepoint: PostgreSQL aborts a whole transaction on an
+// error, and rolling back to the savepoint keeps the other rows. A row's
+// error is returned in the failed list, except deadlocks and lock timeouts,
+// which abort the transaction so the batch is retried.
+func (t *Table) writeSliceByRow(ctx context.Context, tx *sql.Tx, rs []row, now time.Time) (up, del int64, failed []BadRow, err error) {
+	var ups, dels []row
+	for _, r := range rs {
+		if r.delete {
+			dels = append(dels, r)
+		} else {
+			ups = append(ups, r)
+		}
+	}
+	ups = Compact(ups, func(r row) string { return fmt.Sprint(r.keyVal...) })
+	one := func(r row, write func() error) error {
+		if _, err := tx.ExecContext(ctx, "SAVEPOINT deimos_row"); err != nil {
+			return err
+		}
+		werr := write()
+		if werr == nil {
+			_, err := tx.ExecContext(ctx, "RELEASE SAVEPOINT deimos_row")
+			return err
+		}
+		if IsDeadlock(werr) || ctx.Err() != nil {
+			return werr
+		}
+		if _, err := tx.ExecContext(ctx, "ROLLBACK TO SAVEPOINT deimos_row"); err != nil {
+			return err
+		}
+		if _, err := tx.ExecContext(ctx, "RELEASE SAVEPOINT deimos_row"); err != nil {
+			return err
+		}
+		failed = append(failed, badRow(r.rec, werr))
+		return errRowFailed
+	}
+	for start := 0; start < len(ups); start += t.maxRows {
+		// The columns of the bulk statement this row was part of, so a
+		// row written on its own gets the same NULLs as in the bulk write.
+		chunk := ups[start:min(start+t.maxRows, len(ups))]
+		cols := t.unionCols(chunk)
+		for _, r := range chunk {
+			switch err := one(r, func() error { return t.upsertCols(ctx, tx, []row{r}, cols, now) }); err {
+			case nil:
+				up++
+			case errRowFailed:
+			default:
+				return 0, 0, nil, err
+			}
+		}
+	}
+	for _, r := range dels {
+		switch err := one(r, func() error { return t.delete(ctx, tx, []row{r}) }); err {
+		case nil:
+			del++
+		case errRowFailed:
+		default:
+			return 0, 0, nil, err
+		}
+	}
+	return up, del, failed, nil
+}
+
+var errRowFailed = errors.New("row failed")
+
+func badRow(r *consume.Record, err error) BadRow {
+	k := "null"
+	if r.Key != nil {
+		k = string(r.Key)
+	} else if r.RawKey != nil {
+		k = strconv.Quote(string(r.RawKey))
+	}
+	return BadRow{Topic: r.Topic, Partition: r.Partition, Offset: r.Offset, Key: k, Err: err}
+}
+
 // upsert writes rows with one multi-row INSERT … ON CONFLICT. The columns are
 // the union of the rows' columns; a row without a value gets NULL, as
 // Deimos's bulk import does.
 func (t *Table) upsert(ctx context.Context, tx *sql.Tx, rs []row, now time.Time) error {
+	return t.upsertCols(ctx, tx, rs, t.unionCols(rs), now)
+}
+
+// unionCols is the union of the rows' columns, in table order.
+func (t *Table) unionCols(rs []row) []string {
 	set := map[string]bool{}
 	for _, r := range rs {
 		for c := range r.vals {
@@ -502,6 +677,11 @@ func (t *Table) upsert(ctx context.Context, tx *sql.Tx, rs []row, now time.Time)
 			cols = append(cols, c)
 		}
 	}
+	return cols
+}
+
+// upsertCols is upsert with the given columns.
+func (t *Table) upsertCols(ctx context.Context, tx *sql.Tx, rs []row, cols []string, now time.Time) error {
 	ins := append([]string(nil), cols...)
 	if t.created != "" {
 		ins = append(ins, t.created)
