@@ -36,7 +36,12 @@ type options struct {
 	linger, timeout                    time.Duration
 	batchSize, maxBuffered             int
 	noIdempotence, quiet               bool
+	progressMin                        int64
 }
+
+// progressMinBytes is the input size from which a progress bar is drawn on a
+// terminal stderr (-f FILE only; -q turns it off).
+const progressMinBytes = 8 << 20
 
 // NewCmd returns the `produce` command.
 func NewCmd(f *cmdutil.Factory) *cobra.Command {
@@ -97,6 +102,10 @@ Deimos) to send.`,
 	fl.DurationVar(&o.timeout, "timeout", 30*time.Second, "give up on an unreachable broker or undeliverable message after this long")
 	fl.BoolVarP(&o.quiet, "quiet", "q", false, "no summary line")
 	cmdutil.AddProfileFlag(fl, &o.cpuProfile)
+	// Hidden, for tests: the progress bar's size threshold, so a test under a
+	// pseudo-terminal need not write megabytes (cmd/produce progress_test.go).
+	fl.Int64Var(&o.progressMin, "progress-min-bytes", progressMinBytes, "draw a progress bar on a terminal for -f files of at least this size")
+	_ = fl.MarkHidden("progress-min-bytes")
 	return c
 }
 
@@ -254,7 +263,7 @@ func run(c *cobra.Command, f *cmdutil.Factory, o *options) error {
 	}
 
 	var prog *progress
-	if f.IO.StderrTTY && size > 8<<20 && !o.quiet {
+	if f.IO.StderrTTY && size >= o.progressMin && size > 0 && !o.quiet {
 		prog = &progress{w: f.IO.ErrOut, total: size, start: time.Now()}
 		po.OnRead = prog.update
 	}
