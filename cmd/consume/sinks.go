@@ -30,6 +30,7 @@ type sinkOptions struct {
 	mapping        []string
 	keyColumns     []string
 	noCompact      bool
+	skipBadRows    bool
 	exec           string
 	skipExitCode   int
 	checkpoint     bool
@@ -46,6 +47,7 @@ func addSinkFlags(c *cobra.Command, o *sinkOptions) {
 	fl.StringSliceVar(&o.mapping, "map", nil, "table sink: COLUMN=FIELD takes a column's value from another payload field (repeatable)")
 	fl.StringSliceVar(&o.keyColumns, "key-columns", nil, "table sink: conflict target columns (default: the primary key)")
 	fl.BoolVar(&o.noCompact, "no-compact", false, "table sink: write every message in per-key order instead of only the last per key")
+	fl.BoolVar(&o.skipBadRows, "skip-bad-rows", false, "table sink: log rows the database rejects (key, offset, error) and commit the batch instead of failing the run")
 	fl.StringVar(&o.exec, "exec", "", "run this shell command per message (payload JSON on stdin, DEIMOS_* metadata in the environment)")
 	fl.IntVar(&o.skipExitCode, "skip-exit-code", checkpoint.DefaultSkipExitCode, "--exec: the handler's exit status that means \"skipped\" (0 acknowledges, others fail)")
 	fl.BoolVar(&o.checkpoint, "checkpoint", false, "--exec: store acknowledged events in phobos_db_checkpoint_events, skip already-stored payloads, record failures (needs -g)")
@@ -79,6 +81,7 @@ type resolved struct {
 	mapping    map[string]string
 	keyColumns []string
 	noCompact  bool
+	skipBad    bool
 	exec       string
 	skip       int
 	checkpoint bool
@@ -109,6 +112,7 @@ func resolve(c *cobra.Command, cfg *config.Config, o *sinkOptions, group string)
 		r.mapping = found.Mapping
 		r.keyColumns = found.KeyColumns
 		r.noCompact = found.Compacted != nil && !*found.Compacted
+		r.skipBad = found.SkipBadRows
 		r.exec = found.Exec
 		r.skip = checkpoint.DefaultSkipExitCode
 		if found.SkipExitCode != nil {
@@ -153,6 +157,9 @@ func resolve(c *cobra.Command, cfg *config.Config, o *sinkOptions, group string)
 	}
 	if o.noCompact {
 		r.noCompact = true
+	}
+	if o.skipBadRows {
+		r.skipBad = true
 	}
 	if o.exec != "" {
 		r.exec = o.exec
@@ -230,13 +237,22 @@ func buildHandler(ctx context.Context, f *cmdutil.Factory, cfg *config.Config, o
 	var handlers []consume.Handler
 	if r.table != "" {
 		t, err := sink.New(ctx, d, sink.Options{Table: r.table, Mapping: r.mapping, KeyColumns: r.keyColumns, NoCompact: r.noCompact,
+			SkipBadRows: r.skipBad,
 			OnRetry: func(err error, attempt int, wait time.Duration) {
 				log.Warn("table sink: deadlock or lock timeout, retrying the batch", "table", r.table, "attempt", attempt, "wait", wait, "error", err)
+			},
+			OnFallback: func(err error, rows int) {
+				log.Warn("table sink: batch write failed, writing its rows one at a time", "table", r.table, "rows", rows, "error", err)
+			},
+			OnBadRow: func(b sink.BadRow) {
+				if r.skipBad {
+					log.Error("table sink: row rejected by the database, skipped (skip_bad_rows)", "table", r.table, "key", b.Key, "topic", b.Topic, "partition", b.Partition, "offset", b.Offset, "error", b.Err)
+				}
 			}})
 		if err != nil {
 			return nil, err
 		}
-		log.Info("table sink ready", "table", r.table, "keys", strings.Join(t.Keys(), ","), "compacted", !r.noCompact, "db", d.URL)
+		log.Info("table sink ready", "table", r.table, "keys", strings.Join(t.Keys(), ","), "compacted", !r.noCompact, "skip_bad_rows", r.skipBad, "db", d.URL)
 		handlers = append(handlers, t)
 	}
 	if r.exec != "" {

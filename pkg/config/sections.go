@@ -107,6 +107,7 @@ type Consumer struct {
 	Mapping         map[string]string `yaml:"mapping"`
 	KeyColumns      StringList        `yaml:"key_columns"`
 	Compacted       *bool             `yaml:"compacted"`
+	SkipBadRows     bool              `yaml:"skip_bad_rows"`
 	Exec            string            `yaml:"exec"`
 	SkipExitCode    *int              `yaml:"skip_exit_code"`
 	Checkpoint      bool              `yaml:"checkpoint"`
