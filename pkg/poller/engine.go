@@ -135,6 +135,11 @@ type worker struct {
 	tsIsCol bool
 	// warnedHidden: the late-commit guard's visibility warning was logged.
 	warnedHidden bool
+	// valueFields are the value schema's fields (nil: schemaless, every column).
+	valueFields map[string]bool
+	// keyFields are the key schema's fields (key_config schema; nil otherwise
+	// or when the backend is schemaless).
+	keyFields map[string]bool
 }
 
 func (e *Engine) prepare(ctx context.Context, s Settings) (*worker, error) {
@@ -158,6 +163,28 @@ func (e *Engine) prepare(ctx context.Context, s Settings) (*worker, error) {
 	fields, err := e.o.Encoder.FieldNames(ctx, spec)
 	if err != nil {
 		return nil, fmt.Errorf("poller %s: schema fields of topic %s: %w", s.Name, s.Topic, err)
+	}
+	if len(fields) > 0 {
+		w.valueFields = map[string]bool{}
+		for _, f := range fields {
+			w.valueFields[f] = true
+		}
+	}
+	if spec.KeyConfig.Mode() == "schema" {
+		// The key is the row's columns that are fields of the key schema
+		// (Deimos: a payload_key hash); they need not be value fields.
+		ks := encode.Spec{Topic: spec.Topic, Backend: spec.Backend, Schema: spec.KeyConfig.Schema, Namespace: spec.Namespace}
+		kf, err := e.o.Encoder.FieldNames(ctx, ks)
+		if err != nil {
+			return nil, fmt.Errorf("poller %s: fields of key schema %s: %w", s.Name, spec.KeyConfig.Schema, err)
+		}
+		w.keyFields = map[string]bool{}
+		for _, f := range kf {
+			w.keyFields[f] = true
+		}
+		if len(fields) > 0 {
+			fields = append(append([]string(nil), fields...), kf...)
+		}
 	}
 	src, err := buildSource(ctx, d, s.Table, s.TimestampColumn, s.IDColumn, s.Mapping, fields, true)
 	if err != nil {
@@ -672,19 +699,29 @@ func (w *worker) message(r Row, tombstone bool) encode.Message {
 		return encode.Message{Value: nil, Key: keyValue(key)}
 	}
 	payload := make(map[string]any, len(r.Cols))
+	var key map[string]any
+	schemaKey := w.spec.KeyConfig.Mode() == "schema"
+	if schemaKey {
+		key = map[string]any{}
+	}
 	for c, v := range r.Cols {
 		f := c
 		if m, ok := w.s.Mapping[c]; ok {
 			f = m
 		}
-		payload[f] = v
+		if w.valueFields == nil || w.valueFields[f] {
+			payload[f] = v
+		}
+		if schemaKey && (w.keyFields == nil || w.keyFields[f]) {
+			key[f] = v
+		}
 	}
 	m := encode.Message{Value: payload}
 	switch w.spec.KeyConfig.Mode() {
 	case "plain":
-		m.Key = r.ID
+		m.Key = r.ID // the id column's value
 	case "schema":
-		m.Key = payload
+		m.Key = key
 	}
 	return m
 }
