@@ -319,7 +319,17 @@ func TestRealDeadlockIsRetried(t *testing.T) {
 	exec(t, d, `INSERT INTO dl VALUES (1, 0), (2, 0)`)
 	now := time.Now()
 	var retries []error
-	s := newSink(t, d, Options{Table: "dl", Sleep: func(context.Context, time.Duration) error { return nil },
+	// The retry waits until the test transaction has committed: otherwise
+	// it may grab row 1 before the test's waiting UPDATE and deadlock again.
+	committed := make(chan struct{})
+	s := newSink(t, d, Options{Table: "dl", Sleep: func(ctx context.Context, _ time.Duration) error {
+		select {
+		case <-committed:
+			return nil
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	},
 		OnRetry: func(err error, attempt int, _ time.Duration) { retries = append(retries, err) }}, &now)
 	tx, err := d.Begin()
 	if err != nil {
@@ -354,6 +364,7 @@ func TestRealDeadlockIsRetried(t *testing.T) {
 	if err := tx.Commit(); err != nil {
 		t.Fatal(err)
 	}
+	close(committed)
 	if err := <-done; err != nil {
 		t.Fatalf("Handle after deadlock: %v", err)
 	}
