@@ -11,6 +11,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/twmb/franz-go/pkg/kgo"
+
 	"github.com/deimos-cli/deimos/internal/testenv"
 	"github.com/deimos-cli/deimos/pkg/db"
 	"github.com/deimos-cli/deimos/pkg/migrate"
@@ -38,7 +40,22 @@ func waitFor(t *testing.T, what string, timeout time.Duration, cond func() bool)
 //  2. the test then takes ACCESS EXCLUSIVE on widgets and releases the row lock:
 //     the save completes and the poller parks in its next batch's SELECT;
 //  3. pg_terminate_backend on every other backend of the database.
-func TestConnectionLostOnceExit3(t *testing.T) {
+//
+// connLost is a PostgreSQL database with 5 widgets, a poller config
+// (batch_size 1, a password in the URL to check redaction) and two test
+// connections for holding locks.
+type connLost struct {
+	t                  *testing.T
+	ctx                context.Context
+	d                  *db.DB
+	url                string
+	brokers            []string
+	run                func(args ...string) *exec.Cmd
+	rowLock, tableLock *sql.Conn
+	rowPid, tablePid   int
+}
+
+func newConnLost(t *testing.T) *connLost {
 	bin := testenv.Binary(t)
 	url := testenv.Postgres(t)
 	ctx := context.Background()
@@ -46,7 +63,7 @@ func TestConnectionLostOnceExit3(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer d.Close()
+	t.Cleanup(func() { d.Close() })
 	if _, err := migrate.Up(ctx, d, []string{"poller"}); err != nil {
 		t.Fatal(err)
 	}
@@ -90,18 +107,64 @@ pollers:
 	}
 	rowLock, rowPid := conn()
 	tableLock, tablePid := conn()
-	mustConn := func(c *sql.Conn, q string) {
-		t.Helper()
-		if _, err := c.ExecContext(ctx, q); err != nil {
-			t.Fatalf("%s: %v", q, err)
-		}
-	}
-	mustConn(rowLock, "BEGIN")
-	mustConn(rowLock, "SELECT * FROM deimos_poll_info WHERE producer = 'WidgetProducer' FOR UPDATE")
+	return &connLost{t: t, ctx: ctx, d: d, url: url, brokers: brokers, run: run, rowLock: rowLock, tableLock: tableLock, rowPid: rowPid, tablePid: tablePid}
+}
 
-	cmd := run("run", "--once")
-	var stderr syncBuf
-	cmd.Stderr = &stderr
+func (c *connLost) exec(conn *sql.Conn, q string) {
+	c.t.Helper()
+	if _, err := conn.ExecContext(c.ctx, q); err != nil {
+		c.t.Fatalf("%s: %v", q, err)
+	}
+}
+
+// waiting is the pid of a backend other than the test's waiting on a lock
+// while running a statement matching like (0: none).
+func (c *connLost) waiting(like string) int {
+	var pid int
+	err := c.d.QueryRowContext(c.ctx, `SELECT pid FROM pg_stat_activity WHERE datname = current_database()
+ AND wait_event_type = 'Lock' AND pid NOT IN ($1, $2) AND query LIKE $3`, c.rowPid, c.tablePid, like).Scan(&pid)
+	if err != nil && err != sql.ErrNoRows {
+		c.t.Fatal(err)
+	}
+	return pid
+}
+
+// terminate ends every client backend of the database but conn's.
+func (c *connLost) terminate(conn *sql.Conn, keep int) {
+	c.t.Helper()
+	if _, err := conn.ExecContext(c.ctx, `SELECT pg_terminate_backend(pid) FROM pg_stat_activity
+ WHERE datname = current_database() AND pid <> pg_backend_pid() AND pid <> $1 AND backend_type = 'client backend'`, keep); err != nil {
+		c.t.Fatal(err)
+	}
+}
+
+// reopen replaces the test's pool (its idle connections were terminated too).
+func (c *connLost) reopen() {
+	c.t.Helper()
+	d, err := db.Open(c.ctx, c.url)
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	c.t.Cleanup(func() { d.Close() })
+	c.d = d
+}
+
+func (c *connLost) lastSentID() int64 {
+	c.t.Helper()
+	var id int64
+	if err := c.d.QueryRowContext(c.ctx, "SELECT last_sent_id FROM deimos_poll_info WHERE producer = 'WidgetProducer'").Scan(&id); err != nil {
+		c.t.Fatal(err)
+	}
+	return id
+}
+
+// start runs `poller run --once`; exited reports whether it has exited, wait
+// waits for it (with a deadline) and returns its exit code.
+func (c *connLost) start() (stderr *syncBuf, exited func() bool, wait func() int) {
+	t := c.t
+	cmd := c.run("run", "--once")
+	stderr = &syncBuf{}
+	cmd.Stderr = stderr
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
@@ -113,18 +176,7 @@ pollers:
 			<-done
 		}
 	})
-
-	// the poller's backend waiting on a lock, running a statement matching like
-	waiting := func(like string) int {
-		var pid int
-		err := d.QueryRowContext(ctx, `SELECT pid FROM pg_stat_activity WHERE datname = current_database()
- AND wait_event_type = 'Lock' AND pid NOT IN ($1, $2) AND query LIKE $3`, rowPid, tablePid, like).Scan(&pid)
-		if err != nil && err != sql.ErrNoRows {
-			t.Fatal(err)
-		}
-		return pid
-	}
-	exited := func() bool {
+	exited = func() bool {
 		select {
 		case err := <-done:
 			done <- err
@@ -133,43 +185,47 @@ pollers:
 			return false
 		}
 	}
+	wait = func() int {
+		var werr error
+		select {
+		case werr = <-done:
+			done <- werr
+		case <-time.After(60 * time.Second):
+			t.Fatalf("poller did not exit: %s", stderr.String())
+		}
+		if ee, ok := werr.(*exec.ExitError); ok {
+			return ee.ExitCode()
+		} else if werr != nil {
+			t.Fatal(werr)
+		}
+		return 0
+	}
+	return stderr, exited, wait
+}
+
+func TestConnectionLostOnceExit3(t *testing.T) {
+	c := newConnLost(t)
+	c.exec(c.rowLock, "BEGIN")
+	c.exec(c.rowLock, "SELECT * FROM deimos_poll_info WHERE producer = 'WidgetProducer' FOR UPDATE")
+	stderr, exited, wait := c.start()
 	waitFor(t, "the poller's cursor save to wait on the row lock", 30*time.Second, func() bool {
 		if exited() {
 			t.Fatalf("poller exited early: %s", stderr.String())
 		}
-		return waiting("UPDATE%deimos_poll_info%") != 0
+		return c.waiting("UPDATE%deimos_poll_info%") != 0
 	})
-	mustConn(tableLock, "BEGIN")
-	mustConn(tableLock, "LOCK TABLE widgets IN ACCESS EXCLUSIVE MODE")
-	mustConn(rowLock, "COMMIT")
-	var fetchPid int
+	c.exec(c.tableLock, "BEGIN")
+	c.exec(c.tableLock, "LOCK TABLE widgets IN ACCESS EXCLUSIVE MODE")
+	c.exec(c.rowLock, "COMMIT")
 	waitFor(t, "the poller's next SELECT to wait on the table lock", 30*time.Second, func() bool {
 		if exited() {
 			t.Fatalf("poller exited early: %s", stderr.String())
 		}
-		fetchPid = waiting("SELECT%widgets%")
-		return fetchPid != 0
+		return c.waiting("SELECT%widgets%") != 0
 	})
-	// terminate every backend of the database but the test's table lock
-	if _, err := tableLock.ExecContext(ctx, `SELECT pg_terminate_backend(pid) FROM pg_stat_activity
- WHERE datname = current_database() AND pid <> pg_backend_pid() AND backend_type = 'client backend'`); err != nil {
-		t.Fatal(err)
-	}
-
-	var werr error
-	select {
-	case werr = <-done:
-		done <- werr
-	case <-time.After(60 * time.Second):
-		t.Fatalf("poller did not exit after its connection was terminated: %s", stderr.String())
-	}
-	mustConn(tableLock, "ROLLBACK")
-	code := -1
-	if ee, ok := werr.(*exec.ExitError); ok {
-		code = ee.ExitCode()
-	} else if werr == nil {
-		code = 0
-	}
+	c.terminate(c.tableLock, c.tablePid)
+	code := wait()
+	c.exec(c.tableLock, "ROLLBACK")
 	out := stderr.String()
 	var errLines []string
 	for _, l := range strings.Split(strings.TrimSpace(out), "\n") {
@@ -183,26 +239,77 @@ pollers:
 	t.Logf("exit 3: %s", errLines[0])
 
 	// the cursor is at the one batch saved; a new run publishes the rest
-	// (a new pool: the test's own idle connections were terminated too)
-	d, err = db.Open(ctx, url)
+	c.reopen()
+	if id := c.lastSentID(); id != 1 {
+		t.Fatalf("cursor at id %d after the lost connection, want 1", id)
+	}
+	if out, err := c.run("run", "--once").CombinedOutput(); err != nil {
+		t.Fatalf("second run: %v: %s", err, out)
+	}
+	if id := c.lastSentID(); id != 5 {
+		t.Fatalf("cursor at id %d after the second run, want 5", id)
+	}
+}
+
+// `poller run --once` whose connection is terminated while it saves the
+// cursor of a batch Kafka acknowledged recovers: the save is retried on a new
+// connection (retries: 1), the batch is not sent again, the run exits 0 and
+// the topic holds every row exactly once.
+func TestConnectionLostDuringCursorSaveRecovers(t *testing.T) {
+	c := newConnLost(t)
+	c.exec(c.rowLock, "BEGIN")
+	c.exec(c.rowLock, "SELECT * FROM deimos_poll_info WHERE producer = 'WidgetProducer' FOR UPDATE")
+	stderr, exited, wait := c.start()
+	waitFor(t, "the poller's cursor save to wait on the row lock", 30*time.Second, func() bool {
+		if exited() {
+			t.Fatalf("poller exited early: %s", stderr.String())
+		}
+		return c.waiting("UPDATE%deimos_poll_info%") != 0
+	})
+	c.terminate(c.rowLock, c.tablePid)
+	c.exec(c.rowLock, "COMMIT")
+	if code := wait(); code != 0 {
+		t.Fatalf("exit %d, want 0 (recovered); stderr:\n%s", code, stderr.String())
+	}
+	if !strings.Contains(stderr.String(), "57P01") {
+		t.Fatalf("the lost connection was not seen: %s", stderr.String())
+	}
+	c.reopen()
+	if id := c.lastSentID(); id != 5 {
+		t.Fatalf("cursor at id %d, want 5", id)
+	}
+	// read the topic up to a sentinel produced after the run: exactly once each
+	cl, err := kgo.NewClient(kgo.SeedBrokers(c.brokers...), kgo.ConsumeTopics("widgets"), kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()))
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer d.Close()
-	var lastID int64
-	if err := d.QueryRowContext(ctx, "SELECT last_sent_id FROM deimos_poll_info WHERE producer = 'WidgetProducer'").Scan(&lastID); err != nil {
+	defer cl.Close()
+	if err := cl.ProduceSync(c.ctx, &kgo.Record{Topic: "widgets", Value: []byte("sentinel")}).FirstErr(); err != nil {
 		t.Fatal(err)
 	}
-	if lastID != 1 {
-		t.Fatalf("cursor at id %d after the lost connection, want 1", lastID)
+	got := map[string]int{}
+	ctx, cancel := context.WithTimeout(c.ctx, 30*time.Second)
+	defer cancel()
+	for sentinel := false; !sentinel; {
+		fs := cl.PollFetches(ctx)
+		if ctx.Err() != nil {
+			t.Fatalf("sentinel not read; so far %v", got)
+		}
+		fs.EachRecord(func(r *kgo.Record) {
+			if string(r.Value) == "sentinel" {
+				sentinel = true
+				return
+			}
+			if !sentinel {
+				got[string(r.Key)]++
+			}
+		})
 	}
-	if out, err := run("run", "--once").CombinedOutput(); err != nil {
-		t.Fatalf("second run: %v: %s", err, out)
+	want := map[string]int{}
+	for i := 1; i <= 5; i++ {
+		want[fmt.Sprintf(`{"id":%d}`, i)] = 1
 	}
-	if err := d.QueryRowContext(ctx, "SELECT last_sent_id FROM deimos_poll_info WHERE producer = 'WidgetProducer'").Scan(&lastID); err != nil {
-		t.Fatal(err)
-	}
-	if lastID != 5 {
-		t.Fatalf("cursor at id %d after the second run, want 5", lastID)
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Fatalf("keys published %v, want each of 1..5 once", got)
 	}
 }

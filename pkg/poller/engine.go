@@ -536,15 +536,34 @@ func (w *worker) process(ctx context.Context, st *RunStats, rows []Row, tombston
 	st.Batches++
 	st.Messages += len(rows)
 	attempt := 0
+	var msgs []encode.Encoded
+	var ids []int64
+	var bad []int
+	var encErr error
+	// delivered: Kafka acked every record but saving the cursor failed (the
+	// connection was lost, say): retry only the save, do not send the batch again.
+	delivered := false
 	for {
-		msgs, ids, bad, encErr := w.encodeAll(work, rows, tombstones)
+		if !delivered {
+			msgs, ids, bad, encErr = w.encodeAll(work, rows, tombstones)
+		}
 		var err error
-		if encErr == nil {
+		if delivered {
+			err = w.e.o.DB.Tx(work, func(tx *sql.Tx) error { return commit(work, tx) })
+			if err == nil {
+				w.e.o.Metrics.published(w.s.Name, len(msgs))
+				return nil
+			}
+		} else if encErr == nil {
 			var skipped int
 			skipped, err = w.publishKafkaRetry(ctx, work, msgs, ids, commit, st)
 			if err == nil || errors.Is(err, errSkippedTooLarge) {
 				w.e.o.Metrics.published(w.s.Name, len(msgs)-skipped)
 				return nil
+			}
+			var ce *CommitError
+			if errors.As(err, &ce) {
+				delivered = true
 			}
 			if ctx.Err() != nil {
 				return ctx.Err()

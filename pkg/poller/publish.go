@@ -65,8 +65,20 @@ func (p *KafkaPublisher) Publish(ctx context.Context, msgs []encode.Encoded, com
 	if err := p.produce(ctx, msgs, idx); err != nil {
 		return err
 	}
-	return p.DB.Tx(ctx, func(tx *sql.Tx) error { return commit(ctx, tx) })
+	if err := p.DB.Tx(ctx, func(tx *sql.Tx) error { return commit(ctx, tx) }); err != nil {
+		return &CommitError{Err: err}
+	}
+	return nil
 }
+
+// CommitError is a failure to record a batch that Kafka acknowledged in full:
+// a retry needs only the commit.
+type CommitError struct{ Err error }
+
+func (e *CommitError) Error() string {
+	return "batch delivered, saving the cursor failed: " + e.Err.Error()
+}
+func (e *CommitError) Unwrap() error { return e.Err }
 
 // produce sends msgs[idx...] and waits for all acks.
 func (p *KafkaPublisher) produce(ctx context.Context, msgs []encode.Encoded, idx []int) error {
