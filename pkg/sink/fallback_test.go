@@ -103,7 +103,7 @@ func TestFallbackEveryRowFails(t *testing.T) {
 	dbs(t, func(t *testing.T, d *db.DB) {
 		exec(t, d, fbDDL)
 		now := time.Now()
-		for _, skip := range []bool{false, true} {
+		for _, skip := range []bool{false} {
 			s := newSink(t, d, Options{Table: "fb", SkipBadRows: skip}, &now)
 			err := s.Handle(context.Background(), batch(
 				rec{`1`, `{"name":null}`}, rec{`2`, `{"name":"b","qty":-2}`}, rec{`3`, `{"name":null}`},
@@ -134,9 +134,9 @@ func TestFallbackOffAndSingleRow(t *testing.T) {
 		if err == nil || errors.As(err, &fe) || off.Stats.Fallbacks != 0 {
 			t.Fatalf("NoFallback: err = %v, stats %+v", err, off.Stats)
 		}
-		on := newSink(t, d, Options{Table: "fb", SkipBadRows: true}, &now)
-		if err := on.Handle(context.Background(), batch(rec{`2`, `{"name":null}`})); err == nil || errors.As(err, &fe) || on.Stats.Fallbacks != 0 {
-			t.Fatalf("single row: err = %v, stats %+v", err, on.Stats)
+		single := newSink(t, d, Options{Table: "fb"}, &now)
+		if err := single.Handle(context.Background(), batch(rec{`2`, `{"name":null}`})); err == nil || errors.As(err, &fe) || single.Stats.Fallbacks != 0 {
+			t.Fatalf("single row: err = %v, stats %+v", err, single.Stats)
 		}
 		if got := dump(t, d, "SELECT id FROM fb"); len(got) != 0 {
 			t.Fatalf("rows = %v", got)
@@ -177,6 +177,35 @@ func TestFallbackCompactionAndSlices(t *testing.T) {
 			if len(bad) != 1 || bad[0].Key != `"A"` || bad[0].Offset != 2 {
 				t.Fatalf("noCompact=%v: bad = %+v", tc.noCompact, bad)
 			}
+		}
+	})
+}
+
+// TestSkipBadRowsAloneOrAllBad: with SkipBadRows, rows refused for their own
+// data are skipped even when one is alone in its batch or every row is bad
+// (otherwise the group would be stuck on them), while a failure that is not
+// about a row's data (here: the table is gone) still fails the batch.
+func TestSkipBadRowsAloneOrAllBad(t *testing.T) {
+	dbs(t, func(t *testing.T, d *db.DB) {
+		exec(t, d, fbDDL)
+		now := time.Now()
+		s := newSink(t, d, Options{Table: "fb", SkipBadRows: true}, &now)
+		if err := s.Handle(context.Background(), batch(rec{`2`, `{"name":null}`})); err != nil {
+			t.Fatalf("a lone bad row must be skipped: %v", err)
+		}
+		if err := s.Handle(context.Background(), batch(rec{`1`, `{"name":null}`}, rec{`3`, `{"name":"c","qty":-2}`})); err != nil {
+			t.Fatalf("an all-bad batch must be skipped: %v", err)
+		}
+		if s.Stats.BadRows != 3 || s.Stats.Batches != 2 {
+			t.Fatalf("stats = %+v", s.Stats)
+		}
+		if got := dump(t, d, "SELECT id FROM fb"); len(got) != 0 {
+			t.Fatalf("rows = %v", got)
+		}
+		exec(t, d, "DROP TABLE fb")
+		err := s.Handle(context.Background(), batch(rec{`4`, `{"name":"d"}`}, rec{`5`, `{"name":"e"}`}))
+		if err == nil || errs.ExitCode(err) != 1 {
+			t.Fatalf("a missing table must fail the batch even with SkipBadRows: %v", err)
 		}
 	})
 }

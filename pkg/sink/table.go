@@ -16,6 +16,9 @@ import (
 	"strings"
 	"time"
 
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/mattn/go-sqlite3"
+
 	"github.com/deimos-cli/deimos/pkg/consume"
 	"github.com/deimos-cli/deimos/pkg/db"
 	"github.com/deimos-cli/deimos/pkg/errs"
@@ -311,7 +314,11 @@ func (t *Table) Handle(ctx context.Context, batch []consume.Record) error {
 				up += u
 				del += d
 			}
-			if fallback && up+del == 0 {
+			// Deimos: when no row goes in on its own, the bulk error stands
+			// (the failure is probably not about single rows). With
+			// SkipBadRows, rows refused for their own data (constraint or
+			// data errors) are skipped even then: alone in a batch, or all bad.
+			if fallback && up+del == 0 && !(t.o.SkipBadRows && allRowErrors(failed)) {
 				return errNoneWritten
 			}
 			return nil
@@ -340,7 +347,7 @@ func (t *Table) Handle(ctx context.Context, batch []consume.Record) error {
 		if ctx.Err() != nil {
 			return ctx.Err()
 		}
-		if !IsDeadlock(err) && !fallback && !t.o.NoFallback && nrows > 1 {
+		if !IsDeadlock(err) && !fallback && !t.o.NoFallback && (nrows > 1 || t.o.SkipBadRows && IsRowError(err)) {
 			// Deimos 2.6 batch_message_fallback: write the rows one at a time.
 			fallback, bulkErr, attempt = true, err, -1
 			t.Stats.Fallbacks++
@@ -365,6 +372,32 @@ func (t *Table) Handle(ctx context.Context, batch []consume.Record) error {
 }
 
 var errNoneWritten = errors.New("no row of the batch could be written")
+
+// allRowErrors: every failed row was refused for its own data.
+func allRowErrors(failed []BadRow) bool {
+	for _, f := range failed {
+		if !IsRowError(f.Err) {
+			return false
+		}
+	}
+	return len(failed) > 0
+}
+
+// IsRowError reports an error caused by one row's own data rather than by
+// the table or the connection: PostgreSQL SQLSTATE classes 22 (data
+// exception) and 23 (integrity constraint violation), SQLite constraint
+// failures and datatype mismatches.
+func IsRowError(err error) bool {
+	var pe *pgconn.PgError
+	if errors.As(err, &pe) {
+		return strings.HasPrefix(pe.Code, "22") || strings.HasPrefix(pe.Code, "23")
+	}
+	var se sqlite3.Error
+	if errors.As(err, &se) {
+		return se.Code == sqlite3.ErrConstraint || se.Code == sqlite3.ErrMismatch || se.Code == sqlite3.ErrTooBig
+	}
+	return false
+}
 
 // IsDeadlock reports the errors Deimos retries: deadlocks and lock timeouts.
 func IsDeadlock(err error) bool {
