@@ -574,6 +574,11 @@ func (w *worker) process(ctx context.Context, st *RunStats, rows []Row, tombston
 		attempt++
 		w.log.Error("error publishing through DB poller", "error", err, "attempt", attempt)
 		if w.s.Retries >= 0 && attempt > w.s.Retries {
+			if delivered {
+				// the rows are on Kafka: neither skip nor mark them failed. The
+				// run fails; the next one sends the batch again (at least once).
+				return fmt.Errorf("saving the cursor after delivering the batch: %w", err)
+			}
 			w.log.Error("retries exceeded, moving on to next batch", "skipped_ids", idList(rows, bad, encErr == nil))
 			st.ErroredBatches++
 			w.e.o.Metrics.erroredBatch(w.s.Name)
