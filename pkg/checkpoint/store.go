@@ -371,43 +371,35 @@ func toJSON(v any) json.RawMessage {
 
 // ListEvents lists events in the API's order.
 func (s *Store) ListEvents(ctx context.Context, f Filter) ([]Event, error) {
-	w, args := f.where()
-	rows, err := s.d.QueryContext(ctx, s.d.Rebind("SELECT "+s.eventCols()+" FROM "+EventsTable+w+order+" LIMIT ? OFFSET ?"), append(args, f.Limit, f.Offset)...)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	out := []Event{}
-	for rows.Next() {
-		e, err := scanEvent(rows)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, e)
-	}
-	return out, rows.Err()
+	return list(ctx, s, s.eventCols(), EventsTable, f, scanEvent)
 }
 
 // GetEvent returns one event or ErrNotFound.
 func (s *Store) GetEvent(ctx context.Context, id int64) (Event, error) {
-	e, err := scanEvent(s.d.QueryRowContext(ctx, s.d.Rebind("SELECT "+s.eventCols()+" FROM "+EventsTable+" WHERE id = ?"), id))
-	if errors.Is(err, sql.ErrNoRows) {
-		return e, ErrNotFound
-	}
-	return e, err
+	return getRow(ctx, s, s.eventCols(), EventsTable, id, scanEvent)
 }
 
 // ListFailures lists failures in the API's order.
 func (s *Store) ListFailures(ctx context.Context, f Filter) ([]Failure, error) {
+	return list(ctx, s, s.failureCols(), FailuresTable, f, scanFailure)
+}
+
+// GetFailure returns one failure or ErrNotFound.
+func (s *Store) GetFailure(ctx context.Context, id int64) (Failure, error) {
+	return getRow(ctx, s, s.failureCols(), FailuresTable, id, scanFailure)
+}
+
+// list runs a filtered, ordered, paged SELECT over one of the two tables.
+func list[T any](ctx context.Context, s *Store, cols, table string, f Filter, scan func(scanner) (T, error)) ([]T, error) {
 	w, args := f.where()
-	rows, err := s.d.QueryContext(ctx, s.d.Rebind("SELECT "+s.failureCols()+" FROM "+FailuresTable+w+order+" LIMIT ? OFFSET ?"), append(args, f.Limit, f.Offset)...)
+	rows, err := s.d.QueryContext(ctx, s.d.Rebind("SELECT "+cols+" FROM "+table+w+order+" LIMIT ? OFFSET ?"), append(args, f.Limit, f.Offset)...)
 	if err != nil {
 		return nil, err
 	}
 	defer rows.Close()
-	out := []Failure{}
+	out := []T{}
 	for rows.Next() {
-		x, err := scanFailure(rows)
+		x, err := scan(rows)
 		if err != nil {
 			return nil, err
 		}
@@ -416,13 +408,13 @@ func (s *Store) ListFailures(ctx context.Context, f Filter) ([]Failure, error) {
 	return out, rows.Err()
 }
 
-// GetFailure returns one failure or ErrNotFound.
-func (s *Store) GetFailure(ctx context.Context, id int64) (Failure, error) {
-	f, err := scanFailure(s.d.QueryRowContext(ctx, s.d.Rebind("SELECT "+s.failureCols()+" FROM "+FailuresTable+" WHERE id = ?"), id))
+// getRow reads one row by id, ErrNotFound when there is none.
+func getRow[T any](ctx context.Context, s *Store, cols, table string, id int64, scan func(scanner) (T, error)) (T, error) {
+	x, err := scan(s.d.QueryRowContext(ctx, s.d.Rebind("SELECT "+cols+" FROM "+table+" WHERE id = ?"), id))
 	if errors.Is(err, sql.ErrNoRows) {
-		return f, ErrNotFound
+		return x, ErrNotFound
 	}
-	return f, err
+	return x, err
 }
 
 // CountFailures counts all failures (unfiltered, as the API does).
