@@ -79,35 +79,7 @@ func produce(t *testing.T, brokers []string, topic string, kvs ...string) {
 	}
 }
 
-func dump(t *testing.T, d *db.DB, q string) []string {
-	t.Helper()
-	rows, err := d.Query(q)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer rows.Close()
-	cols, _ := rows.Columns()
-	var out []string
-	for rows.Next() {
-		vals := make([]any, len(cols))
-		ptrs := make([]any, len(cols))
-		for i := range vals {
-			ptrs[i] = &vals[i]
-		}
-		if err := rows.Scan(ptrs...); err != nil {
-			t.Fatal(err)
-		}
-		var parts []string
-		for _, v := range vals {
-			if b, ok := v.([]byte); ok {
-				v = string(b)
-			}
-			parts = append(parts, fmt.Sprint(v))
-		}
-		out = append(out, strings.Join(parts, "|"))
-	}
-	return out
-}
+func dump(t *testing.T, d *db.DB, q string) []string { return testenv.Rows(t, d, q) }
 
 func setup(t *testing.T, topics ...string) ([]string, string, *db.DB) {
 	t.Helper()
