@@ -20,6 +20,7 @@ import (
 	"github.com/deimos-cli/deimos/pkg/db"
 	"github.com/deimos-cli/deimos/pkg/errs"
 	"github.com/deimos-cli/deimos/pkg/kafkaclient"
+	"github.com/deimos-cli/deimos/pkg/tuplekey"
 )
 
 // Producer sends records and waits for every acknowledgement; *kgo.Client is one.
@@ -542,11 +543,6 @@ func (w *worker) send(ctx context.Context, topic string, batch []Message) ([]Dea
 	}
 }
 
-type keyID struct {
-	null bool
-	k    string
-}
-
 // Compact keeps the last message per key, in order (spec 2.6). Nothing is
 // compacted when the first message's key is blank; nil keys later in the
 // batch count as one key (as in Deimos).
@@ -554,16 +550,16 @@ func Compact(ms []Message) []Message {
 	if len(ms) == 0 || len(ms[0].Key) == 0 {
 		return ms
 	}
-	last := make(map[keyID]int, len(ms))
+	last := make(map[string]int, len(ms))
 	for i, m := range ms {
-		last[keyID{m.Key == nil, string(m.Key)}] = i
+		last[tuplekey.Encode(m.Key)] = i
 	}
 	if len(last) == len(ms) {
 		return ms
 	}
 	out := make([]Message, 0, len(last))
 	for i, m := range ms {
-		if last[keyID{m.Key == nil, string(m.Key)}] == i {
+		if last[tuplekey.Encode(m.Key)] == i {
 			out = append(out, m)
 		}
 	}

@@ -22,6 +22,7 @@ import (
 	"github.com/deimos-cli/deimos/pkg/consume"
 	"github.com/deimos-cli/deimos/pkg/db"
 	"github.com/deimos-cli/deimos/pkg/errs"
+	"github.com/deimos-cli/deimos/pkg/tuplekey"
 )
 
 // Options configure a table sink.
@@ -252,12 +253,12 @@ type row struct {
 	keyVal []any          // conflict-target values, for deletes
 }
 
-func recKey(r consume.Record) string {
-	if r.RawKey == nil {
-		return "\x00nil"
-	}
-	return "k" + string(r.RawKey)
-}
+// recKey groups records by their Kafka key (a nil key is its own group).
+func recKey(r consume.Record) string { return tuplekey.Encode(r.RawKey) }
+
+// rowKey groups rows by their conflict-target values. The values are joined
+// without collisions and with their types kept: ("a","bc") is not ("ab","c").
+func rowKey(r row) string { return tuplekey.Encode(r.keyVal...) }
 
 // Handle writes one polled batch in one transaction. Deadlocks and lock
 // timeouts are retried (default twice, after a random 0.5–5.5 s wait).
@@ -598,7 +599,7 @@ func (t *Table) writeSlice(ctx context.Context, tx *sql.Tx, rs []row, now time.T
 	}
 	// Rows that land on the same key inside one statement would make
 	// PostgreSQL's ON CONFLICT fail: keep the last (they arrived in order).
-	ups = Compact(ups, func(r row) string { return fmt.Sprint(r.keyVal...) })
+	ups = Compact(ups, rowKey)
 	for start := 0; start < len(ups); start += t.maxRows {
 		end := min(start+t.maxRows, len(ups))
 		if err := t.upsert(ctx, tx, ups[start:end], now); err != nil {
@@ -628,7 +629,7 @@ func (t *Table) writeSliceByRow(ctx context.Context, tx *sql.Tx, rs []row, now t
 			ups = append(ups, r)
 		}
 	}
-	ups = Compact(ups, func(r row) string { return fmt.Sprint(r.keyVal...) })
+	ups = Compact(ups, rowKey)
 	one := func(r row, write func() error) error {
 		if _, err := tx.ExecContext(ctx, "SAVEPOINT deimos_row"); err != nil {
 			return err
