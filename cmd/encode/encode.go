@@ -209,7 +209,7 @@ func run(ctx context.Context, f *cmdutil.Factory, o *Options) error {
 		if err := ctx.Err(); err != nil {
 			return err
 		}
-		out, err := e.Encode(ctx, s, encode.Message{Value: m.Data})
+		out, err := e.Encode(ctx, s, encode.Message{Value: encode.Text(m.Data)})
 		if err != nil {
 			k := errs.KindOf(err)
 			if k == errs.KindUsage || k == errs.KindUnavailable {

@@ -35,11 +35,17 @@ type Options struct {
 	NewUUID  func() string
 }
 
+// Text is a payload given as text, such as one input line of produce or
+// encode. The plain backend sends it exactly as given (it is its own string
+// form, see StringForm); every other backend reads it as a JSON document.
+type Text []byte
+
 // Message is one logical message to encode.
 type Message struct {
-	// Value is the payload: a JSON document ([]byte or json.RawMessage) or a
-	// map[string]any of Go values (string, bool, int64, float64, json.Number,
-	// time.Time, []byte, nil, nested maps and slices). nil or JSON null is a tombstone.
+	// Value is the payload: Text (an input line), a JSON document ([]byte or
+	// json.RawMessage) or a map[string]any of Go values (string, bool, int64,
+	// float64, json.Number, time.Time, []byte, nil, nested maps and slices).
+	// nil, JSON null or blank text is a tombstone.
 	Value any
 	// Key is an explicit key (a JSON-able value); nil derives it per key_config
 	// (payload_key in the payload, or the key field's value).

@@ -178,6 +178,14 @@ func parseValue(v any, backendName string) (any, error) {
 	switch x := v.(type) {
 	case nil:
 		return nil, nil
+	case Text:
+		if backendName == "plain" {
+			if len(strings.TrimSpace(string(x))) == 0 {
+				return nil, nil
+			}
+			return string(x), nil // text is its own string form
+		}
+		return parseValue([]byte(x), backendName)
 	case json.RawMessage:
 		return parseValue([]byte(x), backendName)
 	case []byte:
@@ -269,6 +277,8 @@ func (e *Engine) encodeFast(be backend, s Spec, m Message, mode string) (fastVal
 	}
 	var src []byte
 	switch x := m.Value.(type) {
+	case Text:
+		src = x
 	case json.RawMessage:
 		src = x
 	case []byte:
@@ -318,13 +328,13 @@ func (e *Engine) finishEncode(ctx context.Context, be backend, s Spec, m Message
 	switch mode {
 	case "", "none":
 		if mode == "" && rawKey != nil {
-			out.Key = []byte(keyString(rawKey))
+			out.Key = []byte(StringForm(rawKey))
 		}
 	case "plain":
 		if rawKey == nil {
 			return out, errs.Failedf("no key given but a key is required (key_config plain); use key_config none to send no key")
 		}
-		out.Key = []byte(keyString(rawKey))
+		out.Key = []byte(StringForm(rawKey))
 	case "field", "schema":
 		if rawKey == nil {
 			return out, errs.Failedf("no key given but a key is required (key_config %s: %s%s); use key_config none to send no key",
@@ -353,7 +363,7 @@ func (e *Engine) finishEncode(ctx context.Context, be backend, s Spec, m Message
 	case m.PartitionKey != nil:
 		out.PartitionKey = []byte(*m.PartitionKey)
 	case rawKey != nil:
-		out.PartitionKey = []byte(keyString(rawKey))
+		out.PartitionKey = []byte(StringForm(rawKey))
 	}
 	return out, nil
 }
@@ -387,16 +397,20 @@ func dig(m map[string]any, path string) any {
 	return cur
 }
 
-// keyString turns a raw key into the partition key / plain key string:
-// strings as-is, numbers in decimal, booleans as true/false, anything else as
-// compact JSON with sorted keys (Deimos used Ruby's inspect for hashes; we use
-// JSON so the result does not depend on a Ruby version).
-func keyString(v any) string {
+// StringForm is the one rule for a value's string form, Deimos's to_s: what
+// the plain backend sends as a value or key, what key_config plain sends, and
+// the partition key. Strings (and Text, []byte) are their bytes as they are,
+// numbers are decimal, booleans true/false, times RFC 3339, and anything else
+// (objects, arrays) compact JSON with object keys sorted and no HTML escaping.
+// Deimos used Ruby's inspect for hashes; JSON does not depend on a Ruby version.
+func StringForm(v any) string {
 	switch x := v.(type) {
 	case string:
 		return x
 	case json.Number:
 		return x.String()
+	case Text:
+		return string(x)
 	case []byte:
 		return string(x)
 	case bool:
@@ -410,7 +424,7 @@ func keyString(v any) string {
 		}
 		return strconv.FormatFloat(n.f, 'g', -1, 64)
 	}
-	b, err := json.Marshal(v)
+	b, err := marshalJSON(v)
 	if err != nil {
 		return fmt.Sprint(v)
 	}

@@ -155,7 +155,7 @@ func (p *protoBackend) keyBytes(s Spec, key any) (raw []byte, schema func() ([]b
 		}
 		return raw, func() ([]byte, error) { return protobuf.MessageJSONSchema(md) }, nil
 	}
-	return []byte(keyString(key)), nil, nil
+	return []byte(StringForm(key)), nil, nil
 }
 
 func (p *protoBackend) encodeKey(ctx context.Context, s Spec, key any) ([]byte, int, error) {

@@ -259,6 +259,18 @@ func TestJSONAndPlain(t *testing.T) {
 	if string(out.Value) != "quoted" {
 		t.Fatalf("plain %q", out.Value)
 	}
+	// one rule (StringForm) for plain values and keys: text as given, values
+	// in their string form, objects as compact JSON with sorted keys and no
+	// HTML escaping
+	out = enc(t, e, Spec{Backend: "plain", KeyConfig: config.KeyConfig{Plain: true}},
+		Message{Value: Text(`"quoted" {"b": 1}`), Key: map[string]any{"k": "<&>", "a": json.Number("1")}})
+	if string(out.Value) != `"quoted" {"b": 1}` || string(out.Key) != `{"a":1,"k":"<&>"}` {
+		t.Fatalf("plain text value %q, map key %q", out.Value, out.Key)
+	}
+	out = enc(t, e, Spec{Backend: "plain"}, Message{Value: map[string]any{"b": "<x>", "a": int64(1)}})
+	if string(out.Value) != `{"a":1,"b":"<x>"}` {
+		t.Fatalf("plain map value %q", out.Value)
+	}
 	if _, err := e.Encode(context.Background(), Spec{Backend: "json"}, Message{Value: []byte(`{bad`)}); err == nil {
 		t.Fatal("bad JSON must fail")
 	}

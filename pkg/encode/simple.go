@@ -14,7 +14,8 @@ import (
 // for field keys is unwrapped on decode).
 type jsonBackend struct{ e *Engine }
 
-// plainBackend writes strings as their bytes and anything else as compact JSON.
+// plainBackend writes a value's string form (StringForm): text and strings as
+// their bytes, anything else as compact JSON.
 type plainBackend struct{ e *Engine }
 
 func init() {
@@ -66,18 +67,11 @@ func (j *jsonBackend) decodeKey(_ context.Context, s Spec, b []byte) (json.RawMe
 func (j *jsonBackend) fields(context.Context, Spec) ([]FieldInfo, error) { return nil, nil }
 
 func (p *plainBackend) encodeValue(_ context.Context, _ Spec, payload any) ([]byte, int, error) {
-	if s, ok := payload.(string); ok {
-		return []byte(s), 0, nil
-	}
-	if b, ok := payload.([]byte); ok {
-		return b, 0, nil
-	}
-	b, err := marshalJSON(payload)
-	return b, 0, err
+	return []byte(StringForm(payload)), 0, nil
 }
 
 func (p *plainBackend) encodeKey(_ context.Context, _ Spec, key any) ([]byte, int, error) {
-	return []byte(keyString(key)), 0, nil
+	return []byte(StringForm(key)), 0, nil
 }
 
 func (p *plainBackend) decodeValue(_ context.Context, _ Spec, b []byte) (json.RawMessage, Format, error) {

@@ -347,22 +347,25 @@ func (c *encoderCache) fromLine(ctx context.Context, b []byte, out *Out) error {
 		return nil
 	}
 	m := encode.Message{}
-	// Schema backends reject what is not JSON themselves, so the line is
-	// checked only when encoding fails (same message, one parse less); the
-	// plain and json backends (or an unnamed one) are checked first.
-	precheck := ts.spec.Backend == "" || ts.spec.Backend == "plain" || ts.spec.Backend == "json"
+	// The line is text: the plain backend sends it as it is (encode.Text),
+	// every other backend reads it as JSON. Schema backends reject what is not
+	// JSON themselves, so the line is checked only when encoding fails (same
+	// message, one parse less); the json backend (or an unnamed one) is
+	// checked first.
+	plain := ts.spec.Backend == "plain"
+	precheck := ts.spec.Backend == "" || ts.spec.Backend == "json"
 	if !tomb {
 		if precheck && !json.Valid(value) {
 			return fmt.Errorf("invalid JSON: %s", jsonErr(value))
 		}
-		m.Value = json.RawMessage(value) // the chunk's own copy of the line; Encode keeps none of it
+		m.Value = encode.Text(value) // the chunk's own copy of the line; Encode keeps none of it
 	}
 	if hasKey {
 		m.Key = string(key)
 	}
 	e, err := c.o.Encoder.Encode(ctx, ts.spec, m)
 	if err != nil {
-		if !tomb && !precheck && !json.Valid(value) {
+		if !tomb && !precheck && !plain && !json.Valid(value) {
 			return fmt.Errorf("invalid JSON: %s", jsonErr(value))
 		}
 		return err
