@@ -37,6 +37,7 @@ func newAvroSchema(t *aType) (*avroSchema, error) {
 	if err := checkContainers(t, map[*aType]bool{}); err != nil {
 		return nil, err
 	}
+	markNoMap(t, map[*aType]bool{})
 	c, err := goavro.NewCodec(physicalText(t))
 	if err != nil {
 		return nil, fmt.Errorf("invalid Avro schema %s: %w", t.name, err)
@@ -65,6 +66,52 @@ func zeroSize(t *aType, seen map[*aType]bool) bool {
 		return true
 	}
 	return false
+}
+
+// markNoMap sets noMap on every type reachable from t.
+func markNoMap(t *aType, done map[*aType]bool) {
+	if done[t] {
+		return
+	}
+	done[t] = true
+	t.noMap = !holdsMap(t, map[*aType]bool{})
+	for _, c := range children(t) {
+		markNoMap(c, done)
+	}
+}
+
+func holdsMap(t *aType, seen map[*aType]bool) bool {
+	if t.kind == "map" {
+		return true
+	}
+	if seen[t] {
+		return false
+	}
+	seen[t] = true
+	for _, c := range children(t) {
+		if holdsMap(c, seen) {
+			return true
+		}
+	}
+	return false
+}
+
+func children(t *aType) []*aType {
+	switch t.kind {
+	case "array":
+		return []*aType{t.items}
+	case "map":
+		return []*aType{t.values}
+	case "union":
+		return t.branches
+	case "record":
+		out := make([]*aType, len(t.fields))
+		for i, f := range t.fields {
+			out[i] = f.typ
+		}
+		return out
+	}
+	return nil
 }
 
 // checkContainers rejects arrays and maps of zero-size items: a few bytes of
@@ -125,10 +172,6 @@ func (a *avroSchema) native(payload any) (any, error) {
 	return toNative(a.t, payload, "value")
 }
 
-func (a *avroSchema) encode(payload any) ([]byte, error) {
-	return a.appendPayload(nil, payload)
-}
-
 // decode decodes bare Avro binary to JSON; r is an optional reader schema;
 // unwrap returns the single field of a key record.
 func (a *avroSchema) decode(bin []byte, r *aType, unwrap bool) (json.RawMessage, error) {
@@ -141,10 +184,10 @@ func (a *avroSchema) decode(bin []byte, r *aType, unwrap bool) (json.RawMessage,
 	return a.decodeGeneric(bin, r, unwrap)
 }
 
-// decodeGeneric decodes through goavro's native form (reader schema
-// resolution; the reference the direct decoder is tested against).
+// decodeGeneric decodes through the native form (reader schema resolution;
+// the reference the direct decoder is tested against).
 func (a *avroSchema) decodeGeneric(bin []byte, r *aType, unwrap bool) (json.RawMessage, error) {
-	n, rest, err := a.codec.NativeFromBinary(bin)
+	n, rest, err := nativeFromBinary(a.t, bin)
 	if err != nil {
 		return nil, fmt.Errorf("Avro data does not match schema %s: %v", a.t.name, err)
 	}
@@ -440,17 +483,20 @@ func (a *avroBackend) frame(ctx context.Context, sch *avroSchema, payload any, s
 	if wire == "" {
 		wire = a.wire
 	}
+	ord := keyOrderOf(ctx)
 	if wire == "json" {
-		n, err := sch.native(payload)
+		// checked and converted as for binary, then printed as decode prints
+		// it (maps keep the input order)
+		bin, err := sch.appendPayload(nil, payload, ord)
 		if err != nil {
 			return nil, 0, err
 		}
-		b, err := appendNativeJSON(nil, sch.t, nil, toDecodedForm(n))
+		b, err := sch.appendDirect(nil, bin, false)
 		return b, 0, err
 	}
 	// Avro binary is written straight from the payload (avro_write.go),
 	// after 5 bytes kept for a Confluent header.
-	buf, err := sch.appendPayload(sch.newBuf(), payload)
+	buf, err := sch.appendPayload(sch.newBuf(), payload, ord)
 	if err != nil {
 		return nil, 0, err
 	}
@@ -492,10 +538,6 @@ func (a *avroBackend) frameBinary(ctx context.Context, sch *avroSchema, buf []by
 	return nil, 0, errs.Usagef("unknown wire %q (confluent, raw, ocf)", wire)
 }
 
-// toDecodedForm is the identity: goavro's native form for the physical schema
-// is what appendNativeJSON reads.
-func toDecodedForm(n any) any { return n }
-
 func (a *avroBackend) encodeValue(ctx context.Context, s Spec, payload any) ([]byte, int, error) {
 	ent, err := a.resolve(s, false)
 	if err != nil {
@@ -513,7 +555,7 @@ func (a *avroBackend) encodeKey(ctx context.Context, s Spec, key any) ([]byte, i
 	if f := s.KeyConfig.Field; f != "" && a.wire != "json" && sch.t.kind == "record" && len(sch.t.fields) == 1 && sch.t.fields[0].name == f {
 		// what appendPayload does with {f: key}, without the map
 		fl := sch.t.fields[0]
-		buf, err := appendAvroField(sch.newBuf(), fl.typ, key, shortName(sch.t.name), fl.name)
+		buf, err := appendAvroField(sch.newBuf(), fl.typ, key, shortName(sch.t.name), fl.name, keyOrderOf(ctx))
 		if err != nil {
 			return nil, 0, err
 		}
@@ -648,7 +690,7 @@ func (e *Engine) decodeOCF(b []byte, unwrap bool) (json.RawMessage, Format, erro
 			if _, err := checkBinary(w.t, rest, 0); err != nil {
 				return nil, Format{}, errs.Failedf("Avro container file: datum does not match schema %s: %v", t.name, err)
 			}
-			n, more, err := w.codec.NativeFromBinary(rest)
+			n, more, err := nativeFromBinary(w.t, rest)
 			if err != nil {
 				return nil, Format{}, errs.Failedf("Avro container file: datum does not match schema %s: %v", t.name, err)
 			}

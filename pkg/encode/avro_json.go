@@ -13,8 +13,8 @@ import (
 	"unsafe"
 )
 
-// goavro native form (physical schema) -> natural JSON, in schema field
-// order. Logical types come out naturally: timestamps as RFC 3339 UTC
+// goavro native form (physical schema; maps as *avroMap in wire order, see
+// avro_native.go) -> natural JSON, in schema field order. Logical types come out naturally: timestamps as RFC 3339 UTC
 // strings, dates as YYYY-MM-DD, decimals as strings with the schema's scale.
 // Bytes come out as text when they are valid UTF-8, otherwise as an array of
 // byte values (appendBytesJSON).
@@ -115,12 +115,18 @@ func appendNativeJSON(b []byte, w, r *aType, v any) ([]byte, error) {
 		}
 		return append(b, ']'), nil
 	case "map":
-		m, _ := v.(map[string]any)
+		var keys []string
+		var m map[string]any
+		switch x := v.(type) {
+		case *avroMap: // decoded: wire order
+			keys, m = x.keys, x.vals
+		case map[string]any:
+			keys, m = sortedKeys(x), x
+		}
 		var rv *aType
 		if r != nil && r.kind == "map" {
 			rv = r.values
 		}
-		keys := sortedKeys(m)
 		b = append(b, '{')
 		for i, k := range keys {
 			if i > 0 {

@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"math"
-	"sort"
 	"strconv"
 	"sync"
 	"unsafe"
@@ -231,15 +230,13 @@ func appendInt(b []byte, i int64) []byte {
 	return strconv.AppendInt(b, i, 10)
 }
 
-// appendMapJSON writes the entries sorted by key; a repeated key keeps its
-// last value (as decoding into a Go map does).
+// appendMapJSON writes the entries in wire order; a repeated key keeps its
+// first place and its last value (as a JSON object parsed by JavaScript or
+// Python does).
 func appendMapJSON(b []byte, t *aType, r *avroReader, depth int) ([]byte, error) {
-	type entry struct {
-		key        string
-		start, end int
-	}
-	var entries []entry
+	var entries []jsonEntry
 	var vals []byte
+	var at map[string]int // key -> index in entries, once there are several
 	for {
 		c, err := r.blockCount()
 		if err != nil {
@@ -257,25 +254,52 @@ func appendMapJSON(b []byte, t *aType, r *avroReader, depth int) ([]byte, error)
 			if vals, err = appendBinaryJSON(vals, t.values, r, depth+1); err != nil {
 				return nil, err
 			}
-			entries = append(entries, entry{string(k), start, len(vals)})
+			entries, at = addEntry(entries, at, jsonEntry{string(k), start, len(vals)})
 		}
 	}
-	sort.SliceStable(entries, func(i, j int) bool { return entries[i].key < entries[j].key })
 	b = append(b, '{')
-	n := 0
 	for i, e := range entries {
-		if i+1 < len(entries) && entries[i+1].key == e.key {
-			continue // a later value of the same key wins
-		}
-		if n > 0 {
+		if i > 0 {
 			b = append(b, ',')
 		}
-		n++
 		b = appendJSONStr(b, e.key)
 		b = append(b, ':')
 		b = append(b, vals[e.start:e.end]...)
 	}
 	return append(b, '}'), nil
+}
+
+// jsonEntry is a map entry whose value is vals[start:end].
+type jsonEntry struct {
+	key        string
+	start, end int
+}
+
+// addEntry appends e, or replaces the value of an entry with e's key (which
+// keeps its place). at indexes the entries by key once there are more than
+// a few (scanning is cheaper for small maps).
+func addEntry(entries []jsonEntry, at map[string]int, e jsonEntry) ([]jsonEntry, map[string]int) {
+	if at == nil && len(entries) >= 8 {
+		at = make(map[string]int, 2*len(entries))
+		for i, x := range entries {
+			at[x.key] = i
+		}
+	}
+	if at != nil {
+		if i, dup := at[e.key]; dup {
+			entries[i] = e
+			return entries, at
+		}
+		at[e.key] = len(entries)
+		return append(entries, e), at
+	}
+	for i, x := range entries {
+		if x.key == e.key {
+			entries[i] = e
+			return entries, at
+		}
+	}
+	return append(entries, e), at
 }
 
 var decodeBufs = sync.Pool{New: func() any { b := make([]byte, 0, 1024); return &b }}

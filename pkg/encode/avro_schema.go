@@ -27,6 +27,9 @@ type aType struct {
 	branches  []*aType
 	// raw attributes of a primitive with a logicalType (kept for the schema text)
 	rawLogical map[string]any
+	// noMap: no map anywhere inside (set by newAvroSchema; the fast encoder
+	// then need not keep the key order of the JSON objects it parses)
+	noMap bool
 }
 
 type aField struct {
@@ -35,6 +38,9 @@ type aField struct {
 	doc    string
 	def    any // raw JSON default (json.Number for numbers)
 	hasDef bool
+	// defOrder is the key order of the schema document def came from (a
+	// map default is written in the order the schema gives its entries)
+	defOrder *keyOrder
 }
 
 var primitives = map[string]bool{"null": true, "boolean": true, "int": true, "long": true,
@@ -47,10 +53,11 @@ type symtab struct {
 	// file, a registry reference). nil: references must be defined inline.
 	load    func(fullName string) ([]byte, error)
 	loading map[string]bool
+	order   *keyOrder // key order of the objects in the parsed documents
 }
 
 func newSymtab(load func(string) ([]byte, error)) *symtab {
-	return &symtab{named: map[string]*aType{}, load: load, loading: map[string]bool{}}
+	return &symtab{named: map[string]*aType{}, load: load, loading: map[string]bool{}, order: &keyOrder{}}
 }
 
 // decodeJSONUseNumber parses JSON keeping numbers as json.Number.
@@ -69,7 +76,7 @@ func decodeJSONUseNumber(b []byte) (any, error) {
 
 // parseSchemaJSON parses a schema document.
 func (st *symtab) parseSchemaJSON(b []byte) (*aType, error) {
-	v, err := decodeJSONUseNumber(b)
+	v, err := parseJSONOrdered(b, st.order)
 	if err != nil {
 		return nil, fmt.Errorf("invalid schema JSON: %w", err)
 	}
@@ -200,7 +207,7 @@ func (st *symtab) parseObject(m map[string]any, ns string) (*aType, error) {
 			if err != nil {
 				return nil, fmt.Errorf("%s.%s: %w", shortName(full), fname, err)
 			}
-			f := &aField{name: fname, typ: ft}
+			f := &aField{name: fname, typ: ft, defOrder: st.order}
 			f.doc, _ = fm["doc"].(string)
 			f.def, f.hasDef = fm["default"]
 			t.fieldIdx[fname] = len(t.fields)

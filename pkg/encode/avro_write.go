@@ -17,16 +17,17 @@ import (
 // on many records).
 
 // appendPayload is avroSchema.native + BinaryFromNative: a top-level record
-// drops payload keys that are not fields.
-func (a *avroSchema) appendPayload(b []byte, payload any) ([]byte, error) {
+// drops payload keys that are not fields. ord is the payload's key order
+// (nil: maps in sorted key order).
+func (a *avroSchema) appendPayload(b []byte, payload any, ord *keyOrder) ([]byte, error) {
 	if a.t.kind == "record" {
 		m, ok := payload.(map[string]any)
 		if !ok {
 			return nil, &FieldError{Path: shortName(a.t.name), Expected: "a JSON object", Found: found(payload)}
 		}
-		return appendRecord(b, a.t, m, shortName(a.t.name))
+		return appendRecord(b, a.t, m, shortName(a.t.name), ord)
 	}
-	return appendAvro(b, a.t, payload, "value")
+	return appendAvro(b, a.t, payload, "value", ord)
 }
 
 func appendAvroBytes(b []byte, s []byte) []byte {
@@ -35,7 +36,7 @@ func appendAvroBytes(b []byte, s []byte) []byte {
 }
 
 // appendRecord is recordNative, written out.
-func appendRecord(b []byte, t *aType, m map[string]any, path string) ([]byte, error) {
+func appendRecord(b []byte, t *aType, m map[string]any, path string, ord *keyOrder) ([]byte, error) {
 	for _, f := range t.fields {
 		x, present := m[f.name]
 		if !present {
@@ -50,7 +51,7 @@ func appendRecord(b []byte, t *aType, m map[string]any, path string) ([]byte, er
 			continue
 		}
 		var err error
-		if b, err = appendAvroField(b, f.typ, x, path, f.name); err != nil {
+		if b, err = appendAvroField(b, f.typ, x, path, f.name, ord); err != nil {
 			return nil, err
 		}
 	}
@@ -58,7 +59,7 @@ func appendRecord(b []byte, t *aType, m map[string]any, path string) ([]byte, er
 }
 
 // appendMissing writes the default of a field absent from the payload (fp
-// is its path).
+// is its path); a map in it keeps the schema's key order.
 func appendMissing(b []byte, f *aField, fp string) ([]byte, error) {
 	x := f.def
 	if f.typ.kind == "union" && len(f.typ.branches) > 0 {
@@ -66,21 +67,21 @@ func appendMissing(b []byte, f *aField, fp string) ([]byte, error) {
 		n := len(b)
 		b = appendLong(b, 0)
 		var err error
-		if b, err = appendAvro(b, f.typ.branches[0], x, fp); err != nil {
+		if b, err = appendAvro(b, f.typ.branches[0], x, fp, f.defOrder); err != nil {
 			return b[:n], fmt.Errorf("default of %s: %w", fp, err)
 		}
 		return b, nil
 	}
-	return appendAvro(b, f.typ, x, fp)
+	return appendAvro(b, f.typ, x, fp, f.defOrder)
 }
 
 // appendAvroField builds the field path only when it is needed (errors, or
 // containers that pass it down).
-func appendAvroField(b []byte, t *aType, v any, path, name string) ([]byte, error) {
+func appendAvroField(b []byte, t *aType, v any, path, name string, ord *keyOrder) ([]byte, error) {
 	if out, ok := appendLeaf(b, t, v); ok {
 		return out, nil
 	}
-	return appendAvro(b, t, v, path+"."+name)
+	return appendAvro(b, t, v, path+"."+name, ord)
 }
 
 // appendLeaf writes the common plain cases (what toNative does for them)
@@ -138,8 +139,8 @@ func appendLeaf(b []byte, t *aType, v any) ([]byte, bool) {
 	return b, false
 }
 
-// appendAvro is toNative for t, written out.
-func appendAvro(b []byte, t *aType, v any, path string) ([]byte, error) {
+// appendAvro is toNative for t, written out; map entries go in ord's order.
+func appendAvro(b []byte, t *aType, v any, path string, ord *keyOrder) ([]byte, error) {
 	switch t.kind {
 	case "null":
 		if v == nil {
@@ -229,7 +230,7 @@ func appendAvro(b []byte, t *aType, v any, path string) ([]byte, error) {
 				b = appendLong(b, left)
 			}
 			var err error
-			if b, err = appendAvro(b, t.items, x, path+"["+strconv.Itoa(i)+"]"); err != nil {
+			if b, err = appendAvro(b, t.items, x, path+"["+strconv.Itoa(i)+"]", ord); err != nil {
 				return nil, err
 			}
 			left--
@@ -240,9 +241,11 @@ func appendAvro(b []byte, t *aType, v any, path string) ([]byte, error) {
 		if !ok {
 			break
 		}
-		// Go's map order, as goavro; the first failing key's error, as toNative
+		// input order (sorted for maps built in Go); the first failing key's
+		// error in that order
 		left, done := int64(0), 0
-		for k, x := range m {
+		for _, k := range ord.keys(m) {
+			x := m[k]
 			if left == 0 {
 				left = int64(len(m) - done)
 				if left > int64(goavro.MaxBlockCount) {
@@ -252,7 +255,7 @@ func appendAvro(b []byte, t *aType, v any, path string) ([]byte, error) {
 			}
 			b = appendAvroString(b, k)
 			var err error
-			if b, err = appendAvro(b, t.values, x, path+"."+k); err != nil {
+			if b, err = appendAvro(b, t.values, x, path+"."+k, ord); err != nil {
 				return nil, err
 			}
 			left--
@@ -269,12 +272,12 @@ func appendAvro(b []byte, t *aType, v any, path string) ([]byte, error) {
 				return nil, &FieldError{Path: path + "." + k, Expected: "no such field in " + shortName(t.name), Found: found(m[k])}
 			}
 		}
-		return appendRecord(b, t, m, path)
+		return appendRecord(b, t, m, path, ord)
 	case "union":
 		for i, br := range t.branches {
 			if branchMatches(br, v) {
 				b = appendLong(b, int64(i))
-				return appendAvro(b, br, v, path)
+				return appendAvro(b, br, v, path, ord)
 			}
 		}
 	}

@@ -173,8 +173,9 @@ func (e *Engine) KeySubject(s Spec) string {
 	return e.cfg.Producers.TopicPrefix + s.Topic + "-key"
 }
 
-// parseValue turns a Message.Value into JSON values.
-func parseValue(v any, backendName string) (any, error) {
+// parseValue turns a Message.Value into JSON values, recording the key order
+// of JSON objects in ord.
+func parseValue(v any, backendName string, ord *keyOrder) (any, error) {
 	switch x := v.(type) {
 	case nil:
 		return nil, nil
@@ -185,14 +186,14 @@ func parseValue(v any, backendName string) (any, error) {
 			}
 			return string(x), nil // text is its own string form
 		}
-		return parseValue([]byte(x), backendName)
+		return parseValue([]byte(x), backendName, ord)
 	case json.RawMessage:
-		return parseValue([]byte(x), backendName)
+		return parseValue([]byte(x), backendName, ord)
 	case []byte:
 		if len(strings.TrimSpace(string(x))) == 0 {
 			return nil, nil
 		}
-		p, err := parseJSON(x)
+		p, err := parseJSONOrdered(x, ord)
 		if err != nil {
 			if backendName == "plain" {
 				return string(x), nil
@@ -221,12 +222,18 @@ func (e *Engine) Encode(ctx context.Context, s Spec, m Message) (Encoded, error)
 	fast, ok := e.encodeFast(be, s, m, mode)
 	if ok {
 		rawKey = fast.key
+		if len(fast.order.m) > 0 {
+			o := fast.order
+			ctx = withKeyOrder(ctx, &o)
+		}
 		return e.finishEncode(ctx, be, s, m, out, mode, rawKey, nil, &fast)
 	}
-	payload, err := parseValue(m.Value, name)
+	ord := &keyOrder{}
+	payload, err := parseValue(m.Value, name, ord)
 	if err != nil {
 		return out, errs.Failed(err)
 	}
+	ctx = withKeyOrder(ctx, ord)
 	if pm, ok := payload.(map[string]any); ok {
 		if pk, has := pm["payload_key"]; has {
 			cp := make(map[string]any, len(pm))
@@ -235,6 +242,7 @@ func (e *Engine) Encode(ctx context.Context, s Spec, m Message) (Encoded, error)
 					cp[k] = v
 				}
 			}
+			ord.follow(cp, pm)
 			pm, payload = cp, cp
 			if rawKey == nil {
 				rawKey = pk
@@ -263,6 +271,8 @@ type fastValue struct {
 	buf  []byte // after newBuf's 5 bytes
 	wire string
 	key  any
+	// order is the key order of the JSON objects parsed (for maps in the key)
+	order keyOrder
 }
 
 // encodeFast encodes an Avro record value straight from its JSON bytes
@@ -319,7 +329,7 @@ func (e *Engine) encodeFast(be backend, s Spec, m Message, mode string) (fastVal
 		}
 		fv.key = info.key
 	}
-	fv.ab, fv.ent, fv.buf = ab, ent, buf
+	fv.ab, fv.ent, fv.buf, fv.order = ab, ent, buf, info.order
 	return fv, true
 }
 

@@ -19,20 +19,13 @@ import (
 // JSON followed only by whitespace, it defers to decodeJSONUseNumber, so the
 // result and the error messages are exactly encoding/json's.
 func parseJSON(b []byte) (any, error) {
-	p := jsonParser{b: b}
-	v, ok := p.value(0)
-	if ok {
-		p.ws()
-		if p.i == len(p.b) {
-			return v, nil
-		}
-	}
-	return decodeJSONUseNumber(b)
+	return parseJSONOrdered(b, nil)
 }
 
 type jsonParser struct {
-	b []byte
-	i int
+	b     []byte
+	i     int
+	order *keyOrder // records the key order of objects (nil: not kept)
 }
 
 // maxJSONDepth matches encoding/json's nesting limit; deeper input goes to
@@ -67,6 +60,7 @@ func (p *jsonParser) value(depth int) (any, bool) {
 			p.i++
 			return m, true
 		}
+		var keys []string
 		for {
 			p.ws()
 			if p.i >= len(p.b) || p.b[p.i] != '"' {
@@ -85,6 +79,11 @@ func (p *jsonParser) value(depth int) (any, bool) {
 			if !ok {
 				return nil, false
 			}
+			if p.order != nil {
+				if _, dup := m[k]; !dup {
+					keys = append(keys, k)
+				}
+			}
 			m[k] = v
 			p.ws()
 			if p.i >= len(p.b) {
@@ -95,6 +94,7 @@ func (p *jsonParser) value(depth int) (any, bool) {
 				p.i++
 			case '}':
 				p.i++
+				p.order.record(m, keys)
 				return m, true
 			default:
 				return nil, false
@@ -342,7 +342,8 @@ var fastPool = sync.Pool{New: func() any { return &fastScratch{} }}
 type fastInfo struct {
 	key               any // the top-level keyField value (last one wins, as in a map)
 	keyFound          bool
-	midBlank, tsBlank bool // message_id / timestamp absent or blank (see blank)
+	midBlank, tsBlank bool     // message_id / timestamp absent or blank (see blank)
+	order             keyOrder // key order of the objects parsed for fields that may hold maps
 }
 
 // appendRecordJSON appends the Avro binary of the JSON object src as record
@@ -398,6 +399,10 @@ func appendRecordJSON(b []byte, t *aType, src []byte, keyField string) ([]byte, 
 		if string(name) == "payload_key" {
 			return b, info, false
 		}
+		p.order = nil
+		if !isField || !t.fields[idx].typ.noMap {
+			p.order = &info.order
+		}
 		if isKey || isMid || isTs || !isField {
 			x, ok := p.value(1)
 			if !ok {
@@ -415,7 +420,7 @@ func appendRecordJSON(b []byte, t *aType, src []byte, keyField string) ([]byte, 
 			}
 			if isField {
 				f := t.fields[idx]
-				out, err := appendAvroField(slots[idx][:0], f.typ, x, path, f.name)
+				out, err := appendAvroField(slots[idx][:0], f.typ, x, path, f.name, p.order)
 				if err != nil {
 					return b, info, false
 				}
@@ -433,7 +438,7 @@ func appendRecordJSON(b []byte, t *aType, src []byte, keyField string) ([]byte, 
 					return b, info, false
 				}
 				var err error
-				if out, err = appendAvroField(slots[idx][:0], f.typ, x, path, f.name); err != nil {
+				if out, err = appendAvroField(slots[idx][:0], f.typ, x, path, f.name, p.order); err != nil {
 					return b, info, false
 				}
 			}

@@ -3,6 +3,10 @@
 
   write SCHEMA_FILE JSON_DATUM raw|ocf   -> writes the encoded bytes to stdout
   read  SCHEMA_FILE raw|ocf              -> reads bytes from stdin, prints the datum as JSON
+  hex   SCHEMA_FILE                      -> reads JSON lines from stdin, prints each datum's bare
+                                            Avro binary in hex, one line each
+  json  SCHEMA_FILE                      -> reads hex lines from stdin, prints each datum as JSON
+                                            with the keys in the order python-avro read them
 """
 import datetime
 import decimal
@@ -87,6 +91,18 @@ def main():
             r = avro.datafile.DataFileReader(io.BytesIO(data), avro.io.DatumReader())
             for datum in r:
                 print(json.dumps(datum, sort_keys=True, default=natural))
+    elif cmd == "hex":
+        for line in sys.stdin:
+            if line.strip():
+                buf = io.BytesIO()
+                avro.io.DatumWriter(schema).write(to_py(schema, json.loads(line)), avro.io.BinaryEncoder(buf))
+                print(buf.getvalue().hex())
+    elif cmd == "json":
+        for line in sys.stdin:
+            if line.strip():
+                data = bytes.fromhex(line.strip())
+                datum = avro.io.DatumReader(schema).read(avro.io.BinaryDecoder(io.BytesIO(data)))
+                print(json.dumps(datum, separators=(",", ":"), ensure_ascii=False, default=natural))
     else:
         sys.exit("unknown command " + cmd)
 
