@@ -422,3 +422,22 @@ func TestCheckpointAndEventsAPIThroughBinary(t *testing.T) {
 		t.Fatalf("committed group re-ran handlers: %q", runs)
 	}
 }
+
+// Column names are SQL that deimos did not write: a table sink into columns
+// named it's and why? must bind its values. The placeholder rebinding reads
+// quoted identifiers (pkg/sqlguard): a ' inside one used to stop the
+// rebinding and a ? inside one became a placeholder.
+func TestTableSinkQuotedColumnNamesThroughBinary(t *testing.T) {
+	brokers, url, d := setup(t, "odd")
+	if _, err := d.Exec(`CREATE TABLE odd (id bigint PRIMARY KEY, "it's" text, "why?" text, n int)`); err != nil {
+		t.Fatal(err)
+	}
+	produce(t, brokers, "odd", "1", `{"id":1,"it's":"a","why?":"b","n":7}`, "2", `{"id":2,"it's":"c","why?":"d","n":8}`)
+	r := run(t, t.TempDir(), "-b", strings.Join(brokers, ","), "--db", url, "consume", "-t", "odd", "-g", "odd", "-e", "--sink", "table:odd")
+	if r.code != 0 {
+		t.Fatalf("consume: %d %s", r.code, r.err)
+	}
+	if got := dump(t, d, `SELECT id, "it's", "why?", n FROM odd ORDER BY id`); !reflect.DeepEqual(got, []string{"1|a|b|7", "2|c|d|8"}) {
+		t.Fatalf("table = %v", got)
+	}
+}

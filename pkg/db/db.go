@@ -16,6 +16,7 @@ import (
 	_ "github.com/mattn/go-sqlite3"    // sqlite driver "sqlite3"
 
 	"github.com/deimos-cli/deimos/pkg/errs"
+	"github.com/deimos-cli/deimos/pkg/sqlguard"
 )
 
 // DB is a connection pool plus its dialect.
@@ -137,30 +138,51 @@ func ValidIdent(name string) error {
 	return nil
 }
 
-// Rebind turns '?' placeholders into the dialect's ($1, $2… on PostgreSQL).
-// Question marks inside single-quoted literals are left alone.
+// Rebind turns deimos's own '?' placeholders into the dialect's ($1, $2… on
+// PostgreSQL). It reads the text as the database does (pkg/sqlguard): a '?'
+// inside a string, quoted identifier or comment, or in an operator such as
+// ?| , is kept. Never pass a user fragment through Rebind: use RebindAround.
 func (d *DB) Rebind(q string) string { return Rebind(d.Dialect, q) }
 
 // Rebind is the free-function form.
 func Rebind(d Dialect, q string) string {
-	if d.Name() != "postgres" {
-		return q
+	out, _ := sqlguard.Rebind(Guard(d), q, 0)
+	return out
+}
+
+// RebindAround renders before + frag + after, where before and after are
+// deimos's own SQL (their '?' become placeholders, numbered across both) and
+// frag is a user fragment already checked with sqlguard.CheckExpr, copied as
+// written: its '?' stay PostgreSQL operators (`tags ? 'vip'`).
+func RebindAround(d Dialect, before, frag, after string) string {
+	g := Guard(d)
+	b, n := sqlguard.Rebind(g, before, 0)
+	a, _ := sqlguard.Rebind(g, after, n)
+	return b + frag + a
+}
+
+// Guard is the sqlguard dialect that reads this dialect's SQL.
+func Guard(d Dialect) sqlguard.Dialect {
+	switch d.Name() {
+	case "postgres":
+		return sqlguard.Postgres
+	case "mysql":
+		return sqlguard.MySQL
 	}
-	var b strings.Builder
-	n, inStr := 0, false
-	for i := 0; i < len(q); i++ {
-		c := q[i]
-		if c == '\'' {
-			inStr = !inStr
-		}
-		if c == '?' && !inStr {
-			n++
-			fmt.Fprintf(&b, "$%d", n)
-			continue
-		}
-		b.WriteByte(c)
+	return sqlguard.SQLite
+}
+
+// GuardsFor returns the sqlguard dialects a fragment must pass for a
+// database URL: its own, or every dialect when the URL names none yet.
+func GuardsFor(rawURL string) []sqlguard.Dialect {
+	if d, _, err := parse(rawURL); err == nil {
+		return []sqlguard.Dialect{Guard(d)}
 	}
-	return b.String()
+	switch {
+	case strings.HasPrefix(rawURL, "mysql://"):
+		return []sqlguard.Dialect{sqlguard.MySQL}
+	}
+	return sqlguard.All
 }
 
 // Q quotes an identifier for this dialect (call ValidIdent first for names from config).

@@ -17,6 +17,7 @@ import (
 	"github.com/deimos-cli/deimos/pkg/db"
 	"github.com/deimos-cli/deimos/pkg/encode"
 	"github.com/deimos-cli/deimos/pkg/errs"
+	"github.com/deimos-cli/deimos/pkg/sqlguard"
 )
 
 // Encoder is the part of the encode engine the poller uses.
@@ -190,7 +191,11 @@ func (e *Engine) prepare(ctx context.Context, s Settings) (*worker, error) {
 	if err != nil {
 		return nil, errs.Usagef("poller %s: %w", s.Name, err)
 	}
-	src.where = s.Where
+	// Checked again for the database actually open (Resolve may not have
+	// known it): the where is pasted into every batch query.
+	if src.where, err = checkWhere(s.Where, []sqlguard.Dialect{db.Guard(d.Dialect)}); err != nil {
+		return nil, errs.Usagef("poller %s: where: %w", s.Name, err)
+	}
 	for _, c := range []string{s.StateColumn, s.PublishTimestampColumn} {
 		if c != "" && !src.has(c) {
 			return nil, errs.Usagef("poller %s: column %q not found in table %s", s.Name, c, s.Table)

@@ -45,6 +45,13 @@ func (s source) extraWhere() string {
 	return " AND (" + s.where + ")"
 }
 
+// rebind renders before + the where filter + after: only deimos's own '?'
+// (in before and after) become placeholders; the filter's '?' are
+// PostgreSQL operators and are copied as written.
+func (s source) rebind(d *db.DB, before, after string) string {
+	return db.RebindAround(d.Dialect, before, s.extraWhere(), after)
+}
+
 // timeQuery renders spec 3.2's batch query:
 // ((ts = from AND id > min_id) OR ts > from) AND ts <= to ORDER BY ts, id LIMIT n.
 // On PostgreSQL the same predicate is written as the row comparison
@@ -56,9 +63,9 @@ func timeQuery(d *db.DB, s source, limit int) string {
 	if d.Dialect.Name() == "postgres" {
 		cursor = "(" + ts + ", " + id + ") > (?, ?)"
 	}
-	return d.Rebind("SELECT " + s.selectList(d) + " FROM " + d.Q(s.table) +
-		" WHERE " + cursor + " AND " + ts + " <= ?" + s.extraWhere() +
-		" ORDER BY " + ts + ", " + id + " LIMIT " + strconv.Itoa(limit))
+	return s.rebind(d, "SELECT "+s.selectList(d)+" FROM "+d.Q(s.table)+
+		" WHERE "+cursor+" AND "+ts+" <= ?",
+		" ORDER BY "+ts+", "+id+" LIMIT "+strconv.Itoa(limit))
 }
 
 // timeArgs are timeQuery's arguments.
@@ -86,8 +93,8 @@ func stateQuery(d *db.DB, s source, st Settings, limit int) (string, []any) {
 		cond = d.Q(st.PublishTimestampColumn) + " IS NULL"
 	}
 	ts, id := d.Q(s.tsCol), d.Q(s.idCol)
-	return d.Rebind("SELECT " + s.selectList(d) + " FROM " + d.Q(s.table) + " WHERE " + cond + s.extraWhere() +
-		" ORDER BY " + ts + ", " + id + " LIMIT " + strconv.Itoa(limit)), args
+	return s.rebind(d, "SELECT "+s.selectList(d)+" FROM "+d.Q(s.table)+" WHERE "+cond,
+		" ORDER BY "+ts+", "+id+" LIMIT "+strconv.Itoa(limit)), args
 }
 
 // fetch runs a batch query and scans rows.

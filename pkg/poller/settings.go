@@ -11,6 +11,7 @@ import (
 
 	"github.com/deimos-cli/deimos/pkg/config"
 	"github.com/deimos-cli/deimos/pkg/db"
+	"github.com/deimos-cli/deimos/pkg/sqlguard"
 )
 
 // Modes.
@@ -221,9 +222,11 @@ func resolveOne(cfg *config.Config, p config.Poller) (Settings, error) {
 			return s, fmt.Errorf("%s: %w", field, err)
 		}
 	}
-	if err := checkWhere(s.Where); err != nil {
+	w, err := checkWhere(s.Where, db.GuardsFor(cfg.Database.URL))
+	if err != nil {
 		return s, fmt.Errorf("where: %w", err)
 	}
+	s.Where = w
 	if s.Mode == StateBased {
 		if s.StateColumn == "" && s.PublishTimestampColumn == "" {
 			return s, fmt.Errorf("state_based mode needs state_column (with published_state) or publish_timestamp_column, or it would publish the same rows forever")
@@ -262,43 +265,27 @@ func validName(name string, table bool) error {
 	return nil
 }
 
-// checkWhere rejects what can turn a trusted filter into several statements or
-// hide SQL: a `where` filter is trusted configuration (it is pasted into the
-// query as written), but `;`, comments and unbalanced quotes or parentheses are refused.
-func checkWhere(w string) error {
+// checkWhere checks a `where` filter for the databases it may run on and
+// returns it as it will be pasted into the poller's queries (with one
+// trailing ';' dropped). The filter is trusted configuration, but it must be
+// one boolean expression: pkg/sqlguard reads it as the database would
+// (strings, quoted identifiers, E'…' strings, dollar quotes, comments) and
+// refuses a second statement, a comment, an unclosed quote or unbalanced
+// parentheses.
+func checkWhere(w string, dialects []sqlguard.Dialect) (string, error) {
 	if w == "" {
-		return nil
+		return "", nil
 	}
-	inStr := false
-	depth := 0
-	for i := 0; i < len(w); i++ {
-		c := w[i]
-		if c == '\'' {
-			inStr = !inStr
-			continue
-		}
-		if inStr {
-			continue
-		}
-		switch {
-		case c == ';':
-			return fmt.Errorf("must be one boolean expression: ';' is not allowed")
-		case c == '-' && i+1 < len(w) && w[i+1] == '-', c == '/' && i+1 < len(w) && w[i+1] == '*':
-			return fmt.Errorf("SQL comments are not allowed")
-		case c == '(':
-			depth++
-		case c == ')':
-			depth--
-			if depth < 0 {
-				return fmt.Errorf("unbalanced parentheses")
+	out := w
+	for _, d := range dialects {
+		f, err := sqlguard.CheckExpr(d, w)
+		if err != nil {
+			if len(dialects) == 1 {
+				return "", err
 			}
+			return "", fmt.Errorf("%w (read as %s SQL)", err, d)
 		}
+		out = f
 	}
-	if inStr {
-		return fmt.Errorf("unterminated string literal")
-	}
-	if depth != 0 {
-		return fmt.Errorf("unbalanced parentheses")
-	}
-	return nil
+	return out, nil
 }

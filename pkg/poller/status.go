@@ -9,6 +9,7 @@ import (
 
 	"github.com/deimos-cli/deimos/pkg/db"
 	"github.com/deimos-cli/deimos/pkg/errs"
+	"github.com/deimos-cli/deimos/pkg/sqlguard"
 )
 
 // RunsTable is our own record of each poller's last run (a separate table
@@ -109,10 +110,12 @@ func statusOf(ctx context.Context, d *db.DB, s Settings, producer, table, tsCol,
 		}
 		st.LastSentID = pi.Cursor.ID
 	}
-	extra := ""
-	if where != "" {
-		extra = " AND (" + where + ")"
+	where, err = checkWhere(where, []sqlguard.Dialect{db.Guard(d.Dialect)})
+	if err != nil {
+		return fail(fmt.Errorf("where: %w", err))
 	}
+	src := source{table: table, tsCol: tsCol, idCol: idCol, where: where}
+	extra := src.extraWhere()
 	ts, id := d.Q(tsCol), d.Q(idCol)
 	var newest any
 	if err := d.QueryRowContext(ctx, "SELECT MAX("+tsSelect(d, ts)+") FROM "+d.Q(table)+" WHERE 1=1"+extra).Scan(&newest); err != nil {
@@ -128,14 +131,14 @@ func statusOf(ctx context.Context, d *db.DB, s Settings, producer, table, tsCol,
 	var q string
 	var args []any
 	if s.Mode == StateBased && producer == s.Name {
-		q, args = stateQuery(d, source{table: table, tsCol: tsCol, idCol: idCol, where: where}, s, 1)
+		q, args = stateQuery(d, src, s, 1)
 		q = "SELECT COUNT(*) FROM (" + strings.TrimSuffix(q, " LIMIT 1") + ") AS pending"
 	} else {
 		from := Cursor{TS: beginningArg(d.Dialect)}
 		if pi.Found {
 			from = pi.Cursor
 		}
-		q = d.Rebind("SELECT COUNT(*) FROM " + d.Q(table) + " WHERE ((" + ts + " = ? AND " + id + " > ?) OR " + ts + " > ?)" + extra)
+		q = src.rebind(d, "SELECT COUNT(*) FROM "+d.Q(table)+" WHERE (("+ts+" = ? AND "+id+" > ?) OR "+ts+" > ?)", "")
 		args = []any{from.TS, from.ID, from.TS}
 	}
 	if err := d.QueryRowContext(ctx, q, args...).Scan(&st.Pending); err != nil {
