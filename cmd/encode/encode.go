@@ -54,13 +54,23 @@ By default encode stops there (lines already written stay written); with
 Wire formats (--wire): confluent (0x00 + 4-byte schema id + Avro, registers the
 schema under <prefix><topic>-value, or <ns>.<Name>-value without a topic), raw
 (bare Avro binary), ocf (Avro object container file, as Deimos avro_local writes).
+A wire the backend cannot write is an error (exit 2): json and plain write bare
+text only (use json_schema_registry for Confluent-framed JSON Schema); protobuf
+and JSON Schema have no container file.
+
+JSON Schema (--backend json_schema_registry or json_schema_local, --schema NAME
+for <schema.path>/<ns dirs>/NAME.json or a .json path): each document is
+validated against the schema (drafts 4 to 2020-12, draft-07 when "$schema" is
+absent) and written as its JSON text, Confluent-framed (0x00 + 4-byte id of the
+schema registered as type JSON) or bare. See docs/jsonschema.md.
 
 Exit codes: 0 all encoded, 1 some input could not be encoded, 2 usage or schema
 errors, 3 the schema registry could not be reached.`,
 		Example: `  echo '{"test_id":"abc","some_int":12}' | deimos encode --schema Simple --namespace com.acme --wire raw --output-encoding hex
   deimos encode --schema com.acme.Widget --wire confluent --registry http://localhost:8081 -f widgets.jsonl
   deimos encode --topic widgets --keep-going < widgets.jsonl > widgets.b64
-  echo '{"id":1,"name":"a","price":2.5}' | deimos encode --schema Widget --wire raw --output-encoding raw > widget.avro`,
+  echo '{"id":1,"name":"a","price":2.5}' | deimos encode --schema Widget --wire raw --output-encoding raw > widget.avro
+  echo '{"id":1,"name":"a"}' | deimos encode --backend json_schema_registry --schema Widget --topic widgets --registry http://localhost:8081`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			return run(cmd.Context(), f, o)
@@ -152,6 +162,17 @@ func ResolveSpec(e *encode.Engine, topic, schema, ns, backend, wire string) (enc
 	if s.Wire == "confluent" && s.Backend == "" {
 		s.Backend = "avro_schema_registry"
 	}
+	b := s.Backend
+	if b == "" {
+		b = e.Config().Schema.Backend
+	}
+	if err := encode.CheckWire(b, s.Wire); err != nil {
+		from := "--backend " + b
+		if backend == "" {
+			from = "backend " + b + " (from --topic or schema.backend)"
+		}
+		return s, errs.Usagef("--wire %s cannot be honoured with %s: %v", s.Wire, from, err)
+	}
 	return s, nil
 }
 
@@ -193,7 +214,7 @@ func run(ctx context.Context, f *cmdutil.Factory, o *Options) error {
 	if err != nil {
 		return err
 	}
-	if s.Schema == "" && (strings.HasPrefix(s.Backend, "avro") || strings.HasPrefix(s.Backend, "proto")) {
+	if s.Schema == "" && (strings.HasPrefix(s.Backend, "avro") || strings.HasPrefix(s.Backend, "proto") || strings.HasPrefix(s.Backend, "json_schema")) {
 		return errs.Usagef("encode: backend %s needs a schema: give --schema NAME or a configured --topic", s.Backend)
 	}
 	data, err := readInput(f, o.File)

@@ -66,7 +66,7 @@ func (t TLS) On() bool {
 
 // Schema selects the schema backend and where schemas live.
 type Schema struct {
-	Backend  string   `yaml:"backend"` // avro_local, avro_schema_registry, avro_validation, proto_local, proto_schema_registry, json, plain
+	Backend  string   `yaml:"backend"` // avro_local, avro_schema_registry, avro_validation, proto_local, proto_schema_registry, json_schema_local, json_schema_registry, json, plain
 	Path     string   `yaml:"path"`
 	Registry Registry `yaml:"registry"`
 	// KeySubject: "prefixed" (v1: <prefix><topic>-key, default) or "unprefixed" (v2: <topic>-key).

@@ -338,8 +338,9 @@ func (c *Config) setDefaults() {
 	}
 }
 
-// Backends are the Deimos schema backend names.
-var Backends = []string{"avro_local", "avro_schema_registry", "avro_validation", "proto_local", "proto_schema_registry", "json", "plain"}
+// Backends are the Deimos schema backend names, and deimos's JSON Schema
+// backends (json_schema_local, json_schema_registry; docs/jsonschema.md).
+var Backends = []string{"avro_local", "avro_schema_registry", "avro_validation", "proto_local", "proto_schema_registry", "json_schema_local", "json_schema_registry", "json", "plain"}
 
 func validBackend(b string) bool {
 	for _, x := range Backends {

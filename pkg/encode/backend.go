@@ -3,7 +3,8 @@ package encode
 // Backend seam.
 //
 // Each schema backend (a Deimos backend name: avro_local, avro_schema_registry,
-// avro_validation, json, plain, proto_local, proto_schema_registry) is a value
+// avro_validation, json, plain, proto_local, proto_schema_registry, and
+// deimos's json_schema_local, json_schema_registry) is a value
 // implementing `backend`, built per Engine by a constructor registered with
 // registerBackend from an init() in the backend's own file. The protobuf
 // backends plug in the same way from pkg/encode/proto_local.go and
@@ -33,7 +34,9 @@ package encode
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"sort"
+	"strings"
 
 	"github.com/twmb/franz-go/pkg/sr"
 )
@@ -83,4 +86,45 @@ func BackendNames() []string {
 	}
 	sort.Strings(out)
 	return out
+}
+
+// wiresOf lists the value framings (Spec.Wire) each backend can write; ""
+// (the backend's own) is always allowed. A combination outside this table
+// is refused (CheckWire), never silently ignored.
+var wiresOf = map[string][]string{
+	"avro_local":            {"confluent", "raw", "ocf"},
+	"avro_schema_registry":  {"confluent", "raw", "ocf"},
+	"avro_validation":       {"confluent", "raw", "ocf"},
+	"proto_local":           {"confluent", "raw"},
+	"proto_schema_registry": {"confluent", "raw"},
+	"json_schema_local":     {"confluent", "raw"},
+	"json_schema_registry":  {"confluent", "raw"},
+	"json":                  {"raw"},
+	"plain":                 {"raw"},
+}
+
+// CheckWire reports whether backend can write values framed as wire; the
+// error says why not and what to use instead (callers name the flags or
+// settings at fault).
+func CheckWire(backend, wire string) error {
+	ok, known := wiresOf[backend]
+	if wire == "" || !known {
+		return nil
+	}
+	for _, w := range ok {
+		if w == wire {
+			return nil
+		}
+	}
+	why := fmt.Sprintf("backend %s writes %s", backend, strings.Join(ok, " or "))
+	switch backend {
+	case "json":
+		why = "backend json writes bare JSON text with no schema"
+		if wire == "confluent" {
+			why += "; for Confluent-framed JSON Schema (magic byte, schema id, JSON) use backend json_schema_registry with a .json schema"
+		}
+	case "plain":
+		why = "backend plain writes the payload's text with no schema"
+	}
+	return fmt.Errorf("%s", why)
 }

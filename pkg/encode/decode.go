@@ -20,6 +20,9 @@ func (e *Engine) Decode(ctx context.Context, s Spec, key, value []byte) (Decoded
 		if be, err = e.backend(s.Backend); err != nil {
 			return d, err
 		}
+		if err := CheckWire(s.Backend, s.Wire); err != nil {
+			return d, errs.Usagef("wire %s cannot be read by backend %s: %w", s.Wire, s.Backend, err)
+		}
 	}
 	if value != nil {
 		var err error

@@ -215,6 +215,9 @@ func (e *Engine) Encode(ctx context.Context, s Spec, m Message) (Encoded, error)
 	if err != nil {
 		return Encoded{}, err
 	}
+	if err := CheckWire(name, s.Wire); err != nil {
+		return Encoded{}, errs.Usagef("wire %s cannot be written by backend %s: %w", s.Wire, name, err)
+	}
 	s.Backend = name
 	out := Encoded{Topic: e.FullTopic(s.Topic)}
 	mode := s.KeyConfig.Mode()
