@@ -241,137 +241,122 @@ func fieldPath(path string, o, u *desc.FieldDescriptor) string {
 	return path + "." + o.GetName()
 }
 
-func (c *pctx) compareMessageFields(path string, o, u *desc.MessageDescriptor) {
-	origTop := map[int32]*desc.FieldDescriptor{}
-	updTop := map[int32]*desc.FieldDescriptor{}
-	origAll := map[int32]*desc.FieldDescriptor{}
-	updAll := map[int32]*desc.FieldDescriptor{}
-	origOneofOf := map[int32]string{}
-	updOneofOf := map[int32]string{}
-	for _, f := range o.GetFields() {
-		origAll[f.GetNumber()] = f
+// msgFields indexes a message's fields by number, top-level fields and
+// oneof members alike, with each member's oneof (synthetic proto3-optional
+// oneofs count as top level, as Confluent's parser sees them).
+type msgFields struct {
+	byTag  map[int32]*desc.FieldDescriptor
+	oneof  map[int32]string // tag -> enclosing oneof name
+	oneofs map[string]*desc.OneOfDescriptor
+	order  []*desc.OneOfDescriptor // declaration order
+}
+
+func collectFields(m *desc.MessageDescriptor) msgFields {
+	mf := msgFields{byTag: map[int32]*desc.FieldDescriptor{}, oneof: map[int32]string{}, oneofs: map[string]*desc.OneOfDescriptor{}}
+	for _, f := range m.GetFields() {
+		mf.byTag[f.GetNumber()] = f
 		if oo := realOneof(f); oo != nil {
-			origOneofOf[f.GetNumber()] = oo.GetName()
-		} else {
-			origTop[f.GetNumber()] = f
+			mf.oneof[f.GetNumber()] = oo.GetName()
 		}
 	}
-	for _, f := range u.GetFields() {
-		updAll[f.GetNumber()] = f
-		if oo := realOneof(f); oo != nil {
-			updOneofOf[f.GetNumber()] = oo.GetName()
-		} else {
-			updTop[f.GetNumber()] = f
-		}
-	}
-	origOneofs := map[string]*desc.OneOfDescriptor{}
-	for _, oo := range o.GetOneOfs() {
+	for _, oo := range m.GetOneOfs() {
 		if !oo.IsSynthetic() {
-			origOneofs[oo.GetName()] = oo
+			mf.oneofs[oo.GetName()] = oo
+			mf.order = append(mf.order, oo)
 		}
 	}
-	updOneofs := map[string]*desc.OneOfDescriptor{}
-	for _, oo := range u.GetOneOfs() {
-		if oo.IsSynthetic() {
+	return mf
+}
+
+// compareMessageFields applies Confluent's current message rules: every
+// field is compared by number across the whole message, whatever oneof it
+// is in, so renaming, merging or leaving a oneof cannot hide a removal or a
+// type change.
+//   - A oneof of the update whose earlier members come from more than one
+//     "group" of the original (one original oneof, or one top-level field
+//     each) makes fields that were independent mutually exclusive:
+//     MULTIPLE_FIELDS_MOVED_TO_ONEOF when several of them were top-level
+//     fields, else FIELD_MOVED_TO_EXISTING_ONEOF. New members do not count.
+//   - A member of an original oneof that is gone from the update is
+//     ONEOF_FIELD_REMOVED, unless the whole oneof went away with all of its
+//     members (a complete deletion, like removing plain fields).
+//   - Oneofs added or removed by name, members added, and a member moved out
+//     to top level are compatible; top-level fields follow the plain field
+//     rules (only required ones matter).
+func (c *pctx) compareMessageFields(path string, o, u *desc.MessageDescriptor) {
+	of, uf := collectFields(o), collectFields(u)
+	deleted := map[string]bool{}
+	for name, oo := range of.oneofs {
+		if uf.oneofs[name] != nil {
 			continue
 		}
-		updOneofs[oo.GetName()] = oo
-		moved, existing := 0, 0
+		survives := false
 		for _, f := range oo.GetChoices() {
-			if _, ok := origTop[f.GetNumber()]; ok {
-				delete(origTop, f.GetNumber()) // moved into a oneof: not a removal
-				moved++
-			} else if _, ok := origOneofOf[f.GetNumber()]; ok {
-				existing++
-			}
+			survives = survives || uf.byTag[f.GetNumber()] != nil
 		}
-		opath := path + "." + oo.GetName()
-		if moved > 1 {
-			if c.backward {
-				c.add(pMultipleMovedToOneof, opath, "several existing fields moved into one oneof", nil, oo)
-			} else {
-				c.add(pMultipleMovedToOneof, opath, "several fields moved out of oneof (old readers see them as mutually exclusive)", oo, nil)
-			}
-		} else if moved == 1 && existing > 0 {
-			if c.backward {
-				c.add(pFieldMovedToExistOneo, opath, "an existing field moved into a oneof that already had fields", nil, oo)
-			} else {
-				c.add(pFieldMovedToExistOneo, opath, "a field moved out of a oneof that keeps other fields", oo, nil)
-			}
-		}
+		deleted[name] = !survives
 	}
-	var oneofNames []string
-	for n := range origOneofs {
-		oneofNames = append(oneofNames, n)
-	}
-	for n := range updOneofs {
-		if origOneofs[n] == nil {
-			oneofNames = append(oneofNames, n)
-		}
-	}
-	sort.Strings(oneofNames)
-	for _, n := range oneofNames {
-		oo, uo := origOneofs[n], updOneofs[n]
-		if oo == nil || uo == nil {
-			continue // ONEOF_ADDED / ONEOF_REMOVED: compatible
-		}
-		ob := map[int32]*desc.FieldDescriptor{}
-		ub := map[int32]*desc.FieldDescriptor{}
-		for _, f := range oo.GetChoices() {
-			ob[f.GetNumber()] = f
-		}
+	for _, uo := range uf.order {
+		groups := map[string]bool{}
+		topMoved := 0
 		for _, f := range uo.GetChoices() {
-			ub[f.GetNumber()] = f
-		}
-		for _, tag := range unionTags(ob, ub) {
-			of, uf := ob[tag], ub[tag]
-			switch {
-			case uf == nil:
-				if _, still := updAll[tag]; !still {
-					if c.backward {
-						c.add(pOneofFieldRemoved, fieldPath(path, of, nil), fmt.Sprintf("field %d removed from oneof %s", tag, n), of, uo)
-					} else {
-						c.add(pOneofFieldRemoved, fieldPath(path, of, nil), fmt.Sprintf("field %d added to oneof %s (the old schema does not have it)", tag, n), of, uo)
-					}
-				}
-			case of == nil:
-				// ONEOF_FIELD_ADDED: compatible
-			default:
-				c.compareField(fieldPath(path, of, uf), of, uf)
+			tag := f.GetNumber()
+			if n, ok := of.oneof[tag]; ok {
+				groups["oneof "+n] = true
+			} else if of.byTag[tag] != nil {
+				groups[fmt.Sprintf("field %d", tag)] = true
+				topMoved++
 			}
+		}
+		if len(groups) < 2 {
+			continue
+		}
+		from := make([]string, 0, len(groups))
+		for g := range groups {
+			from = append(from, g)
+		}
+		sort.Strings(from)
+		opath := path + "." + uo.GetName()
+		typ := pFieldMovedToExistOneo
+		if topMoved > 1 {
+			typ = pMultipleMovedToOneof
+		}
+		if c.backward {
+			c.add(typ, opath, fmt.Sprintf("oneof %s makes fields that were independent mutually exclusive (from %s): old data may set several of them", uo.GetName(), strings.Join(from, ", ")), nil, uo)
+		} else {
+			c.add(typ, opath, fmt.Sprintf("the old schema's oneof %s keeps fields mutually exclusive that the new schema has independent (%s): new data may set several of them", uo.GetName(), strings.Join(from, ", ")), o, nil)
 		}
 	}
-	for _, tag := range unionTags(origTop, updTop) {
-		of, uf := origTop[tag], updTop[tag]
+	for _, tag := range unionTags(of.byTag, uf.byTag) {
+		ofd, ufd := of.byTag[tag], uf.byTag[tag]
+		on, un := of.oneof[tag], uf.oneof[tag]
 		switch {
-		case uf == nil:
-			if of.IsRequired() {
+		case ufd == nil:
+			switch {
+			case on != "" && !deleted[on]:
 				if c.backward {
-					c.add(pRequiredFieldRemoved, fieldPath(path, of, nil), fmt.Sprintf("required field %d removed", tag), of, u)
+					c.add(pOneofFieldRemoved, fieldPath(path, ofd, nil), fmt.Sprintf("field %d removed from oneof %s", tag, on), ofd, u)
 				} else {
-					c.add(pRequiredFieldRemoved, fieldPath(path, of, nil), fmt.Sprintf("required field %d added", tag), of, u)
+					c.add(pOneofFieldRemoved, fieldPath(path, ofd, nil), fmt.Sprintf("field %d of oneof %s added (the old schema does not have it)", tag, on), ofd, u)
+				}
+			case on == "" && ofd.IsRequired():
+				if c.backward {
+					c.add(pRequiredFieldRemoved, fieldPath(path, ofd, nil), fmt.Sprintf("required field %d removed", tag), ofd, u)
+				} else {
+					c.add(pRequiredFieldRemoved, fieldPath(path, ofd, nil), fmt.Sprintf("required field %d added", tag), ofd, u)
 				}
 			}
-		case of == nil:
-			if uf.IsRequired() {
+		case ofd == nil:
+			if un == "" && ufd.IsRequired() {
 				if c.backward {
-					c.add(pRequiredFieldAdded, fieldPath(path, nil, uf), fmt.Sprintf("required field %d added", tag), o, uf)
+					c.add(pRequiredFieldAdded, fieldPath(path, nil, ufd), fmt.Sprintf("required field %d added", tag), o, ufd)
 				} else {
-					c.add(pRequiredFieldAdded, fieldPath(path, nil, uf), fmt.Sprintf("required field %d removed", tag), o, uf)
+					c.add(pRequiredFieldAdded, fieldPath(path, nil, ufd), fmt.Sprintf("required field %d removed", tag), o, ufd)
 				}
 			}
 		default:
-			c.compareField(fieldPath(path, of, uf), of, uf)
+			c.compareField(fieldPath(path, ofd, ufd), ofd, ufd)
 		}
-	}
-	// Fields whose oneof membership changed: compare contents by number.
-	for _, tag := range commonTags(origAll, updAll) {
-		on, oin := origOneofOf[tag]
-		un, uin := updOneofOf[tag]
-		if (!oin && !uin) || (oin && uin && on == un) {
-			continue
-		}
-		c.compareField(fieldPath(path, origAll[tag], updAll[tag]), origAll[tag], updAll[tag])
 	}
 }
 
@@ -382,17 +367,6 @@ func unionTags(a, b map[int32]*desc.FieldDescriptor) []int32 {
 	}
 	for t := range b {
 		if _, ok := a[t]; !ok {
-			out = append(out, t)
-		}
-	}
-	sort.Slice(out, func(i, j int) bool { return out[i] < out[j] })
-	return out
-}
-
-func commonTags(a, b map[int32]*desc.FieldDescriptor) []int32 {
-	var out []int32
-	for t := range a {
-		if _, ok := b[t]; ok {
 			out = append(out, t)
 		}
 	}
