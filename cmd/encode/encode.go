@@ -28,6 +28,8 @@ type Options struct {
 	KeepGoing                               bool
 	File                                    string
 	WithKey                                 bool
+	KeyConfig                               string
+	Key                                     *string
 }
 
 // NewCmd returns the `encode` command.
@@ -51,6 +53,11 @@ Each bad input line gives one error line on stderr, such as
 By default encode stops there (lines already written stay written); with
 --keep-going it encodes the rest and reports how many failed.
 
+Keys (--with-key): per the topic's key_config or --key-config; the key is -k KEY,
+else the payload's payload_key (or its key field). --key-config schema:long (or
+string, int...) writes the key with that Avro primitive schema, as Confluent's
+serializers write primitive keys (registered under the key subject).
+
 Wire formats (--wire): confluent (0x00 + 4-byte schema id + Avro, registers the
 schema under <prefix><topic>-value, or <ns>.<Name>-value without a topic), raw
 (bare Avro binary), ocf (Avro object container file, as Deimos avro_local writes).
@@ -70,7 +77,8 @@ errors, 3 the schema registry could not be reached.`,
   deimos encode --schema com.acme.Widget --wire confluent --registry http://localhost:8081 -f widgets.jsonl
   deimos encode --topic widgets --keep-going < widgets.jsonl > widgets.b64
   echo '{"id":1,"name":"a","price":2.5}' | deimos encode --schema Widget --wire raw --output-encoding raw > widget.avro
-  echo '{"id":1,"name":"a"}' | deimos encode --backend json_schema_registry --schema Widget --topic widgets --registry http://localhost:8081`,
+  echo '{"id":1,"name":"a"}' | deimos encode --backend json_schema_registry --schema Widget --topic widgets --registry http://localhost:8081
+  echo '{"id":1,"name":"a","price":2.5}' | deimos encode --topic widgets --schema Widget --wire confluent --key-config schema:long -k 1 --with-key`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			return run(cmd.Context(), f, o)
@@ -86,6 +94,13 @@ errors, 3 the schema registry could not be reached.`,
 	fl.BoolVar(&o.KeepGoing, "keep-going", false, "encode the remaining lines after a bad one; exit 1 at the end if any failed")
 	fl.StringVarP(&o.File, "file", "f", "", "read input from FILE instead of stdin")
 	fl.BoolVar(&o.WithKey, "with-key", false, "write \"KEY<TAB>VALUE\" (both encoded) per message")
+	fl.StringVar(&o.KeyConfig, "key-config", "", "key_config: none, plain, field:FIELD or schema:SCHEMA (SCHEMA may be an Avro primitive: string, long...)")
+	key := fl.StringP("key", "k", "", "key for every message (encoded per key_config)")
+	c.PreRun = func(cmd *cobra.Command, _ []string) {
+		if cmd.Flags().Changed("key") {
+			o.Key = key
+		}
+	}
 	return c
 }
 
@@ -214,6 +229,11 @@ func run(ctx context.Context, f *cmdutil.Factory, o *Options) error {
 	if err != nil {
 		return err
 	}
+	if o.KeyConfig != "" {
+		if s.KeyConfig, err = config.ParseKeyConfig(o.KeyConfig); err != nil {
+			return errs.Usage(err)
+		}
+	}
 	if s.Schema == "" && (strings.HasPrefix(s.Backend, "avro") || strings.HasPrefix(s.Backend, "proto") || strings.HasPrefix(s.Backend, "json_schema")) {
 		return errs.Usagef("encode: backend %s needs a schema: give --schema NAME or a configured --topic", s.Backend)
 	}
@@ -230,7 +250,11 @@ func run(ctx context.Context, f *cmdutil.Factory, o *Options) error {
 		if err := ctx.Err(); err != nil {
 			return err
 		}
-		out, err := e.Encode(ctx, s, encode.Message{Value: encode.Text(m.Data)})
+		msg := encode.Message{Value: encode.Text(m.Data)}
+		if o.Key != nil {
+			msg.Key = *o.Key
+		}
+		out, err := e.Encode(ctx, s, msg)
 		if err != nil {
 			k := errs.KindOf(err)
 			if k == errs.KindUsage || k == errs.KindUnavailable {

@@ -9,6 +9,7 @@ import (
 
 	"github.com/deimos-cli/deimos/internal/cmdutil"
 	"github.com/deimos-cli/deimos/pkg/compat"
+	"github.com/deimos-cli/deimos/pkg/encode"
 	"github.com/deimos-cli/deimos/pkg/errs"
 )
 
@@ -34,8 +35,11 @@ func NewCmd(f *cmdutil.Factory) *cobra.Command {
   json-schema  the JSON Schema Deimos registers for protobuf keys, same layout with .json
 
 Without --schema, every configured topic with a field key is generated (type from
-the topic's backend). --check writes nothing and exits 1 when files on disk are
-missing or differ, naming them (for CI).`,
+the topic's backend). A topic whose key_config schema is an Avro primitive
+(schema: string, long...) is listed: its key schema is the primitive itself,
+registered as "long" under the key subject, so there is no file to write.
+--check writes nothing and exits 1 when files on disk are missing or differ,
+naming them (for CI).`,
 		Example: `  deimos gen-keys --schema com.acme.Widget --field id
   deimos gen-keys --schema Widget --namespace com.acme --field id --type avro --out schemas/
   deimos gen-keys                      # every topic with key_config field
@@ -49,6 +53,16 @@ missing or differ, naming them (for CI).`,
 			targets, err := compat.KeyTargets(cfg, o.schema, o.namespace, o.field, o.typ)
 			if err != nil {
 				return err
+			}
+			if o.schema == "" {
+				eng, err := encode.New(encode.Options{Config: cfg})
+				if err != nil {
+					return err
+				}
+				for _, t := range compat.PrimitiveKeyTopics(cfg) {
+					fmt.Fprintf(f.IO.Out, "topic %s: key schema %q is an Avro primitive, registered as is under %s: nothing to generate\n",
+						t.Name, t.KeyConfig.Primitive(), eng.KeySubject(encode.Spec{Topic: t.Name}))
+				}
 			}
 			schemaPath := cfg.Schema.Path
 			if schemaPath == "" {

@@ -84,3 +84,27 @@ func TestGenKeysAndCheck(t *testing.T) {
 		t.Fatalf("missing schema: %d", code)
 	}
 }
+
+// A topic keyed by an Avro primitive schema (key_config schema: long) has
+// nothing to generate: gen-keys lists it with its key subject (prefixed or
+// not, per schema.key_subject) instead of looking for long.avsc or failing.
+func TestGenKeysPrimitiveKeyTopics(t *testing.T) {
+	dir := t.TempDir()
+	cfg := filepath.Join(dir, "deimos.yaml")
+	body := "schema: {path: " + dir + ", key_subject: unprefixed}\nproducers: {topic_prefix: pre.}\ntopics:\n" +
+		"  - {name: counts, schema: Count, backend: avro_schema_registry, key_config: {schema: long}}\n" +
+		"  - {name: names, schema: Name, backend: avro_schema_registry, key_config: {schema: string}}\n"
+	if err := os.WriteFile(cfg, []byte(body), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, args := range [][]string{nil, {"--check"}} {
+		code, out := run(t, cfg, args...)
+		if code != 0 || !strings.Contains(out, `topic counts: key schema "long" is an Avro primitive, registered as is under counts-key: nothing to generate`) ||
+			!strings.Contains(out, `topic names: key schema "string"`) {
+			t.Fatalf("gen-keys %v: exit %d\n%s", args, code, out)
+		}
+	}
+	if entries, _ := os.ReadDir(dir); len(entries) != 1 {
+		t.Fatalf("gen-keys wrote files: %v", entries)
+	}
+}

@@ -91,7 +91,7 @@ Deimos) to send.`,
 	fl.StringVar(&o.schema, "schema", "", "value schema name (overrides the topic's configuration)")
 	fl.StringVar(&o.namespace, "namespace", "", "schema namespace")
 	fl.StringVar(&o.schemaBackend, "schema-backend", "", "schema backend: "+strings.Join(config.Backends, ", "))
-	fl.StringVar(&o.keyConfig, "key-config", "", "key_config: none, plain, field:FIELD or schema:SCHEMA")
+	fl.StringVar(&o.keyConfig, "key-config", "", "key_config: none, plain, field:FIELD or schema:SCHEMA (SCHEMA may be an Avro primitive: string, long...)")
 	fl.StringVarP(&o.compression, "compression", "z", "none", "compression: none, gzip, snappy, lz4, zstd")
 	fl.StringVar(&o.acks, "acks", "all", "required acks: all, 1 or 0 (1 and 0 turn idempotence off)")
 	fl.DurationVar(&o.linger, "linger", 5*time.Millisecond, "how long to wait to fill a batch")
@@ -111,21 +111,6 @@ Deimos) to send.`,
 
 func unescape(s string) string {
 	return strings.NewReplacer(`\t`, "\t", `\n`, "\n", `\r`, "\r", `\\`, `\`).Replace(s)
-}
-
-// ParseKeyConfig parses none, plain, field:F or schema:S.
-func ParseKeyConfig(s string) (config.KeyConfig, error) {
-	switch {
-	case s == "none":
-		return config.KeyConfig{None: true}, nil
-	case s == "plain":
-		return config.KeyConfig{Plain: true}, nil
-	case strings.HasPrefix(s, "field:") && len(s) > 6:
-		return config.KeyConfig{Field: s[6:]}, nil
-	case strings.HasPrefix(s, "schema:") && len(s) > 7:
-		return config.KeyConfig{Schema: s[7:]}, nil
-	}
-	return config.KeyConfig{}, fmt.Errorf("--key-config %q: use none, plain, field:FIELD or schema:SCHEMA", s)
 }
 
 func run(c *cobra.Command, f *cmdutil.Factory, o *options) error {
@@ -192,7 +177,7 @@ func run(c *cobra.Command, f *cmdutil.Factory, o *options) error {
 	if o.schema != "" || o.schemaBackend != "" || o.keyConfig != "" || o.namespace != "" {
 		var kc *config.KeyConfig
 		if o.keyConfig != "" {
-			k, err := ParseKeyConfig(o.keyConfig)
+			k, err := config.ParseKeyConfig(o.keyConfig)
 			if err != nil {
 				return errs.Usage(err)
 			}

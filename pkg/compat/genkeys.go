@@ -86,10 +86,23 @@ func KeyTargets(cfg *config.Config, schema, namespace, field, kind string) ([]Ke
 		}
 		out = append(out, KeyTarget{Schema: full, Field: t.KeyConfig.Field, Kind: k, Topic: t.Name})
 	}
-	if len(out) == 0 {
+	if len(out) == 0 && len(PrimitiveKeyTopics(cfg)) == 0 {
 		return nil, errs.Usagef("no configured topic has a field key (key_config: {field: ...}); use --schema and --field")
 	}
 	return out, nil
+}
+
+// PrimitiveKeyTopics lists the configured topics whose key_config schema is
+// an Avro primitive type: their key schema is the primitive itself, so there
+// is nothing to generate (gen-keys reports them).
+func PrimitiveKeyTopics(cfg *config.Config) []config.Topic {
+	var out []config.Topic
+	for _, t := range cfg.Topics {
+		if t.KeyConfig.Primitive() != "" {
+			out = append(out, t)
+		}
+	}
+	return out
 }
 
 func kindForBackend(b string) string {

@@ -127,6 +127,22 @@ func (k KeyConfig) Mode() string {
 	return ""
 }
 
+// avroKeyPrimitives are the Avro primitive types a key schema may be. Avro
+// forbids defining a named type with a primitive's name in any namespace, so
+// `schema: long` can never mean a long.avsc file.
+var avroKeyPrimitives = map[string]bool{"boolean": true, "int": true, "long": true,
+	"float": true, "double": true, "bytes": true, "string": true}
+
+// Primitive returns the Avro primitive type of key_config schema: NAME when
+// NAME is one ("string", "long"...), else "". Such a key is the bare value
+// encoded with that schema, as Confluent's serializers write primitive keys.
+func (k KeyConfig) Primitive() string {
+	if avroKeyPrimitives[k.Schema] {
+		return k.Schema
+	}
+	return ""
+}
+
 // Validate checks that at most one mode is set.
 func (k KeyConfig) Validate() error {
 	n := 0
@@ -138,7 +154,32 @@ func (k KeyConfig) Validate() error {
 	if n > 1 {
 		return fmt.Errorf("key_config: set exactly one of none, plain, field, schema")
 	}
+	if k.Schema == "null" {
+		return fmt.Errorf("key_config: schema null is not a key schema (use none: true to send no key)")
+	}
 	return nil
+}
+
+// ParseKeyConfig parses the --key-config flag: none, plain, field:F or
+// schema:S (S a schema name or an Avro primitive type such as string or long).
+func ParseKeyConfig(s string) (KeyConfig, error) {
+	var k KeyConfig
+	switch {
+	case s == "none":
+		k.None = true
+	case s == "plain":
+		k.Plain = true
+	case strings.HasPrefix(s, "field:") && len(s) > 6:
+		k.Field = s[6:]
+	case strings.HasPrefix(s, "schema:") && len(s) > 7:
+		k.Schema = s[7:]
+	default:
+		return k, fmt.Errorf("--key-config %q: use none, plain, field:FIELD or schema:SCHEMA (SCHEMA may be an Avro primitive: string, long, int...)", s)
+	}
+	if err := k.Validate(); err != nil {
+		return k, fmt.Errorf("--key-config %q: %w", s, err)
+	}
+	return k, nil
 }
 
 // Database is the SQL connection: sqlite:PATH or postgres://… (mysql:// later).

@@ -116,3 +116,26 @@ func TestExpandDefaultsAndTypes(t *testing.T) {
 		t.Fatalf("got %+v / %q", cfg.Outbox, cfg.Schema.Registry.Password)
 	}
 }
+
+func TestParseKeyConfig(t *testing.T) {
+	for in, want := range map[string]KeyConfig{
+		"none": {None: true}, "plain": {Plain: true}, "field:id": {Field: "id"},
+		"schema:WidgetKey": {Schema: "WidgetKey"}, "schema:long": {Schema: "long"},
+	} {
+		got, err := ParseKeyConfig(in)
+		if err != nil || got != want {
+			t.Errorf("%s: %+v %v", in, got, err)
+		}
+	}
+	if p := (KeyConfig{Schema: "string"}).Primitive(); p != "string" {
+		t.Errorf("schema string: primitive %q", p)
+	}
+	if p := (KeyConfig{Schema: "com.acme.long"}).Primitive(); p != "" {
+		t.Errorf("a named schema is not a primitive: %q", p)
+	}
+	for _, bad := range []string{"schema:null", "schema:", "field", "hash"} {
+		if _, err := ParseKeyConfig(bad); err == nil {
+			t.Errorf("%s: accepted", bad)
+		}
+	}
+}

@@ -337,8 +337,12 @@ func (e *Engine) readerFor(full string) *aType {
 	return nil
 }
 
-// keySchema is the key schema for key_config field (generated) or schema.
+// keySchema is the key schema for key_config field (generated) or schema
+// (a local schema, or an Avro primitive type such as "string" or "long").
 func (e *Engine) keySchema(s Spec) (*avroSchema, error) {
+	if p := s.KeyConfig.Primitive(); p != "" {
+		return e.primitiveSchema(p)
+	}
 	if s.KeyConfig.Schema != "" {
 		return e.localSchema(s.KeyConfig.Schema, s.Namespace)
 	}
@@ -363,6 +367,27 @@ func (e *Engine) keySchema(s Spec) (*avroSchema, error) {
 	}
 	if a, err = newAvroSchema(t); err != nil {
 		return nil, errs.Usagef("key schema for %s: %w", val.t.name, err)
+	}
+	e.mu.Lock()
+	e.avro[k] = a
+	e.mu.Unlock()
+	return a, nil
+}
+
+// primitiveSchema is the schema of an Avro primitive type; its text (what is
+// registered) is the quoted type name, "string", as Confluent's serializers
+// register primitive schemas.
+func (e *Engine) primitiveSchema(name string) (*avroSchema, error) {
+	k := "prim:" + name
+	e.mu.Lock()
+	a, ok := e.avro[k]
+	e.mu.Unlock()
+	if ok {
+		return a, nil
+	}
+	a, err := newAvroSchema(&aType{kind: name})
+	if err != nil {
+		return nil, errs.Usagef("key schema %s: %w", name, err)
 	}
 	e.mu.Lock()
 	e.avro[k] = a

@@ -141,6 +141,9 @@ func (p *protoBackend) keyBytes(s Spec, key any) (raw []byte, schema func() ([]b
 			return js, nil
 		}, nil
 	case "schema":
+		if prim := s.KeyConfig.Primitive(); prim != "" {
+			return nil, nil, errs.Usagef("%s: key_config schema: %s is an Avro primitive key, which the protobuf backends do not write (use key_config plain for a text key, or a key message)", p.name(), prim)
+		}
 		md, err := p.message(s.KeyConfig.Schema, s.Namespace)
 		if err != nil {
 			return nil, nil, err

@@ -171,7 +171,7 @@ func (e *Engine) prepare(ctx context.Context, s Settings) (*worker, error) {
 			w.valueFields[f] = true
 		}
 	}
-	if spec.KeyConfig.Mode() == "schema" {
+	if spec.KeyConfig.Mode() == "schema" && spec.KeyConfig.Primitive() == "" {
 		// The key is the row's columns that are fields of the key schema
 		// (Deimos: a payload_key hash); they need not be value fields.
 		ks := encode.Spec{Topic: spec.Topic, Backend: spec.Backend, Schema: spec.KeyConfig.Schema, Namespace: spec.Namespace}
@@ -729,7 +729,8 @@ func (w *worker) message(r Row, tombstone bool) encode.Message {
 	}
 	payload := make(map[string]any, len(r.Cols))
 	var key map[string]any
-	schemaKey := w.spec.KeyConfig.Mode() == "schema"
+	primitiveKey := w.spec.KeyConfig.Primitive() != ""
+	schemaKey := w.spec.KeyConfig.Mode() == "schema" && !primitiveKey
 	if schemaKey {
 		key = map[string]any{}
 	}
@@ -746,10 +747,10 @@ func (w *worker) message(r Row, tombstone bool) encode.Message {
 		}
 	}
 	m := encode.Message{Value: payload}
-	switch w.spec.KeyConfig.Mode() {
-	case "plain":
-		m.Key = r.ID // the id column's value
-	case "schema":
+	switch {
+	case w.spec.KeyConfig.Mode() == "plain", primitiveKey:
+		m.Key = r.ID // the id column's value (a primitive key schema encodes it)
+	case schemaKey:
 		m.Key = key
 	}
 	return m

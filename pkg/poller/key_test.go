@@ -46,7 +46,8 @@ func (e *env) rawRecords(topic string, want int) []*kgo.Record {
 // The poller's key per key_config with an Avro backend: schema (the key
 // schema's fields taken from the row, even a column that is not a value
 // field; no other column), plain (the id column's value), none (no key),
-// field (the generated key record). Keys and values are decoded with the
+// field (the generated key record), schema: long (an Avro primitive key
+// schema: the id column's value). Keys and values are decoded with the
 // encode engine.
 func TestKeyConfigModes(t *testing.T) {
 	dir := t.TempDir()
@@ -59,8 +60,12 @@ func TestKeyConfigModes(t *testing.T) {
 		}
 	}
 	for _, dialect := range dialects {
-		for _, kc := range []config.KeyConfig{{Schema: "WidgetKey"}, {Plain: true}, {None: true}, {Field: "id"}} {
-			t.Run(dialect+"/"+kc.Mode(), func(t *testing.T) {
+		for _, kc := range []config.KeyConfig{{Schema: "WidgetKey"}, {Schema: "long"}, {Plain: true}, {None: true}, {Field: "id"}} {
+			name := kc.Mode()
+			if kc.Primitive() != "" {
+				name = "schema-" + kc.Primitive()
+			}
+			t.Run(dialect+"/"+name, func(t *testing.T) {
 				e := newEnv(t, dialect)
 				e.cfg.Schema = config.Schema{Backend: "avro_local", Path: dir}
 				e.cfg.Topics = []config.Topic{{Name: "widgets", Backend: "avro_local", Schema: "Widget", Namespace: "com.example", KeyConfig: kc}}
@@ -98,7 +103,11 @@ func TestKeyConfigModes(t *testing.T) {
 					if !reflect.DeepEqual(val, wantVal) {
 						t.Fatalf("value %v, want %v", val, wantVal)
 					}
-					switch kc.Mode() {
+					switch name {
+					case "schema-long": // a primitive key schema: the id column's value
+						if string(dec.Key) != string(rune('0'+n)) || dec.KeyFormat.Schema != "" && dec.KeyFormat.Schema != "long" {
+							t.Fatalf("long key %s (%+v), want %d", dec.Key, dec.KeyFormat, n)
+						}
 					case "schema":
 						var key map[string]any
 						if err := json.Unmarshal(dec.Key, &key); err != nil {
