@@ -487,6 +487,9 @@ func (j *jsonSchemaBackend) encodeValue(ctx context.Context, s Spec, payload any
 // key_config field a schema generated from the value schema's property
 // ({"type":"object","properties":{field: ...},"required":[field]}).
 func (j *jsonSchemaBackend) keyDoc(s Spec) (*jsonSchemaDoc, error) {
+	if prim := s.KeyConfig.Primitive(); prim != "" {
+		return nil, errs.Usagef("key_config schema: %s is an Avro primitive key, which the JSON Schema backends do not write (use key_config plain for a text key, or a key schema file)", prim)
+	}
 	if s.KeyConfig.Schema != "" {
 		return j.local(s.KeyConfig.Schema, s.Namespace)
 	}

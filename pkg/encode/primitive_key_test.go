@@ -3,6 +3,8 @@ package encode
 import (
 	"bytes"
 	"context"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -65,11 +67,25 @@ func TestPrimitiveKeySchemas(t *testing.T) {
 	if _, err := New(Options{Config: &config.Config{Topics: []config.Topic{{Name: "t", KeyConfig: config.KeyConfig{Schema: "null"}}}}}); err == nil {
 		t.Fatal("key_config schema: null must be refused")
 	}
-	// the protobuf backends do not write Avro primitive keys: a usage error, not a missing message
+	// the protobuf and JSON Schema backends do not write Avro primitive keys:
+	// a usage error, not a missing message or schema file
 	ps := Spec{Backend: "proto_local", Schema: "com.acme.Gadget", KeyConfig: config.KeyConfig{Schema: "string"}}
 	pe := newTestEngine(t, &config.Config{Schema: config.Schema{Path: "../../testdata/protos"}}, nil)
 	_, err := pe.Encode(ctx, ps, Message{Value: []byte(`{"id":"g"}`), Key: "k"})
 	if errs.KindOf(err) != errs.KindUsage || !strings.Contains(err.Error(), "Avro primitive key") {
 		t.Fatalf("proto_local with key_config schema: string: %v", err)
+	}
+	dir := t.TempDir()
+	if err := os.MkdirAll(filepath.Join(dir, "com", "acme"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "com", "acme", "Order.json"), []byte(`{"type":"object"}`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	je := newTestEngine(t, &config.Config{Schema: config.Schema{Path: dir}}, nil)
+	js := Spec{Backend: "json_schema_local", Schema: "Order", Namespace: "com.acme", KeyConfig: config.KeyConfig{Schema: "long"}}
+	_, err = je.Encode(ctx, js, Message{Value: []byte(`{"order_id":"o"}`), Key: "1"})
+	if errs.KindOf(err) != errs.KindUsage || !strings.Contains(err.Error(), "Avro primitive key") {
+		t.Fatalf("json_schema_local with key_config schema: long: %v", err)
 	}
 }
