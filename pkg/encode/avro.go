@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"math"
 	"os"
 	"path/filepath"
 	"strings"
@@ -17,6 +18,7 @@ import (
 	"github.com/linkedin/goavro/v2"
 	"github.com/twmb/franz-go/pkg/sr"
 
+	"github.com/deimos-cli/deimos/pkg/encode/nesting"
 	"github.com/deimos-cli/deimos/pkg/errs"
 )
 
@@ -31,6 +33,9 @@ type avroSchema struct {
 	sizeHint atomic.Int64
 	readers  sync.Map // *aType -> bool: reader schema identical to this one
 	ids      sync.Map // subject -> registry id of this schema
+	// deep: data of this schema can nest deeper than nesting.Max (a
+	// recursive or very deep schema), so encode checks what it wrote.
+	deep bool
 }
 
 func newAvroSchema(t *aType) (*avroSchema, error) {
@@ -42,7 +47,56 @@ func newAvroSchema(t *aType) (*avroSchema, error) {
 	if err != nil {
 		return nil, fmt.Errorf("invalid Avro schema %s: %w", t.name, err)
 	}
-	return &avroSchema{t: t, text: schemaText(t), codec: c, fields: avroFields(t)}, nil
+	deep := maxLevels(t, map[*aType]bool{}, map[*aType]int{}) > nesting.Max
+	return &avroSchema{t: t, text: schemaText(t), codec: c, fields: avroFields(t), deep: deep}, nil
+}
+
+// avroDataErr describes data that checkBinary or the decoder refused: too
+// deep (the nesting limit speaks for itself) or not matching the schema.
+func avroDataErr(schema string, err error) error {
+	var ne nesting.Error
+	if errors.As(err, &ne) {
+		return fmt.Errorf("Avro data of schema %s: %w", schema, err)
+	}
+	return fmt.Errorf("Avro data does not match schema %s: %v", schema, err)
+}
+
+// unbounded is maxLevels of a recursive type.
+const unbounded = math.MaxInt32
+
+// maxLevels is the deepest JSON nesting data of t can reach in decoded form
+// (records, arrays and maps, and bytes or fixed printed as byte arrays);
+// unbounded for a recursive type. done memoizes finished types.
+func maxLevels(t *aType, onPath map[*aType]bool, done map[*aType]int) int {
+	if n, ok := done[t]; ok {
+		return n
+	}
+	if onPath[t] {
+		return unbounded
+	}
+	onPath[t] = true
+	defer delete(onPath, t)
+	n := 0
+	switch t.kind {
+	case "bytes", "fixed":
+		n = 1
+	case "array":
+		n = 1 + maxLevels(t.items, onPath, done)
+	case "map":
+		n = 1 + maxLevels(t.values, onPath, done)
+	case "record":
+		for _, f := range t.fields {
+			n = max(n, maxLevels(f.typ, onPath, done))
+		}
+		n++
+	case "union":
+		for _, b := range t.branches {
+			n = max(n, maxLevels(b, onPath, done))
+		}
+	}
+	n = min(n, unbounded)
+	done[t] = n
+	return n
 }
 
 // zeroSize reports whether a value of t can take no bytes on the wire.
@@ -176,7 +230,7 @@ func (a *avroSchema) native(payload any) (any, error) {
 // unwrap returns the single field of a key record.
 func (a *avroSchema) decode(bin []byte, r *aType, unwrap bool) (json.RawMessage, error) {
 	if _, err := checkBinary(a.t, bin, 0); err != nil {
-		return nil, fmt.Errorf("Avro data does not match schema %s: %v", a.t.name, err)
+		return nil, avroDataErr(a.t.name, err)
 	}
 	if r == nil || a.sameAs(r) {
 		return a.decodeDirect(bin, unwrap)
@@ -517,6 +571,9 @@ func (a *avroBackend) frame(ctx context.Context, sch *avroSchema, payload any, s
 			return nil, 0, err
 		}
 		b, err := sch.appendDirect(nil, bin, false)
+		if err == nil && sch.deep {
+			err = nesting.CheckJSON(b) // what decode checks for this wire
+		}
 		return b, 0, err
 	}
 	// Avro binary is written straight from the payload (avro_write.go),
@@ -538,6 +595,12 @@ func (sch *avroSchema) newBuf() []byte {
 // (raw, ocf or confluent).
 func (a *avroBackend) frameBinary(ctx context.Context, sch *avroSchema, buf []byte, subject, wire string) ([]byte, int, error) {
 	var err error
+	if sch.deep {
+		// never write what decode refuses: the same check, on the same bytes
+		if _, err := checkBinary(sch.t, buf[5:], 0); err != nil {
+			return nil, 0, err
+		}
+	}
 	if n := int64(len(buf) - 5); n > sch.sizeHint.Load() {
 		sch.sizeHint.Store(n)
 	}
@@ -713,7 +776,7 @@ func (e *Engine) decodeOCF(b []byte, unwrap bool) (json.RawMessage, Format, erro
 				return nil, Format{}, errs.Failedf("Avro container file: more than %d items", maxOCFItems)
 			}
 			if _, err := checkBinary(w.t, rest, 0); err != nil {
-				return nil, Format{}, errs.Failedf("Avro container file: datum does not match schema %s: %v", t.name, err)
+				return nil, Format{}, errs.Failedf("Avro container file: %w", avroDataErr(t.name, err))
 			}
 			n, more, err := nativeFromBinary(w.t, rest)
 			if err != nil {

@@ -3,14 +3,36 @@ package encode
 import (
 	"encoding/binary"
 	"fmt"
+	"unicode/utf8"
+
+	"github.com/deimos-cli/deimos/pkg/encode/nesting"
 )
+
+// opensLevel: a value of t is a JSON object or array in decoded output
+// (bytes and fixed only when they are not UTF-8: bytesTooDeep).
+func opensLevel(t *aType) bool {
+	switch t.kind {
+	case "record", "array", "map":
+		return true
+	}
+	return false
+}
+
+// bytesTooDeep: bytes or fixed data x at depth would be printed as an array
+// of byte values (not UTF-8, not a decimal) one level too deep.
+func bytesTooDeep(t *aType, x []byte, depth int) bool {
+	return depth >= nesting.Max && t.logical != "decimal" && !utf8.Valid(x)
+}
 
 // checkBinary walks Avro binary data for t without allocating, checking that
 // every length and block count fits in the bytes left. goavro preallocates
-// by block count, so hostile data is rejected here first.
+// by block count, so hostile data is rejected here first. depth is the
+// number of JSON levels enclosing the value (0 at the top); data nested
+// deeper than nesting.Max is refused: decode runs this before reading, encode
+// after writing data of a schema that can nest that deep (avroSchema.deep).
 func checkBinary(t *aType, b []byte, depth int) ([]byte, error) {
-	if depth > 64 {
-		return nil, fmt.Errorf("data nested too deeply")
+	if opensLevel(t) && depth >= nesting.Max {
+		return nil, nesting.Error{}
 	}
 	long := func() (int64, error) {
 		v, n := binary.Varint(b)
@@ -49,10 +71,16 @@ func checkBinary(t *aType, b []byte, depth int) ([]byte, error) {
 		if n < 0 || n > int64(len(b)) {
 			return nil, errTruncated
 		}
+		if t.kind == "bytes" && bytesTooDeep(t, b[:n], depth) {
+			return nil, nesting.Error{}
+		}
 		return b[n:], nil
 	case "fixed":
 		if len(b) < t.size {
 			return nil, errTruncated
+		}
+		if bytesTooDeep(t, b[:t.size], depth) {
+			return nil, nesting.Error{}
 		}
 		return b[t.size:], nil
 	case "record":
@@ -71,7 +99,7 @@ func checkBinary(t *aType, b []byte, depth int) ([]byte, error) {
 		if i < 0 || i >= int64(len(t.branches)) {
 			return nil, fmt.Errorf("union branch %d out of range", i)
 		}
-		return checkBinary(t.branches[i], b, depth+1)
+		return checkBinary(t.branches[i], b, depth) // a branch is no level of its own
 	case "array", "map":
 		for {
 			n, err := long()

@@ -11,6 +11,8 @@ import (
 	"unsafe"
 
 	"github.com/linkedin/goavro/v2"
+
+	"github.com/deimos-cli/deimos/pkg/encode/nesting"
 )
 
 // Avro binary -> natural JSON, directly: the JSON appendNativeJSON writes
@@ -84,9 +86,11 @@ func (r *avroReader) blockCount() (int64, error) {
 func bytesString(b []byte) string { return unsafe.String(unsafe.SliceData(b), len(b)) }
 
 // appendBinaryJSON decodes one datum of t from r and appends its JSON.
+// depth counts the JSON levels enclosing the value, with checkBinary's
+// nesting rule (both must accept the same data).
 func appendBinaryJSON(b []byte, t *aType, r *avroReader, depth int) ([]byte, error) {
-	if depth > 64 {
-		return nil, fmt.Errorf("data nested too deeply")
+	if opensLevel(t) && depth >= nesting.Max {
+		return nil, nesting.Error{}
 	}
 	switch t.kind {
 	case "null":
@@ -153,6 +157,9 @@ func appendBinaryJSON(b []byte, t *aType, r *avroReader, depth int) ([]byte, err
 		if err != nil {
 			return nil, err
 		}
+		if bytesTooDeep(t, s, depth) {
+			return nil, nesting.Error{}
+		}
 		if t.logical != "decimal" {
 			return appendBytesJSON(b, s), nil
 		}
@@ -163,6 +170,9 @@ func appendBinaryJSON(b []byte, t *aType, r *avroReader, depth int) ([]byte, err
 		}
 		s := r.b[:t.size:t.size]
 		r.b = r.b[t.size:]
+		if bytesTooDeep(t, s, depth) {
+			return nil, nesting.Error{}
+		}
 		return appendNativeJSON(b, t, nil, s)
 	case "enum":
 		i, err := r.long()
@@ -181,7 +191,7 @@ func appendBinaryJSON(b []byte, t *aType, r *avroReader, depth int) ([]byte, err
 		if i < 0 || i >= int64(len(t.branches)) {
 			return nil, fmt.Errorf("union index %d out of range", i)
 		}
-		return appendBinaryJSON(b, t.branches[i], r, depth+1)
+		return appendBinaryJSON(b, t.branches[i], r, depth)
 	case "record":
 		b = append(b, '{')
 		for i, f := range t.fields {
@@ -344,9 +354,13 @@ func (a *avroSchema) appendDirect(dst, bin []byte, unwrap bool) ([]byte, error) 
 		t = t.fields[0].typ
 	}
 	rd := avroReader{b: bin}
-	out, err := appendBinaryJSON(dst, t, &rd, 0)
+	depth := 0
+	if t != a.t {
+		depth = 1 // inside the key record, as checkBinary counts it
+	}
+	out, err := appendBinaryJSON(dst, t, &rd, depth)
 	if err != nil {
-		return dst, fmt.Errorf("Avro data does not match schema %s: %v", a.t.name, err)
+		return dst, avroDataErr(a.t.name, err)
 	}
 	if len(rd.b) > 0 {
 		return dst, fmt.Errorf("Avro data does not match schema %s: %d bytes left over", a.t.name, len(rd.b))

@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"unicode/utf8"
 
+	"github.com/deimos-cli/deimos/pkg/encode/nesting"
 	"github.com/deimos-cli/deimos/pkg/errs"
 )
 
@@ -23,6 +24,8 @@ func init() {
 	registerBackend("plain", func(e *Engine) backend { return &plainBackend{e: e} })
 }
 
+// marshalJSON writes v as compact JSON, refusing data nested deeper than
+// decodeJSON reads.
 func marshalJSON(v any) ([]byte, error) {
 	var buf bytes.Buffer
 	enc := json.NewEncoder(&buf)
@@ -30,7 +33,11 @@ func marshalJSON(v any) ([]byte, error) {
 	if err := enc.Encode(v); err != nil {
 		return nil, err
 	}
-	return bytes.TrimRight(buf.Bytes(), "\n"), nil
+	b := bytes.TrimRight(buf.Bytes(), "\n")
+	if err := nesting.CheckJSON(b); err != nil {
+		return nil, err
+	}
+	return b, nil
 }
 
 func (j *jsonBackend) encodeValue(_ context.Context, _ Spec, payload any) ([]byte, int, error) {
@@ -84,11 +91,15 @@ func (p *plainBackend) decodeKey(_ context.Context, _ Spec, b []byte) (json.RawM
 
 func (p *plainBackend) fields(context.Context, Spec) ([]FieldInfo, error) { return nil, nil }
 
-// decodeJSON validates and compacts JSON text.
+// decodeJSON validates and compacts JSON text, refusing data nested deeper
+// than nesting.Max (as marshalJSON does on the way in).
 func decodeJSON(b []byte) (json.RawMessage, Format, error) {
 	var buf bytes.Buffer
 	if err := json.Compact(&buf, b); err != nil {
 		return nil, Format{}, errs.Failedf("not valid JSON: %v", err)
+	}
+	if err := nesting.CheckJSON(buf.Bytes()); err != nil {
+		return nil, Format{}, errs.Failed(err)
 	}
 	return buf.Bytes(), Format{Wire: "json", SchemaType: "JSON", PayloadBytes: len(b)}, nil
 }

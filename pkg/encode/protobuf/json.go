@@ -18,6 +18,8 @@ import (
 	"google.golang.org/protobuf/proto"
 	pref "google.golang.org/protobuf/reflect/protoreflect"
 	"google.golang.org/protobuf/types/dynamicpb"
+
+	"github.com/deimos-cli/deimos/pkg/encode/nesting"
 )
 
 // FieldError is a value that does not fit the message: which field (a path
@@ -77,6 +79,16 @@ func MarshalValue(md *desc.MessageDescriptor, v any) ([]byte, error) {
 	m, err := FromValue(md, v)
 	if err != nil {
 		return nil, err
+	}
+	if mayNestTooDeep(m.Descriptor()) {
+		// never write what Unmarshal refuses: the same check on the same JSON
+		j, err := ToJSON(m)
+		if err != nil {
+			return nil, err
+		}
+		if err := nesting.CheckJSON(j); err != nil {
+			return nil, err
+		}
 	}
 	b, err := proto.MarshalOptions{Deterministic: true}.Marshal(m)
 	if err != nil {
@@ -512,7 +524,16 @@ func Unmarshal(md *desc.MessageDescriptor, b []byte) (_ json.RawMessage, err err
 	if err := (proto.UnmarshalOptions{}).Unmarshal(b, m); err != nil {
 		return nil, fmt.Errorf("decoding protobuf %s: %w", md.GetFullyQualifiedName(), err)
 	}
-	return ToJSON(m)
+	j, err := ToJSON(m)
+	if err != nil {
+		return nil, err
+	}
+	if mayNestTooDeep(m.Descriptor()) {
+		if err := nesting.CheckJSON(j); err != nil {
+			return nil, fmt.Errorf("decoding protobuf %s: %w", md.GetFullyQualifiedName(), err)
+		}
+	}
+	return j, nil
 }
 
 // ToJSON renders a message as Unmarshal does.
