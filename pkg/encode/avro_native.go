@@ -4,6 +4,8 @@ import (
 	"encoding/binary"
 	"fmt"
 	"math"
+
+	"github.com/deimos-cli/deimos/pkg/encode/nesting"
 )
 
 // Avro binary -> goavro's native form, for the decoders that resolve a
@@ -28,9 +30,11 @@ func nativeFromBinary(t *aType, bin []byte) (any, []byte, error) {
 	return v, r.b, err
 }
 
+// readNative reads one datum; depth counts the levels enclosing it, with
+// checkBinary's nesting rule (which has accepted the data already).
 func readNative(t *aType, r *avroReader, depth int) (any, error) {
-	if depth > 64 {
-		return nil, fmt.Errorf("data nested too deeply")
+	if opensLevel(t) && depth >= nesting.Max {
+		return nil, nesting.Error{}
 	}
 	switch t.kind {
 	case "null":
@@ -98,7 +102,7 @@ func readNative(t *aType, r *avroReader, depth int) (any, error) {
 			return nil, fmt.Errorf("union index %d out of range", i)
 		}
 		br := t.branches[i]
-		v, err := readNative(br, r, depth+1)
+		v, err := readNative(br, r, depth) // a branch is no level of its own
 		if err != nil || br.kind == "null" {
 			return nil, err
 		}

@@ -140,8 +140,16 @@ func TestAvroNestingLimitIsOneLimit(t *testing.T) {
 		}
 		_, cerr := checkBinary(sch.t, bin, 0)
 		_, derr := e.Decode(ctx, s, nil, bin)
-		if (cerr == nil) != want || (derr == nil) != want {
-			t.Fatalf("%s: checkBinary %v, decode %v, want ok=%v", name, cerr, derr, want)
+		// a container file goes through the native decoder (readNative)
+		ocf, oerr := e.Decode(ctx, Spec{Backend: "avro_local"}, nil, ocfWrite(sch.text, bin))
+		if (cerr == nil) != want || (derr == nil) != want || (oerr == nil) != want {
+			t.Fatalf("%s: checkBinary %v, decode %v, container file %v, want ok=%v", name, cerr, derr, oerr, want)
+		}
+		if want && string(ocf.Value) != c.js {
+			t.Fatalf("%s: container file decoded to %.300s", name, ocf.Value)
+		}
+		if !want && !strings.Contains(derr.Error()+oerr.Error(), "nested more than") {
+			t.Fatalf("%s: decode errors do not name the limit: %v / %v", name, derr, oerr)
 		}
 	}
 	if seen[true] < 6 {
