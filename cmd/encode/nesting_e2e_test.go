@@ -65,6 +65,7 @@ func TestNestingLimitThroughBinary(t *testing.T) {
 	for name, text := range map[string]string{
 		"t/Node.avsc":  `{"type":"record","name":"Node","namespace":"t","fields":[{"name":"v","type":"long"},{"name":"next","type":["null","t.Node"],"default":null}]}`,
 		"t/node.proto": "syntax = \"proto3\";\npackage t;\nmessage Node { int64 v = 1; Node next = 2; }\n",
+		"t/Deep.json":  `{"$schema":"https://json-schema.org/draft/2020-12/schema","type":"array"}`,
 	} {
 		p := filepath.Join(schemas, name)
 		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
@@ -114,6 +115,7 @@ func TestNestingLimitThroughBinary(t *testing.T) {
 		{name: "avro_validation", args: []string{"--schema", "t.Node", "--backend", "avro_validation"}, foreign: []byte(nestedNode(nesting.Max + 1))},
 		{name: "proto_local", args: []string{"--schema", "t.Node", "--backend", "proto_local"}, foreign: protoNodes(nesting.Max + 1)},
 		{name: "json", args: []string{"--backend", "json"}, atLimit: deepJSON[1 : len(deepJSON)-1], tooDeep: deepJSON, foreign: []byte(deepJSON)},
+		{name: "json_schema_local", args: []string{"--backend", "json_schema_local", "--schema", "t.Deep"}, atLimit: deepJSON[1 : len(deepJSON)-1], tooDeep: deepJSON, foreign: []byte(deepJSON)},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			at, deep := tc.atLimit, tc.tooDeep

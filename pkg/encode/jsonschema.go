@@ -36,6 +36,7 @@ import (
 	"golang.org/x/text/language"
 	"golang.org/x/text/message"
 
+	"github.com/deimos-cli/deimos/pkg/encode/nesting"
 	"github.com/deimos-cli/deimos/pkg/errs"
 )
 
@@ -650,6 +651,9 @@ func (j *jsonSchemaBackend) checked(d *jsonSchemaDoc, b []byte) (json.RawMessage
 	var buf bytes.Buffer
 	if err := json.Compact(&buf, b); err != nil {
 		return nil, errs.Failedf("not valid JSON: %v", err)
+	}
+	if err := nesting.CheckJSON(buf.Bytes()); err != nil { // as marshalJSON on encode
+		return nil, errs.Failed(err)
 	}
 	if d != nil {
 		if err := d.check(b); err != nil {
