@@ -23,6 +23,7 @@ import (
 	"github.com/deimos-cli/deimos/pkg/config"
 	"github.com/deimos-cli/deimos/pkg/db"
 	"github.com/deimos-cli/deimos/pkg/errs"
+	"github.com/deimos-cli/deimos/pkg/httpguard"
 )
 
 // NewCmd returns the `events` command.
@@ -272,6 +273,9 @@ and the command exits 1 (the API answers 422).`,
 			if errors.Is(err, checkpoint.ErrNotFound) {
 				return errs.Failedf("failure %d not found", id)
 			}
+			if errors.Is(err, checkpoint.ErrClaimed) {
+				return errs.Failed(err)
+			}
 			if err != nil {
 				return errs.Failedf("retry of failure %d: %w", id, err)
 			}
@@ -311,9 +315,37 @@ func newDeleteCmd(f *cmdutil.Factory) *cobra.Command {
 	}
 }
 
+// serveToken returns the bearer token from --token, --token-file or
+// DEIMOS_EVENTS_TOKEN ("" when none is given).
+func serveToken(f *cmdutil.Factory, token, tokenFile string) (string, error) {
+	if token != "" && tokenFile != "" {
+		return "", errs.Usagef("events serve: give --token or --token-file, not both")
+	}
+	if tokenFile != "" {
+		b, err := os.ReadFile(tokenFile)
+		if err != nil {
+			return "", errs.Usagef("events serve: --token-file: %w", err)
+		}
+		if token = strings.TrimSpace(string(b)); token == "" {
+			return "", errs.Usagef("events serve: --token-file %s is empty", tokenFile)
+		}
+		return token, nil
+	}
+	if token != "" {
+		return token, nil
+	}
+	getenv := f.Getenv
+	if getenv == nil {
+		getenv = os.LookupEnv
+	}
+	token, _ = getenv("DEIMOS_EVENTS_TOKEN")
+	return strings.TrimSpace(token), nil
+}
+
 func newServeCmd(f *cmdutil.Factory) *cobra.Command {
 	g := &groupRunner{}
-	var addr, token string
+	var addr, token, tokenFile string
+	var allowHosts []string
 	c := &cobra.Command{
 		Use:   "serve",
 		Short: "Serve the phobos_db_checkpoint events HTTP API",
@@ -327,20 +359,37 @@ JSON shapes and status codes):
   GET    /v1/failures/count         {"count": N}
   GET    /v1/failures/:id
   DELETE /v1/failures/:id           {"acknowledged": true}
-  POST   /v1/failures/:id/retry     {"acknowledged": true|false}, 422 when the handler fails
+  POST   /v1/failures/:id/retry     {"acknowledged": true|false}, 422 when the handler fails,
+                                    409 while another retry of the same failure runs
 
-Binds to 127.0.0.1 unless --addr says otherwise. With --token (or DEIMOS_EVENTS_TOKEN)
-every route but /ping needs "Authorization: Bearer TOKEN".`,
+Binds to 127.0.0.1 unless --addr says otherwise; a non-loopback address needs a token.
+With a token (DEIMOS_EVENTS_TOKEN, --token-file, or --token, which 'ps' shows) every
+route but /ping needs "Authorization: Bearer TOKEN".
+
+Web pages cannot use the API: a request whose Host is not this server's address or
+name (the --addr host; localhost, 127.0.0.1 and ::1 on loopback; --allow-host names)
+is refused (403), and so is a POST or DELETE a browser marks as cross-origin (Origin,
+Sec-Fetch-Site: 403) or whose Content-Type is not JSON (415).`,
 		Example: `  deimos events serve --addr 127.0.0.1:9292
-  DEIMOS_EVENTS_TOKEN=s3cret deimos events serve --addr 0.0.0.0:9292 --exec ./handler.sh`,
+  DEIMOS_EVENTS_TOKEN=s3cret deimos events serve --addr 0.0.0.0:9292 --allow-host events.internal --exec ./handler.sh
+  deimos events serve --addr 10.0.0.5:9292 --token-file /run/secrets/events-token`,
 		Args: cobra.NoArgs,
 		RunE: func(c *cobra.Command, _ []string) error {
-			if token == "" {
-				getenv := f.Getenv
-				if getenv == nil {
-					getenv = os.LookupEnv
-				}
-				token, _ = getenv("DEIMOS_EVENTS_TOKEN")
+			token, err := serveToken(f, token, tokenFile)
+			if err != nil {
+				return err
+			}
+			host, _, err := net.SplitHostPort(addr)
+			if err != nil {
+				return errs.Usagef("events serve: --addr %q: %w", addr, err)
+			}
+			ln, err := net.Listen("tcp", addr)
+			if err != nil {
+				return errs.Usagef("events serve: listen on %s: %w", addr, err)
+			}
+			defer ln.Close()
+			if ta, ok := ln.Addr().(*net.TCPAddr); ok && !ta.IP.IsLoopback() && token == "" {
+				return errs.Usagef("events serve: --addr %s is not a loopback address: other hosts could read every failure and run retries; give a token (DEIMOS_EVENTS_TOKEN or --token-file) or bind 127.0.0.1", addr)
 			}
 			ctx, stop := cmdutil.SignalContext(c.Context())
 			defer stop()
@@ -352,13 +401,10 @@ every route but /ping needs "Authorization: Bearer TOKEN".`,
 			g.cfg, g.stderr = cfg, f.IO.ErrOut
 			log := f.Logger(cfg)
 			h := checkpoint.NewAPI(checkpoint.APIOptions{Store: st, Runner: g, Token: token,
+				Hosts: httpguard.HostsFor(host, ln.Addr(), allowHosts),
 				Log: func(method, path string, status int, d time.Duration) {
 					log.Info("request", "method", method, "path", path, "status", status, "duration", d.Round(time.Microsecond))
 				}})
-			ln, err := net.Listen("tcp", addr)
-			if err != nil {
-				return errs.Usagef("events serve: listen on %s: %w", addr, err)
-			}
 			srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
 			fmt.Fprintf(f.IO.ErrOut, "events API listening on http://%s\n", ln.Addr())
 			errc := make(chan error, 1)
@@ -373,8 +419,10 @@ every route but /ping needs "Authorization: Bearer TOKEN".`,
 			return srv.Shutdown(sctx)
 		},
 	}
-	c.Flags().StringVar(&addr, "addr", "127.0.0.1:9292", "address to listen on")
-	c.Flags().StringVar(&token, "token", "", "require this bearer token (default $DEIMOS_EVENTS_TOKEN); never logged")
+	c.Flags().StringVar(&addr, "addr", "127.0.0.1:9292", "address to listen on (a non-loopback address needs a token)")
+	c.Flags().StringVar(&token, "token", "", "require this bearer token (visible in ps: prefer DEIMOS_EVENTS_TOKEN or --token-file); never logged")
+	c.Flags().StringVar(&tokenFile, "token-file", "", "read the bearer token from this file (surrounding whitespace trimmed)")
+	c.Flags().StringSliceVar(&allowHosts, "allow-host", nil, "also answer to this Host name (repeatable), e.g. the DNS name clients use")
 	addRunnerFlags(c, g)
 	return c
 }

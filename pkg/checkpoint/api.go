@@ -4,10 +4,13 @@ import (
 	"crypto/subtle"
 	"encoding/json"
 	"errors"
+	"net"
 	"net/http"
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/deimos-cli/deimos/pkg/httpguard"
 )
 
 // APIOptions configure the events HTTP API.
@@ -17,9 +20,13 @@ type APIOptions struct {
 	// "no handler command configured", like Phobos's missing listener).
 	Runner Runner
 	Fields Fields
-	// Token, when set, is required as "Authorization: Bearer TOKEN" on every
-	// route but /ping (401 otherwise).
+	// Token, when set, is required as "Authorization: Bearer TOKEN" (scheme
+	// in any letter case) on every route but /ping (401 otherwise).
 	Token string
+	// Hosts are the Host header values the API answers to, and the origin
+	// of the only pages whose POST and DELETE it obeys (pkg/httpguard); nil
+	// means the loopback names.
+	Hosts httpguard.Hosts
 	// Log is told about each request (never the Authorization header).
 	Log func(method, path string, status int, d time.Duration)
 }
@@ -42,6 +49,23 @@ func NewAPI(o APIOptions) http.Handler {
 	mux.HandleFunc("GET /v1/failures/{id}", a.getFailure)
 	mux.HandleFunc("DELETE /v1/failures/{id}", a.deleteFailure)
 	mux.HandleFunc("POST /v1/failures/{id}/retry", a.retryFailure)
+	inner := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if _, pattern := mux.Handler(r); pattern == "" {
+			writeErr(w, http.StatusNotFound, "not found")
+			return
+		}
+		if o.Token != "" && r.URL.Path != "/ping" && !authorized(r, o.Token) {
+			w.Header().Set("WWW-Authenticate", `Bearer realm="deimos events"`)
+			writeErr(w, http.StatusUnauthorized, "unauthorized")
+			return
+		}
+		mux.ServeHTTP(w, r)
+	})
+	hosts := o.Hosts
+	if hosts == nil {
+		hosts = httpguard.HostsFor("", &net.TCPAddr{IP: net.IPv4(127, 0, 0, 1)}, nil)
+	}
+	guarded := httpguard.Guard(hosts, inner)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
 		sw := &statusWriter{ResponseWriter: w, status: 200}
@@ -53,23 +77,15 @@ func NewAPI(o APIOptions) http.Handler {
 				o.Log(r.Method, r.URL.Path, sw.status, time.Since(start))
 			}
 		}()
-		if _, pattern := mux.Handler(r); pattern == "" {
-			writeErr(sw, http.StatusNotFound, "not found")
-			return
-		}
-		if o.Token != "" && r.URL.Path != "/ping" && !authorized(r, o.Token) {
-			sw.Header().Set("WWW-Authenticate", `Bearer realm="deimos events"`)
-			writeErr(sw, http.StatusUnauthorized, "unauthorized")
-			return
-		}
-		mux.ServeHTTP(sw, r)
+		guarded.ServeHTTP(sw, r)
 	})
 }
 
+// authorized checks "Authorization: Bearer TOKEN"; the scheme name is
+// case-insensitive (RFC 9110 section 11.1).
 func authorized(r *http.Request, token string) bool {
-	h := r.Header.Get("Authorization")
-	got, ok := strings.CutPrefix(h, "Bearer ")
-	return ok && subtle.ConstantTimeCompare([]byte(strings.TrimSpace(got)), []byte(token)) == 1
+	scheme, got, ok := strings.Cut(strings.TrimSpace(r.Header.Get("Authorization")), " ")
+	return ok && strings.EqualFold(scheme, "Bearer") && subtle.ConstantTimeCompare([]byte(strings.TrimSpace(got)), []byte(token)) == 1
 }
 
 type statusWriter struct {
@@ -233,6 +249,8 @@ func (a *api) retryFailure(w http.ResponseWriter, r *http.Request) {
 	acked, err := Retry(r.Context(), a.o.Store, a.o.Runner, a.o.Fields, id)
 	var re *RetryError
 	switch {
+	case errors.Is(err, ErrClaimed):
+		writeErr(w, http.StatusConflict, err.Error())
 	case errors.As(err, &re):
 		writeErr(w, http.StatusUnprocessableEntity, re.Error())
 	case err != nil:

@@ -234,12 +234,20 @@ func (e *RetryError) Error() string { return e.Err.Error() }
 func (e *RetryError) Unwrap() error { return e.Err }
 
 // Retry re-runs the handler for a stored failure with its payload and
-// metadata and retry_count 0. On success the failure is deleted and, when
-// acknowledged, an event is stored; it reports whether it was acknowledged.
-// A handler failure keeps the failure and returns a *RetryError.
+// metadata and retry_count 0. It first claims the failure (claim.go), so at
+// most one retry of a failure runs at a time, in any process; a failure
+// another retry holds gives a *ClaimedError (errors.Is ErrClaimed). On
+// success the failure is deleted and, when acknowledged, an event is stored
+// (one transaction); it reports whether it was acknowledged. A handler
+// failure keeps the failure as it was and returns a *RetryError.
 func Retry(ctx context.Context, st *Store, r Runner, fields Fields, id int64) (bool, error) {
+	c, err := st.claimFailure(ctx, id)
+	if err != nil {
+		return false, err
+	}
 	f, err := st.GetFailure(ctx, id)
 	if err != nil {
+		_ = st.release(context.WithoutCancel(ctx), c)
 		return false, err
 	}
 	m := Message{Payload: PayloadText(f.Payload)}
@@ -272,21 +280,27 @@ func Retry(ctx context.Context, st *Store, r Runner, fields Fields, id int64) (b
 	if m.Payload != nil {
 		m.Checksum = Checksum(string(m.Payload))
 	}
+	stop := st.keepClaim(ctx, c)
 	res, err := r.Run(ctx, m)
+	stop()
+	// The handler ran: what follows must be written even if ctx ended.
+	wctx := context.WithoutCancel(ctx)
 	if err != nil {
+		if rerr := st.release(wctx, c); rerr != nil {
+			return false, fmt.Errorf("handler failed (%v); putting failure %d back: %w", err, id, rerr)
+		}
 		if ctx.Err() != nil {
 			return false, ctx.Err()
 		}
 		return false, &RetryError{Err: err}
 	}
+	var ev *newEvent
 	if res.Acked {
-		a := fields.FromPayload(m.Payload).Merge(res.Ack)
-		if _, err := st.InsertEvent(ctx, m.Topic, m.Group, m.Checksum, m.Payload, a); err != nil {
-			return false, fmt.Errorf("storing event: %w", err)
-		}
+		ev = &newEvent{topic: m.Topic, group: m.Group, checksum: m.Checksum, payload: m.Payload, ack: fields.FromPayload(m.Payload).Merge(res.Ack)}
 	}
-	if err := st.DeleteFailure(ctx, id); err != nil && !errors.Is(err, ErrNotFound) {
-		return res.Acked, err
+	if err := st.resolve(wctx, c, ev); err != nil {
+		_ = st.release(wctx, c)
+		return false, fmt.Errorf("storing the outcome of failure %d: %w", id, err)
 	}
 	return res.Acked, nil
 }

@@ -232,18 +232,35 @@ func nonEmpty(s string) any {
 
 // InsertEvent stores an acknowledged event.
 func (s *Store) InsertEvent(ctx context.Context, topic, group, checksum string, payload []byte, a Ack) (int64, error) {
-	q := "INSERT INTO " + EventsTable + " (topic, group_id, entity_id, event_time, event_type, event_version, checksum, payload, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
-	args := []any{topic, group, nullStr(a.EntityID), s.optTime(a.EventTime), nullStr(a.EventType), nullStr(a.EventVersion), nonEmpty(checksum), PayloadJSON(payload), s.timeArg(s.now())}
-	return s.insert(ctx, q, args)
+	return s.insertEvent(ctx, s.d, newEvent{topic: topic, group: group, checksum: checksum, payload: payload, ack: a})
 }
 
-func (s *Store) insert(ctx context.Context, q string, args []any) (int64, error) {
+// querier is what both the pool and a transaction offer.
+type querier interface {
+	ExecContext(ctx context.Context, q string, args ...any) (sql.Result, error)
+	QueryRowContext(ctx context.Context, q string, args ...any) *sql.Row
+}
+
+type newEvent struct {
+	topic, group, checksum string
+	payload                []byte
+	ack                    Ack
+}
+
+func (s *Store) insertEvent(ctx context.Context, q querier, e newEvent) (int64, error) {
+	stmt := "INSERT INTO " + EventsTable + " (topic, group_id, entity_id, event_time, event_type, event_version, checksum, payload, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
+	a := e.ack
+	args := []any{e.topic, e.group, nullStr(a.EntityID), s.optTime(a.EventTime), nullStr(a.EventType), nullStr(a.EventVersion), nonEmpty(e.checksum), PayloadJSON(e.payload), s.timeArg(s.now())}
+	return s.insert(ctx, q, stmt, args)
+}
+
+func (s *Store) insert(ctx context.Context, qr querier, q string, args []any) (int64, error) {
 	if s.d.Dialect.Name() == "postgres" {
 		var id int64
-		err := s.d.QueryRowContext(ctx, s.d.Rebind(q+" RETURNING id"), args...).Scan(&id)
+		err := qr.QueryRowContext(ctx, s.d.Rebind(q+" RETURNING id"), args...).Scan(&id)
 		return id, err
 	}
-	res, err := s.d.ExecContext(ctx, s.d.Rebind(q), args...)
+	res, err := qr.ExecContext(ctx, s.d.Rebind(q), args...)
 	if err != nil {
 		return 0, err
 	}
@@ -282,7 +299,7 @@ func (s *Store) RecordFailure(ctx context.Context, f NewFailure) (bool, error) {
 	}
 	btJSON, _ := json.Marshal(bt)
 	q := "INSERT INTO " + FailuresTable + " (created_at, topic, group_id, entity_id, event_time, event_type, event_version, checksum, payload, metadata, error_class, error_message, error_backtrace) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
-	_, err = s.insert(ctx, q, []any{s.timeArg(s.now()), f.Topic, f.GroupID, nullStr(f.Ack.EntityID), s.optTime(f.Ack.EventTime), nullStr(f.Ack.EventType), nullStr(f.Ack.EventVersion), nonEmpty(f.Checksum), PayloadJSON(f.Payload), string(meta), f.ErrorClass, f.ErrorMessage, string(btJSON)})
+	_, err = s.insert(ctx, s.d, q, []any{s.timeArg(s.now()), f.Topic, f.GroupID, nullStr(f.Ack.EntityID), s.optTime(f.Ack.EventTime), nullStr(f.Ack.EventType), nullStr(f.Ack.EventVersion), nonEmpty(f.Checksum), PayloadJSON(f.Payload), string(meta), f.ErrorClass, f.ErrorMessage, string(btJSON)})
 	return err == nil, err
 }
 
