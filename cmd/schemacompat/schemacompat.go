@@ -23,7 +23,7 @@ import (
 type options struct {
 	mode, typ, against, subject, topic, output string
 	protoPaths, refs                           []string
-	allowDeleted                               bool
+	allowDeleted, strictDefaults               bool
 }
 
 // NewCmd returns the `schema-compat` command.
@@ -54,13 +54,23 @@ Inputs:
                            the configured topic whose schema is FILE's name);
                            the subject's own level is used unless --mode is set
 
+A single version is compatible (a registry accepts the first version of a
+subject): it is checked for validity and reported as nothing to compare.
+
+An Avro field default that does not fit its type (e.g. "null" for
+["null","string"], whose default must be null) is an error in the newest
+version, which a registry would refuse to register, and a warning in earlier
+versions, which a registry reads leniently; --strict-defaults makes it an error
+there too.
+
 Exit codes: 0 compatible, 1 incompatible, 2 unusable input (bad JSON/proto,
 missing file), 3 registry unreachable.`,
 		Example: `  deimos schema-compat schemas/v1/Widget.avsc schemas/v2/Widget.avsc
   deimos schema-compat --mode FULL_TRANSITIVE history/widget/
   deimos schema-compat --against git:origin/main schemas/ --output github
   deimos schema-compat --against registry --topic widgets schemas/com/acme/Widget.avsc
-  deimos schema-compat --type protobuf old/order.proto new/order.proto --output json`,
+  deimos schema-compat --type protobuf old/order.proto new/order.proto --output json
+  deimos schema-compat --strict-defaults schemas/v1/Widget.avsc schemas/v2/Widget.avsc`,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return run(cmd.Context(), f, o, args, cmd.Flags().Changed("mode"))
 		},
@@ -75,6 +85,7 @@ missing file), 3 registry unreachable.`,
 	fl.StringArrayVar(&o.protoPaths, "proto-path", nil, "extra directory searched for protobuf imports (repeatable)")
 	fl.StringArrayVar(&o.refs, "ref", nil, "extra .avsc file defining named types the schemas reference (repeatable)")
 	fl.BoolVar(&o.allowDeleted, "allow-deleted", false, "with --against git:REF, do not fail on schema files deleted since REF (they are still listed)")
+	fl.BoolVar(&o.strictDefaults, "strict-defaults", false, "an invalid Avro field default in an earlier version is an error (default: a warning, as a registry reads its versions)")
 	return c
 }
 
@@ -108,7 +119,8 @@ func run(ctx context.Context, f *cmdutil.Factory, o *options, args []string, mod
 	default:
 		return errs.Usagef("--output must be text, json or github, not %q", o.output)
 	}
-	lo := compat.LoadOptions{ImportPaths: o.protoPaths, AvroRefs: o.refs}
+	copts := compat.Options{StrictDefaults: o.strictDefaults}
+	lo := compat.LoadOptions{ImportPaths: o.protoPaths, AvroRefs: o.refs, Check: copts}
 	if o.against != "registry" && typ != compat.Protobuf {
 		// Named types may be defined anywhere under schema.path (Deimos's
 		// schema store layout): offer every .avsc there as a reference.
@@ -140,10 +152,7 @@ func run(ctx context.Context, f *cmdutil.Factory, o *options, args []string, mod
 		if err != nil {
 			return err
 		}
-		if len(versions) < 2 {
-			return errs.Usagef("schema-compat: need at least two versions to compare (got %d)", len(versions))
-		}
-		res, err := compat.Check(mode, typ, versions)
+		res, err := compat.CheckWith(copts, mode, typ, versions)
 		if err != nil {
 			return err
 		}
@@ -179,6 +188,9 @@ func run(ctx context.Context, f *cmdutil.Factory, o *options, args []string, mod
 		if !r.Compatible {
 			rep.Compatible = false
 		}
+		for _, w := range r.Warnings { // also in the JSON results and as GitHub annotations
+			fmt.Fprintf(f.IO.ErrOut, "warning: %s (%s)\n", w, leniencyNote)
+		}
 	}
 	if err := render(f.IO, o.output, rep); err != nil {
 		return err
@@ -192,6 +204,10 @@ func run(ctx context.Context, f *cmdutil.Factory, o *options, args []string, mod
 	}
 	return nil
 }
+
+// leniencyNote explains why an invalid default in an earlier version is
+// only a warning.
+const leniencyNote = "read leniently, as a registry reads the versions it holds; --strict-defaults makes it an error"
 
 func runRegistry(ctx context.Context, f *cmdutil.Factory, o *options, args []string, typ compat.Type, mode compat.Mode, modeSet bool, lo compat.LoadOptions, rep *report) error {
 	if len(args) == 0 {
@@ -245,7 +261,7 @@ func runRegistry(ctx context.Context, f *cmdutil.Factory, o *options, args []str
 		if regType != "" && regType != t {
 			return errs.Usagef("%s is %s but subject %s holds %s schemas", file, t, subject, regType)
 		}
-		res, err := compat.Check(m, t, append(versions, nv[0]))
+		res, err := compat.CheckWith(lo.Check, m, t, append(versions, nv[0]))
 		if err != nil {
 			return err
 		}
@@ -311,6 +327,9 @@ func renderText(ios *cmdutil.IOStreams, rep *report) error {
 		}
 		if r.Compatible {
 			detail := "nothing to compare"
+			if r.Note != "" {
+				detail = r.Note
+			}
 			if len(r.Checked) > 0 {
 				detail = fmt.Sprintf("%d check(s)", len(r.Checked))
 			}
@@ -367,6 +386,17 @@ func renderGitHub(w io.Writer, rep *report) error {
 			}
 			props = append(props, "title="+ghEscape(fmt.Sprintf("schema-compat %s (%s vs %s)", r.Mode, p.Check, p.Old), true))
 			fmt.Fprintf(w, "::error %s::%s\n", strings.Join(props, ","), ghEscape(p.String(), false))
+		}
+		for _, wn := range r.Warnings {
+			props := []string{}
+			if wn.File != "" {
+				props = append(props, "file="+ghEscape(wn.File, true))
+			}
+			if wn.Line > 0 {
+				props = append(props, fmt.Sprintf("line=%d", wn.Line))
+			}
+			props = append(props, "title="+ghEscape("schema-compat: invalid default", true))
+			fmt.Fprintf(w, "::warning %s::%s\n", strings.Join(props, ","), ghEscape(wn.Message+" ("+leniencyNote+")", false))
 		}
 		if r.Compatible {
 			name := r.Name

@@ -134,6 +134,8 @@ type AvroParseError struct {
 	File string
 	Line int
 	Msg  string
+	// Default: the problem is a field default that does not fit its type.
+	Default bool
 }
 
 func (e *AvroParseError) Error() string {
@@ -148,6 +150,12 @@ type avroParser struct {
 	data  []byte
 	names map[string]*AvroSchema // defined in this document
 	lib   map[string]*AvroSchema // defined by other files (references)
+	// lenientDefaults accepts field defaults that do not match their type,
+	// as Avro Java's parser with validateDefaults off (what a schema
+	// registry uses for the versions it already holds), noting each one in
+	// warnings.
+	lenientDefaults bool
+	warnings        []*AvroParseError
 }
 
 func (p *avroParser) errAt(n *jnode, format string, a ...any) error {
@@ -161,22 +169,40 @@ func (p *avroParser) errAt(n *jnode, format string, a ...any) error {
 // ParseAvro parses one Avro schema document. lib holds named types defined
 // by other files that the document may reference; it is not modified.
 func ParseAvro(file string, data []byte, lib map[string]*AvroSchema) (*AvroSchema, map[string]*AvroSchema, error) {
+	s, names, _, err := parseAvroDoc(file, data, lib, false)
+	return s, names, err
+}
+
+// parseAvroDoc is ParseAvro; with lenientDefaults an invalid field default
+// is a warning instead of an error.
+func parseAvroDoc(file string, data []byte, lib map[string]*AvroSchema, lenientDefaults bool) (*AvroSchema, map[string]*AvroSchema, []*AvroParseError, error) {
 	root, err := parseJSONNodes(data)
 	if err != nil {
-		return nil, nil, &AvroParseError{File: file, Msg: err.Error()}
+		return nil, nil, nil, &AvroParseError{File: file, Msg: err.Error()}
 	}
-	p := &avroParser{file: file, data: data, names: map[string]*AvroSchema{}, lib: lib}
+	p := &avroParser{file: file, data: data, names: map[string]*AvroSchema{}, lib: lib, lenientDefaults: lenientDefaults}
 	s, err := p.parse(root, "")
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
-	return s, p.names, nil
+	return s, p.names, p.warnings, nil
 }
 
 // ParseAvroSet parses the first document, whose named-type references may
 // be defined by the other documents (in any order). Other documents that do
 // not parse are ignored unless the first one needs them.
 func ParseAvroSet(files []string, datas [][]byte) ([]*AvroSchema, error) {
+	out, _, err := parseAvroSet(files, datas, false)
+	return out, err
+}
+
+// parseAvroSet is ParseAvroSet; with lenientDefaults invalid field defaults
+// (in the document or the references it uses) are returned as warnings.
+// References are always read leniently so that, without lenientDefaults,
+// one with an invalid default that the document uses is reported as such
+// (not as an unknown type), and one it does not use is not reported.
+func parseAvroSet(files []string, datas [][]byte, lenientDefaults bool) ([]*AvroSchema, []*AvroParseError, error) {
+	var warnings []*AvroParseError
 	lib := map[string]*AvroSchema{}
 	done := make([]bool, len(files))
 	for pass := 0; pass < len(files); pass++ {
@@ -185,10 +211,11 @@ func ParseAvroSet(files []string, datas [][]byte) ([]*AvroSchema, error) {
 			if done[i] {
 				continue
 			}
-			_, names, err := ParseAvro(files[i], datas[i], lib)
+			_, names, warns, err := parseAvroDoc(files[i], datas[i], lib, true)
 			if err != nil {
 				continue
 			}
+			warnings = append(warnings, warns...)
 			done[i], progress = true, true
 			for k, v := range names {
 				if _, ok := lib[k]; !ok {
@@ -200,11 +227,41 @@ func ParseAvroSet(files []string, datas [][]byte) ([]*AvroSchema, error) {
 			break
 		}
 	}
-	s, _, err := ParseAvro(files[0], datas[0], lib)
+	s, _, warns, err := parseAvroDoc(files[0], datas[0], lib, lenientDefaults)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	return []*AvroSchema{s}, nil
+	used := map[string]bool{}
+	usedFiles(s, map[*AvroSchema]bool{}, used)
+	for _, w := range warnings {
+		if !used[w.File] || w.File == files[0] {
+			continue
+		}
+		if !lenientDefaults {
+			return nil, nil, w
+		}
+		warns = append(warns, w)
+	}
+	return []*AvroSchema{s}, warns, nil
+}
+
+// usedFiles collects the files defining the named types s uses.
+func usedFiles(s *AvroSchema, seen map[*AvroSchema]bool, out map[string]bool) {
+	if s == nil || seen[s] {
+		return
+	}
+	seen[s] = true
+	if s.File != "" {
+		out[s.File] = true
+	}
+	for _, f := range s.Fields {
+		usedFiles(f.Type, seen, out)
+	}
+	for _, b := range s.Branches {
+		usedFiles(b, seen, out)
+	}
+	usedFiles(s.Items, seen, out)
+	usedFiles(s.Values, seen, out)
 }
 
 func fullName(name, ns string) (string, string) {
@@ -402,7 +459,12 @@ func (p *avroParser) parseObject(n *jnode, ns string) (*AvroSchema, error) {
 			if dv := fn.get("default"); dv != nil {
 				f.HasDefault, f.Default = true, dv.value()
 				if why := validDefault(ft, f.Default); why != "" {
-					return nil, p.errAt(dv, "field %s.%s: invalid default %s for type %s: %s", s.Name, fname, compactJSON(f.Default), ft.Describe(), why)
+					pe := p.errAt(dv, "field %s.%s: invalid default %s for type %s: %s", s.Name, fname, compactJSON(f.Default), ft.Describe(), why).(*AvroParseError)
+					pe.Default = true
+					if !p.lenientDefaults {
+						return nil, pe
+					}
+					p.warnings = append(p.warnings, pe)
 				}
 			}
 			s.Fields = append(s.Fields, f)

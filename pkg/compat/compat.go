@@ -7,7 +7,9 @@ package compat
 
 import (
 	"bytes"
+	"errors"
 	"path/filepath"
+	"strconv"
 	"strings"
 
 	"github.com/deimos-cli/deimos/pkg/errs"
@@ -141,13 +143,55 @@ type Result struct {
 	Compatible bool      `json:"compatible"`
 	Checked    []Pair    `json:"checked"`
 	Problems   []Problem `json:"problems"`
+	// Note says why nothing was compared (a single version).
+	Note string `json:"note,omitempty"`
+	// Warnings are things accepted that a stricter reader would refuse
+	// (invalid defaults in earlier versions).
+	Warnings []Warning `json:"warnings,omitempty"`
 }
+
+// Warning is something wrong in a version that does not stop the check.
+type Warning struct {
+	Version string `json:"version"` // the version's label
+	File    string `json:"file,omitempty"`
+	Line    int    `json:"line,omitempty"`
+	Message string `json:"message"`
+}
+
+// String is the one-line text form.
+func (w Warning) String() string {
+	loc := w.File
+	if loc == "" {
+		loc = w.Version
+	}
+	if w.Line > 0 {
+		loc += ":" + strconv.Itoa(w.Line)
+	}
+	return loc + ": " + w.Message
+}
+
+// Options adjust Check.
+type Options struct {
+	// StrictDefaults makes an Avro field default that does not fit its type
+	// an error in every version. By default only the newest version must
+	// have valid defaults; earlier ones are read leniently with a warning,
+	// as a schema registry reads the versions it already holds.
+	StrictDefaults bool
+}
+
+// nothingToCompare is the Note of a check of a single version.
+const nothingToCompare = "only one version: nothing to compare (a registry accepts the first version of a subject)"
 
 // Check decides whether the last version is compatible with the earlier ones
 // under mode: non-transitive levels compare with the latest earlier version
 // only, transitive ones with every earlier version (Confluent semantics).
 // Input that cannot be parsed is an errs.Usage error naming file and line.
 func Check(mode Mode, typ Type, versions []Version) (*Result, error) {
+	return CheckWith(Options{}, mode, typ, versions)
+}
+
+// CheckWith is Check with options.
+func CheckWith(opts Options, mode Mode, typ Type, versions []Version) (*Result, error) {
 	if mode == "" {
 		mode = Backward
 	}
@@ -161,11 +205,27 @@ func Check(mode Mode, typ Type, versions []Version) (*Result, error) {
 	res := &Result{Mode: mode, Type: typ, Compatible: true, Problems: []Problem{}, Checked: []Pair{}}
 	parsed := make([]any, len(versions))
 	for i, v := range versions {
-		p, err := parseVersion(typ, v)
+		lenient := !opts.StrictDefaults && i < len(versions)-1
+		p, warns, err := parseVersion(typ, v, lenient)
 		if err != nil {
+			var pe *AvroParseError
+			if errors.As(err, &pe) && pe.Default {
+				why := "a schema registry refuses to register a new version with an invalid default"
+				if i < len(versions)-1 {
+					why = "strict defaults: earlier versions must have valid defaults too"
+				}
+				return nil, errs.Usagef("%w (%s)", pe, why)
+			}
 			return nil, err
 		}
 		parsed[i] = p
+		for _, w := range warns {
+			res.Warnings = append(res.Warnings, Warning{Version: v.Label, File: w.File, Line: w.Line, Message: w.Msg})
+		}
+	}
+	if len(versions) < 2 {
+		res.Name = versions[0].Label
+		res.Note = nothingToCompare
 	}
 	if mode == None || len(versions) < 2 {
 		return res, nil
@@ -201,7 +261,9 @@ func (r *Result) add(check string, old, nw Version, probs []Problem) {
 	}
 }
 
-func parseVersion(typ Type, v Version) (any, error) {
+// parseVersion parses a version; lenient reads invalid Avro field defaults
+// as warnings.
+func parseVersion(typ Type, v Version, lenient bool) (any, []*AvroParseError, error) {
 	name := v.File
 	if name == "" {
 		name = v.Label
@@ -214,19 +276,19 @@ func parseVersion(typ Type, v Version) (any, error) {
 			files = append(files, r.Name)
 			datas = append(datas, r.Data)
 		}
-		out, err := ParseAvroSet(files, datas)
+		out, warns, err := parseAvroSet(files, datas, lenient)
 		if err != nil {
-			return nil, errs.Usage(err)
+			return nil, nil, errs.Usage(err)
 		}
-		return out[0], nil
+		return out[0], warns, nil
 	case Protobuf:
 		fd, err := ParseProto(name, v)
 		if err != nil {
-			return nil, errs.Usage(err)
+			return nil, nil, errs.Usage(err)
 		}
-		return fd, nil
+		return fd, nil, nil
 	}
-	return nil, errs.Usagef("unknown schema type %q", typ)
+	return nil, nil, errs.Usagef("unknown schema type %q", typ)
 }
 
 func compare(typ Type, old, nw any, backward bool, nv Version) []Problem {

@@ -22,6 +22,8 @@ type LoadOptions struct {
 	ImportPaths []string
 	// AvroRefs are extra .avsc files whose named types the schemas may reference.
 	AvroRefs []string
+	// Check adjusts the checks CheckGit makes.
+	Check Options
 }
 
 // IsSchemaFile reports whether a file name looks like a schema.
@@ -438,7 +440,7 @@ func CheckGit(ctx context.Context, g Git, mode Mode, typ Type, paths []string, o
 			{Label: g.Ref + ":" + f, File: f, Data: ob, AvroRefs: oldRefs, Import: oldImport},
 			{Label: f, File: f, Data: nb, AvroRefs: newRefs, Import: diskImporter(dirs)},
 		}
-		res, err := Check(mode, ft, versions)
+		res, err := CheckWith(opts.Check, mode, ft, versions)
 		if err != nil {
 			return nil, err
 		}

@@ -287,3 +287,37 @@ func errorsAs(err error, target **sr.ResponseError) bool {
 	}
 	return false
 }
+
+// The dev registry reads the versions it holds leniently, as Confluent's
+// does: an invalid default in a registered version does not block a
+// compatible registration, but a new version with one is refused (422).
+func TestRegistryInterceptorInvalidDefaults(t *testing.T) {
+	reg := testenv.Registry(t)
+	reg.Intercept(RegistryInterceptor(reg))
+	bad := `{"type":"record","name":"Widget","namespace":"com.acme","fields":[{"name":"id","type":"long"},{"name":"note","type":["null","string"],"default":"null"}]}`
+	fixed := `{"type":"record","name":"Widget","namespace":"com.acme","fields":[{"name":"id","type":"long"},{"name":"note","type":["null","string"],"default":null},{"name":"qty","type":"int","default":0}]}`
+	broken := `{"type":"record","name":"Widget","namespace":"com.acme","fields":[{"name":"id","type":"string"},{"name":"note","type":["null","string"],"default":null}]}`
+	// registered long ago, by a registry that did not check defaults
+	reg.SeedSchema("d-value", 1, 100, sr.Schema{Schema: bad})
+	cl, err := sr.NewClient(sr.URLs(reg.URL()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	r, err := cl.CheckCompatibility(ctx, "d-value", -1, sr.Schema{Schema: fixed})
+	if err != nil || !r.Is {
+		t.Fatalf("compat check against a version with an invalid default: %+v %v", r, err)
+	}
+	r, err = cl.CheckCompatibility(ctx, "d-value", -1, sr.Schema{Schema: broken})
+	if err != nil || r.Is {
+		t.Fatalf("the verdict is still made: %+v %v", r, err)
+	}
+	if _, err := cl.CreateSchema(ctx, "d-value", sr.Schema{Schema: fixed}); err != nil {
+		t.Fatalf("compatible registration refused: %v", err)
+	}
+	_, err = cl.CreateSchema(ctx, "e-value", sr.Schema{Schema: bad})
+	var re *sr.ResponseError
+	if err == nil || !errorsAs(err, &re) || re.StatusCode != http.StatusUnprocessableEntity || !strings.Contains(re.Message, "invalid default") {
+		t.Fatalf("new version with an invalid default: want 422, got %v", err)
+	}
+}
