@@ -15,11 +15,14 @@ import (
 	"github.com/deimos-cli/deimos/cmd/encode"
 	"github.com/deimos-cli/deimos/cmd/events"
 	"github.com/deimos-cli/deimos/cmd/genkeys"
+	"github.com/deimos-cli/deimos/cmd/group"
 	"github.com/deimos-cli/deimos/cmd/migrate"
 	"github.com/deimos-cli/deimos/cmd/outbox"
 	"github.com/deimos-cli/deimos/cmd/poller"
 	"github.com/deimos-cli/deimos/cmd/produce"
+	"github.com/deimos-cli/deimos/cmd/registry"
 	"github.com/deimos-cli/deimos/cmd/schemacompat"
+	"github.com/deimos-cli/deimos/cmd/topic"
 	"github.com/deimos-cli/deimos/internal/cmdutil"
 	"github.com/deimos-cli/deimos/pkg/errs"
 )
@@ -73,6 +76,9 @@ error, 3 a required service (broker, registry, database) could not be reached.`,
 		migrate.NewCmd(f),
 		dev.NewCmd(f),
 		events.NewCmd(f),
+		topic.NewCmd(f),
+		group.NewCmd(f),
+		registry.NewCmd(f),
 		newCompletionCmd(),
 	)
 	root.CompletionOptions.DisableDefaultCmd = true

@@ -54,6 +54,10 @@ func TestContractCommandsExist(t *testing.T) {
 		{"schema-compat"}, {"gen-keys"},
 		{"migrate", "up"}, {"migrate", "status"}, {"migrate", "sql"}, {"migrate", "gen-table"},
 		{"dev"}, {"events", "list"}, {"events", "show"}, {"events", "retry"}, {"events", "delete"}, {"events", "serve"},
+		{"topic", "list"}, {"topic", "describe"}, {"topic", "offsets"}, {"topic", "create"}, {"topic", "delete"},
+		{"group", "list"}, {"group", "describe"}, {"group", "seek"}, {"group", "delete"},
+		{"registry", "subjects"}, {"registry", "versions"}, {"registry", "get"}, {"registry", "register"},
+		{"registry", "compat-level", "get"}, {"registry", "compat-level", "set"}, {"registry", "delete"},
 	} {
 		code, out, errOut := run(t, append(path, "--help")...)
 		if code != 0 || !strings.Contains(out, "Usage:") || !strings.Contains(out, "Examples:") {

@@ -13,7 +13,7 @@ import (
 // away each time: it must fail with one line naming exactly that thing.
 func TestCICheckNamesTheGap(t *testing.T) {
 	script := filepath.Join(OracleDir(), "..", "..", ".ci", "check")
-	tools := []string{"bash", "dirname", "ls", "go", "gcc", "git", "kcat", "protoc", "node", "npm", "script", "mariadbd", "mariadb-install-db", "mariadb"}
+	tools := []string{"bash", "dirname", "ls", "go", "gcc", "git", "kcat", "jq", "protoc", "node", "npm", "script", "mariadbd", "mariadb-install-db", "mariadb"}
 	for _, tool := range tools {
 		if _, err := exec.LookPath(tool); err != nil {
 			Missing(t, tool)
@@ -37,6 +37,7 @@ func TestCICheckNamesTheGap(t *testing.T) {
 	}{
 		{"all present", "", "", ""},
 		{"kcat", "kcat", "", "missing after install: command kcat"},
+		{"jq", "jq", "", "missing after install: command jq"},
 		{"mariadbd", "mariadbd", "", "missing after install: command mariadbd"},
 		{"well-known protos", "", t.TempDir(), "google/protobuf/timestamp.proto (libprotobuf-dev)"},
 	}

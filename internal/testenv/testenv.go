@@ -49,6 +49,18 @@ func Kafka(t testing.TB, partitions int32, topics ...string) *kfake.Cluster {
 	return c
 }
 
+// KafkaWith starts a kfake cluster on loopback with exactly these options
+// (several brokers, SASL users, ACLs...).
+func KafkaWith(t testing.TB, opts ...kfake.Opt) *kfake.Cluster {
+	t.Helper()
+	c, err := kfake.NewCluster(opts...)
+	if err != nil {
+		t.Fatalf("kfake: %v", err)
+	}
+	t.Cleanup(c.Close)
+	return c
+}
+
 // Brokers is Kafka(...).ListenAddrs() for the common case.
 func Brokers(t testing.TB, partitions int32, topics ...string) []string {
 	t.Helper()

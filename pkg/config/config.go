@@ -102,6 +102,11 @@ type Topic struct {
 	Schema    string    `yaml:"schema"`
 	Namespace string    `yaml:"namespace"`
 	KeyConfig KeyConfig `yaml:"key_config"`
+	// Partitions, ReplicationFactor and Configs are what `deimos topic
+	// create --from-config` creates the topic with (0: the broker's default).
+	Partitions        int               `yaml:"partitions"`
+	ReplicationFactor int               `yaml:"replication_factor"`
+	Configs           map[string]string `yaml:"configs"`
 }
 
 // KeyConfig is Deimos's key_config: exactly one of none, plain, field, schema.

@@ -75,6 +75,9 @@ func TestLoadErrors(t *testing.T) {
 		{"bad backend", "schema: {backend: avro}\n", `unknown backend "avro"`},
 		{"bad duration", "pollers:\n  - {name: a, run_every: soon}\n", `invalid duration "soon"`},
 		{"bad yaml", "kafka: [\n", "deimos.yaml"},
+		{"negative partitions", "topics:\n  - {name: t, partitions: -3}\n", "topics[0] (t): partitions -3"},
+		{"negative replication", "topics:\n  - {name: t, replication_factor: -1}\n", "topics[0] (t): replication_factor -1"},
+		{"configs not a map", "topics:\n  - {name: t, configs: [a]}\n", "line 2: cannot unmarshal"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

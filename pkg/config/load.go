@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"math"
 	"os"
 	"reflect"
 	"strings"
@@ -390,6 +391,12 @@ func (c *Config) Validate() error {
 		}
 		if err := t.KeyConfig.Validate(); err != nil {
 			return fmt.Errorf("topics[%d] (%s): %w", i, t.Name, err)
+		}
+		if t.Partitions < 0 || t.Partitions > math.MaxInt32 {
+			return fmt.Errorf("topics[%d] (%s): partitions %d: must be a positive count", i, t.Name, t.Partitions)
+		}
+		if t.ReplicationFactor < 0 || t.ReplicationFactor > math.MaxInt16 {
+			return fmt.Errorf("topics[%d] (%s): replication_factor %d: must be a positive count", i, t.Name, t.ReplicationFactor)
 		}
 	}
 	return nil
