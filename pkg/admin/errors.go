@@ -101,7 +101,8 @@ func unreachable(err error) bool {
 //   - 401 and 403 are exit 2 and say which credentials or rights to check;
 //   - an unreachable registry, or a gateway in front of it that says so
 //     (502, 503, 504), is exit 3;
-//   - a schema the registry rejects as invalid (422) is exit 2 (bad input);
+//   - a schema the registry rejects as invalid (422) is exit 2 (bad input),
+//     except 42206 (a delete of a schema others reference), a refusal: exit 1;
 //   - other answers (404 not found, 409 incompatible, ...) are exit 1.
 //
 // Registry URLs reach the client without credentials (pkg/registry moves
@@ -135,11 +136,15 @@ func registryErr(err error, what string) error {
 		return errs.Usagef("schema registry: %s: %s: the credentials are not allowed to do this (ask for the registry role or ACL that grants it)", what, status)
 	case re.StatusCode == http.StatusBadGateway || re.StatusCode == http.StatusServiceUnavailable || re.StatusCode == http.StatusGatewayTimeout:
 		return errs.Unavailablef("schema registry unreachable: %s: %s", what, status)
-	case re.StatusCode == http.StatusUnprocessableEntity:
+	case re.StatusCode == http.StatusUnprocessableEntity && re.ErrorCode != errReferenceExists:
 		return errs.Usagef("schema registry: %s: %s: %s", what, status, msg)
 	}
 	return &RegistryError{Status: re.StatusCode, Code: re.ErrorCode, Err: errs.Failedf("schema registry: %s: %s: %s", what, status, msg)}
 }
+
+// errReferenceExists is Confluent's error code for deleting a schema that
+// other schemas still reference.
+const errReferenceExists = 42206
 
 // RegistryError is an answer of the registry other than success, kept
 // with its HTTP status and Confluent error code for callers that branch on

@@ -64,6 +64,7 @@ func TestRegistryErrClassification(t *testing.T) {
 		{404, 40401, errs.CodeFailed, "404 Not Found"},
 		{409, 409, errs.CodeFailed, "409 Conflict"},
 		{422, 42201, errs.CodeUsage, "422 Unprocessable Entity"},
+		{422, 42206, errs.CodeFailed, "422 Unprocessable Entity"},
 		{503, 50003, errs.CodeUnavailable, "503"},
 		{500, 50001, errs.CodeFailed, "500"},
 	}
