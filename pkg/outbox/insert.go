@@ -26,6 +26,20 @@ type Row struct {
 	Headers map[string]string
 }
 
+// HeadersColumn reports whether kafka_messages has the opt-in headers
+// column (`deimos migrate up --only headers`).
+func HeadersColumn(ctx context.Context, d *db.DB) (bool, error) {
+	cols, err := d.Columns(ctx, "kafka_messages")
+	if err != nil {
+		return false, err
+	}
+	return hasCol(cols, "headers"), nil
+}
+
+// ErrNoHeadersColumn explains headers that have nowhere to go: the caller
+// must fail (exit 2), never drop them.
+const ErrNoHeadersColumn = "kafka_messages has no headers column, so these headers cannot be stored: add the opt-in column with `deimos migrate up --only headers`, or send the messages without headers"
+
 // Execer is satisfied by *sql.DB, *sql.Tx and *sql.Conn.
 type Execer interface {
 	ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error)
@@ -91,7 +105,7 @@ func Insert(ctx context.Context, tx Execer, d db.Dialect, rows []Row, now time.T
 		}
 		if _, err := tx.ExecContext(ctx, db.Rebind(d, b.String()), args...); err != nil {
 			if withHeaders && strings.Contains(strings.ToLower(err.Error()), "headers") {
-				return fmt.Errorf("outbox insert into kafka_messages: rows have headers but the table has no headers column (run `deimos migrate up --only headers`): %w", err)
+				return fmt.Errorf("outbox insert: %s: %w", ErrNoHeadersColumn, err)
 			}
 			return fmt.Errorf("outbox insert into kafka_messages: %w", err)
 		}

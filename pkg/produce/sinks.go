@@ -11,6 +11,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+	"unicode/utf8"
 
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
@@ -252,16 +253,21 @@ func (s *KafkaSink) Close(ctx context.Context) (Result, error) {
 }
 
 // OutboxSink collects rows and writes them into kafka_messages in one
-// transaction at Close (all or nothing).
+// transaction at Close (all or nothing). Headers go into the opt-in
+// kafka_messages.headers column, which `outbox run` sends; without the
+// column a message with headers is a usage error (exit 2), never a silent
+// drop.
 type OutboxSink struct {
 	DB   *db.DB
 	Now  func() time.Time
 	rows []outbox.Row
 	size int64
+	// headersCol: nil until the first message with headers asks.
+	headersCol *bool
 }
 
 // Send keeps the row.
-func (s *OutboxSink) Send(_ context.Context, m *Out) error {
+func (s *OutboxSink) Send(ctx context.Context, m *Out) error {
 	if m.Partition >= 0 {
 		return errs.Failed(&InputError{Line: m.Line, Err: fmt.Errorf("an explicit partition cannot be stored in kafka_messages (Deimos has no such column)")})
 	}
@@ -270,9 +276,47 @@ func (s *OutboxSink) Send(_ context.Context, m *Out) error {
 		p := string(m.PartitionKey)
 		pk = &p
 	}
-	s.rows = append(s.rows, outbox.Row{Topic: m.Topic, Message: m.Value, Key: m.Key, PartitionKey: pk})
+	row := outbox.Row{Topic: m.Topic, Message: m.Value, Key: m.Key, PartitionKey: pk}
+	if len(m.Headers) > 0 {
+		if s.headersCol == nil {
+			ok, err := outbox.HeadersColumn(ctx, s.DB)
+			if err != nil {
+				return errs.Unavailablef("outbox: reading the columns of kafka_messages: %w", err)
+			}
+			s.headersCol = &ok
+		}
+		if !*s.headersCol {
+			return errs.Usagef("outbox: line %d has %d header(s) but %s", m.Line, len(m.Headers), outbox.ErrNoHeadersColumn)
+		}
+		h, err := columnHeaders(m.Headers)
+		if err != nil {
+			return errs.Failed(&InputError{Line: m.Line, Err: err})
+		}
+		row.Headers = h
+	}
+	s.rows = append(s.rows, row)
 	s.size += int64(len(m.Key) + len(m.Value))
 	return nil
+}
+
+// columnHeaders turns record headers into what the headers column holds, a
+// JSON object of strings. What it cannot hold is an error, not a loss: a key
+// given twice, a null value, a value that is not UTF-8 text.
+func columnHeaders(hs []Header) (map[string]string, error) {
+	out := make(map[string]string, len(hs))
+	for _, h := range hs {
+		if _, dup := out[h.Key]; dup {
+			return nil, fmt.Errorf("header %q appears twice; the kafka_messages.headers column holds one value per key", h.Key)
+		}
+		if h.Value == nil {
+			return nil, fmt.Errorf("header %q has a null value; the kafka_messages.headers column holds strings only", h.Key)
+		}
+		if !utf8.Valid(h.Value) {
+			return nil, fmt.Errorf("header %q is not UTF-8 text; the kafka_messages.headers column holds strings only", h.Key)
+		}
+		out[h.Key] = string(h.Value)
+	}
+	return out, nil
 }
 
 // Close inserts every row in one transaction. Nothing is written when the
