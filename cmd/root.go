@@ -60,7 +60,7 @@ error, 3 a required service (broker, registry, database) could not be reached.`,
 	pf.StringVarP(&f.Flags.Brokers, "brokers", "b", "", "Kafka bootstrap brokers, comma-separated (env DEIMOS_BROKERS)")
 	pf.StringVar(&f.Flags.Registry, "registry", "", "schema registry URL (env DEIMOS_REGISTRY_URL)")
 	pf.StringVar(&f.Flags.SchemaPath, "schema-path", "", "directory of local schema files (env DEIMOS_SCHEMA_PATH)")
-	pf.StringVar(&f.Flags.DB, "db", "", "database URL: sqlite:PATH or postgres://... (env DEIMOS_DB)")
+	pf.StringVar(&f.Flags.DB, "db", "", "database URL: sqlite:PATH or postgres://... (env DEIMOS_DB); required by commands that use tables, no default")
 	pf.StringVar(&f.Flags.LogLevel, "log-level", "", "log level: debug, info, warn, error (env DEIMOS_LOG_LEVEL)")
 	pf.StringVar(&f.Flags.LogFormat, "log-format", "", "log format: text or json (env DEIMOS_LOG_FORMAT)")
 
@@ -129,7 +129,7 @@ func newCompletionCmd() *cobra.Command {
 }
 
 // Run executes the CLI with args and returns the exit code. Errors are
-// printed once, here, as "deimos: <message>".
+// printed once, here, as "deimos: <message>", with every known secret masked.
 func Run(ctx context.Context, f *cmdutil.Factory, args []string) int {
 	root := NewRoot(f)
 	root.SetArgs(args)
@@ -144,7 +144,7 @@ func Run(ctx context.Context, f *cmdutil.Factory, args []string) int {
 	}
 	code := errs.ExitCode(err)
 	if code != errs.CodeOK {
-		fmt.Fprintf(f.IO.ErrOut, "deimos: %s\n", strings.TrimSpace(err.Error()))
+		fmt.Fprintf(f.IO.ErrOut, "deimos: %s\n", f.Redact(strings.TrimSpace(err.Error())))
 	}
 	return code
 }

@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # The README's quick start: no external setup. Starts `deimos dev` (in-memory
-# broker + registry), then runs the main jobs on embedded defaults (SQLite):
+# broker + registry), then runs the main jobs against a SQLite file named
+# explicitly (DEIMOS_DEMO_DB, used by database.url in examples/deimos.yaml;
+# deimos has no default database, and only `migrate up` creates the file):
 # encode/decode through the registry, write rows into the outbox table,
 # relay them to Kafka, and read them back.
 set -euo pipefail

@@ -227,10 +227,7 @@ func buildHandler(ctx context.Context, f *cmdutil.Factory, cfg *config.Config, o
 	log := f.Logger(cfg)
 	var d *db.DB
 	if r.table != "" || r.checkpoint {
-		if cfg.Database.URL == "" {
-			return nil, errs.Usagef("a table sink or --checkpoint needs a database: --db URL, DEIMOS_DB or database.url")
-		}
-		if d, err = db.Open(ctx, cfg.Database.URL); err != nil {
+		if d, err = cmdutil.OpenDB(ctx, cfg); err != nil {
 			return nil, err
 		}
 	}

@@ -21,7 +21,6 @@ import (
 	"github.com/deimos-cli/deimos/internal/cmdutil"
 	"github.com/deimos-cli/deimos/pkg/checkpoint"
 	"github.com/deimos-cli/deimos/pkg/config"
-	"github.com/deimos-cli/deimos/pkg/db"
 	"github.com/deimos-cli/deimos/pkg/errs"
 	"github.com/deimos-cli/deimos/pkg/httpguard"
 )
@@ -44,10 +43,7 @@ func openStore(ctx context.Context, f *cmdutil.Factory) (*config.Config, *checkp
 	if err != nil {
 		return nil, nil, nil, err
 	}
-	if cfg.Database.URL == "" {
-		return nil, nil, nil, errs.Usagef("events: no database: give --db URL, DEIMOS_DB or database.url")
-	}
-	d, err := db.Open(ctx, cfg.Database.URL)
+	d, err := cmdutil.OpenDB(ctx, cfg)
 	if err != nil {
 		return nil, nil, nil, err
 	}

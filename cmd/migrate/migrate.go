@@ -37,12 +37,18 @@ recorded in deimos_schema_migrations and never altered.`,
 	return c
 }
 
-func openDB(c *cobra.Command, f *cmdutil.Factory) (*db.DB, *config.Config, error) {
+// openDB opens the configured database; create is for `migrate up`, the
+// only command that may create a SQLite file.
+func openDB(c *cobra.Command, f *cmdutil.Factory, create bool) (*db.DB, *config.Config, error) {
 	cfg, err := f.Config()
 	if err != nil {
 		return nil, nil, err
 	}
-	d, err := db.Open(c.Context(), cfg.Database.URL)
+	open := cmdutil.OpenDB
+	if create {
+		open = cmdutil.CreateDB
+	}
+	d, err := open(c.Context(), cfg)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -59,7 +65,7 @@ func newUpCmd(f *cmdutil.Factory) *cobra.Command {
   deimos migrate up --only headers      # opt-in kafka_messages.headers column`,
 		Args: cobra.NoArgs,
 		RunE: func(c *cobra.Command, _ []string) error {
-			d, _, err := openDB(c, f)
+			d, _, err := openDB(c, f, true)
 			if err != nil {
 				return err
 			}
@@ -101,7 +107,7 @@ func newStatusCmd(f *cmdutil.Factory) *cobra.Command {
 			if output != "text" && output != "json" {
 				return errs.Usagef("--output: %q is not text or json", output)
 			}
-			d, _, err := openDB(c, f)
+			d, _, err := openDB(c, f, false)
 			if err != nil {
 				return err
 			}

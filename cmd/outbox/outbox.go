@@ -18,7 +18,6 @@ import (
 
 	"github.com/deimos-cli/deimos/internal/cmdutil"
 	"github.com/deimos-cli/deimos/pkg/config"
-	"github.com/deimos-cli/deimos/pkg/db"
 	"github.com/deimos-cli/deimos/pkg/errs"
 	"github.com/deimos-cli/deimos/pkg/kafkaclient"
 	"github.com/deimos-cli/deimos/pkg/outbox"
@@ -116,7 +115,7 @@ func runRelay(c *cobra.Command, f *cmdutil.Factory, o *runOptions) error {
 	ctx, stop := cmdutil.SignalContext(c.Context())
 	defer stop()
 
-	d, err := db.Open(ctx, cfg.Database.URL)
+	d, err := cmdutil.OpenDB(ctx, cfg)
 	if err != nil {
 		return err
 	}
@@ -200,7 +199,7 @@ func newStatusCmd(f *cmdutil.Factory) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			d, err := db.Open(c.Context(), cfg.Database.URL)
+			d, err := cmdutil.OpenDB(c.Context(), cfg)
 			if err != nil {
 				return err
 			}

@@ -19,7 +19,6 @@ import (
 
 	"github.com/deimos-cli/deimos/internal/cmdutil"
 	"github.com/deimos-cli/deimos/pkg/config"
-	"github.com/deimos-cli/deimos/pkg/db"
 	"github.com/deimos-cli/deimos/pkg/encode"
 	"github.com/deimos-cli/deimos/pkg/errs"
 	"github.com/deimos-cli/deimos/pkg/kafkaclient"
@@ -111,7 +110,7 @@ func run(cmd *cobra.Command, f *cmdutil.Factory, o *runOpts, names []string) err
 	ctx, stop := cmdutil.SignalContext(cmd.Context())
 	defer stop()
 
-	d, err := db.Open(ctx, cfg.Database.URL)
+	d, err := cmdutil.OpenDB(ctx, cfg)
 	if err != nil {
 		return err
 	}
@@ -200,7 +199,7 @@ func newStatusCmd(f *cmdutil.Factory) *cobra.Command {
 			if o.output != "table" && o.output != "json" {
 				return errs.Usagef("--output: %q is not table or json", o.output)
 			}
-			d, err := db.Open(cmd.Context(), cfg.Database.URL)
+			d, err := cmdutil.OpenDB(cmd.Context(), cfg)
 			if err != nil {
 				return err
 			}
@@ -290,7 +289,7 @@ Stop running pollers first: a running poller would overwrite the cursor.`,
 			if err != nil {
 				return errs.Usagef("--to: %w", err)
 			}
-			d, err := db.Open(cmd.Context(), cfg.Database.URL)
+			d, err := cmdutil.OpenDB(cmd.Context(), cfg)
 			if err != nil {
 				return err
 			}

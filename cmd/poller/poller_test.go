@@ -176,7 +176,7 @@ func TestStatusResetAndErrors(t *testing.T) {
 	dbPath := filepath.Join(dir, "t.db")
 	url := "sqlite:" + dbPath
 	ctx := context.Background()
-	d, err := db.Open(ctx, url)
+	d, err := db.OpenOrCreate(ctx, url)
 	if err != nil {
 		t.Fatal(err)
 	}

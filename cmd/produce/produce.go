@@ -15,7 +15,6 @@ import (
 
 	"github.com/deimos-cli/deimos/internal/cmdutil"
 	"github.com/deimos-cli/deimos/pkg/config"
-	"github.com/deimos-cli/deimos/pkg/db"
 	"github.com/deimos-cli/deimos/pkg/encode"
 	"github.com/deimos-cli/deimos/pkg/errs"
 	"github.com/deimos-cli/deimos/pkg/kafkaclient"
@@ -223,7 +222,7 @@ func run(c *cobra.Command, f *cmdutil.Factory, o *options) error {
 		ds.Counts = dryRunCounts(ctx, cfg)
 		sink = ds
 	case backend == "outbox":
-		d, err := db.Open(ctx, cfg.Database.URL)
+		d, err := cmdutil.OpenDB(ctx, cfg)
 		if err != nil {
 			return err
 		}

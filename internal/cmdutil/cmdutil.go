@@ -73,17 +73,19 @@ func (f *Factory) Config() (*config.Config, error) {
 	return f.cfg, f.cfgErr
 }
 
-// Logger returns a slog logger on stderr at the configured level and format.
+// Logger returns a slog logger on stderr at the configured level and
+// format. Every record passes through redact.Text with the known secrets.
 func (f *Factory) Logger(cfg *config.Config) *slog.Logger {
 	var lvl slog.Level
 	if err := lvl.UnmarshalText([]byte(cfg.Log.Level)); err != nil {
 		lvl = slog.LevelInfo
 	}
 	opts := &slog.HandlerOptions{Level: lvl}
+	var h slog.Handler = slog.NewTextHandler(f.IO.ErrOut, opts)
 	if cfg.Log.Format == "json" {
-		return slog.New(slog.NewJSONHandler(f.IO.ErrOut, opts))
+		h = slog.NewJSONHandler(f.IO.ErrOut, opts)
 	}
-	return slog.New(slog.NewTextHandler(f.IO.ErrOut, opts))
+	return slog.New(redactHandler{h: h, secrets: append(f.Secrets(), configSecrets(cfg)...)})
 }
 
 // SignalContext is cancelled by SIGINT or SIGTERM; long-running commands

@@ -77,8 +77,15 @@ func Registry(t testing.TB, opts ...srfake.Option) *srfake.Registry {
 
 var sqliteN atomic.Int64
 
-// SQLiteURL returns a database URL for a fresh SQLite file in a temp dir.
+// SQLiteURL returns a database URL for a fresh, empty SQLite file in a temp
+// dir. The file exists (zero bytes, which SQLite reads as an empty
+// database): only `migrate up` creates SQLite files, every other command
+// and db.Open refuse a path that does not exist.
 func SQLiteURL(t testing.TB) string {
 	t.Helper()
-	return fmt.Sprintf("sqlite:%s", filepath.Join(t.TempDir(), fmt.Sprintf("test%d.db", sqliteN.Add(1))))
+	path := filepath.Join(t.TempDir(), fmt.Sprintf("test%d.db", sqliteN.Add(1)))
+	if err := os.WriteFile(path, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return "sqlite:" + path
 }

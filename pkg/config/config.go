@@ -188,6 +188,8 @@ func ParseKeyConfig(s string) (KeyConfig, error) {
 }
 
 // Database is the SQL connection: sqlite:PATH or postgres://… (mysql:// later).
+// There is no default: every command that reads or writes tables refuses to
+// run without one (a missing setting must never mean a new, empty SQLite file).
 type Database struct {
 	URL string `yaml:"url"`
 }

@@ -8,6 +8,7 @@ import (
 	"math"
 	"os"
 	"reflect"
+	"regexp"
 	"strings"
 
 	"gopkg.in/yaml.v3"
@@ -99,9 +100,14 @@ func Parse(data []byte, name string, getenv func(string) (string, bool), cfg *Co
 	return nil
 }
 
+// yamlValue is the (shortened) value yaml.v3 quotes in a type error. It is
+// dropped: a password put under the wrong key must not be printed.
+var yamlValue = regexp.MustCompile("(!![a-z]+) `[^`]*`")
+
 func cleanYAMLError(err error) string {
 	s := strings.TrimPrefix(err.Error(), "yaml: unmarshal errors:\n")
 	s = strings.TrimPrefix(s, "yaml: ")
+	s = yamlValue.ReplaceAllString(s, "$1 value")
 	return strings.Join(strings.Fields(s), " ")
 }
 
@@ -318,9 +324,6 @@ func (c *Config) setDefaults() {
 	}
 	if c.Schema.KeySubject == "" {
 		c.Schema.KeySubject = "prefixed"
-	}
-	if c.Database.URL == "" {
-		c.Database.URL = "sqlite:deimos.db"
 	}
 	if c.Producers.Backend == "" {
 		c.Producers.Backend = "kafka"

@@ -6,8 +6,10 @@ package db
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
-	"net/url"
+	"io/fs"
+	"os"
 	"regexp"
 	"strings"
 	"time"
@@ -16,6 +18,7 @@ import (
 	_ "github.com/mattn/go-sqlite3"    // sqlite driver "sqlite3"
 
 	"github.com/deimos-cli/deimos/pkg/errs"
+	"github.com/deimos-cli/deimos/pkg/redact"
 	"github.com/deimos-cli/deimos/pkg/sqlguard"
 )
 
@@ -25,18 +28,31 @@ type DB struct {
 	Dialect Dialect
 	// URL is the redacted URL, safe for logs.
 	URL string
+	// secrets are the password spellings of the URL, for Scrub.
+	secrets []string
 }
 
 // Open parses the URL, opens the pool and pings it. A database that cannot
 // be reached is errs.Unavailable (exit 3); a malformed URL is errs.Usage.
-func Open(ctx context.Context, rawURL string) (*DB, error) {
-	d, dsn, err := parse(rawURL)
+// A SQLite file must already exist (errs.Usage otherwise): only
+// OpenOrCreate, for `migrate up`, may create one, so that a missing setting
+// or a typo never turns into a silent new, empty database.
+func Open(ctx context.Context, rawURL string) (*DB, error) { return open(ctx, rawURL, false) }
+
+// OpenOrCreate is Open, except that a SQLite file that does not exist is
+// created. Only `migrate up` uses it.
+func OpenOrCreate(ctx context.Context, rawURL string) (*DB, error) {
+	return open(ctx, rawURL, true)
+}
+
+func open(ctx context.Context, rawURL string, create bool) (*DB, error) {
+	d, dsn, err := parse(rawURL, create)
 	if err != nil {
-		return nil, errs.Usage(err)
+		return nil, err
 	}
 	sdb, err := sql.Open(d.Driver(), dsn)
 	if err != nil {
-		return nil, errs.Usagef("database %s: %w", Redact(rawURL), scrub(err, rawURL))
+		return nil, errs.Usagef("database %s: %w", redact.DSN(rawURL), scrub(err, rawURL))
 	}
 	if d.Name() == "sqlite" {
 		// One writer at a time: a single connection avoids SQLITE_BUSY between
@@ -51,57 +67,54 @@ func Open(ctx context.Context, rawURL string) (*DB, error) {
 	defer cancel()
 	if err := sdb.PingContext(pctx); err != nil {
 		sdb.Close()
-		return nil, errs.Unavailablef("database %s: cannot connect: %w", Redact(rawURL), scrub(err, rawURL))
+		return nil, errs.Unavailablef("database %s: cannot connect: %w", redact.DSN(rawURL), scrub(err, rawURL))
 	}
-	return &DB{DB: sdb, Dialect: d, URL: Redact(rawURL)}, nil
+	return &DB{DB: sdb, Dialect: d, URL: redact.DSN(rawURL), secrets: redact.Secrets(rawURL)}, nil
 }
 
-func parse(raw string) (Dialect, string, error) {
+// Scrub masks this database's password, and any other credentials, in a
+// message (a driver error, say) before it is logged or stored.
+func (d *DB) Scrub(msg string) string { return redact.Text(msg, d.secrets...) }
+
+func parse(raw string, create bool) (Dialect, string, error) {
 	switch {
 	case strings.HasPrefix(raw, "sqlite:") || strings.HasPrefix(raw, "sqlite3:"):
 		_, path, _ := strings.Cut(raw, ":")
 		path = strings.TrimPrefix(path, "//")
 		if path == "" {
-			return nil, "", fmt.Errorf("database URL %q: missing path (sqlite:PATH)", raw)
+			return nil, "", errs.Usagef("database URL %q: missing path (sqlite:PATH)", raw)
 		}
+		file, query, _ := strings.Cut(path, "?")
+		memory := file == ":memory:" || strings.Contains("&"+query+"&", "&mode=memory&")
 		q := "_busy_timeout=10000&_foreign_keys=on&_journal_mode=WAL&_txlock=immediate"
-		if strings.Contains(path, "?") {
+		if !create && !memory {
+			if _, err := os.Stat(file); errors.Is(err, fs.ErrNotExist) {
+				return nil, "", errs.Usagef("database %s: no such SQLite file; create it (and the tables) with 'deimos migrate up --db %s'", redact.DSN(raw), redact.DSN(raw))
+			}
+			if !strings.Contains("&"+query, "&mode=") {
+				q += "&mode=rw" // SQLite itself then refuses to create the file
+			}
+		}
+		if query != "" {
 			return SQLite{}, "file:" + path + "&" + q, nil
 		}
 		return SQLite{}, "file:" + path + "?" + q, nil
 	case strings.HasPrefix(raw, "postgres://") || strings.HasPrefix(raw, "postgresql://"):
-		if _, err := url.Parse(raw); err != nil {
-			return nil, "", fmt.Errorf("database URL %s: malformed", Redact(raw))
+		if _, err := redact.ParseURL(raw); err != nil {
+			return nil, "", errs.Usagef("database URL %s %w", redact.DSN(raw), err)
 		}
 		return Postgres{}, raw, nil
 	case strings.HasPrefix(raw, "mysql://"):
-		return nil, "", fmt.Errorf("database URL %s: mysql is not supported yet", Redact(raw))
+		return nil, "", errs.Usagef("database URL %s: mysql is not supported yet", redact.DSN(raw))
 	}
-	return nil, "", fmt.Errorf("database URL %q: use sqlite:PATH or postgres://user@host/db", Redact(raw))
-}
-
-// Redact hides the password in a database URL.
-func Redact(raw string) string {
-	u, err := url.Parse(raw)
-	if err != nil || u.User == nil {
-		return raw
-	}
-	if _, has := u.User.Password(); has {
-		u.User = url.UserPassword(u.User.Username(), "xxxxx")
-	}
-	return u.String()
+	return nil, "", errs.Usagef("database URL %q: use sqlite:PATH or postgres://user:password@host/db", redact.DSN(raw))
 }
 
 // scrub removes a password that a driver might echo back inside an error,
 // and folds pgx's multi-line connect errors (one line per address tried)
 // into one line, deduplicated: errors are one line each.
 func scrub(err error, raw string) error {
-	msg := err.Error()
-	if u, perr := url.Parse(raw); perr == nil && u.User != nil {
-		if p, ok := u.User.Password(); ok && p != "" {
-			msg = strings.ReplaceAll(msg, p, "xxxxx")
-		}
-	}
+	msg := redact.Text(err.Error(), redact.Secrets(raw)...)
 	if !strings.Contains(msg, "\n") {
 		if msg == err.Error() {
 			return err
@@ -175,7 +188,7 @@ func Guard(d Dialect) sqlguard.Dialect {
 // GuardsFor returns the sqlguard dialects a fragment must pass for a
 // database URL: its own, or every dialect when the URL names none yet.
 func GuardsFor(rawURL string) []sqlguard.Dialect {
-	if d, _, err := parse(rawURL); err == nil {
+	if d, _, err := parse(rawURL, true); err == nil { // true: the dialect only, no file check
 		return []sqlguard.Dialect{Guard(d)}
 	}
 	switch {

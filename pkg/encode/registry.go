@@ -4,12 +4,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"regexp"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/sr"
 
 	"github.com/deimos-cli/deimos/pkg/errs"
+	"github.com/deimos-cli/deimos/pkg/redact"
 )
 
 var confluent sr.ConfluentHeader
@@ -51,17 +51,10 @@ func registryError(op string, err error) error {
 	}
 	var re *sr.ResponseError
 	if errors.As(err, &re) {
-		return errs.Failedf("schema registry: %s: %s", op, redactURLs(re.Error()))
+		return errs.Failedf("schema registry: %s: %s", op, redact.Text(re.Error()))
 	}
-	return errs.Unavailablef("schema registry unreachable: %s: %s", op, redactURLs(err.Error()))
+	return errs.Unavailablef("schema registry unreachable: %s: %s", op, redact.Text(err.Error()))
 }
-
-// userinfo matches the credentials of a URL (scheme://user:password@):
-// sr's errors quote the request URL as configured.
-var userinfo = regexp.MustCompile(`(://)[^/@\s"']*@`)
-
-// redactURLs hides URL credentials in an error text.
-func redactURLs(s string) string { return userinfo.ReplaceAllString(s, "${1}***@") }
 
 func (e *Engine) needRegistry(what string) error {
 	if e.reg == nil {

@@ -340,7 +340,7 @@ func (w *worker) loop(ctx context.Context, once bool) error {
 				}
 				return err
 			}
-			w.log.Error("poll failed; retrying", "error", db.Redact(err.Error()), "retry_in", w.e.o.RestartWait)
+			w.log.Error("poll failed; retrying", "error", w.e.o.DB.Scrub(err.Error()), "retry_in", w.e.o.RestartWait)
 			if !sleep(ctx, w.e.o.RestartWait) {
 				return nil
 			}

@@ -31,7 +31,7 @@ func recordRun(ctx context.Context, d *db.DB, st RunStats, now time.Time) error 
 	var lastErr any
 	var lastErrAt any
 	if st.Err != nil {
-		lastErr, lastErrAt = db.Redact(st.Err.Error()), tsArg(d.Dialect, now)
+		lastErr, lastErrAt = d.Scrub(st.Err.Error()), tsArg(d.Dialect, now)
 	}
 	tbl := d.Q(RunsTable)
 	q := "INSERT INTO " + tbl + " (producer, last_run_at, batches, errored_batches, messages, last_error, last_error_at) VALUES (?, ?, ?, ?, ?, ?, ?)" +
@@ -90,7 +90,7 @@ func GetStatus(ctx context.Context, d *db.DB, pollers []Settings) ([]Status, err
 
 func statusOf(ctx context.Context, d *db.DB, s Settings, producer, table, tsCol, idCol, where string, runs bool) Status {
 	st := Status{Name: producer, Table: table, Topic: s.Topic, Mode: s.Mode, Backend: s.Backend}
-	fail := func(err error) Status { st.Err = db.Redact(err.Error()); return st }
+	fail := func(err error) Status { st.Err = d.Scrub(err.Error()); return st }
 	for _, n := range []string{tsCol, idCol} {
 		if err := validName(n, false); err != nil {
 			return fail(err)

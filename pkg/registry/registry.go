@@ -11,6 +11,7 @@ import (
 
 	"github.com/deimos-cli/deimos/pkg/config"
 	"github.com/deimos-cli/deimos/pkg/errs"
+	"github.com/deimos-cli/deimos/pkg/redact"
 	"github.com/deimos-cli/deimos/pkg/tlsconf"
 )
 
@@ -19,9 +20,12 @@ func New(r config.Registry) (*sr.Client, error) {
 	if r.URL == "" {
 		return nil, nil
 	}
-	u, err := url.Parse(r.URL)
-	if err != nil || u.Scheme == "" || u.Host == "" {
-		return nil, errs.Usagef("schema.registry.url: %q is not an http(s) URL", Redact(r.URL))
+	u, err := redact.ParseURL(r.URL)
+	if err != nil {
+		return nil, errs.Usagef("schema.registry.url: %s %w", redact.DSN(r.URL), err)
+	}
+	if (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return nil, errs.Usagef("schema.registry.url: %s is not an http(s) URL", redact.DSN(r.URL))
 	}
 	// Credentials inside the URL become basic auth and leave the URL, so no
 	// error that quotes the URL can carry them.
@@ -50,14 +54,4 @@ func New(r config.Registry) (*sr.Client, error) {
 		return nil, errs.Usagef("schema registry client: %w", err)
 	}
 	return cl, nil
-}
-
-// Redact hides credentials inside a URL for messages and logs.
-func Redact(raw string) string {
-	u, err := url.Parse(raw)
-	if err != nil || u.User == nil {
-		return raw
-	}
-	u.User = url.User("xxxxx")
-	return u.String()
 }

@@ -68,9 +68,6 @@ func TestNewAndRedact(t *testing.T) {
 	if errs.ExitCode(err) != errs.CodeUsage {
 		t.Fatalf("bad URL: %v", err)
 	}
-	if got := Redact("https://bob:pw@sr:8081/x"); strings.Contains(got, "pw") || !strings.Contains(got, "sr:8081") {
-		t.Fatalf("Redact = %q", got)
-	}
 	_, err = New(config.Registry{URL: "https://bob:pw@"})
 	if err == nil || strings.Contains(err.Error(), "pw") {
 		t.Fatalf("bad URL error must not leak the password: %v", err)
