@@ -27,7 +27,7 @@ func TestPollerPlainBackendBytes(t *testing.T) {
 	dir := t.TempDir()
 	url := "sqlite:" + filepath.Join(dir, "t.db")
 	ctx := context.Background()
-	d, err := db.Open(ctx, url)
+	d, err := db.OpenOrCreate(ctx, url)
 	if err != nil {
 		t.Fatal(err)
 	}

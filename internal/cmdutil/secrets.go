@@ -13,7 +13,7 @@ import (
 // secretEnv are the environment variables that hold a secret as a whole;
 // urlEnv hold URLs or DSNs that may carry credentials.
 var (
-	secretEnv = []string{"DEIMOS_SASL_PASSWORD", "DEIMOS_REGISTRY_PASSWORD", "DEIMOS_REGISTRY_TOKEN"}
+	secretEnv = []string{"DEIMOS_SASL_PASSWORD", "DEIMOS_REGISTRY_PASSWORD", "DEIMOS_REGISTRY_TOKEN", "DEIMOS_EVENTS_TOKEN"}
 	urlEnv    = []string{"DEIMOS_DB", "DEIMOS_REGISTRY_URL"}
 )
 
