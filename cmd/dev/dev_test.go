@@ -106,4 +106,17 @@ func TestDevRegistryEnforcesCompatibility(t *testing.T) {
 	if _, err := rc.CreateSchema(tctx, "w-value", sr.Schema{Schema: v3bad}); err == nil {
 		t.Fatal("adding a field without a default must be refused under BACKWARD")
 	}
+	// JSON Schema subjects are checked with the JSON Schema rules: an
+	// optional property added to a closed model is fine, a required one not
+	j1 := `{"type":"object","properties":{"a":{"type":"integer"}},"additionalProperties":false}`
+	j2 := `{"type":"object","properties":{"a":{"type":"integer"},"b":{"type":"string"}},"additionalProperties":false}`
+	j3 := `{"type":"object","properties":{"a":{"type":"integer"},"b":{"type":"string"},"c":{"type":"string"}},"required":["c"],"additionalProperties":false}`
+	for _, s := range []string{j1, j2} {
+		if _, err := rc.CreateSchema(tctx, "j-value", sr.Schema{Schema: s, Type: sr.TypeJSON}); err != nil {
+			t.Fatalf("compatible JSON Schema registration refused: %v", err)
+		}
+	}
+	if _, err := rc.CreateSchema(tctx, "j-value", sr.Schema{Schema: j3, Type: sr.TypeJSON}); err == nil || !strings.Contains(err.Error(), "REQUIRED_PROPERTY_ADDED_TO_UNOPEN_CONTENT_MODEL") {
+		t.Fatalf("a required JSON Schema property added must be refused under BACKWARD, got %v", err)
+	}
 }

@@ -30,12 +30,13 @@ type options struct {
 func NewCmd(f *cmdutil.Factory) *cobra.Command {
 	o := &options{}
 	c := &cobra.Command{
-		Use:   "schema-compat [--mode MODE] [--type avro|protobuf] OLD… NEW | --against git:REF PATH… | --against registry [--subject S] FILE",
-		Short: "Check Avro/Protobuf schema compatibility",
+		Use:   "schema-compat [--mode MODE] [--type avro|protobuf|json] OLD… NEW | --against git:REF PATH… | --against registry [--subject S] FILE",
+		Short: "Check Avro/Protobuf/JSON Schema compatibility",
 		Long: `Check that a new schema version is compatible with earlier ones, with the
 verdicts of the reference implementations: Apache Avro's schema-resolution
 rules (as Java's SchemaCompatibility applies them) for Avro, and the Confluent
-Schema Registry's rules for Protobuf.
+Schema Registry's rules for Protobuf and JSON Schema (content models, as in
+PROPERTY_ADDED_TO_OPEN_CONTENT_MODEL; drafts 4 to 2020-12).
 
 MODE is a Confluent compatibility level: BACKWARD (default: the new schema can
 read data written with the previous one), BACKWARD_TRANSITIVE (… with every
@@ -44,7 +45,7 @@ FULL, FULL_TRANSITIVE (both), NONE.
 
 Inputs:
   OLD… NEW                 files in version order, or one directory whose
-                           .avsc/.proto files are the versions in natural order
+                           .avsc/.proto/.json files are the versions in natural order
   --against git:REF PATH…  each working-tree file (or every schema under a
                            directory) against the same path at REF (for CI);
                            a schema file deleted since REF is a problem unless
@@ -70,14 +71,15 @@ missing file), 3 registry unreachable.`,
   deimos schema-compat --against git:origin/main schemas/ --output github
   deimos schema-compat --against registry --topic widgets schemas/com/acme/Widget.avsc
   deimos schema-compat --type protobuf old/order.proto new/order.proto --output json
-  deimos schema-compat --strict-defaults schemas/v1/Widget.avsc schemas/v2/Widget.avsc`,
+  deimos schema-compat --strict-defaults schemas/v1/Widget.avsc schemas/v2/Widget.avsc
+  deimos schema-compat --mode FULL schemas/v1/Order.json schemas/v2/Order.json`,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return run(cmd.Context(), f, o, args, cmd.Flags().Changed("mode"))
 		},
 	}
 	fl := c.Flags()
 	fl.StringVar(&o.mode, "mode", "BACKWARD", "compatibility level: BACKWARD, BACKWARD_TRANSITIVE, FORWARD, FORWARD_TRANSITIVE, FULL, FULL_TRANSITIVE, NONE")
-	fl.StringVar(&o.typ, "type", "", "schema type: avro or protobuf (default: from the extension, then the content)")
+	fl.StringVar(&o.typ, "type", "", "schema type: avro, protobuf or json (default: from the extension, then the content)")
 	fl.StringVar(&o.against, "against", "", "compare with git:REF or registry instead of files given in order")
 	fl.StringVar(&o.subject, "subject", "", "registry subject (with --against registry)")
 	fl.StringVar(&o.topic, "topic", "", "topic whose value subject <prefix><topic>-value to use (with --against registry)")

@@ -7,6 +7,7 @@ package compat
 
 import (
 	"bytes"
+	"encoding/json"
 	"errors"
 	"path/filepath"
 	"strconv"
@@ -61,11 +62,12 @@ type Type string
 
 // Schema languages.
 const (
-	Avro     Type = "avro"
-	Protobuf Type = "protobuf"
+	Avro       Type = "avro"
+	Protobuf   Type = "protobuf"
+	JSONSchema Type = "json"
 )
 
-// ParseType accepts avro|protobuf ("" = detect).
+// ParseType accepts avro|protobuf|json ("" = detect).
 func ParseType(s string) (Type, error) {
 	switch strings.ToLower(s) {
 	case "":
@@ -74,23 +76,69 @@ func ParseType(s string) (Type, error) {
 		return Avro, nil
 	case "protobuf", "proto":
 		return Protobuf, nil
+	case "json", "jsonschema", "json-schema", "json_schema":
+		return JSONSchema, nil
 	}
-	return "", errs.Usagef("unknown schema type %q (avro or protobuf)", s)
+	return "", errs.Usagef("unknown schema type %q (avro, protobuf or json)", s)
 }
 
-// DetectType guesses the language from the file name, then the content.
+// DetectType guesses the language from the file name, then the content: a
+// .json file is JSON Schema unless it reads as an Avro schema (a record,
+// enum or fixed, a union list or a type name); without an extension, an
+// object with "$schema", or with "properties" and no Avro "fields", is JSON
+// Schema, other JSON Avro, anything else protobuf.
 func DetectType(name string, data []byte) Type {
 	switch strings.ToLower(filepath.Ext(name)) {
 	case ".avsc", ".avro":
 		return Avro
 	case ".proto":
 		return Protobuf
+	case ".json":
+		if looksAvro(data) {
+			return Avro
+		}
+		return JSONSchema
 	}
 	t := bytes.TrimSpace(data)
+	if len(t) > 0 && t[0] == '{' && looksJSONSchema(t) {
+		return JSONSchema
+	}
 	if len(t) > 0 && (t[0] == '{' || t[0] == '[' || t[0] == '"') {
 		return Avro
 	}
 	return Protobuf
+}
+
+func looksAvro(data []byte) bool {
+	t := bytes.TrimSpace(data)
+	if len(t) > 0 && (t[0] == '[' || t[0] == '"') {
+		return true
+	}
+	var m map[string]any
+	if json.Unmarshal(t, &m) != nil {
+		return false
+	}
+	if _, ok := m["fields"]; ok {
+		return true
+	}
+	switch m["type"] {
+	case "record", "enum", "fixed", "error":
+		return true
+	}
+	return false
+}
+
+func looksJSONSchema(data []byte) bool {
+	var m map[string]any
+	if json.Unmarshal(data, &m) != nil {
+		return false
+	}
+	if _, ok := m["$schema"]; ok {
+		return true
+	}
+	_, props := m["properties"]
+	_, fields := m["fields"]
+	return props && !fields
 }
 
 // Version is one version of a schema.
@@ -287,6 +335,12 @@ func parseVersion(typ Type, v Version, lenient bool) (any, []*AvroParseError, er
 			return nil, nil, errs.Usage(err)
 		}
 		return fd, nil, nil
+	case JSONSchema:
+		js, err := parseJSONVersion(name, v)
+		if err != nil {
+			return nil, nil, errs.Usage(err)
+		}
+		return js, nil, nil
 	}
 	return nil, nil, errs.Usagef("unknown schema type %q", typ)
 }
@@ -312,6 +366,8 @@ func compare(typ Type, old, nw any, backward bool, nv Version) []Problem {
 		for _, d := range diffProto(o, n, backward) {
 			out = append(out, Problem{Path: d.Path, Message: d.Msg, Rule: d.Type, Line: d.Line})
 		}
+	case JSONSchema:
+		out = compareJSON(old.(*jsonVersion), nw.(*jsonVersion), backward, nv)
 	}
 	for i := range out {
 		if out[i].Line > 0 {

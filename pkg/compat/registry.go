@@ -33,6 +33,9 @@ func schemaTypeOf(t sr.SchemaType) Type {
 	if t == sr.TypeAvro {
 		return Avro
 	}
+	if t == sr.TypeJSON {
+		return JSONSchema
+	}
 	return ""
 }
 
@@ -119,7 +122,7 @@ func RegistryVersions(ctx context.Context, cl SchemaFetcher, subject string) ([]
 //   - POST /compatibility/subjects/{s}/versions[/{v}] answers
 //     {"is_compatible": bool, "messages": [...]} with our verdict.
 //
-// JSON schemas and unknown types are passed through unchecked. Install it
+// Unknown schema types are passed through unchecked. Install it
 // with reg.Intercept(compat.RegistryInterceptor(reg)).
 func RegistryInterceptor(reg *srfake.Registry) srfake.Interceptor {
 	return func(w http.ResponseWriter, r *http.Request) bool {
@@ -182,7 +185,7 @@ func RegistryInterceptor(reg *srfake.Registry) srfake.Interceptor {
 				return true
 			}
 		}
-		if s.Type != sr.TypeAvro && s.Type != sr.TypeProtobuf {
+		if s.Type != sr.TypeAvro && s.Type != sr.TypeProtobuf && s.Type != sr.TypeJSON {
 			return false
 		}
 		get := func(_ context.Context, subj string, v int) (sr.SubjectSchema, error) {
@@ -242,7 +245,11 @@ func RegistryInterceptor(reg *srfake.Registry) srfake.Interceptor {
 		}
 		var msgs []string
 		for _, p := range res.Problems {
-			msgs = append(msgs, fmt.Sprintf("%s (%s vs %s): %s", p.Path, p.Check, p.Old, p.Message))
+			m := fmt.Sprintf("%s (%s vs %s): %s", p.Path, p.Check, p.Old, p.Message)
+			if p.Rule != "" {
+				m += " [" + p.Rule + "]" // Confluent's messages name the rule (errorType)
+			}
+			msgs = append(msgs, m)
 		}
 		if register {
 			if res.Compatible {

@@ -29,7 +29,7 @@ type LoadOptions struct {
 // IsSchemaFile reports whether a file name looks like a schema.
 func IsSchemaFile(name string) bool {
 	switch strings.ToLower(filepath.Ext(name)) {
-	case ".avsc", ".proto":
+	case ".avsc", ".proto", ".json":
 		return true
 	}
 	return false
@@ -124,7 +124,7 @@ func LoadFiles(paths []string, opts LoadOptions) ([]Version, error) {
 			}
 			sort.Slice(files, func(i, j int) bool { return NaturalLess(filepath.Base(files[i]), filepath.Base(files[j])) })
 			if len(files) == 0 {
-				return nil, errs.Usagef("%s: no .avsc or .proto files in the directory", paths[0])
+				return nil, errs.Usagef("%s: no .avsc, .proto or .json files in the directory", paths[0])
 			}
 			paths = files
 		}
@@ -375,7 +375,7 @@ func CheckGit(ctx context.Context, g Git, mode Mode, typ Type, paths []string, o
 	}
 	files := present
 	if len(files) == 0 && len(deleted) == 0 {
-		return nil, errs.Usagef("no .avsc or .proto files in %s", strings.Join(paths, ", "))
+		return nil, errs.Usagef("no .avsc, .proto or .json files in %s", strings.Join(paths, ", "))
 	}
 	oldCache := map[string][]byte{}
 	oldRead := func(p string) ([]byte, error) {
