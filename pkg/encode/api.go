@@ -47,8 +47,10 @@ type Message struct {
 	// float64, json.Number, time.Time, []byte, nil, nested maps and slices).
 	// nil, JSON null or blank text is a tombstone.
 	Value any
-	// Key is an explicit key (a JSON-able value); nil derives it per key_config
-	// (payload_key in the payload, or the key field's value).
+	// Key is an explicit key (a JSON-able value, or a json.RawMessage JSON
+	// document, which the engine parses keeping the order of its maps); nil
+	// derives it per key_config (payload_key in the payload, or the key
+	// field's value).
 	Key any
 	// PartitionKey overrides the partition key; nil derives it (spec 2.9).
 	PartitionKey *string

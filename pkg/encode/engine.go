@@ -221,10 +221,21 @@ func (e *Engine) Encode(ctx context.Context, s Spec, m Message) (Encoded, error)
 	s.Backend = name
 	out := Encoded{Topic: e.FullTopic(s.Topic)}
 	mode := s.KeyConfig.Mode()
+	var keyOrd *keyOrder
+	if rk, ok := m.Key.(json.RawMessage); ok {
+		// a JSON key document: parsed here, so that maps in it keep their order
+		keyOrd = &keyOrder{}
+		k, err := parseJSONOrdered(rk, keyOrd)
+		if err != nil {
+			return out, errs.Failedf("key is not valid JSON: %v", err)
+		}
+		m.Key = k
+	}
 	rawKey := m.Key
 	fast, ok := e.encodeFast(be, s, m, mode)
 	if ok {
 		rawKey = fast.key
+		fast.order.merge(keyOrd)
 		if len(fast.order.m) > 0 {
 			o := fast.order
 			ctx = withKeyOrder(ctx, &o)
@@ -232,6 +243,7 @@ func (e *Engine) Encode(ctx context.Context, s Spec, m Message) (Encoded, error)
 		return e.finishEncode(ctx, be, s, m, out, mode, rawKey, nil, &fast)
 	}
 	ord := &keyOrder{}
+	ord.merge(keyOrd)
 	payload, err := parseValue(m.Value, name, ord)
 	if err != nil {
 		return out, errs.Failed(err)

@@ -57,6 +57,19 @@ func (o *keyOrder) keys(m map[string]any) []string {
 	return sortedKeys(m)
 }
 
+// merge adds the objects recorded in from.
+func (o *keyOrder) merge(from *keyOrder) {
+	if from == nil {
+		return
+	}
+	for k, v := range from.m {
+		if o.m == nil {
+			o.m = map[unsafe.Pointer][]string{}
+		}
+		o.m[k] = v
+	}
+}
+
 // follow records for dst, a copy of src with keys dropped or added, src's
 // order: src's keys that dst kept, then dst's new keys sorted.
 func (o *keyOrder) follow(dst, src map[string]any) {

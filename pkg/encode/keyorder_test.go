@@ -1,8 +1,15 @@
 package encode
 
 import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"os"
+	"path/filepath"
 	"reflect"
 	"testing"
+
+	"github.com/deimos-cli/deimos/pkg/config"
 )
 
 func TestParseJSONOrderedKeepsKeyOrder(t *testing.T) {
@@ -58,5 +65,41 @@ func TestKeyOrderFallsBackToSorted(t *testing.T) {
 	m["z"] = 0
 	if got := ord.keys(m); !reflect.DeepEqual(got, []string{"b", "c", "z"}) {
 		t.Fatalf("changed map: %v", got)
+	}
+}
+
+// A JSON key document (what produce passes from an envelope) is parsed by
+// the engine: maps in a schema key keep their order too, on the fast path
+// and the map path of the value.
+func TestEncodeJSONKeyKeepsMapOrder(t *testing.T) {
+	dir := t.TempDir()
+	if err := os.MkdirAll(filepath.Join(dir, "t"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	for name, text := range map[string]string{
+		"Val": `{"type":"record","name":"Val","namespace":"t","fields":[{"name":"id","type":"long"}]}`,
+		"Key": `{"type":"record","name":"Key","namespace":"t","fields":[{"name":"m","type":{"type":"map","values":"long"}}]}`,
+	} {
+		if err := os.WriteFile(filepath.Join(dir, "t", name+".avsc"), []byte(text), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	e := newTestEngine(t, &config.Config{Schema: config.Schema{Path: dir}}, nil)
+	s := Spec{Topic: "k", Backend: "avro_local", Schema: "Val", Namespace: "t", KeyConfig: config.KeyConfig{Schema: "t.Key"}}
+	// count 2, "b" 1, "a" 2, end: input order
+	want := []byte{0x04, 0x02, 'b', 0x02, 0x02, 'a', 0x04, 0x00}
+	for _, value := range []string{`{"id":1}`, `{"id":1,"payload_key":null}`} {
+		for i := 0; i < 20; i++ {
+			out, err := e.Encode(context.Background(), s, Message{Value: []byte(value), Key: json.RawMessage(`{"m":{"b":1,"a":2}}`)})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !bytes.Contains(out.Key, want) {
+				t.Fatalf("%s: key % x does not hold the map in input order (% x)", value, out.Key, want)
+			}
+		}
+	}
+	if _, err := e.Encode(context.Background(), s, Message{Value: []byte(`{"id":1}`), Key: json.RawMessage(`{"m":`)}); err == nil {
+		t.Fatal("a broken JSON key was accepted")
 	}
 }

@@ -425,13 +425,7 @@ func (c *encoderCache) fromEnvelope(ctx context.Context, b []byte, out *Out) err
 		m.Value = vp.JSON
 	}
 	if kp.JSON != nil {
-		var k any
-		kd := json.NewDecoder(bytes.NewReader(kp.JSON))
-		kd.UseNumber()
-		if err := kd.Decode(&k); err != nil {
-			return fmt.Errorf("key: %v", err)
-		}
-		m.Key = k
+		m.Key = json.RawMessage(kp.JSON) // the engine parses it, keeping the order of its maps
 	}
 	e, err := c.o.Encoder.Encode(ctx, ts.spec, m)
 	if err != nil {
