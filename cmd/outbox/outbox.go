@@ -44,6 +44,8 @@ type runOptions struct {
 	metricsAddr     string
 	deliveryTimeout time.Duration
 	cpuProfile      string
+	failOnLocked    bool
+	output          cmdutil.Format
 }
 
 func newRunCmd(f *cmdutil.Factory) *cobra.Command {
@@ -65,9 +67,13 @@ error text (run 'deimos migrate up --only deadletter').
 
 Without --once it runs until SIGINT/SIGTERM, which finish the in-flight batch
 and release the locks (exit 0). With --once it drains until every topic is
-empty or locked elsewhere, then exits: 1 if a topic errored.`,
+empty or locked elsewhere, then prints a summary (--output json for scripts)
+naming each topic whose rows wait behind another relay's lock (or an error
+rest), with its pending count and lock age, and exits: 1 if a topic errored,
+or with --fail-on-locked if any topic was left locked elsewhere.`,
 		Example: `  deimos outbox run --db postgres://app@db/app -b kafka:9092
   deimos outbox run --once --workers 4 --compact-topics all
+  deimos outbox run --once --fail-on-locked -o json   # cron: exit 1 when rows wait behind a lock
   deimos outbox run --metrics-addr :9394      # Prometheus /metrics`,
 		Args: cobra.NoArgs,
 		RunE: func(c *cobra.Command, _ []string) error { return runRelay(c, f, o) },
@@ -79,6 +85,8 @@ empty or locked elsewhere, then exits: 1 if a topic errored.`,
 	fl.StringVar(&o.compact, "compact-topics", "", "topics to compact: a comma-separated list, or all (default outbox.compact_topics)")
 	fl.StringVar(&o.metricsAddr, "metrics-addr", "", "serve Prometheus metrics on ADDR/metrics (default outbox.metrics_addr)")
 	fl.DurationVar(&o.deliveryTimeout, "delivery-timeout", 30*time.Second, "how long one send attempt may take before it is retried (default outbox.delivery_timeout or 30s)")
+	fl.BoolVar(&o.failOnLocked, "fail-on-locked", false, "with --once: exit 1 when rows were left waiting behind another relay's lock or an error rest")
+	cmdutil.AddOutputFlag(c, &o.output)
 	cmdutil.AddProfileFlag(fl, &o.cpuProfile)
 	return c
 }
@@ -110,6 +118,9 @@ func runRelay(c *cobra.Command, f *cmdutil.Factory, o *runOptions) error {
 	}
 	if oc.BatchSize < 1 {
 		return errs.Usagef("--batch-size: must be at least 1 (got %d)", oc.BatchSize)
+	}
+	if !o.once && (o.failOnLocked || fl.Changed("output")) {
+		return errs.Usagef("--fail-on-locked and --output apply to the --once summary: add --once")
 	}
 	log := f.Logger(cfg).With("component", "outbox")
 	ctx, stop := cmdutil.SignalContext(c.Context())
@@ -168,17 +179,46 @@ func runRelay(c *cobra.Command, f *cmdutil.Factory, o *runOptions) error {
 	sum, err := r.Run(ctx)
 	el := time.Since(start)
 	if o.once {
-		rate := 0.0
-		if el > 0 {
-			rate = float64(sum.Processed) / el.Seconds()
+		if werr := writeSummary(f, o.output, sum, el); werr != nil && err == nil {
+			err = werr
 		}
-		fmt.Fprintf(f.IO.Out, "processed %d rows, published %d, dead-lettered %d in %.2fs (%.0f rows/s)\n", sum.Processed, sum.Published, sum.DeadLettered, el.Seconds(), rate)
 	}
 	if err != nil {
 		return err
 	}
+	if o.once && o.failOnLocked && len(sum.Locked) > 0 {
+		parts := make([]string, len(sum.Locked))
+		for i, l := range sum.Locked {
+			parts[i] = l.String()
+		}
+		return errs.Failedf("outbox: %d topic(s) left waiting behind another relay's lock (--fail-on-locked): %s", len(parts), strings.Join(parts, "; "))
+	}
 	if ctx.Err() != nil && !o.once {
 		return nil // clean stop on signal
+	}
+	return nil
+}
+
+// runSummary is the --once summary as JSON.
+type runSummary struct {
+	outbox.Summary
+	Seconds    float64 `json:"seconds"`
+	RowsPerSec float64 `json:"rows_per_second"`
+}
+
+// writeSummary prints what a --once run did: one line, then one line per
+// topic left waiting behind another relay's lock; or one JSON document.
+func writeSummary(f *cmdutil.Factory, format cmdutil.Format, sum outbox.Summary, el time.Duration) error {
+	rate := 0.0
+	if el > 0 {
+		rate = float64(sum.Processed) / el.Seconds()
+	}
+	if format.JSON() {
+		return cmdutil.WriteJSON(f.IO, runSummary{Summary: sum, Seconds: el.Seconds(), RowsPerSec: rate})
+	}
+	fmt.Fprintf(f.IO.Out, "processed %d rows, published %d, dead-lettered %d in %.2fs (%.0f rows/s)\n", sum.Processed, sum.Published, sum.DeadLettered, el.Seconds(), rate)
+	for _, l := range sum.Locked {
+		fmt.Fprintf(f.IO.Out, "left waiting: %s\n", l)
 	}
 	return nil
 }

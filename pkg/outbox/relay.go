@@ -87,6 +87,34 @@ type Summary struct {
 	Published    int64    `json:"published"`     // records acknowledged by Kafka
 	DeadLettered int64    `json:"dead_lettered"` // rows moved to deimos_dead_letters
 	FailedTopics []string `json:"failed_topics,omitempty"`
+	// Locked lists, after a --once run, the topics whose rows are still
+	// waiting because another relay holds their lock, or because they rest
+	// after an error (never nil, so JSON shows []).
+	Locked []LockedTopic `json:"locked_topics"`
+}
+
+// LockedTopic is a topic a --once run could not drain: its kafka_topic_info
+// lock is fresh (younger than LockWindow) and not this run's.
+type LockedTopic struct {
+	Topic   string `json:"topic"`
+	Pending int64  `json:"pending"`
+	// LockedBy is the lock id of the relay holding the topic; empty when the
+	// topic rests after an error (Errored).
+	LockedBy string    `json:"locked_by,omitempty"`
+	LockedAt time.Time `json:"locked_at"`
+	// LockAgeSeconds is how long ago the lock was taken or last heartbeated.
+	LockAgeSeconds float64 `json:"lock_age_seconds"`
+	// Errored: kafka_topic_info.error is set; any relay retries the topic
+	// once the lock is LockWindow old.
+	Errored bool `json:"errored"`
+}
+
+func (l LockedTopic) String() string {
+	age := time.Duration(l.LockAgeSeconds * float64(time.Second)).Round(time.Second)
+	if l.LockedBy == "" {
+		return fmt.Sprintf("%s (%d pending, errored %s ago, retried after %s)", l.Topic, l.Pending, age, LockWindow)
+	}
+	return fmt.Sprintf("%s (%d pending, locked by %s %s ago)", l.Topic, l.Pending, l.LockedBy, age)
 }
 
 // Relay moves kafka_messages rows to Kafka, as Deimos's OutboxProducer does.
@@ -98,6 +126,7 @@ type Relay struct {
 	processed, published, dead atomic.Int64
 	mu                         sync.Mutex
 	failed                     map[string]string
+	ids                        map[string]bool // this run's lock ids
 }
 
 // New checks the tables and returns a relay.
@@ -110,7 +139,7 @@ func New(ctx context.Context, d *db.DB, p Producer, opts Options) (*Relay, error
 	if !st.hasDeadLetters {
 		opts.Logger.Warn("dead-letter table deimos_dead_letters is absent: a message Kafka rejects as too large will block its topic (run `deimos migrate up --only deadletter`)")
 	}
-	return &Relay{st: st, p: p, opts: opts, failed: map[string]string{}}, nil
+	return &Relay{st: st, p: p, opts: opts, failed: map[string]string{}, ids: map[string]bool{}}, nil
 }
 
 var errStopped = errors.New("stopped")
@@ -134,6 +163,7 @@ func (r *Relay) Run(ctx context.Context) (Summary, error) {
 	for i := 0; i < r.opts.Workers; i++ {
 		w := &worker{r: r, id: uuid.NewString()}
 		w.log = log.With("worker", w.id)
+		r.ids[w.id] = true
 		workers.Add(1)
 		go func() {
 			defer workers.Done()
@@ -156,11 +186,24 @@ func (r *Relay) Run(ctx context.Context) (Summary, error) {
 	}
 	r.mu.Unlock()
 	sort.Strings(s.FailedTopics)
+	s.Locked = []LockedTopic{}
 	if ctx.Err() != nil {
 		log.Info("Shutting down", "processed", s.Processed, "published", s.Published)
 	}
 	for err := range errCh {
 		return s, err
+	}
+	if r.opts.Once && ctx.Err() == nil {
+		w := &worker{r: r, log: log}
+		var locked []LockedTopic
+		err := w.dbRetry(ctx, "checking locks", func() (err error) { locked, err = r.lockedElsewhere(context.WithoutCancel(ctx)); return err })
+		if err != nil {
+			return s, errs.Failedf("outbox: checking for topics locked by other relays: %w", err)
+		}
+		s.Locked = locked
+		for _, l := range locked {
+			log.Warn("rows left waiting: topic locked elsewhere", "topic", l.Topic, "pending", l.Pending, "locked_by", l.LockedBy, "lock_age_seconds", int64(l.LockAgeSeconds), "errored", l.Errored)
+		}
 	}
 	if len(s.FailedTopics) > 0 {
 		var parts []string
@@ -170,6 +213,35 @@ func (r *Relay) Run(ctx context.Context) (Summary, error) {
 		return s, errs.Failedf("outbox: %d topic(s) failed: %s", len(parts), strings.Join(parts, "; "))
 	}
 	return s, nil
+}
+
+// lockedElsewhere lists the topics with pending rows that no relay of this
+// run may lock now: a fresh lock held by another lock id, or a fresh error
+// rest (Deimos's lock condition) that this run did not cause.
+func (r *Relay) lockedElsewhere(ctx context.Context) ([]LockedTopic, error) {
+	now := r.opts.Now().UTC()
+	sts, err := r.st.status(ctx, now)
+	if err != nil {
+		return nil, err
+	}
+	out := []LockedTopic{}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for _, st := range sts {
+		if st.Pending == 0 || st.LockedAt == nil || r.ids[st.LockedBy] {
+			continue
+		}
+		age := now.Sub(*st.LockedAt)
+		if age >= LockWindow {
+			continue // stale: the next run takes it
+		}
+		if st.LockedBy == "" && (!st.Error || r.failed[st.Topic] != "") {
+			continue // not locked, or errored in this run (reported as failed)
+		}
+		out = append(out, LockedTopic{Topic: st.Topic, Pending: st.Pending, LockedBy: st.LockedBy, LockedAt: *st.LockedAt,
+			LockAgeSeconds: max(age.Seconds(), 0), Errored: st.LockedBy == ""})
+	}
+	return out, nil
 }
 
 func (r *Relay) topicFailed(topic string, err error) {
