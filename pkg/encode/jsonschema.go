@@ -64,6 +64,36 @@ type jsonSchemaDoc struct {
 	order  []string       // top-level property names in file order
 	fields []FieldInfo
 	ids    sync.Map // subject -> registry id
+	// $refs to other documents: fine for validation, but the registry would
+	// need them as references, which deimos does not register
+	extRefs []string
+}
+
+// externalRefs lists the $ref values that leave the document.
+func externalRefs(v any, out []string) []string {
+	switch x := v.(type) {
+	case map[string]any:
+		if r, ok := x["$ref"].(string); ok && !strings.HasPrefix(r, "#") {
+			out = append(out, r)
+		}
+		for _, k := range sortedMapKeys(x) {
+			out = externalRefs(x[k], out)
+		}
+	case []any:
+		for _, e := range x {
+			out = externalRefs(e, out)
+		}
+	}
+	return out
+}
+
+func sortedMapKeys(m map[string]any) []string {
+	ks := make([]string, 0, len(m))
+	for k := range m {
+		ks = append(ks, k)
+	}
+	sort.Strings(ks)
+	return ks
 }
 
 func newJSONSchemaBackend(e *Engine, registry bool) *jsonSchemaBackend {
@@ -196,7 +226,7 @@ func compileJSONSchema(name, u string, text []byte, loader jsonschema.URLLoader,
 	if err != nil {
 		return nil, fmt.Errorf("JSON Schema %s: %s", name, oneLine(err.Error()))
 	}
-	d := &jsonSchemaDoc{name: name, text: strings.TrimSpace(string(text)), sch: sch}
+	d := &jsonSchemaDoc{name: name, text: strings.TrimSpace(string(text)), sch: sch, extRefs: externalRefs(doc, nil)}
 	d.props, d.order = topProperties(text, doc)
 	d.fields = jsonSchemaFields(doc, d.props, d.order)
 	return d, nil
@@ -451,6 +481,9 @@ func valueAt(v any, loc []string) any {
 func (j *jsonSchemaBackend) frame(ctx context.Context, d *jsonSchemaDoc, subject string, b []byte) ([]byte, int, error) {
 	if err := j.e.needRegistry(j.name() + " (Confluent framing)"); err != nil {
 		return nil, 0, err
+	}
+	if len(d.extRefs) > 0 {
+		return nil, 0, errs.Usagef("%s: $ref %s points outside the schema file; registering schema references is not supported: inline the referenced schema (or use json_schema_local)", d.name, d.extRefs[0])
 	}
 	var id int
 	if v, ok := d.ids.Load(subject); ok {

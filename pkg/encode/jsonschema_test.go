@@ -151,6 +151,23 @@ func TestJSONSchemaLocalAndErrors(t *testing.T) {
 			}
 		})
 	}
+	// $refs to other files validate locally, but cannot be registered as-is
+	refCfg := jsonSchemaCfg(t, map[string]string{
+		"Addr.json": `{"type":"object","properties":{"zip":{"type":"string"}},"required":["zip"]}`,
+		"Home.json": `{"type":"object","properties":{"addr":{"$ref":"Addr.json"}}}`,
+	})
+	re := newTestEngine(t, refCfg, registryClient(t))
+	home := Spec{Backend: "json_schema_local", Schema: "Home"}
+	if _, err := re.Encode(ctx, home, Message{Value: []byte(`{"addr":{"zip":"1"}}`)}); err != nil {
+		t.Fatalf("local $ref: %v", err)
+	}
+	if _, err := re.Encode(ctx, home, Message{Value: []byte(`{"addr":{}}`)}); err == nil || !strings.Contains(err.Error(), "addr.zip") {
+		t.Fatalf("local $ref validation: %v", err)
+	}
+	home.Backend = "json_schema_registry"
+	if _, err := re.Encode(ctx, home, Message{Value: []byte(`{"addr":{"zip":"1"}}`)}); errs.KindOf(err) != errs.KindUsage || !strings.Contains(err.Error(), "Addr.json") {
+		t.Fatalf("registering a schema with an external $ref: %v", err)
+	}
 	var fe *FieldError
 	if _, err := e.Encode(ctx, s, Message{Value: []byte(`{"order_id":1,"qty":1}`)}); !errors.As(err, &fe) || fe.Path != "order_id" {
 		t.Fatalf("not a FieldError: %v", err)
