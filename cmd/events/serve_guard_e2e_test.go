@@ -4,7 +4,6 @@ package events_test
 // concurrent retries of one failure, through the real binary.
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"io"
@@ -24,18 +23,6 @@ import (
 	"github.com/deimos-cli/deimos/pkg/db"
 	"github.com/deimos-cli/deimos/pkg/migrate"
 )
-
-type lockedBuf struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuf) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-func (l *lockedBuf) String() string { l.mu.Lock(); defer l.mu.Unlock(); return l.b.String() }
 
 // failureDB opens url, creates the checkpoint tables and stores one failure;
 // it returns the database and the failure's id.
@@ -69,12 +56,12 @@ func failureDB(t *testing.T, url string) (*db.DB, int64) {
 var listenRE = regexp.MustCompile(`events API listening on http://(\S+)`)
 
 // serve starts `events serve` and returns its address once it listens.
-func serve(t *testing.T, dir string, env []string, args ...string) (string, *lockedBuf) {
+func serve(t *testing.T, dir string, env []string, args ...string) (string, *testenv.SyncBuffer) {
 	t.Helper()
 	cmd := exec.Command(binary(t), append([]string{"events", "serve"}, args...)...)
 	cmd.Dir = dir
 	cmd.Env = append(append(os.Environ(), "DEIMOS_CONFIG=", "DEIMOS_EVENTS_TOKEN="), env...)
-	errb := &lockedBuf{}
+	errb := &testenv.SyncBuffer{}
 	cmd.Stderr = errb
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)

@@ -292,32 +292,45 @@ func scanKeyValues(s string) []kvPair {
 			i++
 		}
 		vs := i
-		var val strings.Builder
-		if i < len(s) && (s[i] == '\'' || s[i] == '"') {
-			q := s[i]
-			i++
-			for i < len(s) && s[i] != q {
-				if s[i] == '\\' && i+1 < len(s) {
-					i++
-				}
-				val.WriteByte(s[i])
-				i++
-			}
-			if i < len(s) {
-				i++ // closing quote
-			}
-		} else {
-			for i < len(s) && !isSpace(s[i]) {
-				if s[i] == '\\' && i+1 < len(s) {
-					i++
-				}
-				val.WriteByte(s[i])
-				i++
-			}
-		}
-		out = append(out, kvPair{key: key, vStart: vs, vEnd: i, value: val.String()})
+		var val string
+		i, val = readValue(s, i, isSpace)
+		out = append(out, kvPair{key: key, vStart: vs, vEnd: i, value: val})
 	}
 	return out
+}
+
+// readValue reads the value that starts at s[i]: single- or double-quoted
+// (backslash escapes; an unterminated quote runs to the end), or bare up to
+// the first byte for which end is true. It returns where the value ends and
+// the value without quotes and escapes.
+func readValue(s string, i int, end func(byte) bool) (int, string) {
+	var val strings.Builder
+	if i < len(s) && (s[i] == '\'' || s[i] == '"') {
+		q := s[i]
+		for i++; i < len(s) && s[i] != q; i++ {
+			if s[i] == '\\' && i+1 < len(s) {
+				i++
+			}
+			val.WriteByte(s[i])
+		}
+		if i < len(s) {
+			i++ // closing quote
+		}
+		return i, val.String()
+	}
+	for ; i < len(s) && !end(s[i]); i++ {
+		if s[i] == '\\' && i+1 < len(s) {
+			i++
+		}
+		val.WriteByte(s[i])
+	}
+	return i, val.String()
+}
+
+// endsBareValue ends an unquoted value in free text: a space, a query
+// separator, a quote or a closing bracket of the surrounding text.
+func endsBareValue(c byte) bool {
+	return isSpace(c) || strings.IndexByte("&\"'`,)", c) >= 0
 }
 
 func isSpace(c byte) bool {
@@ -362,24 +375,7 @@ func maskPairsInText(s string) string {
 		if vs < last {
 			continue
 		}
-		i := vs
-		if i < len(s) && (s[i] == '\'' || s[i] == '"') {
-			q := s[i]
-			i++
-			for i < len(s) && s[i] != q {
-				if s[i] == '\\' && i+1 < len(s) {
-					i++
-				}
-				i++
-			}
-			if i < len(s) {
-				i++
-			}
-		} else {
-			for i < len(s) && !isSpace(s[i]) && s[i] != '&' && s[i] != '"' && s[i] != '\'' && s[i] != '`' && s[i] != ',' && s[i] != ')' {
-				i++
-			}
-		}
+		i, _ := readValue(s, vs, endsBareValue)
 		if i == vs || s[vs:i] == Mask {
 			continue
 		}
