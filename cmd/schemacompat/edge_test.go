@@ -80,11 +80,11 @@ for f in s.fields:
 	return strings.TrimSpace(string(out))
 }
 
-// An invalid default in an earlier version is read leniently, as a
-// registry reads the versions it holds: a warning on stderr, in JSON and as
-// a GitHub annotation, and the compatibility verdict. --strict-defaults
-// keeps it an error (exit 2); in the newest version it is always an error,
-// since a registry refuses to register it.
+// An invalid default is read leniently, as a registry reads schemas when it
+// checks compatibility: a warning on stderr, in JSON and as a GitHub
+// annotation, and the compatibility verdict. In the newest version the
+// warning adds that a current registry refuses to register it.
+// --strict-defaults keeps it an error (exit 2).
 func TestInvalidDefaultsThroughBinary(t *testing.T) {
 	dir := t.TempDir()
 	old := file(t, dir, "v1.avsc", badDefault)
@@ -128,10 +128,22 @@ func TestInvalidDefaultsThroughBinary(t *testing.T) {
 	if code != 2 || !strings.Contains(stderr, old+":3: field Widget.note: invalid default") {
 		t.Fatalf("strict: exit %d %q", code, stderr)
 	}
-	// in the newest version it is an error either way
-	_, stderr, code = deimos(t, "schema-compat", nw, old)
-	if code != 2 || !strings.Contains(stderr, "refuses to register a new version with an invalid default") {
-		t.Fatalf("newest: exit %d %q", code, stderr)
+	// in the newest version: a warning that says registering it would fail,
+	// and the verdict (v1 → bad v2 is compatible; the bad v3 is not)
+	out, stderr, code = deimos(t, "schema-compat", nw, old)
+	if code != 0 || !strings.Contains(out, "v1.avsc: compatible") ||
+		!strings.Contains(stderr, warn+old+`:3: field Widget.note: invalid default "null"`) ||
+		!strings.Contains(stderr, "a current registry refuses to register a new version with it") {
+		t.Fatalf("newest: exit %d\n%s%s", code, out, stderr)
+	}
+	out, _, code = deimos(t, "schema-compat", "-o", "json", nw, old)
+	rep = report{}
+	if err := json.Unmarshal([]byte(out), &rep); err != nil || code != 0 || len(rep.Results[0].Warnings) != 1 || !rep.Results[0].Warnings[0].Newest {
+		t.Fatalf("newest, json: exit %d %v\n%s", code, err, out)
+	}
+	_, stderr, code = deimos(t, "schema-compat", "--strict-defaults", nw, old)
+	if code != 2 || !strings.Contains(stderr, "--strict-defaults: every version must have valid defaults") {
+		t.Fatalf("newest, strict: exit %d %q", code, stderr)
 	}
 	// the --help text names the flag and shows it in an example
 	out, _, _ = deimos(t, "schema-compat", "--help")

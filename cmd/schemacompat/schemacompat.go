@@ -59,10 +59,10 @@ A single version is compatible (a registry accepts the first version of a
 subject): it is checked for validity and reported as nothing to compare.
 
 An Avro field default that does not fit its type (e.g. "null" for
-["null","string"], whose default must be null) is an error in the newest
-version, which a registry would refuse to register, and a warning in earlier
-versions, which a registry reads leniently; --strict-defaults makes it an error
-there too.
+["null","string"], whose default must be null) is a warning and the verdict is
+still made, as a registry reads leniently when it checks compatibility (a
+current registry refuses to register a new version with one, which the warning
+says); --strict-defaults makes it an error (exit 2).
 
 Exit codes: 0 compatible, 1 incompatible, 2 unusable input (bad JSON/proto,
 missing file), 3 registry unreachable.`,
@@ -87,7 +87,7 @@ missing file), 3 registry unreachable.`,
 	fl.StringArrayVar(&o.protoPaths, "proto-path", nil, "extra directory searched for protobuf imports (repeatable)")
 	fl.StringArrayVar(&o.refs, "ref", nil, "extra .avsc file defining named types the schemas reference (repeatable)")
 	fl.BoolVar(&o.allowDeleted, "allow-deleted", false, "with --against git:REF, do not fail on schema files deleted since REF (they are still listed)")
-	fl.BoolVar(&o.strictDefaults, "strict-defaults", false, "an invalid Avro field default in an earlier version is an error (default: a warning, as a registry reads its versions)")
+	fl.BoolVar(&o.strictDefaults, "strict-defaults", false, "an invalid Avro field default in any version is an error (default: a warning, as a registry reads schemas when checking compatibility)")
 	return c
 }
 
@@ -191,7 +191,11 @@ func run(ctx context.Context, f *cmdutil.Factory, o *options, args []string, mod
 			rep.Compatible = false
 		}
 		for _, w := range r.Warnings { // also in the JSON results and as GitHub annotations
-			fmt.Fprintf(f.IO.ErrOut, "warning: %s (%s)\n", w, leniencyNote)
+			note := leniencyNote
+			if w.Newest {
+				note = newestLeniencyNote
+			}
+			fmt.Fprintf(f.IO.ErrOut, "warning: %s (%s)\n", w, note)
 		}
 	}
 	if err := render(f.IO, o.output, rep); err != nil {
@@ -207,9 +211,13 @@ func run(ctx context.Context, f *cmdutil.Factory, o *options, args []string, mod
 	return nil
 }
 
-// leniencyNote explains why an invalid default in an earlier version is
-// only a warning.
-const leniencyNote = "read leniently, as a registry reads the versions it holds; --strict-defaults makes it an error"
+// leniencyNote explains why an invalid default is only a warning;
+// newestLeniencyNote adds, for the version being checked, that registering
+// it would fail on a current registry.
+const (
+	leniencyNote       = "read leniently, as a registry reads the versions it holds; --strict-defaults makes it an error"
+	newestLeniencyNote = "read leniently, as a registry does when checking compatibility; a current registry refuses to register a new version with it; --strict-defaults makes it an error"
+)
 
 func runRegistry(ctx context.Context, f *cmdutil.Factory, o *options, args []string, typ compat.Type, mode compat.Mode, modeSet bool, lo compat.LoadOptions, rep *report) error {
 	if len(args) == 0 {

@@ -204,6 +204,9 @@ type Warning struct {
 	File    string `json:"file,omitempty"`
 	Line    int    `json:"line,omitempty"`
 	Message string `json:"message"`
+	// Newest is set when the warning is about the version being checked
+	// (the one a registry would be asked to register).
+	Newest bool `json:"newest,omitempty"`
 }
 
 // String is the one-line text form.
@@ -221,10 +224,14 @@ func (w Warning) String() string {
 // Options adjust Check.
 type Options struct {
 	// StrictDefaults makes an Avro field default that does not fit its type
-	// an error in every version. By default only the newest version must
-	// have valid defaults; earlier ones are read leniently with a warning,
-	// as a schema registry reads the versions it already holds.
+	// an error in every version. By default every version is read
+	// leniently, with a warning, and the verdict is still made, as a schema
+	// registry does when it checks compatibility against what it holds.
 	StrictDefaults bool
+	// NewestIsRegistration holds the newest version to valid defaults: it
+	// is being registered, and a current registry validates the defaults
+	// of a schema it has not stored yet (earlier ones stay lenient).
+	NewestIsRegistration bool
 }
 
 // nothingToCompare is the Note of a check of a single version.
@@ -253,14 +260,15 @@ func CheckWith(opts Options, mode Mode, typ Type, versions []Version) (*Result, 
 	res := &Result{Mode: mode, Type: typ, Compatible: true, Problems: []Problem{}, Checked: []Pair{}}
 	parsed := make([]any, len(versions))
 	for i, v := range versions {
-		lenient := !opts.StrictDefaults && i < len(versions)-1
+		newest := i == len(versions)-1
+		lenient := !opts.StrictDefaults && !(newest && opts.NewestIsRegistration)
 		p, warns, err := parseVersion(typ, v, lenient)
 		if err != nil {
 			var pe *AvroParseError
 			if errors.As(err, &pe) && pe.Default {
 				why := "a schema registry refuses to register a new version with an invalid default"
-				if i < len(versions)-1 {
-					why = "strict defaults: earlier versions must have valid defaults too"
+				if opts.StrictDefaults {
+					why = "--strict-defaults: every version must have valid defaults"
 				}
 				return nil, errs.Usagef("%w (%s)", pe, why)
 			}
@@ -268,7 +276,7 @@ func CheckWith(opts Options, mode Mode, typ Type, versions []Version) (*Result, 
 		}
 		parsed[i] = p
 		for _, w := range warns {
-			res.Warnings = append(res.Warnings, Warning{Version: v.Label, File: w.File, Line: w.Line, Message: w.Msg})
+			res.Warnings = append(res.Warnings, Warning{Version: v.Label, File: w.File, Line: w.Line, Message: w.Msg, Newest: newest})
 		}
 	}
 	if len(versions) < 2 {

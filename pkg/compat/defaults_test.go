@@ -5,9 +5,10 @@ import (
 	"testing"
 )
 
-// Invalid field defaults: read leniently in earlier versions (a warning),
-// an error in the newest one and, with StrictDefaults, everywhere. A
-// referenced file counts when the version uses a type it defines.
+// Invalid field defaults: read leniently in every version (a warning, the
+// verdict still made); an error in the newest one when it is being
+// registered and, with StrictDefaults, everywhere. A referenced file counts
+// when the version uses a type it defines.
 func TestInvalidDefaults(t *testing.T) {
 	bad := `{"type":"record","name":"W","fields":[
   {"name":"id","type":"long"},
@@ -30,19 +31,27 @@ func TestInvalidDefaults(t *testing.T) {
 		t.Fatalf("warning: %+v", w)
 	}
 	_, err = CheckWith(Options{StrictDefaults: true}, Backward, Avro, []Version{v("v1.avsc", bad), v("v2.avsc", good)})
-	if err == nil || !strings.Contains(err.Error(), "v1.avsc:3") || !strings.Contains(err.Error(), "strict defaults") {
+	if err == nil || !strings.Contains(err.Error(), "v1.avsc:3") || !strings.Contains(err.Error(), "--strict-defaults") {
 		t.Fatalf("strict: %v", err)
 	}
-	_, err = Check(Backward, Avro, []Version{v("v1.avsc", good), v("v2.avsc", bad)})
+	res, err = Check(Backward, Avro, []Version{v("v1.avsc", good), v("v2.avsc", bad)})
+	if err != nil || !res.Compatible || len(res.Warnings) != 1 || !res.Warnings[0].Newest || res.Warnings[0].Version != "v2.avsc" {
+		t.Fatalf("newest, lenient: %+v %v", res, err)
+	}
+	_, err = CheckWith(Options{NewestIsRegistration: true}, Backward, Avro, []Version{v("v1.avsc", good), v("v2.avsc", bad)})
 	if err == nil || !strings.Contains(err.Error(), "refuses to register") {
-		t.Fatalf("newest: %v", err)
+		t.Fatalf("newest, registration: %v", err)
+	}
+	res, err = CheckWith(Options{NewestIsRegistration: true}, Backward, Avro, []Version{v("v1.avsc", bad), v("v2.avsc", good)})
+	if err != nil || !res.Compatible || len(res.Warnings) != 1 || res.Warnings[0].Newest {
+		t.Fatalf("registration, earlier version lenient: %+v %v", res, err)
 	}
 	// references: warned about (or refused) only when used
 	res, err = Check(Forward, Avro, []Version{v("v1.avsc", usesRef, badRef, unusedBadRef), v("v2.avsc", good, unusedBadRef)})
 	if err != nil || len(res.Warnings) != 1 || res.Warnings[0].File != "Money.avsc" {
 		t.Fatalf("used reference: %+v %v", res, err)
 	}
-	_, err = Check(Backward, Avro, []Version{v("v1.avsc", good), v("v2.avsc", usesRef, badRef)})
+	_, err = CheckWith(Options{NewestIsRegistration: true}, Backward, Avro, []Version{v("v1.avsc", good), v("v2.avsc", usesRef, badRef)})
 	if err == nil || !strings.Contains(err.Error(), "Money.avsc") || !strings.Contains(err.Error(), "invalid default") {
 		t.Fatalf("newest uses a reference with an invalid default: %v", err)
 	}

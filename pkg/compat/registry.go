@@ -238,7 +238,7 @@ func RegistryInterceptor(reg *srfake.Registry) srfake.Interceptor {
 		}
 		cand.Label = "new schema"
 		all = append(all, cand)
-		res, err := Check(mode, schemaTypeOf(s.Type), all)
+		res, err := CheckWith(Options{NewestIsRegistration: register}, mode, schemaTypeOf(s.Type), all)
 		if err != nil {
 			writeSRError(w, http.StatusUnprocessableEntity, 42201, "Invalid schema: "+err.Error())
 			return true
