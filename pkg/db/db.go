@@ -107,7 +107,10 @@ func parse(raw string, create bool) (Dialect, string, error) {
 	case strings.HasPrefix(raw, "mysql://"):
 		return nil, "", errs.Usagef("database URL %s: mysql is not supported yet", redact.DSN(raw))
 	}
-	return nil, "", errs.Usagef("database URL %q: use sqlite:PATH or postgres://user:password@host/db", redact.DSN(raw))
+	if strings.Contains(raw, "=") && !strings.Contains(raw, "://") {
+		return nil, "", errs.Usagef("database URL %q: key=value connection strings are not supported; use a postgres://USER@HOST/DB URL (password percent-encoded after USER and a colon)", redact.DSN(raw))
+	}
+	return nil, "", errs.Usagef("database URL %q: use sqlite:PATH or postgres://USER@HOST/DB", redact.DSN(raw))
 }
 
 // scrub removes a password that a driver might echo back inside an error,
