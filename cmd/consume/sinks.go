@@ -7,6 +7,7 @@ package consume
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 	"time"
@@ -36,6 +37,7 @@ type sinkOptions struct {
 	checkpoint     bool
 	maxRetries     int
 	handlerTimeout time.Duration
+	passEnv        []string
 	fields         checkpoint.Fields
 }
 
@@ -48,7 +50,8 @@ func addSinkFlags(c *cobra.Command, o *sinkOptions) {
 	fl.StringSliceVar(&o.keyColumns, "key-columns", nil, "table sink: conflict target columns (default: the primary key)")
 	fl.BoolVar(&o.noCompact, "no-compact", false, "table sink: write every message in per-key order instead of only the last per key")
 	fl.BoolVar(&o.skipBadRows, "skip-bad-rows", false, "table sink: log rows the database rejects (key, offset, error) and commit the batch instead of failing the run")
-	fl.StringVar(&o.exec, "exec", "", "run this shell command per message (payload JSON on stdin, DEIMOS_* metadata in the environment)")
+	fl.StringVar(&o.exec, "exec", "", "run this shell command per message (payload on stdin, metadata in the $DEIMOS_METADATA JSON file and DEIMOS_* variables)")
+	fl.StringSliceVar(&o.passEnv, "pass-env", nil, "--exec: also pass this variable of deimos's environment to the handler (NAME or PREFIX*; repeatable). By default it gets only PATH, HOME, USER, LOGNAME, SHELL, LANG, LANGUAGE, LC_*, TZ, TMPDIR, TERM")
 	fl.IntVar(&o.skipExitCode, "skip-exit-code", checkpoint.DefaultSkipExitCode, "--exec: the handler's exit status that means \"skipped\" (0 acknowledges, others fail)")
 	fl.BoolVar(&o.checkpoint, "checkpoint", false, "--exec: store acknowledged events in phobos_db_checkpoint_events, skip already-stored payloads, record failures (needs -g)")
 	fl.IntVar(&o.maxRetries, "max-retries", -1, "--exec: after this many retries record a failure and move on (-1: retry forever with back-off)")
@@ -87,6 +90,7 @@ type resolved struct {
 	checkpoint bool
 	maxRetries *int
 	timeout    time.Duration
+	passEnv    []string
 	fields     checkpoint.Fields
 	group      string
 }
@@ -120,6 +124,7 @@ func resolve(c *cobra.Command, cfg *config.Config, o *sinkOptions, group string)
 		}
 		r.checkpoint = found.Checkpoint
 		r.maxRetries = found.MaxRetries
+		r.passEnv = append(r.passEnv, found.PassEnv...)
 		r.fields = checkpoint.Fields{EntityID: found.EntityIDField, EventTime: found.EventTimeField, EventType: found.EventTypeField, EventVersion: found.EventVersionFld}
 		r.group = found.Group
 		if group != "" && found.Group != "" && group != found.Group {
@@ -182,6 +187,12 @@ func resolve(c *cobra.Command, cfg *config.Config, o *sinkOptions, group string)
 		}
 	}
 	r.timeout = o.handlerTimeout
+	r.passEnv = append(r.passEnv, o.passEnv...)
+	if r.exec != "" {
+		if err := (&checkpoint.Exec{Command: r.exec, PassEnv: r.passEnv}).Validate(); err != nil {
+			return r, errs.Usagef("--exec: %w", err)
+		}
+	}
 	for _, p := range []struct {
 		dst *string
 		v   string
@@ -261,16 +272,16 @@ func buildHandler(ctx context.Context, f *cmdutil.Factory, cfg *config.Config, o
 		}
 		h, err := checkpoint.NewHandler(checkpoint.Options{
 			Group: r.group, Store: st, MaxRetries: r.maxRetries, Fields: r.fields,
-			Runner: &checkpoint.Exec{Command: r.exec, SkipExitCode: r.skip, Stderr: f.IO.ErrOut, Timeout: r.timeout},
+			Runner: &checkpoint.Exec{Command: r.exec, SkipExitCode: r.skip, Stderr: f.IO.ErrOut, Timeout: r.timeout, PassEnv: r.passEnv},
 			OnEvent: func(kind string, m checkpoint.Message, err error) {
 				attrs := []any{"topic", m.Topic, "partition", m.Partition, "offset", m.Offset}
 				switch kind {
 				case "retry":
 					log.Warn("handler failed, retrying", append(attrs, "retry_count", m.RetryCount, "error", err)...)
 				case "failure", "failure_exists":
-					log.Error("handler failed after max retries: recorded in "+checkpoint.FailuresTable, append(attrs, "error", err, "already_recorded", kind == "failure_exists")...)
+					log.Error(failedWhy(err)+": recorded in "+checkpoint.FailuresTable, append(attrs, "error", err, "already_recorded", kind == "failure_exists")...)
 				case "gave_up":
-					log.Error("handler failed after max retries: skipped (no --checkpoint, so no failure row)", append(attrs, "error", err)...)
+					log.Error(failedWhy(err)+": skipped (no --checkpoint, so no failure row)", append(attrs, "error", err)...)
 				default:
 					log.Debug("message "+kind, attrs...)
 				}
@@ -293,6 +304,15 @@ func buildHandler(ctx context.Context, f *cmdutil.Factory, cfg *config.Config, o
 		}
 		return nil
 	}), nil
+}
+
+// failedWhy says why a message became a failure.
+func failedWhy(err error) string {
+	var he *checkpoint.HandlerError
+	if errors.As(err, &he) && he.Permanent {
+		return "message cannot be handed to the handler (not retried)"
+	}
+	return "handler failed after max retries"
 }
 
 func fmtRetries(p *int) string {

@@ -205,6 +205,7 @@ func newShowCmd(f *cmdutil.Factory) *cobra.Command {
 // phobos_db_checkpoint finds the listener by group id).
 type groupRunner struct {
 	exec    string
+	passEnv []string
 	skip    int
 	cfg     *config.Config
 	stderr  io.Writer
@@ -213,11 +214,13 @@ type groupRunner struct {
 
 func (g *groupRunner) Run(ctx context.Context, m checkpoint.Message) (checkpoint.Result, error) {
 	cmd, skip := g.exec, g.skip
+	passEnv := g.passEnv
 	var fields checkpoint.Fields
 	if cmd == "" {
 		for _, c := range g.cfg.Consumers {
 			if c.Group == m.Group && c.Exec != "" {
 				cmd = c.Exec
+				passEnv = append(append([]string(nil), c.PassEnv...), g.passEnv...)
 				if c.SkipExitCode != nil {
 					skip = *c.SkipExitCode
 				}
@@ -229,7 +232,11 @@ func (g *groupRunner) Run(ctx context.Context, m checkpoint.Message) (checkpoint
 	if cmd == "" {
 		return checkpoint.Result{}, &checkpoint.HandlerError{Class: "Deimos::ConsumerNotFound", Message: fmt.Sprintf("no handler command for group id '%s': give --exec or a consumer with that group and exec in the config", m.Group)}
 	}
-	res, err := (&checkpoint.Exec{Command: cmd, SkipExitCode: skip, Stderr: g.stderr, Timeout: g.timeout}).Run(ctx, m)
+	x := &checkpoint.Exec{Command: cmd, SkipExitCode: skip, Stderr: g.stderr, Timeout: g.timeout, PassEnv: passEnv}
+	if err := x.Validate(); err != nil {
+		return checkpoint.Result{}, &checkpoint.HandlerError{Class: "Deimos::ConsumerNotFound", Message: "handler command for group id '" + m.Group + "': " + err.Error()}
+	}
+	res, err := x.Run(ctx, m)
 	if err == nil && res.Acked {
 		a := fields.FromPayload(m.Payload).Merge(res.Ack)
 		res.Ack = &a
@@ -239,6 +246,7 @@ func (g *groupRunner) Run(ctx context.Context, m checkpoint.Message) (checkpoint
 
 func addRunnerFlags(c *cobra.Command, g *groupRunner) {
 	c.Flags().StringVar(&g.exec, "exec", "", "handler command to re-run failures with (default: the exec of the configured consumer with the failure's group)")
+	c.Flags().StringSliceVar(&g.passEnv, "pass-env", nil, "also pass this variable of deimos's environment to the handler (NAME or PREFIX*; repeatable)")
 	c.Flags().IntVar(&g.skip, "skip-exit-code", checkpoint.DefaultSkipExitCode, "the handler's exit status that means \"skipped\"")
 	c.Flags().DurationVar(&g.timeout, "handler-timeout", 0, "kill a handler run after this long (0: no limit)")
 }
@@ -252,12 +260,15 @@ func newRetryCmd(f *cmdutil.Factory) *cobra.Command {
 DEIMOS_RETRY_COUNT=0. On success the failure row is deleted and, when the handler
 acknowledged, an event is stored. When the handler fails again the failure is kept
 and the command exits 1 (the API answers 422).`,
-		Example: "  deimos events retry 7\n  deimos events retry 7 --exec './handle-order.sh'",
+		Example: "  deimos events retry 7\n  deimos events retry 7 --exec './handle-order.sh' --pass-env RAILS_ENV",
 		Args:    cmdutil.ExactArgs(1, "a failure ID"),
 		RunE: func(c *cobra.Command, args []string) error {
 			id, err := parseID(args[0])
 			if err != nil {
 				return err
+			}
+			if err := checkpoint.CheckPassEnv(g.passEnv); err != nil {
+				return errs.Usage(err)
 			}
 			cfg, st, done, err := openStore(c.Context(), f)
 			if err != nil {
@@ -374,6 +385,9 @@ Sec-Fetch-Site: 403) or whose Content-Type is not JSON (415).`,
 			token, err := serveToken(f, token, tokenFile)
 			if err != nil {
 				return err
+			}
+			if err := checkpoint.CheckPassEnv(g.passEnv); err != nil {
+				return errs.Usage(err)
 			}
 			host, _, err := net.SplitHostPort(addr)
 			if err != nil {

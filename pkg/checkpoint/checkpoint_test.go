@@ -248,7 +248,7 @@ func TestRetryForeverUntilStopped(t *testing.T) {
 
 func TestExecEnvAndAck(t *testing.T) {
 	dir := t.TempDir()
-	e := &Exec{Command: `env | grep ^DEIMOS_ | sort > ` + dir + `/env; cat > ` + dir + `/in; echo noise; echo '{"entity_id": 42, "event_time": 1700000000}'`}
+	e := &Exec{Command: `env | grep ^DEIMOS_ | grep -v ^DEIMOS_METADATA= | sort > ` + dir + `/env; cp "$DEIMOS_METADATA" ` + dir + `/meta; cat > ` + dir + `/in; echo noise; echo '{"entity_id": 42, "event_time": 1700000000}'`}
 	m := Message{Topic: "t", Partition: 2, Offset: 9, Key: []byte(`{"id":1}`), Payload: []byte(`{"x":1}`), Group: "g", RetryCount: 1, Checksum: "abc",
 		Headers: []consume.Header{{Key: "trace-id", Value: []byte("T1")}}, Timestamp: time.Date(2024, 1, 1, 0, 0, 0, 0, time.UTC)}
 	res, err := e.Run(context.Background(), m)
@@ -259,6 +259,10 @@ func TestExecEnvAndAck(t *testing.T) {
 	want := "DEIMOS_CHECKSUM=abc\nDEIMOS_GROUP=g\nDEIMOS_HEADER_TRACE_ID=T1\nDEIMOS_KEY={\"id\":1}\nDEIMOS_OFFSET=9\nDEIMOS_PARTITION=2\nDEIMOS_RETRY_COUNT=1\nDEIMOS_TIMESTAMP=2024-01-01T00:00:00Z\nDEIMOS_TOPIC=t\n"
 	if string(env) != want {
 		t.Fatalf("env:\n%s\nwant\n%s", env, want)
+	}
+	wantMeta := `{"topic":"t","partition":2,"offset":9,"timestamp":"2024-01-01T00:00:00Z","group":"g","retry_count":1,"checksum":"abc","tombstone":false,"key":"{\"id\":1}","headers":[{"key":"trace-id","value":"T1"}]}`
+	if meta, _ := os.ReadFile(dir + "/meta"); string(meta) != wantMeta {
+		t.Fatalf("metadata file:\n%s\nwant\n%s", meta, wantMeta)
 	}
 	if in, _ := os.ReadFile(dir + "/in"); string(in) != `{"x":1}` {
 		t.Fatalf("stdin = %q", in)

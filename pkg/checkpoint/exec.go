@@ -3,6 +3,7 @@ package checkpoint
 import (
 	"bytes"
 	"context"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -13,7 +14,9 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
+	"unicode/utf8"
 
 	"github.com/deimos-cli/deimos/pkg/consume"
 )
@@ -51,6 +54,9 @@ type HandlerError struct {
 	Class     string
 	Message   string
 	Backtrace []string
+	// Permanent: the message itself cannot be handed to the handler, so
+	// running it again cannot help; it is recorded as a failure at once.
+	Permanent bool
 }
 
 func (e *HandlerError) Error() string { return e.Message }
@@ -61,8 +67,13 @@ func (e *HandlerError) Error() string { return e.Message }
 const DefaultSkipExitCode = 99
 
 // Exec runs a shell command per message: `sh -c Command`, the payload on
-// stdin and the metadata in DEIMOS_* environment variables. Exit 0 is an
-// acknowledgement, SkipExitCode a skip, anything else a failure.
+// stdin, the message metadata as a JSON document in a file named by
+// DEIMOS_METADATA, and the small metadata values also in DEIMOS_*
+// environment variables (docs/events.md, "What a handler gets"). Exit 0 is
+// an acknowledgement, SkipExitCode a skip, anything else a failure.
+//
+// The handler does not inherit deimos's environment (which holds database
+// URLs, SASL passwords and tokens): only BaseEnv's allow-list plus PassEnv.
 type Exec struct {
 	Command      string
 	SkipExitCode int       // 0 means DefaultSkipExitCode
@@ -70,35 +81,129 @@ type Exec struct {
 	Dir          string
 	// Timeout bounds one run (0: none).
 	Timeout time.Duration
+	// PassEnv names more variables of deimos's environment to pass on
+	// (NAME, or PREFIX* for every variable starting with PREFIX).
+	PassEnv []string
+	// Environ is deimos's environment (nil: os.Environ()).
+	Environ []string
 	mu      sync.Mutex
+}
+
+// Limits of what goes into environment variables. Linux refuses to start a
+// process when one NAME=value string exceeds 128 KiB or when the whole
+// environment is too large, and no variable can hold a NUL byte; a value
+// that breaks a limit is left out of the environment (named in
+// DEIMOS_OMITTED) and is only in the metadata file.
+const (
+	MaxEnvValue = 32 << 10
+	maxEnvTotal = 256 << 10
+)
+
+// SafeEnvNames are passed to handlers from deimos's environment.
+var SafeEnvNames = []string{"PATH", "HOME", "USER", "LOGNAME", "SHELL", "LANG", "LANGUAGE", "LC_*", "TZ", "TMPDIR", "TERM"}
+
+var envNameRE = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*\*?$`)
+
+// CheckPassEnv validates --pass-env names (NAME or PREFIX*).
+func CheckPassEnv(names []string) error {
+	for _, n := range names {
+		if !envNameRE.MatchString(n) {
+			return fmt.Errorf("--pass-env %q: not a variable name (NAME or PREFIX*)", n)
+		}
+	}
+	return nil
+}
+
+// Validate checks the command and PassEnv before any message is run: a
+// command that cannot start must be a configuration error (exit 2), not a
+// failure of every message.
+func (e *Exec) Validate() error {
+	if strings.TrimSpace(e.Command) == "" {
+		return errors.New("handler command is empty")
+	}
+	if strings.IndexByte(e.Command, 0) >= 0 {
+		return errors.New("handler command contains a NUL byte")
+	}
+	return CheckPassEnv(e.PassEnv)
+}
+
+func envMatch(pattern, name string) bool {
+	if p, ok := strings.CutSuffix(pattern, "*"); ok {
+		return strings.HasPrefix(name, p)
+	}
+	return pattern == name
+}
+
+// BaseEnv returns the variables of environ that a handler inherits: the
+// SafeEnvNames and those matching pass. Other DEIMOS_* variables are not
+// passed unless named in pass.
+func BaseEnv(environ, pass []string) []string {
+	var out []string
+	for _, kv := range environ {
+		name, _, ok := strings.Cut(kv, "=")
+		if !ok {
+			continue
+		}
+		keep := false
+		for _, p := range pass {
+			keep = keep || envMatch(p, name)
+		}
+		if !strings.HasPrefix(name, "DEIMOS_") {
+			for _, p := range SafeEnvNames {
+				keep = keep || envMatch(p, name)
+			}
+		}
+		if keep {
+			out = append(out, kv)
+		}
+	}
+	return out
 }
 
 var headerNameRE = regexp.MustCompile(`[^A-Za-z0-9_]`)
 
-// Env returns the DEIMOS_* variables for a message.
+// Env returns the DEIMOS_* variables for a message (without
+// DEIMOS_METADATA). A value with a NUL byte, longer than MaxEnvValue, or
+// beyond the total budget is left out and its variable named in
+// DEIMOS_OMITTED (comma-separated).
 func Env(m Message) []string {
-	env := []string{
-		"DEIMOS_TOPIC=" + m.Topic,
-		"DEIMOS_PARTITION=" + strconv.Itoa(int(m.Partition)),
-		"DEIMOS_OFFSET=" + strconv.FormatInt(m.Offset, 10),
-		"DEIMOS_GROUP=" + m.Group,
-		"DEIMOS_RETRY_COUNT=" + strconv.Itoa(m.RetryCount),
-		"DEIMOS_CHECKSUM=" + m.Checksum,
+	type kv struct{ k, v string }
+	vars := []kv{
+		{"DEIMOS_TOPIC", m.Topic},
+		{"DEIMOS_PARTITION", strconv.Itoa(int(m.Partition))},
+		{"DEIMOS_OFFSET", strconv.FormatInt(m.Offset, 10)},
+		{"DEIMOS_GROUP", m.Group},
+		{"DEIMOS_RETRY_COUNT", strconv.Itoa(m.RetryCount)},
+		{"DEIMOS_CHECKSUM", m.Checksum},
 	}
 	if !m.Timestamp.IsZero() {
-		env = append(env, "DEIMOS_TIMESTAMP="+m.Timestamp.UTC().Format(time.RFC3339Nano))
-	}
-	if m.Key != nil {
-		env = append(env, "DEIMOS_KEY="+keyText(m.Key))
+		vars = append(vars, kv{"DEIMOS_TIMESTAMP", m.Timestamp.UTC().Format(time.RFC3339Nano)})
 	}
 	if m.Payload == nil {
-		env = append(env, "DEIMOS_TOMBSTONE=true")
+		vars = append(vars, kv{"DEIMOS_TOMBSTONE", "true"})
+	}
+	if m.Key != nil {
+		vars = append(vars, kv{"DEIMOS_KEY", keyText(m.Key)})
 	}
 	if m.DecodeErr != "" {
-		env = append(env, "DEIMOS_DECODE_ERROR="+m.DecodeErr)
+		vars = append(vars, kv{"DEIMOS_DECODE_ERROR", m.DecodeErr})
 	}
 	for _, h := range m.Headers {
-		env = append(env, "DEIMOS_HEADER_"+strings.ToUpper(headerNameRE.ReplaceAllString(h.Key, "_"))+"="+string(h.Value))
+		vars = append(vars, kv{"DEIMOS_HEADER_" + strings.ToUpper(headerNameRE.ReplaceAllString(h.Key, "_")), string(h.Value)})
+	}
+	var env, omitted []string
+	total := 0
+	for _, x := range vars {
+		n := len(x.k) + 1 + len(x.v)
+		if len(x.v) > MaxEnvValue || strings.IndexByte(x.v, 0) >= 0 || total+n > maxEnvTotal {
+			omitted = append(omitted, x.k)
+			continue
+		}
+		total += n
+		env = append(env, x.k+"="+x.v)
+	}
+	if len(omitted) > 0 {
+		env = append(env, "DEIMOS_OMITTED="+strings.Join(omitted, ","))
 	}
 	return env
 }
@@ -110,6 +215,90 @@ func keyText(k []byte) string {
 		return s
 	}
 	return string(k)
+}
+
+// HandlerMetadata is the JSON document in the DEIMOS_METADATA file: every
+// metadata value in full, whatever its size or bytes.
+type HandlerMetadata struct {
+	Topic      string  `json:"topic"`
+	Partition  int32   `json:"partition"`
+	Offset     int64   `json:"offset"`
+	Timestamp  *string `json:"timestamp"`
+	Group      string  `json:"group"`
+	RetryCount int     `json:"retry_count"`
+	Checksum   *string `json:"checksum"`
+	Tombstone  bool    `json:"tombstone"`
+	// Key is the key text as DEIMOS_KEY gives it (null: no key, or not
+	// UTF-8: then KeyBase64 holds its bytes).
+	Key       *string `json:"key"`
+	KeyBase64 *string `json:"key_base64,omitempty"`
+	// Headers in record order (a key may repeat).
+	Headers     []HeaderMetadata `json:"headers"`
+	DecodeError *string          `json:"decode_error,omitempty"`
+}
+
+// HeaderMetadata is one header: Value when it is UTF-8 text, else ValueBase64.
+type HeaderMetadata struct {
+	Key         string  `json:"key"`
+	Value       *string `json:"value"`
+	ValueBase64 *string `json:"value_base64,omitempty"`
+}
+
+func textOrBase64(b []byte) (*string, *string) {
+	if utf8.Valid(b) {
+		s := string(b)
+		return &s, nil
+	}
+	s := base64.StdEncoding.EncodeToString(b)
+	return nil, &s
+}
+
+// MetadataOf builds the metadata document of a message.
+func MetadataOf(m Message) HandlerMetadata {
+	md := HandlerMetadata{Topic: m.Topic, Partition: m.Partition, Offset: m.Offset, Group: m.Group, RetryCount: m.RetryCount,
+		Tombstone: m.Payload == nil, Headers: []HeaderMetadata{}}
+	if !m.Timestamp.IsZero() {
+		ts := m.Timestamp.UTC().Format(time.RFC3339Nano)
+		md.Timestamp = &ts
+	}
+	if m.Checksum != "" {
+		md.Checksum = &m.Checksum
+	}
+	if m.Key != nil {
+		md.Key, md.KeyBase64 = textOrBase64([]byte(keyText(m.Key)))
+	}
+	if m.DecodeErr != "" {
+		md.DecodeError = &m.DecodeErr
+	}
+	for _, h := range m.Headers {
+		hm := HeaderMetadata{Key: h.Key}
+		hm.Value, hm.ValueBase64 = textOrBase64(h.Value)
+		md.Headers = append(md.Headers, hm)
+	}
+	return md
+}
+
+// writeMetadata writes the message's metadata document to a new private
+// temp file and returns its path.
+func writeMetadata(m Message) (string, error) {
+	b, err := json.Marshal(MetadataOf(m))
+	if err != nil {
+		return "", err
+	}
+	f, err := os.CreateTemp("", "deimos-message-*.json") // mode 0600
+	if err != nil {
+		return "", err
+	}
+	if _, err := f.Write(b); err != nil {
+		f.Close()
+		os.Remove(f.Name())
+		return "", err
+	}
+	if err := f.Close(); err != nil {
+		os.Remove(f.Name())
+		return "", err
+	}
+	return f.Name(), nil
 }
 
 type tailBuffer struct {
@@ -128,6 +317,15 @@ func (t *tailBuffer) Write(p []byte) (int, error) {
 	return len(p), nil
 }
 
+// startErrorIsTheMessage reports whether a failure to start the handler came
+// from what deimos passed it (arguments and environment too large or
+// invalid), as opposed to the machine (no sh, no processes or memory left),
+// which is worth retrying.
+func startErrorIsTheMessage(err error) bool {
+	return errors.Is(err, syscall.E2BIG) || errors.Is(err, syscall.EINVAL) || errors.Is(err, syscall.ENAMETOOLONG) ||
+		strings.Contains(err.Error(), "contains NUL") // os/exec's own check of the environment (no exported error)
+}
+
 // Run runs the command once. It is not stopped by ctx being cancelled (a
 // shutdown lets the in-flight message finish); Timeout bounds it instead.
 func (e *Exec) Run(ctx context.Context, m Message) (Result, error) {
@@ -137,9 +335,18 @@ func (e *Exec) Run(ctx context.Context, m Message) (Result, error) {
 		rctx, cancel = context.WithTimeout(rctx, e.Timeout)
 		defer cancel()
 	}
+	metaPath, err := writeMetadata(m)
+	if err != nil {
+		return Result{}, &HandlerError{Class: "Deimos::HandlerStartError", Message: "cannot hand the message to the handler: writing its metadata file: " + err.Error(), Backtrace: []string{}}
+	}
+	defer os.Remove(metaPath)
+	environ := e.Environ
+	if environ == nil {
+		environ = os.Environ()
+	}
 	cmd := exec.CommandContext(rctx, "sh", "-c", e.Command)
 	cmd.Dir = e.Dir
-	cmd.Env = append(os.Environ(), Env(m)...)
+	cmd.Env = append(append(BaseEnv(environ, e.PassEnv), Env(m)...), "DEIMOS_METADATA="+metaPath)
 	cmd.Stdin = bytes.NewReader(m.Payload)
 	out := &tailBuffer{max: 1 << 20}
 	errTail := &tailBuffer{max: 64 << 10}
@@ -150,7 +357,11 @@ func (e *Exec) Run(ctx context.Context, m Message) (Result, error) {
 	}
 	cmd.Stderr = stderr
 	cmd.WaitDelay = 5 * time.Second
-	err := cmd.Run()
+	if err := cmd.Start(); err != nil {
+		return Result{}, &HandlerError{Class: "Deimos::HandlerStartError", Message: "cannot run handler: " + err.Error(), Backtrace: []string{},
+			Permanent: startErrorIsTheMessage(err)}
+	}
+	err = cmd.Wait()
 	skip := e.SkipExitCode
 	if skip == 0 {
 		skip = DefaultSkipExitCode

@@ -149,6 +149,13 @@ func (h *Handler) handleOne(ctx context.Context, m Message) error {
 		if ctx.Err() != nil {
 			return ctx.Err()
 		}
+		var he *HandlerError
+		if errors.As(err, &he) && he.Permanent {
+			// The message cannot be handed over (not the handler's doing):
+			// running again cannot help, so it is a failure now, even when
+			// retrying forever.
+			return h.fail(ctx, m, err)
+		}
 		if h.o.MaxRetries != nil && retry >= *h.o.MaxRetries {
 			return h.fail(ctx, m, err)
 		}

@@ -112,6 +112,7 @@ type Consumer struct {
 	SkipExitCode    *int              `yaml:"skip_exit_code"`
 	Checkpoint      bool              `yaml:"checkpoint"`
 	MaxRetries      *int              `yaml:"max_retries"`
+	PassEnv         StringList        `yaml:"pass_env"` // more variables the exec handler inherits (NAME or PREFIX*)
 	EntityIDField   string            `yaml:"entity_id_field"`
 	EventTimeField  string            `yaml:"event_time_field"`
 	EventTypeField  string            `yaml:"event_type_field"`
