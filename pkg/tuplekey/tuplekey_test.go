@@ -40,3 +40,12 @@ func TestEncodeKeepsTuplesApart(t *testing.T) {
 		}
 	}
 }
+
+// Other types (the protobuf registry's message-index lists) keep their type
+// and value.
+func TestEncodeOtherTypes(t *testing.T) {
+	if Encode(1, []int{12}) == Encode(11, []int{2}) || Encode(1, []int{1, 2}) == Encode(1, []int{12}) ||
+		Encode(1, []int{0}) == Encode(1, []int64{0}) || Encode(1, []int{0}) != Encode(int64(1), []int{0}) {
+		t.Fatal("message-index keys must be told apart by value and type, and be stable")
+	}
+}

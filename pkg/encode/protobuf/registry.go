@@ -10,6 +10,8 @@ import (
 	"github.com/jhump/protoreflect/desc/protoparse"
 	"github.com/jhump/protoreflect/desc/protoprint"
 	"github.com/twmb/franz-go/pkg/sr"
+
+	"github.com/deimos-cli/deimos/pkg/tuplekey"
 )
 
 // Registered is the outcome of registering (or looking up) a schema.
@@ -35,7 +37,7 @@ type Registry struct {
 	regs    map[string]Registered              // subject + "\x00" + text
 	byID    map[int]*desc.FileDescriptor       // writer files by schema id
 	subjVer map[string]sr.SubjectSchema        // subject@version
-	msgByID map[string]*desc.MessageDescriptor // id + indexes
+	msgByID map[string]*desc.MessageDescriptor // tuplekey of id, indexes
 }
 
 // NewRegistry returns a Registry using cl and the loader's sources.
@@ -220,7 +222,7 @@ func (r *Registry) collectRefs(ctx context.Context, refs []sr.SchemaReference, f
 // WriterMessage returns the message a framed value was written with: the
 // schema by id, the message chosen by the indexes.
 func (r *Registry) WriterMessage(ctx context.Context, id int, indexes []int) (*desc.MessageDescriptor, error) {
-	key := fmt.Sprint(id, indexes)
+	key := tuplekey.Encode(id, indexes) // the one collision-free key encoding
 	r.mu.Lock()
 	r.init()
 	md, ok := r.msgByID[key]
