@@ -152,6 +152,9 @@ func BuildEngine(f *cmdutil.Factory) (*encode.Engine, *config.Config, error) {
 // ResolveSpec builds the spec from --topic and the schema flags.
 func ResolveSpec(e *encode.Engine, topic, schema, ns, backend, wire string) (encode.Spec, error) {
 	var s encode.Spec
+	if err := encode.CheckSchemaFlag(backend, schema, "--backend", "--schema"); err != nil {
+		return s, err
+	}
 	if topic != "" {
 		s, _ = e.SpecFor(topic)
 	}

@@ -177,6 +177,16 @@ func TestJSONSchemaConfluentSerdesInterop(t *testing.T) {
 	if r.code != 2 || !strings.Contains(r.err, "--backend json") || !strings.Contains(r.err, "--wire confluent") || r.out != "" {
 		t.Fatalf("--backend json --wire confluent: exit %d, stdout %q, stderr %s", r.code, r.out, r.err)
 	}
+	// a schema given to a backend without one would be ignored: refused too
+	for _, args := range [][]string{
+		{"encode", "--backend", "json", "--schema", "com.acme.Widget"},
+		{"produce", "-t", "jsr", "--schema-backend", "json", "--schema", "com.acme.Widget"},
+	} {
+		r := run(t, e, widgetDocs[0], args...)
+		if r.code != 2 || !strings.Contains(r.err, "--schema com.acme.Widget") || !strings.Contains(r.err, "json_schema_local") {
+			t.Fatalf("%v: exit %d, stderr %s", args, r.code, r.err)
+		}
+	}
 }
 
 // A document the schema refuses is an error naming the line and the field,

@@ -173,6 +173,9 @@ func run(c *cobra.Command, f *cmdutil.Factory, o *options) error {
 		return err
 	}
 	po.Encoder = eng
+	if err := encode.CheckSchemaFlag(o.schemaBackend, o.schema, "--schema-backend", "--schema"); err != nil {
+		return err
+	}
 	if o.schema != "" || o.schemaBackend != "" || o.keyConfig != "" || o.namespace != "" {
 		var kc *config.KeyConfig
 		if o.keyConfig != "" {

@@ -39,6 +39,8 @@ import (
 	"strings"
 
 	"github.com/twmb/franz-go/pkg/sr"
+
+	"github.com/deimos-cli/deimos/pkg/errs"
 )
 
 // FieldInfo is one top-level field of a value schema.
@@ -127,4 +129,19 @@ func CheckWire(backend, wire string) error {
 		why = "backend plain writes the payload's text with no schema"
 	}
 	return fmt.Errorf("%s", why)
+}
+
+// CheckSchemaFlag refuses a schema given on the command line together with a
+// backend that has no schema (json, plain): the schema would be ignored, and
+// a user asking for validation would get none. The flag names are the
+// caller's.
+func CheckSchemaFlag(backend, schema, backendFlag, schemaFlag string) error {
+	if schema == "" || (backend != "json" && backend != "plain") {
+		return nil
+	}
+	hint := ""
+	if backend == "json" {
+		hint = "; to validate JSON against a JSON Schema use json_schema_local or json_schema_registry"
+	}
+	return errs.Usagef("%s %s with %s %s: backend %s has no schema, the schema would be ignored%s", schemaFlag, schema, backendFlag, backend, backend, hint)
 }
