@@ -86,7 +86,7 @@ func TestOnceReportsTopicsLockedElsewhere(t *testing.T) {
 				t.Fatalf("JSON summary: %s", out)
 			}
 			_, stderr, code = run("--once", "--fail-on-locked")
-			if code != 1 || !strings.Contains(stderr, "held (3 pending, locked by other-relay-1") {
+			if code != 4 || !strings.Contains(stderr, "held (3 pending, locked by other-relay-1") {
 				t.Fatalf("--fail-on-locked: exit %d, stderr %s", code, stderr)
 			}
 			if _, stderr, code = run("--fail-on-locked"); code != 2 || !strings.Contains(stderr, "--once") {
@@ -96,7 +96,7 @@ func TestOnceReportsTopicsLockedElsewhere(t *testing.T) {
 			// The same topic resting after an error (error set, no holder).
 			exec1("UPDATE kafka_topic_info SET locked_by = NULL, error = ?, retries = 1, locked_at = ? WHERE topic = ?", true, outbox.DBTime(time.Now()), "held")
 			out, _, code = run("--once", "--fail-on-locked")
-			if code != 1 || !strings.Contains(out, "left waiting: held (3 pending, errored ") {
+			if code != 4 || !strings.Contains(out, "left waiting: held (3 pending, errored ") {
 				t.Fatalf("error rest: exit %d, stdout %s", code, out)
 			}
 

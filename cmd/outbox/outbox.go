@@ -69,11 +69,12 @@ Without --once it runs until SIGINT/SIGTERM, which finish the in-flight batch
 and release the locks (exit 0). With --once it drains until every topic is
 empty or locked elsewhere, then prints a summary (--output json for scripts)
 naming each topic whose rows wait behind another relay's lock (or an error
-rest), with its pending count and lock age, and exits: 1 if a topic errored,
-or with --fail-on-locked if any topic was left locked elsewhere.`,
+rest), with its pending count and lock age, and exits: 1 if a topic errored;
+with --fail-on-locked, 4 if any topic was left waiting (a distinct code, so a
+cron job can tell rows held by another relay from a failure).`,
 		Example: `  deimos outbox run --db postgres://app@db/app -b kafka:9092
   deimos outbox run --once --workers 4 --compact-topics all
-  deimos outbox run --once --fail-on-locked -o json   # cron: exit 1 when rows wait behind a lock
+  deimos outbox run --once --fail-on-locked -o json   # cron: exit 4 when rows wait behind a lock
   deimos outbox run --metrics-addr :9394      # Prometheus /metrics`,
 		Args: cobra.NoArgs,
 		RunE: func(c *cobra.Command, _ []string) error { return runRelay(c, f, o) },
@@ -85,7 +86,7 @@ or with --fail-on-locked if any topic was left locked elsewhere.`,
 	fl.StringVar(&o.compact, "compact-topics", "", "topics to compact: a comma-separated list, or all (default outbox.compact_topics)")
 	fl.StringVar(&o.metricsAddr, "metrics-addr", "", "serve Prometheus metrics on ADDR/metrics (default outbox.metrics_addr)")
 	fl.DurationVar(&o.deliveryTimeout, "delivery-timeout", 30*time.Second, "how long one send attempt may take before it is retried (default outbox.delivery_timeout or 30s)")
-	fl.BoolVar(&o.failOnLocked, "fail-on-locked", false, "with --once: exit 1 when rows were left waiting behind another relay's lock or an error rest")
+	fl.BoolVar(&o.failOnLocked, "fail-on-locked", false, "with --once: exit 4 when rows were left waiting behind another relay's lock or an error rest")
 	cmdutil.AddOutputFlag(c, &o.output)
 	cmdutil.AddProfileFlag(fl, &o.cpuProfile)
 	return c
@@ -191,7 +192,7 @@ func runRelay(c *cobra.Command, f *cmdutil.Factory, o *runOptions) error {
 		for i, l := range sum.Locked {
 			parts[i] = l.String()
 		}
-		return errs.Failedf("outbox: %d topic(s) left waiting behind another relay's lock (--fail-on-locked): %s", len(parts), strings.Join(parts, "; "))
+		return errs.Waitingf("outbox: %d topic(s) left waiting behind another relay's lock or an error rest (--fail-on-locked): %s", len(parts), strings.Join(parts, "; "))
 	}
 	if ctx.Err() != nil && !o.once {
 		return nil // clean stop on signal

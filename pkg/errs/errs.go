@@ -17,6 +17,7 @@ const (
 	CodeFailed      = 1 // the check or job found a failure
 	CodeUsage       = 2 // usage or configuration error
 	CodeUnavailable = 3 // a required service could not be reached
+	CodeWaiting     = 4 // opt-in: work was left waiting behind another process's lock
 )
 
 // Kind says which exit code an error maps to.
@@ -26,6 +27,7 @@ const (
 	KindFailed Kind = iota + 1
 	KindUsage
 	KindUnavailable
+	KindWaiting
 )
 
 // Error carries a Kind alongside the wrapped error.
@@ -62,6 +64,14 @@ func Unavailable(err error) error { return wrap(KindUnavailable, err) }
 // Unavailablef formats an unreachable-service error (exit 3).
 func Unavailablef(format string, a ...any) error { return Unavailable(fmt.Errorf(format, a...)) }
 
+// Waiting marks err as work left undone because another process holds its
+// lock (exit 4). Only commands asked to report that (outbox run --once
+// --fail-on-locked) return it, so cron jobs can tell it from a failure.
+func Waiting(err error) error { return wrap(KindWaiting, err) }
+
+// Waitingf formats a Waiting error (exit 4).
+func Waitingf(format string, a ...any) error { return Waiting(fmt.Errorf(format, a...)) }
+
 // KindOf returns the outermost Kind found in err's chain, KindFailed when none.
 func KindOf(err error) Kind {
 	var e *Error
@@ -82,6 +92,8 @@ func ExitCode(err error) int {
 		return CodeUsage
 	case KindUnavailable:
 		return CodeUnavailable
+	case KindWaiting:
+		return CodeWaiting
 	default:
 		return CodeFailed
 	}

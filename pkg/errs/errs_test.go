@@ -21,6 +21,7 @@ func TestExitCode(t *testing.T) {
 		{"wrapped usage", fmt.Errorf("config: %w", Usagef("bad key %q", "x")), CodeUsage},
 		{"unavailable", Unavailablef("broker down: %w", base), CodeUnavailable},
 		{"failed", Failed(base), CodeFailed},
+		{"waiting", fmt.Errorf("outbox: %w", Waitingf("held: %w", base)), CodeWaiting},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
