@@ -29,6 +29,7 @@ type Options struct {
 	File                                    string
 	WithKey                                 bool
 	KeyConfig                               string
+	Normalize                               bool
 	Key                                     *string
 }
 
@@ -94,6 +95,7 @@ errors, 3 the schema registry could not be reached.`,
 	fl.BoolVar(&o.KeepGoing, "keep-going", false, "encode the remaining lines after a bad one; exit 1 at the end if any failed")
 	fl.StringVarP(&o.File, "file", "f", "", "read input from FILE instead of stdin")
 	fl.BoolVar(&o.WithKey, "with-key", false, "write \"KEY<TAB>VALUE\" (both encoded) per message")
+	fl.BoolVar(&o.Normalize, "normalize", false, "register Avro schemas in Parsing Canonical Form (schema.normalize) instead of the text as written")
 	fl.StringVar(&o.KeyConfig, "key-config", "", "key_config: none, plain, field:FIELD or schema:SCHEMA (SCHEMA may be an Avro primitive: string, long...)")
 	key := fl.StringP("key", "k", "", "key for every message (encoded per key_config)")
 	c.PreRun = func(cmd *cobra.Command, _ []string) {
@@ -224,9 +226,12 @@ func run(ctx context.Context, f *cmdutil.Factory, o *Options) error {
 	if _, err := encodeOut(o.OutputEncoding, nil); err != nil {
 		return err
 	}
-	e, _, err := BuildEngine(f)
+	e, cfg, err := BuildEngine(f)
 	if err != nil {
 		return err
+	}
+	if o.Normalize {
+		cfg.Schema.Normalize = true
 	}
 	s, err := ResolveSpec(e, o.Topic, o.Schema, o.Namespace, o.Backend, o.Wire)
 	if err != nil {

@@ -34,7 +34,7 @@ type options struct {
 	compression, acks, partitioner     string
 	linger, timeout                    time.Duration
 	batchSize, maxBuffered             int
-	noIdempotence, quiet               bool
+	noIdempotence, quiet, normalize    bool
 	progressMin                        int64
 }
 
@@ -90,6 +90,7 @@ Deimos) to send.`,
 	fl.StringVar(&o.schema, "schema", "", "value schema name (overrides the topic's configuration)")
 	fl.StringVar(&o.namespace, "namespace", "", "schema namespace")
 	fl.StringVar(&o.schemaBackend, "schema-backend", "", "schema backend: "+strings.Join(config.Backends, ", "))
+	fl.BoolVar(&o.normalize, "normalize", false, "register Avro schemas in Parsing Canonical Form (schema.normalize) instead of the text as written")
 	fl.StringVar(&o.keyConfig, "key-config", "", "key_config: none, plain, field:FIELD or schema:SCHEMA (SCHEMA may be an Avro primitive: string, long...)")
 	fl.StringVarP(&o.compression, "compression", "z", "none", "compression: none, gzip, snappy, lz4, zstd")
 	fl.StringVar(&o.acks, "acks", "all", "required acks: all, 1 or 0 (1 and 0 turn idempotence off)")
@@ -162,6 +163,9 @@ func run(c *cobra.Command, f *cmdutil.Factory, o *options) error {
 		return errs.Usage(err)
 	}
 	cfg.Kafka.Partitioner = partitioner
+	if o.normalize {
+		cfg.Schema.Normalize = true
+	}
 
 	// encoder
 	reg, err := registry.New(cfg.Schema.Registry)

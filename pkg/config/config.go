@@ -73,6 +73,13 @@ type Schema struct {
 	KeySubject string `yaml:"key_subject"`
 	// AutoRegister registers schemas on first use (Deimos does); false looks them up instead.
 	AutoRegister *bool `yaml:"auto_register"`
+	// Normalize registers and looks up Avro schemas in Parsing Canonical Form
+	// (with the registry's normalize=true) instead of the text as written.
+	Normalize bool `yaml:"normalize"`
+	// InlineReferences registers an Avro schema that uses types from other
+	// files fully inlined, as Deimos (avro_turf) does, instead of with schema
+	// references: for consumers and registries without reference support.
+	InlineReferences bool `yaml:"inline_references"`
 	// ProtoKeyPath is where gen-keys writes protobuf key files (Deimos: schema.proto_schema_key_path).
 	ProtoKeyPath string `yaml:"proto_key_path"`
 }

@@ -11,6 +11,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -25,8 +26,13 @@ import (
 // avroSchema is a parsed, resolved Avro schema with its goavro codec (built
 // from the physical schema: logical types are converted by this package).
 type avroSchema struct {
-	t      *aType
-	text   string // fully-resolved schema JSON, references inlined
+	t    *aType
+	text string // fully-resolved schema JSON, references inlined
+	// src is the schema file as the user wrote it (nil for generated key
+	// schemas and primitives) and refs the named types it uses that other
+	// files define: what is registered (avro_register.go).
+	src    []byte
+	refs   []string
 	codec  *goavro.Codec
 	fields []FieldInfo // top-level fields (shared: do not modify)
 	// sizeHint is the largest binary encoding seen (buffer preallocation).
@@ -347,6 +353,15 @@ func (e *Engine) localSchema(name, ns string) (*avroSchema, error) {
 	if err != nil {
 		return nil, errs.Usagef("schema %s: %w", full, err)
 	}
+	a.src = b
+	// its references: the files defining the named types it uses (a type
+	// defined inside another type's file comes with that file, as registry
+	// references bring every type their schema defines)
+	for _, n := range st.uses[""] {
+		if d := st.definedIn[n]; d != "" && !slices.Contains(a.refs, d) {
+			a.refs = append(a.refs, d)
+		}
+	}
 	e.mu.Lock()
 	e.avro["file:"+full] = a
 	e.mu.Unlock()
@@ -457,22 +472,11 @@ func (e *Engine) writerSchema(ctx context.Context, id int, s sr.Schema) (*avroSc
 	if ok {
 		return a, nil
 	}
-	refs := map[string]sr.SchemaReference{}
-	for _, r := range s.References {
-		refs[r.Name] = r
+	st, err := e.referencedTypes(ctx, s.References)
+	if err != nil {
+		return nil, err
 	}
-	load := func(full string) ([]byte, error) {
-		r, ok := refs[full]
-		if !ok {
-			return nil, fmt.Errorf("unknown type %q (not among the schema's references)", full)
-		}
-		ss, err := e.reg.SchemaByVersion(ctx, r.Subject, r.Version)
-		if err != nil {
-			return nil, registryError("reference "+r.Subject, err)
-		}
-		return []byte(ss.Schema.Schema), nil
-	}
-	t, err := newSymtab(load).parseSchemaJSON([]byte(s.Schema))
+	t, err := st.parseSchemaJSON([]byte(s.Schema))
 	if err != nil {
 		return nil, errs.Failedf("schema id %d: %w", id, err)
 	}
@@ -483,6 +487,54 @@ func (e *Engine) writerSchema(ctx context.Context, id int, s sr.Schema) (*avroSc
 	e.writers[id] = a
 	e.mu.Unlock()
 	return a, nil
+}
+
+// maxReferenceDepth bounds chains of registry references.
+const maxReferenceDepth = 32
+
+// referencedTypes parses a schema's registry references, and theirs,
+// dependencies first, into a symbol table the schema is then parsed with (as
+// Confluent's clients resolve references: every type any of them defines is
+// known, not only the referenced names).
+func (e *Engine) referencedTypes(ctx context.Context, refs []sr.SchemaReference) (*symtab, error) {
+	st := newSymtab(func(full string) ([]byte, error) {
+		return nil, fmt.Errorf("unknown type %q (not among the schema's references)", full)
+	})
+	seen := map[string]bool{}
+	var visit func(refs []sr.SchemaReference, depth int) error
+	visit = func(refs []sr.SchemaReference, depth int) error {
+		if depth > maxReferenceDepth {
+			return errs.Failedf("schema references nested deeper than %d", maxReferenceDepth)
+		}
+		for _, r := range refs {
+			k := fmt.Sprintf("%s@%d", r.Subject, r.Version)
+			if seen[k] {
+				continue
+			}
+			seen[k] = true
+			ss, err := e.reg.SchemaByVersion(ctx, r.Subject, r.Version)
+			if err != nil {
+				return registryError("reference "+r.Subject, err)
+			}
+			if err := visit(ss.Schema.References, depth+1); err != nil {
+				return err
+			}
+			if _, ok := st.named[r.Name]; ok {
+				continue
+			}
+			st.file = r.Name
+			_, err = st.parseSchemaJSON([]byte(ss.Schema.Schema))
+			st.file = ""
+			if err != nil {
+				return errs.Failedf("reference %s (%s version %d): %w", r.Name, r.Subject, r.Version, err)
+			}
+		}
+		return nil
+	}
+	if err := visit(refs, 0); err != nil {
+		return nil, err
+	}
+	return st, nil
 }
 
 const maxAvroBlockCount = 1 << 20
@@ -614,7 +666,7 @@ func (a *avroBackend) frameBinary(ctx context.Context, sch *avroSchema, buf []by
 		if v, ok := sch.ids.Load(subject); ok {
 			id = v.(int)
 		} else {
-			if id, err = a.e.SchemaID(ctx, subject, sr.Schema{Schema: sch.text, Type: sr.TypeAvro}); err != nil {
+			if id, err = a.e.avroID(ctx, subject, sch); err != nil {
 				return nil, 0, err
 			}
 			sch.ids.Store(subject, id)

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 )
@@ -54,10 +55,26 @@ type symtab struct {
 	load    func(fullName string) ([]byte, error)
 	loading map[string]bool
 	order   *keyOrder // key order of the objects in the parsed documents
+	// file is the named type whose document is being parsed ("" for the
+	// top-level document); definedIn says which document defined each named
+	// type, and uses lists, per document, the named types it refers to that
+	// another document defines (its registry references), in order of use.
+	file      string
+	definedIn map[string]string
+	uses      map[string][]string
 }
 
 func newSymtab(load func(string) ([]byte, error)) *symtab {
-	return &symtab{named: map[string]*aType{}, load: load, loading: map[string]bool{}, order: &keyOrder{}}
+	return &symtab{named: map[string]*aType{}, load: load, loading: map[string]bool{}, order: &keyOrder{},
+		definedIn: map[string]string{}, uses: map[string][]string{}}
+}
+
+// use records that the document being parsed refers to t by name.
+func (st *symtab) use(t *aType) *aType {
+	if d := st.definedIn[t.name]; d != st.file && !slices.Contains(st.uses[st.file], t.name) {
+		st.uses[st.file] = append(st.uses[st.file], t.name)
+	}
+	return t
 }
 
 // decodeJSONUseNumber parses JSON keeping numbers as json.Number.
@@ -112,11 +129,11 @@ func (st *symtab) parse(v any, ns string) (*aType, error) {
 		}
 		full := fullName(n, ns)
 		if t, ok := st.named[full]; ok {
-			return t, nil
+			return st.use(t), nil
 		}
 		if !strings.Contains(n, ".") { // maybe a name in the null namespace
 			if t, ok := st.named[n]; ok {
-				return t, nil
+				return st.use(t), nil
 			}
 		}
 		if st.load == nil || st.loading[full] {
@@ -127,11 +144,15 @@ func (st *symtab) parse(v any, ns string) (*aType, error) {
 		if err != nil {
 			return nil, err
 		}
-		if _, err := st.parseSchemaJSON(b); err != nil {
+		outer := st.file
+		st.file = full
+		_, err = st.parseSchemaJSON(b)
+		st.file = outer
+		if err != nil {
 			return nil, fmt.Errorf("schema %s: %w", full, err)
 		}
 		if t, ok := st.named[full]; ok {
-			return t, nil
+			return st.use(t), nil
 		}
 		return nil, fmt.Errorf("schema file for %s does not define it", full)
 	case []any:
@@ -186,6 +207,7 @@ func (st *symtab) parseObject(m map[string]any, ns string) (*aType, error) {
 		if _, dup := st.named[full]; dup {
 			return "", "", fmt.Errorf("type %s defined twice", full)
 		}
+		st.definedIn[full] = st.file
 		return full, nsOf(full), nil
 	}
 	switch ts {

@@ -22,7 +22,9 @@ package encode
 //	e.ValueSubject(s), e.KeySubject(s) registry subjects per config
 //	e.SchemaID(ctx, subject, sr.Schema) id for a schema, registered on first use when
 //	                                  schema.auto_register is on (the default), else looked
-//	                                  up; cached per (subject, schema text)
+//	                                  up; cached per (subject, schema text). Avro schemas go
+//	                                  through e.avroID instead (avro_register.go: looked up
+//	                                  in any form first, registered as written with references)
 //	e.SchemaByID(ctx, id)             the registry's schema for an id (cached)
 //	ConfluentFrame(id, indexes, payload), ConfluentUnframe(b)
 //	registryError(op, err)            maps registry errors to errs.Unavailable / Failed

@@ -37,6 +37,9 @@ type Engine struct {
 	ocf      map[string]*avroSchema // container-file writer schemas by schema text (bounded, see ocfWriter)
 	unknown  map[int]time.Time      // schema ids the registry answered 404 for, until when (bounded)
 
+	regMu    sync.Mutex                  // serializes Avro registrations (avro_register.go)
+	avroRegs map[string]sr.SubjectSchema // subject + "\x00" + resolved text -> version found or registered (under regMu)
+
 	fastc fastCache // DecodeAppend's lock-free lookups
 }
 
@@ -64,7 +67,7 @@ func New(o Options) (*Engine, error) {
 	}
 	e := &Engine{cfg: cfg, reg: o.Registry, now: o.Now, newUUID: o.NewUUID,
 		backends: map[string]backend{}, avro: map[string]*avroSchema{}, noLocal: map[string]bool{},
-		ids: map[string]int{}, byID: map[int]*registered{}, writers: map[int]*avroSchema{}, findName: map[string]string{}, unknown: map[int]time.Time{}}
+		ids: map[string]int{}, avroRegs: map[string]sr.SubjectSchema{}, byID: map[int]*registered{}, writers: map[int]*avroSchema{}, findName: map[string]string{}, unknown: map[int]time.Time{}}
 	if e.now == nil {
 		e.now = time.Now
 	}
