@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"io"
+	"net/http"
 	"strings"
 	"testing"
 	"time"
@@ -57,6 +58,35 @@ func TestDevServesKafkaAndRegistry(t *testing.T) {
 	ss, err := rc.CreateSchema(tctx, "demo-value", sr.Schema{Schema: `{"type":"string"}`})
 	if err != nil || ss.ID == 0 {
 		t.Fatalf("register in dev registry: %v %+v", err, ss)
+	}
+	// A web page cannot drive it: a cross-origin "simple" POST, and a DNS
+	// rebinding read (Host: the page's domain), are refused.
+	for _, c := range []struct {
+		method, host string
+		hdr          map[string]string
+	}{
+		{"POST", "", map[string]string{"Origin": "http://evil.example", "Content-Type": "text/plain"}},
+		{"POST", "", map[string]string{"Content-Type": "application/x-www-form-urlencoded"}},
+		{"GET", "rebind.evil.example", nil},
+	} {
+		req, _ := http.NewRequest(c.method, url+"/subjects/page-value/versions", strings.NewReader(`{"schema":"\"int\""}`))
+		if c.host != "" {
+			req.Host = c.host
+		}
+		for k, v := range c.hdr {
+			req.Header.Set(k, v)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != 403 && resp.StatusCode != 415 {
+			t.Errorf("%s %v: status %d, want a refusal", c.method, c.hdr, resp.StatusCode)
+		}
+	}
+	if subs, err := rc.Subjects(tctx); err != nil || len(subs) != 1 {
+		t.Fatalf("subjects after refused requests: %v %v", subs, err)
 	}
 	cancel()
 	select {

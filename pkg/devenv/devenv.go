@@ -15,6 +15,7 @@ import (
 	"github.com/twmb/franz-go/pkg/sr/srfake"
 
 	"github.com/deimos-cli/deimos/pkg/errs"
+	"github.com/deimos-cli/deimos/pkg/httpguard"
 )
 
 // Options for Start. Port 0 picks a free port.
@@ -83,7 +84,14 @@ func Start(o Options) (*Env, error) {
 	}
 	e.Registry = reg
 	e.URL = "http://" + l.Addr().String()
-	e.srv = &http.Server{Handler: reg.Handler(), ReadHeaderTimeout: 10 * time.Second}
+	// Web pages must not drive the registry (pkg/httpguard): on loopback
+	// only this machine's names are answered; anywhere, cross-origin and
+	// non-JSON POST/PUT/DELETE are refused (clients send JSON types).
+	var hosts httpguard.Hosts
+	if ta, ok := l.Addr().(*net.TCPAddr); ok && ta.IP.IsLoopback() {
+		hosts = httpguard.HostsFor(o.Host, l.Addr(), nil)
+	}
+	e.srv = &http.Server{Handler: httpguard.Guard(hosts, reg.Handler()), ReadHeaderTimeout: 10 * time.Second}
 	go func() { _ = e.srv.Serve(l) }()
 	return e, nil
 }
