@@ -513,6 +513,9 @@ func (e *Engine) autoFill(ctx context.Context, be backend, s Spec, pm *map[strin
 			}
 		}
 	}
+	if copied {
+		keyOrderOf(ctx).follow(m, *pm) // filled fields after the payload's own, in its order
+	}
 	*pm = m
 	return nil
 }

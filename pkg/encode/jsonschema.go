@@ -345,10 +345,13 @@ var jsonSchemaPrinter = message.NewPrinter(language.English)
 
 // validate marshals payload to JSON, validates it and returns the bytes. A
 // value that does not fit is a FieldError naming the path.
-func (d *jsonSchemaDoc) validate(payload any) ([]byte, error) {
-	payload = d.timesFor(payload)
-	b, err := marshalJSON(payload)
+func (d *jsonSchemaDoc) validate(payload any, ord *keyOrder) ([]byte, error) {
+	payload = d.timesFor(payload, ord)
+	b, err := appendJSONOrdered(nil, payload, ord)
 	if err != nil {
+		return nil, err
+	}
+	if err := nesting.CheckJSON(b); err != nil {
 		return nil, err
 	}
 	if err := d.check(b); err != nil {
@@ -373,7 +376,7 @@ func (d *jsonSchemaDoc) check(b []byte) error {
 // timestamps, poller rows) as the property's type asks: epoch milliseconds
 // for integer and number, RFC 3339 for a date-time string, Deimos's
 // timestamp text for other strings.
-func (d *jsonSchemaDoc) timesFor(payload any) any {
+func (d *jsonSchemaDoc) timesFor(payload any, ord *keyOrder) any {
 	m, ok := payload.(map[string]any)
 	if !ok {
 		return payload
@@ -406,7 +409,48 @@ func (d *jsonSchemaDoc) timesFor(payload any) any {
 	if cp == nil {
 		return payload
 	}
+	ord.follow(cp, m)
 	return cp
+}
+
+// appendJSONOrdered writes v as compact JSON with object keys in the order
+// the input had them (ord; sorted for maps built in Go, such as poller
+// rows), as Confluent's serializers keep an object's own order: decode then
+// encode gives the same bytes.
+func appendJSONOrdered(b []byte, v any, ord *keyOrder) ([]byte, error) {
+	switch x := v.(type) {
+	case map[string]any:
+		b = append(b, '{')
+		for i, k := range ord.keys(x) {
+			if i > 0 {
+				b = append(b, ',')
+			}
+			b = appendJSONStr(b, k)
+			b = append(b, ':')
+			var err error
+			if b, err = appendJSONOrdered(b, x[k], ord); err != nil {
+				return nil, err
+			}
+		}
+		return append(b, '}'), nil
+	case []any:
+		b = append(b, '[')
+		for i, e := range x {
+			if i > 0 {
+				b = append(b, ',')
+			}
+			var err error
+			if b, err = appendJSONOrdered(b, e, ord); err != nil {
+				return nil, err
+			}
+		}
+		return append(b, ']'), nil
+	}
+	mb, err := marshalJSON(v)
+	if err != nil {
+		return nil, err
+	}
+	return append(b, mb...), nil
 }
 
 // schemaError turns a validation error into a FieldError on the first
@@ -507,7 +551,7 @@ func (j *jsonSchemaBackend) encodeValue(ctx context.Context, s Spec, payload any
 	if err != nil {
 		return nil, 0, err
 	}
-	b, err := d.validate(payload)
+	b, err := d.validate(payload, keyOrderOf(ctx))
 	if err != nil {
 		return nil, 0, err
 	}
@@ -588,7 +632,7 @@ func (j *jsonSchemaBackend) encodeKey(ctx context.Context, s Spec, key any) ([]b
 	if s.KeyConfig.Field != "" {
 		key = map[string]any{s.KeyConfig.Field: key}
 	}
-	b, err := d.validate(key)
+	b, err := d.validate(key, keyOrderOf(ctx))
 	if err != nil {
 		return nil, 0, err
 	}

@@ -57,7 +57,8 @@ func TestJSONSchemaRegistryEncodeDecode(t *testing.T) {
 	}
 	// message_id and timestamp are filled in (as Deimos does), the timestamp
 	// as RFC 3339 because the schema's format is date-time
-	want := `{"message_id":"0b6e1f7a-2f4b-4c11-9f3e-0d7a3b6c5e21","order_id":"o1","qty":2,"timestamp":"2024-05-06T07:08:09Z"}`
+	// the payload's keys keep their order, filled fields follow
+	want := `{"order_id":"o1","qty":2,"message_id":"0b6e1f7a-2f4b-4c11-9f3e-0d7a3b6c5e21","timestamp":"2024-05-06T07:08:09Z"}`
 	if enc.Value[0] != 0 || string(enc.Value[5:]) != want {
 		t.Fatalf("value % x\n%s, want 0x00 + id + %s", enc.Value[:5], enc.Value[5:], want)
 	}
@@ -92,6 +93,16 @@ func TestJSONSchemaRegistryEncodeDecode(t *testing.T) {
 	// --wire raw: the same validated JSON, bare
 	s.Wire = "raw"
 	raw, err := e.Encode(ctx, s, Message{Value: []byte(`{"order_id":"o1","qty":2}`)})
+	if err == nil {
+		// decode -> encode gives the same bytes, keys in the order they came
+		var d2 Decoded
+		if d2, err = e.Decode(ctx, s, nil, []byte(`{"qty":2, "order_id":"o1", "message_id":"m","timestamp":"2020-01-01T00:00:00Z"}`)); err == nil {
+			var again Encoded
+			if again, err = e.Encode(ctx, s, Message{Value: []byte(d2.Value)}); err == nil && string(again.Value) != string(d2.Value) {
+				t.Fatalf("decode -> encode: %s, then %s", d2.Value, again.Value)
+			}
+		}
+	}
 	if err != nil || string(raw.Value) != want || raw.ValueSchemaID != 0 {
 		t.Fatalf("raw: %s %v", raw.Value, err)
 	}
@@ -108,7 +119,7 @@ func TestJSONSchemaLocalAndErrors(t *testing.T) {
 	e := newTestEngine(t, cfg, nil)
 	s := Spec{Backend: "json_schema_local", Schema: "com.acme.Order"}
 	enc, err := e.Encode(ctx, s, Message{Value: []byte(`{"order_id":"o1","qty":2,"message_id":"m","timestamp":"2020-01-01T00:00:00Z"}`)})
-	if err != nil || string(enc.Value) != `{"message_id":"m","order_id":"o1","qty":2,"timestamp":"2020-01-01T00:00:00Z"}` {
+	if err != nil || string(enc.Value) != `{"order_id":"o1","qty":2,"message_id":"m","timestamp":"2020-01-01T00:00:00Z"}` {
 		t.Fatalf("local: %s %v", enc.Value, err)
 	}
 	d, err := e.Decode(ctx, s, nil, enc.Value)
