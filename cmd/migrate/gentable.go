@@ -144,13 +144,6 @@ func sqlType(dialect, rails string) string {
 	return m[rails][i]
 }
 
-func quote(dialect, name string) string {
-	if dialect == "mysql" {
-		return "`" + name + "`"
-	}
-	return `"` + name + `"`
-}
-
 // GenTable renders the CREATE TABLE (and, for a non-id key, its unique index).
 func GenTable(dialect, table, key string, fields []encode.FieldInfo) (string, []string, error) {
 	var cols []string
@@ -162,7 +155,7 @@ func GenTable(dialect, table, key string, fields []encode.FieldInfo) (string, []
 			keyType, _ = railsType(fi.Type)
 		}
 	}
-	q := func(n string) string { return quote(dialect, n) }
+	q := func(n string) string { return db.Quote(dialect, n) }
 	idIsKey := key == "id" || !keyInSchema
 	if idIsKey && keyInSchema {
 		cols = append(cols, q("id")+" "+sqlType(dialect, keyType)+" NOT NULL PRIMARY KEY")
@@ -205,7 +198,14 @@ func GenTable(dialect, table, key string, fields []encode.FieldInfo) (string, []
 	var b strings.Builder
 	fmt.Fprintf(&b, "CREATE TABLE %s (\n  %s\n);\n", q(table), strings.Join(cols, ",\n  "))
 	if !idIsKey {
-		fmt.Fprintf(&b, "CREATE UNIQUE INDEX %s ON %s (%s);\n", q("index_"+table+"_on_"+key), q(table), q(key))
+		// The index lives in its table's schema. PostgreSQL and MySQL
+		// qualify the table; SQLite qualifies the index name instead.
+		i := strings.LastIndexByte(table, '.')
+		idx, on := "index_"+table[i+1:]+"_on_"+key, table
+		if dialect == "sqlite" && i >= 0 {
+			idx, on = table[:i+1]+idx, table[i+1:]
+		}
+		fmt.Fprintf(&b, "CREATE UNIQUE INDEX %s ON %s (%s);\n", q(idx), q(on), q(key))
 		warns = append(warns, fmt.Sprintf("key %s is a unique column beside id: consume with --key-columns %s", key, key))
 	}
 	return b.String(), warns, nil

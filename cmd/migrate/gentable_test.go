@@ -65,3 +65,44 @@ func TestGenTableTypeMapping(t *testing.T) {
 		t.Fatal(sqlText)
 	}
 }
+
+// A schema-qualified table is quoted part by part (as the sink quotes it),
+// and its index gets the unqualified Rails name, in a statement each
+// database accepts.
+func TestGenTableQualifiedName(t *testing.T) {
+	fields := []encode.FieldInfo{{Name: "id", Type: "long"}, {Name: "s", Type: "string"}}
+	ctx := context.Background()
+	for _, c := range []struct{ dialect, url, schema, create, index string }{
+		{"sqlite", testenv.SQLiteURL(t), "main", `CREATE TABLE "main"."things"`, `CREATE UNIQUE INDEX "main"."index_things_on_s" ON "things" ("s")`},
+		{"postgres", testenv.Postgres(t), "app", `CREATE TABLE "app"."things"`, `CREATE UNIQUE INDEX "index_things_on_s" ON "app"."things" ("s")`},
+	} {
+		t.Run(c.dialect, func(t *testing.T) {
+			sqlText, _, err := GenTable(c.dialect, c.schema+".things", "s", fields)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !strings.Contains(sqlText, c.create+" (") || !strings.Contains(sqlText, c.index+";") {
+				t.Fatalf("got\n%s\nwant %s and %s", sqlText, c.create, c.index)
+			}
+			d, err := db.Open(ctx, c.url)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer d.Close()
+			if c.dialect == "postgres" {
+				if _, err := d.ExecContext(ctx, "CREATE SCHEMA app"); err != nil {
+					t.Fatal(err)
+				}
+			}
+			for _, stmt := range strings.Split(strings.TrimSpace(sqlText), ";\n") {
+				if _, err := d.ExecContext(ctx, strings.TrimSuffix(stmt, ";")); err != nil {
+					t.Fatalf("%v\n%s", err, stmt)
+				}
+			}
+			cols, err := d.Columns(ctx, c.schema+".things")
+			if err != nil || strings.Join(cols, ",") != "id,s,created_at,updated_at" {
+				t.Fatalf("columns of %s.things: %v %v", c.schema, cols, err)
+			}
+		})
+	}
+}

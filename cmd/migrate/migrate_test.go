@@ -9,6 +9,8 @@ import (
 	"github.com/deimos-cli/deimos/internal/testenv"
 )
 
+func TestMain(m *testing.M) { testenv.Main(m) }
+
 func exitCode(err error) int {
 	if ee, ok := err.(*exec.ExitError); ok {
 		return ee.ExitCode()

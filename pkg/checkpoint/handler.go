@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/deimos-cli/deimos/pkg/consume"
+	"github.com/deimos-cli/deimos/pkg/db"
 	"github.com/deimos-cli/deimos/pkg/errs"
 )
 
@@ -47,7 +48,7 @@ func NewHandler(o Options) (*Handler, error) {
 		o.Backoff = DefaultBackoff
 	}
 	if o.Sleep == nil {
-		o.Sleep = sleepCtx
+		o.Sleep = db.SleepCtx
 	}
 	if o.OnEvent == nil {
 		o.OnEvent = func(string, Message, error) {}
@@ -59,17 +60,6 @@ func NewHandler(o Options) (*Handler, error) {
 func DefaultBackoff(retry int) time.Duration {
 	d := time.Second << min(retry, 6)
 	return min(d, time.Minute)
-}
-
-func sleepCtx(ctx context.Context, d time.Duration) error {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-t.C:
-		return nil
-	}
 }
 
 // PayloadOf is the payload text a handler is given for a record: the decoded

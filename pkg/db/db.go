@@ -236,12 +236,3 @@ func (d *DB) Columns(ctx context.Context, table string) ([]string, error) {
 	defer rows.Close()
 	return rows.Columns()
 }
-
-// IsUniqueViolation reports a unique-constraint error in either dialect.
-func IsUniqueViolation(err error) bool {
-	if err == nil {
-		return false
-	}
-	s := err.Error()
-	return strings.Contains(s, "UNIQUE constraint failed") || strings.Contains(s, "SQLSTATE 23505") || strings.Contains(s, "duplicate key value")
-}

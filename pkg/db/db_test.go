@@ -28,6 +28,16 @@ func TestQuoteRebindUpsert(t *testing.T) {
 	if got := (Postgres{}).Quote(`public.we"ird`); got != `"public"."we""ird"` {
 		t.Fatalf("Quote = %s", got)
 	}
+	for _, c := range []struct{ dialect, name, want string }{
+		{"postgres", `we"ird`, `"we""ird"`},
+		{"sqlite", `s.t`, `"s"."t"`},
+		{"mysql", "we`ird", "`we``ird`"},
+		{"mysql", "app.t", "`app`.`t`"},
+	} {
+		if got := Quote(c.dialect, c.name); got != c.want {
+			t.Errorf("Quote(%s, %s) = %s, want %s", c.dialect, c.name, got, c.want)
+		}
+	}
 	if got := Rebind(Postgres{}, "SELECT ? , '?' , ?"); got != "SELECT $1 , '?' , $2" {
 		t.Fatalf("Rebind = %s", got)
 	}

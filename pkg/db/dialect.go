@@ -25,7 +25,16 @@ type Dialect interface {
 // TimeFormat is how Deimos stores and compares datetimes: UTC wall time.
 const TimeFormat = "2006-01-02 15:04:05"
 
-func quoteWith(name string, q string) string {
+// Quote quotes an identifier for the named dialect ("sqlite", "postgres",
+// "mysql"): double quotes, or backticks on MySQL, with a quote character
+// inside the name doubled. A dotted name (schema.table) is quoted part by
+// part. It is the one quoting function; Dialect.Quote and DB.Q call it.
+// Names from config must pass ValidIdent first.
+func Quote(dialect, name string) string {
+	q := `"`
+	if dialect == "mysql" {
+		q = "`"
+	}
 	parts := strings.Split(name, ".")
 	for i, p := range parts {
 		parts[i] = q + strings.ReplaceAll(p, q, q+q) + q
@@ -73,7 +82,7 @@ type SQLite struct{}
 
 func (SQLite) Name() string                   { return "sqlite" }
 func (SQLite) Driver() string                 { return "sqlite3" }
-func (SQLite) Quote(n string) string          { return quoteWith(n, `"`) }
+func (d SQLite) Quote(n string) string        { return Quote(d.Name(), n) }
 func (SQLite) TimeLiteral(t time.Time) string { return "'" + t.UTC().Format(TimeFormat) + "'" }
 func (SQLite) Bool(b bool) string {
 	if b {
@@ -91,7 +100,7 @@ type Postgres struct{}
 
 func (Postgres) Name() string                   { return "postgres" }
 func (Postgres) Driver() string                 { return "pgx" }
-func (Postgres) Quote(n string) string          { return quoteWith(n, `"`) }
+func (d Postgres) Quote(n string) string        { return Quote(d.Name(), n) }
 func (Postgres) TimeLiteral(t time.Time) string { return "'" + t.UTC().Format(TimeFormat) + "'" }
 func (Postgres) Bool(b bool) string {
 	if b {

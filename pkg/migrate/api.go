@@ -110,7 +110,7 @@ func SQL(dialect string, only []string) (string, error) {
 
 func (m Migration) statements(dialect string, ifNotExists bool) []string {
 	if m.Column != "" {
-		return []string{fmt.Sprintf("ALTER TABLE %s ADD COLUMN %s %s", quote(dialect, m.Table), quote(dialect, m.Column), typeSQL(dialect, m.colTyp))}
+		return []string{fmt.Sprintf("ALTER TABLE %s ADD COLUMN %s %s", db.Quote(dialect, m.Table), db.Quote(dialect, m.Column), typeSQL(dialect, m.colTyp))}
 	}
 	return m.tbl.createSQL(dialect, ifNotExists)
 }

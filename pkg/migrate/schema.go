@@ -3,6 +3,8 @@ package migrate
 import (
 	"fmt"
 	"strings"
+
+	"github.com/deimos-cli/deimos/pkg/db"
 )
 
 // colType is a Rails column type; each dialect renders it as Rails does
@@ -61,13 +63,6 @@ const (
 
 // Dialects lists the dialects DDL can be rendered for.
 var Dialects = []string{SQLite, Postgres, MySQL}
-
-func quote(dialect, name string) string {
-	if dialect == MySQL {
-		return "`" + strings.ReplaceAll(name, "`", "``") + "`"
-	}
-	return `"` + strings.ReplaceAll(name, `"`, `""`) + `"`
-}
 
 func typeSQL(dialect string, t colType) string {
 	switch dialect {
@@ -152,17 +147,17 @@ func (t table) createSQL(dialect string, ifNotExists bool) []string {
 	if t.raw != nil {
 		return []string{t.raw(dialect, ine)}
 	}
-	fmt.Fprintf(&b, "CREATE TABLE %s%s (\n", ine, quote(dialect, t.Name))
+	fmt.Fprintf(&b, "CREATE TABLE %s%s (\n", ine, db.Quote(dialect, t.Name))
 	switch dialect {
 	case Postgres:
-		fmt.Fprintf(&b, "  %s bigserial PRIMARY KEY", quote(dialect, "id"))
+		fmt.Fprintf(&b, "  %s bigserial PRIMARY KEY", db.Quote(dialect, "id"))
 	case MySQL:
-		fmt.Fprintf(&b, "  %s bigint NOT NULL AUTO_INCREMENT PRIMARY KEY", quote(dialect, "id"))
+		fmt.Fprintf(&b, "  %s bigint NOT NULL AUTO_INCREMENT PRIMARY KEY", db.Quote(dialect, "id"))
 	default:
-		fmt.Fprintf(&b, "  %s integer PRIMARY KEY AUTOINCREMENT NOT NULL", quote(dialect, "id"))
+		fmt.Fprintf(&b, "  %s integer PRIMARY KEY AUTOINCREMENT NOT NULL", db.Quote(dialect, "id"))
 	}
 	for _, c := range t.Columns {
-		fmt.Fprintf(&b, ",\n  %s %s", quote(dialect, c.Name), typeSQL(dialect, c.Type))
+		fmt.Fprintf(&b, ",\n  %s %s", db.Quote(dialect, c.Name), typeSQL(dialect, c.Type))
 		if c.Default != "" {
 			fmt.Fprintf(&b, " DEFAULT %s", defaultSQL(dialect, c.Default))
 		}
@@ -188,7 +183,7 @@ func (ix index) createSQL(dialect, tbl string, ifNotExists bool) string {
 	if ifNotExists {
 		b.WriteString("IF NOT EXISTS ")
 	}
-	fmt.Fprintf(&b, "%s ON %s", quote(dialect, ix.Name), quote(dialect, tbl))
+	fmt.Fprintf(&b, "%s ON %s", db.Quote(dialect, ix.Name), db.Quote(dialect, tbl))
 	if dialect == Postgres && ix.hasOrder() {
 		b.WriteString(" USING btree")
 	}
@@ -197,7 +192,7 @@ func (ix index) createSQL(dialect, tbl string, ifNotExists bool) string {
 		if i > 0 {
 			b.WriteString(", ")
 		}
-		b.WriteString(quote(dialect, c.Name))
+		b.WriteString(db.Quote(dialect, c.Name))
 		if c.DescNullsLast {
 			// SQLite accepts no NULLS clause in an index; it sorts NULLs first
 			// ascending, so DESC already puts them last. MySQL has no NULLS
@@ -306,7 +301,7 @@ func pollerRuns() table {
 			if dialect != Postgres {
 				ts = "DATETIME"
 			}
-			return "CREATE TABLE " + ine + quote(dialect, PollerRuns) + " (producer VARCHAR(255) NOT NULL PRIMARY KEY, last_run_at " + ts +
+			return "CREATE TABLE " + ine + db.Quote(dialect, PollerRuns) + " (producer VARCHAR(255) NOT NULL PRIMARY KEY, last_run_at " + ts +
 				", batches BIGINT NOT NULL DEFAULT 0, errored_batches BIGINT NOT NULL DEFAULT 0, messages BIGINT NOT NULL DEFAULT 0, last_error TEXT, last_error_at " + ts + ")"
 		},
 	}

@@ -293,9 +293,8 @@ type DeadLetter struct {
 // dead-letter table, in one transaction. Lock-wait and lost-connection errors
 // are retried (Deimos: up to 3 attempts, 1 s apart).
 func (s *store) finish(ctx context.Context, topic string, ids []int64, dead []DeadLetter, now time.Time) error {
-	var err error
-	for attempt := 1; attempt <= 4; attempt++ {
-		err = s.d.Tx(ctx, func(tx *sql.Tx) error {
+	return db.Retry(ctx, db.Backoff{Attempts: 4, Wait: time.Second}, func() error {
+		return s.d.Tx(ctx, func(tx *sql.Tx) error {
 			if len(dead) > 0 {
 				for _, x := range dead {
 					dl, reason := x.Msg, x.Err
@@ -315,25 +314,5 @@ func (s *store) finish(ctx context.Context, topic string, ids []int64, dead []De
 			}
 			return deleteIDs(ctx, tx, s.d.Dialect, topic, ids)
 		})
-		if err == nil || !retryableDBError(err) || ctx.Err() != nil {
-			return err
-		}
-		_ = s.d.PingContext(ctx)
-		select {
-		case <-ctx.Done():
-			return err
-		case <-time.After(time.Second):
-		}
-	}
-	return err
-}
-
-func retryableDBError(err error) bool {
-	s := strings.ToLower(err.Error())
-	for _, p := range []string{"lock wait", "lost connection", "database is locked", "connection reset", "broken pipe", "bad connection", "conn closed", "connection refused", "deadlock", "terminating connection", "eof"} {
-		if strings.Contains(s, p) {
-			return true
-		}
-	}
-	return false
+	}, func(error, int, time.Duration) { _ = s.d.PingContext(ctx) })
 }

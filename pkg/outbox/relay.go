@@ -259,17 +259,6 @@ type worker struct {
 	log *slog.Logger
 }
 
-func sleepCtx(ctx context.Context, d time.Duration) bool {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return false
-	case <-t.C:
-		return true
-	}
-}
-
 func (w *worker) run(ctx context.Context) error {
 	o := w.r.opts
 	backoff := time.Second
@@ -278,11 +267,11 @@ func (w *worker) run(ctx context.Context) error {
 		did, err := w.pass(ctx)
 		if err != nil {
 			failures++
-			if o.Once && (failures >= o.OnceAttempts || !retryableDBError(err)) {
+			if o.Once && (failures >= o.OnceAttempts || !db.IsTransient(err)) {
 				return errs.Failedf("outbox: %w", err)
 			}
 			w.log.Error("database error, retrying", "error", err, "retry_in", backoff.String())
-			if !sleepCtx(ctx, backoff) {
+			if db.SleepCtx(ctx, backoff) != nil {
 				return nil
 			}
 			backoff = min(backoff*2, o.MaxBackoff)
@@ -295,7 +284,7 @@ func (w *worker) run(ctx context.Context) error {
 			}
 			continue
 		}
-		if !sleepCtx(ctx, o.PassInterval) {
+		if db.SleepCtx(ctx, o.PassInterval) != nil {
 			return nil
 		}
 	}
@@ -311,19 +300,13 @@ const dbAttempts = 6
 // a killed connection costs a pause, not a topic error. The sleeps ignore ctx:
 // a stop request still lets the in-flight batch finish and unlock.
 func (w *worker) dbRetry(ctx context.Context, what string, fn func() error) error {
-	backoff := 200 * time.Millisecond
-	for attempt := 1; ; attempt++ {
-		err := fn()
-		if err == nil || attempt >= dbAttempts || !retryableDBError(err) {
-			return err
-		}
-		w.log.Warn("database error, reconnecting", "op", what, "error", err, "attempt", attempt, "retry_in", backoff.String())
-		if m := w.r.opts.Metrics; m != nil {
-			m.dbErrors.Inc()
-		}
-		time.Sleep(backoff)
-		backoff = min(backoff*2, 3200*time.Millisecond)
-	}
+	return db.Retry(context.WithoutCancel(ctx), db.Backoff{Attempts: dbAttempts, Wait: 200 * time.Millisecond, MaxWait: 3200 * time.Millisecond}, fn,
+		func(err error, attempt int, wait time.Duration) {
+			w.log.Warn("database error, reconnecting", "op", what, "error", err, "attempt", attempt, "retry_in", wait.String())
+			if m := w.r.opts.Metrics; m != nil {
+				m.dbErrors.Inc()
+			}
+		})
 }
 
 // pass processes every topic once; did reports whether any row was handled.
@@ -606,7 +589,7 @@ func (w *worker) send(ctx context.Context, topic string, batch []Message) ([]Dea
 			return nil, fmt.Errorf("publishing %d of %d messages failed after %d attempts: %w", len(retry), len(batch), attempt, firstErr)
 		}
 		w.log.Warn(fmt.Sprintf("Got error %v when publishing %d messages, retrying...", firstErr, len(retry)), "topic", topic, "attempt", attempt, "retry_in", backoff.String())
-		if !sleepCtx(ctx, backoff) {
+		if db.SleepCtx(ctx, backoff) != nil {
 			w.log.Warn("stopping while Kafka is failing: rows kept for the next run", "topic", topic)
 			return nil, errStopped
 		}

@@ -3,16 +3,12 @@ package poller
 import (
 	"context"
 	"database/sql"
-	"database/sql/driver"
 	"errors"
 	"fmt"
 	"log/slog"
-	"net"
 	"strings"
 	"sync"
 	"time"
-
-	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/deimos-cli/deimos/pkg/db"
 	"github.com/deimos-cli/deimos/pkg/encode"
@@ -335,13 +331,13 @@ func (w *worker) loop(ctx context.Context, once bool) error {
 		}
 		if err != nil {
 			if once {
-				if isConnErr(err) && errs.KindOf(err) == errs.KindFailed {
+				if db.IsConnError(err) && errs.KindOf(err) == errs.KindFailed {
 					return errs.Unavailable(err)
 				}
 				return err
 			}
 			w.log.Error("poll failed; retrying", "error", w.e.o.DB.Scrub(err.Error()), "retry_in", w.e.o.RestartWait)
-			if !sleep(ctx, w.e.o.RestartWait) {
+			if db.SleepCtx(ctx, w.e.o.RestartWait) != nil {
 				return nil
 			}
 			continue
@@ -353,38 +349,9 @@ func (w *worker) loop(ctx context.Context, once bool) error {
 		if st.Messages > 0 && w.s.Mode == TimeBased && !w.s.FullTable {
 			wait = 0 // spec 3.2: a run that found rows is followed by an immediate run
 		}
-		if !sleep(ctx, wait) {
+		if db.SleepCtx(ctx, wait) != nil {
 			return nil
 		}
-	}
-}
-
-// isConnErr reports an error that means the database (or network) is unreachable.
-func isConnErr(err error) bool {
-	var ne net.Error
-	var ce *pgconn.ConnectError
-	if errors.As(err, &ne) || errors.As(err, &ce) || errors.Is(err, driver.ErrBadConn) || errors.Is(err, sql.ErrConnDone) {
-		return true
-	}
-	var pe *pgconn.PgError
-	if errors.As(err, &pe) {
-		// class 08: connection exception; 57P01..57P03: admin shutdown, crash shutdown, cannot connect now
-		return strings.HasPrefix(pe.Code, "08") || pe.Code == "57P01" || pe.Code == "57P02" || pe.Code == "57P03"
-	}
-	return pgconn.SafeToRetry(err) || strings.Contains(err.Error(), "conn closed") || strings.Contains(err.Error(), "unexpected EOF")
-}
-
-func sleep(ctx context.Context, d time.Duration) bool {
-	if d <= 0 {
-		return ctx.Err() == nil
-	}
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return false
-	case <-t.C:
-		return true
 	}
 }
 
@@ -603,7 +570,7 @@ func (w *worker) process(ctx context.Context, st *RunStats, rows []Row, tombston
 			}
 			return nil
 		}
-		if !sleep(ctx, w.e.o.RetryWait) {
+		if db.SleepCtx(ctx, w.e.o.RetryWait) != nil {
 			return ctx.Err()
 		}
 	}
@@ -667,7 +634,7 @@ func (w *worker) publishKafkaRetry(ctx, work context.Context, msgs []encode.Enco
 			failed = append(retry, skippedIdx(ids, ke.TooLarge, skipped)...)
 		}
 		w.log.Error("error publishing through DB poller (kafka); retrying", "error", ke.Err, "failed", len(failed), "retry_in", backoff)
-		if !sleep(ctx, backoff) {
+		if db.SleepCtx(ctx, backoff) != nil {
 			return 0, ctx.Err()
 		}
 		backoff = min(backoff*2, w.e.o.MaxBackoff)

@@ -16,9 +16,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/jackc/pgx/v5/pgconn"
-	"github.com/mattn/go-sqlite3"
-
 	"github.com/deimos-cli/deimos/pkg/consume"
 	"github.com/deimos-cli/deimos/pkg/db"
 	"github.com/deimos-cli/deimos/pkg/errs"
@@ -134,7 +131,7 @@ func New(ctx context.Context, d *db.DB, o Options) (*Table, error) {
 		t.o.Now = time.Now
 	}
 	if t.o.Sleep == nil {
-		t.o.Sleep = sleepCtx
+		t.o.Sleep = db.SleepCtx
 	}
 	if t.o.DeadlockRetries == 0 {
 		t.o.DeadlockRetries = 2
@@ -348,7 +345,7 @@ func (t *Table) Handle(ctx context.Context, batch []consume.Record) error {
 		if ctx.Err() != nil {
 			return ctx.Err()
 		}
-		if !IsDeadlock(err) && !fallback && !t.o.NoFallback && (nrows > 1 || t.o.SkipBadRows && IsRowError(err)) {
+		if !db.IsDeadlock(err) && !fallback && !t.o.NoFallback && (nrows > 1 || t.o.SkipBadRows && db.IsRowError(err)) {
 			// Deimos 2.6 batch_message_fallback: write the rows one at a time.
 			fallback, bulkErr, attempt = true, err, -1
 			t.Stats.Fallbacks++
@@ -357,7 +354,7 @@ func (t *Table) Handle(ctx context.Context, batch []consume.Record) error {
 			}
 			continue
 		}
-		if !IsDeadlock(err) || t.o.DeadlockRetries < 0 || attempt >= t.o.DeadlockRetries {
+		if !db.IsDeadlock(err) || t.o.DeadlockRetries < 0 || attempt >= t.o.DeadlockRetries {
 			first := batch[0]
 			return errs.Failedf("table sink %s: batch %s/%d@%d..%d: %w", t.o.Table, first.Topic, first.Partition, first.Offset, batch[len(batch)-1].Offset, err)
 		}
@@ -377,52 +374,11 @@ var errNoneWritten = errors.New("no row of the batch could be written")
 // allRowErrors: every failed row was refused for its own data.
 func allRowErrors(failed []BadRow) bool {
 	for _, f := range failed {
-		if !IsRowError(f.Err) {
+		if !db.IsRowError(f.Err) {
 			return false
 		}
 	}
 	return len(failed) > 0
-}
-
-// IsRowError reports an error caused by one row's own data rather than by
-// the table or the connection: PostgreSQL SQLSTATE classes 22 (data
-// exception) and 23 (integrity constraint violation), SQLite constraint
-// failures and datatype mismatches.
-func IsRowError(err error) bool {
-	var pe *pgconn.PgError
-	if errors.As(err, &pe) {
-		return strings.HasPrefix(pe.Code, "22") || strings.HasPrefix(pe.Code, "23")
-	}
-	var se sqlite3.Error
-	if errors.As(err, &se) {
-		return se.Code == sqlite3.ErrConstraint || se.Code == sqlite3.ErrMismatch || se.Code == sqlite3.ErrTooBig
-	}
-	return false
-}
-
-// IsDeadlock reports the errors Deimos retries: deadlocks and lock timeouts.
-func IsDeadlock(err error) bool {
-	if err == nil {
-		return false
-	}
-	s := err.Error()
-	for _, m := range []string{"Deadlock found", "Lock wait timeout exceeded", "deadlock detected", "SQLSTATE 40P01", "SQLSTATE 40001", "database is locked"} {
-		if strings.Contains(s, m) {
-			return true
-		}
-	}
-	return false
-}
-
-func sleepCtx(ctx context.Context, d time.Duration) error {
-	tm := time.NewTimer(d)
-	defer tm.Stop()
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-tm.C:
-		return nil
-	}
 }
 
 func where(r *consume.Record) string {
@@ -639,7 +595,7 @@ func (t *Table) writeSliceByRow(ctx context.Context, tx *sql.Tx, rs []row, now t
 			_, err := tx.ExecContext(ctx, "RELEASE SAVEPOINT deimos_row")
 			return err
 		}
-		if IsDeadlock(werr) || ctx.Err() != nil {
+		if db.IsDeadlock(werr) || ctx.Err() != nil {
 			return werr
 		}
 		if _, err := tx.ExecContext(ctx, "ROLLBACK TO SAVEPOINT deimos_row"); err != nil {

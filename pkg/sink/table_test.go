@@ -9,6 +9,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5/pgconn"
+
 	"github.com/deimos-cli/deimos/internal/testenv"
 	"github.com/deimos-cli/deimos/pkg/consume"
 	"github.com/deimos-cli/deimos/pkg/db"
@@ -269,7 +271,8 @@ func TestKeysMappingAndErrors(t *testing.T) {
 }
 
 func TestDeadlockRetry(t *testing.T) {
-	if !IsDeadlock(fmt.Errorf("x: ERROR: deadlock detected (SQLSTATE 40P01)")) || IsDeadlock(fmt.Errorf("syntax error")) {
+	// The sink retries what db.IsDeadlock reports: driver errors by type.
+	if !db.IsDeadlock(fmt.Errorf("x: %w", &pgconn.PgError{Code: "40P01", Message: "deadlock detected"})) || db.IsDeadlock(fmt.Errorf("syntax error")) {
 		t.Fatal("IsDeadlock")
 	}
 }
@@ -340,7 +343,7 @@ func TestRealDeadlockIsRetried(t *testing.T) {
 	if err := <-done; err != nil {
 		t.Fatalf("Handle after deadlock: %v", err)
 	}
-	if len(retries) != 1 || !IsDeadlock(retries[0]) || s.Stats.Retries != 1 {
+	if len(retries) != 1 || !db.IsDeadlock(retries[0]) || s.Stats.Retries != 1 {
 		t.Fatalf("retries = %v, stats %+v", retries, s.Stats)
 	}
 	if got := dump(t, d, "SELECT id, v FROM dl ORDER BY id"); !reflect.DeepEqual(got, []string{"1|11", "2|22"}) {
