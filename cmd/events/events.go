@@ -386,6 +386,7 @@ Sec-Fetch-Site: 403) or whose Content-Type is not JSON (415).`,
 			if err != nil {
 				return err
 			}
+			f.AddSecret(token)
 			if err := checkpoint.CheckPassEnv(g.passEnv); err != nil {
 				return errs.Usage(err)
 			}
@@ -411,7 +412,8 @@ Sec-Fetch-Site: 403) or whose Content-Type is not JSON (415).`,
 			g.cfg, g.stderr = cfg, f.IO.ErrOut
 			log := f.Logger(cfg)
 			h := checkpoint.NewAPI(checkpoint.APIOptions{Store: st, Runner: g, Token: token,
-				Hosts: httpguard.HostsFor(host, ln.Addr(), allowHosts),
+				Hosts:  httpguard.HostsFor(host, ln.Addr(), allowHosts),
+				Redact: f.Redact,
 				Log: func(method, path string, status int, d time.Duration) {
 					log.Info("request", "method", method, "path", path, "status", status, "duration", d.Round(time.Microsecond))
 				}})

@@ -63,6 +63,9 @@ type Factory struct {
 	once   sync.Once
 	cfg    *config.Config
 	cfgErr error
+	// extraSecrets are secrets a command learnt itself (a token from a
+	// flag or file), masked like the ones from flags, env and config.
+	extraSecrets []string
 }
 
 // Config loads the configuration once (file, env, flags, defaults).

@@ -43,7 +43,18 @@ func (f *Factory) Secrets() []string {
 	if f.cfg != nil {
 		out = append(out, configSecrets(f.cfg)...)
 	}
-	return out
+	return append(out, f.extraSecrets...)
+}
+
+// AddSecret registers a secret a command read itself (e.g. events serve's
+// --token or --token-file), so logs and the final error line mask it.
+// Call it before Logger.
+func (f *Factory) AddSecret(s ...string) {
+	for _, v := range s {
+		if v != "" {
+			f.extraSecrets = append(f.extraSecrets, v)
+		}
+	}
 }
 
 func configSecrets(c *config.Config) []string {

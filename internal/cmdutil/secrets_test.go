@@ -38,3 +38,22 @@ func TestLoggerMasksSecrets(t *testing.T) {
 		}
 	}
 }
+
+// A secret a command read itself (events serve's --token or --token-file)
+// is masked in logs and in the final error line once it is registered.
+func TestAddSecretIsMasked(t *testing.T) {
+	ios, _, errOut := Test("")
+	f := &Factory{IO: ios, Getenv: func(string) (string, bool) { return "", false }}
+	const tok = "flag-token-Zq9SECRET"
+	if got := f.Redact("bad token " + tok); !strings.Contains(got, tok) {
+		t.Fatalf("unregistered free-text token masked unexpectedly: %q", got)
+	}
+	f.AddSecret(tok, "")
+	if got := f.Redact("bad token " + tok); strings.Contains(got, tok) {
+		t.Fatalf("Redact shows the registered token: %q", got)
+	}
+	f.Logger(&config.Config{Log: config.Log{Level: "info", Format: "json"}}).Info("auth", "token", tok)
+	if strings.Contains(errOut.String(), tok) {
+		t.Fatalf("log shows the registered token: %s", errOut)
+	}
+}

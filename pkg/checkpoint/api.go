@@ -29,6 +29,9 @@ type APIOptions struct {
 	Hosts httpguard.Hosts
 	// Log is told about each request (never the Authorization header).
 	Log func(method, path string, status int, d time.Duration)
+	// Redact masks secrets (database passwords, tokens) in an error text
+	// before it is sent to a client; nil sends it as it is.
+	Redact func(string) string
 }
 
 // DefaultLimit is the API's default page size.
@@ -97,6 +100,14 @@ func (s *statusWriter) WriteHeader(c int) { s.status = c; s.ResponseWriter.Write
 
 type api struct{ o APIOptions }
 
+// errText is an error's text as a client may see it: with secrets masked.
+func (a *api) errText(err error) string {
+	if a.o.Redact != nil {
+		return a.o.Redact(err.Error())
+	}
+	return err.Error()
+}
+
 func writeJSON(w http.ResponseWriter, status int, v any) {
 	b, err := json.Marshal(v)
 	if err != nil {
@@ -157,7 +168,7 @@ func (a *api) fail(w http.ResponseWriter, err error, what string) {
 		writeErr(w, http.StatusNotFound, what+" not found")
 		return
 	}
-	writeErr(w, http.StatusInternalServerError, err.Error())
+	writeErr(w, http.StatusInternalServerError, a.errText(err))
 }
 
 func (a *api) listEvents(w http.ResponseWriter, r *http.Request) {
@@ -250,9 +261,9 @@ func (a *api) retryFailure(w http.ResponseWriter, r *http.Request) {
 	var re *RetryError
 	switch {
 	case errors.Is(err, ErrClaimed):
-		writeErr(w, http.StatusConflict, err.Error())
+		writeErr(w, http.StatusConflict, a.errText(err))
 	case errors.As(err, &re):
-		writeErr(w, http.StatusUnprocessableEntity, re.Error())
+		writeErr(w, http.StatusUnprocessableEntity, a.errText(re))
 	case err != nil:
 		a.fail(w, err, "failure")
 	default:

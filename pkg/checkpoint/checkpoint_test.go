@@ -431,3 +431,45 @@ func TestAPI(t *testing.T) {
 		}
 	})
 }
+
+// secretRunner fails with an error text that carries a secret, as a
+// handler's stderr or a driver error might.
+type secretRunner struct{ secret string }
+
+func (s secretRunner) Run(context.Context, Message) (Result, error) {
+	return Result{}, fmt.Errorf("cannot reach postgres://app:%s@db/app", s.secret)
+}
+
+// Error texts the API sends to clients pass through APIOptions.Redact, so a
+// secret inside one (here a database password in a handler error) is never
+// sent over HTTP; events serve passes the factory's redactor.
+func TestAPIRedactsErrorTexts(t *testing.T) {
+	const secret = "pw-9c1f-never-shown"
+	stores(t, func(t *testing.T, st *Store) {
+		ctx := context.Background()
+		if _, err := st.RecordFailure(ctx, NewFailure{Topic: "t", GroupID: "g", Checksum: Checksum("p"), Payload: []byte(`{}`),
+			Metadata: Metadata(Message{Topic: "t", Group: "g"}), ErrorClass: "E", ErrorMessage: "boom"}); err != nil {
+			t.Fatal(err)
+		}
+		fs, err := st.ListFailures(ctx, Filter{Limit: 1})
+		if err != nil || len(fs) != 1 {
+			t.Fatalf("failures: %v %v", fs, err)
+		}
+		id := fs[0].ID
+		for _, redact := range []bool{false, true} {
+			o := APIOptions{Store: st, Runner: secretRunner{secret}}
+			if redact {
+				o.Redact = func(s string) string { return strings.ReplaceAll(s, secret, "xxxxx") }
+			}
+			srv := httptest.NewServer(NewAPI(o))
+			code, body := get(t, srv, "POST", fmt.Sprintf("/v1/failures/%d/retry", id), "")
+			srv.Close()
+			if code < 400 || !strings.Contains(body, "postgres://app:") {
+				t.Fatalf("retry with a failing runner: %d %s", code, body)
+			}
+			if leaked := strings.Contains(body, secret); leaked == redact {
+				t.Fatalf("redact=%v: secret in response = %v: %s", redact, leaked, body)
+			}
+		}
+	})
+}
