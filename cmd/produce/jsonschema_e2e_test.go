@@ -198,6 +198,33 @@ func TestJSONSchemaConfluentSerdesInterop(t *testing.T) {
 	}
 }
 
+// A schema that refers to another file is registered with it as a
+// reference, as Confluent's clients register them; Confluent's deserializer
+// resolves the reference from the registry and reads the data.
+func TestJSONSchemaReferencesInterop(t *testing.T) {
+	e, _, regURL, schemaFile := jsonSchemaSetup(t)
+	dir := filepath.Dir(schemaFile)
+	if err := os.WriteFile(filepath.Join(dir, "Addr.json"), []byte(`{"type":"object","properties":{"zip":{"type":"string","pattern":"^[0-9]{5}$"}},"required":["zip"]}`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "Home.json"), []byte(`{"type":"object","properties":{"owner":{"type":"string"},"addr":{"$ref":"Addr.json"}},"required":["addr"]}`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	docs := []string{`{"owner":"x","addr":{"zip":"12345"}}`, `{"addr":{"zip":"00000"}}`}
+	out := ok(t, run(t, e, strings.Join(docs, "\n")+"\n", "encode", "--backend", "json_schema_registry", "--schema", "com.acme.Home", "--topic", "homes"), "encode")
+	got := oracle(t, out, "deserialize", regURL, "homes")
+	for i, g := range got {
+		if !sameJSON(t, g, docs[i]) {
+			t.Errorf("Confluent's deserializer read %q, want %s", g, docs[i])
+		}
+	}
+	// the referenced schema still validates: a bad zip is refused at encode
+	r := run(t, e, `{"addr":{"zip":"1"}}`, "encode", "--backend", "json_schema_registry", "--schema", "com.acme.Home", "--topic", "homes")
+	if r.code != 1 || !strings.Contains(r.err, "addr.zip") {
+		t.Fatalf("bad zip: exit %d %s", r.code, r.err)
+	}
+}
+
 // A document the schema refuses is an error naming the line and the field,
 // at encode, produce and (against the writer's schema) decode.
 func TestJSONSchemaValidationErrors(t *testing.T) {

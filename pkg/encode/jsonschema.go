@@ -64,8 +64,7 @@ type jsonSchemaDoc struct {
 	order  []string       // top-level property names in file order
 	fields []FieldInfo
 	ids    sync.Map // subject -> registry id
-	// $refs to other documents: fine for validation, but the registry would
-	// need them as references, which deimos does not register
+	// $refs to other documents: registered as references (references())
 	extRefs []string
 }
 
@@ -167,6 +166,11 @@ func (j *jsonSchemaBackend) local(name, ns string) (*jsonSchemaDoc, error) {
 	if err != nil {
 		return nil, err
 	}
+	return j.localFile(p)
+}
+
+// localFile compiles the schema file p (cached per path).
+func (j *jsonSchemaBackend) localFile(p string) (*jsonSchemaDoc, error) {
 	j.mu.Lock()
 	d, ok := j.docs[p]
 	j.mu.Unlock()
@@ -526,20 +530,66 @@ func (j *jsonSchemaBackend) frame(ctx context.Context, d *jsonSchemaDoc, subject
 	if err := j.e.needRegistry(j.name() + " (Confluent framing)"); err != nil {
 		return nil, 0, err
 	}
-	if len(d.extRefs) > 0 {
-		return nil, 0, errs.Usagef("%s: $ref %s points outside the schema file; registering schema references is not supported: inline the referenced schema (or use json_schema_local)", d.name, d.extRefs[0])
-	}
 	var id int
 	if v, ok := d.ids.Load(subject); ok {
 		id = v.(int)
 	} else {
-		var err error
-		if id, err = j.e.SchemaID(ctx, subject, sr.Schema{Schema: d.text, Type: sr.TypeJSON}); err != nil {
+		refs, err := j.references(ctx, d, map[string]bool{})
+		if err != nil {
+			return nil, 0, err
+		}
+		if id, err = j.e.SchemaID(ctx, subject, sr.Schema{Schema: d.text, Type: sr.TypeJSON, References: refs}); err != nil {
 			return nil, 0, err
 		}
 		d.ids.Store(subject, id)
 	}
 	return ConfluentFrame(id, nil, b), id, nil
+}
+
+// references registers (or, with auto_register off, looks up) the files a
+// schema's $refs name, each under a subject named as the $ref names it
+// ("address.json"), depth first, and returns them as the references to
+// register the schema with - how Confluent's clients register JSON Schemas
+// that refer to others.
+func (j *jsonSchemaBackend) references(ctx context.Context, d *jsonSchemaDoc, busy map[string]bool) ([]sr.SchemaReference, error) {
+	var out []sr.SchemaReference
+	seen := map[string]bool{}
+	for _, r := range d.extRefs {
+		name, _, _ := strings.Cut(r, "#")
+		if name == "" || seen[name] {
+			continue
+		}
+		seen[name] = true
+		if u, err := url.Parse(name); err != nil || u.IsAbs() || strings.HasPrefix(name, "/") {
+			return nil, errs.Usagef("%s: $ref %s: only references to files next to the schema (relative paths) can be registered", d.name, r)
+		}
+		p := filepath.Join(filepath.Dir(d.name), filepath.FromSlash(name))
+		if busy[p] {
+			return nil, errs.Usagef("%s: $ref %s: the schema files refer to each other in a cycle, which the registry cannot hold as references", d.name, r)
+		}
+		rd, err := j.localFile(p)
+		if err != nil {
+			return nil, err
+		}
+		busy[p] = true
+		sub, err := j.references(ctx, rd, busy)
+		delete(busy, p)
+		if err != nil {
+			return nil, err
+		}
+		sch := sr.Schema{Schema: rd.text, Type: sr.TypeJSON, References: sub}
+		var ss sr.SubjectSchema
+		if j.e.cfg.Schema.AutoRegisterOn() {
+			ss, err = j.e.reg.CreateSchema(ctx, name, sch)
+		} else {
+			ss, err = j.e.reg.LookupSchema(ctx, name, sch)
+		}
+		if err != nil {
+			return nil, registryError("reference "+name+" of "+d.name, err)
+		}
+		out = append(out, sr.SchemaReference{Name: name, Subject: name, Version: ss.Version})
+	}
+	return out, nil
 }
 
 func (j *jsonSchemaBackend) encodeValue(ctx context.Context, s Spec, payload any) ([]byte, int, error) {

@@ -175,9 +175,29 @@ func TestJSONSchemaLocalAndErrors(t *testing.T) {
 	if _, err := re.Encode(ctx, home, Message{Value: []byte(`{"addr":{}}`)}); err == nil || !strings.Contains(err.Error(), "addr.zip") {
 		t.Fatalf("local $ref validation: %v", err)
 	}
-	home.Backend = "json_schema_registry"
-	if _, err := re.Encode(ctx, home, Message{Value: []byte(`{"addr":{"zip":"1"}}`)}); errs.KindOf(err) != errs.KindUsage || !strings.Contains(err.Error(), "Addr.json") {
-		t.Fatalf("registering a schema with an external $ref: %v", err)
+	// registered with the referenced file as a reference (subject "Addr.json")
+	home.Backend, home.Topic = "json_schema_registry", "homes"
+	enc, err = re.Encode(ctx, home, Message{Value: []byte(`{"addr":{"zip":"1"}}`)})
+	if err != nil {
+		t.Fatalf("registering a schema with a $ref to another file: %v", err)
+	}
+	hs, err := re.reg.SchemaByVersion(ctx, "dev.homes-value", -1)
+	if err != nil || len(hs.References) != 1 || hs.References[0] != (sr.SchemaReference{Name: "Addr.json", Subject: "Addr.json", Version: 1}) {
+		t.Fatalf("registered %+v %v", hs, err)
+	}
+	// decoding resolves the reference from the registry and validates with it
+	bad := append(append([]byte(nil), enc.Value[:5]...), `{"addr":{}}`...)
+	re2 := newTestEngine(t, jsonSchemaCfg(t, nil), re.reg)
+	if _, err := re2.Decode(ctx, Spec{Backend: "json_schema_registry"}, nil, enc.Value); err != nil {
+		t.Fatalf("decode with a reference: %v", err)
+	}
+	if _, err := re2.Decode(ctx, Spec{Backend: "json_schema_registry"}, nil, bad); err == nil || !strings.Contains(err.Error(), "addr.zip") {
+		t.Fatalf("decode of data the referenced schema refuses: %v", err)
+	}
+	// a $ref to a URL is not a file deimos can register
+	urlCfg := jsonSchemaCfg(t, map[string]string{"U.json": `{"type":"object","properties":{"a":{"$ref":"https://example.com/a.json"}}}`})
+	if _, err := newTestEngine(t, urlCfg, re.reg).Encode(ctx, Spec{Backend: "json_schema_registry", Schema: "U"}, Message{Value: []byte(`{"b":1}`)}); errs.KindOf(err) != errs.KindUsage || !strings.Contains(err.Error(), "https://example.com/a.json") {
+		t.Fatalf("a URL $ref: %v", err)
 	}
 	var fe *FieldError
 	if _, err := e.Encode(ctx, s, Message{Value: []byte(`{"order_id":1,"qty":1}`)}); !errors.As(err, &fe) || fe.Path != "order_id" {
