@@ -231,3 +231,80 @@ process.stdout.write(JSON.stringify(avsc.Type.forSchema(JSON.parse(process.argv[
 		t.Fatalf("people-value %+v\ncom.acme.Address %+v", p, a)
 	}
 }
+
+// stripComments is a .proto text as another tool prints it: no comments,
+// no blank lines.
+func stripComments(t *testing.T, path string) string {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []string
+	for _, l := range strings.Split(string(b), "\n") {
+		if s := strings.TrimSpace(l); s != "" && !strings.HasPrefix(s, "//") {
+			out = append(out, s)
+		}
+	}
+	return strings.Join(out, "\n") + "\n"
+}
+
+// A protobuf value subject another client registered with its import as a
+// reference under a subject of its own choosing, in its own text layout:
+// deimos produce (proto_schema_registry) uses that version's id and adds no
+// version and no subject; the message decodes.
+func TestProtoRegistrationUsesOtherClientsVersion(t *testing.T) {
+	ctx := context.Background()
+	addrs := testenv.Brokers(t, 1, "gadgets")
+	reg := testenv.Registry(t)
+	protos, err := filepath.Abs(filepath.Join("..", "..", "testdata", "protos"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cl, err := sr.NewClient(sr.URLs(reg.URL()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	money, err := cl.CreateSchema(ctx, "money-subject", sr.Schema{Type: sr.TypeProtobuf,
+		Schema: stripComments(t, filepath.Join(protos, "com", "acme", "common", "money.proto"))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	widget, err := cl.CreateSchema(ctx, "gadgets-value", sr.Schema{Type: sr.TypeProtobuf,
+		Schema:     stripComments(t, filepath.Join(protos, "com", "acme", "widget.proto")),
+		References: []sr.SchemaReference{{Name: "com/acme/common/money.proto", Subject: "money-subject", Version: money.Version}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := filepath.Join(t.TempDir(), "deimos.yaml")
+	body := fmt.Sprintf(`kafka: {brokers: [%s]}
+schema: {path: %s, registry: {url: %s}}
+topics:
+  - {name: gadgets, backend: proto_schema_registry, schema: com.acme.Gadget, key_config: {none: true}}
+`, addrs[0], protos, reg.URL())
+	if err := os.WriteFile(cfg, []byte(body), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	e := []string{"DEIMOS_CONFIG=" + cfg}
+	ok(t, run(t, e, `{"id":"g1","part":{"name":"p","qty":3}}`+"\n", "produce", "-t", "gadgets"), "produce")
+	got := parse(t, ok(t, run(t, e, "", "consume", "-t", "gadgets", "-e"), "consume"))
+	if len(got) != 1 || got[0].Error != "" || !strings.Contains(string(got[0].Value), `"qty":3`) {
+		t.Fatalf("consumed %+v", got)
+	}
+	r := &regEnv{t: t, cl: cl}
+	subs := r.subjects()
+	if subjectNames(subs) != "gadgets-value(1) money-subject(1)" {
+		t.Fatalf("deimos changed the registry: %s", subjectNames(subs))
+	}
+	kcat, err := exec.LookPath("kcat")
+	if err != nil {
+		testenv.Missing(t, "kcat")
+	}
+	raw, err := exec.Command(kcat, "-b", addrs[0], "-C", "-t", "gadgets", "-c", "1", "-e", "-q", "-f", `%s`).Output()
+	if err != nil || len(raw) < 5 {
+		t.Fatalf("kcat -C: %v %x", err, raw)
+	}
+	if id := int(raw[1])<<24 | int(raw[2])<<16 | int(raw[3])<<8 | int(raw[4]); id != widget.ID {
+		t.Fatalf("deimos framed schema id %d, want the other client's %d", id, widget.ID)
+	}
+}

@@ -571,3 +571,52 @@ func BenchmarkUnmarshalProtojson(b *testing.B) {
 		}
 	}
 }
+
+// RegisterFile looks for an equal version before registering: equal means
+// the same definitions and the same top-level message order (message indexes
+// depend on it), whatever the text and reference subjects. A new version
+// refers to the subjects the newest version uses for its imports.
+func TestRegistryLookupFirst(t *testing.T) {
+	ctx := context.Background()
+	fake := testenv.Registry(t)
+	cl, err := sr.NewClient(sr.URLs(fake.URL()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	l := loader(t)
+	w := message(t, l, "com.acme.Widget")
+	money := "syntax = \"proto3\";\npackage com.acme.common;\nmessage Money { string currency = 1; int64 units = 2; int32 nanos = 3; }\n"
+	m, err := cl.CreateSchema(ctx, "money", sr.Schema{Type: sr.TypeProtobuf, Schema: money})
+	if err != nil {
+		t.Fatal(err)
+	}
+	refs := []sr.SchemaReference{{Name: "com/acme/common/money.proto", Subject: "money", Version: m.Version}}
+	src, _ := l.Source(w.GetFile().GetName())
+	// Gadget moved before Widget: same definitions, other message indexes
+	i, j := strings.Index(string(src), "message Gadget"), strings.Index(string(src), "// Widget is the first")
+	if i < 0 || j < 0 || j > i {
+		t.Fatalf("widget.proto layout changed: %d %d", i, j)
+	}
+	end := i + strings.Index(string(src[i:]), "}\n") + 2
+	reordered := string(src[:j]) + string(src[i:end]) + string(src[j:i]) + string(src[end:])
+	if _, err := cl.CreateSchema(ctx, "w-value", sr.Schema{Type: sr.TypeProtobuf, Schema: reordered, References: refs}); err != nil {
+		t.Fatal(err)
+	}
+	r := NewRegistry(cl, l, true)
+	reg, err := r.RegisterFile(ctx, "w-value", w.GetFile())
+	if err != nil {
+		t.Fatal(err)
+	}
+	vs, _ := cl.Schemas(ctx, "w-value")
+	if len(vs) != 2 || reg.Version != 2 || !reflect.DeepEqual(vs[1].References, refs) {
+		t.Fatalf("a reordered file must not match; the new version must refer to subject money: %+v %+v", reg, vs)
+	}
+	if subs, _ := cl.Subjects(ctx); len(subs) != 2 {
+		t.Fatalf("subjects %v", subs)
+	}
+	// a fresh process finds version 2 (and version 1 is not taken for it)
+	again, err := NewRegistry(cl, l, false).RegisterFile(ctx, "w-value", w.GetFile())
+	if err != nil || again != reg {
+		t.Fatalf("lookup = %+v %v, want %+v", again, err, reg)
+	}
+}

@@ -2,14 +2,18 @@ package protobuf
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"sort"
 	"strconv"
+	"strings"
 	"sync"
 
 	"github.com/jhump/protoreflect/desc"
 	"github.com/jhump/protoreflect/desc/protoparse"
 	"github.com/jhump/protoreflect/desc/protoprint"
 	"github.com/twmb/franz-go/pkg/sr"
+	"google.golang.org/protobuf/proto"
 
 	"github.com/deimos-cli/deimos/pkg/tuplekey"
 )
@@ -70,30 +74,170 @@ func (r *Registry) SchemaText(fd *desc.FileDescriptor) (string, error) {
 	return s, nil
 }
 
-// RegisterFile registers fd under subject (schemaType PROTOBUF). Its
-// imported non-google files are registered first, each under its file name
-// as subject, and passed as references (name = the import path, subject =
-// the file name, version = the version registered).
+// RegisterFile registers fd under subject (schemaType PROTOBUF). A version
+// of the subject that already holds the same definitions (in any text, with
+// references under any subjects, as another client registered it) is used
+// as it is. Otherwise its imported non-google files are registered first (the
+// same way), each under the subject the subject's newest version uses for
+// that import, else under its file name, and passed as references (name =
+// the import path, version = the version found or registered).
 func (r *Registry) RegisterFile(ctx context.Context, subject string, fd *desc.FileDescriptor) (Registered, error) {
 	if r.Client == nil {
 		return Registered{}, fmt.Errorf("proto_schema_registry needs a schema registry (schema.registry.url or --registry)")
 	}
-	var refs []sr.SchemaReference
-	for _, dep := range fd.GetDependencies() {
-		if IsWellKnown(dep.GetName()) {
-			continue
+	key := subject + "\x00file\x00" + fd.GetName()
+	r.mu.Lock()
+	r.init()
+	reg, ok := r.regs[key]
+	r.mu.Unlock()
+	if ok {
+		return reg, nil
+	}
+	reg, latestRefs, found, err := r.findFile(ctx, subject, fd)
+	if err != nil {
+		return Registered{}, fmt.Errorf("looking up subject %q: %w", subject, err)
+	}
+	if !found {
+		var refs []sr.SchemaReference
+		for _, dep := range fd.GetDependencies() {
+			if IsWellKnown(dep.GetName()) {
+				continue
+			}
+			depSubject := dep.GetName()
+			if s, ok := latestRefs[dep.GetName()]; ok {
+				depSubject = s
+			}
+			dreg, err := r.RegisterFile(ctx, depSubject, dep)
+			if err != nil {
+				return Registered{}, err
+			}
+			refs = append(refs, sr.SchemaReference{Name: dep.GetName(), Subject: dreg.Subject, Version: dreg.Version})
 		}
-		reg, err := r.RegisterFile(ctx, dep.GetName(), dep)
+		text, err := r.SchemaText(fd)
 		if err != nil {
 			return Registered{}, err
 		}
-		refs = append(refs, sr.SchemaReference{Name: dep.GetName(), Subject: reg.Subject, Version: reg.Version})
+		if reg, err = r.register(ctx, subject, sr.Schema{Schema: text, Type: sr.TypeProtobuf, References: refs}); err != nil {
+			return Registered{}, err
+		}
 	}
-	text, err := r.SchemaText(fd)
+	r.mu.Lock()
+	r.regs[key] = reg
+	r.mu.Unlock()
+	return reg, nil
+}
+
+// findFile looks for a version of subject, newest first, whose schema
+// (references resolved) defines the same messages, enums and services as fd
+// and its imports, with the same top-level messages in the same order (the
+// message indexes of framed data depend on it). latestRefs maps the import
+// names of the newest version to their subjects.
+func (r *Registry) findFile(ctx context.Context, subject string, fd *desc.FileDescriptor) (reg Registered, latestRefs map[string]string, found bool, err error) {
+	versions, err := r.Client.SubjectVersions(ctx, subject)
 	if err != nil {
-		return Registered{}, err
+		var re *sr.ResponseError
+		if errors.As(err, &re) && re.StatusCode == 404 {
+			return reg, nil, false, nil
+		}
+		return reg, nil, false, err
 	}
-	return r.register(ctx, subject, sr.Schema{Schema: text, Type: sr.TypeProtobuf, References: refs})
+	want, err := definitions(fd)
+	if err != nil {
+		return reg, nil, false, err
+	}
+	sort.Sort(sort.Reverse(sort.IntSlice(versions)))
+	for i, v := range versions {
+		vs, err := r.Client.SchemaByVersion(ctx, subject, v)
+		if err != nil {
+			return reg, nil, false, err
+		}
+		if vs.Type != sr.TypeProtobuf {
+			continue
+		}
+		if i == 0 && len(vs.References) > 0 {
+			latestRefs = map[string]string{}
+			for _, ref := range vs.References {
+				latestRefs[ref.Name] = ref.Subject
+			}
+		}
+		w, err := r.ParseWriter(ctx, vs.ID, vs.Schema)
+		if err != nil {
+			if ctx.Err() != nil {
+				return reg, nil, false, ctx.Err()
+			}
+			continue // a version deimos cannot parse is not this schema
+		}
+		got, err := definitions(w)
+		if err == nil && got == want {
+			return Registered{Subject: subject, ID: vs.ID, Version: vs.Version}, latestRefs, true, nil
+		}
+	}
+	return reg, latestRefs, false, nil
+}
+
+// definitions is a canonical text of what a file defines for the wire: its
+// top-level messages in order, and every message, enum and service of the
+// file and its imports (by full name, sorted), with the syntax of the file
+// defining each. File names, import paths, comments and layout do not count.
+func definitions(fd *desc.FileDescriptor) (string, error) {
+	defs := map[string][]byte{}
+	seen := map[string]bool{}
+	mo := proto.MarshalOptions{Deterministic: true}
+	var add func(f *desc.FileDescriptor) error
+	add = func(f *desc.FileDescriptor) error {
+		if seen[f.GetName()] {
+			return nil
+		}
+		seen[f.GetName()] = true
+		syntax := f.AsFileDescriptorProto().GetSyntax()
+		put := func(name string, m proto.Message) error {
+			b, err := mo.Marshal(m)
+			if err != nil {
+				return err
+			}
+			defs[name] = append([]byte(syntax+"\x00"), b...)
+			return nil
+		}
+		for _, m := range f.GetMessageTypes() {
+			if err := put("m "+m.GetFullyQualifiedName(), m.AsDescriptorProto()); err != nil {
+				return err
+			}
+		}
+		for _, e := range f.GetEnumTypes() {
+			if err := put("e "+e.GetFullyQualifiedName(), e.AsEnumDescriptorProto()); err != nil {
+				return err
+			}
+		}
+		for _, s := range f.GetServices() {
+			if err := put("s "+s.GetFullyQualifiedName(), s.AsServiceDescriptorProto()); err != nil {
+				return err
+			}
+		}
+		for _, dep := range f.GetDependencies() {
+			if err := add(dep); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	if err := add(fd); err != nil {
+		return "", err
+	}
+	var b strings.Builder
+	b.WriteString(fd.GetPackage())
+	for _, m := range fd.GetMessageTypes() {
+		b.WriteString("\x00" + m.GetName())
+	}
+	names := make([]string, 0, len(defs))
+	for n := range defs {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	for _, n := range names {
+		b.WriteString("\x01" + n + "\x00")
+		b.Write(defs[n])
+	}
+	return b.String(), nil
 }
 
 // RegisterJSONSchema registers a JSON Schema (schemaType JSON) under subject.
