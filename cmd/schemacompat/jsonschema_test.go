@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -121,6 +122,26 @@ func TestJSONSchemaFiles(t *testing.T) {
 	bad := file(t, dir, "bad.json", `{"type": "object", "properties": {"id": {"type": "int"}}}`)
 	if code, _, errOut := runCmd(t, nil, v1, bad); code != 2 || !strings.Contains(errOut, "bad.json") {
 		t.Fatalf("bad schema: %d %s", code, errOut)
+	}
+}
+
+// $refs to other files resolve next to each version: a change in the
+// referenced file is found at the referring property.
+func TestJSONSchemaFileReferences(t *testing.T) {
+	d1, d2 := t.TempDir(), t.TempDir()
+	home := `{"type":"object","properties":{"addr":{"$ref":"Addr.json"}},"additionalProperties":false}`
+	h1, h2 := file(t, d1, "Home.json", home), file(t, d2, "Home.json", home)
+	file(t, d1, "Addr.json", `{"type":"object","properties":{"zip":{"type":"string"}}}`)
+	file(t, d2, "Addr.json", `{"type":"object","properties":{"zip":{"type":"integer"}}}`)
+	code, out, errOut := runCmd(t, nil, "-o", "json", h1, h2)
+	r := parseReport(t, out)
+	if code != 1 || len(r.Results) != 1 || len(r.Results[0].Problems) != 1 || r.Results[0].Problems[0].Path != "#/properties/addr/properties/zip" {
+		t.Fatalf("changed reference: %d %s %s", code, out, errOut)
+	}
+	// a $ref that resolves to nothing is unusable input
+	file(t, d2, "Broken.json", `{"type":"object","properties":{"a":{"$ref":"Missing.json"}}}`)
+	if code, _, errOut := runCmd(t, nil, h1, filepath.Join(d2, "Broken.json")); code != 2 || !strings.Contains(errOut, "Missing.json") {
+		t.Fatalf("missing reference: %d %s", code, errOut)
 	}
 }
 
