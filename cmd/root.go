@@ -5,9 +5,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
 	"strings"
 
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 
 	"github.com/deimos-cli/deimos/cmd/consume"
 	"github.com/deimos-cli/deimos/cmd/decode"
@@ -24,6 +26,7 @@ import (
 	"github.com/deimos-cli/deimos/cmd/schemacompat"
 	"github.com/deimos-cli/deimos/cmd/topic"
 	"github.com/deimos-cli/deimos/internal/cmdutil"
+	"github.com/deimos-cli/deimos/pkg/config"
 	"github.com/deimos-cli/deimos/pkg/errs"
 )
 
@@ -82,8 +85,60 @@ error, 3 a required service (broker, registry, database) could not be reached.`,
 		newCompletionCmd(),
 	)
 	root.CompletionOptions.DisableDefaultCmd = true
+	root.PersistentPreRunE = func(c *cobra.Command, _ []string) error {
+		return checkLogFlags(f)
+	}
 	markRunErrors(root)
+	tidyHelp(root)
 	return root
+}
+
+// checkLogFlags refuses a bad --log-level / --log-format (or the same in the
+// environment) before any command runs, also in commands that never load
+// the config file; values from deimos.yaml are checked when it loads.
+func checkLogFlags(f *cmdutil.Factory) error {
+	getenv := f.Getenv
+	if getenv == nil {
+		getenv = os.LookupEnv
+	}
+	for _, v := range []struct{ flag, env, val string }{
+		{"--log-level", "DEIMOS_LOG_LEVEL", f.Flags.LogLevel},
+		{"--log-format", "DEIMOS_LOG_FORMAT", f.Flags.LogFormat},
+	} {
+		src, val := v.flag, v.val
+		if val == "" {
+			src = v.env
+			val, _ = getenv(v.env)
+		}
+		if val == "" {
+			continue
+		}
+		var err error
+		if v.flag == "--log-level" {
+			err = config.CheckLogLevel(val)
+		} else {
+			err = config.CheckLogFormat(val)
+		}
+		if err != nil {
+			return errs.Usagef("%s %w", src, err)
+		}
+	}
+	return nil
+}
+
+// tidyHelp fixes how pflag renders some flags in --help: an empty slice
+// default prints as "(default [])", which says nothing.
+func tidyHelp(c *cobra.Command) {
+	tidy := func(fl *pflag.Flag) {
+		if fl.DefValue == "[]" {
+			fl.DefValue = ""
+		}
+	}
+	c.Flags().VisitAll(tidy)
+	c.PersistentFlags().VisitAll(tidy)
+	for _, s := range c.Commands() {
+		tidyHelp(s)
+	}
 }
 
 // runError marks errors returned by a command's own RunE, so that anything

@@ -2,8 +2,13 @@ package cmd
 
 import (
 	"context"
+	"os"
+	"regexp"
 	"strings"
 	"testing"
+
+	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 
 	"github.com/deimos-cli/deimos/internal/cmdutil"
 )
@@ -63,5 +68,135 @@ func TestContractCommandsExist(t *testing.T) {
 		if code != 0 || !strings.Contains(out, "Usage:") || !strings.Contains(out, "Examples:") {
 			t.Errorf("deimos %s --help: exit %d, stdout %q, stderr %q", strings.Join(path, " "), code, out, errOut)
 		}
+	}
+}
+
+// allCommands returns the path of every command of the tree.
+func allCommands(t *testing.T) [][]string {
+	t.Helper()
+	ios, _, _ := cmdutil.Test("")
+	root := NewRoot(&cmdutil.Factory{IO: ios, Getenv: func(string) (string, bool) { return "", false }})
+	var out [][]string
+	var walk func(c *cobra.Command, path []string)
+	walk = func(c *cobra.Command, path []string) {
+		out = append(out, path)
+		for _, s := range c.Commands() {
+			if !s.Hidden && s.Name() != "help" {
+				walk(s, append(append([]string{}, path...), s.Name()))
+			}
+		}
+	}
+	walk(root, nil)
+	return out
+}
+
+// Every command's --help renders its flags readably: no "(default [])"
+// for empty lists, and a value name in backticks is a placeholder, not a
+// word of the sentence (pflag takes the first `quoted` text as the name).
+func TestHelpRendering(t *testing.T) {
+	okName := regexp.MustCompile("^([A-Z][A-Z0-9_]*|N,N…|[a-z0-9]+(Array|Slice)?|strings|ints|duration|float|int|uint|format)$")
+	ios, _, _ := cmdutil.Test("")
+	root := NewRoot(&cmdutil.Factory{IO: ios, Getenv: func(string) (string, bool) { return "", false }})
+	for _, path := range allCommands(t) {
+		code, out, errOut := run(t, append(path, "--help")...)
+		if code != 0 {
+			t.Fatalf("deimos %s --help: exit %d %s", strings.Join(path, " "), code, errOut)
+		}
+		if strings.Contains(out, "(default [])") {
+			t.Errorf("deimos %s --help prints (default []):\n%s", strings.Join(path, " "), out)
+		}
+		c, _, err := root.Find(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		c.Flags().VisitAll(func(fl *pflag.Flag) {
+			name, _ := pflag.UnquoteUsage(fl)
+			if name != "" && !okName.MatchString(name) {
+				t.Errorf("deimos %s --%s renders its value as %q (a backtick in the usage text?)", strings.Join(path, " "), fl.Name, name)
+			}
+		})
+	}
+	code, out, _ := run(t, "consume", "--help")
+	if code != 0 || !strings.Contains(out, "--consumer NAME") || !strings.Contains(out, "--partition N,N…") {
+		t.Fatalf("consume --help:\n%s", out)
+	}
+}
+
+// A log level or format deimos does not know is a usage error (exit 2),
+// from the flag, the environment or deimos.yaml, in every command; also
+// in commands that never read the config file.
+func TestLogLevelAndFormatChecked(t *testing.T) {
+	dir := t.TempDir()
+	cfg := dir + "/deimos.yaml"
+	if err := os.WriteFile(cfg, []byte("log: {level: loud}\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name string
+		env  map[string]string
+		args []string
+		want string
+	}{
+		{"flag level", nil, []string{"--log-level", "loud", "migrate", "sql"}, `--log-level "loud": use debug, info, warn or error`},
+		{"flag format", nil, []string{"--log-format", "yaml", "migrate", "sql"}, `--log-format "yaml": use text or json`},
+		{"env level, no config read", map[string]string{"DEIMOS_LOG_LEVEL": "loud"}, []string{"gen-keys", "--schema", "x", "--field", "y"}, `DEIMOS_LOG_LEVEL "loud"`},
+		{"config file level", nil, []string{"--config", cfg, "outbox", "status"}, `log.level "loud": use debug, info, warn or error`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			ios, out, errOut := cmdutil.Test("")
+			f := &cmdutil.Factory{IO: ios, Getenv: func(k string) (string, bool) { v, ok := tt.env[k]; return v, ok }}
+			code := Run(context.Background(), f, tt.args)
+			if code != 2 || !strings.Contains(errOut.String(), tt.want) {
+				t.Fatalf("exit %d, stdout %q, stderr %q; want exit 2 and %q", code, out, errOut, tt.want)
+			}
+		})
+	}
+	for _, lvl := range []string{"debug", "INFO", "warn", "error"} {
+		ios, _, errOut := cmdutil.Test("")
+		f := &cmdutil.Factory{IO: ios, Getenv: func(string) (string, bool) { return "", false }}
+		if code := Run(context.Background(), f, []string{"--log-level", lvl, "migrate", "sql", "--dialect", "sqlite"}); code != 0 {
+			t.Fatalf("--log-level %s: exit %d %s", lvl, code, errOut)
+		}
+	}
+}
+
+// The letter rule of docs/flags.md: -o is --output and -f is --file (an
+// input file) in every command; consume keeps kcat's consumer letters
+// (-o offset, -f format), the one documented exception. A new command is
+// checked as soon as it is added to the tree.
+func TestFlagLettersFollowTheRule(t *testing.T) {
+	ios, _, _ := cmdutil.Test("")
+	root := NewRoot(&cmdutil.Factory{IO: ios, Getenv: func(string) (string, bool) { return "", false }})
+	exceptions := map[string]map[string]string{ // command path -> letter -> long name
+		"deimos consume": {"o": "offset", "f": "format"},
+	}
+	rule := map[string]string{"o": "output", "f": "file"}
+	seen := map[string]int{}
+	for _, path := range allCommands(t) {
+		c, _, err := root.Find(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		c.Flags().VisitAll(func(fl *pflag.Flag) {
+			want, ok := rule[fl.Shorthand]
+			if ex, has := exceptions[c.CommandPath()][fl.Shorthand]; has {
+				want, ok = ex, true
+			}
+			if ok && fl.Name != want {
+				t.Errorf("%s: -%s is --%s; the rule (docs/flags.md) says --%s", c.CommandPath(), fl.Shorthand, fl.Name, want)
+			}
+			for letter, long := range rule {
+				if fl.Name == long && fl.Shorthand != letter && fl.Shorthand != "" {
+					t.Errorf("%s: --%s has -%s; the rule says -%s", c.CommandPath(), long, fl.Shorthand, letter)
+				}
+			}
+			if ok {
+				seen[fl.Shorthand]++
+			}
+		})
+	}
+	if seen["o"] < 5 || seen["f"] < 4 {
+		t.Fatalf("the rule was checked on %d -o and %d -f flags; expected the whole tree", seen["o"], seen["f"])
 	}
 }

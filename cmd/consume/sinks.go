@@ -44,7 +44,7 @@ type sinkOptions struct {
 func addSinkFlags(c *cobra.Command, o *sinkOptions) {
 	o.cmd = c
 	fl := c.Flags()
-	fl.StringVar(&o.consumer, "consumer", "", "use the settings of this entry of deimos.yaml `consumers:` (sink, exec, checkpoint…); flags override them")
+	fl.StringVar(&o.consumer, "consumer", "", "use the settings of the consumers: entry `NAME` of deimos.yaml (sink, exec, checkpoint…); flags override them")
 	fl.StringVar(&o.sink, "sink", "", "write records to a database table instead of printing: table:NAME (upsert by primary key, tombstones delete)")
 	fl.StringSliceVar(&o.mapping, "map", nil, "table sink: COLUMN=FIELD takes a column's value from another payload field (repeatable)")
 	fl.StringSliceVar(&o.keyColumns, "key-columns", nil, "table sink: conflict target columns (default: the primary key)")

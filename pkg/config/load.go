@@ -375,10 +375,11 @@ func (c *Config) Validate() error {
 	default:
 		return fmt.Errorf("schema.key_subject: %q is not prefixed or unprefixed", c.Schema.KeySubject)
 	}
-	switch c.Log.Format {
-	case "text", "json":
-	default:
-		return fmt.Errorf("log format %q is not text or json", c.Log.Format)
+	if err := CheckLogFormat(c.Log.Format); err != nil {
+		return fmt.Errorf("log.format %w", err)
+	}
+	if err := CheckLogLevel(c.Log.Level); err != nil {
+		return fmt.Errorf("log.level %w", err)
 	}
 	switch c.Producers.Backend {
 	case "kafka", "outbox":
@@ -403,4 +404,22 @@ func (c *Config) Validate() error {
 		}
 	}
 	return nil
+}
+
+// CheckLogLevel accepts the log levels deimos knows (any case).
+func CheckLogLevel(s string) error {
+	switch strings.ToLower(s) {
+	case "debug", "info", "warn", "error":
+		return nil
+	}
+	return fmt.Errorf("%q: use debug, info, warn or error", s)
+}
+
+// CheckLogFormat accepts text and json.
+func CheckLogFormat(s string) error {
+	switch s {
+	case "text", "json":
+		return nil
+	}
+	return fmt.Errorf("%q: use text or json", s)
 }
