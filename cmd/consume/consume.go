@@ -22,7 +22,8 @@ type options struct {
 	topics        []string
 	regex         bool
 	partitions    []int32
-	offset, until string
+	offsets       []string
+	until         string
 	count         int
 	exitAtEnd     bool
 	group         string
@@ -54,9 +55,13 @@ prints value bytes; -f TEMPLATE uses kcat's tokens:
   %T timestamp (ms)  %h headers (k=v,...)  %H header count  \n \t  %%
 
 Offsets (-o), in kcat's words: beginning (default), end, stored (the group's),
-OFFSET, -N (the last N of each partition), @RFC3339 or @UNIXMILLIS (first record
-at or after), -DURATION (e.g. -1h). --until @TIME|OFFSET stops each partition
-there. -e exits when every partition reaches the end offset it had at start.
+OFFSET, -N (the last N of each partition), s@MILLIS (first record at or after)
+and e@MILLIS (stop before; -o may be given twice: -o s@T1 -o e@T2). Also
+-DURATION (e.g. -1h) and rpk's start/oldest, end/newest, +N (N after the log
+start), @MILLIS, @SECONDS, @YYYY-MM-DD, @RFC3339 and @-DURATION; rpk's ranges
+(10:20, @T1:T2) are not taken: use --until. Table: docs/flags.md.
+--until @TIME|OFFSET stops each partition there. -e exits when every
+partition reaches the end offset it had at start.
 
 Without -g no group state is read or written. With -g the group's committed
 offsets win (-o applies to partitions without one) and offsets are committed
@@ -64,6 +69,7 @@ after each batch is written out. Ctrl-C stops cleanly (flush, commit, exit 0).`,
 		Example: `  deimos consume -t widgets -e                       # everything, then exit
   deimos consume -t widgets -o -10 -e                 # the last 10 per partition
   deimos consume -t widgets -o -1h --until @2024-05-01T12:00:00Z
+  deimos consume -t widgets -o s@1714557600000 -o e@1714561200000   # kcat's time range
   deimos consume -t 'orders\..*' --regex -g audit      # join a group, commit as printed
   deimos consume -t widgets -e -f '%p:%o %k %s\n'
   deimos consume -t widgets -e > dump.jsonl && deimos produce -f dump.jsonl -t widgets-copy`,
@@ -75,8 +81,8 @@ after each batch is written out. Ctrl-C stops cleanly (flush, commit, exit 0).`,
 	fl := c.Flags()
 	fl.StringArrayVarP(&o.topics, "topic", "t", nil, "topic(s): comma list, repeatable")
 	fl.BoolVar(&o.regex, "regex", false, "treat -t values as regular expressions")
-	fl.Int32SliceVarP(&o.partitions, "partition", "p", nil, "partitions to read (comma list); default all")
-	fl.StringVarP(&o.offset, "offset", "o", "beginning", "start: beginning, end, stored, OFFSET, -N, @RFC3339, -DURATION")
+	fl.Int32SliceVarP(&o.partitions, "partition", "p", nil, "partitions to read, a comma list `N,N…` (default: all)")
+	fl.StringArrayVarP(&o.offsets, "offset", "o", nil, "where to start (default beginning): beginning, end, stored, `OFFSET`, -N, +N, s@MILLIS, @RFC3339, -DURATION; and e@MILLIS to stop (repeatable, as in kcat)")
 	fl.StringVar(&o.until, "until", "", "stop each partition before @RFC3339 / @UNIXMILLIS or OFFSET")
 	fl.IntVarP(&o.count, "count", "c", 0, "stop after COUNT records")
 	fl.BoolVarP(&o.exitAtEnd, "exit", "e", false, "exit when every partition reaches its end offset taken at start")
@@ -131,13 +137,18 @@ func run(c *cobra.Command, f *cmdutil.Factory, o *options, so *sinkOptions) erro
 	if len(clean) == 0 {
 		return errs.Usagef("-t TOPIC is required (or --consumer NAME with topics in deimos.yaml)")
 	}
-	off, err := consume.ParseOffset(o.offset, time.Now())
+	now := time.Now()
+	off, until, err := consume.ParseOffsets(o.offsets, now)
 	if err != nil {
 		return errs.Usagef("-o: %w", err)
 	}
-	until, err := consume.ParseUntil(o.until)
-	if err != nil {
-		return errs.Usage(err)
+	if o.until != "" {
+		if until != nil {
+			return errs.Usagef("-o e@... and --until both set where to stop: give one")
+		}
+		if until, err = consume.ParseUntil(o.until, now); err != nil {
+			return errs.Usage(err)
+		}
 	}
 	if o.count < 0 {
 		return errs.Usagef("-c %d: use a positive count (0 or no -c: no limit)", o.count)

@@ -325,6 +325,8 @@ func resetOffset(o Offset) kgo.Offset {
 		return kgo.NewOffset().At(o.N)
 	case OffsetLast:
 		return kgo.NewOffset().AtEnd().Relative(-o.N)
+	case OffsetFromStart:
+		return kgo.NewOffset().AtStart().Relative(o.N)
 	case OffsetTime:
 		return kgo.NewOffset().AfterMilli(o.At.UnixMilli())
 	}

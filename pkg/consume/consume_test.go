@@ -35,8 +35,19 @@ func TestParseOffset(t *testing.T) {
 		{"@2024-05-01T10:00:00Z", Offset{Kind: OffsetTime, At: time.Date(2024, 5, 1, 10, 0, 0, 0, time.UTC)}, false},
 		{"-1h", Offset{Kind: OffsetTime, At: now.Add(-time.Hour)}, false},
 		{"@1714557600000", Offset{Kind: OffsetTime, At: time.UnixMilli(1714557600000)}, false},
+		{"s@1714557600000", Offset{Kind: OffsetTime, At: time.UnixMilli(1714557600000)}, false}, // kcat
+		{"start", Offset{Kind: OffsetBeginning}, false},                                         // rpk
+		{"oldest", Offset{Kind: OffsetBeginning}, false},
+		{"newest", Offset{Kind: OffsetEnd}, false},
+		{"+3", Offset{Kind: OffsetFromStart, N: 3}, false},
+		{"@1714557600", Offset{Kind: OffsetTime, At: time.Unix(1714557600, 0)}, false},
+		{"@2024-05-01", Offset{Kind: OffsetTime, At: time.Date(2024, 5, 1, 0, 0, 0, 0, time.UTC)}, false},
+		{"@-1h", Offset{Kind: OffsetTime, At: now.Add(-time.Hour)}, false},
 		{"soon", Offset{}, true},
 		{"@yesterday", Offset{}, true},
+		{"e@1714557600000", Offset{}, true}, // a stop, not a start: ParseOffsets
+		{"+x", Offset{}, true},
+		{"10:20", Offset{}, true}, // rpk's ranges are not taken
 	}
 	for _, tt := range tests {
 		got, err := ParseOffset(tt.in, now)
@@ -52,6 +63,30 @@ func TestParseOffset(t *testing.T) {
 	}
 	if s := startOffset(Offset{Kind: OffsetExact, N: 100}, 0, 8, -1); s != 8 {
 		t.Errorf("exact past end = %d, want 8", s)
+	}
+	if s := startOffset(Offset{Kind: OffsetFromStart, N: 2}, 5, 8, -1); s != 7 {
+		t.Errorf("+2 of [5,8) = %d, want 7", s)
+	}
+}
+
+// kcat's -o may be given twice: a start and an e@ stop.
+func TestParseOffsets(t *testing.T) {
+	now := time.Date(2024, 5, 1, 12, 0, 0, 0, time.UTC)
+	start, stop, err := ParseOffsets([]string{"s@1714557600000", "e@1714561200000"}, now)
+	if err != nil || start.Kind != OffsetTime || !start.At.Equal(time.UnixMilli(1714557600000)) || stop == nil || stop.Offset != -1 || !stop.At.Equal(time.UnixMilli(1714561200000)) {
+		t.Fatalf("s@ e@: %+v %+v %v", start, stop, err)
+	}
+	start, stop, err = ParseOffsets([]string{"e@1714561200000"}, now)
+	if err != nil || start.Kind != OffsetBeginning || stop == nil {
+		t.Fatalf("e@ alone starts at the beginning: %+v %+v %v", start, stop, err)
+	}
+	if start, stop, err = ParseOffsets(nil, now); err != nil || start.Kind != OffsetBeginning || stop != nil {
+		t.Fatalf("no -o: %+v %+v %v", start, stop, err)
+	}
+	for _, bad := range [][]string{{"end", "-10"}, {"e@1", "e@2"}, {"e@soon"}} {
+		if _, _, err := ParseOffsets(bad, now); err == nil {
+			t.Errorf("%q: no error", bad)
+		}
 	}
 }
 

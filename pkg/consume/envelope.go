@@ -325,5 +325,8 @@ func (e Envelope) Time() (time.Time, error) {
 	if e.Timestamp == "" {
 		return time.Time{}, nil
 	}
-	return parseTime(e.Timestamp)
+	if ms, err := strconv.ParseInt(e.Timestamp, 10, 64); err == nil {
+		return time.UnixMilli(ms), nil // kcat -J writes milliseconds
+	}
+	return parseTime(e.Timestamp, time.Time{})
 }

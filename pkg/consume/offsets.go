@@ -18,6 +18,7 @@ const (
 	OffsetExact                       // "OFFSET": an absolute offset
 	OffsetLast                        // "-N": the last N records of each partition
 	OffsetTime                        // "@RFC3339", "@millis" or "-DURATION": first record at/after a time
+	OffsetFromStart                   // "+N" (rpk): N records after the log start
 )
 
 // Offset is a parsed -o value.
@@ -27,9 +28,11 @@ type Offset struct {
 	At   time.Time // OffsetTime
 }
 
-// ParseOffset parses kcat's -o words: beginning, end, stored, OFFSET, -N
-// (last N per partition), @RFC3339 / @UNIXMILLIS (first record at or after
-// that time) and -DURATION such as -1h or -90m (now minus the duration).
+// ParseOffset parses one -o value: kcat's words beginning, end, stored,
+// OFFSET, -N (last N per partition) and s@MILLIS; rpk's start/oldest,
+// end/newest, +N (N after the log start), @MILLIS, @SECONDS (10 digits),
+// @YYYY-MM-DD, @RFC3339 and @-DURATION; and -DURATION such as -1h (now minus
+// the duration). kcat's e@MILLIS is a stop bound: see ParseOffsets.
 func ParseOffset(s string, now time.Time) (Offset, error) {
 	s = strings.TrimSpace(s)
 	switch strings.ToLower(s) {
@@ -40,12 +43,20 @@ func ParseOffset(s string, now time.Time) (Offset, error) {
 	case "stored", "committed":
 		return Offset{Kind: OffsetStored}, nil
 	}
+	if rest, ok := strings.CutPrefix(s, "s@"); ok {
+		s = "@" + rest // kcat: start at a timestamp
+	}
 	if strings.HasPrefix(s, "@") {
-		t, err := parseTime(s[1:])
+		t, err := parseTime(s[1:], now)
 		if err != nil {
 			return Offset{}, fmt.Errorf("offset %q: %w", s, err)
 		}
 		return Offset{Kind: OffsetTime, At: t}, nil
+	}
+	if rest, ok := strings.CutPrefix(s, "+"); ok {
+		if n, err := strconv.ParseInt(rest, 10, 64); err == nil && n >= 0 {
+			return Offset{Kind: OffsetFromStart, N: n}, nil
+		}
 	}
 	if n, err := strconv.ParseInt(s, 10, 64); err == nil {
 		if n < 0 {
@@ -58,19 +69,65 @@ func ParseOffset(s string, now time.Time) (Offset, error) {
 			return Offset{Kind: OffsetTime, At: now.Add(-d)}, nil
 		}
 	}
-	return Offset{}, fmt.Errorf("offset %q: use beginning, end, stored, OFFSET, -N (last N), @RFC3339 or -DURATION (e.g. -1h)", s)
+	return Offset{}, fmt.Errorf("offset %q: %s", s, offsetWords)
 }
 
-func parseTime(s string) (time.Time, error) {
-	if ms, err := strconv.ParseInt(s, 10, 64); err == nil {
-		return time.UnixMilli(ms), nil
+const offsetWords = "use beginning, end, stored, OFFSET, -N (last N), +N, s@MILLIS, e@MILLIS, @RFC3339, @MILLIS or -DURATION (e.g. -1h); see docs/flags.md"
+
+// ParseOffsets parses every -o value given, as kcat does: at most one start
+// (any ParseOffset form) and at most one e@TIME, the stop bound (exclusive)
+// that --until also sets. No value means the beginning.
+func ParseOffsets(vals []string, now time.Time) (Offset, *Bound, error) {
+	var start *Offset
+	var stop *Bound
+	for _, v := range vals {
+		if rest, ok := strings.CutPrefix(strings.TrimSpace(v), "e@"); ok {
+			if stop != nil {
+				return Offset{}, nil, fmt.Errorf("offset %q: only one e@ end", v)
+			}
+			t, err := parseTime(rest, now)
+			if err != nil {
+				return Offset{}, nil, fmt.Errorf("offset %q: %w", v, err)
+			}
+			stop = &Bound{Offset: -1, At: t}
+			continue
+		}
+		if start != nil {
+			return Offset{}, nil, fmt.Errorf("offset %q: only one start (and one e@ end) may be given", v)
+		}
+		o, err := ParseOffset(v, now)
+		if err != nil {
+			return Offset{}, nil, err
+		}
+		start = &o
+	}
+	if start == nil {
+		return Offset{Kind: OffsetBeginning}, stop, nil
+	}
+	return *start, stop, nil
+}
+
+// parseTime reads a time: unix milliseconds (13 digits) or seconds (10
+// digits or fewer, as rpk reads them), RFC 3339, YYYY-MM-DD[ HH:MM:SS] (UTC),
+// or -DURATION before now (unless now is zero).
+func parseTime(s string, now time.Time) (time.Time, error) {
+	if n, err := strconv.ParseInt(s, 10, 64); err == nil && n >= 0 {
+		if len(s) <= 10 {
+			return time.Unix(n, 0), nil
+		}
+		return time.UnixMilli(n), nil
+	}
+	if rest, ok := strings.CutPrefix(s, "-"); ok && !now.IsZero() {
+		if d, err := time.ParseDuration(rest); err == nil && d > 0 {
+			return now.Add(-d), nil
+		}
 	}
 	for _, layout := range []string{time.RFC3339Nano, "2006-01-02T15:04:05", "2006-01-02 15:04:05", "2006-01-02"} {
 		if t, err := time.Parse(layout, s); err == nil {
 			return t, nil
 		}
 	}
-	return time.Time{}, fmt.Errorf("not an RFC3339 time or unix milliseconds")
+	return time.Time{}, fmt.Errorf("not a time: use unix milliseconds, RFC3339, YYYY-MM-DD or -DURATION")
 }
 
 // Bound is a stop bound (--until): consumption of a partition stops before
@@ -81,13 +138,13 @@ type Bound struct {
 }
 
 // ParseUntil parses --until: @RFC3339 / @UNIXMILLIS or an absolute OFFSET (exclusive).
-func ParseUntil(s string) (*Bound, error) {
+func ParseUntil(s string, now time.Time) (*Bound, error) {
 	s = strings.TrimSpace(s)
 	if s == "" {
 		return nil, nil
 	}
 	if strings.HasPrefix(s, "@") {
-		t, err := parseTime(s[1:])
+		t, err := parseTime(s[1:], now)
 		if err != nil {
 			return nil, fmt.Errorf("--until %q: %w", s, err)
 		}
@@ -113,6 +170,8 @@ func startOffset(o Offset, logStart, logEnd, atTime int64) int64 {
 		s = o.N
 	case OffsetLast:
 		s = logEnd - o.N
+	case OffsetFromStart:
+		s = logStart + o.N
 	case OffsetTime:
 		s = atTime
 		if s < 0 {
