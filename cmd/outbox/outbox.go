@@ -19,6 +19,7 @@ import (
 	"github.com/deimos-cli/deimos/internal/cmdutil"
 	"github.com/deimos-cli/deimos/pkg/config"
 	"github.com/deimos-cli/deimos/pkg/errs"
+	"github.com/deimos-cli/deimos/pkg/human"
 	"github.com/deimos-cli/deimos/pkg/kafkaclient"
 	"github.com/deimos-cli/deimos/pkg/outbox"
 )
@@ -268,7 +269,7 @@ func age(sec float64) string {
 	if sec <= 0 {
 		return "-"
 	}
-	return (time.Duration(sec) * time.Second).Round(time.Second).String()
+	return human.Seconds(sec)
 }
 
 func renderStatus(f *cmdutil.Factory, sts []outbox.TopicStatus) error {

@@ -21,6 +21,7 @@ import (
 	"github.com/deimos-cli/deimos/pkg/config"
 	"github.com/deimos-cli/deimos/pkg/encode"
 	"github.com/deimos-cli/deimos/pkg/errs"
+	"github.com/deimos-cli/deimos/pkg/human"
 	"github.com/deimos-cli/deimos/pkg/kafkaclient"
 	"github.com/deimos-cli/deimos/pkg/poller"
 	"github.com/deimos-cli/deimos/pkg/registry"
@@ -242,12 +243,12 @@ func renderTable(f *cmdutil.Factory, sts []poller.Status) {
 		if lastErr == "" {
 			lastErr = "-"
 		}
-		lastSent := fmtTime(s.LastSent)
+		lastSent, lag := fmtTime(s.LastSent), human.Seconds(s.LagSeconds)
 		if s.LastSent == nil {
-			lastSent = "beginning"
+			lastSent, lag = "beginning", "never" // nothing published yet: no lag to measure
 		}
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%d\t%s\t%s\t%d\t%s\t%d\t%s\n", s.Name, s.Table, s.Topic, s.Mode, lastSent, s.LastSentID,
-			fmtTime(s.Newest), (time.Duration(s.LagSeconds * float64(time.Second))).Round(time.Millisecond), s.Pending, fmtTime(s.LastRunAt), s.ErroredBatches, lastErr)
+			fmtTime(s.Newest), lag, s.Pending, fmtTime(s.LastRunAt), s.ErroredBatches, lastErr)
 	}
 	for _, s := range sts {
 		line(s)

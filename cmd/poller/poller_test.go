@@ -268,3 +268,51 @@ func mustExec(t *testing.T, d *sql.DB, q string) {
 		t.Fatalf("%s: %v", q, err)
 	}
 }
+
+// poller status's LAG column is for people: "never" before anything was
+// published, and days and hours (not 26304h0m0s) for a cursor far behind;
+// --output json keeps exact seconds.
+func TestStatusLagForPeople(t *testing.T) {
+	dir := t.TempDir()
+	url := "sqlite:" + filepath.Join(dir, "t.db")
+	ctx := context.Background()
+	d, err := db.OpenOrCreate(ctx, url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.Close()
+	if _, err := migrate.Up(ctx, d, []string{"poller", "outbox"}); err != nil {
+		t.Fatal(err)
+	}
+	mustExec(t, d.DB, `CREATE TABLE widgets (id INTEGER PRIMARY KEY, name TEXT, updated_at DATETIME)`)
+	mustExec(t, d.DB, `INSERT INTO widgets VALUES (1, 'a', '2024-01-01 00:00:00.000000'), (2, 'b', '2024-01-02 03:00:00.000000')`)
+	cfgPath := filepath.Join(dir, "deimos.yaml")
+	cfg := fmt.Sprintf("schema: {backend: json}\ndatabase: {url: %q}\ntopics:\n  - {name: widgets, key_config: {field: id}}\npollers:\n  - {name: WidgetProducer, table: widgets, topic: widgets, backend: outbox}\n", url)
+	if err := os.WriteFile(cfgPath, []byte(cfg), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	lag := func() string {
+		out := testenv.Run(t, dir, nil, "", "--config", cfgPath, "poller", "status").OK(t, "poller status")
+		lines := strings.Split(out, "\n")
+		col := strings.Index(lines[0], "LAG")
+		if col < 0 || len(lines) < 2 || len(lines[1]) <= col {
+			t.Fatalf("no LAG column:\n%s", out)
+		}
+		return strings.Fields(lines[1][col:])[0]
+	}
+	if got := lag(); got != "never" {
+		t.Fatalf("LAG before the first run = %q, want never", got)
+	}
+	testenv.Run(t, dir, nil, "", "--config", cfgPath, "poller", "reset", "WidgetProducer", "--to", "2021-01-01").OK(t, "reset")
+	// newest row 2024-01-02 03:00 - cursor 2021-01-01 = 1096 days 3 hours
+	if got := lag(); got != "1096d3h" {
+		t.Fatalf("LAG after a reset to 2021-01-01 = %q, want 1096d3h", got)
+	}
+	out := testenv.Run(t, dir, nil, "", "--config", cfgPath, "poller", "status", "-o", "json").OK(t, "status json")
+	var sts []struct {
+		LagSeconds float64 `json:"lag_seconds"`
+	}
+	if err := json.Unmarshal([]byte(out), &sts); err != nil || len(sts) != 1 || sts[0].LagSeconds != 1096*86400+3*3600 {
+		t.Fatalf("json lag: %v %s", err, out)
+	}
+}

@@ -19,6 +19,7 @@ import (
 	"github.com/deimos-cli/deimos/pkg/config"
 	"github.com/deimos-cli/deimos/pkg/db"
 	"github.com/deimos-cli/deimos/pkg/errs"
+	"github.com/deimos-cli/deimos/pkg/human"
 	"github.com/deimos-cli/deimos/pkg/kafkaclient"
 	"github.com/deimos-cli/deimos/pkg/tuplekey"
 )
@@ -110,9 +111,9 @@ type LockedTopic struct {
 }
 
 func (l LockedTopic) String() string {
-	age := time.Duration(l.LockAgeSeconds * float64(time.Second)).Round(time.Second)
+	age := human.Seconds(l.LockAgeSeconds)
 	if l.LockedBy == "" {
-		return fmt.Sprintf("%s (%d pending, errored %s ago, retried after %s)", l.Topic, l.Pending, age, LockWindow)
+		return fmt.Sprintf("%s (%d pending, errored %s ago, retried after %s)", l.Topic, l.Pending, age, human.Duration(LockWindow))
 	}
 	return fmt.Sprintf("%s (%d pending, locked by %s %s ago)", l.Topic, l.Pending, l.LockedBy, age)
 }
