@@ -35,6 +35,7 @@ type options struct {
 	linger, timeout                    time.Duration
 	batchSize, maxBuffered             int
 	noIdempotence, quiet, normalize    bool
+	keepGoing                          bool
 	progressMin                        int64
 }
 
@@ -58,8 +59,12 @@ counted as sent. A summary goes to stderr. Any undelivered message is reported
 with its input line number and makes the exit code 1; an unreachable broker or
 an unknown topic exits 3.
 
+A line that cannot be read or encoded stops produce there (lines before it
+are sent); with --keep-going it is reported ("line N: ...") and skipped, the
+rest is sent, and the exit code is 1 with the skipped lines named.
+
 Envelope input (auto-detected, or --input envelope) keeps key, value, headers,
-partition and timestamp exactly, so 'deimos consume -e -o json | deimos produce'
+partition and timestamp exactly, so 'deimos consume -e --output json | deimos produce'
 copies a topic losslessly. With --backend outbox the encoded rows go into the
 kafka_messages table in one transaction, for 'deimos outbox run' (or Ruby
 Deimos) to send.`,
@@ -67,7 +72,7 @@ Deimos) to send.`,
   deimos produce -t widgets -f widgets.jsonl --schema Widget --namespace com.acme --key-config field:id
   printf 'k1\t{"id":1}\n' | deimos produce -t widgets -K '\t' -H source=cli
   echo '' | deimos produce -t widgets -k 42 -Z            # tombstone for key 42
-  deimos consume -t widgets -e -o json | deimos produce -t widgets-copy
+  deimos consume -t widgets -e --output json | deimos produce -t widgets-copy
   deimos produce -t widgets -f rows.jsonl --backend outbox --db postgres://app@db/app
   deimos produce -t widgets -f rows.jsonl --dry-run`,
 		Args: cobra.NoArgs,
@@ -101,6 +106,7 @@ Deimos) to send.`,
 	fl.StringVar(&o.partitioner, "partitioner", "", "crc32 (default, as Deimos/librdkafka) or murmur2 (Java client); overrides kafka.partitioner")
 	fl.DurationVar(&o.timeout, "timeout", 30*time.Second, "give up on an unreachable broker or undeliverable message after this long")
 	fl.BoolVarP(&o.quiet, "quiet", "q", false, "no summary line")
+	fl.BoolVar(&o.keepGoing, "keep-going", false, "skip (and report) input lines that cannot be encoded, send the rest; exit 1 at the end if any were skipped")
 	cmdutil.AddProfileFlag(fl, &o.cpuProfile)
 	// Hidden, for tests: the progress bar's size threshold, so a test under a
 	// pseudo-terminal need not write megabytes (cmd/produce progress_test.go).
@@ -128,7 +134,10 @@ func run(c *cobra.Command, f *cmdutil.Factory, o *options) error {
 	defer stop()
 
 	po := produce.Options{Topic: o.topic, Input: o.input, KeyDelim: unescape(o.keyDelim), Partition: o.partition,
-		TombstoneEmpty: o.tombstone, IgnorePartition: o.ignorePartition}
+		TombstoneEmpty: o.tombstone, IgnorePartition: o.ignorePartition, KeepGoing: o.keepGoing}
+	if o.keepGoing {
+		po.OnBadLine = func(e *produce.InputError) { fmt.Fprintln(f.IO.ErrOut, f.Redact(e.Error())) }
+	}
 	switch o.input {
 	case "auto", "json", "envelope":
 	default:
@@ -276,8 +285,12 @@ func run(c *cobra.Command, f *cmdutil.Factory, o *options) error {
 			verb = "stored in kafka_messages"
 		}
 		rate := float64(res.Messages) / max(el.Seconds(), 1e-9)
-		fmt.Fprintf(f.IO.ErrOut, "%s %d message(s), %d bytes in %s (%.0f msg/s), %d failed\n",
-			verb, res.Messages, res.Bytes, el.Round(time.Millisecond), rate, res.Failed)
+		skipped := ""
+		if res.BadLines > 0 {
+			skipped = fmt.Sprintf(", %d bad input line(s) skipped", res.BadLines)
+		}
+		fmt.Fprintf(f.IO.ErrOut, "%s %d message(s), %d bytes in %s (%.0f msg/s), %d failed%s\n",
+			verb, res.Messages, res.Bytes, el.Round(time.Millisecond), rate, res.Failed, skipped)
 	}
 	if err != nil && ctx.Err() != nil && errs.KindOf(err) == errs.KindFailed && res.Failed == 0 {
 		return nil // interrupted: what was read was flushed

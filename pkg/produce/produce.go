@@ -12,6 +12,8 @@ import (
 	"fmt"
 	"io"
 	"runtime"
+	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -57,6 +59,12 @@ type Options struct {
 	Workers int
 	// OnRead is called after each line is read, with the bytes read so far.
 	OnRead func(line int, bytesRead int64)
+	// KeepGoing skips an input line that cannot be read or encoded (it is
+	// reported through OnBadLine and counted in Result.BadLines) instead of
+	// stopping there. An unreachable registry or a usage error still stops.
+	KeepGoing bool
+	// OnBadLine, with KeepGoing, is called for each skipped line, in input order.
+	OnBadLine func(*InputError)
 }
 
 // Out is one message ready for a sink.
@@ -89,6 +97,10 @@ type Result struct {
 	Bytes    int64
 	Failed   int64
 	Failures []Failure // the first ones (at most 100)
+	// BadLines counts input lines skipped under KeepGoing; BadLineNumbers
+	// holds the first ones (at most 100).
+	BadLines       int64
+	BadLineNumbers []int
 }
 
 // InputError is a bad input line: its number and what is wrong.
@@ -103,7 +115,7 @@ func (e *InputError) Unwrap() error { return e.Err }
 // Run reads in, encodes and sends until EOF, the first bad line, or ctx ends.
 // It always closes the sink, so what was sent before an error is flushed.
 func Run(ctx context.Context, in io.Reader, o Options, sink Sink) (Result, error) {
-	_, err := run(ctx, in, o, sink)
+	res, err := run(ctx, in, o, sink)
 	if d, ok := sink.(interface{ Discard() }); ok && err != nil {
 		d.Discard() // all-or-nothing sinks write nothing after bad input
 	}
@@ -111,8 +123,32 @@ func Run(ctx context.Context, in io.Reader, o Options, sink Sink) (Result, error
 	if err == nil {
 		err = cerr
 	}
+	cres.BadLines, cres.BadLineNumbers = res.BadLines, res.BadLineNumbers
+	if err == nil && res.BadLines > 0 {
+		err = errs.Failedf("%d input line(s) could not be encoded and were skipped (--keep-going): %s", res.BadLines, lineList(res.BadLineNumbers, res.BadLines))
+	}
 	return cres, err
 }
+
+// lineList names the first skipped lines: "lines 3, 7 and 9", or
+// "lines 3, 7, ... (and 120 more)".
+func lineList(nums []int, total int64) string {
+	parts := make([]string, len(nums))
+	for i, n := range nums {
+		parts[i] = strconv.Itoa(n)
+	}
+	s := "line " + strings.Join(parts, ", ")
+	if len(nums) > 1 {
+		s = "lines " + strings.Join(parts[:len(parts)-1], ", ") + " and " + parts[len(parts)-1]
+	}
+	if more := total - int64(len(nums)); more > 0 {
+		s = "lines " + strings.Join(parts, ", ") + fmt.Sprintf(" and %d more", more)
+	}
+	return s
+}
+
+// maxBadLineNumbers bounds the line numbers kept for the summary.
+const maxBadLineNumbers = 100
 
 // chunk is a run of input lines encoded by one worker; chunks are sent to
 // the sink in input order, so per-key order and line numbers are kept.
@@ -122,6 +158,7 @@ type chunk struct {
 	ends  []int  // where each line ends in data
 	lines [][]byte
 	outs  []Out
+	bad   []*InputError // lines skipped under KeepGoing, in order
 	err   error
 	done  chan struct{}
 }
@@ -168,6 +205,10 @@ func run(ctx context.Context, in io.Reader, o Options, sink Sink) (Result, error
 						err = enc.fromLine(cctx, b, &out)
 					}
 					if err != nil {
+						if o.KeepGoing && skippable(err) {
+							ch.bad = append(ch.bad, &InputError{Line: ch.nums[i], Err: err})
+							continue
+						}
 						ch.err = errs.Failed(&InputError{Line: ch.nums[i], Err: err})
 						break
 					}
@@ -265,6 +306,15 @@ func run(ctx context.Context, in io.Reader, o Options, sink Sink) (Result, error
 				return fail(err)
 			}
 		}
+		for _, b := range ch.bad {
+			res.BadLines++
+			if len(res.BadLineNumbers) < maxBadLineNumbers {
+				res.BadLineNumbers = append(res.BadLineNumbers, b.Line)
+			}
+			if o.OnBadLine != nil {
+				o.OnBadLine(b)
+			}
+		}
 		if ch.err != nil {
 			return fail(ch.err)
 		}
@@ -273,6 +323,14 @@ func run(ctx context.Context, in io.Reader, o Options, sink Sink) (Result, error
 		return res, ctx.Err()
 	}
 	return res, readErr
+}
+
+// skippable says whether --keep-going may skip a line that failed with err:
+// bad input yes; an unreachable registry or a usage error (which every
+// following line would hit too) no.
+func skippable(err error) bool {
+	k := errs.KindOf(err)
+	return k != errs.KindUsage && k != errs.KindUnavailable
 }
 
 type topicSpec struct {
