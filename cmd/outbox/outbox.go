@@ -2,26 +2,22 @@
 package outbox
 
 import (
-	"context"
 	"encoding/json"
 	"fmt"
-	"net"
-	"net/http"
 	"strings"
 	"text/tabwriter"
 	"time"
 
 	"github.com/charmbracelet/lipgloss"
 	"github.com/charmbracelet/lipgloss/table"
-	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"github.com/spf13/cobra"
 
 	"github.com/deimos-cli/deimos/internal/cmdutil"
 	"github.com/deimos-cli/deimos/pkg/config"
 	"github.com/deimos-cli/deimos/pkg/errs"
 	"github.com/deimos-cli/deimos/pkg/human"
-	"github.com/deimos-cli/deimos/pkg/kafkaclient"
 	"github.com/deimos-cli/deimos/pkg/outbox"
+	"github.com/deimos-cli/deimos/pkg/supervise"
 )
 
 // NewCmd returns the `outbox` command.
@@ -76,7 +72,7 @@ cron job can tell rows held by another relay from a failure).`,
 		Example: `  deimos outbox run --db postgres://app@db/app -b kafka:9092
   deimos outbox run --once --workers 4 --compact-topics all
   deimos outbox run --once --fail-on-locked -o json   # cron: exit 4 when rows wait behind a lock
-  deimos outbox run --metrics-addr :9394      # Prometheus /metrics`,
+  deimos outbox run --metrics-addr :9394      # Prometheus /metrics, /healthz, /readyz, /status`,
 		Args: cobra.NoArgs,
 		RunE: func(c *cobra.Command, _ []string) error { return runRelay(c, f, o) },
 	}
@@ -85,7 +81,8 @@ cron job can tell rows held by another relay from a failure).`,
 	fl.IntVar(&o.workers, "workers", 0, "worker goroutines, each with its own lock id (default outbox.workers or 1)")
 	fl.IntVar(&o.batchSize, "batch-size", 0, "rows per batch (default outbox.batch_size or 1000)")
 	fl.StringVar(&o.compact, "compact-topics", "", "topics to compact: a comma-separated list, or all (default outbox.compact_topics)")
-	fl.StringVar(&o.metricsAddr, "metrics-addr", "", "serve Prometheus metrics on ADDR/metrics (default outbox.metrics_addr)")
+	fl.StringVar(&o.metricsAddr, "metrics-addr", "", "serve /metrics, /healthz, /readyz and /status on ADDR (default outbox.metrics_addr; same as --http-addr)")
+	fl.StringVar(&o.metricsAddr, "http-addr", "", "serve /metrics, /healthz, /readyz and /status on ADDR (same as --metrics-addr)")
 	fl.DurationVar(&o.deliveryTimeout, "delivery-timeout", 30*time.Second, "how long one send attempt may take before it is retried (default outbox.delivery_timeout or 30s)")
 	fl.BoolVar(&o.failOnLocked, "fail-on-locked", false, "with --once: exit 4 when rows were left waiting behind another relay's lock or an error rest")
 	cmdutil.AddOutputFlag(c, &o.output)
@@ -109,7 +106,7 @@ func runRelay(c *cobra.Command, f *cmdutil.Factory, o *runOptions) error {
 	if fl.Changed("compact-topics") {
 		oc.CompactTopics = config.ParseTopicMatch(o.compact)
 	}
-	if fl.Changed("metrics-addr") {
+	if fl.Changed("metrics-addr") || fl.Changed("http-addr") {
 		oc.MetricsAddr = o.metricsAddr
 	}
 	if fl.Changed("delivery-timeout") || oc.DeliveryTimeout == 0 {
@@ -128,59 +125,24 @@ func runRelay(c *cobra.Command, f *cmdutil.Factory, o *runOptions) error {
 	ctx, stop := cmdutil.SignalContext(c.Context())
 	defer stop()
 
-	d, err := cmdutil.OpenDB(ctx, cfg)
-	if err != nil {
-		return err
-	}
-	defer d.Close()
-	cl, err := kafkaclient.NewClient(cfg.Kafka, outbox.ProducerOpts(oc.DeliveryTimeout.D())...)
-	if err != nil {
-		return err
-	}
-	defer cl.Close()
-	pctx, cancel := context.WithTimeout(ctx, 15*time.Second)
-	err = kafkaclient.Ping(pctx, cl, cfg.Kafka.Brokers)
-	cancel()
-	if err != nil {
-		return err
-	}
-
-	opts := outbox.Options{
-		Workers: oc.Workers, BatchSize: oc.BatchSize, Compact: oc.CompactTopics,
-		Once: o.once, Logger: log,
-	}
-	var srv *http.Server
+	svc := f.NewService(cfg, log)
+	rs := RelaySettings{Outbox: oc, Once: o.once, Log: log}
 	if oc.MetricsAddr != "" {
-		opts.Metrics = outbox.NewMetrics()
-		ln, err := net.Listen("tcp", oc.MetricsAddr)
-		if err != nil {
-			return errs.Usagef("--metrics-addr %s: %w", oc.MetricsAddr, err)
-		}
-		mux := http.NewServeMux()
-		mux.Handle("/metrics", promhttp.HandlerFor(opts.Metrics.Registry, promhttp.HandlerOpts{}))
-		srv = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
-		go func() { _ = srv.Serve(ln) }()
-		log.Info("serving metrics", "addr", "http://"+ln.Addr().String()+"/metrics")
-		defer func() {
-			sctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
-			defer cancel()
-			_ = srv.Shutdown(sctx)
-		}()
+		rs.Metrics = svc.Registerer(JobName)
 	}
-	log.Info("outbox relay", "db", d.URL, "kafka", kafkaclient.Describe(cfg.Kafka))
-	r, err := outbox.New(ctx, d, cl, opts)
-	if err != nil {
-		return err
-	}
+	var sum outbox.Summary
+	var el time.Duration
+	ran := false
+	rs.OnSummary = func(s outbox.Summary, d time.Duration) { sum, el, ran = s, d, true }
 	stopProfile, err := cmdutil.StartProfile(o.cpuProfile)
 	if err != nil {
 		return err
 	}
 	defer stopProfile()
-	start := time.Now()
-	sum, err := r.Run(ctx)
-	el := time.Since(start)
-	if o.once {
+	err = svc.Run(ctx, []supervise.Job{RelayJob(cfg, rs)}, cmdutil.ServiceOptions{
+		HTTPAddr: oc.MetricsAddr, AddrFlag: "--metrics-addr", Policy: supervise.StopAll,
+		Needs: cmdutil.Needs{DB: true, Kafka: true}})
+	if o.once && ran {
 		if werr := writeSummary(f, o.output, sum, el); werr != nil && err == nil {
 			err = werr
 		}
@@ -194,9 +156,6 @@ func runRelay(c *cobra.Command, f *cmdutil.Factory, o *runOptions) error {
 			parts[i] = l.String()
 		}
 		return errs.Waitingf("outbox: %d topic(s) left waiting behind another relay's lock or an error rest (--fail-on-locked): %s", len(parts), strings.Join(parts, "; "))
-	}
-	if ctx.Err() != nil && !o.once {
-		return nil // clean stop on signal
 	}
 	return nil
 }

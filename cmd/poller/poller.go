@@ -2,29 +2,20 @@
 package poller
 
 import (
-	"context"
 	"encoding/json"
 	"fmt"
-	"net"
-	"net/http"
 	"strings"
 	"text/tabwriter"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/collectors"
-	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"github.com/spf13/cobra"
-	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/deimos-cli/deimos/internal/cmdutil"
 	"github.com/deimos-cli/deimos/pkg/config"
-	"github.com/deimos-cli/deimos/pkg/encode"
 	"github.com/deimos-cli/deimos/pkg/errs"
 	"github.com/deimos-cli/deimos/pkg/human"
-	"github.com/deimos-cli/deimos/pkg/kafkaclient"
 	"github.com/deimos-cli/deimos/pkg/poller"
-	"github.com/deimos-cli/deimos/pkg/registry"
+	"github.com/deimos-cli/deimos/pkg/supervise"
 )
 
 // NewCmd returns the `poller` command.
@@ -62,7 +53,8 @@ With --once each poller runs until it has caught up, then the command exits.`,
 		RunE: func(cmd *cobra.Command, args []string) error { return run(cmd, f, o, args) },
 	}
 	c.Flags().BoolVar(&o.once, "once", false, "run each poller until caught up, then exit")
-	c.Flags().StringVar(&o.metricsAddr, "metrics-addr", "", "serve Prometheus metrics on ADDR (e.g. :9394) at /metrics")
+	c.Flags().StringVar(&o.metricsAddr, "metrics-addr", "", "serve /metrics, /healthz, /readyz and /status on ADDR (e.g. :9394; same as --http-addr)")
+	c.Flags().StringVar(&o.metricsAddr, "http-addr", "", "serve /metrics, /healthz, /readyz and /status on ADDR (same as --metrics-addr)")
 	return c
 }
 
@@ -111,72 +103,23 @@ func run(cmd *cobra.Command, f *cmdutil.Factory, o *runOpts, names []string) err
 	ctx, stop := cmdutil.SignalContext(cmd.Context())
 	defer stop()
 
-	d, err := cmdutil.OpenDB(ctx, cfg)
-	if err != nil {
-		return err
-	}
-	defer d.Close()
-	reg, err := registry.New(cfg.Schema.Registry)
-	if err != nil {
-		return err
-	}
-	enc, err := encode.New(encode.Options{Config: cfg, Registry: reg})
-	if err != nil {
-		return err
-	}
-	opts := poller.Options{DB: d, Encoder: enc, Logger: log}
-	needKafka := false
-	for _, s := range pollers {
-		needKafka = needKafka || s.Backend == "kafka"
-	}
-	if needKafka {
-		cl, err := kafkaclient.NewClient(cfg.Kafka,
-			kgo.RecordDeliveryTimeout(30*time.Second),
-			kgo.ProducerBatchMaxBytes(1<<20),
-			kgo.ProducerLinger(5*time.Millisecond),
-			kgo.MaxBufferedRecords(100000),
-			// As produce and the outbox relay (and librdkafka, ruby-kafka): let a
-			// broker that allows it create a missing topic.
-			kgo.AllowAutoTopicCreation(),
-		)
-		if err != nil {
-			return err
-		}
-		defer cl.Close()
-		pctx, cancel := context.WithTimeout(ctx, 15*time.Second)
-		err = kafkaclient.Ping(pctx, cl, cfg.Kafka.Brokers)
-		cancel()
-		if err != nil {
-			if ctx.Err() != nil {
-				return nil
-			}
-			return err
-		}
-		opts.Kafka = cl
-	}
+	svc := f.NewService(cfg, log)
+	js := JobSettings{Once: o.once, Log: log}
 	if o.metricsAddr != "" {
-		preg := prometheus.NewRegistry()
-		preg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-		opts.Metrics = poller.NewMetrics(preg)
-		ln, err := net.Listen("tcp", o.metricsAddr)
-		if err != nil {
-			return errs.Usagef("--metrics-addr %s: %w", o.metricsAddr, err)
-		}
-		mux := http.NewServeMux()
-		mux.Handle("/metrics", promhttp.HandlerFor(preg, promhttp.HandlerOpts{}))
-		srv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
-		go func() { _ = srv.Serve(ln) }()
-		defer srv.Close()
-		log.Info("serving metrics", "addr", ln.Addr().String())
+		js.Metrics = svc.Registerer
 	}
-	eng, err := poller.New(opts)
-	if err != nil {
-		return err
-	}
+	needs := cmdutil.Needs{DB: true, Registry: true}
 	for _, s := range pollers {
-		log.Info("starting poller", "poller", s.Name, "table", s.Table, "topic", s.Topic, "mode", s.Mode, "backend", s.Backend)
+		needs.Kafka = needs.Kafka || s.Backend == "kafka"
 	}
-	return eng.Run(ctx, pollers, o.once)
+	// Daemon: a poller that cannot run stops the others (exit non-zero);
+	// --once: each poller catches up, the first failure is the exit code.
+	policy := supervise.StopAll
+	if o.once {
+		policy = supervise.Continue
+	}
+	return svc.Run(ctx, Jobs(cfg, pollers, js), cmdutil.ServiceOptions{HTTPAddr: o.metricsAddr, AddrFlag: "--metrics-addr",
+		Policy: policy, Needs: needs})
 }
 
 type statusOpts struct{ output string }

@@ -77,8 +77,8 @@ pollers:
 		t.Fatal(err)
 	}
 	defer cmd.Process.Kill()
-	addrRe := regexp.MustCompile(`serving metrics"? addr=(\S+)`)
-	rowsRe := regexp.MustCompile(`deimos_poller_rows_published_total\{poller="A"\} (\d+)`)
+	addrRe := regexp.MustCompile(`serving metrics[^"]*" addr=(\S+)`)
+	rowsRe := regexp.MustCompile(`deimos_poller_rows_published_total\{deimos_job="A",poller="A"\} (\d+)`)
 	var metrics string
 	deadline := time.Now().Add(20 * time.Second)
 	for time.Now().Before(deadline) {

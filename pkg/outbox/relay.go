@@ -21,6 +21,7 @@ import (
 	"github.com/deimos-cli/deimos/pkg/errs"
 	"github.com/deimos-cli/deimos/pkg/human"
 	"github.com/deimos-cli/deimos/pkg/kafkaclient"
+	"github.com/deimos-cli/deimos/pkg/progress"
 	"github.com/deimos-cli/deimos/pkg/tuplekey"
 )
 
@@ -49,7 +50,10 @@ type Options struct {
 	MetricsEvery time.Duration
 	Logger       *slog.Logger
 	Metrics      *Metrics // optional
-	Now          func() time.Time
+	// Progress hears each finished batch and pass, and when every worker
+	// waits between passes or after an error (optional).
+	Progress progress.Reporter
+	Now      func() time.Time
 }
 
 func (o *Options) defaults() {
@@ -80,6 +84,7 @@ func (o *Options) defaults() {
 	if o.Now == nil {
 		o.Now = time.Now
 	}
+	o.Progress = progress.Or(o.Progress)
 }
 
 // Summary counts what a Run did.
@@ -128,6 +133,7 @@ type Relay struct {
 	mu                         sync.Mutex
 	failed                     map[string]string
 	ids                        map[string]bool // this run's lock ids
+	idle                       map[*worker]string
 }
 
 // New checks the tables and returns a relay.
@@ -140,7 +146,7 @@ func New(ctx context.Context, d *db.DB, p Producer, opts Options) (*Relay, error
 	if !st.hasDeadLetters {
 		opts.Logger.Warn("dead-letter table deimos_dead_letters is absent: a message Kafka rejects as too large will block its topic (run `deimos migrate up --only deadletter`)")
 	}
-	return &Relay{st: st, p: p, opts: opts, failed: map[string]string{}, ids: map[string]bool{}}, nil
+	return &Relay{st: st, p: p, opts: opts, failed: map[string]string{}, ids: map[string]bool{}, idle: map[*worker]string{}}, nil
 }
 
 var errStopped = errors.New("stopped")
@@ -260,6 +266,31 @@ type worker struct {
 	log *slog.Logger
 }
 
+// waiting tells the Progress reporter this worker waits (reason) or is
+// busy again (""): the relay is idle only while every worker waits.
+func (w *worker) waiting(reason string) {
+	r := w.r
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if reason == "" {
+		delete(r.idle, w)
+	} else {
+		r.idle[w] = reason
+	}
+	if len(r.idle) == r.opts.Workers {
+		r.opts.Progress.Idle(reason)
+	} else {
+		r.opts.Progress.Idle("")
+	}
+}
+
+// sleep is db.SleepCtx (true: slept; false: ctx ended), reported as waiting for reason.
+func (w *worker) sleep(ctx context.Context, d time.Duration, reason string) bool {
+	w.waiting(reason)
+	defer w.waiting("")
+	return db.SleepCtx(ctx, d) == nil
+}
+
 func (w *worker) run(ctx context.Context) error {
 	o := w.r.opts
 	backoff := time.Second
@@ -272,20 +303,21 @@ func (w *worker) run(ctx context.Context) error {
 				return errs.Failedf("outbox: %w", err)
 			}
 			w.log.Error("database error, retrying", "error", err, "retry_in", backoff.String())
-			if db.SleepCtx(ctx, backoff) != nil {
+			if !w.sleep(ctx, backoff, "retrying after a database error") {
 				return nil
 			}
 			backoff = min(backoff*2, o.MaxBackoff)
 			continue
 		}
 		backoff, failures = time.Second, 0
+		o.Progress.Progress()
 		if o.Once {
 			if !did {
 				return nil
 			}
 			continue
 		}
-		if db.SleepCtx(ctx, o.PassInterval) != nil {
+		if !w.sleep(ctx, o.PassInterval, "waiting for rows") {
 			return nil
 		}
 	}
@@ -493,6 +525,7 @@ func (w *worker) processBatch(ctx context.Context, topic string, msgs []Message)
 		m.deadLettered.WithLabelValues(topic).Add(float64(len(dead)))
 		m.batchSeconds.WithLabelValues(topic).Observe(time.Since(start).Seconds())
 	}
+	o.Progress.Progress()
 	w.log.Info(fmt.Sprintf("Sent %d messages to %s", sent, topic), "fetched", len(msgs), "dead_lettered", len(dead), "ms", time.Since(start).Milliseconds())
 	return len(msgs), nil
 }
@@ -590,7 +623,7 @@ func (w *worker) send(ctx context.Context, topic string, batch []Message) ([]Dea
 			return nil, fmt.Errorf("publishing %d of %d messages failed after %d attempts: %w", len(retry), len(batch), attempt, firstErr)
 		}
 		w.log.Warn(fmt.Sprintf("Got error %v when publishing %d messages, retrying...", firstErr, len(retry)), "topic", topic, "attempt", attempt, "retry_in", backoff.String())
-		if db.SleepCtx(ctx, backoff) != nil {
+		if !w.sleep(ctx, backoff, "retrying after a Kafka error") {
 			w.log.Warn("stopping while Kafka is failing: rows kept for the next run", "topic", topic)
 			return nil, errStopped
 		}

@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/twmb/franz-go/pkg/kfake"
 	"github.com/twmb/franz-go/pkg/kgo"
 
@@ -673,11 +674,12 @@ func TestMetricsAndStatus(t *testing.T) {
 		t.Errorf("status %+v", s)
 	}
 	_, _ = d.ExecContext(context.Background(), "UPDATE kafka_topic_info SET locked_by = NULL, locked_at = NULL")
-	m := NewMetrics()
+	preg := prometheus.NewRegistry()
+	m := NewMetrics(preg)
 	if _, err := run(t, d, producer(t, brokers), Options{Metrics: m}); err != nil {
 		t.Fatal(err)
 	}
-	mfs, err := m.Registry.Gather()
+	mfs, err := preg.Gather()
 	if err != nil {
 		t.Fatal(err)
 	}

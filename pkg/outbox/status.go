@@ -147,9 +147,8 @@ func (s *store) status(ctx context.Context, now time.Time) ([]TopicStatus, error
 	return out, nil
 }
 
-// Metrics are the relay's Prometheus metrics, on their own registry.
+// Metrics are the relay's Prometheus metrics.
 type Metrics struct {
-	Registry     *prometheus.Registry
 	maxWait      *prometheus.GaugeVec
 	count        *prometheus.GaugeVec
 	processed    *prometheus.CounterVec
@@ -160,10 +159,9 @@ type Metrics struct {
 	batchSeconds *prometheus.HistogramVec
 }
 
-// NewMetrics registers the metrics on a new registry (plus Go and process collectors).
-func NewMetrics() *Metrics {
+// NewMetrics registers the metrics with reg.
+func NewMetrics(reg prometheus.Registerer) *Metrics {
 	m := &Metrics{
-		Registry: prometheus.NewRegistry(),
 		maxWait: prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "pending_db_messages_max_wait",
 			Help: "Seconds the oldest pending outbox row has waited: now - max(last_processed_at, oldest created_at); 0 when none (Deimos)."}, []string{"topic"}),
 		count: prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "pending_db_messages_count",
@@ -181,8 +179,7 @@ func NewMetrics() *Metrics {
 		batchSeconds: prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: "outbox_batch_duration_seconds",
 			Help: "Time to fetch, send and delete one batch.", Buckets: prometheus.ExponentialBuckets(0.005, 2, 14)}, []string{"topic"}),
 	}
-	m.Registry.MustRegister(m.maxWait, m.count, m.processed, m.published, m.deadLettered, m.errors, m.dbErrors, m.batchSeconds,
-		prometheus.NewGoCollector(), prometheus.NewProcessCollector(prometheus.ProcessCollectorOpts{}))
+	reg.MustRegister(m.maxWait, m.count, m.processed, m.published, m.deadLettered, m.errors, m.dbErrors, m.batchSeconds)
 	return m
 }
 

@@ -13,6 +13,7 @@ import (
 	"github.com/deimos-cli/deimos/pkg/db"
 	"github.com/deimos-cli/deimos/pkg/encode"
 	"github.com/deimos-cli/deimos/pkg/errs"
+	"github.com/deimos-cli/deimos/pkg/progress"
 	"github.com/deimos-cli/deimos/pkg/sqlguard"
 )
 
@@ -41,6 +42,8 @@ type Options struct {
 	RestartWait time.Duration
 	// OnRun is called after every run of a poller (optional; tests and status).
 	OnRun func(RunStats)
+	// Progress hears each batch and run, and the waits between runs (optional).
+	Progress progress.Reporter
 }
 
 // RunStats summarises one run of one poller (spec 3.2 step 6).
@@ -79,6 +82,7 @@ func New(o Options) (*Engine, error) {
 	if o.RestartWait <= 0 {
 		o.RestartWait = 5 * time.Second
 	}
+	o.Progress = progress.Or(o.Progress)
 	return &Engine{o: o, log: o.Logger}, nil
 }
 
@@ -329,6 +333,7 @@ func (w *worker) loop(ctx context.Context, once bool) error {
 		if ctx.Err() != nil {
 			return nil
 		}
+		w.e.o.Progress.Progress()
 		if err != nil {
 			if once {
 				if db.IsConnError(err) && errs.KindOf(err) == errs.KindFailed {
@@ -337,7 +342,7 @@ func (w *worker) loop(ctx context.Context, once bool) error {
 				return err
 			}
 			w.log.Error("poll failed; retrying", "error", w.e.o.DB.Scrub(err.Error()), "retry_in", w.e.o.RestartWait)
-			if db.SleepCtx(ctx, w.e.o.RestartWait) != nil {
+			if !w.sleep(ctx, w.e.o.RestartWait, "retrying after an error") {
 				return nil
 			}
 			continue
@@ -349,10 +354,21 @@ func (w *worker) loop(ctx context.Context, once bool) error {
 		if st.Messages > 0 && w.s.Mode == TimeBased && !w.s.FullTable {
 			wait = 0 // spec 3.2: a run that found rows is followed by an immediate run
 		}
-		if db.SleepCtx(ctx, wait) != nil {
+		if !w.sleep(ctx, wait, "waiting for the next run") {
 			return nil
 		}
 	}
+}
+
+// sleep is db.SleepCtx (true: slept; false: ctx ended), reported to
+// Progress as waiting for reason.
+func (w *worker) sleep(ctx context.Context, d time.Duration, reason string) bool {
+	if d <= 0 {
+		return ctx.Err() == nil
+	}
+	w.e.o.Progress.Idle(reason)
+	defer w.e.o.Progress.Idle("")
+	return db.SleepCtx(ctx, d) == nil
 }
 
 // runOnce is one run: every batch up to the poll's upper bound, then deletions.
@@ -443,6 +459,7 @@ func (w *worker) runTime(ctx context.Context, st *RunStats, producer string, src
 		if err := w.process(ctx, st, rows, tombstones, commit, nil); err != nil {
 			return err
 		}
+		w.e.o.Progress.Progress()
 		from = last
 		if len(rows) < w.s.BatchSize {
 			break
@@ -492,6 +509,7 @@ func (w *worker) runState(ctx context.Context, st *RunStats) error {
 		if err := w.process(ctx, st, rows, false, okCommit, failCommit); err != nil {
 			return err
 		}
+		w.e.o.Progress.Progress()
 		if st.ErroredBatches > before && w.s.FailedState == "" && w.s.PublishTimestampColumn == "" {
 			// the failed rows still match the query: stop until the next run
 			break
