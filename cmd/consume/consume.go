@@ -2,6 +2,7 @@
 package consume
 
 import (
+	"context"
 	"fmt"
 	"strconv"
 	"strings"
@@ -176,7 +177,10 @@ func run(c *cobra.Command, f *cmdutil.Factory, o *options, so *sinkOptions) erro
 
 	co := consume.Options{Topics: clean, Regex: o.regex, Partitions: o.partitions, Offset: off, Until: until,
 		Count: o.count, ExitAtEnd: o.exitAtEnd, Group: o.group, ReadCommitted: o.readCommitted, Strict: o.strict,
-		Handler: handler, Timeout: o.timeout, ReuseBatches: reuse}
+		Handler: handler, Timeout: o.timeout, ReuseBatches: reuse,
+		Reach: func(ctx context.Context, ping func(context.Context) error) error {
+			return kafkaclient.Reach(ctx, cfg.Kafka, ping)
+		}}
 	if !o.noDecode {
 		reg, err := registry.New(cfg.Schema.Registry)
 		if err != nil {

@@ -50,7 +50,7 @@ func RelayJob(cfg *config.Config, s RelaySettings) supervise.Job {
 		}
 		defer cl.Close()
 		pctx, cancel := context.WithTimeout(ctx, 15*time.Second)
-		err = kafkaclient.Ping(pctx, cl, cfg.Kafka.Brokers)
+		err = kafkaclient.Ping(pctx, cl, cfg.Kafka)
 		cancel()
 		if err != nil {
 			return err

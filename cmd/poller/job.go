@@ -85,7 +85,7 @@ func runPoller(ctx context.Context, cfg *config.Config, ps poller.Settings, s Jo
 		}
 		defer cl.Close()
 		pctx, cancel := context.WithTimeout(ctx, 15*time.Second)
-		err = kafkaclient.Ping(pctx, cl, cfg.Kafka.Brokers)
+		err = kafkaclient.Ping(pctx, cl, cfg.Kafka)
 		cancel()
 		if err != nil {
 			if ctx.Err() != nil {

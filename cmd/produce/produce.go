@@ -251,7 +251,7 @@ func run(c *cobra.Command, f *cmdutil.Factory, o *options) error {
 		}
 		defer kcl.Close()
 		pctx, cancel := context.WithTimeout(ctx, o.timeout)
-		err = kafkaclient.Ping(pctx, kcl, cfg.Kafka.Brokers)
+		err = kafkaclient.Ping(pctx, kcl, cfg.Kafka)
 		cancel()
 		if err != nil {
 			if ctx.Err() != nil {

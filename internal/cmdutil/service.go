@@ -283,7 +283,7 @@ func (r *readiness) pingKafka(ctx context.Context) error {
 	}
 	cl := r.kcl
 	r.mu.Unlock()
-	return kafkaclient.Ping(ctx, cl, r.cfg.Kafka.Brokers)
+	return kafkaclient.PingBrokers(ctx, cl, r.cfg.Kafka.Brokers) // readiness: no probe on every check
 }
 
 func (r *readiness) pingRegistry(ctx context.Context) error {

@@ -31,10 +31,10 @@ func Kafka(ctx context.Context, k config.Kafka, extra ...kgo.Opt) (*kadm.Client,
 	if err != nil {
 		return nil, err
 	}
-	if err := cl.Ping(ctx); err != nil {
+	if err := kafkaclient.Reach(ctx, k, cl.Ping); err != nil {
 		cl.Close()
-		if errors.Is(err, context.Canceled) {
-			return nil, err
+		if errors.Is(err, context.Canceled) || errs.KindOf(err) == errs.KindUsage {
+			return nil, err // a TLS or SASL mismatch is named by the probe
 		}
 		if cerr := kafkaErr(err, "connect"); errs.KindOf(cerr) == errs.KindUsage {
 			return nil, cerr

@@ -49,6 +49,9 @@ type Options struct {
 	// its records after Handle returns (the Printer): Run then reuses the
 	// batch and decode memory from poll to poll.
 	ReuseBatches bool
+	// Reach, when set, wraps the first check that a broker answers (ping):
+	// kafkaclient.Reach, which names a TLS or SASL mismatch at once.
+	Reach func(ctx context.Context, ping func(context.Context) error) error
 }
 
 // PartitionRange is a partition's planned start and stop (-1: unbounded).
@@ -92,9 +95,16 @@ func Run(ctx context.Context, base []kgo.Opt, o Options) (Stats, error) {
 
 	mctx, cancel := context.WithTimeout(ctx, o.Timeout)
 	defer cancel()
-	if err := admCl.Ping(mctx); err != nil {
+	reach := o.Reach
+	if reach == nil {
+		reach = func(ctx context.Context, ping func(context.Context) error) error { return ping(ctx) }
+	}
+	if err := reach(mctx, admCl.Ping); err != nil {
 		if ctx.Err() != nil {
 			return st, ctx.Err()
+		}
+		if errs.KindOf(err) == errs.KindUsage {
+			return st, err
 		}
 		return st, errs.Unavailablef("kafka: cannot reach brokers within %s: %w", o.Timeout, err)
 	}

@@ -84,8 +84,16 @@ func NewClient(k config.Kafka, extra ...kgo.Opt) (*kgo.Client, error) {
 }
 
 // Ping checks that at least one broker answers within ctx; the error is
-// marked Unavailable (exit 3) and names the brokers, never credentials.
-func Ping(ctx context.Context, cl *kgo.Client, brokers []string) error {
+// marked Unavailable (exit 3) and names the brokers, never credentials. A
+// broker that speaks differently from k (TLS, SASL) is named at once as a
+// configuration error (exit 2): see Probe.
+func Ping(ctx context.Context, cl *kgo.Client, k config.Kafka) error {
+	return Reach(ctx, k, func(ctx context.Context) error { return PingBrokers(ctx, cl, k.Brokers) })
+}
+
+// PingBrokers is Ping without the probe, for checks repeated while a
+// job runs (readiness), after the first Ping passed.
+func PingBrokers(ctx context.Context, cl *kgo.Client, brokers []string) error {
 	if err := cl.Ping(ctx); err != nil {
 		return errs.Unavailablef("kafka: cannot reach brokers %s: %w", strings.Join(brokers, ","), err)
 	}

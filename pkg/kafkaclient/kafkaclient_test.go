@@ -81,7 +81,7 @@ func produce(t *testing.T, k config.Kafka) error {
 	defer cl.Close()
 	ctx, cancel := context.WithTimeout(context.Background(), 8*time.Second)
 	defer cancel()
-	if err := Ping(ctx, cl, k.Brokers); err != nil {
+	if err := Ping(ctx, cl, k); err != nil {
 		return err
 	}
 	return cl.ProduceSync(ctx, &kgo.Record{Topic: "t", Key: []byte("k"), Value: []byte("v")}).FirstErr()
@@ -233,7 +233,7 @@ func TestDeadBrokerIsUnavailable(t *testing.T) {
 	defer cl.Close()
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
 	defer cancel()
-	err = Ping(ctx, cl, k.Brokers)
+	err = Ping(ctx, cl, k)
 	if errs.ExitCode(err) != errs.CodeUnavailable || !strings.Contains(err.Error(), addr) || strings.Contains(err.Error(), "hunter2") {
 		t.Fatalf("err = %v (exit %d)", err, errs.ExitCode(err))
 	}
