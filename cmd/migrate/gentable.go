@@ -66,11 +66,8 @@ func runGenTable(c *cobra.Command, f *cmdutil.Factory, table string, o genTableO
 	}
 	dialect := o.dialect
 	if dialect == "" {
-		dialect = "postgres"
-		if strings.HasPrefix(cfg.Database.URL, "sqlite") {
-			dialect = "sqlite"
-		} else if strings.HasPrefix(cfg.Database.URL, "mysql") {
-			dialect = "mysql"
+		if dialect = db.DialectName(cfg.Database.URL); dialect == "" {
+			dialect = "postgres"
 		}
 	}
 	if dialect != "sqlite" && dialect != "postgres" && dialect != "mysql" {

@@ -168,13 +168,7 @@ dialect of the configured database URL is used.`,
 				if err != nil {
 					return err
 				}
-				u := cfg.Database.URL
-				switch {
-				case strings.HasPrefix(u, "postgres"):
-					dialect = "postgres"
-				case strings.HasPrefix(u, "mysql"):
-					dialect = "mysql"
-				default:
+				if dialect = db.DialectName(cfg.Database.URL); dialect == "" {
 					dialect = "sqlite"
 				}
 			}

@@ -38,14 +38,17 @@ var (
 	pgMissing bool
 )
 
-// Main runs the package's tests and stops the PostgreSQL server afterwards.
-// Packages that call Postgres must use it: func TestMain(m *testing.M) { testenv.Main(m) }.
+// Main runs the package's tests and stops the PostgreSQL and MariaDB servers afterwards.
+// Packages that call Postgres, MariaDB or Dialects must use it: func TestMain(m *testing.M) { testenv.Main(m) }.
 func Main(m *testing.M) {
 	mainUsed.Store(true)
 	code := m.Run()
 	removeBinary()
 	if pgSrv != nil {
 		pgSrv.stop()
+	}
+	if mdbSrv != nil {
+		mdbSrv.stop()
 	}
 	os.Exit(code)
 }

@@ -24,13 +24,17 @@ func TestComponents(t *testing.T) {
 	if err := cl.ProduceSync(ctx, &kgo.Record{Topic: "t1", Value: []byte("x")}).FirstErr(); err != nil {
 		t.Fatal(err)
 	}
-	for _, u := range []string{SQLiteURL(t), Postgres(t)} {
+	for _, dl := range Dialects(t) {
+		u := dl.URL(t)
 		d, err := db.Open(ctx, u)
 		if err != nil {
 			t.Fatal(err)
 		}
 		if _, err := d.ExecContext(ctx, "CREATE TABLE x (id integer)"); err != nil {
 			t.Fatal(err)
+		}
+		if d.Dialect.Name() != dl.Name {
+			t.Fatalf("%s URL opens as %s", dl.Name, d.Dialect.Name())
 		}
 		if ok, err := d.TableExists(ctx, "x"); err != nil || !ok {
 			t.Fatalf("%s: table exists = %v %v", d.Dialect.Name(), ok, err)

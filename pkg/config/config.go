@@ -194,7 +194,8 @@ func ParseKeyConfig(s string) (KeyConfig, error) {
 	return k, nil
 }
 
-// Database is the SQL connection: sqlite:PATH or postgres://… (mysql:// later).
+// Database is the SQL connection: sqlite:PATH, postgres://… or mysql://… (or the
+// MySQL driver's user:password@tcp(host:3306)/db); see pkg/db.
 // There is no default: every command that reads or writes tables refuses to
 // run without one (a missing setting must never mean a new, empty SQLite file).
 type Database struct {

@@ -1,4 +1,5 @@
-// Package db opens the SQL database named by a URL (sqlite:PATH, postgres://…)
+// Package db opens the SQL database named by a URL (sqlite:PATH, postgres://…,
+// mysql://… or the MySQL driver's user:password@tcp(host:3306)/db)
 // and owns the few SQL differences between dialects: placeholders, identifier
 // quoting, upserts, booleans and time literals. No ORM; database/sql only.
 package db
@@ -50,8 +51,14 @@ func open(ctx context.Context, rawURL string, create bool) (*DB, error) {
 	if err != nil {
 		return nil, err
 	}
-	sdb, err := sql.Open(d.Driver(), dsn)
-	if err != nil {
+	var sdb *sql.DB
+	if d.Name() == "mysql" {
+		conn, cerr := mysqlConnector(dsn)
+		if cerr != nil {
+			return nil, errs.Usagef("database %s: %w", redact.DSN(rawURL), scrub(cerr, rawURL))
+		}
+		sdb = sql.OpenDB(conn)
+	} else if sdb, err = sql.Open(d.Driver(), dsn); err != nil {
 		return nil, errs.Usagef("database %s: %w", redact.DSN(rawURL), scrub(err, rawURL))
 	}
 	if d.Name() == "sqlite" {
@@ -62,6 +69,11 @@ func open(ctx context.Context, rawURL string, create bool) (*DB, error) {
 		sdb.SetMaxOpenConns(16)
 		sdb.SetMaxIdleConns(8)
 		sdb.SetConnMaxIdleTime(5 * time.Minute)
+	}
+	if d.Name() == "mysql" {
+		// Servers and proxies close connections idle past wait_timeout;
+		// the driver's advice is to retire them well before.
+		sdb.SetConnMaxLifetime(30 * time.Minute)
 	}
 	pctx, cancel := context.WithTimeout(ctx, 15*time.Second)
 	defer cancel()
@@ -104,13 +116,14 @@ func parse(raw string, create bool) (Dialect, string, error) {
 			return nil, "", errs.Usagef("database URL %s %w", redact.DSN(raw), err)
 		}
 		return Postgres{}, raw, nil
-	case strings.HasPrefix(raw, "mysql://"):
-		return nil, "", errs.Usagef("database URL %s: mysql is not supported yet", redact.DSN(raw))
+	case strings.HasPrefix(raw, "mysql://") || isMySQLDSN(raw):
+		dsn, err := parseMySQL(raw)
+		if err != nil {
+			return nil, "", err
+		}
+		return MySQL{}, dsn, nil
 	}
-	if strings.Contains(raw, "=") && !strings.Contains(raw, "://") {
-		return nil, "", errs.Usagef("database URL %q: key=value connection strings are not supported; use a postgres://USER@HOST/DB URL (password percent-encoded after USER and a colon)", redact.DSN(raw))
-	}
-	return nil, "", errs.Usagef("database URL %q: use sqlite:PATH or postgres://USER@HOST/DB", redact.DSN(raw))
+	return nil, "", errs.Usagef("database URL %q: use sqlite:PATH, postgres://user:password@host/db or mysql://user:password@host:3306/db", redact.DSN(raw))
 }
 
 // scrub removes a password that a driver might echo back inside an error,
@@ -191,14 +204,30 @@ func Guard(d Dialect) sqlguard.Dialect {
 // GuardsFor returns the sqlguard dialects a fragment must pass for a
 // database URL: its own, or every dialect when the URL names none yet.
 func GuardsFor(rawURL string) []sqlguard.Dialect {
-	if d, _, err := parse(rawURL, true); err == nil { // true: the dialect only, no file check
-		return []sqlguard.Dialect{Guard(d)}
-	}
-	switch {
-	case strings.HasPrefix(rawURL, "mysql://"):
+	switch DialectName(rawURL) {
+	case "sqlite":
+		return []sqlguard.Dialect{sqlguard.SQLite}
+	case "postgres":
+		return []sqlguard.Dialect{sqlguard.Postgres}
+	case "mysql":
 		return []sqlguard.Dialect{sqlguard.MySQL}
 	}
 	return sqlguard.All
+}
+
+// DialectName names the dialect of a database URL ("sqlite", "postgres"
+// or "mysql") from its form alone, without parsing it fully or
+// connecting; "" when it is none of them.
+func DialectName(rawURL string) string {
+	switch {
+	case strings.HasPrefix(rawURL, "sqlite:") || strings.HasPrefix(rawURL, "sqlite3:"):
+		return "sqlite"
+	case strings.HasPrefix(rawURL, "postgres://") || strings.HasPrefix(rawURL, "postgresql://"):
+		return "postgres"
+	case strings.HasPrefix(rawURL, "mysql://") || isMySQLDSN(rawURL):
+		return "mysql"
+	}
+	return ""
 }
 
 // Q quotes an identifier for this dialect (call ValidIdent first for names from config).

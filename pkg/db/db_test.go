@@ -58,7 +58,7 @@ func TestQuoteRebindUpsert(t *testing.T) {
 
 func TestOpenErrors(t *testing.T) {
 	ctx := context.Background()
-	for _, u := range []string{"", "mysql://u:p@h/db", "oracle://x", "sqlite:"} {
+	for _, u := range []string{"", "mysql://u:p@h/", "oracle://x", "sqlite:"} {
 		if _, err := Open(ctx, u); errs.ExitCode(err) != errs.CodeUsage {
 			t.Errorf("Open(%q) = %v, want a usage error", u, err)
 		}

@@ -15,11 +15,13 @@ import (
 // (exit 3) asks these functions; none looks at error text. Each dialect's
 // driver errors are read by type (errors.As), in errors_<dialect>.go:
 //
-//	             SQLite (sqlite3.Error)     PostgreSQL (SQLSTATE)           MySQL/MariaDB (error number)
-//	conn lost    -                          08xxx, 57P01-57P03, connect    2006, 2013, ErrInvalidConn
-//	deadlock     BUSY, LOCKED               40P01, 40001, 55P03            1213, 1205
-//	unique       CONSTRAINT_UNIQUE, _PK     23505                          1062, 1586
-//	row's data   CONSTRAINT, MISMATCH, TOOBIG  classes 22 and 23           data and constraint errors
+//	           SQLite (sqlite3.Error)   PostgreSQL (SQLSTATE)       MySQL/MariaDB (error number)
+//	conn       -                        08xxx, 57P01-57P03,         1040, 1053, 1927, 2006, 2013, 4031,
+//	                                    ConnectError, SafeToRetry   ErrInvalidConn, ErrPktSync
+//	deadlock   BUSY, LOCKED             40P01, 40001, 55P03         1213, 1205, 3572
+//	unique     CONSTRAINT_UNIQUE, _PK   23505                       1062, 1586, 1022
+//	row        CONSTRAINT, MISMATCH,    classes 22 and 23           1048, 1264, 1366, 1406, 1452,
+//	           TOOBIG                                               3819, 4025, …
 //
 // plus, for every driver, the network and database/sql errors in connClass.
 
@@ -37,7 +39,7 @@ func classify(err error) class {
 	if err == nil {
 		return 0
 	}
-	c := connClass(err) | sqliteClass(err) | postgresClass(err)
+	c := connClass(err) | sqliteClass(err) | postgresClass(err) | mysqlClass(err)
 	if errors.Is(err, context.Canceled) {
 		c &^= classConn // we gave up waiting; the connection may be fine
 	}

@@ -47,6 +47,7 @@ func runErrCases(t *testing.T, cases []errCase) {
 			if err == nil {
 				t.Fatal("the scenario produced no error")
 			}
+			t.Logf("%T: %v", err, err)
 			if got := classes(err); got != c.want {
 				t.Fatalf("%T %v: classes %q, want %q", err, err, got, c.want)
 			}
@@ -299,6 +300,119 @@ func TestErrorClassesPostgres(t *testing.T) {
 			_, err := d.ExecContext(cctx, `SELECT pg_sleep(30)`)
 			cancel()
 			return err
+		}},
+	})
+}
+
+// TestErrorClassesMySQL: real MariaDB errors (the same numbers as MySQL 8's
+// except the CHECK failure, 4025 on MariaDB and 3819 on MySQL).
+func TestErrorClassesMySQL(t *testing.T) {
+	ctx := context.Background()
+	d, err := Open(ctx, testenv.MariaDB(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { d.Close() })
+	mustExec(t, d, "CREATE TABLE u (id integer PRIMARY KEY, k varchar(10) UNIQUE, n integer NOT NULL CHECK (n >= 0), j json, s tinyint) ENGINE=InnoDB",
+		"INSERT INTO u (id, k, n) VALUES (1, 'a', 1), (2, 'b', 2)")
+	exec := func(q string) func(*testing.T) error {
+		return func(*testing.T) error { _, err := d.ExecContext(ctx, q); return err }
+	}
+	begin := func(t *testing.T) *sql.Tx {
+		t.Helper()
+		tx, err := d.BeginTx(ctx, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = tx.Rollback() })
+		return tx
+	}
+	lockWait := "SELECT COUNT(*) FROM information_schema.innodb_trx WHERE trx_state = 'LOCK WAIT'"
+	runErrCases(t, []errCase{
+		{"unique index (1062)", "UR", exec("INSERT INTO u (id, k, n) VALUES (3, 'a', 1)")},
+		{"primary key (1062)", "UR", exec("INSERT INTO u (id, k, n) VALUES (1, 'c', 1)")},
+		{"not null (1048)", "R", exec("INSERT INTO u (id, k, n) VALUES (3, 'c', NULL)")},
+		{"check (4025)", "R", exec("INSERT INTO u (id, k, n) VALUES (3, 'c', -1)")},
+		{"invalid json (4025)", "R", exec("INSERT INTO u (id, k, n, j) VALUES (3, 'c', 1, '{nope')")},
+		{"out of range (1264)", "R", exec("INSERT INTO u (id, k, n, s) VALUES (3, 'c', 1, 300)")},
+		{"too long (1406)", "R", exec("INSERT INTO u (id, k, n) VALUES (3, 'cccccccccccc', 1)")},
+		{"incorrect value (1366)", "R", exec("INSERT INTO u (id, k, n) VALUES (3, 'c', 'x')")},
+		{"syntax (1064)", "", exec("SELEC 1")},
+		{"no such table (1146)", "", exec("SELECT * FROM nope")},
+		{"deadlock (1213)", "TD", func(t *testing.T) error {
+			a, b := begin(t), begin(t)
+			mustExec(t, a, "UPDATE u SET n = n + 1 WHERE id = 1")
+			mustExec(t, b, "UPDATE u SET n = n + 1 WHERE id = 2")
+			aerr := make(chan error, 1)
+			go func() { _, err := a.ExecContext(ctx, "UPDATE u SET n = n + 1 WHERE id = 2"); aerr <- err }()
+			waitFor(t, d, lockWait)
+			_, berr := b.ExecContext(ctx, "UPDATE u SET n = n + 1 WHERE id = 1")
+			if berr != nil {
+				_ = b.Rollback() // InnoDB rolled b back: a goes on
+			}
+			errA := <-aerr
+			// InnoDB picks the victim; exactly one of the two fails.
+			if (berr == nil) == (errA == nil) {
+				t.Fatalf("want one deadlock victim, got %v and %v", errA, berr)
+			}
+			if berr != nil {
+				return berr
+			}
+			return errA
+		}},
+		{"lock wait timeout (1205)", "TD", func(t *testing.T) error {
+			a, b := begin(t), begin(t)
+			mustExec(t, a, "UPDATE u SET n = n + 1 WHERE id = 1")
+			mustExec(t, b, "SET SESSION innodb_lock_wait_timeout = 1")
+			_, err := b.ExecContext(ctx, "UPDATE u SET n = n + 1 WHERE id = 1")
+			return err
+		}},
+		{"connection killed by the server", "TC", func(t *testing.T) error {
+			c, err := d.Conn(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer c.Close()
+			var id int64
+			if err := c.QueryRowContext(ctx, "SELECT CONNECTION_ID()").Scan(&id); err != nil {
+				t.Fatal(err)
+			}
+			mustExec(t, d, fmt.Sprintf("KILL %d", id))
+			_, err = c.ExecContext(ctx, "SELECT 1")
+			return err
+		}},
+		{"killed during a statement", "TC", func(t *testing.T) error {
+			c, err := d.Conn(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer c.Close()
+			var id int64
+			if err := c.QueryRowContext(ctx, "SELECT CONNECTION_ID()").Scan(&id); err != nil {
+				t.Fatal(err)
+			}
+			go func() {
+				waitFor(t, d, fmt.Sprintf("SELECT COUNT(*) FROM information_schema.processlist WHERE id = %d AND info LIKE 'SELECT SLEEP%%'", id))
+				_, _ = d.ExecContext(ctx, fmt.Sprintf("KILL %d", id))
+			}()
+			_, err = c.ExecContext(ctx, "SELECT SLEEP(30)")
+			return err
+		}},
+		{"server unreachable", "TC", func(t *testing.T) error {
+			l, _ := net.Listen("tcp", "127.0.0.1:0")
+			addr := l.Addr().String()
+			l.Close()
+			dsn, err := parseMySQL("mysql://u@" + addr + "/x?timeout=2s")
+			if err != nil {
+				t.Fatal(err)
+			}
+			c, err := mysqlConnector(dsn)
+			if err != nil {
+				t.Fatal(err)
+			}
+			p := sql.OpenDB(c)
+			defer p.Close()
+			return p.PingContext(ctx)
 		}},
 	})
 }

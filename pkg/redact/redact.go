@@ -88,6 +88,12 @@ func DSN(raw string) string {
 		return maskKeyValues(raw)
 	case strings.Contains(raw, "@"):
 		return maskMySQL(raw)
+	case mysqlNoCredsRE.MatchString(raw):
+		// tcp(host:3306)/db?params: the MySQL driver's form without credentials
+		if p, q, ok := strings.Cut(raw, "?"); ok {
+			return p + "?" + maskQuery(q)
+		}
+		return raw
 	case !strings.Contains(raw, ":"):
 		return raw // a bare word (a file name, a host): nowhere to hold a password
 	}
@@ -218,7 +224,9 @@ var (
 	urlCredsRE = regexp.MustCompile("([A-Za-z][A-Za-z0-9+.\\-]*://)([^\\s\"'`<>]*)@")
 	jsonPairRE = regexp.MustCompile(`("` + secretKeyPat + `"\s*:\s*)"(?:[^"\\]|\\.)*"`)
 	pairKeyRE  = regexp.MustCompile(`(?:^|[^A-Za-z0-9_.\-])(` + secretKeyPat + `)\s*=\s*`)
-	bearerRE   = regexp.MustCompile(`(?i)(\bbearer\s+)[A-Za-z0-9._~+/=\-]+`)
+	// mysqlNoCredsRE recognises go-sql-driver/mysql's DSN without user@
+	mysqlNoCredsRE = regexp.MustCompile(`^(?:tcp[46]?|unix)\([^()]*\)/`)
+	bearerRE       = regexp.MustCompile(`(?i)(\bbearer\s+)[A-Za-z0-9._~+/=\-]+`)
 )
 
 // maskQuery masks the values of secret parameters in a URL query, keeping

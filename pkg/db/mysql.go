@@ -1,0 +1,188 @@
+package db
+
+import (
+	"database/sql/driver"
+	"net"
+	"net/url"
+	"regexp"
+	"strings"
+	"time"
+
+	"github.com/go-sql-driver/mysql"
+
+	"github.com/deimos-cli/deimos/pkg/errs"
+	"github.com/deimos-cli/deimos/pkg/redact"
+)
+
+// MySQL is MySQL 8 and MariaDB (10.6 and later) through go-sql-driver/mysql.
+// It writes only SQL both accept; docs/mysql.md lists the differences.
+type MySQL struct{}
+
+func (d MySQL) Name() string                 { return "mysql" }
+func (MySQL) Driver() string                 { return "mysql" }
+func (d MySQL) Quote(n string) string        { return Quote(d.Name(), n) }
+func (MySQL) TimeLiteral(t time.Time) string { return "'" + t.UTC().Format(TimeFormat) + "'" }
+
+// Bool is 1 or 0: Rails writes booleans (TINYINT(1)) that way on MySQL.
+func (MySQL) Bool(b bool) string {
+	if b {
+		return "1"
+	}
+	return "0"
+}
+
+func (MySQL) TableExistsQuery() string {
+	return "SELECT COUNT(*) FROM information_schema.tables WHERE table_schema = DATABASE() AND table_name = ?"
+}
+
+// Upsert renders INSERT … ON DUPLICATE KEY UPDATE c = VALUES(c). MySQL
+// picks the conflicting unique index itself (keys only decide which columns
+// are left alone). VALUES(c) is the form MariaDB accepts: MySQL 8.0.20
+// deprecates it in favour of a row alias (AS new), which MariaDB lacks,
+// but still runs it. With only key columns, the update is a no-op.
+func (d MySQL) Upsert(table string, cols, keys []string) string {
+	var b strings.Builder
+	b.WriteString("INSERT INTO " + d.Quote(table) + " (")
+	for i, c := range cols {
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		b.WriteString(d.Quote(c))
+	}
+	b.WriteString(") VALUES (" + strings.TrimSuffix(strings.Repeat("?, ", len(cols)), ", ") + ") ON DUPLICATE KEY UPDATE ")
+	isKey := map[string]bool{}
+	for _, k := range keys {
+		isKey[k] = true
+	}
+	var set []string
+	for _, c := range cols {
+		if !isKey[c] {
+			set = append(set, d.Quote(c)+" = VALUES("+d.Quote(c)+")")
+		}
+	}
+	if len(set) == 0 && len(keys) > 0 {
+		set = append(set, d.Quote(keys[0])+" = "+d.Quote(keys[0]))
+	}
+	b.WriteString(strings.Join(set, ", "))
+	return b.String()
+}
+
+// mysqlDSNRE recognises the driver's own DSN form,
+// [user[:password]@][tcp|unix(address)]/dbname[?params]: an explicit
+// protocol, or credentials followed by "@/".
+var mysqlDSNRE = regexp.MustCompile(`^(?:[^()]*@)?(?:tcp[46]?|unix)\(|^[^/()]*@/`)
+
+// isMySQLDSN reports the go-sql-driver/mysql DSN form (not a URL).
+func isMySQLDSN(raw string) bool {
+	return !strings.Contains(raw, "://") && mysqlDSNRE.MatchString(raw)
+}
+
+// MySQL connection settings deimos relies on, applied to both URL forms.
+const (
+	// MySQLMaxAllowedPacket is the client's packet limit: a 10 MiB message
+	// (Deimos's MEDIUMBLOB limit for kafka_messages.message), escaped into
+	// a statement, fits with room to spare. The server's max_allowed_packet
+	// must allow it too (docs/mysql.md).
+	MySQLMaxAllowedPacket = 64 << 20
+	mysqlDialTimeout      = 10 * time.Second
+	mysqlWriteTimeout     = 60 * time.Second
+)
+
+// parseMySQL turns mysql://user:password@host:3306/db?params or the
+// driver's user:password@tcp(host:3306)/db?params into the driver's DSN,
+// with the settings deimos needs:
+//   - parseTime=true and loc=UTC, and the session time_zone '+00:00':
+//     DATETIME columns hold UTC wall time, as Rails writes them;
+//   - interpolateParams=true (unless the URL sets it): a statement is one
+//     round trip instead of prepare, execute and close;
+//   - maxAllowedPacket 64 MiB unless set; dial timeout 10 s and write
+//     timeout 60 s unless set (no read timeout: a statement may wait on
+//     locks; a dead peer is found by TCP keepalive);
+//   - multiStatements is always off: a statement is one statement.
+//
+// URL query parameters are the driver's (tls=true|skip-verify|preferred,
+// timeout=5s, …); socket=/path connects over a Unix socket instead of TCP.
+func parseMySQL(raw string) (string, error) {
+	var cfg *mysql.Config
+	var set func(string) bool // whether the user set a parameter
+	if strings.Contains(raw, "://") {
+		u, err := redact.ParseURL(raw)
+		if err != nil {
+			return "", errs.Usagef("database URL %s %w", redact.DSN(raw), err)
+		}
+		q := u.Query()
+		netAddr := "tcp(" + u.Host + ")"
+		if sock := q.Get("socket"); sock != "" {
+			if u.Host != "" {
+				return "", errs.Usagef("database URL %s: give a host or socket=, not both", redact.DSN(raw))
+			}
+			netAddr = "unix(" + sock + ")"
+			q.Del("socket")
+		} else if u.Host == "" {
+			return "", errs.Usagef("database URL %s: missing host (mysql://user:password@host:3306/db)", redact.DSN(raw))
+		} else if u.Port() == "" {
+			netAddr = "tcp(" + net.JoinHostPort(u.Hostname(), "3306") + ")"
+		}
+		// Parameters go through the driver's parser; credentials and the
+		// database name are set afterwards so that no character in them
+		// can be read as DSN syntax.
+		cfg, err = mysql.ParseDSN(netAddr + "/?" + q.Encode())
+		if err != nil {
+			return "", errs.Usagef("database URL %s: %v", redact.DSN(raw), redact.Text(err.Error(), redact.Secrets(raw)...))
+		}
+		if u.User != nil {
+			cfg.User = u.User.Username()
+			cfg.Passwd, _ = u.User.Password()
+		}
+		cfg.DBName = strings.TrimPrefix(u.Path, "/")
+		set = func(k string) bool { return q.Has(k) }
+	} else {
+		var err error
+		if cfg, err = mysql.ParseDSN(raw); err != nil {
+			return "", errs.Usagef("database DSN %s: %v", redact.DSN(raw), redact.Text(err.Error(), redact.Secrets(raw)...))
+		}
+		_, query, _ := strings.Cut(raw[strings.LastIndexByte(raw, '/')+1:], "?")
+		q, _ := url.ParseQuery(query)
+		set = func(k string) bool { return q.Has(k) }
+	}
+	if strings.Contains(cfg.DBName, "/") || cfg.DBName == "" {
+		return "", errs.Usagef("database URL %s: name the database (…/DBNAME)", redact.DSN(raw))
+	}
+	cfg.ParseTime, cfg.Loc = true, time.UTC
+	cfg.MultiStatements = false
+	if !set("interpolateParams") {
+		cfg.InterpolateParams = true
+	}
+	if !set("maxAllowedPacket") {
+		cfg.MaxAllowedPacket = MySQLMaxAllowedPacket
+	}
+	if !set("timeout") {
+		cfg.Timeout = mysqlDialTimeout
+	}
+	if !set("writeTimeout") {
+		cfg.WriteTimeout = mysqlWriteTimeout
+	}
+	if !set("time_zone") {
+		if cfg.Params == nil {
+			cfg.Params = map[string]string{}
+		}
+		cfg.Params["time_zone"] = "'+00:00'"
+	}
+	return cfg.FormatDSN(), nil
+}
+
+// mysqlConnector opens connections for a DSN from parseMySQL. The driver's
+// own logger is silenced: it would print to stderr behind our back; every
+// error also reaches us as a returned error.
+func mysqlConnector(dsn string) (driver.Connector, error) {
+	cfg, err := mysql.ParseDSN(dsn)
+	if err != nil {
+		return nil, err
+	}
+	cfg.Logger = mysql.Logger(nopLogger{})
+	return mysql.NewConnector(cfg)
+}
+
+type nopLogger struct{}
+
+func (nopLogger) Print(...any) {}
