@@ -537,6 +537,9 @@ func (e *Engine) referencedTypes(ctx context.Context, refs []sr.SchemaReference)
 	return st, nil
 }
 
+// maxAvroBlockCount bounds the item count of one array or map block: the
+// reader refuses more (no Kafka message holds more items in one block, and
+// the count comes from the data) and the writer starts a new block there.
 const maxAvroBlockCount = 1 << 20
 
 // avroBackend serves avro_local (container files), avro_schema_registry
@@ -598,16 +601,45 @@ func (a *avroBackend) resolve(s Spec, key bool) (avroSpecEntry, error) {
 	return ent, nil
 }
 
-func init() {
-	// goavro preallocates arrays and maps by the block count read from the
-	// data: a few hostile bytes could ask for gigabytes. No Kafka message holds
-	// more than this many items in one block.
-	if goavro.MaxBlockCount > maxAvroBlockCount {
-		goavro.MaxBlockCount = maxAvroBlockCount
+// encodeText is textEncoder's: a record value written by appendRecordJSON
+// when the map path would give the same bytes (nothing to auto-fill, the
+// key field present).
+func (a *avroBackend) encodeText(s Spec, src []byte, keyField string) (fastValue, bool) {
+	fv := fastValue{enc: a, wire: s.Wire}
+	if fv.wire == "" {
+		fv.wire = a.wire
 	}
-	registerBackend("avro_local", func(e *Engine) backend { return &avroBackend{e: e, wire: "ocf"} })
-	registerBackend("avro_schema_registry", func(e *Engine) backend { return &avroBackend{e: e, wire: "confluent"} })
-	registerBackend("avro_validation", func(e *Engine) backend { return &avroBackend{e: e, wire: "json"} })
+	if fv.wire == "json" {
+		return fv, false
+	}
+	ent, err := a.resolve(s, false)
+	if err != nil || ent.sch.t.kind != "record" {
+		return fv, false
+	}
+	buf, info, ok := appendRecordJSON(ent.sch.newBuf(), ent.sch.t, src, keyField)
+	if !ok {
+		return fv, false
+	}
+	t := ent.sch.t
+	if _, has := t.fieldIdx["message_id"]; has && info.midBlank {
+		return fv, false // auto-filled
+	}
+	if _, has := t.fieldIdx["timestamp"]; has && info.tsBlank {
+		return fv, false
+	}
+	if keyField != "" {
+		if !info.keyFound || info.key == nil {
+			return fv, false
+		}
+		fv.key = info.key
+	}
+	fv.ent, fv.buf, fv.order = ent, buf, info.order
+	return fv, true
+}
+
+// frameText is textEncoder's.
+func (a *avroBackend) frameText(ctx context.Context, v *fastValue) ([]byte, int, error) {
+	return a.frameBinary(ctx, v.ent.sch, v.buf, v.ent.subject, v.wire)
 }
 
 func (a *avroBackend) frame(ctx context.Context, sch *avroSchema, payload any, subject, wire string) ([]byte, int, error) {
@@ -768,18 +800,7 @@ func (a *avroBackend) decodeKey(ctx context.Context, s Spec, b []byte) (json.Raw
 
 func (a *avroBackend) decode(ctx context.Context, wire string, b []byte, local func() (*avroSchema, error), unwrap bool) (json.RawMessage, Format, error) {
 	if wire == "" {
-		switch {
-		case bytes.HasPrefix(b, ocfMagic):
-			wire = "ocf"
-		case a.wire == "json":
-			wire = "json"
-		case len(b) > 0 && b[0] == 0 && (a.e.reg != nil || a.wire == "confluent"):
-			wire = "confluent"
-		case local != nil:
-			wire = "raw" // not a container file: bare Avro with the given schema
-		default:
-			wire = a.wire
-		}
+		wire = a.detectWire(b, local != nil)
 	}
 	switch wire {
 	case "ocf":
@@ -804,6 +825,26 @@ func (a *avroBackend) decode(ctx context.Context, wire string, b []byte, local f
 	}
 	return nil, Format{}, errs.Usagef("unknown wire %q (confluent, raw, ocf)", wire)
 }
+
+// detectWire is the framing decode reads b as when no wire is given;
+// local says a schema was given (bare Avro is then possible).
+func (a *avroBackend) detectWire(b []byte, local bool) string {
+	switch {
+	case bytes.HasPrefix(b, ocfMagic):
+		return "ocf"
+	case a.wire == "json":
+		return "json"
+	case len(b) > 0 && b[0] == 0 && (a.e.reg != nil || a.wire == "confluent"):
+		return "confluent"
+	case local:
+		return "raw" // not a container file: bare Avro with the given schema
+	}
+	return a.wire
+}
+
+// detectsConfluent: decode reads b, given no wire, as Confluent-framed
+// (confluentDetector, DecodeAppend's fast path).
+func (a *avroBackend) detectsConfluent(b []byte) bool { return a.detectWire(b, false) == "confluent" }
 
 const maxOCFItems = 10000
 

@@ -10,8 +10,6 @@ import (
 	"sync"
 	"unsafe"
 
-	"github.com/linkedin/goavro/v2"
-
 	"github.com/deimos-cli/deimos/pkg/encode/nesting"
 )
 
@@ -77,8 +75,8 @@ func (r *avroReader) blockCount() (int64, error) {
 			return 0, err
 		}
 	}
-	if c > int64(goavro.MaxBlockCount) {
-		return 0, fmt.Errorf("block count %d exceeds %d", c, goavro.MaxBlockCount)
+	if c > maxAvroBlockCount {
+		return 0, fmt.Errorf("block count %d exceeds %d", c, maxAvroBlockCount)
 	}
 	return c, nil
 }

@@ -6,8 +6,6 @@ import (
 	"fmt"
 	"math"
 	"strconv"
-
-	"github.com/linkedin/goavro/v2"
 )
 
 // Natural JSON values -> Avro binary, written directly. It applies exactly
@@ -121,7 +119,7 @@ func appendLeaf(b []byte, t *aType, v any) ([]byte, bool) {
 		}
 	case "array":
 		xs, ok := v.([]any)
-		if !ok || int64(len(xs)) > int64(goavro.MaxBlockCount) {
+		if !ok || int64(len(xs)) > maxAvroBlockCount {
 			return b, false
 		}
 		n := len(b)
@@ -222,10 +220,10 @@ func appendAvro(b []byte, t *aType, v any, path string, ord *keyOrder) ([]byte, 
 		}
 		left := int64(0)
 		for i, x := range xs {
-			if left == 0 { // goavro's blocks: at most MaxBlockCount items each
+			if left == 0 { // blocks of at most maxAvroBlockCount items
 				left = int64(len(xs) - i)
-				if left > int64(goavro.MaxBlockCount) {
-					left = int64(goavro.MaxBlockCount)
+				if left > maxAvroBlockCount {
+					left = maxAvroBlockCount
 				}
 				b = appendLong(b, left)
 			}
@@ -248,8 +246,8 @@ func appendAvro(b []byte, t *aType, v any, path string, ord *keyOrder) ([]byte, 
 			x := m[k]
 			if left == 0 {
 				left = int64(len(m) - done)
-				if left > int64(goavro.MaxBlockCount) {
-					left = int64(goavro.MaxBlockCount)
+				if left > maxAvroBlockCount {
+					left = maxAvroBlockCount
 				}
 				b = appendLong(b, left)
 			}

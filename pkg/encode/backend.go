@@ -5,12 +5,10 @@ package encode
 // Each schema backend (a Deimos backend name: avro_local, avro_schema_registry,
 // avro_validation, json, plain, proto_local, proto_schema_registry, and
 // deimos's json_schema_local, json_schema_registry) is a value
-// implementing `backend`, built per Engine by a constructor registered with
-// registerBackend from an init() in the backend's own file. The protobuf
-// backends plug in the same way from pkg/encode/proto_local.go and
-// proto_registry.go without touching the other files:
-//
-//	func init() { registerBackend("proto_local", func(e *Engine) backend { return &protoLocal{e: e} }) }
+// implementing `backend`, built per Engine by a constructor listed in
+// builtinBackends (below), the one place backends are wired: no init(), no
+// package-level registry. A new backend is a type in its own file plus one
+// line there.
 //
 // The Engine does everything that is the same for every backend (spec 4):
 // parsing the payload, payload_key, tombstones, auto-filled message_id and
@@ -37,7 +35,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"sort"
 	"strings"
 
 	"github.com/twmb/franz-go/pkg/sr"
@@ -71,25 +68,65 @@ type backend interface {
 	fields(ctx context.Context, s Spec) ([]FieldInfo, error)
 }
 
+// textEncoder is a backend that can encode a value straight from its JSON
+// text, without parsing it into Go values first, when that certainly gives
+// the bytes of the general path (the Avro backends: appendRecordJSON). The
+// engine asks for it; a backend without it takes the general path.
+type textEncoder interface {
+	// encodeText encodes the value src, and finds the value of keyField
+	// (when not "") at its top level for the key. ok=false: the general
+	// path must encode this value (payload_key, fields to auto-fill, a key
+	// field absent, anything unusual).
+	encodeText(s Spec, src []byte, keyField string) (v fastValue, ok bool)
+	// frameText frames what encodeText wrote (registering the schema when
+	// the framing needs its id), once the key is encoded.
+	frameText(ctx context.Context, v *fastValue) ([]byte, int, error)
+}
+
+// fastValue is a value encoded by a textEncoder, not framed yet.
+type fastValue struct {
+	enc  textEncoder
+	ent  avroSpecEntry
+	buf  []byte // after newBuf's 5 bytes
+	wire string
+	key  any // keyField's value (when asked for), else the message's key
+	// order is the key order of the JSON objects parsed (for maps in the key)
+	order keyOrder
+}
+
+// confluentDetector is a backend whose decode hands bytes it detects as
+// Confluent-framed to decodeConfluent (the Avro backends); DecodeAppend's
+// fast path serves exactly those.
+type confluentDetector interface {
+	// detectsConfluent reports whether decode, given no wire, reads b as
+	// Confluent-framed.
+	detectsConfluent(b []byte) bool
+}
+
 // registryDecoder decodes Confluent-framed bytes once the schema is known.
 // rest is what follows the 5-byte header; isKey asks for field-key unwrapping.
 type registryDecoder interface {
 	decodeRegistered(ctx context.Context, id int, schema sr.Schema, rest []byte, isKey bool) (json.RawMessage, Format, error)
 }
 
-var backendCtors = map[string]func(*Engine) backend{}
+// backendCtor builds a backend for one Engine.
+type backendCtor func(*Engine) backend
 
-// registerBackend makes a backend available to every Engine. Call it from init().
-func registerBackend(name string, ctor func(*Engine) backend) { backendCtors[name] = ctor }
-
-// BackendNames lists the backends compiled in.
-func BackendNames() []string {
-	out := make([]string, 0, len(backendCtors))
-	for n := range backendCtors {
-		out = append(out, n)
+// builtinBackends is the one place backends are wired: every backend this
+// package provides, by Deimos backend name. New copies it into each Engine
+// (no package state: an Engine only knows the backends it was built with).
+func builtinBackends() map[string]backendCtor {
+	return map[string]backendCtor{
+		"avro_local":            func(e *Engine) backend { return &avroBackend{e: e, wire: "ocf"} },
+		"avro_schema_registry":  func(e *Engine) backend { return &avroBackend{e: e, wire: "confluent"} },
+		"avro_validation":       func(e *Engine) backend { return &avroBackend{e: e, wire: "json"} },
+		"json":                  func(e *Engine) backend { return &jsonBackend{e: e} },
+		"plain":                 func(e *Engine) backend { return &plainBackend{e: e} },
+		"proto_local":           func(e *Engine) backend { return newProtoBackend(e, false) },
+		"proto_schema_registry": func(e *Engine) backend { return newProtoBackend(e, true) },
+		"json_schema_local":     func(e *Engine) backend { return newJSONSchemaBackend(e, false) },
+		"json_schema_registry":  func(e *Engine) backend { return newJSONSchemaBackend(e, true) },
 	}
-	sort.Strings(out)
-	return out
 }
 
 // wiresOf lists the value framings (Spec.Wire) each backend can write; ""

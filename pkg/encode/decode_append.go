@@ -120,19 +120,19 @@ func (e *Engine) decodeAppendFast(ctx context.Context, s Spec, key, value, dst [
 	}
 	fc := e.fast()
 	zero := s.Backend == "" && s.Schema == ""
-	var a *avroBackend
+	var cd confluentDetector
 	if !zero {
 		be, ok := e.backendCached(fc, e.backendName(s))
 		if !ok {
 			return d, dst, false
 		}
-		if a, ok = be.(*avroBackend); !ok || a.wire == "json" {
+		if cd, ok = be.(confluentDetector); !ok {
 			return d, dst, false
 		}
 	}
 	// Decode's wire choice for bytes starting 0x00 (never a container file)
 	confluent := func(b []byte) bool {
-		return len(b) >= 5 && b[0] == 0 && (zero || e.reg != nil || a.wire == "confluent")
+		return len(b) >= 5 && b[0] == 0 && (zero || cd.detectsConfluent(b))
 	}
 	start := len(dst)
 	out := dst
@@ -154,9 +154,6 @@ func (e *Engine) decodeAppendFast(ctx context.Context, s Spec, key, value, dst [
 			return d, dst[:start], false
 		default:
 			unwrap = s.KeyConfig.Field != ""
-			if a.wire == "json" {
-				return d, dst[:start], false
-			}
 		}
 		if !confluent(key) || bytes.HasPrefix(key, ocfMagic) {
 			return d, dst[:start], false

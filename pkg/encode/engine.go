@@ -24,6 +24,7 @@ type Engine struct {
 	now     func() time.Time
 	newUUID func() string
 
+	ctors    map[string]backendCtor // the backends this Engine can build (builtinBackends)
 	bmu      sync.Mutex
 	backends map[string]backend
 
@@ -65,7 +66,7 @@ func New(o Options) (*Engine, error) {
 	if cfg == nil {
 		cfg = &config.Config{}
 	}
-	e := &Engine{cfg: cfg, reg: o.Registry, now: o.Now, newUUID: o.NewUUID,
+	e := &Engine{cfg: cfg, reg: o.Registry, now: o.Now, newUUID: o.NewUUID, ctors: builtinBackends(),
 		backends: map[string]backend{}, avro: map[string]*avroSchema{}, noLocal: map[string]bool{},
 		ids: map[string]int{}, avroRegs: map[string]sr.SubjectSchema{}, byID: map[int]*registered{}, writers: map[int]*avroSchema{}, findName: map[string]string{}, unknown: map[int]time.Time{}}
 	if e.now == nil {
@@ -116,7 +117,7 @@ func (e *Engine) backend(name string) (backend, error) {
 	if b, ok := e.backends[name]; ok {
 		return b, nil
 	}
-	ctor, ok := backendCtors[name]
+	ctor, ok := e.ctors[name]
 	if !ok {
 		known := false
 		for _, n := range config.Backends {
@@ -282,26 +283,13 @@ func (e *Engine) Encode(ctx context.Context, s Spec, m Message) (Encoded, error)
 	return e.finishEncode(ctx, be, s, m, out, mode, rawKey, payload, nil)
 }
 
-// fastValue is a value encoded by appendRecordJSON.
-type fastValue struct {
-	ab   *avroBackend
-	ent  avroSpecEntry
-	buf  []byte // after newBuf's 5 bytes
-	wire string
-	key  any
-	// order is the key order of the JSON objects parsed (for maps in the key)
-	order keyOrder
-}
-
-// encodeFast encodes an Avro record value straight from its JSON bytes
-// (appendRecordJSON) when the result is certainly the one of the map path:
-// no payload_key, nothing to auto-fill, the key field (key_config field)
-// present at the top level. ok=false: use the map path.
+// encodeFast asks a backend that can (textEncoder) to encode the value
+// straight from its JSON text. keyField is the key_config field whose value
+// the key is, when no key was given. ok=false: use the map path.
 func (e *Engine) encodeFast(be backend, s Spec, m Message, mode string) (fastValue, bool) {
-	var fv fastValue
-	ab, ok := be.(*avroBackend)
+	te, ok := be.(textEncoder)
 	if !ok {
-		return fv, false
+		return fastValue{}, false
 	}
 	var src []byte
 	switch x := m.Value.(type) {
@@ -312,42 +300,19 @@ func (e *Engine) encodeFast(be backend, s Spec, m Message, mode string) (fastVal
 	case []byte:
 		src = x
 	default:
-		return fv, false
-	}
-	fv.wire = s.Wire
-	if fv.wire == "" {
-		fv.wire = ab.wire
-	}
-	if fv.wire == "json" {
-		return fv, false
-	}
-	ent, err := ab.resolve(s, false)
-	if err != nil || ent.sch.t.kind != "record" {
-		return fv, false
+		return fastValue{}, false
 	}
 	keyField := ""
 	if m.Key == nil && mode == "field" {
 		keyField = s.KeyConfig.Field
 	}
-	buf, info, ok := appendRecordJSON(ent.sch.newBuf(), ent.sch.t, src, keyField)
+	fv, ok := te.encodeText(s, src, keyField)
 	if !ok {
 		return fv, false
 	}
-	t := ent.sch.t
-	if _, has := t.fieldIdx["message_id"]; has && info.midBlank {
-		return fv, false // auto-filled
+	if keyField == "" {
+		fv.key = m.Key
 	}
-	if _, has := t.fieldIdx["timestamp"]; has && info.tsBlank {
-		return fv, false
-	}
-	fv.key = m.Key
-	if keyField != "" {
-		if !info.keyFound || info.key == nil {
-			return fv, false
-		}
-		fv.key = info.key
-	}
-	fv.ab, fv.ent, fv.buf, fv.order = ab, ent, buf, info.order
 	return fv, true
 }
 
@@ -375,7 +340,7 @@ func (e *Engine) finishEncode(ctx context.Context, be backend, s Spec, m Message
 		out.Key, out.KeySchemaID = kb, id
 	}
 	if fast != nil {
-		vb, id, err := fast.ab.frameBinary(ctx, fast.ent.sch, fast.buf, fast.ent.subject, fast.wire)
+		vb, id, err := fast.enc.frameText(ctx, fast)
 		if err != nil {
 			return out, wrapEncodeErr("value", err)
 		}

@@ -9,8 +9,6 @@ import (
 	"unicode/utf16"
 	"unicode/utf8"
 	"unsafe"
-
-	"github.com/linkedin/goavro/v2"
 )
 
 // parseJSON parses one JSON document into the values decodeJSONUseNumber
@@ -612,7 +610,7 @@ func (p *jsonParser) fieldValue(b []byte, t *aType, sc *fastScratch) ([]byte, bo
 		if p.b[p.i] == ']' {
 			p.i++
 			sc.tmp = tmp
-			if int64(count) > int64(goavro.MaxBlockCount) {
+			if int64(count) > maxAvroBlockCount {
 				p.i = start
 				return nil, true
 			}

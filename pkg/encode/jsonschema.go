@@ -40,11 +40,6 @@ import (
 	"github.com/deimos-cli/deimos/pkg/errs"
 )
 
-func init() {
-	registerBackend("json_schema_local", func(e *Engine) backend { return newJSONSchemaBackend(e, false) })
-	registerBackend("json_schema_registry", func(e *Engine) backend { return newJSONSchemaBackend(e, true) })
-}
-
 // jsonSchemaBackend serves both JSON Schema backends.
 type jsonSchemaBackend struct {
 	e        *Engine

@@ -17,10 +17,6 @@ import (
 	"github.com/deimos-cli/deimos/pkg/errs"
 )
 
-func init() {
-	registerBackend("proto_local", func(e *Engine) backend { return newProtoBackend(e, false) })
-}
-
 // protoBackend serves both protobuf backends; registry selects Confluent
 // framing with registration (proto_schema_registry) over bare bytes.
 type protoBackend struct {

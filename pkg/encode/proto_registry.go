@@ -16,10 +16,6 @@ import (
 // under their file path and passed as references; field keys are the sorted
 // JSON of proto_local framed with 0x00 + the id of a JSON Schema registered
 // under the key subject.
-func init() {
-	registerBackend("proto_schema_registry", func(e *Engine) backend { return newProtoBackend(e, true) })
-}
-
 var _ registryDecoder = (*protoBackend)(nil)
 
 // decodeRegistered decodes PROTOBUF-typed Confluent data found by zero-Spec

@@ -19,11 +19,6 @@ type jsonBackend struct{ e *Engine }
 // their bytes, anything else as compact JSON.
 type plainBackend struct{ e *Engine }
 
-func init() {
-	registerBackend("json", func(e *Engine) backend { return &jsonBackend{e: e} })
-	registerBackend("plain", func(e *Engine) backend { return &plainBackend{e: e} })
-}
-
 // marshalJSON writes v as compact JSON, refusing data nested deeper than
 // decodeJSON reads.
 func marshalJSON(v any) ([]byte, error) {
