@@ -150,6 +150,9 @@ type avroParser struct {
 	data  []byte
 	names map[string]*AvroSchema // defined in this document
 	lib   map[string]*AvroSchema // defined by other files (references)
+	// find, when set, is asked in place of lib (CheckGit's shared library
+	// of references, which records what each document looked up).
+	find func(name string) *AvroSchema
 	// lenientDefaults accepts field defaults that do not match their type,
 	// as Avro Java's parser with validateDefaults off (what a schema
 	// registry uses for the versions it already holds), noting each one in
@@ -176,11 +179,17 @@ func ParseAvro(file string, data []byte, lib map[string]*AvroSchema) (*AvroSchem
 // parseAvroDoc is ParseAvro; with lenientDefaults an invalid field default
 // is a warning instead of an error.
 func parseAvroDoc(file string, data []byte, lib map[string]*AvroSchema, lenientDefaults bool) (*AvroSchema, map[string]*AvroSchema, []*AvroParseError, error) {
+	return parseAvroDocWith(&avroParser{file: file, data: data, lib: lib, lenientDefaults: lenientDefaults})
+}
+
+// parseAvroDocWith is parseAvroDoc with the parser's settings given.
+func parseAvroDocWith(p *avroParser) (*AvroSchema, map[string]*AvroSchema, []*AvroParseError, error) {
+	file, data := p.file, p.data
 	root, err := parseJSONNodes(data)
 	if err != nil {
 		return nil, nil, nil, &AvroParseError{File: file, Msg: err.Error()}
 	}
-	p := &avroParser{file: file, data: data, names: map[string]*AvroSchema{}, lib: lib, lenientDefaults: lenientDefaults}
+	p.names = map[string]*AvroSchema{}
 	s, err := p.parse(root, "")
 	if err != nil {
 		return nil, nil, nil, err
@@ -282,6 +291,12 @@ func (p *avroParser) lookup(name, ns string) *AvroSchema {
 		}
 	}
 	for _, c := range cands {
+		if p.find != nil {
+			if s := p.find(c); s != nil {
+				return s
+			}
+			continue
+		}
 		if s := p.lib[c]; s != nil {
 			return s
 		}

@@ -247,6 +247,20 @@ func Check(mode Mode, typ Type, versions []Version) (*Result, error) {
 
 // CheckWith is Check with options.
 func CheckWith(opts Options, mode Mode, typ Type, versions []Version) (*Result, error) {
+	return checkVersions(opts, mode, typ, versions, nil)
+}
+
+// versionParser parses version i of a check with parseVersion's contract;
+// CheckGit passes one that uses what it parsed once for many files.
+type versionParser func(i int, typ Type, v Version, lenient bool) (any, []*AvroParseError, error)
+
+// checkVersions is CheckWith; parse (nil: parseVersion) reads each version.
+func checkVersions(opts Options, mode Mode, typ Type, versions []Version, parse versionParser) (*Result, error) {
+	if parse == nil {
+		parse = func(_ int, typ Type, v Version, lenient bool) (any, []*AvroParseError, error) {
+			return parseVersion(typ, v, lenient)
+		}
+	}
 	if mode == "" {
 		mode = Backward
 	}
@@ -262,7 +276,7 @@ func CheckWith(opts Options, mode Mode, typ Type, versions []Version) (*Result, 
 	for i, v := range versions {
 		newest := i == len(versions)-1
 		lenient := !opts.StrictDefaults && !(newest && opts.NewestIsRegistration)
-		p, warns, err := parseVersion(typ, v, lenient)
+		p, warns, err := parse(i, typ, v, lenient)
 		if err != nil {
 			var pe *AvroParseError
 			if errors.As(err, &pe) && pe.Default {

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"unicode/utf8"
 )
 
 // jnode is a JSON value that remembers where it started in the source,
@@ -41,8 +42,20 @@ func lineCol(data []byte, off int) (int, int) {
 	return l, col
 }
 
-// parseJSONNodes parses one JSON document into a jnode tree.
+// parseJSONNodes parses one JSON document into a jnode tree. A valid
+// document is read by scanNodes (a schema repository's files are parsed by
+// the thousand, and encoding/json's token stream was most of the cost);
+// an invalid one by encoding/json's decoder, whose messages name the fault.
 func parseJSONNodes(data []byte) (*jnode, error) {
+	if json.Valid(data) {
+		s := nodeScanner{data: data}
+		return s.value(), nil
+	}
+	return decodeJSONNodes(data)
+}
+
+// decodeJSONNodes is parseJSONNodes through encoding/json's decoder.
+func decodeJSONNodes(data []byte) (*jnode, error) {
 	d := json.NewDecoder(bytes.NewReader(data))
 	d.UseNumber()
 	n, err := readNode(d, data)
@@ -182,4 +195,124 @@ func (n *jnode) value() any {
 		return n.b
 	}
 	return nil
+}
+
+// nodeScanner reads a document that json.Valid accepted into the same tree
+// readNode builds: strings unquoted as encoding/json unquotes them, numbers
+// as their literal text, a repeated key keeping its first place and its last
+// value, each node's offset at its first byte.
+type nodeScanner struct {
+	data []byte
+	off  int
+}
+
+func (s *nodeScanner) skipSpace() {
+	for s.off < len(s.data) {
+		switch s.data[s.off] {
+		case ' ', '\t', '\r', '\n':
+			s.off++
+		default:
+			return
+		}
+	}
+}
+
+func (s *nodeScanner) value() *jnode {
+	s.skipSpace()
+	n := &jnode{off: s.off}
+	switch c := s.data[s.off]; c {
+	case '{':
+		n.kind = 'o'
+		n.obj = map[string]*jnode{}
+		s.off++
+		s.skipSpace()
+		if s.data[s.off] == '}' {
+			s.off++
+			return n
+		}
+		for {
+			s.skipSpace()
+			k := s.str()
+			s.skipSpace()
+			s.off++ // ':'
+			v := s.value()
+			if _, dup := n.obj[k]; !dup {
+				n.keys = append(n.keys, k)
+			}
+			n.obj[k] = v
+			s.skipSpace()
+			c := s.data[s.off]
+			s.off++
+			if c == '}' {
+				return n
+			}
+		}
+	case '[':
+		n.kind = 'a'
+		s.off++
+		s.skipSpace()
+		if s.data[s.off] == ']' {
+			s.off++
+			return n
+		}
+		for {
+			n.arr = append(n.arr, s.value())
+			s.skipSpace()
+			c := s.data[s.off]
+			s.off++
+			if c == ']' {
+				return n
+			}
+		}
+	case '"':
+		n.kind, n.str = 's', s.str()
+	case 't':
+		n.kind, n.b = 'b', true
+		s.off += 4
+	case 'f':
+		n.kind = 'b'
+		s.off += 5
+	case 'n':
+		n.kind = 'z'
+		s.off += 4
+	default:
+		start := s.off
+		for s.off < len(s.data) && isNumberByte(s.data[s.off]) {
+			s.off++
+		}
+		n.kind, n.num = 'n', json.Number(s.data[start:s.off])
+	}
+	return n
+}
+
+func isNumberByte(c byte) bool {
+	return c >= '0' && c <= '9' || c == '-' || c == '+' || c == '.' || c == 'e' || c == 'E'
+}
+
+// str reads the string starting at the current offset (a '"').
+func (s *nodeScanner) str() string {
+	start := s.off
+	s.off++
+	escaped, ascii := false, true
+	for {
+		c := s.data[s.off]
+		if c == '"' {
+			break
+		}
+		if c == '\\' {
+			escaped = true
+			s.off++
+		} else if c >= utf8.RuneSelf {
+			ascii = false
+		}
+		s.off++
+	}
+	s.off++
+	raw := s.data[start:s.off]
+	if !escaped && (ascii || utf8.Valid(raw)) {
+		return string(raw[1 : len(raw)-1])
+	}
+	var out string
+	_ = json.Unmarshal(raw, &out) // valid JSON: escapes and UTF-8 as encoding/json reads them
+	return out
 }

@@ -335,10 +335,14 @@ func ExpandPaths(paths []string) ([]string, error) {
 // CheckGit compares each working-tree schema with the same path at the ref.
 // Avro files may reference named types defined in the other given files
 // (read from the same side); protobuf imports resolve on the same side too.
+// The ref is read through one git process and the files are checked in
+// parallel (checkGitFiles); results come in the order of the paths.
 func CheckGit(ctx context.Context, g Git, mode Mode, typ Type, paths []string, opts LoadOptions) ([]GitCheck, error) {
-	if err := g.Verify(ctx); err != nil {
+	tree, err := openGitTree(ctx, g)
+	if err != nil {
 		return nil, err
 	}
+	defer tree.Close()
 	var present []string
 	var deleted []string
 	for _, p := range paths {
@@ -373,94 +377,10 @@ func CheckGit(ctx context.Context, g Git, mode Mode, typ Type, paths []string, o
 		}
 		present = append(present, onDisk...)
 	}
-	files := present
-	if len(files) == 0 && len(deleted) == 0 {
+	if len(present) == 0 && len(deleted) == 0 {
 		return nil, errs.Usagef("no .avsc, .proto or .json files in %s", strings.Join(paths, ", "))
 	}
-	oldCache := map[string][]byte{}
-	oldRead := func(p string) ([]byte, error) {
-		if b, ok := oldCache[p]; ok {
-			return b, nil
-		}
-		b, err := g.Show(ctx, p)
-		if err == nil {
-			oldCache[p] = b
-		}
-		return b, err
-	}
-	var out []GitCheck
-	for _, f := range files {
-		nb, err := readFile(f)
-		if err != nil {
-			return nil, err
-		}
-		ob, err := oldRead(f)
-		if errors.Is(err, ErrNotAtRef) {
-			out = append(out, GitCheck{Path: f, New: true})
-			continue
-		}
-		if err != nil {
-			return nil, err
-		}
-		ft := typ
-		if ft == "" {
-			ft = DetectType(f, nb)
-		}
-		var oldRefs, newRefs []NamedText
-		if ft == Avro {
-			others := append(append([]string{}, files...), opts.AvroRefs...)
-			if sib, err := filepath.Glob(filepath.Join(filepath.Dir(f), "*.avsc")); err == nil {
-				others = append(others, sib...)
-			}
-			seen := map[string]bool{f: true}
-			for _, other := range others {
-				if seen[other] || !strings.HasSuffix(strings.ToLower(other), ".avsc") {
-					continue
-				}
-				seen[other] = true
-				if b, err := readFile(other); err == nil {
-					newRefs = append(newRefs, NamedText{Name: other, Data: b})
-				}
-				if b, err := oldRead(other); err == nil {
-					oldRefs = append(oldRefs, NamedText{Name: g.Ref + ":" + other, Data: b})
-				}
-			}
-		}
-		dirs := append([]string{filepath.Dir(f)}, opts.ImportPaths...)
-		oldImport := func(name string) ([]byte, error) {
-			for _, d := range dirs {
-				b, err := g.Show(ctx, filepath.Join(d, name))
-				if err == nil {
-					return b, nil
-				}
-			}
-			return nil, fmt.Errorf("import %q not found at %s: %w", name, g.Ref, fs.ErrNotExist)
-		}
-		versions := []Version{
-			{Label: g.Ref + ":" + f, File: f, Data: ob, AvroRefs: oldRefs, Import: oldImport},
-			{Label: f, File: f, Data: nb, AvroRefs: newRefs, Import: diskImporter(dirs)},
-		}
-		res, err := CheckWith(opts.Check, mode, ft, versions)
-		if err != nil {
-			return nil, err
-		}
-		res.Name = f
-		out = append(out, GitCheck{Path: f, Result: res})
-	}
-	seenDel := map[string]bool{}
-	for _, f := range deleted {
-		if seenDel[f] {
-			continue
-		}
-		seenDel[f] = true
-		ft := typ
-		if ft == "" {
-			ob, _ := oldRead(f)
-			ft = DetectType(f, ob)
-		}
-		out = append(out, GitCheck{Path: f, Deleted: true, Result: deletedResult(mode, ft, g.Ref, f)})
-	}
-	return out, nil
+	return checkGitFiles(tree, g, mode, typ, present, deleted, opts)
 }
 
 func fsErrNotExist() error { return fs.ErrNotExist }
