@@ -24,6 +24,7 @@ type options struct {
 	mode, typ, against, subject, topic, output string
 	protoPaths, refs                           []string
 	allowDeleted, strictDefaults               bool
+	cpuProfile                                 string
 }
 
 // NewCmd returns the `schema-compat` command.
@@ -74,6 +75,11 @@ missing file), 3 registry unreachable.`,
   deimos schema-compat --strict-defaults schemas/v1/Widget.avsc schemas/v2/Widget.avsc
   deimos schema-compat --mode FULL schemas/v1/Order.json schemas/v2/Order.json`,
 		RunE: func(cmd *cobra.Command, args []string) error {
+			stopProfile, err := cmdutil.StartProfile(o.cpuProfile)
+			if err != nil {
+				return err
+			}
+			defer stopProfile()
 			return run(cmd.Context(), f, o, args, cmd.Flags().Changed("mode"))
 		},
 	}
@@ -87,6 +93,7 @@ missing file), 3 registry unreachable.`,
 	fl.StringArrayVar(&o.protoPaths, "proto-path", nil, "extra directory searched for protobuf imports (repeatable)")
 	fl.StringArrayVar(&o.refs, "ref", nil, "extra .avsc file defining named types the schemas reference (repeatable)")
 	fl.BoolVar(&o.allowDeleted, "allow-deleted", false, "with --against git:REF, do not fail on schema files deleted since REF (they are still listed)")
+	cmdutil.AddProfileFlag(fl, &o.cpuProfile)
 	fl.BoolVar(&o.strictDefaults, "strict-defaults", false, "an invalid Avro field default in any version is an error (default: a warning, as a registry reads schemas when checking compatibility)")
 	return c
 }

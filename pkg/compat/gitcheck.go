@@ -216,13 +216,24 @@ func (r *gitRun) checkFile(gf *gitFile) {
 		}
 		return nil, fmt.Errorf("import %q not found at %s: %w", name, r.g.Ref, fs.ErrNotExist)
 	}
+	newImport := func(name string) ([]byte, error) {
+		for _, d := range dirs {
+			b, err := r.readDisk(filepath.Join(d, name))
+			if err == nil {
+				return b, nil
+			}
+		}
+		return nil, fmt.Errorf("import %q not found in %s: %w", name, strings.Join(dirs, ", "), fs.ErrNotExist)
+	}
 	versions := []Version{
 		{Label: r.g.Ref + ":" + f, File: f, Data: gf.ob, Import: oldImport},
-		{Label: f, File: f, Data: gf.nb, Import: diskImporter(dirs)},
+		{Label: f, File: f, Data: gf.nb, Import: newImport},
 	}
 	var parse versionParser
 	if gf.ft == Avro {
 		parse = r.avroParser(gf)
+	} else {
+		parse = sameBytesParser(gf, versions)
 	}
 	res, err := checkVersions(r.opts.Check, r.mode, gf.ft, versions, parse)
 	if err != nil {
@@ -269,4 +280,66 @@ func (r *gitRun) avroParser(gf *gitFile) versionParser {
 		}
 		return nw.root, nw.warns, nil
 	}
+}
+
+// sameBytesParser parses the two versions of a Protobuf or JSON Schema
+// file. When the bytes are the same at the ref, the working tree's version
+// parses cleanly and every file its parse read (imports, $refs) reads the
+// same at the ref, the ref's version is the same schema and is not parsed
+// again: a parse is a function of the text and of what it reads.
+func sameBytesParser(gf *gitFile, versions []Version) versionParser {
+	var log importLog
+	nv := versions[1]
+	nv.Import = log.wrap(nv.Import)
+	var nw any
+	var nerr error
+	parsed := false
+	return func(i int, typ Type, v Version, lenient bool) (any, []*AvroParseError, error) {
+		if i == 0 && bytes.Equal(gf.ob, gf.nb) {
+			nw, _, nerr = parseVersion(typ, nv, lenient)
+			parsed = true
+			if nerr == nil && log.sameOn(v.Import) {
+				return nw, nil, nil
+			}
+		}
+		if i == 1 && parsed {
+			return nw, nil, nerr
+		}
+		return parseVersion(typ, v, lenient)
+	}
+}
+
+// importLog records what a parse read through its importer.
+type importLog struct {
+	mu    sync.Mutex // protoparse reads imports from several goroutines
+	reads []importRead
+}
+
+type importRead struct {
+	name  string
+	data  []byte
+	found bool
+}
+
+func (l *importLog) wrap(imp func(string) ([]byte, error)) func(string) ([]byte, error) {
+	return func(name string) ([]byte, error) {
+		b, err := imp(name)
+		l.mu.Lock()
+		l.reads = append(l.reads, importRead{name: name, data: b, found: err == nil})
+		l.mu.Unlock()
+		return b, err
+	}
+}
+
+// sameOn reports whether imp answers every recorded read the same way.
+func (l *importLog) sameOn(imp func(string) ([]byte, error)) bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	for _, r := range l.reads {
+		b, err := imp(r.name)
+		if (err == nil) != r.found || r.found && !bytes.Equal(b, r.data) {
+			return false
+		}
+	}
+	return true
 }
