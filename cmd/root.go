@@ -24,6 +24,7 @@ import (
 	"github.com/deimos-cli/deimos/cmd/produce"
 	"github.com/deimos-cli/deimos/cmd/registry"
 	"github.com/deimos-cli/deimos/cmd/schemacompat"
+	"github.com/deimos-cli/deimos/cmd/start"
 	"github.com/deimos-cli/deimos/cmd/topic"
 	"github.com/deimos-cli/deimos/internal/cmdutil"
 	"github.com/deimos-cli/deimos/pkg/config"
@@ -74,6 +75,7 @@ error, 3 a required service (broker, registry, database) could not be reached.`,
 		consume.NewCmd(f),
 		outbox.NewCmd(f),
 		poller.NewCmd(f),
+		start.NewCmd(f),
 		schemacompat.NewCmd(f),
 		genkeys.NewCmd(f),
 		migrate.NewCmd(f),

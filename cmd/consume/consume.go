@@ -12,10 +12,8 @@ import (
 
 	"github.com/deimos-cli/deimos/internal/cmdutil"
 	"github.com/deimos-cli/deimos/pkg/consume"
-	"github.com/deimos-cli/deimos/pkg/encode"
 	"github.com/deimos-cli/deimos/pkg/errs"
-	"github.com/deimos-cli/deimos/pkg/kafkaclient"
-	"github.com/deimos-cli/deimos/pkg/registry"
+	"github.com/deimos-cli/deimos/pkg/supervise"
 )
 
 type options struct {
@@ -35,6 +33,7 @@ type options struct {
 	noDecode      bool
 	timeout       time.Duration
 	quiet         bool
+	httpAddr      string
 }
 
 // NewCmd returns the `consume` command.
@@ -96,6 +95,7 @@ after each batch is written out. Ctrl-C stops cleanly (flush, commit, exit 0).`,
 	fl.DurationVar(&o.timeout, "timeout", 30*time.Second, "give up on an unreachable broker after this long")
 	fl.BoolVarP(&o.quiet, "quiet", "q", false, "no summary on stderr")
 	cmdutil.AddProfileFlag(fl, &o.cpuProfile)
+	cmdutil.AddHTTPFlag(c, &o.httpAddr, "")
 	addSinkFlags(c, &so)
 	return c
 }
@@ -162,44 +162,42 @@ func run(c *cobra.Command, f *cmdutil.Factory, o *options, so *sinkOptions) erro
 		}
 	}
 
-	handler, err := buildHandler(ctx, f, cfg, so, o.group)
+	r, err := resolve(so.cmd, cfg, so, o.group)
 	if err != nil {
 		return err
 	}
-	reuse := false
-	if handler == nil {
-		p, err := consume.NewPrinter(f.IO.Out, format, o.template)
-		if err != nil {
-			return errs.Usage(err)
-		}
-		handler, reuse = p, true // the Printer writes a batch out and keeps nothing
+	name := "consume"
+	if so.consumer != "" {
+		name = so.consumer
 	}
-
-	co := consume.Options{Topics: clean, Regex: o.regex, Partitions: o.partitions, Offset: off, Until: until,
-		Count: o.count, ExitAtEnd: o.exitAtEnd, Group: o.group, ReadCommitted: o.readCommitted, Strict: o.strict,
-		Handler: handler, Timeout: o.timeout, ReuseBatches: reuse,
-		Reach: func(ctx context.Context, ping func(context.Context) error) error {
-			return kafkaclient.Reach(ctx, cfg.Kafka, ping)
-		}}
-	if !o.noDecode {
-		reg, err := registry.New(cfg.Schema.Registry)
-		if err != nil {
-			return err
-		}
-		eng, err := encode.New(encode.Options{Config: cfg, Registry: reg})
-		if err != nil {
-			return err
-		}
-		co.Decoder = eng
+	log := f.Logger(cfg)
+	svc := f.NewService(cfg, log)
+	var st consume.Stats
+	var el time.Duration
+	spec := jobSpec{name: name, cfg: cfg, decode: !o.noDecode,
+		opts: consume.Options{Topics: clean, Regex: o.regex, Partitions: o.partitions, Offset: off, Until: until,
+			Count: o.count, ExitAtEnd: o.exitAtEnd, Group: o.group, ReadCommitted: o.readCommitted, Strict: o.strict,
+			Timeout: o.timeout},
+		handler: func(ctx context.Context) (consume.Handler, bool, error) {
+			h, err := buildHandler(ctx, f, cfg, so, o.group)
+			if err != nil || h != nil {
+				return h, false, err
+			}
+			p, err := consume.NewPrinter(f.IO.Out, format, o.template)
+			if err != nil {
+				return nil, false, errs.Usage(err)
+			}
+			return p, true, nil // the Printer writes a batch out and keeps nothing
+		},
+		closeHandler: so.closeOpened,
+		onStats:      func(s consume.Stats, d time.Duration) { st, el = s, d },
 	}
-	base, err := kafkaclient.Opts(cfg.Kafka)
-	if err != nil {
-		return err
+	if o.httpAddr != "" {
+		spec.settings = JobSettings{Log: log, Metrics: svc.Registerer(name), LagEvery: DefaultLagEvery}
 	}
-	start := time.Now()
-	st, err := consume.Run(ctx, base, co)
+	err = svc.Run(ctx, []supervise.Job{spec.job()}, cmdutil.ServiceOptions{HTTPAddr: o.httpAddr, Policy: supervise.StopAll,
+		Needs: cmdutil.Needs{Kafka: true, DB: r.table != "" || r.checkpoint, Registry: !o.noDecode}})
 	if !o.quiet && (st.Records > 0 || st.DecodeErrors > 0 || o.exitAtEnd) {
-		el := time.Since(start)
 		msg := fmt.Sprintf("consumed %d record(s) in %s", st.Records, el.Round(time.Millisecond))
 		if st.DecodeErrors > 0 {
 			msg += ", " + strconv.FormatInt(st.DecodeErrors, 10) + " could not be decoded"

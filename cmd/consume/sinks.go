@@ -9,6 +9,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"strings"
 	"time"
 
@@ -39,6 +40,25 @@ type sinkOptions struct {
 	handlerTimeout time.Duration
 	passEnv        []string
 	fields         checkpoint.Fields
+
+	log    *slog.Logger // nil: the factory's
+	opened []*db.DB     // what buildHandler opened; close with closeOpened
+}
+
+func (o *sinkOptions) logger(f *cmdutil.Factory, cfg *config.Config) *slog.Logger {
+	if o.log != nil {
+		return o.log
+	}
+	return f.Logger(cfg)
+}
+
+// closeOpened closes the databases buildHandler opened (a restarted job
+// must not leak its pools).
+func (o *sinkOptions) closeOpened() {
+	for _, d := range o.opened {
+		d.Close()
+	}
+	o.opened = nil
 }
 
 func addSinkFlags(c *cobra.Command, o *sinkOptions) {
@@ -235,12 +255,13 @@ func buildHandler(ctx context.Context, f *cmdutil.Factory, cfg *config.Config, o
 	if r.table == "" && r.exec == "" {
 		return nil, nil
 	}
-	log := f.Logger(cfg)
+	log := o.logger(f, cfg)
 	var d *db.DB
 	if r.table != "" || r.checkpoint {
 		if d, err = cmdutil.OpenDB(ctx, cfg); err != nil {
 			return nil, err
 		}
+		o.opened = append(o.opened, d)
 	}
 	var handlers []consume.Handler
 	if r.table != "" {

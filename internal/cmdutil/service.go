@@ -132,6 +132,15 @@ func (s *Service) Run(ctx context.Context, jobs []supervise.Job, o ServiceOption
 		wg.Add(1)
 		go func() { defer wg.Done(); s.notifyLoop(runCtx, ctx, n, sup, len(jobs)) }()
 	}
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		select {
+		case <-ctx.Done():
+			s.log.Info("stop requested: finishing the work in flight")
+		case <-runCtx.Done():
+		}
+	}()
 	err = sup.Run(ctx)
 	stopNotify()
 	wg.Wait()
@@ -139,7 +148,7 @@ func (s *Service) Run(ctx context.Context, jobs []supervise.Job, o ServiceOption
 		_ = n.Stopping("stopped")
 	}
 	var je *supervise.JobError
-	if len(jobs) == 1 && errors.As(err, &je) && je.When == "" {
+	if len(jobs) == 1 && errors.As(err, &je) {
 		return je.Err // a command running one job reports its error as before
 	}
 	return err

@@ -97,6 +97,11 @@ func Parse(data []byte, name string, getenv func(string) (string, bool), cfg *Co
 	if err := doc.Decode(cfg); err != nil {
 		return errs.Usagef("%s: %s", name, cleanYAMLError(err))
 	}
+	for i := 0; i+1 < len(doc.Content); i += 2 {
+		if doc.Content[i].Value == "outbox" {
+			cfg.Outbox.Configured = true
+		}
+	}
 	return nil
 }
 

@@ -10,6 +10,9 @@ type Outbox struct {
 	MetricsAddr   string     `yaml:"metrics_addr"`
 	// DeliveryTimeout bounds one send attempt before it is retried with back-off (default 30s).
 	DeliveryTimeout Duration `yaml:"delivery_timeout"`
+	// Configured: the config file has an outbox: section (even an empty
+	// one); `deimos start` runs the relay only then.
+	Configured bool `yaml:"-"`
 }
 
 // TopicMatch is a list of topic names or the word "all".

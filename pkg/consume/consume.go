@@ -20,6 +20,7 @@ import (
 
 	"github.com/deimos-cli/deimos/pkg/encode"
 	"github.com/deimos-cli/deimos/pkg/errs"
+	"github.com/deimos-cli/deimos/pkg/progress"
 )
 
 // Decoder is the part of the encode engine consume needs.
@@ -52,6 +53,12 @@ type Options struct {
 	// Reach, when set, wraps the first check that a broker answers (ping):
 	// kafkaclient.Reach, which names a TLS or SASL mismatch at once.
 	Reach func(ctx context.Context, ping func(context.Context) error) error
+	// Progress hears each handled (and committed) batch, and the waits for
+	// records (optional).
+	Progress progress.Reporter
+	// WaitForTopics waits (idle) for topics that do not exist yet instead
+	// of failing: a long-running job may start before its producers.
+	WaitForTopics bool
 }
 
 // PartitionRange is a partition's planned start and stop (-1: unbounded).
@@ -108,7 +115,16 @@ func Run(ctx context.Context, base []kgo.Opt, o Options) (Stats, error) {
 		}
 		return st, errs.Unavailablef("kafka: cannot reach brokers within %s: %w", o.Timeout, err)
 	}
+	rep := progress.Or(o.Progress)
 	topics, parts, err := resolveTopics(mctx, adm, o)
+	if err != nil && o.WaitForTopics && errors.Is(err, kerr.UnknownTopicOrPartition) {
+		if topics, parts, err = waitForTopics(ctx, adm, o, rep, err); err == nil {
+			var cancel2 context.CancelFunc
+			mctx, cancel2 = context.WithTimeout(ctx, o.Timeout) // the first one may have run out
+			defer cancel2()
+		}
+	}
+	rep.Idle("")
 	if err != nil {
 		if ctx.Err() != nil {
 			return st, ctx.Err()
@@ -188,7 +204,9 @@ func Run(ctx context.Context, base []kgo.Opt, o Options) (Stats, error) {
 		if bounded {
 			pctx, pcancel = context.WithTimeout(ctx, 2*time.Second)
 		}
+		rep.Idle("waiting for records")
 		fs := cl.PollRecords(pctx, 10000)
+		rep.Idle("")
 		pcancel()
 		if ctx.Err() != nil {
 			return st, nil // Ctrl-C: clean stop (everything handled is committed)
@@ -302,6 +320,7 @@ func Run(ctx context.Context, base []kgo.Opt, o Options) (Stats, error) {
 		if o.Group != "" {
 			cl.AllowRebalance()
 		}
+		rep.Progress()
 		if o.Strict && st.DecodeErrors > 0 {
 			return st, errs.Failedf("%d record(s) could not be decoded (--strict)", st.DecodeErrors)
 		}
@@ -344,6 +363,27 @@ func resetOffset(o Offset) kgo.Offset {
 }
 
 // resolveTopics expands regexes and checks topics and partitions exist.
+// waitForTopics retries resolveTopics while a topic does not exist: a job
+// may start before its producers, whose first message creates the topic.
+// Waiting is not a fault (the reporter says why).
+func waitForTopics(ctx context.Context, adm *kadm.Client, o Options, rep progress.Reporter, err error) ([]string, map[string][]int32, error) {
+	for {
+		rep.Idle("waiting for the topic to exist: " + err.Error())
+		select {
+		case <-ctx.Done():
+			return nil, nil, ctx.Err()
+		case <-time.After(time.Second):
+		}
+		rctx, cancel := context.WithTimeout(ctx, o.Timeout)
+		topics, parts, err2 := resolveTopics(rctx, adm, o)
+		cancel()
+		if err2 == nil || !errors.Is(err2, kerr.UnknownTopicOrPartition) {
+			return topics, parts, err2
+		}
+		err = err2
+	}
+}
+
 func resolveTopics(ctx context.Context, adm *kadm.Client, o Options) ([]string, map[string][]int32, error) {
 	if len(o.Topics) == 0 {
 		return nil, nil, errs.Usagef("no topic given (-t TOPIC)")

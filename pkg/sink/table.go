@@ -290,10 +290,13 @@ func (t *Table) Handle(ctx context.Context, batch []consume.Record) error {
 	}
 	fallback := false
 	var bulkErr error // the bulk write's error, once falling back
+	// A stop request (ctx) lets the batch in flight finish and commit, as
+	// the other long-running jobs do; only the waits between retries end.
+	wctx := context.WithoutCancel(ctx)
 	for attempt := 0; ; attempt++ {
 		var up, del int64
 		var failed []BadRow
-		err := t.d.Tx(ctx, func(tx *sql.Tx) error {
+		err := t.d.Tx(wctx, func(tx *sql.Tx) error {
 			up, del, failed = 0, 0, nil
 			now := t.o.Now().UTC()
 			for _, rs := range prepared {
@@ -301,10 +304,10 @@ func (t *Table) Handle(ctx context.Context, batch []consume.Record) error {
 				var err error
 				if fallback {
 					var f []BadRow
-					u, d, f, err = t.writeSliceByRow(ctx, tx, rs, now)
+					u, d, f, err = t.writeSliceByRow(wctx, tx, rs, now)
 					failed = append(failed, f...)
 				} else {
-					u, d, err = t.writeSlice(ctx, tx, rs, now)
+					u, d, err = t.writeSlice(wctx, tx, rs, now)
 				}
 				if err != nil {
 					return err

@@ -91,6 +91,20 @@ func (h *Handle) Restarts() int {
 	return h.restarts
 }
 
+func (h *Handle) isStarted() bool {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.started
+}
+
+// downSince reports whether this run is a restart that never got set up
+// (the job has been down since its last failure), and that failure.
+func (h *Handle) downSince() (bool, string) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.restarts > 0 && !h.started && h.lastErr != "", h.lastErr
+}
+
 func (h *Handle) begin() {
 	h.mu.Lock()
 	defer h.mu.Unlock()

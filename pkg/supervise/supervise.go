@@ -151,11 +151,19 @@ func (s *Supervisor) runJob(ctx context.Context, cancelAll context.CancelFunc, j
 		err := safeRun(ctx, j, h)
 		if ctx.Err() != nil {
 			// Stopping: the job finished its in-flight work and returned.
-			if err != nil && !errors.Is(err, context.Canceled) {
+			if down, last := h.downSince(); down {
+				// Restarted after a failure and never set up again: the
+				// job was not running when the stop came.
+				h.setState(StateFailed)
+				return &JobError{Job: j.Name, When: "was down when the process stopped", Err: errors.New(last)}
+			}
+			if err != nil && !errors.Is(err, context.Canceled) && h.isStarted() {
 				h.fail(s.o.Redact(err.Error()), StateFailed)
 				log.Error("job failed while stopping", "error", err)
 				return &JobError{Job: j.Name, When: "failed while stopping", Err: err}
 			}
+			// (A job stopped while still setting up has nothing in flight:
+			// its error is the interrupted setup's.)
 			h.end(StateStopped)
 			return nil
 		}

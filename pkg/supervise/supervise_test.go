@@ -117,6 +117,7 @@ func TestRestartJobThatEnds(t *testing.T) {
 		if n.Add(1) == 1 {
 			return nil
 		}
+		h.Started()
 		<-ctx.Done()
 		return nil
 	}}
@@ -181,7 +182,11 @@ func TestContinue(t *testing.T) {
 
 // A job that fails while stopping makes Run fail.
 func TestFailWhileStopping(t *testing.T) {
-	job := Job{Name: "j", Run: func(ctx context.Context, h *Handle) error { <-ctx.Done(); return errors.New("commit failed") }}
+	job := Job{Name: "j", Run: func(ctx context.Context, h *Handle) error {
+		h.Started()
+		<-ctx.Done()
+		return errors.New("commit failed")
+	}}
 	s, _ := New([]Job{job}, Options{})
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
@@ -272,5 +277,42 @@ func TestWedged(t *testing.T) {
 func TestDuplicateNames(t *testing.T) {
 	if _, err := New([]Job{{Name: "a"}, {Name: "a"}}, Options{}); err == nil {
 		t.Fatal("duplicate job names accepted")
+	}
+}
+
+// A stop that comes while a restarted job is still setting up (it has not
+// run since its failure) is a stop with a dead job.
+func TestStopDuringRestartSetup(t *testing.T) {
+	var n atomic.Int32
+	job := Job{Name: "j", Run: func(ctx context.Context, h *Handle) error {
+		if n.Add(1) == 1 {
+			return errors.New("table missing")
+		}
+		<-ctx.Done() // still connecting when the stop comes
+		return errors.New("connect: context canceled")
+	}}
+	s, _ := New([]Job{job}, Options{Backoff: time.Millisecond})
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- s.Run(ctx) }()
+	waitFor(t, "restart", func() bool { return n.Load() == 2 })
+	cancel()
+	if err := <-done; err == nil || !strings.Contains(err.Error(), "job j was down when the process stopped: table missing") {
+		t.Fatalf("err = %v", err)
+	}
+}
+
+// A first run stopped while it sets up has nothing in flight: a clean stop,
+// whatever error the interrupted setup returns.
+func TestStopDuringFirstSetup(t *testing.T) {
+	job := Job{Name: "j", Run: func(ctx context.Context, h *Handle) error {
+		<-ctx.Done()
+		return errors.New("dial: operation was canceled")
+	}}
+	s, _ := New([]Job{job}, Options{})
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if err := s.Run(ctx); err != nil {
+		t.Fatalf("err = %v", err)
 	}
 }
