@@ -44,7 +44,7 @@ func openDB(c *cobra.Command, f *cmdutil.Factory, create bool) (*db.DB, *config.
 	if err != nil {
 		return nil, nil, err
 	}
-	open := cmdutil.OpenDB
+	open := cmdutil.OpenDBWithMySQL
 	if create {
 		open = cmdutil.CreateDB
 	}
@@ -61,6 +61,7 @@ func newUpCmd(f *cmdutil.Factory) *cobra.Command {
 		Use:   "up [--only GROUP,...]",
 		Short: "Create the missing tables (adopting existing Deimos tables as they are)",
 		Example: `  deimos migrate up --db postgres://app@db/app
+  deimos migrate up --db mysql://app:secret@db:3306/app
   deimos migrate up --only outbox,deadletter --db sqlite:app.db
   deimos migrate up --only headers      # opt-in kafka_messages.headers column`,
 		Args: cobra.NoArgs,

@@ -21,10 +21,16 @@ func exitCode(err error) int {
 	return 0
 }
 
-// migrate up / status / sql from the binary: outputs, idempotence, usage errors.
+// migrate up / status / sql from the binary, on each database:
+// outputs, idempotence, usage errors.
 func TestMigrateCommands(t *testing.T) {
+	for _, dl := range testenv.Dialects(t) {
+		t.Run(dl.Name, func(t *testing.T) { testMigrateCommands(t, dl.URL(t)) })
+	}
+}
+
+func testMigrateCommands(t *testing.T, url string) {
 	bin := testenv.Binary(t)
-	url := testenv.SQLiteURL(t)
 	run := func(args ...string) (string, string, int) {
 		t.Helper()
 		cmd := exec.Command(bin, args...)
@@ -90,8 +96,10 @@ func TestMigrateCommands(t *testing.T) {
 		}
 	}
 	// an unreachable database is exit 3 and the password never shows
-	_, errOut, code = run("migrate", "status", "--db", "postgres://app:Sup3rSecret@127.0.0.1:1/app?connect_timeout=2")
-	if code != 3 || strings.Contains(errOut, "Sup3rSecret") {
-		t.Errorf("unreachable db: exit %d, %q", code, errOut)
+	for _, dead := range []string{"postgres://app:Sup3rSecret@127.0.0.1:1/app?connect_timeout=2", "mysql://app:Sup3rSecret@127.0.0.1:1/app?timeout=2s", "app:Sup3rSecret@tcp(127.0.0.1:1)/app?timeout=2s"} {
+		_, errOut, code = run("migrate", "status", "--db", dead)
+		if code != 3 || strings.Contains(errOut, "Sup3rSecret") {
+			t.Errorf("unreachable db: exit %d, %q", code, errOut)
+		}
 	}
 }

@@ -37,18 +37,15 @@ func OpenDBWithMySQL(ctx context.Context, cfg *config.Config) (*db.DB, error) {
 	return db.Open(ctx, cfg.Database.URL)
 }
 
-// CreateDB is OpenDB for `migrate up`, the one command that may create a
-// SQLite file.
+// CreateDB is OpenDBWithMySQL for `migrate up`, the one command that may
+// create a SQLite file.
 func CreateDB(ctx context.Context, cfg *config.Config) (*db.DB, error) {
 	if cfg.Database.URL == "" {
 		return nil, errs.Usagef("%s", NoDatabaseMsg)
-	}
-	if db.DialectName(cfg.Database.URL) == "mysql" {
-		return nil, mysqlNotYet(cfg.Database.URL)
 	}
 	return db.OpenOrCreate(ctx, cfg.Database.URL)
 }
 
 func mysqlNotYet(url string) error {
-	return errs.Usagef("database %s: this command does not run on MySQL/MariaDB yet; use a sqlite: or postgres:// URL", redact.DSN(url))
+	return errs.Usagef("database %s: this command does not run on MySQL/MariaDB yet (deimos migrate does); use a sqlite: or postgres:// URL", redact.DSN(url))
 }

@@ -153,11 +153,23 @@ func startMariaDB() (*mdbServer, error) {
 		}
 	}
 	data := filepath.Join(dir, "data")
-	install := exec.Command(bins[0], "--no-defaults", "--datadir="+data, "--auth-root-authentication-method=normal",
-		"--skip-test-db", "--skip-name-resolve", "--innodb-buffer-pool-size=32M")
-	if out, err := s.run(install); err != nil {
-		os.RemoveAll(dir)
-		return nil, fmt.Errorf("mariadb-install-db: %v: %s", err, out)
+	// Tried twice: on a loaded machine the bootstrap server has been seen
+	// to fail once; the first failure's output goes into the second's error.
+	var firstOut []byte
+	for attempt := 0; ; attempt++ {
+		install := exec.Command(bins[0], "--no-defaults", "--datadir="+data, "--auth-root-authentication-method=normal",
+			"--skip-test-db", "--skip-name-resolve", "--innodb-buffer-pool-size=32M")
+		out, err := s.run(install)
+		if err == nil {
+			break
+		}
+		if attempt == 1 {
+			os.RemoveAll(dir)
+			return nil, fmt.Errorf("mariadb-install-db: %v: %s\n(first attempt: %s)", err, out, firstOut)
+		}
+		firstOut = out
+		fmt.Fprintf(os.Stderr, "testenv: mariadb-install-db failed (%v), trying again: %s\n", err, out)
+		os.RemoveAll(data)
 	}
 	for attempt := 0; ; attempt++ {
 		if s.port, err = freePort(); err != nil {

@@ -150,6 +150,16 @@ func ExpectedIndexes(tableName string) []string {
 func dialectName(d *db.DB) string { return d.Dialect.Name() }
 
 func ensureTracking(ctx context.Context, d *db.DB) error {
+	// Checked first: MySQL has no CREATE INDEX IF NOT EXISTS.
+	if ok, err := d.TableExists(ctx, SchemaMigrations); err != nil || ok {
+		return err
+	}
+	if dialectName(d) == MySQL {
+		if err := createUndoable(ctx, d, SchemaMigrations, schemaMigrations().createSQL(MySQL, false)); err != nil {
+			return fmt.Errorf("creating %s: %w", SchemaMigrations, err)
+		}
+		return nil
+	}
 	for _, s := range schemaMigrations().createSQL(dialectName(d), true) {
 		if _, err := d.ExecContext(ctx, s); err != nil {
 			return fmt.Errorf("creating %s: %w", SchemaMigrations, err)
@@ -249,8 +259,17 @@ func Up(ctx context.Context, d *db.DB, only []string) ([]string, error) {
 		if err != nil {
 			return names, fmt.Errorf("migrate %s: %w", m.Name, err)
 		}
+		if !exists && dialectName(d) == MySQL {
+			created := m.Table
+			if m.Column != "" {
+				created = ""
+			}
+			if err := createUndoable(ctx, d, created, m.statements(MySQL, false)); err != nil {
+				return names, errs.Failedf("migrate %s: %w", m.Name, err)
+			}
+		}
 		err = d.Tx(ctx, func(tx *sql.Tx) error {
-			if !exists {
+			if !exists && dialectName(d) != MySQL {
 				for _, s := range m.statements(dialectName(d), true) {
 					if _, err := tx.ExecContext(ctx, s); err != nil {
 						return fmt.Errorf("%s: %w", firstLine(s), err)
@@ -270,6 +289,25 @@ func Up(ctx context.Context, d *db.DB, only []string) ([]string, error) {
 		names = append(names, m.Name)
 	}
 	return names, nil
+}
+
+// createUndoable runs a table's DDL on MySQL, where each DDL statement
+// commits on its own so a transaction cannot undo a table whose index then
+// failed: it drops the table instead. The statements are exactly those
+// `migrate sql` prints, without IF NOT EXISTS, so that a table another
+// process created meanwhile fails the CREATE TABLE and is never dropped here.
+// created is the table the first statement creates ("" for a migration
+// that adds a column: nothing is dropped then).
+func createUndoable(ctx context.Context, d *db.DB, created string, stmts []string) error {
+	for i, s := range stmts {
+		if _, err := d.ExecContext(ctx, s); err != nil {
+			if i > 0 && created != "" {
+				_, _ = d.ExecContext(context.WithoutCancel(ctx), "DROP TABLE "+d.Q(created))
+			}
+			return fmt.Errorf("%s: %w", firstLine(s), err)
+		}
+	}
+	return nil
 }
 
 func firstLine(s string) string {

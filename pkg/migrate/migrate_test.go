@@ -2,6 +2,8 @@ package migrate
 
 import (
 	"context"
+	"fmt"
+	"regexp"
 	"slices"
 	"sort"
 	"strings"
@@ -24,6 +26,9 @@ func introspect(t *testing.T, d *db.DB, tbl string) (map[string]colInfo, []strin
 	ctx := context.Background()
 	cols := map[string]colInfo{}
 	var idx []string
+	if d.Dialect.Name() == "mysql" {
+		return introspectMySQL(t, d, tbl)
+	}
 	if d.Dialect.Name() == "postgres" {
 		rows, err := d.QueryContext(ctx, `SELECT column_name, data_type, is_nullable, COALESCE(column_default,'') FROM information_schema.columns WHERE table_name = $1`, tbl)
 		if err != nil {
@@ -76,6 +81,57 @@ func introspect(t *testing.T, d *db.DB, tbl string) (map[string]colInfo, []strin
 	return cols, idx
 }
 
+// intWidth is the display width MariaDB (and MySQL before 8.0.19) shows
+// on integer types; tinyint(1), Rails's boolean, keeps it everywhere.
+var intWidth = regexp.MustCompile(`^(bigint|int|smallint|mediumint)\(\d+\)`)
+
+func introspectMySQL(t *testing.T, d *db.DB, tbl string) (map[string]colInfo, []string) {
+	t.Helper()
+	ctx := context.Background()
+	// MariaDB's json is longtext with a json_valid CHECK named after the column.
+	jsonCols := map[string]bool{}
+	rows, err := d.QueryContext(ctx, `SELECT constraint_name FROM information_schema.check_constraints WHERE constraint_schema = DATABASE() AND table_name = ? AND check_clause LIKE 'json_valid(%'`, tbl)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for rows.Next() {
+		var n string
+		_ = rows.Scan(&n)
+		jsonCols[n] = true
+	}
+	rows.Close()
+	cols := map[string]colInfo{}
+	rows, err = d.QueryContext(ctx, `SELECT column_name, column_type, is_nullable, COALESCE(column_default, '') FROM information_schema.columns WHERE table_schema = DATABASE() AND table_name = ?`, tbl)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for rows.Next() {
+		var n, ty, nullable, def string
+		if err := rows.Scan(&n, &ty, &nullable, &def); err != nil {
+			t.Fatal(err)
+		}
+		ty = intWidth.ReplaceAllString(ty, "$1")
+		if ty == "longtext" && jsonCols[n] {
+			ty = "json"
+		}
+		cols[n] = colInfo{ty, nullable == "NO", def}
+	}
+	rows.Close()
+	var idx []string
+	rows, err = d.QueryContext(ctx, `SELECT DISTINCT index_name FROM information_schema.statistics WHERE table_schema = DATABASE() AND table_name = ? AND index_name <> 'PRIMARY'`, tbl)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for rows.Next() {
+		var n string
+		_ = rows.Scan(&n)
+		idx = append(idx, n)
+	}
+	rows.Close()
+	sort.Strings(idx)
+	return cols, idx
+}
+
 func open(t *testing.T, url string) *db.DB {
 	t.Helper()
 	d, err := db.Open(context.Background(), url)
@@ -86,11 +142,13 @@ func open(t *testing.T, url string) *db.DB {
 	return d
 }
 
-func dbs(t *testing.T) map[string]func(*testing.T) string {
-	return map[string]func(*testing.T) string{
-		"sqlite":   func(t *testing.T) string { return testenv.SQLiteURL(t) },
-		"postgres": func(t *testing.T) string { return testenv.Postgres(t) },
+// dbs: every test here runs on SQLite, PostgreSQL and MariaDB (as MySQL).
+func dbs(t *testing.T) map[string]func(testing.TB) string {
+	out := map[string]func(testing.TB) string{}
+	for _, d := range testenv.Dialects(t) {
+		out[d.Name] = d.URL
 	}
+	return out
 }
 
 func TestUpCreatesDeimosTables(t *testing.T) {
@@ -106,16 +164,20 @@ func TestUpCreatesDeimosTables(t *testing.T) {
 				t.Fatalf("applied %v, want 7 migrations", names)
 			}
 			pg := name == "postgres"
-			// kafka_messages (spec 1.1)
+			// ty picks a dialect's type: PostgreSQL, SQLite, MySQL.
+			ty := func(p, l, m string) string {
+				return map[string]string{"postgres": p, "sqlite": l, "mysql": m}[name]
+			}
+			// kafka_messages
 			cols, idx := introspect(t, d, "kafka_messages")
 			want := map[string]colInfo{
-				"id":            {pick(pg, "bigint", "INTEGER"), true, ""},
-				"topic":         {pick(pg, "character varying", "varchar"), true, ""},
-				"message":       {pick(pg, "bytea", "blob"), false, ""},
-				"key":           {pick(pg, "bytea", "blob"), false, ""},
-				"partition_key": {pick(pg, "character varying", "varchar"), false, ""},
-				"created_at":    {pick(pg, "timestamp without time zone", "datetime(6)"), true, ""},
-				"updated_at":    {pick(pg, "timestamp without time zone", "datetime(6)"), true, ""},
+				"id":            {ty("bigint", "INTEGER", "bigint"), true, ""},
+				"topic":         {ty("character varying", "varchar", "varchar(255)"), true, ""},
+				"message":       {ty("bytea", "blob", "mediumblob"), false, ""},
+				"key":           {ty("bytea", "blob", "blob"), false, ""},
+				"partition_key": {ty("character varying", "varchar", "varchar(255)"), false, ""},
+				"created_at":    {ty("timestamp without time zone", "datetime(6)", "datetime(6)"), true, ""},
+				"updated_at":    {ty("timestamp without time zone", "datetime(6)", "datetime(6)"), true, ""},
 			}
 			checkCols(t, "kafka_messages", cols, want, pg)
 			if !slices.Equal(idx, []string{"index_kafka_messages_on_topic_and_id"}) {
@@ -123,27 +185,27 @@ func TestUpCreatesDeimosTables(t *testing.T) {
 			}
 			cols, idx = introspect(t, d, "kafka_topic_info")
 			want = map[string]colInfo{
-				"id":                {pick(pg, "bigint", "INTEGER"), true, ""},
-				"topic":             {pick(pg, "character varying", "varchar"), true, ""},
-				"locked_by":         {pick(pg, "character varying", "varchar"), false, ""},
-				"locked_at":         {pick(pg, "timestamp without time zone", "datetime(6)"), false, ""},
-				"error":             {"boolean", true, pick(pg, "false", "0")},
-				"retries":           {pick(pg, "integer", "integer"), true, "0"},
-				"last_processed_at": {pick(pg, "timestamp without time zone", "datetime(6)"), false, ""},
+				"id":                {ty("bigint", "INTEGER", "bigint"), true, ""},
+				"topic":             {ty("character varying", "varchar", "varchar(255)"), true, ""},
+				"locked_by":         {ty("character varying", "varchar", "varchar(255)"), false, ""},
+				"locked_at":         {ty("timestamp without time zone", "datetime(6)", "datetime(6)"), false, ""},
+				"error":             {ty("boolean", "boolean", "tinyint(1)"), true, ty("false", "0", "0")},
+				"retries":           {ty("integer", "integer", "int"), true, "0"},
+				"last_processed_at": {ty("timestamp without time zone", "datetime(6)", "datetime(6)"), false, ""},
 			}
 			checkCols(t, "kafka_topic_info", cols, want, pg)
 			if !slices.Equal(idx, []string{"index_kafka_topic_info_on_locked_at", "index_kafka_topic_info_on_locked_by_and_error", "index_kafka_topic_info_on_topic"}) {
 				t.Errorf("kafka_topic_info indexes %v", idx)
 			}
 			cols, idx = introspect(t, d, "deimos_poll_info")
-			if len(cols) != 4 || !cols["producer"].notNull || cols["last_sent_id"].notNull || !strings.EqualFold(cols["last_sent_id"].typ, pick(pg, "bigint", "integer")) {
+			if len(cols) != 4 || !cols["producer"].notNull || cols["last_sent_id"].notNull || !strings.EqualFold(cols["last_sent_id"].typ, ty("bigint", "integer", "bigint")) || cols["last_sent"].typ != ty("timestamp without time zone", "datetime(6)", "datetime(6)") {
 				t.Errorf("deimos_poll_info columns %v", cols)
 			}
 			if !slices.Equal(idx, []string{"index_deimos_poll_info_on_producer"}) {
 				t.Errorf("deimos_poll_info indexes %v", idx)
 			}
 			cols, idx = introspect(t, d, "phobos_db_checkpoint_events")
-			if len(cols) != 10 || cols["created_at"].notNull || cols["payload"].typ != pick(pg, "json", "TEXT") {
+			if len(cols) != 10 || cols["created_at"].notNull || cols["payload"].typ != ty("json", "TEXT", "json") {
 				t.Errorf("events columns %v", cols)
 			}
 			for _, want := range []string{"index_phobos_db_checkpoint_events_on_checksum", "index_phobos_db_checkpoint_events_on_topic_group_id_checksum", "phobos_events_event_time_created_at_desc_nulls_last_idx"} {
@@ -152,7 +214,7 @@ func TestUpCreatesDeimosTables(t *testing.T) {
 				}
 			}
 			cols, idx = introspect(t, d, "phobos_db_checkpoint_failures")
-			if len(cols) != 14 || cols["error_backtrace"].typ != pick(pg, "json", "TEXT") {
+			if len(cols) != 14 || cols["error_backtrace"].typ != ty("json", "TEXT", "json") {
 				t.Errorf("failures columns %v", cols)
 			}
 			if !slices.Contains(idx, "phobos_failures_event_time_created_at_desc_nulls_last_idx") || len(idx) != 8 {
@@ -192,18 +254,23 @@ func TestUpCreatesDeimosTables(t *testing.T) {
 			if err != nil || !slices.Equal(h, []string{"headers/kafka_messages.headers"}) {
 				t.Fatalf("headers: %v %v", h, err)
 			}
-			if c, _ := introspect(t, d, "kafka_messages"); c["headers"].notNull {
-				t.Error("headers must be nullable")
+			if c, _ := introspect(t, d, "kafka_messages"); c["headers"].notNull || !strings.EqualFold(c["headers"].typ, "text") {
+				t.Errorf("headers must be a nullable text column: %+v", c["headers"])
+			}
+			cols, idx = introspect(t, d, "deimos_dead_letters")
+			if !strings.EqualFold(cols["message"].typ, ty("bytea", "blob", "longblob")) || !strings.EqualFold(cols["key"].typ, ty("bytea", "blob", "blob")) || !cols["error"].notNull ||
+				!slices.Equal(idx, []string{"index_deimos_dead_letters_on_topic_and_id"}) {
+				t.Errorf("deimos_dead_letters: %v %v", cols, idx)
+			}
+			if name == "mysql" {
+				// InnoDB whatever the server's default engine: the outbox locks rows.
+				var engines int
+				if err := d.QueryRowContext(ctx, "SELECT COUNT(*) FROM information_schema.tables WHERE table_schema = DATABASE() AND engine <> 'InnoDB'").Scan(&engines); err != nil || engines != 0 {
+					t.Errorf("%d tables are not InnoDB (%v)", engines, err)
+				}
 			}
 		})
 	}
-}
-
-func pick(pg bool, a, b string) string {
-	if pg {
-		return a
-	}
-	return b
 }
 
 func checkCols(t *testing.T, tbl string, got, want map[string]colInfo, pg bool) {
@@ -242,6 +309,16 @@ var rubySchema = map[string][]string{
 		`CREATE TABLE "kafka_topic_info" ("id" integer PRIMARY KEY AUTOINCREMENT NOT NULL, "topic" varchar NOT NULL, "locked_by" varchar, "locked_at" datetime, "error" boolean DEFAULT 0 NOT NULL, "retries" integer DEFAULT 0 NOT NULL)`,
 		`CREATE UNIQUE INDEX "index_kafka_topic_info_on_topic" ON "kafka_topic_info" ("topic")`,
 		`INSERT INTO kafka_messages (topic, message, created_at, updated_at) VALUES ('t', 'x', '2020-01-01 00:00:00', '2020-01-01 00:00:00')`,
+	},
+	// Rails's MySQL adapter: varchar(255), mediumblob for limit: 10.megabytes,
+	// tinyint(1), datetime without precision before Rails 7, ENGINE=InnoDB,
+	// indexes added by add_index.
+	"mysql": {
+		"CREATE TABLE `kafka_messages` (`id` bigint NOT NULL AUTO_INCREMENT PRIMARY KEY, `topic` varchar(255) NOT NULL, `message` mediumblob, `key` blob, `partition_key` varchar(255), `created_at` datetime NOT NULL, `updated_at` datetime NOT NULL) ENGINE=InnoDB",
+		"CREATE INDEX `index_kafka_messages_on_topic_and_id` ON `kafka_messages` (`topic`, `id`)",
+		"CREATE TABLE `kafka_topic_info` (`id` bigint NOT NULL AUTO_INCREMENT PRIMARY KEY, `topic` varchar(255) NOT NULL, `locked_by` varchar(255), `locked_at` datetime, `error` tinyint(1) DEFAULT FALSE NOT NULL, `retries` int DEFAULT 0 NOT NULL) ENGINE=InnoDB",
+		"CREATE UNIQUE INDEX `index_kafka_topic_info_on_topic` ON `kafka_topic_info` (`topic`)",
+		"INSERT INTO kafka_messages (topic, message, created_at, updated_at) VALUES ('t', 'x', '2020-01-01 00:00:00', '2020-01-01 00:00:00')",
 	},
 }
 
@@ -337,6 +414,9 @@ func TestPollerRunsTable(t *testing.T) {
 				t.Fatalf("columns %v %v", cols, err)
 			}
 			up := d.Rebind("INSERT INTO deimos_poller_runs (producer, batches) VALUES (?, 1) ON CONFLICT (producer) DO UPDATE SET batches = deimos_poller_runs.batches + excluded.batches")
+			if name == "mysql" {
+				up = "INSERT INTO deimos_poller_runs (producer, batches) VALUES (?, 1) ON DUPLICATE KEY UPDATE batches = batches + VALUES(batches)"
+			}
 			for i := 0; i < 2; i++ {
 				if _, err := d.ExecContext(ctx, up, "p"); err != nil {
 					t.Fatal(err)
@@ -348,7 +428,7 @@ func TestPollerRunsTable(t *testing.T) {
 			}
 			// the poller's own DDL (pkg/poller ensureRunsTable) on a fresh database, then migrate adopts it
 			d2 := open(t, url(t))
-			ts := map[string]string{"postgres": "TIMESTAMP", "sqlite": "DATETIME"}[name]
+			ts := map[string]string{"postgres": "TIMESTAMP", "sqlite": "DATETIME", "mysql": "DATETIME"}[name]
 			if _, err := d2.ExecContext(ctx, "CREATE TABLE IF NOT EXISTS "+d2.Q(PollerRuns)+" (producer VARCHAR(255) NOT NULL PRIMARY KEY, last_run_at "+ts+
 				", batches BIGINT NOT NULL DEFAULT 0, errored_batches BIGINT NOT NULL DEFAULT 0, messages BIGINT NOT NULL DEFAULT 0, last_error TEXT, last_error_at "+ts+")"); err != nil {
 				t.Fatal(err)
@@ -363,13 +443,168 @@ func TestPollerRunsTable(t *testing.T) {
 				}
 			}
 			// same DDL text from both sides
-			for _, dl := range []string{"postgres", "sqlite"} {
+			for _, dl := range []string{"postgres", "sqlite", "mysql"} {
 				sql, _ := SQL(dl, []string{"poller"})
-				tsx := map[string]string{"postgres": "TIMESTAMP", "sqlite": "DATETIME"}[dl]
+				tsx := map[string]string{"postgres": "TIMESTAMP", "sqlite": "DATETIME", "mysql": "DATETIME"}[dl]
 				if !strings.Contains(sql, "(producer VARCHAR(255) NOT NULL PRIMARY KEY, last_run_at "+tsx+", batches BIGINT NOT NULL DEFAULT 0, errored_batches BIGINT NOT NULL DEFAULT 0, messages BIGINT NOT NULL DEFAULT 0, last_error TEXT, last_error_at "+tsx+")") {
 					t.Errorf("%s DDL:\n%s", dl, sql)
 				}
 			}
 		})
+	}
+}
+
+// schemaDump describes every table of d except the tracking table: columns
+// (type, NOT NULL, default) and indexes; on MySQL, SHOW CREATE TABLE, which
+// also shows index columns and order, the engine and the CHECKs.
+func schemaDump(t *testing.T, d *db.DB) string {
+	t.Helper()
+	var b strings.Builder
+	for _, m := range all() {
+		if m.Column != "" {
+			continue
+		}
+		cols, idx := introspect(t, d, m.Table)
+		names := make([]string, 0, len(cols))
+		for n := range cols {
+			names = append(names, n)
+		}
+		sort.Strings(names)
+		fmt.Fprintf(&b, "%s:", m.Table)
+		for _, n := range names {
+			fmt.Fprintf(&b, " %s=%+v", n, cols[n])
+		}
+		fmt.Fprintf(&b, " indexes=%v\n", idx)
+		if d.Dialect.Name() == "mysql" {
+			var name, create string
+			if err := d.QueryRow("SHOW CREATE TABLE "+d.Q(m.Table)).Scan(&name, &create); err != nil {
+				t.Fatal(err)
+			}
+			b.WriteString(regexp.MustCompile(` AUTO_INCREMENT=\d+`).ReplaceAllString(create, "") + "\n")
+		}
+	}
+	return b.String()
+}
+
+// execScript runs the statements `migrate sql` printed, as a DBA would.
+func execScript(t *testing.T, d *db.DB, script string) {
+	t.Helper()
+	for _, stmt := range strings.Split(script, ";\n") {
+		var lines []string
+		for _, l := range strings.Split(stmt, "\n") {
+			if !strings.HasPrefix(l, "--") {
+				lines = append(lines, l)
+			}
+		}
+		if s := strings.TrimSpace(strings.Join(lines, "\n")); s != "" {
+			if _, err := d.Exec(s); err != nil {
+				t.Fatalf("%v\n%s", err, s)
+			}
+		}
+	}
+}
+
+// `migrate sql` prints the DDL `migrate up` runs: a database built from
+// the printed script has the same tables, columns, types, defaults and
+// indexes (on MySQL, the same SHOW CREATE TABLE) as one built by Up. Up
+// then adopts every table of the scripted database (the form Rails >= 7
+// creates: datetime precision 6), altering none.
+func TestSQLMatchesUp(t *testing.T) {
+	ctx := context.Background()
+	for name, url := range dbs(t) {
+		t.Run(name, func(t *testing.T) {
+			byUp := open(t, url(t))
+			if _, err := Up(ctx, byUp, nil); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := Up(ctx, byUp, []string{"headers"}); err != nil {
+				t.Fatal(err)
+			}
+			script, err := SQL(name, append(append([]string{}, Groups...), OptInGroups...))
+			if err != nil {
+				t.Fatal(err)
+			}
+			byScript := open(t, url(t))
+			execScript(t, byScript, script)
+			want, got := schemaDump(t, byUp), schemaDump(t, byScript)
+			if got != want {
+				t.Fatalf("tables from `migrate sql` differ from `migrate up`'s:\nsql:\n%s\nup:\n%s", got, want)
+			}
+			names, err := Up(ctx, byScript, append(append([]string{}, Groups...), OptInGroups...))
+			if err != nil || len(names) != len(all()) {
+				t.Fatalf("up on the scripted tables: %v %v", names, err)
+			}
+			st, err := Status(ctx, byScript)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, s := range st {
+				if !s.Adopted || len(s.MissingColumns) > 0 {
+					t.Errorf("%+v", s)
+				}
+			}
+			if after := schemaDump(t, byScript); after != got {
+				t.Fatalf("adoption altered tables:\n%s", after)
+			}
+		})
+	}
+}
+
+// On MySQL each DDL statement commits by itself. When an index cannot be
+// created (here: a user without the INDEX privilege), migrate up drops the
+// table it had just created, records nothing, and exits 1; once the
+// privilege is granted, up creates everything.
+func TestMySQLFailedIndexLeavesNoTable(t *testing.T) {
+	ctx := context.Background()
+	url := testenv.MariaDB(t)
+	dbName := url[strings.LastIndexByte(url, '/')+1:]
+	admin := open(t, testenv.MariaDBAdminURL())
+	user := "lim_" + dbName
+	for _, s := range []string{
+		"CREATE USER '" + user + "'@'127.0.0.1' IDENTIFIED BY 'pw-" + user + "'",
+		"GRANT CREATE, DROP, SELECT, INSERT, UPDATE, DELETE ON `" + dbName + "`.* TO '" + user + "'@'127.0.0.1'",
+	} {
+		if _, err := admin.ExecContext(ctx, s); err != nil {
+			t.Fatal(err)
+		}
+	}
+	t.Cleanup(func() { _, _ = admin.ExecContext(ctx, "DROP USER '"+user+"'@'127.0.0.1'") })
+	limURL := strings.Replace(url, "mysql://root@", "mysql://"+user+":pw-"+user+"@", 1)
+	tables := func(d *db.DB) []string {
+		return testenv.Rows(t, d, "SELECT table_name FROM information_schema.tables WHERE table_schema = DATABASE() ORDER BY table_name")
+	}
+	lim := open(t, limURL)
+	_, err := Up(ctx, lim, []string{"outbox"})
+	if err == nil || !strings.Contains(err.Error(), "CREATE UNIQUE INDEX `index_deimos_schema_migrations_on_name`") || !strings.Contains(err.Error(), "1142") {
+		t.Fatalf("up without INDEX privilege: %v", err)
+	}
+	if got := tables(lim); len(got) != 0 {
+		t.Fatalf("tables left behind: %v", got)
+	}
+	// The tracking table may exist already: then the outbox table is undone.
+	root := open(t, url)
+	if err := ensureTracking(ctx, root); err != nil {
+		t.Fatal(err)
+	}
+	_, err = Up(ctx, lim, []string{"outbox"})
+	if err == nil || !strings.Contains(err.Error(), "migrate outbox/kafka_messages: CREATE INDEX `index_kafka_messages_on_topic_and_id`") {
+		t.Fatalf("up without INDEX privilege: %v", err)
+	}
+	if got := tables(lim); !slices.Equal(got, []string{SchemaMigrations}) {
+		t.Fatalf("tables left behind: %v", got)
+	}
+	if _, err := admin.ExecContext(ctx, "GRANT INDEX ON `"+dbName+"`.* TO '"+user+"'@'127.0.0.1'"); err != nil {
+		t.Fatal(err)
+	}
+	lim2 := open(t, limURL) // privileges are read at connect
+	names, err := Up(ctx, lim2, []string{"outbox"})
+	if err != nil || !slices.Equal(names, []string{"outbox/kafka_messages", "outbox/kafka_topic_info"}) {
+		t.Fatalf("up after GRANT INDEX: %v %v", names, err)
+	}
+	st, _ := Status(ctx, lim2)
+	for _, s := range st {
+		if s.Group == "outbox" && (s.Adopted || !s.Applied) {
+			t.Errorf("%+v", s)
+		}
 	}
 }

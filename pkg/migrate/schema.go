@@ -166,6 +166,11 @@ func (t table) createSQL(dialect string, ifNotExists bool) []string {
 		}
 	}
 	b.WriteString("\n)")
+	if dialect == MySQL {
+		// As Rails's MySQL adapter does: the outbox's locking needs
+		// transactions and row locks, whatever default_storage_engine is.
+		b.WriteString(" ENGINE=InnoDB")
+	}
 	out := []string{b.String()}
 	for _, ix := range t.Indexes {
 		out = append(out, ix.createSQL(dialect, t.Name, ifNotExists && dialect != MySQL))
