@@ -1,14 +1,18 @@
 package schemacompat
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"reflect"
 	"strings"
 	"testing"
+
+	"github.com/twmb/franz-go/pkg/sr"
 
 	"github.com/deimos-cli/deimos/internal/testenv"
 	"github.com/deimos-cli/deimos/pkg/compat"
@@ -155,5 +159,68 @@ func TestGitRepoMatchesPerFileRuns(t *testing.T) {
 	}
 	if st, err := os.Stat(prof); err != nil || st.Size() == 0 {
 		t.Fatalf("--cpuprofile wrote no profile: %v", err)
+	}
+}
+
+// TestAgainstRegistryManyFilesThroughBinary: many files against their
+// configured topics' subjects, read concurrently; results in the order of
+// the files; --timeout gives up on a registry that does not answer (exit 3
+// naming the subject); bad --concurrency / --timeout are usage errors.
+func TestAgainstRegistryManyFilesThroughBinary(t *testing.T) {
+	reg := testenv.Registry(t)
+	stall := make(chan struct{})
+	t.Cleanup(func() { close(stall) })
+	reg.Intercept(func(w http.ResponseWriter, r *http.Request) bool {
+		if r.URL.Query().Get("subjectPrefix") == "stalled-value" {
+			<-stall
+			return true
+		}
+		return false
+	})
+	cl, err := sr.NewClient(sr.URLs(reg.URL()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	var cfg strings.Builder
+	cfg.WriteString("schema:\n  registry:\n    url: " + reg.URL() + "\ntopics:\n")
+	var args []string
+	for i := 0; i < 12; i++ {
+		name := fmt.Sprintf("W%d", i)
+		rec := func(extra string) string {
+			return `{"type":"record","name":"` + name + `","namespace":"com.acme","fields":[{"name":"id","type":"long"}` + extra + `]}`
+		}
+		if _, err := cl.CreateSchema(context.Background(), fmt.Sprintf("t%d-value", i), sr.Schema{Schema: rec("")}); err != nil {
+			t.Fatal(err)
+		}
+		extra := `,{"name":"n","type":["null","string"],"default":null}`
+		if i == 5 {
+			extra = `,{"name":"n","type":"string"}`
+		}
+		args = append(args, file(t, dir, name+".avsc", rec(extra)))
+		fmt.Fprintf(&cfg, "  - name: t%d\n    schema: com.acme.%s\n", i, name)
+	}
+	conf := file(t, dir, "deimos.yaml", cfg.String())
+	res := testenv.Run(t, dir, nil, "", append([]string{"schema-compat", "--config", conf, "--against", "registry", "--concurrency", "3", "-o", "json"}, args...)...)
+	var rep report
+	if err := json.Unmarshal([]byte(res.Stdout), &rep); err != nil || res.Code != 1 || len(rep.Results) != 12 {
+		t.Fatalf("exit %d: %v\n%s%s", res.Code, err, res.Stdout, res.Stderr)
+	}
+	for i, r := range rep.Results {
+		if r.Name != fmt.Sprintf("t%d-value", i) || r.Compatible != (i != 5) {
+			t.Fatalf("result %d: %s compatible=%v", i, r.Name, r.Compatible)
+		}
+	}
+
+	slow := file(t, dir, "stalled.avsc", v2)
+	res = testenv.Run(t, dir, nil, "", "schema-compat", "--config", conf, "--against", "registry", "--subject", "stalled-value", "--timeout", "300ms", slow)
+	if res.Code != 3 || !strings.Contains(res.Stderr, "stalled-value") || !strings.Contains(res.Stderr, "--timeout") {
+		t.Fatalf("stalled registry: exit %d\n%s%s", res.Code, res.Stdout, res.Stderr)
+	}
+	for _, bad := range [][]string{{"--concurrency", "0"}, {"--timeout", "-1s"}} {
+		res = testenv.Run(t, dir, nil, "", append([]string{"schema-compat", "--config", conf, "--against", "registry"}, append(bad, args[0])...)...)
+		if res.Code != 2 || !strings.Contains(res.Stderr, bad[0]) {
+			t.Fatalf("%v: exit %d %s", bad, res.Code, res.Stderr)
+		}
 	}
 }

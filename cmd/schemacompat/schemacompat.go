@@ -6,12 +6,15 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
+	"time"
 
 	"github.com/charmbracelet/lipgloss"
 	"github.com/spf13/cobra"
+	"github.com/twmb/franz-go/pkg/sr"
 
 	"github.com/deimos-cli/deimos/internal/cmdutil"
 	"github.com/deimos-cli/deimos/pkg/compat"
@@ -25,6 +28,8 @@ type options struct {
 	protoPaths, refs                           []string
 	allowDeleted, strictDefaults               bool
 	cpuProfile                                 string
+	concurrency                                int
+	timeout                                    time.Duration
 }
 
 // NewCmd returns the `schema-compat` command.
@@ -93,6 +98,8 @@ missing file), 3 registry unreachable.`,
 	fl.StringArrayVar(&o.protoPaths, "proto-path", nil, "extra directory searched for protobuf imports (repeatable)")
 	fl.StringArrayVar(&o.refs, "ref", nil, "extra .avsc file defining named types the schemas reference (repeatable)")
 	fl.BoolVar(&o.allowDeleted, "allow-deleted", false, "with --against git:REF, do not fail on schema files deleted since REF (they are still listed)")
+	fl.IntVar(&o.concurrency, "concurrency", compat.DefaultRegistryConcurrency, "with --against registry: how many subjects are read at once")
+	fl.DurationVar(&o.timeout, "timeout", 30*time.Second, "with --against registry: give up on a registry request after this long (exit 3; 0: never)")
 	cmdutil.AddProfileFlag(fl, &o.cpuProfile)
 	fl.BoolVar(&o.strictDefaults, "strict-defaults", false, "an invalid Avro field default in any version is an error (default: a warning, as a registry reads schemas when checking compatibility)")
 	return c
@@ -244,47 +251,38 @@ func runRegistry(ctx context.Context, f *cmdutil.Factory, o *options, args []str
 	if cl == nil {
 		return errs.Usagef("--against registry needs a registry URL (--registry, DEIMOS_REGISTRY_URL or schema.registry.url)")
 	}
-	for _, file := range args {
+	if o.concurrency < 1 {
+		return errs.Usagef("--concurrency must be at least 1, not %d", o.concurrency)
+	}
+	if o.timeout < 0 {
+		return errs.Usagef("--timeout must not be negative")
+	}
+	// --timeout replaces the client's own limit on a request.
+	if hc, ok := cl.OptValue(sr.HTTPClient).(*http.Client); ok {
+		c := *hc
+		c.Timeout = o.timeout
+		if cl, err = sr.NewClient(append(cl.Opts(), sr.HTTPClient(&c))...); err != nil {
+			return errs.Usagef("schema registry client: %v", err)
+		}
+	}
+	files := make([]compat.RegistryFile, len(args))
+	for i, file := range args {
 		subject, err := subjectFor(cfg, o, file)
-		if err != nil {
-			return err
-		}
-		versions, regType, err := compat.RegistryVersions(ctx, cl, subject)
-		if err != nil {
-			return err
-		}
-		m := mode
-		if !modeSet {
-			if rs := cl.Compatibility(ctx, subject); len(rs) == 1 && rs[0].Err == nil {
-				if pm, err := compat.ParseMode(rs[0].Level.String()); err == nil {
-					m = pm
-				}
-			} else if len(rs) == 1 && rs[0].Err != nil && !strings.Contains(rs[0].Err.Error(), "404") {
-				return errs.Unavailablef("registry: reading the compatibility level of %s: %v", subject, rs[0].Err)
-			}
-		}
-		nv, err := compat.LoadFiles([]string{file}, lo)
-		if err != nil {
-			return err
-		}
-		if len(versions) == 0 {
-			rep.Skipped = append(rep.Skipped, skipped{Name: subject, Reason: "no versions registered (new subject)"})
+		files[i] = compat.RegistryFile{Path: file, Subject: subject, Err: err}
+	}
+	checks, err := compat.CheckRegistry(ctx, cl, files, compat.RegistryOptions{
+		Mode: mode, ModeSet: modeSet, Type: typ, Load: lo, Concurrency: o.concurrency, Timeout: o.timeout,
+	})
+	if err != nil {
+		return err
+	}
+	for _, c := range checks {
+		if c.NewSubject {
+			rep.Skipped = append(rep.Skipped, skipped{Name: c.File.Subject, Reason: "no versions registered (new subject)"})
 			continue
 		}
-		t := typ
-		if t == "" {
-			t = compat.DetectType(file, nv[0].Data)
-		}
-		if regType != "" && regType != t {
-			return errs.Usagef("%s is %s but subject %s holds %s schemas", file, t, subject, regType)
-		}
-		res, err := compat.CheckWith(lo.Check, m, t, append(versions, nv[0]))
-		if err != nil {
-			return err
-		}
-		res.Name = subject
-		rep.Mode = m
-		rep.Results = append(rep.Results, res)
+		rep.Mode = c.Result.Mode
+		rep.Results = append(rep.Results, c.Result)
 	}
 	return nil
 }

@@ -7,12 +7,15 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
+	"time"
 
 	"github.com/twmb/franz-go/pkg/sr"
 	"github.com/twmb/franz-go/pkg/sr/srfake"
@@ -83,26 +86,161 @@ var errNotFound = fsErrNotExist()
 // RegistryVersions returns a subject's registered versions, oldest first
 // (an empty list when the subject does not exist).
 func RegistryVersions(ctx context.Context, cl SchemaFetcher, subject string) ([]Version, Type, error) {
-	vs, err := cl.SubjectVersions(ctx, subject)
+	return NewRegistryReader(cl, 0).Versions(ctx, subject)
+}
+
+// subjectLister is the registry client's GET /schemas: every registered
+// schema of the subjects whose names start with a prefix, in one request.
+type subjectLister interface {
+	AllSchemas(ctx context.Context) ([]sr.SubjectSchema, error)
+}
+
+// RegistryReader reads subjects' registered versions for many files: one
+// request per subject where the registry lists a subject's schemas at once
+// (GET /schemas?subjectPrefix=S; else GET /subjects/S/versions and one
+// request per version), each reference read once for all subjects, every
+// request bounded by a timeout. It is safe for concurrent use.
+type RegistryReader struct {
+	cl      SchemaFetcher
+	timeout time.Duration
+
+	mu     sync.Mutex
+	byVer  map[string]*registryGet // "subject\x00version" -> the schema
+	noList bool                    // the registry has no GET /schemas
+}
+
+type registryGet struct {
+	done chan struct{}
+	ss   sr.SubjectSchema
+	err  error
+}
+
+// NewRegistryReader returns a reader; timeout bounds each request (0: none
+// beyond the client's own).
+func NewRegistryReader(cl SchemaFetcher, timeout time.Duration) *RegistryReader {
+	return &RegistryReader{cl: cl, timeout: timeout, byVer: map[string]*registryGet{}}
+}
+
+func (r *RegistryReader) reqCtx(ctx context.Context) (context.Context, context.CancelFunc) {
+	if r.timeout <= 0 {
+		return ctx, func() {}
+	}
+	return context.WithTimeout(ctx, r.timeout)
+}
+
+// timedOut names a request that the timeout cut short.
+func (r *RegistryReader) timedOut(ctx context.Context, err error) error {
+	var ne net.Error
+	timeout := errors.Is(err, context.DeadlineExceeded) || errors.As(err, &ne) && ne.Timeout()
+	if r.timeout > 0 && timeout && ctx.Err() == nil {
+		return fmt.Errorf("no answer within %s (--timeout): %w", r.timeout, err)
+	}
+	return err
+}
+
+// schemaByVersion is SchemaByVersion, each subject version read once.
+func (r *RegistryReader) schemaByVersion(ctx context.Context, subject string, version int) (sr.SubjectSchema, error) {
+	key := subject + "\x00" + strconv.Itoa(version)
+	r.mu.Lock()
+	g, ok := r.byVer[key]
+	if !ok {
+		g = &registryGet{done: make(chan struct{})}
+		r.byVer[key] = g
+	}
+	r.mu.Unlock()
+	if ok {
+		select {
+		case <-g.done:
+			return g.ss, g.err
+		case <-ctx.Done():
+			return sr.SubjectSchema{}, ctx.Err()
+		}
+	}
+	rctx, cancel := r.reqCtx(ctx)
+	g.ss, g.err = r.cl.SchemaByVersion(rctx, subject, version)
+	g.err = r.timedOut(ctx, g.err)
+	cancel()
+	close(g.done)
+	if g.err != nil && ctx.Err() != nil {
+		// the caller gave up: let a later reader ask again
+		r.mu.Lock()
+		delete(r.byVer, key)
+		r.mu.Unlock()
+	}
+	return g.ss, g.err
+}
+
+// listed returns the subject's registered schemas through GET /schemas, or
+// ok false when the registry does not serve it.
+func (r *RegistryReader) listed(ctx context.Context, subject string) ([]sr.SubjectSchema, bool, error) {
+	lister, can := r.cl.(subjectLister)
+	r.mu.Lock()
+	can = can && !r.noList
+	r.mu.Unlock()
+	if !can {
+		return nil, false, nil
+	}
+	rctx, cancel := r.reqCtx(ctx)
+	defer cancel()
+	all, err := lister.AllSchemas(sr.WithParams(rctx, sr.SubjectPrefix(subject)))
 	if err != nil {
 		var re *sr.ResponseError
-		if errors.As(err, &re) && (re.ErrorCode == sr.ErrSubjectNotFound.Code || re.StatusCode == http.StatusNotFound) {
-			return nil, "", nil
+		if errors.As(err, &re) && (re.StatusCode == http.StatusNotFound || re.StatusCode == http.StatusMethodNotAllowed || re.StatusCode == http.StatusBadRequest) {
+			r.mu.Lock()
+			r.noList = true // an older registry: ask version by version
+			r.mu.Unlock()
+			return nil, false, nil
 		}
+		return nil, false, r.timedOut(ctx, err)
+	}
+	var out []sr.SubjectSchema
+	for _, ss := range all {
+		if ss.Subject == subject { // the prefix also matches longer names
+			out = append(out, ss)
+		}
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Version < out[j].Version })
+	return out, true, nil
+}
+
+// Versions returns a subject's registered versions, oldest first (an empty
+// list when the subject does not exist).
+func (r *RegistryReader) Versions(ctx context.Context, subject string) ([]Version, Type, error) {
+	all, ok, err := r.listed(ctx, subject)
+	if err != nil {
+		var re *sr.ResponseError
 		if errors.As(err, &re) {
 			return nil, "", errs.Failedf("registry: subject %s: %v", subject, err)
 		}
-		return nil, "", errs.Unavailablef("registry: %v", err)
+		return nil, "", errs.Unavailablef("registry: subject %s: %v", subject, err)
 	}
-	sort.Ints(vs)
+	if !ok {
+		rctx, cancel := r.reqCtx(ctx)
+		vs, err := r.cl.SubjectVersions(rctx, subject)
+		cancel()
+		if err != nil {
+			var re *sr.ResponseError
+			if errors.As(err, &re) && (re.ErrorCode == sr.ErrSubjectNotFound.Code || re.StatusCode == http.StatusNotFound) {
+				return nil, "", nil
+			}
+			if errors.As(err, &re) {
+				return nil, "", errs.Failedf("registry: subject %s: %v", subject, err)
+			}
+			return nil, "", errs.Unavailablef("registry: %v", r.timedOut(ctx, err))
+		}
+		sort.Ints(vs)
+		for _, n := range vs {
+			ss, err := r.schemaByVersion(ctx, subject, n)
+			if err != nil {
+				return nil, "", errs.Unavailablef("registry: subject %s version %d: %v", subject, n, err)
+			}
+			all = append(all, ss)
+		}
+	}
 	var out []Version
 	var typ Type
-	for _, n := range vs {
-		ss, err := cl.SchemaByVersion(ctx, subject, n)
-		if err != nil {
-			return nil, "", errs.Unavailablef("registry: subject %s version %d: %v", subject, n, err)
-		}
-		v, err := registryVersion(ctx, cl.SchemaByVersion, ss, fmt.Sprintf("%s v%d", subject, n))
+	for _, ss := range all {
+		v, err := registryVersion(ctx, r.schemaByVersion, ss, fmt.Sprintf("%s v%d", subject, ss.Version))
 		if err != nil {
 			return nil, "", errs.Failedf("registry: %v", err)
 		}
