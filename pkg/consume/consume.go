@@ -18,6 +18,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
+	"github.com/deimos-cli/deimos/pkg/db"
 	"github.com/deimos-cli/deimos/pkg/encode"
 	"github.com/deimos-cli/deimos/pkg/errs"
 	"github.com/deimos-cli/deimos/pkg/progress"
@@ -369,10 +370,8 @@ func resetOffset(o Offset) kgo.Offset {
 func waitForTopics(ctx context.Context, adm *kadm.Client, o Options, rep progress.Reporter, err error) ([]string, map[string][]int32, error) {
 	for {
 		rep.Idle("waiting for the topic to exist: " + err.Error())
-		select {
-		case <-ctx.Done():
-			return nil, nil, ctx.Err()
-		case <-time.After(time.Second):
+		if err := db.SleepCtx(ctx, time.Second); err != nil {
+			return nil, nil, err
 		}
 		rctx, cancel := context.WithTimeout(ctx, o.Timeout)
 		topics, parts, err2 := resolveTopics(rctx, adm, o)

@@ -13,6 +13,8 @@ import (
 	"runtime/debug"
 	"sync"
 	"time"
+
+	"github.com/deimos-cli/deimos/pkg/db"
 )
 
 // Job is one unit of work the supervisor runs.
@@ -189,13 +191,9 @@ func (s *Supervisor) runJob(ctx context.Context, cancelAll context.CancelFunc, j
 		h.fail(s.o.Redact(err.Error()), StateBackoff)
 		h.setNextRestart(s.o.Now().Add(backoff))
 		log.Error("job failed; restarting after back-off", "error", err, "restart_in", backoff.String(), "restarts", h.Restarts())
-		t := time.NewTimer(backoff)
-		select {
-		case <-ctx.Done():
-			t.Stop()
+		if db.SleepCtx(ctx, backoff) != nil {
 			h.setState(StateFailed)
 			return &JobError{Job: j.Name, When: "was down when the process stopped", Err: err}
-		case <-t.C:
 		}
 		backoff = min(backoff*2, s.o.MaxBackoff)
 		h.restarted()
