@@ -13,7 +13,7 @@ import (
 // away each time: it must fail with one line naming exactly that thing.
 func TestCICheckNamesTheGap(t *testing.T) {
 	script := filepath.Join(OracleDir(), "..", "..", ".ci", "check")
-	tools := []string{"bash", "dirname", "ls", "go", "gcc", "git", "kcat", "jq", "protoc", "node", "npm", "script", "mariadbd", "mariadb-install-db", "mariadb"}
+	tools := []string{"bash", "dirname", "ls", "go", "gcc", "git", "kcat", "jq", "protoc", "node", "npm", "script", "mariadbd", "mariadb-install-db", "mariadb", "systemd-analyze"}
 	for _, tool := range tools {
 		if _, err := exec.LookPath(tool); err != nil {
 			Missing(t, tool)
@@ -39,6 +39,7 @@ func TestCICheckNamesTheGap(t *testing.T) {
 		{"kcat", "kcat", "", "missing after install: command kcat"},
 		{"jq", "jq", "", "missing after install: command jq"},
 		{"mariadbd", "mariadbd", "", "missing after install: command mariadbd"},
+		{"systemd-analyze", "systemd-analyze", "", "missing after install: command systemd-analyze"},
 		{"well-known protos", "", t.TempDir(), "google/protobuf/timestamp.proto (libprotobuf-dev)"},
 	}
 	for _, c := range cases {
