@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"sort"
 	"strings"
+
+	"github.com/deimos-cli/deimos/pkg/avro"
 )
 
 // The Avro checker follows Apache Avro's Java SchemaCompatibility
@@ -34,9 +36,9 @@ type avroChecker struct {
 // backward says the reader is the newer schema (for how messages read).
 func CheckAvro(reader, writer *AvroSchema, backward bool) (bool, []avroIssue) {
 	c := &avroChecker{backward: backward, memo: map[avroPair]*avroMemo{}}
-	root := reader.short()
-	if reader.named() {
-		root = reader.Name
+	root := avro.Short(reader)
+	if reader.Kind.Named() {
+		root = reader.ShortName()
 	}
 	ok, issues := c.check(reader, writer, root, c.newOf(reader, writer).Line)
 	return ok, dedupIssues(issues)
@@ -85,56 +87,40 @@ func (c *avroChecker) check(r, w *AvroSchema, path string, line int) (bool, []av
 	return ok, issues
 }
 
-func promotable(r, w AvroKind) bool {
-	switch r {
-	case AvroLong:
-		return w == AvroInt
-	case AvroFloat:
-		return w == AvroInt || w == AvroLong
-	case AvroDouble:
-		return w == AvroInt || w == AvroLong || w == AvroFloat
-	case AvroBytes:
-		return w == AvroString
-	case AvroString:
-		return w == AvroBytes
-	}
-	return false
-}
-
 func (c *avroChecker) mismatch(r, w *AvroSchema, path string, line int, reason string) avroIssue {
 	o, n := c.oldNew(r, w)
 	if reason == "" {
-		if r.Kind <= AvroString && w.Kind <= AvroString {
+		if r.Kind.Primitive() && w.Kind.Primitive() {
 			if c.backward {
 				reason = "not promotable"
 			} else {
-				reason = "old schema cannot read " + n.short()
+				reason = "old schema cannot read " + avro.Short(n)
 			}
 		} else {
 			reason = "incompatible types"
 		}
 	}
 	return avroIssue{Path: path, Line: line, Rule: "TYPE_MISMATCH",
-		Msg: fmt.Sprintf("type changed %s → %s (%s)", o.Describe(), n.Describe(), reason)}
+		Msg: fmt.Sprintf("type changed %s → %s (%s)", avro.Describe(o), avro.Describe(n), reason)}
 }
 
 func (c *avroChecker) calc(r, w *AvroSchema, path string, line int) (bool, []avroIssue) {
 	if r.Kind == w.Kind {
 		switch r.Kind {
-		case AvroArray:
+		case avro.Array:
 			return c.check(r.Items, w.Items, path+"[]", line)
-		case AvroMap:
+		case avro.Map:
 			return c.check(r.Values, w.Values, path+"{}", line)
-		case AvroFixed:
+		case avro.Fixed:
 			ok, issues := c.names(r, w, path, line)
 			if r.Size != w.Size {
 				o, n := c.oldNew(r, w)
 				ok = false
 				issues = append(issues, avroIssue{Path: path, Line: line, Rule: "FIXED_SIZE_MISMATCH",
-					Msg: fmt.Sprintf("fixed %s size changed %d → %d", n.Name, o.Size, n.Size)})
+					Msg: fmt.Sprintf("fixed %s size changed %d → %d", n.ShortName(), o.Size, n.Size)})
 			}
 			return ok, issues
-		case AvroEnum:
+		case avro.Enum:
 			ok, issues := c.names(r, w, path, line)
 			var missing []string
 			for _, s := range w.Symbols {
@@ -142,23 +128,23 @@ func (c *avroChecker) calc(r, w *AvroSchema, path string, line int) (bool, []avr
 					missing = append(missing, s)
 				}
 			}
-			if len(missing) > 0 && !(r.EnumDef != nil && contains(r.Symbols, *r.EnumDef)) {
+			if len(missing) > 0 && !(r.EnumDefault != nil && contains(r.Symbols, *r.EnumDefault)) {
 				sort.Strings(missing)
 				ok = false
 				var msg string
 				if c.backward {
-					msg = fmt.Sprintf("enum %s: symbols removed: %s (the new enum has no default symbol)", r.Name, strings.Join(missing, ", "))
+					msg = fmt.Sprintf("enum %s: symbols removed: %s (the new enum has no default symbol)", r.ShortName(), strings.Join(missing, ", "))
 				} else {
-					msg = fmt.Sprintf("enum %s: symbols added: %s (the old enum has no default symbol to read them as)", r.Name, strings.Join(missing, ", "))
+					msg = fmt.Sprintf("enum %s: symbols added: %s (the old enum has no default symbol to read them as)", r.ShortName(), strings.Join(missing, ", "))
 				}
 				issues = append(issues, avroIssue{Path: path, Line: line, Rule: "MISSING_ENUM_SYMBOLS", Msg: msg})
 			}
 			return ok, issues
-		case AvroRecord:
+		case avro.Record:
 			ok, issues := c.names(r, w, path, line)
 			fok, fissues := c.fields(r, w, path, line)
 			return ok && fok, append(issues, fissues...)
-		case AvroUnion:
+		case avro.Union:
 			ok := true
 			var issues []avroIssue
 			for _, wb := range w.Branches {
@@ -175,7 +161,7 @@ func (c *avroChecker) calc(r, w *AvroSchema, path string, line int) (bool, []avr
 		}
 		return true, nil // same primitive type
 	}
-	if w.Kind == AvroUnion {
+	if w.Kind == avro.Union {
 		ok := true
 		var issues []avroIssue
 		for _, wb := range w.Branches {
@@ -185,20 +171,20 @@ func (c *avroChecker) calc(r, w *AvroSchema, path string, line int) (bool, []avr
 				o, n := c.oldNew(r, w)
 				var reason string
 				if c.backward {
-					reason = "the old union's " + wb.short() + " branch cannot be read"
+					reason = "the old union's " + avro.Short(wb) + " branch cannot be read"
 				} else {
-					reason = "the old schema cannot read the new union's " + wb.short() + " branch"
+					reason = "the old schema cannot read the new union's " + avro.Short(wb) + " branch"
 				}
 				issues = append(issues, avroIssue{Path: path, Line: line, Rule: "TYPE_MISMATCH",
-					Msg: fmt.Sprintf("type changed %s → %s (%s)", o.Describe(), n.Describe(), reason)})
-				if !(wb.Kind <= AvroString && r.Kind <= AvroString) {
+					Msg: fmt.Sprintf("type changed %s → %s (%s)", avro.Describe(o), avro.Describe(n), reason)})
+				if !(wb.Kind.Primitive() && r.Kind.Primitive()) {
 					issues = append(issues, bissues...)
 				}
 			}
 		}
 		return ok, issues
 	}
-	if r.Kind == AvroUnion {
+	if r.Kind == avro.Union {
 		for _, rb := range r.Branches {
 			if ok, _ := c.check(rb, w, path, line); ok {
 				return true, nil
@@ -206,7 +192,7 @@ func (c *avroChecker) calc(r, w *AvroSchema, path string, line int) (bool, []avr
 		}
 		return false, []avroIssue{c.branchIssue(r, w, path, line)}
 	}
-	if promotable(r.Kind, w.Kind) {
+	if avro.Promotes(w.Kind, r.Kind) {
 		return true, nil
 	}
 	return false, []avroIssue{c.mismatch(r, w, path, line, "")}
@@ -217,18 +203,18 @@ func (c *avroChecker) branchIssue(r, w *AvroSchema, path string, line int) avroI
 	o, n := c.oldNew(r, w)
 	var reason string
 	if c.backward {
-		reason = "the new union has no branch that reads " + w.short()
+		reason = "the new union has no branch that reads " + avro.Short(w)
 	} else {
-		reason = "the old union has no branch that reads " + w.short()
+		reason = "the old union has no branch that reads " + avro.Short(w)
 	}
 	return avroIssue{Path: path, Line: line, Rule: "MISSING_UNION_BRANCH",
-		Msg: fmt.Sprintf("type changed %s → %s (%s)", o.Describe(), n.Describe(), reason)}
+		Msg: fmt.Sprintf("type changed %s → %s (%s)", avro.Describe(o), avro.Describe(n), reason)}
 }
 
 // names applies Java's schemaNameEquals: same unqualified name, or a reader
 // alias equal to the writer's full name.
 func (c *avroChecker) names(r, w *AvroSchema, path string, line int) (bool, []avroIssue) {
-	if r.Name == w.Name || contains(r.Aliases, w.FullName()) {
+	if avro.SameName(r, w) {
 		return true, nil
 	}
 	o, n := c.oldNew(r, w)

@@ -4,6 +4,8 @@ import (
 	"crypto/sha256"
 	"runtime"
 	"sync"
+
+	"github.com/deimos-cli/deimos/pkg/avro"
 )
 
 // avroLib gives each file of a git check the named types parseAvroSet
@@ -188,12 +190,12 @@ next:
 // recording its lookups.
 func parseRef(d *avroDoc, lib map[string]avroEntry) *avroAttempt {
 	a := &avroAttempt{doc: d}
-	p := &avroParser{file: d.name, data: d.data, lenientDefaults: true, find: func(key string) *AvroSchema {
+	p := &avro.Parser{LenientDefaults: true, Lookup: func(key string) *AvroSchema {
 		e := lib[key]
 		a.lookups = append(a.lookups, avroLookup{key: key, node: e.node, from: e.from})
 		return e.node
 	}}
-	root, names, warns, err := parseAvroDocWith(p)
+	root, names, warns, err := parseAvroDocWith(p, d.name, d.data)
 	if err != nil {
 		return a
 	}
@@ -321,12 +323,12 @@ func (l *avroLib) parseMain(path, name string, data []byte, lenient bool) (*avro
 		}
 	}
 	if !reused {
-		p := &avroParser{file: name, data: data, lenientDefaults: lenient, find: func(key string) *AvroSchema {
+		p := &avro.Parser{LenientDefaults: lenient, Lookup: func(key string) *AvroSchema {
 			e, _ := find(key)
 			m.lookups = append(m.lookups, avroLookup{key: key, node: e.node, from: e.from})
 			return e.node
 		}}
-		root, _, warns, err := parseAvroDocWith(p)
+		root, _, warns, err := parseAvroDocWith(p, name, data)
 		if err != nil {
 			return nil, err
 		}

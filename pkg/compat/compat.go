@@ -13,6 +13,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/deimos-cli/deimos/pkg/avro"
 	"github.com/deimos-cli/deimos/pkg/errs"
 )
 
@@ -381,7 +382,7 @@ func compare(typ Type, old, nw any, backward bool, nv Version) []Problem {
 			out = append(out, Problem{Path: i.Path, Message: i.Msg, Rule: i.Rule, Line: i.Line})
 		}
 		if !ok && len(out) == 0 {
-			out = append(out, Problem{Path: n.short(), Message: "incompatible", Rule: "INCOMPATIBLE"})
+			out = append(out, Problem{Path: avro.Short(n), Message: "incompatible", Rule: "INCOMPATIBLE"})
 		}
 	case Protobuf:
 		o, n := old.(*protoSchema), nw.(*protoSchema)

@@ -14,6 +14,8 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+
+	"github.com/deimos-cli/deimos/internal/jsonnode"
 )
 
 // jsonCompatible are the difference types that keep the update able to read
@@ -831,7 +833,7 @@ func sortDiffs(ds []jsonDiff) {
 // jsonVersion is a parsed JSON Schema version.
 type jsonVersion struct {
 	top  *jsSchema
-	root *jnode
+	root *jsonnode.Node
 }
 
 func parseJSONVersion(name string, v Version) (*jsonVersion, error) {
@@ -839,32 +841,32 @@ func parseJSONVersion(name string, v Version) (*jsonVersion, error) {
 	if err != nil {
 		return nil, err
 	}
-	root, _ := parseJSONNodes(v.Data)
+	root, _ := jsonnode.Parse(v.Data)
 	return &jsonVersion{top: s, root: root}, nil
 }
 
 // jsonLineOf is the line of the deepest node of path that the document has.
-func jsonLineOf(root *jnode, data []byte, at []string) int {
+func jsonLineOf(root *jsonnode.Node, data []byte, at []string) int {
 	n := root
 	for _, seg := range at {
 		for _, part := range strings.Split(seg, "/") {
 			part = unescPtr(part)
-			var next *jnode
-			switch n.kind {
+			var next *jsonnode.Node
+			switch n.Kind {
 			case 'o':
-				next = n.obj[part]
+				next = n.Obj[part]
 			case 'a':
-				if i, err := strconv.Atoi(part); err == nil && i >= 0 && i < len(n.arr) {
-					next = n.arr[i]
+				if i, err := strconv.Atoi(part); err == nil && i >= 0 && i < len(n.Arr) {
+					next = n.Arr[i]
 				}
 			}
 			if next == nil {
-				return lineAt(data, n.off)
+				return jsonnode.Line(data, n.Off)
 			}
 			n = next
 		}
 	}
-	return lineAt(data, n.off)
+	return jsonnode.Line(data, n.Off)
 }
 
 // compareJSON lists the incompatibilities of a check as Problems.

@@ -21,6 +21,8 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+
+	"github.com/deimos-cli/deimos/internal/jsonnode"
 )
 
 type jsKind int
@@ -46,8 +48,8 @@ const (
 // jsSchema is one schema of the model.
 type jsSchema struct {
 	kind jsKind
-	node *jnode // where it was written (line numbers); nil for synthetic schemas
-	key  string // canonical JSON of the source (equality of combined subschemas)
+	node *jsonnode.Node // where it was written (line numbers); nil for synthetic schemas
+	key  string         // canonical JSON of the source (equality of combined subschemas)
 
 	id, title, description *string
 	def                    *string // canonical JSON of "default"
@@ -103,7 +105,7 @@ type patternProp struct {
 
 // jsDoc is one parsed document (the root schema and what its $refs reach).
 type jsDoc struct {
-	root    *jnode
+	root    *jsonnode.Node
 	draft   int // 4, 6, 7, 2019 or 2020
 	top     *jsSchema
 	byPtr   map[string]*jsSchema // $ref targets by "<doc url>#<pointer>"
@@ -117,7 +119,7 @@ type jsDoc struct {
 // documents by name (files next to it, or registry references); nil allows
 // only refs inside the document.
 func ParseJSONSchema(name string, data []byte, imp func(string) ([]byte, error)) (*jsSchema, error) {
-	root, err := parseJSONNodes(data)
+	root, err := jsonnode.Parse(data)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", name, err)
 	}
@@ -183,19 +185,19 @@ func sortedKeys[V any](m map[string]V) []string {
 
 // draftOf reads "$schema": 4, 6, 7 (the default, as Confluent's registry
 // reads schemas without one), 2019 or 2020.
-func draftOf(root *jnode) int {
-	s := root.get("$schema")
-	if s == nil || s.kind != 's' {
+func draftOf(root *jsonnode.Node) int {
+	s := root.Get("$schema")
+	if s == nil || s.Kind != 's' {
 		return 7
 	}
 	switch {
-	case strings.Contains(s.str, "2020-12"):
+	case strings.Contains(s.Str, "2020-12"):
 		return 2020
-	case strings.Contains(s.str, "2019-09"):
+	case strings.Contains(s.Str, "2019-09"):
 		return 2019
-	case strings.Contains(s.str, "draft-04"):
+	case strings.Contains(s.Str, "draft-04"):
 		return 4
-	case strings.Contains(s.str, "draft-06"):
+	case strings.Contains(s.Str, "draft-06"):
 		return 6
 	}
 	return 7
@@ -210,9 +212,9 @@ var (
 		"prefixItems", "minContains", "maxContains", "unevaluatedItems"}
 )
 
-func hasAny(n *jnode, kws []string) bool {
+func hasAny(n *jsonnode.Node, kws []string) bool {
 	for _, k := range kws {
-		if n.get(k) != nil {
+		if n.Get(k) != nil {
 			return true
 		}
 	}
@@ -220,50 +222,50 @@ func hasAny(n *jnode, kws []string) bool {
 }
 
 // canon is the canonical JSON of a node (sorted keys, numbers as written).
-func canon(n *jnode) string {
-	b, _ := json.Marshal(n.value())
+func canon(n *jsonnode.Node) string {
+	b, _ := json.Marshal(n.Value())
 	return string(b)
 }
 
 func (d *jsDoc) modern() bool { return d.draft >= 2019 }
 
 // load reads the schema at node n (ptr is its JSON pointer in the document).
-func (d *jsDoc) load(n *jnode, ptr string) (*jsSchema, error) {
-	switch n.kind {
+func (d *jsDoc) load(n *jsonnode.Node, ptr string) (*jsSchema, error) {
+	switch n.Kind {
 	case 'b':
-		if n.b {
+		if n.Bool {
 			return &jsSchema{kind: jsTrue, node: n, key: "true"}, nil
 		}
 		return &jsSchema{kind: jsFalse, node: n, key: "false"}, nil
 	case 'o':
 	default:
-		return nil, fmt.Errorf("%s: a schema must be an object or a boolean, not %s", ptrLabel(ptr), n.kindName())
+		return nil, fmt.Errorf("%s: a schema must be an object or a boolean, not %s", ptrLabel(ptr), n.KindName())
 	}
-	if r := n.get("$ref"); r != nil {
-		if r.kind != 's' {
+	if r := n.Get("$ref"); r != nil {
+		if r.Kind != 's' {
 			return nil, fmt.Errorf("%s/$ref: must be a string", ptrLabel(ptr))
 		}
-		s := &jsSchema{kind: jsRef, node: n, key: canon(n), ref: r.str}
+		s := &jsSchema{kind: jsRef, node: n, key: canon(n), ref: r.Str}
 		var cached *jsSchema
 		var cerr error
 		done := false
 		s.target = func() (*jsSchema, error) {
 			if !done {
 				done = true
-				cached, cerr = d.resolve(r.str, ptr)
+				cached, cerr = d.resolve(r.Str, ptr)
 			}
 			return cached, cerr
 		}
 		return s, nil
 	}
 	var parts []*jsSchema
-	if e := n.get("enum"); e != nil {
-		if e.kind != 'a' {
+	if e := n.Get("enum"); e != nil {
+		if e.Kind != 'a' {
 			return nil, fmt.Errorf("%s/enum: must be an array", ptrLabel(ptr))
 		}
 		s := &jsSchema{kind: jsEnum, node: n}
 		seen := map[string]bool{}
-		for _, v := range e.arr {
+		for _, v := range e.Arr {
 			c := canon(v)
 			if !seen[c] {
 				seen[c] = true
@@ -273,15 +275,15 @@ func (d *jsDoc) load(n *jnode, ptr string) (*jsSchema, error) {
 		parts = append(parts, s)
 	}
 	for _, crit := range []string{"allOf", "anyOf", "oneOf"} {
-		c := n.get(crit)
+		c := n.Get(crit)
 		if c == nil {
 			continue
 		}
-		if c.kind != 'a' || len(c.arr) == 0 {
+		if c.Kind != 'a' || len(c.Arr) == 0 {
 			return nil, fmt.Errorf("%s/%s: must be a non-empty array", ptrLabel(ptr), crit)
 		}
 		s := &jsSchema{kind: jsCombined, node: n, criterion: crit}
-		for i, sub := range c.arr {
+		for i, sub := range c.Arr {
 			ss, err := d.load(sub, ptr+"/"+crit+"/"+strconv.Itoa(i))
 			if err != nil {
 				return nil, err
@@ -290,37 +292,37 @@ func (d *jsDoc) load(n *jnode, ptr string) (*jsSchema, error) {
 		}
 		parts = append(parts, s)
 	}
-	if nt := n.get("not"); nt != nil {
+	if nt := n.Get("not"); nt != nil {
 		ns, err := d.load(nt, ptr+"/not")
 		if err != nil {
 			return nil, err
 		}
 		parts = append(parts, &jsSchema{kind: jsNot, node: n, not: ns})
 	}
-	if c := n.get("const"); c != nil && d.draft >= 6 {
+	if c := n.Get("const"); c != nil && d.draft >= 6 {
 		v := canon(c)
 		parts = append(parts, &jsSchema{kind: jsConst, node: n, konst: &v})
 	}
 	used := map[string]bool{}
-	if t := n.get("type"); t != nil {
-		switch t.kind {
+	if t := n.Get("type"); t != nil {
+		switch t.Kind {
 		case 's':
-			s, err := d.loadTyped(n, ptr, t.str, used)
+			s, err := d.loadTyped(n, ptr, t.Str, used)
 			if err != nil {
 				return nil, err
 			}
 			parts = append(parts, s)
 		case 'a':
 			any := &jsSchema{kind: jsCombined, node: n, criterion: "anyOf"}
-			for _, tn := range t.arr {
-				if tn.kind != 's' {
+			for _, tn := range t.Arr {
+				if tn.Kind != 's' {
 					return nil, fmt.Errorf("%s/type: must hold type names", ptrLabel(ptr))
 				}
-				s, err := d.loadTyped(n, ptr, tn.str, used)
+				s, err := d.loadTyped(n, ptr, tn.Str, used)
 				if err != nil {
 					return nil, err
 				}
-				s.key = `{"type":"` + tn.str + `"}` // distinct per type for de-duplication
+				s.key = `{"type":"` + tn.Str + `"}` // distinct per type for de-duplication
 				any.subs = append(any.subs, s)
 			}
 			any.key = canon(n)
@@ -385,37 +387,37 @@ func (d *jsDoc) load(n *jnode, ptr string) (*jsSchema, error) {
 		idKw = "id"
 	}
 	if !d.modern() {
-		if v := n.get(idKw); v != nil && v.kind == 's' {
-			s.id = &v.str
-		} else if v := n.get("id"); v != nil && v.kind == 's' {
-			s.id = &v.str
+		if v := n.Get(idKw); v != nil && v.Kind == 's' {
+			s.id = &v.Str
+		} else if v := n.Get("id"); v != nil && v.Kind == 's' {
+			s.id = &v.Str
 		}
 	}
-	if v := n.get("title"); v != nil && v.kind == 's' {
-		s.title = &v.str
+	if v := n.Get("title"); v != nil && v.Kind == 's' {
+		s.title = &v.Str
 	}
-	if v := n.get("description"); v != nil && v.kind == 's' {
-		s.description = &v.str
+	if v := n.Get("description"); v != nil && v.Kind == 's' {
+		s.description = &v.Str
 	}
-	if v := n.get("default"); v != nil {
+	if v := n.Get("default"); v != nil {
 		c := canon(v)
 		s.def = &c
 	}
-	if v := n.get("connect.type"); v != nil && v.kind == 's' {
-		s.connectType = v.str
+	if v := n.Get("connect.type"); v != nil && v.Kind == 's' {
+		s.connectType = v.Str
 	}
 	return s, nil
 }
 
 // onlyEmptyProperties: {"properties": {}} and nothing else of an object.
 // Confluent's registry reads such a 2020-12 schema as the empty schema.
-func onlyEmptyProperties(n *jnode) bool {
+func onlyEmptyProperties(n *jsonnode.Node) bool {
 	for _, k := range objectKeywords {
-		v := n.get(k)
+		v := n.Get(k)
 		if v == nil {
 			continue
 		}
-		if k != "properties" || v.kind != 'o' || len(v.keys) > 0 {
+		if k != "properties" || v.Kind != 'o' || len(v.Keys) > 0 {
 			return false
 		}
 	}
@@ -424,7 +426,7 @@ func onlyEmptyProperties(n *jnode) bool {
 
 func ptrLabel(ptr string) string { return "#" + ptr }
 
-func (d *jsDoc) loadTyped(n *jnode, ptr, typ string, used map[string]bool) (*jsSchema, error) {
+func (d *jsDoc) loadTyped(n *jsonnode.Node, ptr, typ string, used map[string]bool) (*jsSchema, error) {
 	switch typ {
 	case "string":
 		used["string"] = true
@@ -446,17 +448,17 @@ func (d *jsDoc) loadTyped(n *jnode, ptr, typ string, used map[string]bool) (*jsS
 	return nil, fmt.Errorf("%s/type: unknown type %q", ptrLabel(ptr), typ)
 }
 
-func intKw(n *jnode, kw, ptr string) (*int64, error) {
-	v := n.get(kw)
+func intKw(n *jsonnode.Node, kw, ptr string) (*int64, error) {
+	v := n.Get(kw)
 	if v == nil {
 		return nil, nil
 	}
-	if v.kind != 'n' {
+	if v.Kind != 'n' {
 		return nil, fmt.Errorf("%s/%s: must be a number", ptrLabel(ptr), kw)
 	}
-	i, err := v.num.Int64()
+	i, err := v.Num.Int64()
 	if err != nil {
-		f, ferr := v.num.Float64()
+		f, ferr := v.Num.Float64()
 		if ferr != nil || f != float64(int64(f)) {
 			return nil, fmt.Errorf("%s/%s: must be an integer", ptrLabel(ptr), kw)
 		}
@@ -465,22 +467,22 @@ func intKw(n *jnode, kw, ptr string) (*int64, error) {
 	return &i, nil
 }
 
-func ratKw(n *jnode, kw, ptr string) (*big.Rat, error) {
-	v := n.get(kw)
-	if v == nil || v.kind == 'b' { // draft-04's boolean exclusiveMinimum/Maximum only flags the bound
+func ratKw(n *jsonnode.Node, kw, ptr string) (*big.Rat, error) {
+	v := n.Get(kw)
+	if v == nil || v.Kind == 'b' { // draft-04's boolean exclusiveMinimum/Maximum only flags the bound
 		return nil, nil
 	}
-	if v.kind != 'n' {
+	if v.Kind != 'n' {
 		return nil, fmt.Errorf("%s/%s: must be a number", ptrLabel(ptr), kw)
 	}
-	r, ok := new(big.Rat).SetString(v.num.String())
+	r, ok := new(big.Rat).SetString(v.Num.String())
 	if !ok {
 		return nil, fmt.Errorf("%s/%s: not a number", ptrLabel(ptr), kw)
 	}
 	return r, nil
 }
 
-func (d *jsDoc) loadString(n *jnode, ptr string) (*jsSchema, error) {
+func (d *jsDoc) loadString(n *jsonnode.Node, ptr string) (*jsSchema, error) {
 	s := &jsSchema{kind: jsString, node: n}
 	var err error
 	if s.minLength, err = intKw(n, "minLength", ptr); err != nil {
@@ -489,16 +491,16 @@ func (d *jsDoc) loadString(n *jnode, ptr string) (*jsSchema, error) {
 	if s.maxLength, err = intKw(n, "maxLength", ptr); err != nil {
 		return nil, err
 	}
-	if p := n.get("pattern"); p != nil {
-		if p.kind != 's' {
+	if p := n.Get("pattern"); p != nil {
+		if p.Kind != 's' {
 			return nil, fmt.Errorf("%s/pattern: must be a string", ptrLabel(ptr))
 		}
-		s.pattern = &p.str
+		s.pattern = &p.Str
 	}
 	return s, nil
 }
 
-func (d *jsDoc) loadNumber(n *jnode, ptr string, integer bool) (*jsSchema, error) {
+func (d *jsDoc) loadNumber(n *jsonnode.Node, ptr string, integer bool) (*jsSchema, error) {
 	s := &jsSchema{kind: jsNumber, node: n, integer: integer}
 	var err error
 	for _, f := range []struct {
@@ -512,31 +514,31 @@ func (d *jsDoc) loadNumber(n *jnode, ptr string, integer bool) (*jsSchema, error
 	return s, nil
 }
 
-func (d *jsDoc) loadObject(n *jnode, ptr string) (*jsSchema, error) {
+func (d *jsDoc) loadObject(n *jsonnode.Node, ptr string) (*jsSchema, error) {
 	s := &jsSchema{kind: jsObject, node: n, props: map[string]*jsSchema{}, required: map[string]bool{}, addlAllowed: true,
 		depArrays: map[string][]string{}, depSchemas: map[string]*jsSchema{}}
-	if p := n.get("properties"); p != nil {
-		if p.kind != 'o' {
+	if p := n.Get("properties"); p != nil {
+		if p.Kind != 'o' {
 			return nil, fmt.Errorf("%s/properties: must be an object", ptrLabel(ptr))
 		}
-		for _, k := range p.keys {
-			ps, err := d.load(p.obj[k], ptr+"/properties/"+escPtr(k))
+		for _, k := range p.Keys {
+			ps, err := d.load(p.Obj[k], ptr+"/properties/"+escPtr(k))
 			if err != nil {
 				return nil, err
 			}
 			s.props[k] = ps
 		}
 	}
-	if r := n.get("required"); r != nil && r.kind == 'a' {
-		for _, x := range r.arr {
-			if x.kind == 's' {
-				s.required[x.str] = true
+	if r := n.Get("required"); r != nil && r.Kind == 'a' {
+		for _, x := range r.Arr {
+			if x.Kind == 's' {
+				s.required[x.Str] = true
 			}
 		}
 	}
-	if a := n.get("additionalProperties"); a != nil {
-		if a.kind == 'b' {
-			s.addlAllowed = a.b
+	if a := n.Get("additionalProperties"); a != nil {
+		if a.Kind == 'b' {
+			s.addlAllowed = a.Bool
 		} else {
 			as, err := d.load(a, ptr+"/additionalProperties")
 			if err != nil {
@@ -545,13 +547,13 @@ func (d *jsDoc) loadObject(n *jnode, ptr string) (*jsSchema, error) {
 			s.addl = as
 		}
 	}
-	if pp := n.get("patternProperties"); pp != nil && pp.kind == 'o' {
-		for _, k := range pp.keys {
+	if pp := n.Get("patternProperties"); pp != nil && pp.Kind == 'o' {
+		for _, k := range pp.Keys {
 			re, err := regexp.Compile(k)
 			if err != nil {
 				return nil, fmt.Errorf("%s/patternProperties: %q is not a regular expression deimos can read: %v", ptrLabel(ptr), k, err)
 			}
-			ps, err := d.load(pp.obj[k], ptr+"/patternProperties/"+escPtr(k))
+			ps, err := d.load(pp.Obj[k], ptr+"/patternProperties/"+escPtr(k))
 			if err != nil {
 				return nil, err
 			}
@@ -559,21 +561,21 @@ func (d *jsDoc) loadObject(n *jnode, ptr string) (*jsSchema, error) {
 		}
 	}
 	deps := func(kw string, arrays, schemas bool) error {
-		dn := n.get(kw)
-		if dn == nil || dn.kind != 'o' {
+		dn := n.Get(kw)
+		if dn == nil || dn.Kind != 'o' {
 			return nil
 		}
-		for _, k := range dn.keys {
-			v := dn.obj[k]
-			if v.kind == 'a' && arrays {
+		for _, k := range dn.Keys {
+			v := dn.Obj[k]
+			if v.Kind == 'a' && arrays {
 				var names []string
-				for _, x := range v.arr {
-					if x.kind == 's' {
-						names = append(names, x.str)
+				for _, x := range v.Arr {
+					if x.Kind == 's' {
+						names = append(names, x.Str)
 					}
 				}
 				s.depArrays[k] = names
-			} else if schemas && (v.kind == 'o' || v.kind == 'b') {
+			} else if schemas && (v.Kind == 'o' || v.Kind == 'b') {
 				ds, err := d.load(v, ptr+"/"+kw+"/"+escPtr(k))
 				if err != nil {
 					return err
@@ -593,7 +595,7 @@ func (d *jsDoc) loadObject(n *jnode, ptr string) (*jsSchema, error) {
 		if err := deps("dependentSchemas", false, true); err != nil {
 			return nil, err
 		}
-		if u := n.get("unevaluatedProperties"); u != nil {
+		if u := n.Get("unevaluatedProperties"); u != nil {
 			us, err := d.load(u, ptr+"/unevaluatedProperties")
 			if err != nil {
 				return nil, err
@@ -611,10 +613,10 @@ func (d *jsDoc) loadObject(n *jnode, ptr string) (*jsSchema, error) {
 	return s, nil
 }
 
-func (d *jsDoc) loadArray(n *jnode, ptr string) (*jsSchema, error) {
+func (d *jsDoc) loadArray(n *jsonnode.Node, ptr string) (*jsSchema, error) {
 	s := &jsSchema{kind: jsArray, node: n, addlItemsOK: true}
-	loadList := func(l *jnode, kw string) error {
-		for i, it := range l.arr {
+	loadList := func(l *jsonnode.Node, kw string) error {
+		for i, it := range l.Arr {
 			is, err := d.load(it, ptr+"/"+kw+"/"+strconv.Itoa(i))
 			if err != nil {
 				return err
@@ -623,9 +625,9 @@ func (d *jsDoc) loadArray(n *jnode, ptr string) (*jsSchema, error) {
 		}
 		return nil
 	}
-	additional := func(a *jnode, kw string) error {
-		if a.kind == 'b' {
-			s.addlItemsOK = a.b
+	additional := func(a *jsonnode.Node, kw string) error {
+		if a.Kind == 'b' {
+			s.addlItemsOK = a.Bool
 			return nil
 		}
 		as, err := d.load(a, ptr+"/"+kw)
@@ -635,9 +637,9 @@ func (d *jsDoc) loadArray(n *jnode, ptr string) (*jsSchema, error) {
 		s.addlItems = as
 		return nil
 	}
-	items := n.get("items")
+	items := n.Get("items")
 	if d.modern() {
-		if pi := n.get("prefixItems"); pi != nil && pi.kind == 'a' {
+		if pi := n.Get("prefixItems"); pi != nil && pi.Kind == 'a' {
 			if err := loadList(pi, "prefixItems"); err != nil {
 				return nil, err
 			}
@@ -647,7 +649,7 @@ func (d *jsDoc) loadArray(n *jnode, ptr string) (*jsSchema, error) {
 				}
 			}
 		} else if items != nil {
-			if items.kind == 'b' {
+			if items.Kind == 'b' {
 				if err := additional(items, "items"); err != nil {
 					return nil, err
 				}
@@ -659,7 +661,7 @@ func (d *jsDoc) loadArray(n *jnode, ptr string) (*jsSchema, error) {
 				s.allItems = is
 			}
 		}
-		if u := n.get("unevaluatedItems"); u != nil {
+		if u := n.Get("unevaluatedItems"); u != nil {
 			us, err := d.load(u, ptr+"/unevaluatedItems")
 			if err != nil {
 				return nil, err
@@ -668,7 +670,7 @@ func (d *jsDoc) loadArray(n *jnode, ptr string) (*jsSchema, error) {
 		}
 	} else {
 		if items != nil {
-			if items.kind == 'a' {
+			if items.Kind == 'a' {
 				if err := loadList(items, "items"); err != nil {
 					return nil, err
 				}
@@ -680,7 +682,7 @@ func (d *jsDoc) loadArray(n *jnode, ptr string) (*jsSchema, error) {
 				s.allItems = is
 			}
 		}
-		if a := n.get("additionalItems"); a != nil {
+		if a := n.Get("additionalItems"); a != nil {
 			if err := additional(a, "additionalItems"); err != nil {
 				return nil, err
 			}
@@ -693,8 +695,8 @@ func (d *jsDoc) loadArray(n *jnode, ptr string) (*jsSchema, error) {
 	if s.maxItems, err = intKw(n, "maxItems", ptr); err != nil {
 		return nil, err
 	}
-	if u := n.get("uniqueItems"); u != nil && u.kind == 'b' {
-		s.unique = u.b
+	if u := n.Get("uniqueItems"); u != nil && u.Kind == 'b' {
+		s.unique = u.Bool
 	}
 	if d.modern() {
 		if s.minContains, err = intKw(n, "minContains", ptr); err != nil {
@@ -738,12 +740,12 @@ func (d *jsDoc) resolve(ref, from string) (*jsSchema, error) {
 			if err != nil {
 				return nil, fmt.Errorf("%s/$ref %q: %v", ptrLabel(from), ref, err)
 			}
-			root, err := parseJSONNodes(b)
+			root, err := jsonnode.Parse(b)
 			if err != nil {
 				return nil, fmt.Errorf("%s/$ref %q: %v", ptrLabel(from), ref, err)
 			}
 			o := &jsDoc{root: root, draft: draftOf(root), byPtr: d.base.byPtr, imports: d.imports, others: d.base.others, url: u, base: d.base}
-			if root.get("$schema") == nil {
+			if root.Get("$schema") == nil {
 				o.draft = d.draft
 			}
 			d.base.others[u] = o
@@ -761,15 +763,15 @@ func (d *jsDoc) resolve(ref, from string) (*jsSchema, error) {
 	if frag != "" {
 		for _, seg := range strings.Split(frag[1:], "/") {
 			seg = unescPtr(seg)
-			switch n.kind {
+			switch n.Kind {
 			case 'o':
-				n = n.obj[seg]
+				n = n.Obj[seg]
 			case 'a':
 				i, err := strconv.Atoi(seg)
-				if err != nil || i < 0 || i >= len(n.arr) {
+				if err != nil || i < 0 || i >= len(n.Arr) {
 					n = nil
 				} else {
-					n = n.arr[i]
+					n = n.Arr[i]
 				}
 			default:
 				n = nil

@@ -16,15 +16,15 @@ import (
 	"sync"
 	"sync/atomic"
 
-	"github.com/linkedin/goavro/v2"
 	"github.com/twmb/franz-go/pkg/sr"
 
+	"github.com/deimos-cli/deimos/pkg/avro"
 	"github.com/deimos-cli/deimos/pkg/encode/nesting"
 	"github.com/deimos-cli/deimos/pkg/errs"
 )
 
-// avroSchema is a parsed, resolved Avro schema with its goavro codec (built
-// from the physical schema: logical types are converted by this package).
+// avroSchema is a parsed, resolved Avro schema (pkg/avro's model) with what
+// encoding and decoding its data needs.
 type avroSchema struct {
 	t    *aType
 	text string // fully-resolved schema JSON, references inlined
@@ -33,7 +33,6 @@ type avroSchema struct {
 	// files define: what is registered (avro_register.go).
 	src    []byte
 	refs   []string
-	codec  *goavro.Codec
 	fields []FieldInfo // top-level fields (shared: do not modify)
 	// sizeHint is the largest binary encoding seen (buffer preallocation).
 	sizeHint atomic.Int64
@@ -48,13 +47,8 @@ func newAvroSchema(t *aType) (*avroSchema, error) {
 	if err := checkContainers(t, map[*aType]bool{}); err != nil {
 		return nil, err
 	}
-	markNoMap(t, map[*aType]bool{})
-	c, err := goavro.NewCodec(physicalText(t))
-	if err != nil {
-		return nil, fmt.Errorf("invalid Avro schema %s: %w", t.name, err)
-	}
 	deep := maxLevels(t, map[*aType]bool{}, map[*aType]int{}) > nesting.Max
-	return &avroSchema{t: t, text: schemaText(t), codec: c, fields: avroFields(t), deep: deep}, nil
+	return &avroSchema{t: t, text: avro.Text(t), fields: avroFields(t), deep: deep}, nil
 }
 
 // avroDataErr describes data that checkBinary or the decoder refused: too
@@ -83,20 +77,20 @@ func maxLevels(t *aType, onPath map[*aType]bool, done map[*aType]int) int {
 	onPath[t] = true
 	defer delete(onPath, t)
 	n := 0
-	switch t.kind {
+	switch t.Kind {
 	case "bytes", "fixed":
 		n = 1
 	case "array":
-		n = 1 + maxLevels(t.items, onPath, done)
+		n = 1 + maxLevels(t.Items, onPath, done)
 	case "map":
-		n = 1 + maxLevels(t.values, onPath, done)
+		n = 1 + maxLevels(t.Values, onPath, done)
 	case "record":
-		for _, f := range t.fields {
-			n = max(n, maxLevels(f.typ, onPath, done))
+		for _, f := range t.Fields {
+			n = max(n, maxLevels(f.Type, onPath, done))
 		}
 		n++
 	case "union":
-		for _, b := range t.branches {
+		for _, b := range t.Branches {
 			n = max(n, maxLevels(b, onPath, done))
 		}
 	}
@@ -107,71 +101,25 @@ func maxLevels(t *aType, onPath map[*aType]bool, done map[*aType]int) int {
 
 // zeroSize reports whether a value of t can take no bytes on the wire.
 func zeroSize(t *aType, seen map[*aType]bool) bool {
-	switch t.kind {
+	switch t.Kind {
 	case "null":
 		return true
 	case "fixed":
-		return t.size == 0
+		return t.Size == 0
 	case "record":
 		if seen[t] {
 			return false
 		}
 		seen[t] = true
 		defer delete(seen, t)
-		for _, f := range t.fields {
-			if !zeroSize(f.typ, seen) {
+		for _, f := range t.Fields {
+			if !zeroSize(f.Type, seen) {
 				return false
 			}
 		}
 		return true
 	}
 	return false
-}
-
-// markNoMap sets noMap on every type reachable from t.
-func markNoMap(t *aType, done map[*aType]bool) {
-	if done[t] {
-		return
-	}
-	done[t] = true
-	t.noMap = !holdsMap(t, map[*aType]bool{})
-	for _, c := range children(t) {
-		markNoMap(c, done)
-	}
-}
-
-func holdsMap(t *aType, seen map[*aType]bool) bool {
-	if t.kind == "map" {
-		return true
-	}
-	if seen[t] {
-		return false
-	}
-	seen[t] = true
-	for _, c := range children(t) {
-		if holdsMap(c, seen) {
-			return true
-		}
-	}
-	return false
-}
-
-func children(t *aType) []*aType {
-	switch t.kind {
-	case "array":
-		return []*aType{t.items}
-	case "map":
-		return []*aType{t.values}
-	case "union":
-		return t.branches
-	case "record":
-		out := make([]*aType, len(t.fields))
-		for i, f := range t.fields {
-			out[i] = f.typ
-		}
-		return out
-	}
-	return nil
 }
 
 // checkContainers rejects arrays and maps of zero-size items: a few bytes of
@@ -182,22 +130,22 @@ func checkContainers(t *aType, seen map[*aType]bool) error {
 		return nil
 	}
 	seen[t] = true
-	switch t.kind {
+	switch t.Kind {
 	case "array":
-		if zeroSize(t.items, map[*aType]bool{}) {
+		if zeroSize(t.Items, map[*aType]bool{}) {
 			return fmt.Errorf("unsupported schema: array of zero-size items")
 		}
-		return checkContainers(t.items, seen)
+		return checkContainers(t.Items, seen)
 	case "map":
-		return checkContainers(t.values, seen)
+		return checkContainers(t.Values, seen)
 	case "record":
-		for _, f := range t.fields {
-			if err := checkContainers(f.typ, seen); err != nil {
+		for _, f := range t.Fields {
+			if err := checkContainers(f.Type, seen); err != nil {
 				return err
 			}
 		}
 	case "union":
-		for _, b := range t.branches {
+		for _, b := range t.Branches {
 			if err := checkContainers(b, seen); err != nil {
 				return err
 			}
@@ -206,28 +154,15 @@ func checkContainers(t *aType, seen map[*aType]bool) error {
 	return nil
 }
 
-// ParseAvroSchema parses schema JSON (named references must be defined
-// inline) and returns its fully-resolved text.
-func ParseAvroSchema(schemaJSON []byte) (string, error) {
-	t, err := newSymtab(nil).parseSchemaJSON(schemaJSON)
-	if err != nil {
-		return "", err
-	}
-	if _, err := newAvroSchema(t); err != nil {
-		return "", err
-	}
-	return schemaText(t), nil
-}
-
 // native converts a top-level payload; extra keys of a record payload are
 // dropped (spec 4.5: only schema fields present are kept).
 func (a *avroSchema) native(payload any) (any, error) {
-	if a.t.kind == "record" {
+	if a.t.Kind == "record" {
 		m, ok := payload.(map[string]any)
 		if !ok {
-			return nil, &FieldError{Path: shortName(a.t.name), Expected: "a JSON object", Found: found(payload)}
+			return nil, &FieldError{Path: avro.ShortName(a.t.Name), Expected: "a JSON object", Found: found(payload)}
 		}
-		return recordNative(a.t, m, shortName(a.t.name))
+		return recordNative(a.t, m, avro.ShortName(a.t.Name))
 	}
 	return toNative(a.t, payload, "value")
 }
@@ -236,7 +171,7 @@ func (a *avroSchema) native(payload any) (any, error) {
 // unwrap returns the single field of a key record.
 func (a *avroSchema) decode(bin []byte, r *aType, unwrap bool) (json.RawMessage, error) {
 	if _, err := checkBinary(a.t, bin, 0); err != nil {
-		return nil, avroDataErr(a.t.name, err)
+		return nil, avroDataErr(a.t.Name, err)
 	}
 	if r == nil || a.sameAs(r) {
 		return a.decodeDirect(bin, unwrap)
@@ -249,15 +184,15 @@ func (a *avroSchema) decode(bin []byte, r *aType, unwrap bool) (json.RawMessage,
 func (a *avroSchema) decodeGeneric(bin []byte, r *aType, unwrap bool) (json.RawMessage, error) {
 	n, rest, err := nativeFromBinary(a.t, bin)
 	if err != nil {
-		return nil, fmt.Errorf("Avro data does not match schema %s: %v", a.t.name, err)
+		return nil, fmt.Errorf("Avro data does not match schema %s: %v", a.t.Name, err)
 	}
 	if len(rest) > 0 {
-		return nil, fmt.Errorf("Avro data does not match schema %s: %d bytes left over", a.t.name, len(rest))
+		return nil, fmt.Errorf("Avro data does not match schema %s: %d bytes left over", a.t.Name, len(rest))
 	}
-	if unwrap && a.t.kind == "record" && len(a.t.fields) == 1 {
+	if unwrap && a.t.Kind == "record" && len(a.t.Fields) == 1 {
 		m, _ := n.(map[string]any)
-		f := a.t.fields[0]
-		return appendNativeJSON(nil, f.typ, nil, m[f.name])
+		f := a.t.Fields[0]
+		return appendNativeJSON(nil, f.Type, nil, m[f.Name])
 	}
 	return appendNativeJSON(nil, a.t, r, n)
 }
@@ -286,7 +221,7 @@ func (e *Engine) resolveName(name, ns string) (string, error) {
 	if name == "" {
 		return "", errs.Usagef("no schema given: use --schema NAME (or configure the topic's schema)")
 	}
-	full := fullName(name, ns)
+	full := avro.FullName(name, ns)
 	if strings.Contains(full, ".") {
 		return full, nil
 	}
@@ -336,18 +271,17 @@ func (e *Engine) localSchema(name, ns string) (*avroSchema, error) {
 	if err != nil {
 		return nil, err
 	}
-	st := newSymtab(e.loadFile)
-	st.loading[full] = true
-	t, err := st.parseSchemaJSON(b)
+	p, fileOf := e.fileParser(full)
+	t, err := p.Parse(e.schemaFile(full), b)
 	if err != nil {
 		var ke *errs.Error
 		if errors.As(err, &ke) {
 			return nil, err
 		}
-		return nil, errs.Usagef("schema %s (%s): %w", full, e.schemaFile(full), err)
+		return nil, errs.Usagef("schema %s: %w", full, err)
 	}
-	if t.name != full {
-		return nil, errs.Usagef("schema file %s defines %q, expected %s", e.schemaFile(full), t.name, full)
+	if t.Name != full {
+		return nil, errs.Usagef("schema file %s defines %q, expected %s", e.schemaFile(full), t.Name, full)
 	}
 	a, err = newAvroSchema(t)
 	if err != nil {
@@ -357,8 +291,8 @@ func (e *Engine) localSchema(name, ns string) (*avroSchema, error) {
 	// its references: the files defining the named types it uses (a type
 	// defined inside another type's file comes with that file, as registry
 	// references bring every type their schema defines)
-	for _, n := range st.uses[""] {
-		if d := st.definedIn[n]; d != "" && !slices.Contains(a.refs, d) {
+	for _, n := range p.Uses(e.schemaFile(full)) {
+		if d := fileOf[p.DefinedIn(n)]; d != "" && !slices.Contains(a.refs, d) {
 			a.refs = append(a.refs, d)
 		}
 	}
@@ -366,6 +300,27 @@ func (e *Engine) localSchema(name, ns string) (*avroSchema, error) {
 	e.avro["file:"+full] = a
 	e.mu.Unlock()
 	return a, nil
+}
+
+// fileParser is a parser that loads the named types a schema file uses
+// from their own files under schema.path (<namespace as dirs>/<Name>.avsc);
+// fileOf maps each file it loaded to the full name it was loaded for. top
+// is the schema being parsed: a reference to it is not loaded again.
+func (e *Engine) fileParser(top string) (*avro.Parser, map[string]string) {
+	fileOf := map[string]string{}
+	p := &avro.Parser{Load: func(full string) (string, []byte, error) {
+		if full == top {
+			return "", nil, fmt.Errorf("unknown type %q", full)
+		}
+		b, err := e.loadFile(full)
+		if err != nil {
+			return "", nil, err
+		}
+		f := e.schemaFile(full)
+		fileOf[f] = full
+		return f, b, nil
+	}}
+	return p, fileOf
 }
 
 // AvroSchemaText returns the fully-resolved JSON of a local schema.
@@ -419,7 +374,7 @@ func (e *Engine) keySchema(s Spec) (*avroSchema, error) {
 	if err != nil {
 		return nil, err
 	}
-	k := "key:" + val.t.name + ":" + s.KeyConfig.Field
+	k := "key:" + val.t.Name + ":" + s.KeyConfig.Field
 	e.mu.Lock()
 	a, ok := e.avro[k]
 	e.mu.Unlock()
@@ -430,12 +385,13 @@ func (e *Engine) keySchema(s Spec) (*avroSchema, error) {
 	if err != nil {
 		return nil, errs.Usagef("key_config field: %w", err)
 	}
-	t, err := newSymtab(e.loadFile).parseSchemaJSON(kj)
+	p, _ := e.fileParser("")
+	t, err := p.Parse(val.t.Name+" key schema", kj)
 	if err != nil {
-		return nil, errs.Usagef("key schema for %s: %w", val.t.name, err)
+		return nil, errs.Usagef("key schema for %s: %w", val.t.Name, err)
 	}
 	if a, err = newAvroSchema(t); err != nil {
-		return nil, errs.Usagef("key schema for %s: %w", val.t.name, err)
+		return nil, errs.Usagef("key schema for %s: %w", val.t.Name, err)
 	}
 	e.mu.Lock()
 	e.avro[k] = a
@@ -454,7 +410,8 @@ func (e *Engine) primitiveSchema(name string) (*avroSchema, error) {
 	if ok {
 		return a, nil
 	}
-	a, err := newAvroSchema(&aType{kind: name})
+	kind, _ := avro.PrimitiveKind(name)
+	a, err := newAvroSchema(&aType{Kind: kind, NoMap: true})
 	if err != nil {
 		return nil, errs.Usagef("key schema %s: %w", name, err)
 	}
@@ -472,11 +429,11 @@ func (e *Engine) writerSchema(ctx context.Context, id int, s sr.Schema) (*avroSc
 	if ok {
 		return a, nil
 	}
-	st, err := e.referencedTypes(ctx, s.References)
+	p, err := e.referencedTypes(ctx, s.References)
 	if err != nil {
 		return nil, err
 	}
-	t, err := st.parseSchemaJSON([]byte(s.Schema))
+	t, err := p.Parse(fmt.Sprintf("schema id %d", id), []byte(s.Schema))
 	if err != nil {
 		return nil, errs.Failedf("schema id %d: %w", id, err)
 	}
@@ -496,10 +453,10 @@ const maxReferenceDepth = 32
 // dependencies first, into a symbol table the schema is then parsed with (as
 // Confluent's clients resolve references: every type any of them defines is
 // known, not only the referenced names).
-func (e *Engine) referencedTypes(ctx context.Context, refs []sr.SchemaReference) (*symtab, error) {
-	st := newSymtab(func(full string) ([]byte, error) {
-		return nil, fmt.Errorf("unknown type %q (not among the schema's references)", full)
-	})
+func (e *Engine) referencedTypes(ctx context.Context, refs []sr.SchemaReference) (*avro.Parser, error) {
+	p := &avro.Parser{Load: func(full string) (string, []byte, error) {
+		return "", nil, fmt.Errorf("unknown type %q (not among the schema's references)", full)
+	}}
 	seen := map[string]bool{}
 	var visit func(refs []sr.SchemaReference, depth int) error
 	visit = func(refs []sr.SchemaReference, depth int) error {
@@ -519,13 +476,10 @@ func (e *Engine) referencedTypes(ctx context.Context, refs []sr.SchemaReference)
 			if err := visit(ss.Schema.References, depth+1); err != nil {
 				return err
 			}
-			if _, ok := st.named[r.Name]; ok {
+			if _, ok := p.Defined()[r.Name]; ok {
 				continue
 			}
-			st.file = r.Name
-			_, err = st.parseSchemaJSON([]byte(ss.Schema.Schema))
-			st.file = ""
-			if err != nil {
+			if _, err = p.Parse(r.Name, []byte(ss.Schema.Schema)); err != nil {
 				return errs.Failedf("reference %s (%s version %d): %w", r.Name, r.Subject, r.Version, err)
 			}
 		}
@@ -534,7 +488,7 @@ func (e *Engine) referencedTypes(ctx context.Context, refs []sr.SchemaReference)
 	if err := visit(refs, 0); err != nil {
 		return nil, err
 	}
-	return st, nil
+	return p, nil
 }
 
 // maxAvroBlockCount bounds the item count of one array or map block: the
@@ -613,7 +567,7 @@ func (a *avroBackend) encodeText(s Spec, src []byte, keyField string) (fastValue
 		return fv, false
 	}
 	ent, err := a.resolve(s, false)
-	if err != nil || ent.sch.t.kind != "record" {
+	if err != nil || ent.sch.t.Kind != "record" {
 		return fv, false
 	}
 	buf, info, ok := appendRecordJSON(ent.sch.newBuf(), ent.sch.t, src, keyField)
@@ -621,10 +575,10 @@ func (a *avroBackend) encodeText(s Spec, src []byte, keyField string) (fastValue
 		return fv, false
 	}
 	t := ent.sch.t
-	if _, has := t.fieldIdx["message_id"]; has && info.midBlank {
+	if _, has := t.FieldIndex["message_id"]; has && info.midBlank {
 		return fv, false // auto-filled
 	}
-	if _, has := t.fieldIdx["timestamp"]; has && info.tsBlank {
+	if _, has := t.FieldIndex["timestamp"]; has && info.tsBlank {
 		return fv, false
 	}
 	if keyField != "" {
@@ -724,10 +678,10 @@ func (a *avroBackend) encodeKey(ctx context.Context, s Spec, key any) ([]byte, i
 		return nil, 0, err
 	}
 	sch := ent.sch
-	if f := s.KeyConfig.Field; f != "" && a.wire != "json" && sch.t.kind == "record" && len(sch.t.fields) == 1 && sch.t.fields[0].name == f {
+	if f := s.KeyConfig.Field; f != "" && a.wire != "json" && sch.t.Kind == "record" && len(sch.t.Fields) == 1 && sch.t.Fields[0].Name == f {
 		// what appendPayload does with {f: key}, without the map
-		fl := sch.t.fields[0]
-		buf, err := appendAvroField(sch.newBuf(), fl.typ, key, shortName(sch.t.name), fl.name, keyOrderOf(ctx))
+		fl := sch.t.Fields[0]
+		buf, err := appendAvroField(sch.newBuf(), fl.Type, key, avro.ShortName(sch.t.Name), fl.Name, keyOrderOf(ctx))
 		if err != nil {
 			return nil, 0, err
 		}
@@ -735,13 +689,13 @@ func (a *avroBackend) encodeKey(ctx context.Context, s Spec, key any) ([]byte, i
 	}
 	if s.KeyConfig.Field != "" {
 		key = map[string]any{s.KeyConfig.Field: key}
-	} else if _, ok := key.(map[string]any); !ok && sch.t.kind == "record" && len(sch.t.fields) == 1 {
-		key = map[string]any{sch.t.fields[0].name: key}
+	} else if _, ok := key.(map[string]any); !ok && sch.t.Kind == "record" && len(sch.t.Fields) == 1 {
+		key = map[string]any{sch.t.Fields[0].Name: key}
 	}
-	if m, ok := key.(map[string]any); ok && sch.t.kind == "record" {
+	if m, ok := key.(map[string]any); ok && sch.t.Kind == "record" {
 		for k := range m {
-			if _, ok := sch.t.fieldIdx[k]; !ok {
-				return nil, 0, &FieldError{Path: shortName(sch.t.name) + "." + k, Expected: "no such field in " + shortName(sch.t.name), Found: found(m[k])}
+			if _, ok := sch.t.FieldIndex[k]; !ok {
+				return nil, 0, &FieldError{Path: avro.ShortName(sch.t.Name) + "." + k, Expected: "no such field in " + avro.ShortName(sch.t.Name), Found: found(m[k])}
 			}
 		}
 	}
@@ -757,30 +711,30 @@ func (a *avroBackend) fields(ctx context.Context, s Spec) ([]FieldInfo, error) {
 }
 
 func avroFields(t *aType) []FieldInfo {
-	if t.kind != "record" {
+	if t.Kind != "record" {
 		return nil
 	}
-	out := make([]FieldInfo, len(t.fields))
-	for i, f := range t.fields {
-		ft, nullable := f.typ, false
-		if ft.kind == "union" {
-			for _, br := range ft.branches {
-				if br.kind == "null" {
+	out := make([]FieldInfo, len(t.Fields))
+	for i, f := range t.Fields {
+		ft, nullable := f.Type, false
+		if ft.Kind == "union" {
+			for _, br := range ft.Branches {
+				if br.Kind == "null" {
 					nullable = true
 				}
 			}
-			for _, br := range ft.branches {
-				if br.kind != "null" {
+			for _, br := range ft.Branches {
+				if br.Kind != "null" {
 					ft = br
 					break
 				}
 			}
 		}
-		typ := ft.kind
-		if ft.logical != "" {
-			typ = ft.logical
+		typ := string(ft.Kind)
+		if ft.Logical != "" {
+			typ = ft.Logical
 		}
-		out[i] = FieldInfo{Name: f.name, Type: typ, Nullable: nullable}
+		out[i] = FieldInfo{Name: f.Name, Type: typ, Nullable: nullable}
 	}
 	return out
 }
@@ -821,7 +775,7 @@ func (a *avroBackend) decode(ctx context.Context, wire string, b []byte, local f
 		if err != nil {
 			return nil, Format{}, errs.Failed(err)
 		}
-		return j, Format{Wire: "raw", SchemaType: "AVRO", Schema: sch.t.name, PayloadBytes: len(b)}, nil
+		return j, Format{Wire: "raw", SchemaType: "AVRO", Schema: sch.t.Name, PayloadBytes: len(b)}, nil
 	}
 	return nil, Format{}, errs.Usagef("unknown wire %q (confluent, raw, ocf)", wire)
 }
@@ -858,7 +812,7 @@ func (e *Engine) decodeOCF(b []byte, unwrap bool) (json.RawMessage, Format, erro
 		return nil, Format{}, errs.Failed(err)
 	}
 	t := w.t
-	r := e.readerFor(t.name)
+	r := e.readerFor(t.Name)
 	var items []json.RawMessage
 	payload := 0
 	for bi, data := range f.blocks {
@@ -869,11 +823,11 @@ func (e *Engine) decodeOCF(b []byte, unwrap bool) (json.RawMessage, Format, erro
 				return nil, Format{}, errs.Failedf("Avro container file: more than %d items", maxOCFItems)
 			}
 			if _, err := checkBinary(w.t, rest, 0); err != nil {
-				return nil, Format{}, errs.Failedf("Avro container file: %w", avroDataErr(t.name, err))
+				return nil, Format{}, errs.Failedf("Avro container file: %w", avroDataErr(t.Name, err))
 			}
 			n, more, err := nativeFromBinary(w.t, rest)
 			if err != nil {
-				return nil, Format{}, errs.Failedf("Avro container file: datum does not match schema %s: %v", t.name, err)
+				return nil, Format{}, errs.Failedf("Avro container file: datum does not match schema %s: %v", t.Name, err)
 			}
 			used := rest[:len(rest)-len(more)]
 			rest = more
@@ -889,7 +843,7 @@ func (e *Engine) decodeOCF(b []byte, unwrap bool) (json.RawMessage, Format, erro
 			items = append(items, j)
 		}
 	}
-	format := Format{Wire: "ocf", SchemaType: "AVRO", Schema: t.name, HeaderBytes: f.headerSize, PayloadBytes: payload}
+	format := Format{Wire: "ocf", SchemaType: "AVRO", Schema: t.Name, HeaderBytes: f.headerSize, PayloadBytes: payload}
 	switch len(items) {
 	case 0:
 		return nil, format, errs.Failedf("Avro container file holds no data")
@@ -922,15 +876,15 @@ func (e *Engine) decodeConfluent(ctx context.Context, b []byte, unwrap bool) (js
 		if err != nil {
 			return nil, Format{}, err
 		}
-		if !unwrap && strings.HasSuffix(w.t.name, "_key") && len(w.t.fields) == 1 && strings.HasSuffix(w.t.doc, "autogenerated by Deimos") {
+		if !unwrap && strings.HasSuffix(w.t.Name, "_key") && len(w.t.Fields) == 1 && strings.HasSuffix(w.t.Doc, "autogenerated by Deimos") {
 			unwrap = true
 		}
-		j, err := w.decode(rest, e.readerFor(w.t.name), unwrap)
+		j, err := w.decode(rest, e.readerFor(w.t.Name), unwrap)
 		if err != nil {
 			return nil, Format{}, errs.Failedf("schema id %d: %w", id, err)
 		}
 		return j, Format{Wire: "confluent", SchemaType: "AVRO", SchemaID: id, Subject: subject, Version: version,
-			Schema: w.t.name, HeaderBytes: 5, PayloadBytes: len(rest)}, nil
+			Schema: w.t.Name, HeaderBytes: 5, PayloadBytes: len(rest)}, nil
 	case sr.TypeJSON:
 		j, f, err := decodeJSON(rest)
 		if err != nil {

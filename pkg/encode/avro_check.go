@@ -11,7 +11,7 @@ import (
 // opensLevel: a value of t is a JSON object or array in decoded output
 // (bytes and fixed only when they are not UTF-8: bytesTooDeep).
 func opensLevel(t *aType) bool {
-	switch t.kind {
+	switch t.Kind {
 	case "record", "array", "map":
 		return true
 	}
@@ -21,7 +21,7 @@ func opensLevel(t *aType) bool {
 // bytesTooDeep: bytes or fixed data x at depth would be printed as an array
 // of byte values (not UTF-8, not a decimal) one level too deep.
 func bytesTooDeep(t *aType, x []byte, depth int) bool {
-	return depth >= nesting.Max && t.logical != "decimal" && !utf8.Valid(x)
+	return depth >= nesting.Max && t.Logical != "decimal" && !utf8.Valid(x)
 }
 
 // checkBinary walks Avro binary data for t without allocating, checking that
@@ -42,7 +42,7 @@ func checkBinary(t *aType, b []byte, depth int) ([]byte, error) {
 		b = b[n:]
 		return v, nil
 	}
-	switch t.kind {
+	switch t.Kind {
 	case "null":
 		return b, nil
 	case "boolean":
@@ -71,22 +71,22 @@ func checkBinary(t *aType, b []byte, depth int) ([]byte, error) {
 		if n < 0 || n > int64(len(b)) {
 			return nil, errTruncated
 		}
-		if t.kind == "bytes" && bytesTooDeep(t, b[:n], depth) {
+		if t.Kind == "bytes" && bytesTooDeep(t, b[:n], depth) {
 			return nil, nesting.Error{}
 		}
 		return b[n:], nil
 	case "fixed":
-		if len(b) < t.size {
+		if len(b) < t.Size {
 			return nil, errTruncated
 		}
-		if bytesTooDeep(t, b[:t.size], depth) {
+		if bytesTooDeep(t, b[:t.Size], depth) {
 			return nil, nesting.Error{}
 		}
-		return b[t.size:], nil
+		return b[t.Size:], nil
 	case "record":
 		var err error
-		for _, f := range t.fields {
-			if b, err = checkBinary(f.typ, b, depth+1); err != nil {
+		for _, f := range t.Fields {
+			if b, err = checkBinary(f.Type, b, depth+1); err != nil {
 				return nil, err
 			}
 		}
@@ -96,10 +96,10 @@ func checkBinary(t *aType, b []byte, depth int) ([]byte, error) {
 		if err != nil {
 			return nil, err
 		}
-		if i < 0 || i >= int64(len(t.branches)) {
+		if i < 0 || i >= int64(len(t.Branches)) {
 			return nil, fmt.Errorf("union branch %d out of range", i)
 		}
-		return checkBinary(t.branches[i], b, depth) // a branch is no level of its own
+		return checkBinary(t.Branches[i], b, depth) // a branch is no level of its own
 	case "array", "map":
 		for {
 			n, err := long()
@@ -122,18 +122,18 @@ func checkBinary(t *aType, b []byte, depth int) ([]byte, error) {
 				return nil, fmt.Errorf("block count %d exceeds the %d bytes left", n, len(b))
 			}
 			for i := int64(0); i < n; i++ {
-				if t.kind == "map" {
-					if b, err = checkBinary(&aType{kind: "string"}, b, depth+1); err != nil {
+				if t.Kind == "map" {
+					if b, err = checkBinary(&aType{Kind: "string"}, b, depth+1); err != nil {
 						return nil, err
 					}
-					if b, err = checkBinary(t.values, b, depth+1); err != nil {
+					if b, err = checkBinary(t.Values, b, depth+1); err != nil {
 						return nil, err
 					}
-				} else if b, err = checkBinary(t.items, b, depth+1); err != nil {
+				} else if b, err = checkBinary(t.Items, b, depth+1); err != nil {
 					return nil, err
 				}
 			}
 		}
 	}
-	return nil, fmt.Errorf("unsupported type %s", t.kind)
+	return nil, fmt.Errorf("unsupported type %s", t.Kind)
 }

@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+
+	"github.com/deimos-cli/deimos/pkg/avro"
 )
 
 // Natural JSON -> goavro native form (for the physical schema, logical
@@ -129,7 +131,7 @@ func parseTime(s string) (time.Time, bool) {
 
 // toNative converts v for type t. path names the field for errors.
 func toNative(t *aType, v any, path string) (any, error) {
-	switch t.kind {
+	switch t.Kind {
 	case "null":
 		if v == nil {
 			return nil, nil
@@ -150,13 +152,13 @@ func toNative(t *aType, v any, path string) (any, error) {
 		return intNative(t, v, path)
 	case "float", "double":
 		if n, ok := asNumber(v); ok {
-			if t.kind == "float" {
+			if t.Kind == "float" {
 				return float32(n.f), nil
 			}
 			return n.f, nil
 		}
 		if f, ok := floatString(v); ok {
-			if t.kind == "float" {
+			if t.Kind == "float" {
 				return float32(f), nil
 			}
 			return f, nil
@@ -166,14 +168,14 @@ func toNative(t *aType, v any, path string) (any, error) {
 		if !ok {
 			break
 		}
-		if t.logical == "uuid" {
+		if t.Logical == "uuid" {
 			if _, err := uuid.Parse(s); err != nil {
 				return nil, &FieldError{Path: path, Expected: "uuid", Found: found(v)}
 			}
 		}
 		return s, nil
 	case "bytes", "fixed":
-		if t.logical == "decimal" {
+		if t.Logical == "decimal" {
 			return decimalNative(t, v, path)
 		}
 		var b []byte
@@ -190,18 +192,18 @@ func toNative(t *aType, v any, path string) (any, error) {
 		default:
 			return nil, fieldErr(path, t, v)
 		}
-		if t.kind == "fixed" && len(b) != t.size {
-			return nil, &FieldError{Path: path, Expected: fmt.Sprintf("%s (%d bytes)", typeLabel(t), t.size), Found: fmt.Sprintf("%d bytes", len(b))}
+		if t.Kind == "fixed" && len(b) != t.Size {
+			return nil, &FieldError{Path: path, Expected: fmt.Sprintf("%s (%d bytes)", typeLabel(t), t.Size), Found: fmt.Sprintf("%d bytes", len(b))}
 		}
 		return b, nil
 	case "enum":
 		if s, ok := v.(string); ok {
-			for _, sym := range t.symbols {
+			for _, sym := range t.Symbols {
 				if sym == s {
 					return s, nil
 				}
 			}
-			return nil, &FieldError{Path: path, Expected: "one of " + strings.Join(t.symbols, ", "), Found: found(v)}
+			return nil, &FieldError{Path: path, Expected: "one of " + strings.Join(t.Symbols, ", "), Found: found(v)}
 		}
 	case "array":
 		xs, ok := v.([]any)
@@ -210,7 +212,7 @@ func toNative(t *aType, v any, path string) (any, error) {
 		}
 		out := make([]any, len(xs))
 		for i, x := range xs {
-			n, err := toNative(t.items, x, path+"["+strconv.Itoa(i)+"]")
+			n, err := toNative(t.Items, x, path+"["+strconv.Itoa(i)+"]")
 			if err != nil {
 				return nil, err
 			}
@@ -224,7 +226,7 @@ func toNative(t *aType, v any, path string) (any, error) {
 		}
 		out := make(map[string]any, len(m))
 		for k, x := range m {
-			n, err := toNative(t.values, x, path+"."+k)
+			n, err := toNative(t.Values, x, path+"."+k)
 			if err != nil {
 				return nil, err
 			}
@@ -237,8 +239,8 @@ func toNative(t *aType, v any, path string) (any, error) {
 			break
 		}
 		for k := range m {
-			if _, ok := t.fieldIdx[k]; !ok {
-				return nil, &FieldError{Path: path + "." + k, Expected: "no such field in " + shortName(t.name), Found: found(m[k])}
+			if _, ok := t.FieldIndex[k]; !ok {
+				return nil, &FieldError{Path: path + "." + k, Expected: "no such field in " + avro.ShortName(t.Name), Found: found(m[k])}
 			}
 		}
 		return recordNative(t, m, path)
@@ -252,47 +254,39 @@ func toNative(t *aType, v any, path string) (any, error) {
 // fields take their default, or fail when they have none. Keys of m that are
 // not fields are ignored (callers decide whether they are errors).
 func recordNative(t *aType, m map[string]any, path string) (map[string]any, error) {
-	out := make(map[string]any, len(t.fields))
-	for _, f := range t.fields {
-		x, present := m[f.name]
-		fp := path + "." + f.name
+	out := make(map[string]any, len(t.Fields))
+	for _, f := range t.Fields {
+		x, present := m[f.Name]
+		fp := path + "." + f.Name
 		if !present {
-			if !f.hasDef {
-				return nil, &FieldError{Path: fp, Expected: typeLabel(f.typ), Found: "nothing", Msg: "required field is missing"}
+			if !f.HasDefault {
+				return nil, &FieldError{Path: fp, Expected: typeLabel(f.Type), Found: "nothing", Msg: "required field is missing"}
 			}
-			x = f.def
-			if f.typ.kind == "union" && len(f.typ.branches) > 0 {
+			x = f.Default
+			if f.Type.Kind == "union" && len(f.Type.Branches) > 0 {
 				// a union's default belongs to its first branch
-				n, err := toNative(f.typ.branches[0], x, fp)
+				n, err := toNative(f.Type.Branches[0], x, fp)
 				if err != nil {
 					return nil, fmt.Errorf("default of %s: %w", fp, err)
 				}
-				out[f.name] = wrapBranch(f.typ.branches[0], n)
+				out[f.Name] = wrapBranch(f.Type.Branches[0], n)
 				continue
 			}
 		}
-		n, err := toNative(f.typ, x, fp)
+		n, err := toNative(f.Type, x, fp)
 		if err != nil {
 			return nil, err
 		}
-		out[f.name] = n
+		out[f.Name] = n
 	}
 	return out, nil
 }
 
-func branchName(t *aType) string {
-	switch t.kind {
-	case "record", "enum", "fixed":
-		return t.name
-	}
-	return t.kind
-}
-
 func wrapBranch(t *aType, n any) any {
-	if t.kind == "null" {
+	if t.Kind == "null" {
 		return nil
 	}
-	return map[string]any{branchName(t): n}
+	return map[string]any{avro.BranchName(t): n}
 }
 
 func stringOf(v any) (string, bool) {
@@ -319,7 +313,7 @@ func stringOf(v any) (string, bool) {
 
 // branchMatches is Deimos v2's union branch choice (first match wins).
 func branchMatches(t *aType, v any) bool {
-	switch t.kind {
+	switch t.Kind {
 	case "null":
 		return v == nil
 	case "boolean":
@@ -328,13 +322,13 @@ func branchMatches(t *aType, v any) bool {
 		}
 		return v == "true" || v == "false"
 	case "int", "long":
-		if t.logical == "timestamp-millis" || t.logical == "timestamp-micros" {
+		if t.Logical == "timestamp-millis" || t.Logical == "timestamp-micros" {
 			if s, ok := v.(string); ok {
 				_, ok := parseTime(s)
 				return ok
 			}
 		}
-		if t.logical == "date" {
+		if t.Logical == "date" {
 			if s, ok := v.(string); ok {
 				_, err := time.Parse("2006-01-02", s)
 				return err == nil
@@ -366,7 +360,7 @@ func branchMatches(t *aType, v any) bool {
 			return false
 		}
 		for k := range m {
-			if _, ok := t.fieldIdx[k]; !ok {
+			if _, ok := t.FieldIndex[k]; !ok {
 				return false
 			}
 		}
@@ -376,7 +370,7 @@ func branchMatches(t *aType, v any) bool {
 		if !ok {
 			return false
 		}
-		for _, sym := range t.symbols {
+		for _, sym := range t.Symbols {
 			if sym == s {
 				return true
 			}
@@ -386,7 +380,7 @@ func branchMatches(t *aType, v any) bool {
 		_, ok := stringOf(v)
 		return ok && v != nil
 	case "bytes", "fixed":
-		if t.logical == "decimal" {
+		if t.Logical == "decimal" {
 			if _, ok := asNumber(v); ok {
 				return true
 			}
@@ -417,7 +411,7 @@ func byteList(xs []any) ([]byte, bool) {
 }
 
 func unionNative(t *aType, v any, path string) (any, error) {
-	for _, br := range t.branches {
+	for _, br := range t.Branches {
 		if branchMatches(br, v) {
 			n, err := toNative(br, v, path)
 			if err != nil {
@@ -431,7 +425,7 @@ func unionNative(t *aType, v any, path string) (any, error) {
 
 func intNative(t *aType, v any, path string) (any, error) {
 	var i int64
-	switch t.logical {
+	switch t.Logical {
 	case "timestamp-millis", "timestamp-micros", "local-timestamp-millis", "local-timestamp-micros":
 		var tm time.Time
 		switch x := v.(type) {
@@ -444,17 +438,17 @@ func intNative(t *aType, v any, path string) (any, error) {
 					i = n
 					goto done
 				}
-				return nil, &FieldError{Path: path, Expected: t.logical + " (RFC 3339 time or epoch number)", Found: found(v)}
+				return nil, &FieldError{Path: path, Expected: t.Logical + " (RFC 3339 time or epoch number)", Found: found(v)}
 			}
 		default:
 			n, ok := asNumber(v)
 			if !ok || !n.isInt {
-				return nil, &FieldError{Path: path, Expected: t.logical + " (RFC 3339 time or epoch number)", Found: found(v)}
+				return nil, &FieldError{Path: path, Expected: t.Logical + " (RFC 3339 time or epoch number)", Found: found(v)}
 			}
 			i = n.i
 			goto done
 		}
-		if strings.HasSuffix(t.logical, "micros") {
+		if strings.HasSuffix(t.Logical, "micros") {
 			i = tm.UnixMicro()
 		} else {
 			i = tm.UnixMilli()
@@ -490,7 +484,7 @@ func intNative(t *aType, v any, path string) (any, error) {
 		return nil, fieldErr(path, t, v)
 	}
 done:
-	if t.kind == "int" {
+	if t.Kind == "int" {
 		if i < math.MinInt32 || i > math.MaxInt32 {
 			return nil, &FieldError{Path: path, Expected: typeLabel(t), Found: found(v), Msg: "out of the 32-bit range"}
 		}
@@ -515,40 +509,40 @@ func decimalNative(t *aType, v any, path string) (any, error) {
 	case json.Number:
 		s = x.String()
 	case *big.Rat:
-		s = x.FloatString(t.scale)
+		s = x.FloatString(t.Scale)
 	default:
 		n, ok := asNumber(v)
 		if !ok {
-			return nil, &FieldError{Path: path, Expected: fmt.Sprintf("decimal(%d,%d) as a string", t.precision, t.scale), Found: found(v)}
+			return nil, &FieldError{Path: path, Expected: fmt.Sprintf("decimal(%d,%d) as a string", t.Precision, t.Scale), Found: found(v)}
 		}
 		s = strconv.FormatFloat(n.f, 'f', -1, 64)
 	}
 	r, ok := new(big.Rat).SetString(s)
 	if !ok {
-		return nil, &FieldError{Path: path, Expected: fmt.Sprintf("decimal(%d,%d)", t.precision, t.scale), Found: found(v)}
+		return nil, &FieldError{Path: path, Expected: fmt.Sprintf("decimal(%d,%d)", t.Precision, t.Scale), Found: found(v)}
 	}
-	scaled := new(big.Rat).Mul(r, new(big.Rat).SetInt(new(big.Int).Exp(bigTen, big.NewInt(int64(t.scale)), nil)))
+	scaled := new(big.Rat).Mul(r, new(big.Rat).SetInt(new(big.Int).Exp(bigTen, big.NewInt(int64(t.Scale)), nil)))
 	if !scaled.IsInt() {
-		return nil, &FieldError{Path: path, Expected: fmt.Sprintf("decimal(%d,%d)", t.precision, t.scale), Found: found(v), Msg: fmt.Sprintf("more than %d decimal places", t.scale)}
+		return nil, &FieldError{Path: path, Expected: fmt.Sprintf("decimal(%d,%d)", t.Precision, t.Scale), Found: found(v), Msg: fmt.Sprintf("more than %d decimal places", t.Scale)}
 	}
 	unscaled := scaled.Num()
-	if t.precision > 0 && len(new(big.Int).Abs(unscaled).String()) > t.precision {
-		return nil, &FieldError{Path: path, Expected: fmt.Sprintf("decimal(%d,%d)", t.precision, t.scale), Found: found(v), Msg: fmt.Sprintf("more than %d digits", t.precision)}
+	if t.Precision > 0 && len(new(big.Int).Abs(unscaled).String()) > t.Precision {
+		return nil, &FieldError{Path: path, Expected: fmt.Sprintf("decimal(%d,%d)", t.Precision, t.Scale), Found: found(v), Msg: fmt.Sprintf("more than %d digits", t.Precision)}
 	}
 	b := twosComplement(unscaled)
-	if t.kind == "fixed" {
-		if len(b) > t.size {
-			return nil, &FieldError{Path: path, Expected: fmt.Sprintf("decimal in %d bytes", t.size), Found: found(v)}
+	if t.Kind == "fixed" {
+		if len(b) > t.Size {
+			return nil, &FieldError{Path: path, Expected: fmt.Sprintf("decimal in %d bytes", t.Size), Found: found(v)}
 		}
 		pad := byte(0)
 		if unscaled.Sign() < 0 {
 			pad = 0xff
 		}
-		out := make([]byte, t.size)
-		for i := 0; i < t.size-len(b); i++ {
+		out := make([]byte, t.Size)
+		for i := 0; i < t.Size-len(b); i++ {
 			out[i] = pad
 		}
-		copy(out[t.size-len(b):], b)
+		copy(out[t.Size-len(b):], b)
 		return out, nil
 	}
 	return b, nil

@@ -11,6 +11,8 @@ import (
 	"time"
 	"unicode/utf8"
 	"unsafe"
+
+	"github.com/deimos-cli/deimos/pkg/avro"
 )
 
 // goavro native form (physical schema; maps as *avroMap in wire order, see
@@ -24,20 +26,20 @@ import (
 // writer-only fields dropped), as Avro schema resolution does.
 
 func appendNativeJSON(b []byte, w, r *aType, v any) ([]byte, error) {
-	if r != nil && w.kind != "union" {
+	if r != nil && w.Kind != "union" {
 		// Avro schema resolution: a reader union reads a writer non-union
 		// with its first branch that matches; otherwise the types must match
 		// or be a permitted promotion.
-		if r.kind == "union" {
-			if r = readerBranch(r, w); r == nil {
-				return nil, fmt.Errorf("reader schema: no branch of the reader union can read writer type %s", branchName(w))
+		if r.Kind == "union" {
+			if r = avro.ReaderBranch(r, w); r == nil {
+				return nil, fmt.Errorf("reader schema: no branch of the reader union can read writer type %s", avro.BranchName(w))
 			}
 		}
-		if !resolvable(w, r) {
-			return nil, fmt.Errorf("reader schema: %s cannot read writer type %s", branchName(r), branchName(w))
+		if !avro.Reads(w, r) {
+			return nil, fmt.Errorf("reader schema: %s cannot read writer type %s", avro.BranchName(r), avro.BranchName(w))
 		}
 	}
-	switch w.kind {
+	switch w.Kind {
 	case "null":
 		return append(b, "null"...), nil
 	case "boolean":
@@ -53,9 +55,9 @@ func appendNativeJSON(b []byte, w, r *aType, v any) ([]byte, error) {
 		case int:
 			i = int64(x)
 		default:
-			return nil, fmt.Errorf("unexpected %T for %s", v, w.kind)
+			return nil, fmt.Errorf("unexpected %T for %s", v, w.Kind)
 		}
-		switch w.logical {
+		switch w.Logical {
 		case "timestamp-millis", "local-timestamp-millis":
 			return appendJSONStr(b, time.UnixMilli(i).UTC().Format(time.RFC3339Nano)), nil
 		case "timestamp-micros", "local-timestamp-micros":
@@ -73,7 +75,7 @@ func appendNativeJSON(b []byte, w, r *aType, v any) ([]byte, error) {
 		case float64:
 			f = x
 		}
-		if r != nil && r.kind == "double" {
+		if r != nil && r.Kind == "double" {
 			bits = 64 // float promoted to double
 		}
 		if math.IsNaN(f) || math.IsInf(f, 0) {
@@ -82,26 +84,26 @@ func appendNativeJSON(b []byte, w, r *aType, v any) ([]byte, error) {
 		return strconv.AppendFloat(b, f, 'g', -1, bits), nil
 	case "string", "enum":
 		s, _ := v.(string)
-		if w.kind == "enum" && r != nil && r.kind == "enum" && !hasSymbol(r, s) {
-			if r.enumDef == "" {
-				return nil, fmt.Errorf("reader schema %s: symbol %q is not a reader symbol and the enum has no default", r.name, s)
+		if w.Kind == "enum" && r != nil && r.Kind == "enum" && !hasSymbol(r, s) {
+			if r.EnumDefault == nil {
+				return nil, fmt.Errorf("reader schema %s: symbol %q is not a reader symbol and the enum has no default", r.Name, s)
 			}
-			s = r.enumDef
+			s = *r.EnumDefault
 		}
 		return appendJSONStr(b, s), nil
 	case "bytes", "fixed":
 		x, _ := v.([]byte)
-		if w.logical == "decimal" {
+		if w.Logical == "decimal" {
 			n := fromTwosComplement(x)
-			r := new(big.Rat).SetFrac(n, new(big.Int).Exp(bigTen, big.NewInt(int64(w.scale)), nil))
-			return appendJSONStr(b, r.FloatString(w.scale)), nil
+			r := new(big.Rat).SetFrac(n, new(big.Int).Exp(bigTen, big.NewInt(int64(w.Scale)), nil))
+			return appendJSONStr(b, r.FloatString(w.Scale)), nil
 		}
 		return appendBytesJSON(b, x), nil
 	case "array":
 		xs, _ := v.([]any)
 		var ri *aType
-		if r != nil && r.kind == "array" {
-			ri = r.items
+		if r != nil && r.Kind == "array" {
+			ri = r.Items
 		}
 		b = append(b, '[')
 		for i, x := range xs {
@@ -109,7 +111,7 @@ func appendNativeJSON(b []byte, w, r *aType, v any) ([]byte, error) {
 				b = append(b, ',')
 			}
 			var err error
-			if b, err = appendNativeJSON(b, w.items, ri, x); err != nil {
+			if b, err = appendNativeJSON(b, w.Items, ri, x); err != nil {
 				return nil, err
 			}
 		}
@@ -124,8 +126,8 @@ func appendNativeJSON(b []byte, w, r *aType, v any) ([]byte, error) {
 			keys, m = sortedKeys(x), x
 		}
 		var rv *aType
-		if r != nil && r.kind == "map" {
-			rv = r.values
+		if r != nil && r.Kind == "map" {
+			rv = r.Values
 		}
 		b = append(b, '{')
 		for i, k := range keys {
@@ -135,48 +137,48 @@ func appendNativeJSON(b []byte, w, r *aType, v any) ([]byte, error) {
 			b = appendJSONStr(b, k)
 			b = append(b, ':')
 			var err error
-			if b, err = appendNativeJSON(b, w.values, rv, m[k]); err != nil {
+			if b, err = appendNativeJSON(b, w.Values, rv, m[k]); err != nil {
 				return nil, err
 			}
 		}
 		return append(b, '}'), nil
 	case "record":
 		m, _ := v.(map[string]any)
-		if r != nil && (r.kind != "record" || r.name != w.name) {
+		if r != nil && (r.Kind != "record" || r.Name != w.Name) {
 			r = nil
 		}
 		b = append(b, '{')
 		if r == nil {
-			for i, f := range w.fields {
+			for i, f := range w.Fields {
 				if i > 0 {
 					b = append(b, ',')
 				}
-				b = appendJSONStr(b, f.name)
+				b = appendJSONStr(b, f.Name)
 				b = append(b, ':')
 				var err error
-				if b, err = appendNativeJSON(b, f.typ, nil, m[f.name]); err != nil {
+				if b, err = appendNativeJSON(b, f.Type, nil, m[f.Name]); err != nil {
 					return nil, err
 				}
 			}
 			return append(b, '}'), nil
 		}
-		for i, rf := range r.fields {
+		for i, rf := range r.Fields {
 			if i > 0 {
 				b = append(b, ',')
 			}
-			b = appendJSONStr(b, rf.name)
+			b = appendJSONStr(b, rf.Name)
 			b = append(b, ':')
-			if wi, ok := w.fieldIdx[rf.name]; ok {
+			if wi, ok := w.FieldIndex[rf.Name]; ok {
 				var err error
-				if b, err = appendNativeJSON(b, w.fields[wi].typ, rf.typ, m[rf.name]); err != nil {
+				if b, err = appendNativeJSON(b, w.Fields[wi].Type, rf.Type, m[rf.Name]); err != nil {
 					return nil, err
 				}
 				continue
 			}
-			if !rf.hasDef {
-				return nil, fmt.Errorf("reader schema %s: field %s is missing from the writer schema and has no default", r.name, rf.name)
+			if !rf.HasDefault {
+				return nil, fmt.Errorf("reader schema %s: field %s is missing from the writer schema and has no default", r.Name, rf.Name)
 			}
-			d, err := json.Marshal(rf.def)
+			d, err := json.Marshal(rf.Default)
 			if err != nil {
 				return nil, err
 			}
@@ -192,67 +194,28 @@ func appendNativeJSON(b []byte, w, r *aType, v any) ([]byte, error) {
 			return nil, fmt.Errorf("unexpected union value %T", v)
 		}
 		for name, x := range m {
-			for _, br := range w.branches {
-				if branchName(br) == name {
+			for _, br := range w.Branches {
+				if avro.BranchName(br) == name {
 					return appendNativeJSON(b, br, matchBranch(r, br), x)
 				}
 			}
 			return nil, fmt.Errorf("unknown union branch %q", name)
 		}
 	}
-	return nil, fmt.Errorf("unsupported type %s", w.kind)
+	return nil, fmt.Errorf("unsupported type %s", w.Kind)
 }
 
 // matchBranch finds the reader type matching writer branch w (nil: decode
 // with the writer's type; appendNativeJSON reports what cannot be resolved).
 func matchBranch(r, w *aType) *aType {
-	if r == nil || r.kind != "union" {
+	if r == nil || r.Kind != "union" {
 		return r
 	}
-	return readerBranch(r, w)
-}
-
-// readerBranch is the branch of reader union r that reads writer type w:
-// the same type first, then the first one w promotes to.
-func readerBranch(r, w *aType) *aType {
-	for _, br := range r.branches {
-		if branchName(br) == branchName(w) {
-			return br
-		}
-	}
-	for _, br := range r.branches {
-		if resolvable(w, br) {
-			return br
-		}
-	}
-	return nil
-}
-
-// resolvable reports whether reader type r can read writer type w (Avro
-// spec, schema resolution): the same kind (named types by name), or a
-// promotion int->long/float/double, long->float/double, float->double,
-// string<->bytes.
-func resolvable(w, r *aType) bool {
-	if r.kind == "union" || w.kind == "union" {
-		return true // resolved branch by branch
-	}
-	switch w.kind {
-	case "int":
-		return r.kind == "int" || r.kind == "long" || r.kind == "float" || r.kind == "double"
-	case "long":
-		return r.kind == "long" || r.kind == "float" || r.kind == "double"
-	case "float":
-		return r.kind == "float" || r.kind == "double"
-	case "string", "bytes":
-		return r.kind == "string" || r.kind == "bytes"
-	case "record", "enum", "fixed":
-		return r.kind == w.kind && shortName(r.name) == shortName(w.name)
-	}
-	return r.kind == w.kind
+	return avro.ReaderBranch(r, w)
 }
 
 func hasSymbol(t *aType, s string) bool {
-	for _, x := range t.symbols {
+	for _, x := range t.Symbols {
 		if x == s {
 			return true
 		}

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math"
 
+	"github.com/deimos-cli/deimos/pkg/avro"
 	"github.com/deimos-cli/deimos/pkg/encode/nesting"
 )
 
@@ -36,7 +37,7 @@ func readNative(t *aType, r *avroReader, depth int) (any, error) {
 	if opensLevel(t) && depth >= nesting.Max {
 		return nil, nesting.Error{}
 	}
-	switch t.kind {
+	switch t.Kind {
 	case "null":
 		return nil, nil
 	case "boolean":
@@ -56,13 +57,13 @@ func readNative(t *aType, r *avroReader, depth int) (any, error) {
 		return r.int32()
 	case "long", "enum":
 		i, err := r.long()
-		if err != nil || t.kind == "long" {
+		if err != nil || t.Kind == "long" {
 			return i, err
 		}
-		if i < 0 || i >= int64(len(t.symbols)) {
-			return nil, fmt.Errorf("enum %s: index %d out of range", t.name, i)
+		if i < 0 || i >= int64(len(t.Symbols)) {
+			return nil, fmt.Errorf("enum %s: index %d out of range", t.Name, i)
 		}
-		return t.symbols[i], nil
+		return t.Symbols[i], nil
 	case "float":
 		if len(r.b) < 4 {
 			return nil, errAvroShort
@@ -87,34 +88,34 @@ func readNative(t *aType, r *avroReader, depth int) (any, error) {
 		}
 		return append([]byte{}, s...), nil
 	case "fixed":
-		if len(r.b) < t.size {
+		if len(r.b) < t.Size {
 			return nil, errAvroShort
 		}
-		s := append([]byte{}, r.b[:t.size]...)
-		r.b = r.b[t.size:]
+		s := append([]byte{}, r.b[:t.Size]...)
+		r.b = r.b[t.Size:]
 		return s, nil
 	case "union":
 		i, err := r.long()
 		if err != nil {
 			return nil, err
 		}
-		if i < 0 || i >= int64(len(t.branches)) {
+		if i < 0 || i >= int64(len(t.Branches)) {
 			return nil, fmt.Errorf("union index %d out of range", i)
 		}
-		br := t.branches[i]
+		br := t.Branches[i]
 		v, err := readNative(br, r, depth) // a branch is no level of its own
-		if err != nil || br.kind == "null" {
+		if err != nil || br.Kind == "null" {
 			return nil, err
 		}
-		return map[string]any{branchName(br): v}, nil
+		return map[string]any{avro.BranchName(br): v}, nil
 	case "record":
-		m := make(map[string]any, len(t.fields))
-		for _, f := range t.fields {
-			v, err := readNative(f.typ, r, depth+1)
+		m := make(map[string]any, len(t.Fields))
+		for _, f := range t.Fields {
+			v, err := readNative(f.Type, r, depth+1)
 			if err != nil {
 				return nil, err
 			}
-			m[f.name] = v
+			m[f.Name] = v
 		}
 		return m, nil
 	case "array":
@@ -128,7 +129,7 @@ func readNative(t *aType, r *avroReader, depth int) (any, error) {
 				return xs, nil
 			}
 			for ; c > 0; c-- {
-				v, err := readNative(t.items, r, depth+1)
+				v, err := readNative(t.Items, r, depth+1)
 				if err != nil {
 					return nil, err
 				}
@@ -150,7 +151,7 @@ func readNative(t *aType, r *avroReader, depth int) (any, error) {
 				if err != nil {
 					return nil, err
 				}
-				v, err := readNative(t.values, r, depth+1)
+				v, err := readNative(t.Values, r, depth+1)
 				if err != nil {
 					return nil, err
 				}
@@ -162,5 +163,5 @@ func readNative(t *aType, r *avroReader, depth int) (any, error) {
 			}
 		}
 	}
-	return nil, fmt.Errorf("unsupported type %s", t.kind)
+	return nil, fmt.Errorf("unsupported type %s", t.Kind)
 }

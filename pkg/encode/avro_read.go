@@ -10,6 +10,7 @@ import (
 	"sync"
 	"unsafe"
 
+	"github.com/deimos-cli/deimos/pkg/avro"
 	"github.com/deimos-cli/deimos/pkg/encode/nesting"
 )
 
@@ -90,7 +91,7 @@ func appendBinaryJSON(b []byte, t *aType, r *avroReader, depth int) ([]byte, err
 	if opensLevel(t) && depth >= nesting.Max {
 		return nil, nesting.Error{}
 	}
-	switch t.kind {
+	switch t.Kind {
 	case "null":
 		return append(b, "null"...), nil
 	case "boolean":
@@ -111,7 +112,7 @@ func appendBinaryJSON(b []byte, t *aType, r *avroReader, depth int) ([]byte, err
 		if err != nil {
 			return nil, err
 		}
-		if t.logical == "" {
+		if t.Logical == "" {
 			return appendInt(b, int64(i)), nil
 		}
 		return appendNativeJSON(b, t, nil, i)
@@ -120,7 +121,7 @@ func appendBinaryJSON(b []byte, t *aType, r *avroReader, depth int) ([]byte, err
 		if err != nil {
 			return nil, err
 		}
-		if t.logical == "" {
+		if t.Logical == "" {
 			return appendInt(b, i), nil
 		}
 		return appendNativeJSON(b, t, nil, i)
@@ -130,7 +131,7 @@ func appendBinaryJSON(b []byte, t *aType, r *avroReader, depth int) ([]byte, err
 		}
 		f := math.Float32frombits(binary.LittleEndian.Uint32(r.b))
 		r.b = r.b[4:]
-		if t.logical == "" && !math.IsNaN(float64(f)) && !math.IsInf(float64(f), 0) {
+		if t.Logical == "" && !math.IsNaN(float64(f)) && !math.IsInf(float64(f), 0) {
 			return strconv.AppendFloat(b, float64(f), 'g', -1, 32), nil // appendNativeJSON's, without boxing
 		}
 		return appendNativeJSON(b, t, nil, f)
@@ -140,7 +141,7 @@ func appendBinaryJSON(b []byte, t *aType, r *avroReader, depth int) ([]byte, err
 		}
 		f := math.Float64frombits(binary.LittleEndian.Uint64(r.b))
 		r.b = r.b[8:]
-		if t.logical == "" && !math.IsNaN(f) && !math.IsInf(f, 0) {
+		if t.Logical == "" && !math.IsNaN(f) && !math.IsInf(f, 0) {
 			return strconv.AppendFloat(b, f, 'g', -1, 64), nil
 		}
 		return appendNativeJSON(b, t, nil, f)
@@ -158,16 +159,16 @@ func appendBinaryJSON(b []byte, t *aType, r *avroReader, depth int) ([]byte, err
 		if bytesTooDeep(t, s, depth) {
 			return nil, nesting.Error{}
 		}
-		if t.logical != "decimal" {
+		if t.Logical != "decimal" {
 			return appendBytesJSON(b, s), nil
 		}
 		return appendNativeJSON(b, t, nil, s)
 	case "fixed":
-		if len(r.b) < t.size {
+		if len(r.b) < t.Size {
 			return nil, errAvroShort
 		}
-		s := r.b[:t.size:t.size]
-		r.b = r.b[t.size:]
+		s := r.b[:t.Size:t.Size]
+		r.b = r.b[t.Size:]
 		if bytesTooDeep(t, s, depth) {
 			return nil, nesting.Error{}
 		}
@@ -177,29 +178,29 @@ func appendBinaryJSON(b []byte, t *aType, r *avroReader, depth int) ([]byte, err
 		if err != nil {
 			return nil, err
 		}
-		if i < 0 || i >= int64(len(t.symbols)) {
-			return nil, fmt.Errorf("enum %s: index %d out of range", t.name, i)
+		if i < 0 || i >= int64(len(t.Symbols)) {
+			return nil, fmt.Errorf("enum %s: index %d out of range", t.Name, i)
 		}
-		return appendJSONStr(b, t.symbols[i]), nil
+		return appendJSONStr(b, t.Symbols[i]), nil
 	case "union":
 		i, err := r.long()
 		if err != nil {
 			return nil, err
 		}
-		if i < 0 || i >= int64(len(t.branches)) {
+		if i < 0 || i >= int64(len(t.Branches)) {
 			return nil, fmt.Errorf("union index %d out of range", i)
 		}
-		return appendBinaryJSON(b, t.branches[i], r, depth)
+		return appendBinaryJSON(b, t.Branches[i], r, depth)
 	case "record":
 		b = append(b, '{')
-		for i, f := range t.fields {
+		for i, f := range t.Fields {
 			if i > 0 {
 				b = append(b, ',')
 			}
-			b = appendJSONStr(b, f.name)
+			b = appendJSONStr(b, f.Name)
 			b = append(b, ':')
 			var err error
-			if b, err = appendBinaryJSON(b, f.typ, r, depth+1); err != nil {
+			if b, err = appendBinaryJSON(b, f.Type, r, depth+1); err != nil {
 				return nil, err
 			}
 		}
@@ -220,7 +221,7 @@ func appendBinaryJSON(b []byte, t *aType, r *avroReader, depth int) ([]byte, err
 					b = append(b, ',')
 				}
 				first = false
-				if b, err = appendBinaryJSON(b, t.items, r, depth+1); err != nil {
+				if b, err = appendBinaryJSON(b, t.Items, r, depth+1); err != nil {
 					return nil, err
 				}
 			}
@@ -228,7 +229,7 @@ func appendBinaryJSON(b []byte, t *aType, r *avroReader, depth int) ([]byte, err
 	case "map":
 		return appendMapJSON(b, t, r, depth)
 	}
-	return nil, fmt.Errorf("unsupported type %s", t.kind)
+	return nil, fmt.Errorf("unsupported type %s", t.Kind)
 }
 
 func appendInt(b []byte, i int64) []byte {
@@ -259,7 +260,7 @@ func appendMapJSON(b []byte, t *aType, r *avroReader, depth int) ([]byte, error)
 				return nil, err
 			}
 			start := len(vals)
-			if vals, err = appendBinaryJSON(vals, t.values, r, depth+1); err != nil {
+			if vals, err = appendBinaryJSON(vals, t.Values, r, depth+1); err != nil {
 				return nil, err
 			}
 			entries, at = addEntry(entries, at, jsonEntry{string(k), start, len(vals)})
@@ -321,7 +322,7 @@ func (a *avroSchema) sameAs(r *aType) bool {
 	if v, ok := a.readers.Load(r); ok {
 		return v.(bool)
 	}
-	same := schemaText(r) == a.text
+	same := avro.Text(r) == a.text
 	a.readers.Store(r, same)
 	return same
 }
@@ -348,8 +349,8 @@ func (a *avroSchema) decodeDirect(bin []byte, unwrap bool) (json.RawMessage, err
 // may skip that pass.
 func (a *avroSchema) appendDirect(dst, bin []byte, unwrap bool) ([]byte, error) {
 	t := a.t
-	if unwrap && t.kind == "record" && len(t.fields) == 1 {
-		t = t.fields[0].typ
+	if unwrap && t.Kind == "record" && len(t.Fields) == 1 {
+		t = t.Fields[0].Type
 	}
 	rd := avroReader{b: bin}
 	depth := 0
@@ -358,10 +359,10 @@ func (a *avroSchema) appendDirect(dst, bin []byte, unwrap bool) ([]byte, error) 
 	}
 	out, err := appendBinaryJSON(dst, t, &rd, depth)
 	if err != nil {
-		return dst, avroDataErr(a.t.name, err)
+		return dst, avroDataErr(a.t.Name, err)
 	}
 	if len(rd.b) > 0 {
-		return dst, fmt.Errorf("Avro data does not match schema %s: %d bytes left over", a.t.name, len(rd.b))
+		return dst, fmt.Errorf("Avro data does not match schema %s: %d bytes left over", a.t.Name, len(rd.b))
 	}
 	return out, nil
 }

@@ -20,6 +20,7 @@ import (
 
 	"github.com/twmb/franz-go/pkg/sr"
 
+	"github.com/deimos-cli/deimos/pkg/avro"
 	"github.com/deimos-cli/deimos/pkg/errs"
 )
 
@@ -46,12 +47,12 @@ func (e *Engine) avroID(ctx context.Context, subject string, sch *avroSchema) (i
 func (e *Engine) avroForm(sch *avroSchema) (string, []string) {
 	if sch.src == nil || (len(sch.refs) > 0 && e.cfg.Schema.InlineReferences) {
 		if e.cfg.Schema.Normalize {
-			return canonicalForm(sch.t, nil), nil
+			return avro.CanonicalForm(sch.t, nil), nil
 		}
 		return sch.text, nil
 	}
 	if e.cfg.Schema.Normalize {
-		return canonicalForm(sch.t, sch.refs), sch.refs
+		return avro.CanonicalForm(sch.t, sch.refs), sch.refs
 	}
 	return string(sch.src), sch.refs
 }
@@ -62,7 +63,7 @@ func (e *Engine) avroRegistered(ctx context.Context, subject string, sch *avroSc
 		return ss, nil
 	}
 	if depth > maxReferenceDepth {
-		return sr.SubjectSchema{}, errs.Usagef("schema %s: references nested deeper than %d", sch.t.name, maxReferenceDepth)
+		return sr.SubjectSchema{}, errs.Usagef("schema %s: references nested deeper than %d", sch.t.Name, maxReferenceDepth)
 	}
 	text, refNames := e.avroForm(sch)
 	ss, latestRefs, found, err := e.findAvro(ctx, subject, sch, text, len(refNames) > 0)
@@ -81,7 +82,7 @@ func (e *Engine) avroRegistered(ctx context.Context, subject string, sch *avroSc
 				// inside another type's file): register the schema inlined
 				text, refs = sch.text, nil
 				if e.cfg.Schema.Normalize {
-					text = canonicalForm(sch.t, nil)
+					text = avro.CanonicalForm(sch.t, nil)
 				}
 				break
 			}
@@ -170,96 +171,4 @@ func (e *Engine) findAvro(ctx context.Context, subject string, sch *avroSchema, 
 		}
 	}
 	return sr.SubjectSchema{}, latestRefs, false, nil
-}
-
-// canonicalForm is Avro's Parsing Canonical Form of t: full names, no
-// namespaces, only the attributes that matter for parsing (name, type,
-// fields, symbols, items, values, size) in that order, no whitespace; the
-// named types in refs (defined by referenced schemas) are written by name.
-func canonicalForm(t *aType, refs []string) string {
-	defined := map[string]bool{}
-	for _, r := range refs {
-		defined[r] = true
-	}
-	return string(appendCanonical(nil, t, defined))
-}
-
-func appendCanonical(b []byte, t *aType, defined map[string]bool) []byte {
-	switch t.kind {
-	case "record", "enum", "fixed":
-		if defined[t.name] {
-			return appendCanonicalString(b, t.name)
-		}
-		defined[t.name] = true
-		b = append(b, `{"name":`...)
-		b = appendCanonicalString(b, t.name)
-		b = append(b, `,"type":"`...)
-		b = append(b, t.kind...)
-		b = append(b, '"')
-		switch t.kind {
-		case "record":
-			b = append(b, `,"fields":[`...)
-			for i, f := range t.fields {
-				if i > 0 {
-					b = append(b, ',')
-				}
-				b = append(b, `{"name":`...)
-				b = appendCanonicalString(b, f.name)
-				b = append(b, `,"type":`...)
-				b = appendCanonical(b, f.typ, defined)
-				b = append(b, '}')
-			}
-			b = append(b, ']')
-		case "enum":
-			b = append(b, `,"symbols":[`...)
-			for i, s := range t.symbols {
-				if i > 0 {
-					b = append(b, ',')
-				}
-				b = appendCanonicalString(b, s)
-			}
-			b = append(b, ']')
-		case "fixed":
-			b = append(b, `,"size":`...)
-			b = strconv.AppendInt(b, int64(t.size), 10)
-		}
-		return append(b, '}')
-	case "array":
-		b = append(b, `{"type":"array","items":`...)
-		b = appendCanonical(b, t.items, defined)
-		return append(b, '}')
-	case "map":
-		b = append(b, `{"type":"map","values":`...)
-		b = appendCanonical(b, t.values, defined)
-		return append(b, '}')
-	case "union":
-		b = append(b, '[')
-		for i, br := range t.branches {
-			if i > 0 {
-				b = append(b, ',')
-			}
-			b = appendCanonical(b, br, defined)
-		}
-		return append(b, ']')
-	}
-	return appendCanonicalString(b, t.kind)
-}
-
-// appendCanonicalString writes a JSON string with only the escapes JSON
-// requires (Parsing Canonical Form keeps UTF-8 as is).
-func appendCanonicalString(b []byte, s string) []byte {
-	b = append(b, '"')
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		switch {
-		case c == '"' || c == '\\':
-			b = append(b, '\\', c)
-		case c < 0x20:
-			b = append(b, `\u00`...)
-			b = append(b, "0123456789abcdef"[c>>4], "0123456789abcdef"[c&15])
-		default:
-			b = append(b, c)
-		}
-	}
-	return append(b, '"')
 }

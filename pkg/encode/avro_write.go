@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"math"
 	"strconv"
+
+	"github.com/deimos-cli/deimos/pkg/avro"
 )
 
 // Natural JSON values -> Avro binary, written directly. It applies exactly
@@ -18,12 +20,12 @@ import (
 // drops payload keys that are not fields. ord is the payload's key order
 // (nil: maps in sorted key order).
 func (a *avroSchema) appendPayload(b []byte, payload any, ord *keyOrder) ([]byte, error) {
-	if a.t.kind == "record" {
+	if a.t.Kind == "record" {
 		m, ok := payload.(map[string]any)
 		if !ok {
-			return nil, &FieldError{Path: shortName(a.t.name), Expected: "a JSON object", Found: found(payload)}
+			return nil, &FieldError{Path: avro.ShortName(a.t.Name), Expected: "a JSON object", Found: found(payload)}
 		}
-		return appendRecord(b, a.t, m, shortName(a.t.name), ord)
+		return appendRecord(b, a.t, m, avro.ShortName(a.t.Name), ord)
 	}
 	return appendAvro(b, a.t, payload, "value", ord)
 }
@@ -35,12 +37,12 @@ func appendAvroBytes(b []byte, s []byte) []byte {
 
 // appendRecord is recordNative, written out.
 func appendRecord(b []byte, t *aType, m map[string]any, path string, ord *keyOrder) ([]byte, error) {
-	for _, f := range t.fields {
-		x, present := m[f.name]
+	for _, f := range t.Fields {
+		x, present := m[f.Name]
 		if !present {
-			fp := path + "." + f.name
-			if !f.hasDef {
-				return nil, &FieldError{Path: fp, Expected: typeLabel(f.typ), Found: "nothing", Msg: "required field is missing"}
+			fp := path + "." + f.Name
+			if !f.HasDefault {
+				return nil, &FieldError{Path: fp, Expected: typeLabel(f.Type), Found: "nothing", Msg: "required field is missing"}
 			}
 			var err error
 			if b, err = appendMissing(b, f, fp); err != nil {
@@ -49,7 +51,7 @@ func appendRecord(b []byte, t *aType, m map[string]any, path string, ord *keyOrd
 			continue
 		}
 		var err error
-		if b, err = appendAvroField(b, f.typ, x, path, f.name, ord); err != nil {
+		if b, err = appendAvroField(b, f.Type, x, path, f.Name, ord); err != nil {
 			return nil, err
 		}
 	}
@@ -59,18 +61,22 @@ func appendRecord(b []byte, t *aType, m map[string]any, path string, ord *keyOrd
 // appendMissing writes the default of a field absent from the payload (fp
 // is its path); a map in it keeps the schema's key order.
 func appendMissing(b []byte, f *aField, fp string) ([]byte, error) {
-	x := f.def
-	if f.typ.kind == "union" && len(f.typ.branches) > 0 {
+	x := f.Default
+	var order *keyOrder
+	if f.DefaultOrder != nil {
+		order = &keyOrder{m: f.DefaultOrder}
+	}
+	if f.Type.Kind == "union" && len(f.Type.Branches) > 0 {
 		// a union's default belongs to its first branch
 		n := len(b)
 		b = appendLong(b, 0)
 		var err error
-		if b, err = appendAvro(b, f.typ.branches[0], x, fp, f.defOrder); err != nil {
+		if b, err = appendAvro(b, f.Type.Branches[0], x, fp, order); err != nil {
 			return b[:n], fmt.Errorf("default of %s: %w", fp, err)
 		}
 		return b, nil
 	}
-	return appendAvro(b, f.typ, x, fp, f.defOrder)
+	return appendAvro(b, f.Type, x, fp, order)
 }
 
 // appendAvroField builds the field path only when it is needed (errors, or
@@ -85,10 +91,10 @@ func appendAvroField(b []byte, t *aType, v any, path, name string, ord *keyOrder
 // appendLeaf writes the common plain cases (what toNative does for them)
 // without a field path; ok=false leaves the rest to appendAvro.
 func appendLeaf(b []byte, t *aType, v any) ([]byte, bool) {
-	if t.logical != "" {
+	if t.Logical != "" {
 		return b, false
 	}
-	switch t.kind {
+	switch t.Kind {
 	case "long":
 		if n, ok := v.(json.Number); ok {
 			if i, err := strconv.ParseInt(string(n), 10, 64); err == nil {
@@ -114,7 +120,7 @@ func appendLeaf(b []byte, t *aType, v any) ([]byte, bool) {
 		}
 	case "union":
 		// the common nullable-field shape, decided without building the path
-		if v == nil && len(t.branches) > 0 && t.branches[0].kind == "null" {
+		if v == nil && len(t.Branches) > 0 && t.Branches[0].Kind == "null" {
 			return appendLong(b, 0), true
 		}
 	case "array":
@@ -128,7 +134,7 @@ func appendLeaf(b []byte, t *aType, v any) ([]byte, bool) {
 		}
 		for _, x := range xs {
 			var ok bool
-			if b, ok = appendLeaf(b, t.items, x); !ok {
+			if b, ok = appendLeaf(b, t.Items, x); !ok {
 				return b[:n], false
 			}
 		}
@@ -139,7 +145,7 @@ func appendLeaf(b []byte, t *aType, v any) ([]byte, bool) {
 
 // appendAvro is toNative for t, written out; map entries go in ord's order.
 func appendAvro(b []byte, t *aType, v any, path string, ord *keyOrder) ([]byte, error) {
-	switch t.kind {
+	switch t.Kind {
 	case "null":
 		if v == nil {
 			return b, nil
@@ -170,7 +176,7 @@ func appendAvro(b []byte, t *aType, v any, path string, ord *keyOrder) ([]byte, 
 		case int64:
 			return appendLong(b, x), nil
 		}
-		return nil, fmt.Errorf("%s: internal error: %T for %s", path, n, t.kind)
+		return nil, fmt.Errorf("%s: internal error: %T for %s", path, n, t.Kind)
 	case "float", "double":
 		f, ok := 0.0, false
 		if n, isNum := asNumber(v); isNum {
@@ -179,13 +185,13 @@ func appendAvro(b []byte, t *aType, v any, path string, ord *keyOrder) ([]byte, 
 			f, ok = x, true
 		}
 		if ok {
-			if t.kind == "float" {
+			if t.Kind == "float" {
 				return binary.LittleEndian.AppendUint32(b, math.Float32bits(float32(f))), nil
 			}
 			return binary.LittleEndian.AppendUint64(b, math.Float64bits(f)), nil
 		}
 	case "string":
-		if s, ok := v.(string); ok && t.logical == "" {
+		if s, ok := v.(string); ok && t.Logical == "" {
 			return appendAvroString(b, s), nil
 		}
 		n, err := toNative(t, v, path)
@@ -199,13 +205,13 @@ func appendAvro(b []byte, t *aType, v any, path string, ord *keyOrder) ([]byte, 
 			return nil, err
 		}
 		x := n.([]byte)
-		if t.kind == "fixed" {
+		if t.Kind == "fixed" {
 			return append(b, x...), nil
 		}
 		return appendAvroBytes(b, x), nil
 	case "enum":
 		if s, ok := v.(string); ok {
-			for i, sym := range t.symbols {
+			for i, sym := range t.Symbols {
 				if sym == s {
 					return appendLong(b, int64(i)), nil
 				}
@@ -228,7 +234,7 @@ func appendAvro(b []byte, t *aType, v any, path string, ord *keyOrder) ([]byte, 
 				b = appendLong(b, left)
 			}
 			var err error
-			if b, err = appendAvro(b, t.items, x, path+"["+strconv.Itoa(i)+"]", ord); err != nil {
+			if b, err = appendAvro(b, t.Items, x, path+"["+strconv.Itoa(i)+"]", ord); err != nil {
 				return nil, err
 			}
 			left--
@@ -253,7 +259,7 @@ func appendAvro(b []byte, t *aType, v any, path string, ord *keyOrder) ([]byte, 
 			}
 			b = appendAvroString(b, k)
 			var err error
-			if b, err = appendAvro(b, t.values, x, path+"."+k, ord); err != nil {
+			if b, err = appendAvro(b, t.Values, x, path+"."+k, ord); err != nil {
 				return nil, err
 			}
 			left--
@@ -266,13 +272,13 @@ func appendAvro(b []byte, t *aType, v any, path string, ord *keyOrder) ([]byte, 
 			break
 		}
 		for k := range m {
-			if _, ok := t.fieldIdx[k]; !ok {
-				return nil, &FieldError{Path: path + "." + k, Expected: "no such field in " + shortName(t.name), Found: found(m[k])}
+			if _, ok := t.FieldIndex[k]; !ok {
+				return nil, &FieldError{Path: path + "." + k, Expected: "no such field in " + avro.ShortName(t.Name), Found: found(m[k])}
 			}
 		}
 		return appendRecord(b, t, m, path, ord)
 	case "union":
-		for i, br := range t.branches {
+		for i, br := range t.Branches {
 			if branchMatches(br, v) {
 				b = appendLong(b, int64(i))
 				return appendAvro(b, br, v, path, ord)

@@ -8,6 +8,10 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+
+	"github.com/linkedin/goavro/v2"
+
+	"github.com/deimos-cli/deimos/pkg/avro"
 )
 
 // The fast paths (parseJSON, appendPayload, appendBinaryJSON) are checked
@@ -42,9 +46,16 @@ const oracleSchema = `{"type":"record","name":"Oracle","namespace":"com.test","f
  {"name":"either","type":["null","Sub","Color","Hash"],"default":null}
 ]}`
 
-func oracleAvro(t testing.TB, text string) *avroSchema {
+// withCodec is a schema with goavro's codec of it, the reference the
+// hand-written paths are compared with.
+type withCodec struct {
+	*avroSchema
+	codec *goavro.Codec
+}
+
+func oracleAvro(t testing.TB, text string) withCodec {
 	t.Helper()
-	ty, err := newSymtab(nil).parseSchemaJSON([]byte(text))
+	ty, err := new(avro.Parser).Parse("oracle", []byte(text))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -52,7 +63,47 @@ func oracleAvro(t testing.TB, text string) *avroSchema {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return a
+	c, err := goavro.NewCodec(physicalText(t, a.text))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return withCodec{a, c}
+}
+
+// physicalText is schema text without logical types: goavro is given the
+// physical schema (the conversions of logical types are deimos's own).
+func physicalText(t testing.TB, text string) string {
+	t.Helper()
+	var v any
+	if err := json.Unmarshal([]byte(text), &v); err != nil {
+		t.Fatal(err)
+	}
+	var strip func(v any)
+	strip = func(v any) {
+		switch x := v.(type) {
+		case map[string]any:
+			if _, ok := x["logicalType"]; ok {
+				delete(x, "logicalType")
+				delete(x, "precision")
+				delete(x, "scale")
+			}
+			for k, y := range x {
+				if k != "default" {
+					strip(y)
+				}
+			}
+		case []any:
+			for _, y := range x {
+				strip(y)
+			}
+		}
+	}
+	strip(v)
+	b, err := json.Marshal(v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
 }
 
 // oracleRecords: hand-written edge cases plus generated ones.

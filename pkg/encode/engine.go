@@ -13,6 +13,7 @@ import (
 	"github.com/google/uuid"
 	"github.com/twmb/franz-go/pkg/sr"
 
+	"github.com/deimos-cli/deimos/pkg/avro"
 	"github.com/deimos-cli/deimos/pkg/config"
 	"github.com/deimos-cli/deimos/pkg/errs"
 )
@@ -160,7 +161,7 @@ func (e *Engine) FullTopic(topic string) string {
 // ValueSubject is "<prefix><topic>-value", or "<ns>.<Schema>-value" without a topic.
 func (e *Engine) ValueSubject(s Spec) string {
 	if s.Topic == "" {
-		return fullName(s.Schema, s.Namespace) + "-value"
+		return avro.FullName(s.Schema, s.Namespace) + "-value"
 	}
 	return e.cfg.Producers.TopicPrefix + s.Topic + "-value"
 }
@@ -169,7 +170,7 @@ func (e *Engine) ValueSubject(s Spec) string {
 // "<topic>-key" (unprefixed, Deimos 2.x).
 func (e *Engine) KeySubject(s Spec) string {
 	if s.Topic == "" {
-		return fullName(s.Schema, s.Namespace) + "-key"
+		return avro.FullName(s.Schema, s.Namespace) + "-key"
 	}
 	if e.cfg.Schema.KeySubject == "unprefixed" {
 		return s.Topic + "-key"

@@ -9,6 +9,8 @@ import (
 	"unicode/utf16"
 	"unicode/utf8"
 	"unsafe"
+
+	"github.com/deimos-cli/deimos/pkg/avro"
 )
 
 // parseJSON parses one JSON document into the values decodeJSONUseNumber
@@ -348,7 +350,7 @@ type fastInfo struct {
 // t (what parseJSON + appendRecord give), or returns ok=false.
 func appendRecordJSON(b []byte, t *aType, src []byte, keyField string) ([]byte, fastInfo, bool) {
 	info := fastInfo{midBlank: true, tsBlank: true}
-	if t.kind != "record" {
+	if t.Kind != "record" {
 		return b, info, false
 	}
 	p := jsonParser{b: src}
@@ -363,7 +365,7 @@ func appendRecordJSON(b []byte, t *aType, src []byte, keyField string) ([]byte, 
 	}
 	sc := fastPool.Get().(*fastScratch)
 	defer fastPool.Put(sc)
-	n := len(t.fields)
+	n := len(t.Fields)
 	if len(sc.slots) < n {
 		sc.slots = make([][]byte, n)
 		sc.set = make([]bool, n)
@@ -372,7 +374,7 @@ func appendRecordJSON(b []byte, t *aType, src []byte, keyField string) ([]byte, 
 	for i := range set {
 		set[i] = false
 	}
-	path := shortName(t.name)
+	path := avro.ShortName(t.Name)
 	for {
 		p.ws()
 		if p.i >= len(src) || src[p.i] != '"' {
@@ -391,14 +393,14 @@ func appendRecordJSON(b []byte, t *aType, src []byte, keyField string) ([]byte, 
 		if p.i >= len(src) {
 			return b, info, false
 		}
-		idx, isField := t.fieldIdx[string(name)]
+		idx, isField := t.FieldIndex[string(name)]
 		isKey := keyField != "" && string(name) == keyField
 		isMid, isTs := string(name) == "message_id", string(name) == "timestamp"
 		if string(name) == "payload_key" {
 			return b, info, false
 		}
 		p.order = nil
-		if !isField || !t.fields[idx].typ.noMap {
+		if !isField || !t.Fields[idx].Type.NoMap {
 			p.order = &info.order
 		}
 		if isKey || isMid || isTs || !isField {
@@ -417,16 +419,16 @@ func appendRecordJSON(b []byte, t *aType, src []byte, keyField string) ([]byte, 
 				info.tsBlank = blank(x, true)
 			}
 			if isField {
-				f := t.fields[idx]
-				out, err := appendAvroField(slots[idx][:0], f.typ, x, path, f.name, p.order)
+				f := t.Fields[idx]
+				out, err := appendAvroField(slots[idx][:0], f.Type, x, path, f.Name, p.order)
 				if err != nil {
 					return b, info, false
 				}
 				slots[idx], set[idx] = out, true
 			}
 		} else {
-			f := t.fields[idx]
-			out, ok := p.fieldValue(slots[idx][:0], f.typ, sc)
+			f := t.Fields[idx]
+			out, ok := p.fieldValue(slots[idx][:0], f.Type, sc)
 			if !ok {
 				return b, info, false
 			}
@@ -436,7 +438,7 @@ func appendRecordJSON(b []byte, t *aType, src []byte, keyField string) ([]byte, 
 					return b, info, false
 				}
 				var err error
-				if out, err = appendAvroField(slots[idx][:0], f.typ, x, path, f.name, p.order); err != nil {
+				if out, err = appendAvroField(slots[idx][:0], f.Type, x, path, f.Name, p.order); err != nil {
 					return b, info, false
 				}
 			}
@@ -460,16 +462,16 @@ func appendRecordJSON(b []byte, t *aType, src []byte, keyField string) ([]byte, 
 	if p.i != len(src) {
 		return b, info, false
 	}
-	for i, f := range t.fields {
+	for i, f := range t.Fields {
 		if set[i] {
 			b = append(b, slots[i]...)
 			continue
 		}
-		if !f.hasDef {
+		if !f.HasDefault {
 			return b, info, false
 		}
 		var err error
-		if b, err = appendMissing(b, f, path+"."+f.name); err != nil {
+		if b, err = appendMissing(b, f, path+"."+f.Name); err != nil {
 			return b, info, false
 		}
 	}
@@ -570,10 +572,10 @@ func (p *jsonParser) fieldValue(b []byte, t *aType, sc *fastScratch) ([]byte, bo
 		return out, true
 	}
 	p.i = start
-	if t.kind != "array" || t.items.logical != "" || p.b[p.i] != '[' {
+	if t.Kind != "array" || t.Items.Logical != "" || p.b[p.i] != '[' {
 		return nil, true
 	}
-	switch t.items.kind {
+	switch t.Items.Kind {
 	case "string", "long", "double", "boolean":
 	default:
 		return nil, true
@@ -593,7 +595,7 @@ func (p *jsonParser) fieldValue(b []byte, t *aType, sc *fastScratch) ([]byte, bo
 			return nil, true
 		}
 		var ok bool
-		if tmp, ok = p.leafValue(tmp, t.items); !ok {
+		if tmp, ok = p.leafValue(tmp, t.Items); !ok {
 			sc.tmp = tmp
 			p.i = start
 			return nil, true
@@ -629,11 +631,11 @@ func (p *jsonParser) fieldValue(b []byte, t *aType, sc *fastScratch) ([]byte, bo
 // null / string in a union starting with null, when the JSON token at p.i
 // is of the natural kind (what appendLeaf / appendAvro write for it).
 func (p *jsonParser) leafValue(b []byte, t *aType) ([]byte, bool) {
-	if t.logical != "" || p.i >= len(p.b) {
+	if t.Logical != "" || p.i >= len(p.b) {
 		return b, false
 	}
 	c := p.b[p.i]
-	switch t.kind {
+	switch t.Kind {
 	case "string":
 		if c == '"' {
 			if s, ok := p.rawString(); ok {
@@ -653,7 +655,7 @@ func (p *jsonParser) leafValue(b []byte, t *aType) ([]byte, bool) {
 		if c == '-' || (c >= '0' && c <= '9') {
 			if tok, ok := p.numToken(); ok {
 				if f, ok := numberOf(tok); ok {
-					if t.kind == "float" {
+					if t.Kind == "float" {
 						return binary.LittleEndian.AppendUint32(b, math.Float32bits(float32(f))), true
 					}
 					return binary.LittleEndian.AppendUint64(b, math.Float64bits(f)), true
@@ -668,13 +670,13 @@ func (p *jsonParser) leafValue(b []byte, t *aType) ([]byte, bool) {
 			return append(b, 0), true
 		}
 	case "union":
-		if len(t.branches) == 0 || t.branches[0].kind != "null" {
+		if len(t.Branches) == 0 || t.Branches[0].Kind != "null" {
 			return b, false
 		}
 		if c == 'n' && p.lit("null") {
 			return appendLong(b, 0), true
 		}
-		if c == '"' && len(t.branches) > 1 && t.branches[1].kind == "string" && t.branches[1].logical == "" {
+		if c == '"' && len(t.Branches) > 1 && t.Branches[1].Kind == "string" && t.Branches[1].Logical == "" {
 			if s, ok := p.rawString(); ok {
 				b = appendLong(b, 1)
 				b = appendLong(b, int64(len(s)))

@@ -36,6 +36,7 @@ import (
 	"golang.org/x/text/language"
 	"golang.org/x/text/message"
 
+	"github.com/deimos-cli/deimos/pkg/avro"
 	"github.com/deimos-cli/deimos/pkg/encode/nesting"
 	"github.com/deimos-cli/deimos/pkg/errs"
 )
@@ -130,7 +131,7 @@ func (j *jsonSchemaBackend) schemaFile(name, ns string) (string, error) {
 		}
 		return "", errs.Usagef("%s: schema file %s not found (also looked under %s)", j.name(), name, j.e.schemaPath())
 	}
-	full := fullName(name, ns)
+	full := avro.FullName(name, ns)
 	p := filepath.Join(append([]string{j.e.schemaPath()}, strings.Split(full, ".")...)...) + ".json"
 	if _, err := os.Stat(p); err == nil {
 		return p, nil

@@ -8,6 +8,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+
+	"github.com/deimos-cli/deimos/pkg/avro"
 )
 
 // Avro Object Container Files, as Deimos's avro_local backend writes them:
@@ -172,7 +174,7 @@ func ocfRead(b []byte) (*ocfFile, error) {
 const maxOCFSchemas = 64
 
 // ocfWriter parses a container file's writer schema, cached by its text:
-// parsing and building the codec costs far more than decoding one datum.
+// parsing it costs far more than decoding one datum.
 func (e *Engine) ocfWriter(text string) (*avroSchema, error) {
 	e.mu.Lock()
 	w, ok := e.ocf[text]
@@ -180,7 +182,7 @@ func (e *Engine) ocfWriter(text string) (*avroSchema, error) {
 	if ok {
 		return w, nil
 	}
-	t, err := newSymtab(nil).parseSchemaJSON([]byte(text))
+	t, err := new(avro.Parser).Parse("container file schema", []byte(text))
 	if err != nil {
 		return nil, fmt.Errorf("Avro container file: schema: %w", err)
 	}

@@ -13,6 +13,7 @@ import (
 	"github.com/jhump/protoreflect/desc"
 	"github.com/twmb/franz-go/pkg/sr"
 
+	"github.com/deimos-cli/deimos/pkg/avro"
 	"github.com/deimos-cli/deimos/pkg/encode/protobuf"
 	"github.com/deimos-cli/deimos/pkg/errs"
 )
@@ -53,7 +54,7 @@ func (p *protoBackend) message(name, ns string) (*desc.MessageDescriptor, error)
 	if name == "" {
 		return nil, errs.Usagef("%s: no schema given: use --schema with a protobuf message full name (e.g. com.acme.Widget)", p.name())
 	}
-	md, err := p.loader.Message(fullName(name, ns))
+	md, err := p.loader.Message(avro.FullName(name, ns))
 	if err != nil {
 		return nil, errs.Usagef("%s: %w", p.name(), err)
 	}

@@ -1,4 +1,7 @@
-package compat
+// Package jsonnode parses a JSON document into a tree whose nodes remember
+// where they start in the source, so that problems found in a schema can
+// name the line (Avro and JSON Schema files alike).
+package jsonnode
 
 import (
 	"bytes"
@@ -9,21 +12,20 @@ import (
 	"unicode/utf8"
 )
 
-// jnode is a JSON value that remembers where it started in the source,
-// so problems can name the line of a field in the file.
-type jnode struct {
-	kind byte // 'o' object, 'a' array, 's' string, 'n' number, 'b' bool, 'z' null
-	keys []string
-	obj  map[string]*jnode
-	arr  []*jnode
-	str  string
-	num  json.Number
-	b    bool
-	off  int // byte offset of the value's first character
+// Node is a JSON value that remembers where it started in the source.
+type Node struct {
+	Kind byte     // 'o' object, 'a' array, 's' string, 'n' number, 'b' bool, 'z' null
+	Keys []string // an object's keys in order (a repeated key keeps its first place)
+	Obj  map[string]*Node
+	Arr  []*Node
+	Str  string
+	Num  json.Number
+	Bool bool
+	Off  int // byte offset of the value's first character
 }
 
-// lineAt returns the 1-based line of a byte offset.
-func lineAt(data []byte, off int) int {
+// Line returns the 1-based line of a byte offset.
+func Line(data []byte, off int) int {
 	if off > len(data) {
 		off = len(data)
 	}
@@ -33,20 +35,22 @@ func lineAt(data []byte, off int) int {
 	return bytes.Count(data[:off], []byte{'\n'}) + 1
 }
 
-func lineCol(data []byte, off int) (int, int) {
+// LineCol returns the 1-based line and column of a byte offset.
+func LineCol(data []byte, off int) (int, int) {
 	if off > len(data) {
 		off = len(data)
 	}
-	l := lineAt(data, off)
+	l := Line(data, off)
 	col := off - bytes.LastIndexByte(data[:off], '\n')
 	return l, col
 }
 
-// parseJSONNodes parses one JSON document into a jnode tree. A valid
+// Parse parses one JSON document into a Node tree; errors name the line
+// and column. A valid
 // document is read by scanNodes (a schema repository's files are parsed by
 // the thousand, and encoding/json's token stream was most of the cost);
 // an invalid one by encoding/json's decoder, whose messages name the fault.
-func parseJSONNodes(data []byte) (*jnode, error) {
+func Parse(data []byte) (*Node, error) {
 	if json.Valid(data) {
 		s := nodeScanner{data: data}
 		return s.value(), nil
@@ -54,25 +58,25 @@ func parseJSONNodes(data []byte) (*jnode, error) {
 	return decodeJSONNodes(data)
 }
 
-// decodeJSONNodes is parseJSONNodes through encoding/json's decoder.
-func decodeJSONNodes(data []byte) (*jnode, error) {
+// decodeJSONNodes is Parse through encoding/json's decoder.
+func decodeJSONNodes(data []byte) (*Node, error) {
 	d := json.NewDecoder(bytes.NewReader(data))
 	d.UseNumber()
 	n, err := readNode(d, data)
 	if err != nil {
 		var se *json.SyntaxError
 		if errors.As(err, &se) {
-			l, c := lineCol(data, int(se.Offset))
+			l, c := LineCol(data, int(se.Offset))
 			return nil, fmt.Errorf("line %d, column %d: invalid JSON: %s", l, c, se.Error())
 		}
 		if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
-			l, c := lineCol(data, len(data))
+			l, c := LineCol(data, len(data))
 			return nil, fmt.Errorf("line %d, column %d: invalid JSON: unexpected end of input", l, c)
 		}
 		return nil, err
 	}
 	if _, err := d.Token(); err != io.EOF {
-		l, c := lineCol(data, int(d.InputOffset()))
+		l, c := LineCol(data, int(d.InputOffset()))
 		return nil, fmt.Errorf("line %d, column %d: invalid JSON: data after the schema document", l, c)
 	}
 	return n, nil
@@ -91,19 +95,19 @@ func valueStart(data []byte, off int) int {
 	return off
 }
 
-func readNode(d *json.Decoder, data []byte) (*jnode, error) {
+func readNode(d *json.Decoder, data []byte) (*Node, error) {
 	start := valueStart(data, int(d.InputOffset()))
 	tok, err := d.Token()
 	if err != nil {
 		return nil, err
 	}
-	n := &jnode{off: start}
+	n := &Node{Off: start}
 	switch t := tok.(type) {
 	case json.Delim:
 		switch t {
 		case '{':
-			n.kind = 'o'
-			n.obj = map[string]*jnode{}
+			n.Kind = 'o'
+			n.Obj = map[string]*Node{}
 			for d.More() {
 				kt, err := d.Token()
 				if err != nil {
@@ -114,22 +118,22 @@ func readNode(d *json.Decoder, data []byte) (*jnode, error) {
 				if err != nil {
 					return nil, err
 				}
-				if _, dup := n.obj[k]; !dup {
-					n.keys = append(n.keys, k)
+				if _, dup := n.Obj[k]; !dup {
+					n.Keys = append(n.Keys, k)
 				}
-				n.obj[k] = v
+				n.Obj[k] = v
 			}
 			if _, err := d.Token(); err != nil {
 				return nil, err
 			}
 		case '[':
-			n.kind = 'a'
+			n.Kind = 'a'
 			for d.More() {
 				v, err := readNode(d, data)
 				if err != nil {
 					return nil, err
 				}
-				n.arr = append(n.arr, v)
+				n.Arr = append(n.Arr, v)
 			}
 			if _, err := d.Token(); err != nil {
 				return nil, err
@@ -138,26 +142,28 @@ func readNode(d *json.Decoder, data []byte) (*jnode, error) {
 			return nil, fmt.Errorf("unexpected %v", t)
 		}
 	case string:
-		n.kind, n.str = 's', t
+		n.Kind, n.Str = 's', t
 	case json.Number:
-		n.kind, n.num = 'n', t
+		n.Kind, n.Num = 'n', t
 	case bool:
-		n.kind, n.b = 'b', t
+		n.Kind, n.Bool = 'b', t
 	case nil:
-		n.kind = 'z'
+		n.Kind = 'z'
 	}
 	return n, nil
 }
 
-func (n *jnode) get(k string) *jnode {
-	if n == nil || n.kind != 'o' {
+// Get returns an object's member k (nil: none, or not an object).
+func (n *Node) Get(k string) *Node {
+	if n == nil || n.Kind != 'o' {
 		return nil
 	}
-	return n.obj[k]
+	return n.Obj[k]
 }
 
-func (n *jnode) kindName() string {
-	switch n.kind {
+// KindName names the node's JSON type for messages.
+func (n *Node) KindName() string {
+	switch n.Kind {
 	case 'o':
 		return "object"
 	case 'a':
@@ -172,27 +178,35 @@ func (n *jnode) kindName() string {
 	return "null"
 }
 
-// value converts the node to plain Go values (for defaults).
-func (n *jnode) value() any {
-	switch n.kind {
+// Value converts the node to plain Go values: map[string]any, []any,
+// string, json.Number, bool, nil.
+func (n *Node) Value() any { return n.ValueWith(nil) }
+
+// ValueWith is Value, calling object (when not nil) for each object built
+// with its keys in source order.
+func (n *Node) ValueWith(object func(m map[string]any, keys []string)) any {
+	switch n.Kind {
 	case 'o':
-		m := make(map[string]any, len(n.obj))
-		for k, v := range n.obj {
-			m[k] = v.value()
+		m := make(map[string]any, len(n.Obj))
+		for k, v := range n.Obj {
+			m[k] = v.ValueWith(object)
+		}
+		if object != nil {
+			object(m, n.Keys)
 		}
 		return m
 	case 'a':
-		a := make([]any, len(n.arr))
-		for i, v := range n.arr {
-			a[i] = v.value()
+		a := make([]any, len(n.Arr))
+		for i, v := range n.Arr {
+			a[i] = v.ValueWith(object)
 		}
 		return a
 	case 's':
-		return n.str
+		return n.Str
 	case 'n':
-		return n.num
+		return n.Num
 	case 'b':
-		return n.b
+		return n.Bool
 	}
 	return nil
 }
@@ -217,13 +231,13 @@ func (s *nodeScanner) skipSpace() {
 	}
 }
 
-func (s *nodeScanner) value() *jnode {
+func (s *nodeScanner) value() *Node {
 	s.skipSpace()
-	n := &jnode{off: s.off}
+	n := &Node{Off: s.off}
 	switch c := s.data[s.off]; c {
 	case '{':
-		n.kind = 'o'
-		n.obj = map[string]*jnode{}
+		n.Kind = 'o'
+		n.Obj = map[string]*Node{}
 		s.off++
 		s.skipSpace()
 		if s.data[s.off] == '}' {
@@ -236,10 +250,10 @@ func (s *nodeScanner) value() *jnode {
 			s.skipSpace()
 			s.off++ // ':'
 			v := s.value()
-			if _, dup := n.obj[k]; !dup {
-				n.keys = append(n.keys, k)
+			if _, dup := n.Obj[k]; !dup {
+				n.Keys = append(n.Keys, k)
 			}
-			n.obj[k] = v
+			n.Obj[k] = v
 			s.skipSpace()
 			c := s.data[s.off]
 			s.off++
@@ -248,7 +262,7 @@ func (s *nodeScanner) value() *jnode {
 			}
 		}
 	case '[':
-		n.kind = 'a'
+		n.Kind = 'a'
 		s.off++
 		s.skipSpace()
 		if s.data[s.off] == ']' {
@@ -256,7 +270,7 @@ func (s *nodeScanner) value() *jnode {
 			return n
 		}
 		for {
-			n.arr = append(n.arr, s.value())
+			n.Arr = append(n.Arr, s.value())
 			s.skipSpace()
 			c := s.data[s.off]
 			s.off++
@@ -265,22 +279,22 @@ func (s *nodeScanner) value() *jnode {
 			}
 		}
 	case '"':
-		n.kind, n.str = 's', s.str()
+		n.Kind, n.Str = 's', s.str()
 	case 't':
-		n.kind, n.b = 'b', true
+		n.Kind, n.Bool = 'b', true
 		s.off += 4
 	case 'f':
-		n.kind = 'b'
+		n.Kind = 'b'
 		s.off += 5
 	case 'n':
-		n.kind = 'z'
+		n.Kind = 'z'
 		s.off += 4
 	default:
 		start := s.off
 		for s.off < len(s.data) && isNumberByte(s.data[s.off]) {
 			s.off++
 		}
-		n.kind, n.num = 'n', json.Number(s.data[start:s.off])
+		n.Kind, n.Num = 'n', json.Number(s.data[start:s.off])
 	}
 	return n
 }

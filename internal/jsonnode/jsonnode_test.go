@@ -1,4 +1,4 @@
-package compat
+package jsonnode
 
 import (
 	"encoding/json"
@@ -59,7 +59,7 @@ func TestNodeScannerMatchesDecoder(t *testing.T) {
 	}
 	// Invalid documents keep the decoder's messages.
 	for _, bad := range []string{"{\"a\":", "{\"a\" 1}", "[1,]", "{} {}", "", "01", "\"\x01\""} {
-		_, err1 := parseJSONNodes([]byte(bad))
+		_, err1 := Parse([]byte(bad))
 		_, err2 := decodeJSONNodes([]byte(bad))
 		if err1 == nil || err2 == nil || err1.Error() != err2.Error() {
 			t.Fatalf("%q: %v vs %v", bad, err1, err2)
