@@ -77,7 +77,6 @@ func (p *Parser) Parse(file string, data []byte) (*Schema, error) {
 	if err != nil {
 		return nil, err
 	}
-	markNoMap(s, map[*Schema]bool{})
 	return s, nil
 }
 

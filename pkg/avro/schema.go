@@ -76,7 +76,7 @@ type Schema struct {
 	Items            *Schema // array
 	Values           *Schema // map
 	Branches         []*Schema
-	// NoMap: no map type is reachable from this node (set by Parse; a
+	// NoMap: no map type is reachable from this node (set by MarkNoMap: a
 	// writer of JSON objects that holds no map need not keep key order).
 	NoMap bool
 	File  string // document of the definition
@@ -153,7 +153,9 @@ func BranchName(t *Schema) string {
 	return string(t.Kind)
 }
 
-// markNoMap sets NoMap on every node reachable from t.
+// MarkNoMap sets NoMap on every node reachable from t.
+func MarkNoMap(t *Schema) { markNoMap(t, map[*Schema]bool{}) }
+
 func markNoMap(t *Schema, done map[*Schema]bool) {
 	if done[t] {
 		return

@@ -47,6 +47,7 @@ func newAvroSchema(t *aType) (*avroSchema, error) {
 	if err := checkContainers(t, map[*aType]bool{}); err != nil {
 		return nil, err
 	}
+	avro.MarkNoMap(t)
 	deep := maxLevels(t, map[*aType]bool{}, map[*aType]int{}) > nesting.Max
 	return &avroSchema{t: t, text: avro.Text(t), fields: avroFields(t), deep: deep}, nil
 }
@@ -411,7 +412,7 @@ func (e *Engine) primitiveSchema(name string) (*avroSchema, error) {
 		return a, nil
 	}
 	kind, _ := avro.PrimitiveKind(name)
-	a, err := newAvroSchema(&aType{Kind: kind, NoMap: true})
+	a, err := newAvroSchema(&aType{Kind: kind})
 	if err != nil {
 		return nil, errs.Usagef("key schema %s: %w", name, err)
 	}
