@@ -17,7 +17,7 @@ KPORT=${DEMO_KAFKA_PORT:-0} RPORT=${DEMO_REGISTRY_PORT:-0}
 step() { printf '\n\033[1m$ %s\033[0m\n' "$*"; }
 
 step deimos dev --kafka-port "$KPORT" --registry-port "$RPORT" '&'
-"$BIN" dev --kafka-port "$KPORT" --registry-port "$RPORT" >"$work/dev.out" 2>"$work/dev.err" &
+"$BIN" dev --kafka-port "$KPORT" --registry-port "$RPORT" --state-file "$work/dev.env" >"$work/dev.out" 2>"$work/dev.err" &
 devpid=$!
 for _ in $(seq 100); do grep -q '^export' "$work/dev.out" 2>/dev/null && break; sleep 0.1; done
 grep -q '^export' "$work/dev.out" || { cat "$work/dev.err"; echo "deimos dev did not start"; exit 1; }

@@ -4,6 +4,7 @@ package dev
 
 import (
 	"fmt"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -18,6 +19,9 @@ type options struct {
 	partitions   int
 	topics       []string
 	noRegistry   bool
+	printEnv     bool
+	stateFile    string
+	wait         time.Duration
 }
 
 // NewCmd returns the `dev` command.
@@ -31,10 +35,16 @@ Confluent-compatible schema registry on loopback until interrupted.
 
 The addresses are printed on stdout, followed by an export line for the
 environment variables every other deimos command reads. Nothing is persisted:
-stopping dev discards all topics and schemas.`,
+stopping dev discards all topics and schemas.
+
+The export line is also written to a state file (--state-file, default
+~/.cache/deimos/dev.env) while dev runs: 'deimos dev --print-env' prints it
+from any other shell, waiting up to --wait for a dev that is still starting
+(exit 3 when none runs).`,
 		Example: `  deimos dev
   deimos dev --kafka-port 19092 --registry-port 18081 --topic orders --partitions 6
-  eval "$(deimos dev | grep ^export)"   # in another shell, after it started`,
+  eval "$(deimos dev --print-env)"              # in another shell: the running dev's addresses
+  deimos dev --kafka-port 0 --registry-port 0 >/dev/null & eval "$(deimos dev --print-env)"   # scripts: free ports`,
 		Args: cobra.NoArgs,
 		RunE: func(c *cobra.Command, _ []string) error { return run(c, f, o) },
 	}
@@ -45,12 +55,23 @@ stopping dev discards all topics and schemas.`,
 	fl.IntVar(&o.partitions, "partitions", 3, "partitions of topics created at start and auto-created topics")
 	fl.StringSliceVar(&o.topics, "topic", nil, "topic to create at start (repeatable)")
 	fl.BoolVar(&o.noRegistry, "no-registry", false, "run the broker only")
+	fl.BoolVar(&o.printEnv, "print-env", false, "print the export line of the deimos dev already running (from its state file), and exit")
+	fl.StringVar(&o.stateFile, "state-file", defaultStateFile(), "where a running dev keeps its export line")
+	fl.DurationVar(&o.wait, "wait", 10*time.Second, "--print-env: how long to wait for a dev that is starting")
 	return c
 }
 
 func run(c *cobra.Command, f *cmdutil.Factory, o *options) error {
 	ctx, stop := cmdutil.SignalContext(c.Context())
 	defer stop()
+	if o.printEnv {
+		exp, err := printEnv(ctx, o.stateFile, o.wait)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintln(f.IO.Out, exp)
+		return nil
+	}
 	env, err := devenv.Start(devenv.Options{
 		Host: o.host, KafkaPort: o.kafkaPort, RegistryPort: o.registryPort,
 		Partitions: o.partitions, Topics: o.topics, NoRegistry: o.noRegistry,
@@ -67,6 +88,11 @@ func run(c *cobra.Command, f *cmdutil.Factory, o *options) error {
 		exp += " DEIMOS_REGISTRY_URL=" + env.URL
 	}
 	fmt.Fprintln(f.IO.Out, exp)
+	remove, err := writeState(o.stateFile, exp)
+	if err != nil {
+		return err
+	}
+	defer remove()
 	<-ctx.Done()
 	fmt.Fprintln(f.IO.ErrOut, "deimos dev: stopped")
 	return nil

@@ -23,7 +23,7 @@ func TestDevServesKafkaAndRegistry(t *testing.T) {
 	ios.Out = pw
 	f := &cmdutil.Factory{IO: ios}
 	c := NewCmd(f)
-	c.SetArgs([]string{"--kafka-port", "0", "--registry-port", "0", "--topic", "demo", "--partitions", "4"})
+	c.SetArgs([]string{"--kafka-port", "0", "--registry-port", "0", "--topic", "demo", "--partitions", "4", "--state-file", t.TempDir() + "/dev.env"})
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- c.ExecuteContext(ctx) }()
@@ -107,7 +107,7 @@ func TestDevRegistryEnforcesCompatibility(t *testing.T) {
 	ios, _, _ := cmdutil.Test("")
 	ios.Out = pw
 	c := NewCmd(&cmdutil.Factory{IO: ios})
-	c.SetArgs([]string{"--kafka-port", "0", "--registry-port", "0"})
+	c.SetArgs([]string{"--kafka-port", "0", "--registry-port", "0", "--state-file", t.TempDir() + "/dev.env"})
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	go func() { _ = c.ExecuteContext(ctx) }()

@@ -26,7 +26,7 @@ func TestMain(m *testing.M) { testenv.Main(m) }
 // compatibility levels) and returns its registry URL.
 func devRegistry(t *testing.T) string {
 	t.Helper()
-	cmd := exec.Command(testenv.Binary(t), "dev", "--kafka-port", "0", "--registry-port", "0")
+	cmd := exec.Command(testenv.Binary(t), "dev", "--kafka-port", "0", "--registry-port", "0", "--state-file", t.TempDir()+"/dev.env")
 	cmd.Dir = t.TempDir()
 	out, err := cmd.StdoutPipe()
 	if err != nil {
