@@ -18,6 +18,7 @@ import (
 	"github.com/deimos-cli/deimos/cmd/events"
 	"github.com/deimos-cli/deimos/cmd/genkeys"
 	"github.com/deimos-cli/deimos/cmd/group"
+	"github.com/deimos-cli/deimos/cmd/lag"
 	"github.com/deimos-cli/deimos/cmd/migrate"
 	"github.com/deimos-cli/deimos/cmd/outbox"
 	"github.com/deimos-cli/deimos/cmd/poller"
@@ -83,6 +84,7 @@ error, 3 a required service (broker, registry, database) could not be reached.`,
 		events.NewCmd(f),
 		topic.NewCmd(f),
 		group.NewCmd(f),
+		lag.NewCmd(f, nil),
 		registry.NewCmd(f),
 		newCompletionCmd(),
 	)

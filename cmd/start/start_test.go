@@ -229,6 +229,25 @@ func TestStartHealthzWedged(t *testing.T) {
 	if !p.job("OrderSink").Wedged {
 		t.Error("/status does not say wedged")
 	}
+	// Nothing committed while wedged: the lag the job exports is every
+	// message, from the end offsets kcat reads.
+	ends := testenv.KcatEnds(t, e.brokers[0], "orders", 3) // auto-created: 3 partitions
+	var body string
+	defer func() {
+		if t.Failed() {
+			t.Logf("ends %v; metrics:\n%s", ends, body)
+		}
+	}()
+	waitFor(t, "deimos_consumer_lag = kcat's end offsets while nothing is committed", 20*time.Second, func() bool {
+		_, body = p.get("/metrics")
+		for part, end := range ends {
+			v, ok := metric(body, fmt.Sprintf(`deimos_consumer_lag{deimos_job="OrderSink",group="g-orders",partition="%d",topic="orders"}`, part))
+			if !ok || v != fmt.Sprint(end) {
+				return false
+			}
+		}
+		return ends[0]+ends[1]+ends[2] == 10
+	})
 	if p.job("WidgetSink").Wedged {
 		t.Error("an idle consumer counts as wedged")
 	}
