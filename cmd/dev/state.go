@@ -13,6 +13,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/deimos-cli/deimos/pkg/db"
 	"github.com/deimos-cli/deimos/pkg/errs"
 )
 
@@ -95,10 +96,8 @@ func printEnv(ctx context.Context, path string, wait time.Duration) (string, err
 		if time.Now().After(deadline) {
 			return "", errs.Unavailablef("%s; start one with 'deimos dev' (waited %s)", why, wait)
 		}
-		select {
-		case <-ctx.Done():
-			return "", ctx.Err()
-		case <-time.After(100 * time.Millisecond):
+		if err := db.SleepCtx(ctx, 100*time.Millisecond); err != nil {
+			return "", err
 		}
 	}
 }
