@@ -120,7 +120,7 @@ func inspectFixture(t *testing.T) (env []string, dir string) {
 		"schemas/com/acme/Order.avsc": `{"type":"record","name":"Order","namespace":"com.acme","fields":[{"name":"id","type":"long"},{"name":"ship_to","type":` + address + `}]}`,
 		"Order.avsc":                  order(""),
 		"order.proto":                 "syntax = \"proto3\";\npackage acme;\nimport \"acme/address.proto\";\nmessage Order { int64 id = 1; acme.Address ship_to = 2; }\n",
-		"deimos.yaml":                 "topics:\n  - {name: orders, partitions: 3}\n  - {name: payments, partitions: 6, configs: {cleanup.policy: compact}}\n",
+		"deimos.yaml":                 "topics:\n  - {name: orders, partitions: 3}\n  - {name: payments, partitions: 6, configs: {cleanup.policy: compact}}\nconsumers:\n  - {name: BillingSink, topics: [orders], group: billing, sink: \"table:billing\"}\n",
 	}
 	for name, body := range files {
 		p := filepath.Join(dir, name)
@@ -134,7 +134,7 @@ func inspectFixture(t *testing.T) (env []string, dir string) {
 	return []string{"DEIMOS_BROKERS=" + strings.Join(brokers, ","), "DEIMOS_REGISTRY_URL=" + reg.URL()}, dir
 }
 
-// Every topic, group and registry command's help has examples, and each
+// Every topic, group, registry and lag command's help has examples, and each
 // example runs (through the binary, in a shell, against kfake and srfake
 // set up with what it names) and exits 0.
 func TestInspectHelpExamplesRun(t *testing.T) {
@@ -148,7 +148,7 @@ func TestInspectHelpExamplesRun(t *testing.T) {
 		t.Fatal(err)
 	}
 	ran := 0
-	for path, lines := range examples(t, "topic", "group", "registry") {
+	for path, lines := range examples(t, "topic", "group", "registry", "lag") {
 		if len(lines) == 0 {
 			t.Errorf("%s --help has no examples", path)
 			continue

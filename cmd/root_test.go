@@ -61,6 +61,7 @@ func TestContractCommandsExist(t *testing.T) {
 		{"dev"}, {"events", "list"}, {"events", "show"}, {"events", "retry"}, {"events", "delete"}, {"events", "serve"},
 		{"topic", "list"}, {"topic", "describe"}, {"topic", "offsets"}, {"topic", "create"}, {"topic", "delete"},
 		{"group", "list"}, {"group", "describe"}, {"group", "seek"}, {"group", "delete"},
+		{"start"}, {"lag"},
 		{"registry", "subjects"}, {"registry", "versions"}, {"registry", "get"}, {"registry", "register"},
 		{"registry", "compat-level", "get"}, {"registry", "compat-level", "set"}, {"registry", "delete"},
 	} {

@@ -41,7 +41,7 @@ on the cluster (--group), or the group of a consumers: entry of deimos.yaml
 (--consumer, limited to its topics). A partition the group never committed
 to shows committed -1 and a lag counted from the log start.`,
 		Example: `  deimos lag --group billing
-  deimos lag --consumer WidgetSink
+  deimos lag --consumer BillingSink
   deimos lag --group billing -o json | jq '.total_lag'`,
 		Args: cmdutil.ExactArgs(0, "no arguments (--group GROUP or --consumer NAME)"),
 		RunE: func(c *cobra.Command, _ []string) error {

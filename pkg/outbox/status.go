@@ -151,6 +151,7 @@ func (s *store) status(ctx context.Context, now time.Time) ([]TopicStatus, error
 type Metrics struct {
 	maxWait      *prometheus.GaugeVec
 	count        *prometheus.GaugeVec
+	deadLetters  *prometheus.GaugeVec
 	processed    *prometheus.CounterVec
 	published    *prometheus.CounterVec
 	deadLettered *prometheus.CounterVec
@@ -166,6 +167,8 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Help: "Seconds the oldest pending outbox row has waited: now - max(last_processed_at, oldest created_at); 0 when none (Deimos)."}, []string{"topic"}),
 		count: prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "pending_db_messages_count",
 			Help: "Rows pending in kafka_messages (Deimos)."}, []string{"topic"}),
+		deadLetters: prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "deimos_dead_letters",
+			Help: "Rows in deimos_dead_letters (messages Kafka refused), per topic."}, []string{"topic"}),
 		processed: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "outbox_process_total",
 			Help: "Rows fetched and deleted from kafka_messages (uncompacted; Deimos outbox.process)."}, []string{"topic"}),
 		published: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "outbox_published_total",
@@ -179,7 +182,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		batchSeconds: prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: "outbox_batch_duration_seconds",
 			Help: "Time to fetch, send and delete one batch.", Buckets: prometheus.ExponentialBuckets(0.005, 2, 14)}, []string{"topic"}),
 	}
-	reg.MustRegister(m.maxWait, m.count, m.processed, m.published, m.deadLettered, m.errors, m.dbErrors, m.batchSeconds)
+	reg.MustRegister(m.maxWait, m.count, m.deadLetters, m.processed, m.published, m.deadLettered, m.errors, m.dbErrors, m.batchSeconds)
 	return m
 }
 
@@ -209,5 +212,6 @@ func (r *Relay) refreshMetrics(ctx context.Context) {
 	for _, s := range sts {
 		m.maxWait.WithLabelValues(s.Topic).Set(s.MaxWaitSeconds)
 		m.count.WithLabelValues(s.Topic).Set(float64(s.Pending))
+		m.deadLetters.WithLabelValues(s.Topic).Set(float64(s.DeadLetters))
 	}
 }
