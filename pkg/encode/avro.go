@@ -593,7 +593,7 @@ func (a *avroBackend) encodeText(s Spec, src []byte, keyField string) (fastValue
 }
 
 // frameText is textEncoder's.
-func (a *avroBackend) frameText(ctx context.Context, v *fastValue) ([]byte, int, error) {
+func (a *avroBackend) frameText(ctx context.Context, v fastValue) ([]byte, int, error) {
 	return a.frameBinary(ctx, v.ent.sch, v.buf, v.ent.subject, v.wire)
 }
 

@@ -80,7 +80,7 @@ type textEncoder interface {
 	encodeText(s Spec, src []byte, keyField string) (v fastValue, ok bool)
 	// frameText frames what encodeText wrote (registering the schema when
 	// the framing needs its id), once the key is encoded.
-	frameText(ctx context.Context, v *fastValue) ([]byte, int, error)
+	frameText(ctx context.Context, v fastValue) ([]byte, int, error)
 }
 
 // fastValue is a value encoded by a textEncoder, not framed yet.

@@ -341,7 +341,7 @@ func (e *Engine) finishEncode(ctx context.Context, be backend, s Spec, m Message
 		out.Key, out.KeySchemaID = kb, id
 	}
 	if fast != nil {
-		vb, id, err := fast.enc.frameText(ctx, fast)
+		vb, id, err := fast.enc.frameText(ctx, *fast)
 		if err != nil {
 			return out, wrapEncodeErr("value", err)
 		}

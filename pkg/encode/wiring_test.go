@@ -65,7 +65,7 @@ func (b *textBackend) encodeText(s Spec, src []byte, keyField string) (fastValue
 	return fastValue{enc: b, buf: append([]byte("text:"), src...)}, true
 }
 
-func (b *textBackend) frameText(ctx context.Context, v *fastValue) ([]byte, int, error) {
+func (b *textBackend) frameText(ctx context.Context, v fastValue) ([]byte, int, error) {
 	return v.buf, 0, nil
 }
 
