@@ -162,3 +162,21 @@ func TestPrinterEnvelopeMatchesReference(t *testing.T) {
 		t.Fatalf("lengths differ: %d vs %d", got.Len(), want.Len())
 	}
 }
+
+// BenchmarkAppendEnvelope is the JSON output path of consume per record: a
+// text key, a text value with characters to escape, two headers.
+func BenchmarkAppendEnvelope(b *testing.B) {
+	key, kenc := rawRepr([]byte("order-12345"))
+	val, venc := rawRepr([]byte("name=\"Widget\" size=10\ncolour=blue; note: caf\u00e9 <ok> & more text to copy as is"))
+	rec := Record{
+		Topic: "orders.v1", Partition: 2, Offset: 123456789,
+		Timestamp: time.Date(2024, 5, 1, 10, 0, 0, 123000000, time.UTC),
+		Key:       key, KeyEncoding: kenc, Value: val, ValueEncoding: venc,
+		Headers: []Header{{Key: "trace-id", Value: []byte("4bf92f3577b34da6a3ce929d0e0e4736")}, {Key: "bin", Value: []byte{0, 1, 2, 0xff}}},
+	}
+	b.ReportAllocs()
+	var buf []byte
+	for i := 0; i < b.N; i++ {
+		buf = AppendEnvelope(buf[:0], &rec)
+	}
+}
