@@ -1,6 +1,7 @@
 package avro
 
 import (
+	"encoding/json"
 	"fmt"
 	"reflect"
 	"strings"
@@ -126,5 +127,23 @@ func TestTextAndCanonicalForm(t *testing.T) {
 	}
 	if got, want := CanonicalForm(s, nil), `{"name":"n.T","type":"record","fields":[{"name":"a","type":{"name":"n.F","type":"fixed","size":2}},{"name":"b","type":"n.F"},{"name":"c","type":"long"}]}`; got != want {
 		t.Fatalf("CanonicalForm:\n%s\nwant\n%s", got, want)
+	}
+}
+
+// Text is valid JSON whatever the doc and logicalType strings hold (Go
+// quoting wrote \x01, which is not JSON), and docs are not HTML-escaped.
+func TestTextQuotesStringsAsJSON(t *testing.T) {
+	s, err := new(Parser).Parse("t.avsc", []byte(`{"type":"record","name":"T","doc":"<b>a & b</b>\u0001\u2028","fields":[
+		{"name":"a","doc":"é\t\"","type":{"type":"long","logicalType":"my\u0001type"}}]}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	text := Text(s)
+	want := `{"type":"record","name":"T","doc":"<b>a & b</b>\u0001\u2028","fields":[{"name":"a","type":{"type":"long","logicalType":"my\u0001type"},"doc":"é\t\""}]}`
+	if text != want {
+		t.Fatalf("Text:\n%s\nwant\n%s", text, want)
+	}
+	if !json.Valid([]byte(text)) {
+		t.Fatalf("not JSON: %s", text)
 	}
 }

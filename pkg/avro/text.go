@@ -3,6 +3,8 @@ package avro
 import (
 	"encoding/json"
 	"strconv"
+
+	"github.com/deimos-cli/deimos/internal/jsonesc"
 )
 
 // Text is the schema's JSON text with every named type written in full
@@ -15,20 +17,20 @@ func appendSchema(b []byte, t *Schema, defined map[string]bool) []byte {
 	switch t.Kind {
 	case Record, Enum, Fixed:
 		if defined[t.Name] {
-			return strconv.AppendQuote(b, t.Name)
+			return jsonesc.AppendString(b, t.Name)
 		}
 		defined[t.Name] = true
 		b = append(b, `{"type":"`...)
 		b = append(b, t.Kind...)
 		b = append(b, `","name":`...)
-		b = strconv.AppendQuote(b, t.ShortName())
+		b = jsonesc.AppendString(b, t.ShortName())
 		if ns := t.Namespace(); ns != "" {
 			b = append(b, `,"namespace":`...)
-			b = strconv.AppendQuote(b, ns)
+			b = jsonesc.AppendString(b, ns)
 		}
 		if t.Doc != "" {
 			b = append(b, `,"doc":`...)
-			b = appendJSONString(b, t.Doc)
+			b = jsonesc.AppendString(b, t.Doc)
 		}
 		switch t.Kind {
 		case Record:
@@ -38,12 +40,12 @@ func appendSchema(b []byte, t *Schema, defined map[string]bool) []byte {
 					b = append(b, ',')
 				}
 				b = append(b, `{"name":`...)
-				b = strconv.AppendQuote(b, f.Name)
+				b = jsonesc.AppendString(b, f.Name)
 				b = append(b, `,"type":`...)
 				b = appendSchema(b, f.Type, defined)
 				if f.Doc != "" {
 					b = append(b, `,"doc":`...)
-					b = appendJSONString(b, f.Doc)
+					b = jsonesc.AppendString(b, f.Doc)
 				}
 				if f.HasDefault {
 					d, _ := json.Marshal(f.Default)
@@ -59,12 +61,12 @@ func appendSchema(b []byte, t *Schema, defined map[string]bool) []byte {
 				if i > 0 {
 					b = append(b, ',')
 				}
-				b = strconv.AppendQuote(b, s)
+				b = jsonesc.AppendString(b, s)
 			}
 			b = append(b, ']')
 			if t.EnumDefault != nil {
 				b = append(b, `,"default":`...)
-				b = strconv.AppendQuote(b, *t.EnumDefault)
+				b = jsonesc.AppendString(b, *t.EnumDefault)
 			}
 		case Fixed:
 			b = append(b, `,"size":`...)
@@ -106,7 +108,7 @@ func appendSchema(b []byte, t *Schema, defined map[string]bool) []byte {
 
 func appendLogicalAttrs(b []byte, t *Schema) []byte {
 	b = append(b, `,"logicalType":`...)
-	b = strconv.AppendQuote(b, t.Logical)
+	b = jsonesc.AppendString(b, t.Logical)
 	if t.Logical == "decimal" {
 		b = append(b, `,"precision":`...)
 		b = strconv.AppendInt(b, int64(t.Precision), 10)
@@ -116,15 +118,12 @@ func appendLogicalAttrs(b []byte, t *Schema) []byte {
 	return b
 }
 
-func appendJSONString(b []byte, s string) []byte {
-	q, _ := json.Marshal(s)
-	return append(b, q...)
-}
-
 // CanonicalForm is Avro's Parsing Canonical Form of t: full names, no
 // namespaces, only the attributes that matter for parsing (name, type,
 // fields, symbols, items, values, size) in that order, no whitespace; the
 // named types in refs (defined by referenced schemas) are written by name.
+// Its strings are names and symbols, which the parser restricts to letters,
+// digits, '_' and '.', so the JSON escaper copies them as they are.
 func CanonicalForm(t *Schema, refs []string) string {
 	defined := map[string]bool{}
 	for _, r := range refs {
@@ -137,11 +136,11 @@ func appendCanonical(b []byte, t *Schema, defined map[string]bool) []byte {
 	switch t.Kind {
 	case Record, Enum, Fixed:
 		if defined[t.Name] {
-			return appendCanonicalString(b, t.Name)
+			return jsonesc.AppendString(b, t.Name)
 		}
 		defined[t.Name] = true
 		b = append(b, `{"name":`...)
-		b = appendCanonicalString(b, t.Name)
+		b = jsonesc.AppendString(b, t.Name)
 		b = append(b, `,"type":"`...)
 		b = append(b, t.Kind...)
 		b = append(b, '"')
@@ -153,7 +152,7 @@ func appendCanonical(b []byte, t *Schema, defined map[string]bool) []byte {
 					b = append(b, ',')
 				}
 				b = append(b, `{"name":`...)
-				b = appendCanonicalString(b, f.Name)
+				b = jsonesc.AppendString(b, f.Name)
 				b = append(b, `,"type":`...)
 				b = appendCanonical(b, f.Type, defined)
 				b = append(b, '}')
@@ -165,7 +164,7 @@ func appendCanonical(b []byte, t *Schema, defined map[string]bool) []byte {
 				if i > 0 {
 					b = append(b, ',')
 				}
-				b = appendCanonicalString(b, s)
+				b = jsonesc.AppendString(b, s)
 			}
 			b = append(b, ']')
 		case Fixed:
@@ -191,24 +190,5 @@ func appendCanonical(b []byte, t *Schema, defined map[string]bool) []byte {
 		}
 		return append(b, ']')
 	}
-	return appendCanonicalString(b, string(t.Kind))
-}
-
-// appendCanonicalString writes a JSON string with only the escapes JSON
-// requires (Parsing Canonical Form keeps UTF-8 as is).
-func appendCanonicalString(b []byte, s string) []byte {
-	b = append(b, '"')
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		switch {
-		case c == '"' || c == '\\':
-			b = append(b, '\\', c)
-		case c < 0x20:
-			b = append(b, `\u00`...)
-			b = append(b, "0123456789abcdef"[c>>4], "0123456789abcdef"[c&15])
-		default:
-			b = append(b, c)
-		}
-	}
-	return append(b, '"')
+	return jsonesc.AppendString(b, string(t.Kind))
 }

@@ -18,6 +18,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
+	"github.com/deimos-cli/deimos/internal/jsonesc"
 	"github.com/deimos-cli/deimos/pkg/db"
 	"github.com/deimos-cli/deimos/pkg/encode"
 	"github.com/deimos-cli/deimos/pkg/errs"
@@ -760,7 +761,7 @@ func base64Repr(b []byte) ([]byte, string) {
 	if b == nil {
 		return nil, ""
 	}
-	return appendString(nil, b64(b)), EncBase64
+	return jsonesc.AppendString(nil, b64(b)), EncBase64
 }
 
 func b64(b []byte) string { return base64.StdEncoding.EncodeToString(b) }

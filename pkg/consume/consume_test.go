@@ -15,6 +15,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
+	"github.com/deimos-cli/deimos/internal/jsonesc"
 	"github.com/deimos-cli/deimos/internal/testenv"
 )
 
@@ -119,7 +120,7 @@ func TestEnvelopeRepr(t *testing.T) {
 	if b, enc := rawRepr([]byte(`{"a":"<&>"}`)); enc != EncJSON || string(b) != `{"a":"<&>"}` {
 		t.Errorf("compact JSON = %s %s", b, enc)
 	}
-	if b := appendString(nil, "q\"\\\n\x01\u2028é"); string(b) != `"q\"\\\n\u0001\u2028é"` {
+	if b := jsonesc.AppendString(nil, "q\"\\\n\x01\u2028é"); string(b) != `"q\"\\\n\u0001\u2028é"` {
 		t.Errorf("appendString = %s", b)
 	}
 }

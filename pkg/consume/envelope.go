@@ -8,6 +8,8 @@ import (
 	"strconv"
 	"time"
 	"unicode/utf8"
+
+	"github.com/deimos-cli/deimos/internal/jsonesc"
 )
 
 // The envelope is the JSON-lines format `consume --output json` writes and
@@ -44,9 +46,9 @@ func rawRepr(b []byte) (json.RawMessage, string) {
 		return json.RawMessage(b), EncJSON
 	}
 	if isText(b) {
-		return json.RawMessage(appendString(nil, string(b))), EncString
+		return json.RawMessage(jsonesc.AppendString(nil, string(b))), EncString
 	}
-	return json.RawMessage(appendString(nil, base64.StdEncoding.EncodeToString(b))), EncBase64
+	return json.RawMessage(jsonesc.AppendString(nil, base64.StdEncoding.EncodeToString(b))), EncBase64
 }
 
 // isText reports whether b is UTF-8 without control characters other than
@@ -96,10 +98,10 @@ type envelopeWriter struct {
 func (w *envelopeWriter) append(buf []byte, r *Record) []byte {
 	buf = append(buf, `{"topic":`...)
 	if w == nil {
-		buf = appendString(buf, r.Topic)
+		buf = jsonesc.AppendString(buf, r.Topic)
 	} else {
 		if w.topicJSON == nil || w.topic != r.Topic {
-			w.topic, w.topicJSON = r.Topic, appendString(nil, r.Topic)
+			w.topic, w.topicJSON = r.Topic, jsonesc.AppendString(nil, r.Topic)
 		}
 		buf = append(buf, w.topicJSON...)
 	}
@@ -138,15 +140,15 @@ func (w *envelopeWriter) append(buf []byte, r *Record) []byte {
 				buf = append(buf, ',')
 			}
 			buf = append(buf, `{"key":`...)
-			buf = appendString(buf, h.Key)
+			buf = jsonesc.AppendString(buf, h.Key)
 			buf = append(buf, `,"value":`...)
 			switch {
 			case h.Value == nil:
 				buf = append(buf, "null"...)
 			case isText(h.Value):
-				buf = appendString(buf, string(h.Value))
+				buf = jsonesc.AppendString(buf, string(h.Value))
 			default:
-				buf = appendString(buf, base64.StdEncoding.EncodeToString(h.Value))
+				buf = jsonesc.AppendString(buf, base64.StdEncoding.EncodeToString(h.Value))
 				buf = append(buf, `,"value_encoding":"base64"`...)
 			}
 			buf = append(buf, '}')
@@ -155,7 +157,7 @@ func (w *envelopeWriter) append(buf []byte, r *Record) []byte {
 	}
 	if r.DecodeErr != nil {
 		buf = append(buf, `,"error":`...)
-		buf = appendString(buf, r.DecodeErr.Error())
+		buf = jsonesc.AppendString(buf, r.DecodeErr.Error())
 	}
 	return append(buf, '}')
 }
@@ -165,59 +167,6 @@ func appendPart(buf []byte, v json.RawMessage) []byte {
 		return append(buf, "null"...)
 	}
 	return append(buf, v...)
-}
-
-const hexDigits = "0123456789abcdef"
-
-// appendString appends s as a JSON string (no HTML escaping; invalid UTF-8
-// becomes U+FFFD, callers base64 such bytes first).
-func appendString(buf []byte, s string) []byte {
-	buf = append(buf, '"')
-	start := 0
-	for i := 0; i < len(s); {
-		c := s[i]
-		if c < utf8.RuneSelf {
-			if c >= 0x20 && c != '"' && c != '\\' {
-				i++
-				continue
-			}
-			buf = append(buf, s[start:i]...)
-			switch c {
-			case '"', '\\':
-				buf = append(buf, '\\', c)
-			case '\n':
-				buf = append(buf, '\\', 'n')
-			case '\r':
-				buf = append(buf, '\\', 'r')
-			case '\t':
-				buf = append(buf, '\\', 't')
-			default:
-				buf = append(buf, '\\', 'u', '0', '0', hexDigits[c>>4], hexDigits[c&0xf])
-			}
-			i++
-			start = i
-			continue
-		}
-		r, size := utf8.DecodeRuneInString(s[i:])
-		if r == utf8.RuneError && size == 1 {
-			buf = append(buf, s[start:i]...)
-			buf = append(buf, `\ufffd`...)
-			i += size
-			start = i
-			continue
-		}
-		if r == '\u2028' || r == '\u2029' {
-			buf = append(buf, s[start:i]...)
-			buf = append(buf, `\u202`...)
-			buf = append(buf, hexDigits[r&0xf])
-			i += size
-			start = i
-			continue
-		}
-		i += size
-	}
-	buf = append(buf, s[start:]...)
-	return append(buf, '"')
 }
 
 // Envelope is one parsed envelope line.

@@ -10,13 +10,15 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/deimos-cli/deimos/internal/jsonesc"
 )
 
 // appendEnvelopeRef is AppendEnvelope as it was before the Printer's cached
 // writer (commit 2ae0b2e), kept verbatim as the reference.
 func appendEnvelopeRef(buf []byte, r *Record) []byte {
 	buf = append(buf, `{"topic":`...)
-	buf = appendString(buf, r.Topic)
+	buf = jsonesc.AppendString(buf, r.Topic)
 	buf = append(buf, `,"partition":`...)
 	buf = strconv.AppendInt(buf, int64(r.Partition), 10)
 	buf = append(buf, `,"offset":`...)
@@ -44,15 +46,15 @@ func appendEnvelopeRef(buf []byte, r *Record) []byte {
 				buf = append(buf, ',')
 			}
 			buf = append(buf, `{"key":`...)
-			buf = appendString(buf, h.Key)
+			buf = jsonesc.AppendString(buf, h.Key)
 			buf = append(buf, `,"value":`...)
 			switch {
 			case h.Value == nil:
 				buf = append(buf, "null"...)
 			case isText(h.Value):
-				buf = appendString(buf, string(h.Value))
+				buf = jsonesc.AppendString(buf, string(h.Value))
 			default:
-				buf = appendString(buf, base64.StdEncoding.EncodeToString(h.Value))
+				buf = jsonesc.AppendString(buf, base64.StdEncoding.EncodeToString(h.Value))
 				buf = append(buf, `,"value_encoding":"base64"`...)
 			}
 			buf = append(buf, '}')
@@ -61,7 +63,7 @@ func appendEnvelopeRef(buf []byte, r *Record) []byte {
 	}
 	if r.DecodeErr != nil {
 		buf = append(buf, `,"error":`...)
-		buf = appendString(buf, r.DecodeErr.Error())
+		buf = jsonesc.AppendString(buf, r.DecodeErr.Error())
 	}
 	return append(buf, '}')
 }

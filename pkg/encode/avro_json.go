@@ -1,7 +1,6 @@
 package encode
 
 import (
-	"encoding/binary"
 	"encoding/json"
 	"fmt"
 	"math"
@@ -10,8 +9,8 @@ import (
 	"strconv"
 	"time"
 	"unicode/utf8"
-	"unsafe"
 
+	"github.com/deimos-cli/deimos/internal/jsonesc"
 	"github.com/deimos-cli/deimos/pkg/avro"
 )
 
@@ -59,11 +58,11 @@ func appendNativeJSON(b []byte, w, r *aType, v any) ([]byte, error) {
 		}
 		switch w.Logical {
 		case "timestamp-millis", "local-timestamp-millis":
-			return appendJSONStr(b, time.UnixMilli(i).UTC().Format(time.RFC3339Nano)), nil
+			return jsonesc.AppendString(b, time.UnixMilli(i).UTC().Format(time.RFC3339Nano)), nil
 		case "timestamp-micros", "local-timestamp-micros":
-			return appendJSONStr(b, time.UnixMicro(i).UTC().Format(time.RFC3339Nano)), nil
+			return jsonesc.AppendString(b, time.UnixMicro(i).UTC().Format(time.RFC3339Nano)), nil
 		case "date":
-			return appendJSONStr(b, time.Unix(i*86400, 0).UTC().Format("2006-01-02")), nil
+			return jsonesc.AppendString(b, time.Unix(i*86400, 0).UTC().Format("2006-01-02")), nil
 		}
 		return strconv.AppendInt(b, i, 10), nil
 	case "float", "double":
@@ -79,7 +78,7 @@ func appendNativeJSON(b []byte, w, r *aType, v any) ([]byte, error) {
 			bits = 64 // float promoted to double
 		}
 		if math.IsNaN(f) || math.IsInf(f, 0) {
-			return appendJSONStr(b, strconv.FormatFloat(f, 'g', -1, bits)), nil
+			return jsonesc.AppendString(b, strconv.FormatFloat(f, 'g', -1, bits)), nil
 		}
 		return strconv.AppendFloat(b, f, 'g', -1, bits), nil
 	case "string", "enum":
@@ -90,13 +89,13 @@ func appendNativeJSON(b []byte, w, r *aType, v any) ([]byte, error) {
 			}
 			s = *r.EnumDefault
 		}
-		return appendJSONStr(b, s), nil
+		return jsonesc.AppendString(b, s), nil
 	case "bytes", "fixed":
 		x, _ := v.([]byte)
 		if w.Logical == "decimal" {
 			n := fromTwosComplement(x)
 			r := new(big.Rat).SetFrac(n, new(big.Int).Exp(bigTen, big.NewInt(int64(w.Scale)), nil))
-			return appendJSONStr(b, r.FloatString(w.Scale)), nil
+			return jsonesc.AppendString(b, r.FloatString(w.Scale)), nil
 		}
 		return appendBytesJSON(b, x), nil
 	case "array":
@@ -134,7 +133,7 @@ func appendNativeJSON(b []byte, w, r *aType, v any) ([]byte, error) {
 			if i > 0 {
 				b = append(b, ',')
 			}
-			b = appendJSONStr(b, k)
+			b = jsonesc.AppendString(b, k)
 			b = append(b, ':')
 			var err error
 			if b, err = appendNativeJSON(b, w.Values, rv, m[k]); err != nil {
@@ -153,7 +152,7 @@ func appendNativeJSON(b []byte, w, r *aType, v any) ([]byte, error) {
 				if i > 0 {
 					b = append(b, ',')
 				}
-				b = appendJSONStr(b, f.Name)
+				b = jsonesc.AppendString(b, f.Name)
 				b = append(b, ':')
 				var err error
 				if b, err = appendNativeJSON(b, f.Type, nil, m[f.Name]); err != nil {
@@ -166,7 +165,7 @@ func appendNativeJSON(b []byte, w, r *aType, v any) ([]byte, error) {
 			if i > 0 {
 				b = append(b, ',')
 			}
-			b = appendJSONStr(b, rf.Name)
+			b = jsonesc.AppendString(b, rf.Name)
 			b = append(b, ':')
 			if wi, ok := w.FieldIndex[rf.Name]; ok {
 				var err error
@@ -229,7 +228,7 @@ func hasSymbol(t *aType, s string) bool {
 // round-trips every byte string, and text stays readable.
 func appendBytesJSON(b []byte, x []byte) []byte {
 	if utf8.Valid(x) {
-		return appendJSONStr(b, string(x))
+		return jsonesc.AppendString(b, string(x))
 	}
 	b = append(b, '[')
 	for i, c := range x {
@@ -241,65 +240,6 @@ func appendBytesJSON(b []byte, x []byte) []byte {
 	return append(b, ']')
 }
 
-// appendJSONStr appends s as a JSON string (no HTML escaping).
-func appendJSONStr(b []byte, s string) []byte {
-	b = append(b, '"')
-	start := 0
-	for i := 0; i < len(s); {
-		// 8 plain ASCII bytes at a time (no quote, backslash, control or
-		// non-ASCII byte among them)
-		for i+8 <= len(s) && !needsEscape8(binary.LittleEndian.Uint64(unsafe.Slice(unsafe.StringData(s[i:]), 8))) {
-			i += 8
-		}
-		if i >= len(s) {
-			break
-		}
-		c := s[i]
-		if c >= 0x20 && c != '"' && c != '\\' && c < utf8.RuneSelf {
-			i++
-			continue
-		}
-		if c < utf8.RuneSelf {
-			b = append(b, s[start:i]...)
-			switch c {
-			case '"', '\\':
-				b = append(b, '\\', c)
-			case '\n':
-				b = append(b, '\\', 'n')
-			case '\r':
-				b = append(b, '\\', 'r')
-			case '\t':
-				b = append(b, '\\', 't')
-			default:
-				b = append(b, `\u00`...)
-				b = append(b, "0123456789abcdef"[c>>4], "0123456789abcdef"[c&0xf])
-			}
-			i++
-			start = i
-			continue
-		}
-		r, size := utf8.DecodeRuneInString(s[i:])
-		if r == utf8.RuneError && size == 1 {
-			b = append(b, s[start:i]...)
-			b = append(b, `\ufffd`...)
-			i += size
-			start = i
-			continue
-		}
-		if r == '\u2028' || r == '\u2029' {
-			b = append(b, s[start:i]...)
-			b = append(b, `\u202`...)
-			b = append(b, "0123456789abcdef"[r&0xf])
-			i += size
-			start = i
-			continue
-		}
-		i += size
-	}
-	b = append(b, s[start:]...)
-	return append(b, '"')
-}
-
 func sortedKeys(m map[string]any) []string {
 	keys := make([]string, 0, len(m))
 	for k := range m {
@@ -307,14 +247,4 @@ func sortedKeys(m map[string]any) []string {
 	}
 	sort.Strings(keys)
 	return keys
-}
-
-// needsEscape8 reports whether any of the 8 bytes in x is a control
-// character, '"', '\\' or not ASCII (exact: the usual has-less-than and
-// has-zero-byte word tricks never miss a byte).
-func needsEscape8(x uint64) bool {
-	const lo, hi = 0x0101010101010101, 0x8080808080808080
-	q := x ^ (lo * '"')
-	bs := x ^ (lo * '\\')
-	return ((x-lo*0x20)&^x|(q-lo)&^q|(bs-lo)&^bs|x)&hi != 0
 }

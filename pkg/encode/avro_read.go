@@ -10,6 +10,7 @@ import (
 	"sync"
 	"unsafe"
 
+	"github.com/deimos-cli/deimos/internal/jsonesc"
 	"github.com/deimos-cli/deimos/pkg/avro"
 	"github.com/deimos-cli/deimos/pkg/encode/nesting"
 )
@@ -150,7 +151,7 @@ func appendBinaryJSON(b []byte, t *aType, r *avroReader, depth int) ([]byte, err
 		if err != nil {
 			return nil, err
 		}
-		return appendJSONStr(b, bytesString(s)), nil
+		return jsonesc.AppendString(b, bytesString(s)), nil
 	case "bytes":
 		s, err := r.bytes()
 		if err != nil {
@@ -181,7 +182,7 @@ func appendBinaryJSON(b []byte, t *aType, r *avroReader, depth int) ([]byte, err
 		if i < 0 || i >= int64(len(t.Symbols)) {
 			return nil, fmt.Errorf("enum %s: index %d out of range", t.Name, i)
 		}
-		return appendJSONStr(b, t.Symbols[i]), nil
+		return jsonesc.AppendString(b, t.Symbols[i]), nil
 	case "union":
 		i, err := r.long()
 		if err != nil {
@@ -197,7 +198,7 @@ func appendBinaryJSON(b []byte, t *aType, r *avroReader, depth int) ([]byte, err
 			if i > 0 {
 				b = append(b, ',')
 			}
-			b = appendJSONStr(b, f.Name)
+			b = jsonesc.AppendString(b, f.Name)
 			b = append(b, ':')
 			var err error
 			if b, err = appendBinaryJSON(b, f.Type, r, depth+1); err != nil {
@@ -271,7 +272,7 @@ func appendMapJSON(b []byte, t *aType, r *avroReader, depth int) ([]byte, error)
 		if i > 0 {
 			b = append(b, ',')
 		}
-		b = appendJSONStr(b, e.key)
+		b = jsonesc.AppendString(b, e.key)
 		b = append(b, ':')
 		b = append(b, vals[e.start:e.end]...)
 	}

@@ -36,6 +36,7 @@ import (
 	"golang.org/x/text/language"
 	"golang.org/x/text/message"
 
+	"github.com/deimos-cli/deimos/internal/jsonesc"
 	"github.com/deimos-cli/deimos/pkg/avro"
 	"github.com/deimos-cli/deimos/pkg/encode/nesting"
 	"github.com/deimos-cli/deimos/pkg/errs"
@@ -425,7 +426,7 @@ func appendJSONOrdered(b []byte, v any, ord *keyOrder) ([]byte, error) {
 			if i > 0 {
 				b = append(b, ',')
 			}
-			b = appendJSONStr(b, k)
+			b = jsonesc.AppendString(b, k)
 			b = append(b, ':')
 			var err error
 			if b, err = appendJSONOrdered(b, x[k], ord); err != nil {

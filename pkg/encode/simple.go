@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"unicode/utf8"
 
+	"github.com/deimos-cli/deimos/internal/jsonesc"
 	"github.com/deimos-cli/deimos/pkg/encode/nesting"
 	"github.com/deimos-cli/deimos/pkg/errs"
 )
@@ -103,9 +104,9 @@ func decodeJSON(b []byte) (json.RawMessage, Format, error) {
 // base64 JSON string (Format.Wire "binary").
 func decodePlain(b []byte) json.RawMessage {
 	if utf8.Valid(b) {
-		return appendJSONStr(nil, string(b))
+		return jsonesc.AppendString(nil, string(b))
 	}
-	return appendJSONStr(nil, base64.StdEncoding.EncodeToString(b))
+	return jsonesc.AppendString(nil, base64.StdEncoding.EncodeToString(b))
 }
 
 func plainFormat(b []byte) Format {

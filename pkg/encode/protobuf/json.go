@@ -19,6 +19,7 @@ import (
 	pref "google.golang.org/protobuf/reflect/protoreflect"
 	"google.golang.org/protobuf/types/dynamicpb"
 
+	"github.com/deimos-cli/deimos/internal/jsonesc"
 	"github.com/deimos-cli/deimos/pkg/encode/nesting"
 )
 
@@ -613,11 +614,7 @@ func writeMessage(buf *bytes.Buffer, m pref.Message) error {
 }
 
 func writeString(buf *bytes.Buffer, s string) {
-	var b bytes.Buffer
-	enc := json.NewEncoder(&b)
-	enc.SetEscapeHTML(false)
-	_ = enc.Encode(s)
-	buf.Write(bytes.TrimRight(b.Bytes(), "\n"))
+	buf.Write(jsonesc.AppendString(buf.AvailableBuffer(), s))
 }
 
 func writeFloat(buf *bytes.Buffer, f float64, bits int) {

@@ -11,6 +11,8 @@ import (
 	"github.com/jhump/protoreflect/desc/builder"
 	"github.com/jhump/protoreflect/desc/protoprint"
 	"google.golang.org/protobuf/types/descriptorpb"
+
+	"github.com/deimos-cli/deimos/internal/jsonesc"
 )
 
 // SortedJSON renders v as compact JSON with object keys sorted and no HTML
@@ -88,8 +90,7 @@ func DecodeKey(b []byte, field string) json.RawMessage {
 			return c.Bytes()
 		}
 	}
-	s, _ := json.Marshal(string(b))
-	return s
+	return jsonesc.AppendString(nil, string(b))
 }
 
 // orderedObj is a JSON object that keeps its keys in insertion order.
@@ -115,8 +116,7 @@ func (o *orderedObj) MarshalJSON() ([]byte, error) {
 		if i > 0 {
 			b.WriteByte(',')
 		}
-		kb, _ := json.Marshal(k)
-		b.Write(kb)
+		b.Write(jsonesc.AppendString(b.AvailableBuffer(), k))
 		b.WriteByte(':')
 		vb, err := json.Marshal(o.vals[k])
 		if err != nil {

@@ -1,0 +1,110 @@
+// Package jsonesc writes JSON string literals. It is the module's one JSON
+// string escaper: every hand-built JSON text (envelopes, decoded Avro and
+// Protobuf, schema texts, JSON Schema documents) quotes its strings here.
+//
+// The output is byte for byte what encoding/json writes for a string with
+// SetEscapeHTML(false):
+//
+//   - '"' and '\\' are escaped with a backslash;
+//   - \b, \f, \n, \r and \t use their short escapes, other bytes below 0x20
+//     are written \u00XX (lower-case hex);
+//   - U+2028 and U+2029 are written \u2028 and \u2029, so the text can be
+//     pasted into JavaScript source;
+//   - each byte that is not part of valid UTF-8 becomes \ufffd (U+FFFD):
+//     the output is always valid UTF-8, and callers that must keep such
+//     bytes write them base64 instead;
+//   - everything else, '<', '>', '&' and DEL included, is copied as is (no
+//     HTML escaping: the output is data for programs and terminals, not for
+//     web pages).
+//
+// One place deliberately writes otherwise: pkg/checkpoint's checksum and
+// payload column reproduce ActiveSupport's to_json, which escapes '<', '>'
+// and '&' as \u003c, \u003e and \u0026, so it uses json.Marshal (see
+// docs/events.md).
+package jsonesc
+
+import (
+	"unicode/utf8"
+)
+
+const hex = "0123456789abcdef"
+
+// AppendString appends s to dst as a JSON string literal, quotes included.
+// It does not allocate beyond growing dst.
+func AppendString(dst []byte, s string) []byte {
+	dst = append(dst, '"')
+	start := 0
+	for i := 0; i < len(s); {
+		// 8 bytes at a time while none of them needs attention
+		for i+8 <= len(s) && !needsEscape8(load8(s, i)) {
+			i += 8
+		}
+		if i >= len(s) {
+			break
+		}
+		c := s[i]
+		if c < utf8.RuneSelf {
+			if c >= 0x20 && c != '"' && c != '\\' {
+				i++
+				continue
+			}
+			dst = append(dst, s[start:i]...)
+			switch c {
+			case '"', '\\':
+				dst = append(dst, '\\', c)
+			case '\b':
+				dst = append(dst, '\\', 'b')
+			case '\f':
+				dst = append(dst, '\\', 'f')
+			case '\n':
+				dst = append(dst, '\\', 'n')
+			case '\r':
+				dst = append(dst, '\\', 'r')
+			case '\t':
+				dst = append(dst, '\\', 't')
+			default:
+				dst = append(dst, '\\', 'u', '0', '0', hex[c>>4], hex[c&0xf])
+			}
+			i++
+			start = i
+			continue
+		}
+		r, size := utf8.DecodeRuneInString(s[i:])
+		if r == utf8.RuneError && size == 1 {
+			dst = append(dst, s[start:i]...)
+			dst = append(dst, `\ufffd`...)
+			i++
+			start = i
+			continue
+		}
+		if r == '\u2028' || r == '\u2029' {
+			dst = append(dst, s[start:i]...)
+			dst = append(dst, '\\', 'u', '2', '0', '2', hex[r&0xf])
+			i += size
+			start = i
+			continue
+		}
+		i += size
+	}
+	dst = append(dst, s[start:]...)
+	return append(dst, '"')
+}
+
+// load8 reads s[i:i+8] as a little-endian word (the compiler makes it one
+// load).
+func load8(s string, i int) uint64 {
+	s = s[i : i+8]
+	return uint64(s[0]) | uint64(s[1])<<8 | uint64(s[2])<<16 | uint64(s[3])<<24 |
+		uint64(s[4])<<32 | uint64(s[5])<<40 | uint64(s[6])<<48 | uint64(s[7])<<56
+}
+
+// needsEscape8 reports whether any of the 8 bytes in x is a control
+// character, '"', '\\' or not ASCII. It is exact: the has-less-than and
+// has-zero-byte word tricks answer "is there such a byte" without misses
+// or false alarms.
+func needsEscape8(x uint64) bool {
+	const lo, hi = 0x0101010101010101, 0x8080808080808080
+	q := x ^ (lo * '"')
+	bs := x ^ (lo * '\\')
+	return ((x-lo*0x20)&^x|(q-lo)&^q|(bs-lo)&^bs|x)&hi != 0
+}
