@@ -106,14 +106,10 @@ func TestPayloadRoundTrip(t *testing.T) {
 }
 
 func stores(t *testing.T, f func(t *testing.T, st *Store)) {
-	for _, kind := range []string{"sqlite", "postgres"} {
-		t.Run(kind, func(t *testing.T) {
-			url := testenv.SQLiteURL(t)
-			if kind == "postgres" {
-				url = testenv.Postgres(t)
-			}
+	for _, dl := range testenv.Dialects(t) {
+		t.Run(dl.Name, func(t *testing.T) {
 			ctx := context.Background()
-			d, err := db.Open(ctx, url)
+			d, err := db.Open(ctx, dl.URL(t))
 			if err != nil {
 				t.Fatal(err)
 			}

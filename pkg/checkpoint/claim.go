@@ -9,6 +9,8 @@ import (
 	"errors"
 	"fmt"
 	"time"
+
+	"github.com/deimos-cli/deimos/pkg/db"
 )
 
 // A retry claims its failure before it runs the handler, so that at most one
@@ -61,19 +63,24 @@ type claimMark struct {
 
 func (s *Store) metadataText(ctx context.Context, q querier, id int64) (sql.NullString, error) {
 	var t sql.NullString
-	err := q.QueryRowContext(ctx, s.d.Rebind("SELECT CAST(metadata AS TEXT) FROM "+FailuresTable+" WHERE id = ?"), id).Scan(&t)
+	err := q.QueryRowContext(ctx, s.d.Rebind("SELECT "+s.textOf("metadata")+" FROM "+FailuresTable+" WHERE id = ?"), id).Scan(&t)
 	if errors.Is(err, sql.ErrNoRows) {
 		return t, ErrNotFound
 	}
 	return t, err
 }
 
-// metaCond matches the metadata text exactly (NULL included).
-func metaCond(t sql.NullString) (string, []any) {
+// metaCond matches the metadata text exactly (NULL included). On MySQL
+// the text is compared as bytes: its default collations ignore case and
+// trailing spaces.
+func (s *Store) metaCond(t sql.NullString) (string, []any) {
 	if !t.Valid {
 		return "metadata IS NULL", nil
 	}
-	return "CAST(metadata AS TEXT) = ?", []any{t.String}
+	if s.d.Dialect.Name() == "mysql" {
+		return "CAST(" + s.textOf("metadata") + " AS BINARY) = CAST(? AS BINARY)", []any{t.String}
+	}
+	return s.textOf("metadata") + " = ?", []any{t.String}
 }
 
 // claimFailure claims failure id for this process (ErrNotFound, or a
@@ -121,7 +128,7 @@ func (s *Store) writeClaim(ctx context.Context, c *claim, want sql.NullString, n
 	if err != nil {
 		return err
 	}
-	cond, args := metaCond(want)
+	cond, args := s.metaCond(want)
 	res, err := s.d.ExecContext(ctx, s.d.Rebind("UPDATE "+FailuresTable+" SET metadata = ? WHERE id = ? AND "+cond), append([]any{string(text), c.id}, args...)...)
 	if err != nil {
 		return err
@@ -153,24 +160,33 @@ func (s *Store) release(ctx context.Context, c *claim) error {
 	if c.orig.Valid {
 		orig = c.orig.String
 	}
-	cond, args := metaCond(sql.NullString{String: c.cur, Valid: true})
+	cond, args := s.metaCond(sql.NullString{String: c.cur, Valid: true})
 	_, err := s.d.ExecContext(ctx, s.d.Rebind("UPDATE "+FailuresTable+" SET metadata = ? WHERE id = ? AND "+cond), append([]any{orig, c.id}, args...)...)
 	return err
 }
 
 // resolve deletes the claimed failure and, when ack is set, stores its event,
-// in one transaction.
+// in one transaction. When a unique index refuses the event (another
+// consumer stored it meanwhile), the failure is still deleted: the event is
+// there once.
 func (s *Store) resolve(ctx context.Context, c *claim, ev *newEvent) error {
-	return s.d.Tx(ctx, func(tx *sql.Tx) error {
-		if _, err := tx.ExecContext(ctx, s.d.Rebind("DELETE FROM "+FailuresTable+" WHERE id = ?"), c.id); err != nil {
+	write := func(ev *newEvent) error {
+		return s.d.Tx(ctx, func(tx *sql.Tx) error {
+			if _, err := tx.ExecContext(ctx, s.d.Rebind("DELETE FROM "+FailuresTable+" WHERE id = ?"), c.id); err != nil {
+				return err
+			}
+			if ev == nil {
+				return nil
+			}
+			_, err := s.insertEvent(ctx, tx, *ev)
 			return err
-		}
-		if ev == nil {
-			return nil
-		}
-		_, err := s.insertEvent(ctx, tx, *ev)
-		return err
-	})
+		})
+	}
+	err := write(ev)
+	if ev != nil && db.IsUniqueViolation(err) {
+		err = write(nil)
+	}
+	return err
 }
 
 // keepClaim renews c every ClaimLease/4 until the returned stop is called.

@@ -2,6 +2,8 @@ package checkpoint
 
 import (
 	"context"
+	"database/sql"
+	"encoding/json"
 	"errors"
 	"strings"
 	"testing"
@@ -78,6 +80,37 @@ func TestRetryClaim(t *testing.T) {
 		}
 		if _, err := Retry(ctx, st, fail, Fields{}, id); !errors.Is(err, ErrNotFound) {
 			t.Fatalf("retry of a deleted failure: %v", err)
+		}
+	})
+}
+
+// TestClaimMatchesTheExactText: the conditional UPDATE of a claim matches
+// only the very metadata text that was read. MySQL's default collations
+// compare text ignoring case and trailing spaces; a claim must not win over
+// metadata that differs in either.
+func TestClaimMatchesTheExactText(t *testing.T) {
+	stores(t, func(t *testing.T, st *Store) {
+		ctx := context.Background()
+		if _, err := st.RecordFailure(ctx, NewFailure{Topic: "t", GroupID: "g", Checksum: Checksum("p"), Payload: []byte("p"),
+			Metadata: map[string]any{"key": "abc"}, ErrorClass: "E", ErrorMessage: "m"}); err != nil {
+			t.Fatal(err)
+		}
+		fs, _ := st.ListFailures(ctx, Filter{Limit: 1})
+		id := fs[0].ID
+		text, err := st.metadataText(ctx, st.d, id)
+		if err != nil || !strings.Contains(text.String, "abc") {
+			t.Fatalf("metadata %q %v", text.String, err)
+		}
+		for _, other := range []string{strings.ToUpper(text.String), text.String + "  "} {
+			c := &claim{id: id, token: "x", since: time.Now(), md: map[string]json.RawMessage{}}
+			err := st.writeClaim(ctx, c, sql.NullString{String: other, Valid: true}, time.Now())
+			if !errors.Is(err, ErrClaimed) {
+				t.Fatalf("a claim expecting %q took metadata %q: %v", other, text.String, err)
+			}
+		}
+		c := &claim{id: id, token: "x", since: time.Now(), md: map[string]json.RawMessage{}}
+		if err := st.writeClaim(ctx, c, text, time.Now()); err != nil {
+			t.Fatalf("a claim expecting the text read: %v", err)
 		}
 	})
 }

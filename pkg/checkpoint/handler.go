@@ -163,7 +163,7 @@ func (h *Handler) done(ctx context.Context, m Message, res Result) error {
 	}
 	if h.o.Store != nil {
 		a := h.o.Fields.FromPayload(m.Payload).Merge(res.Ack)
-		if _, err := h.o.Store.InsertEvent(ctx, m.Topic, m.Group, m.Checksum, m.Payload, a); err != nil {
+		if _, err := h.o.Store.InsertEvent(ctx, m.Topic, m.Group, m.Checksum, m.Payload, a); err != nil && !errors.Is(err, ErrDuplicate) {
 			return errs.Unavailablef("checkpoint: storing event %s/%d@%d: %w", m.Topic, m.Partition, m.Offset, err)
 		}
 	}

@@ -201,6 +201,15 @@ func (s *Store) jsonCol(c string) string {
 	return c
 }
 
+// textOf is a JSON column's text: a json or jsonb column cast to text on
+// PostgreSQL, a JSON column's text on MySQL 8 (MariaDB's json is text).
+func (s *Store) textOf(c string) string {
+	if s.d.Dialect.Name() == "mysql" {
+		return "CAST(" + c + " AS CHAR)"
+	}
+	return "CAST(" + c + " AS TEXT)"
+}
+
 // EventExists is the dedup check: an event with this topic, group and checksum.
 func (s *Store) EventExists(ctx context.Context, topic, group, checksum string) (bool, error) {
 	var n int
@@ -230,10 +239,23 @@ func nonEmpty(s string) any {
 	return s
 }
 
-// InsertEvent stores an acknowledged event.
+// InsertEvent stores an acknowledged event. phobos_db_checkpoint's index on
+// (topic, group_id, checksum) is not unique, but an app may have made it
+// so: then an event another consumer stored meanwhile refuses the row
+// (db.IsUniqueViolation: MySQL 1062, PostgreSQL 23505, SQLite's UNIQUE),
+// which is what dedup wants. That is no error: the event is stored once,
+// and ErrDuplicate says so (id 0).
 func (s *Store) InsertEvent(ctx context.Context, topic, group, checksum string, payload []byte, a Ack) (int64, error) {
-	return s.insertEvent(ctx, s.d, newEvent{topic: topic, group: group, checksum: checksum, payload: payload, ack: a})
+	id, err := s.insertEvent(ctx, s.d, newEvent{topic: topic, group: group, checksum: checksum, payload: payload, ack: a})
+	if err != nil && db.IsUniqueViolation(err) {
+		return 0, ErrDuplicate
+	}
+	return id, err
 }
+
+// ErrDuplicate: the event or failure is stored already (a unique index
+// refused a second copy).
+var ErrDuplicate = errors.New("already stored")
 
 // querier is what both the pool and a transaction offer.
 type querier interface {
@@ -300,6 +322,11 @@ func (s *Store) RecordFailure(ctx context.Context, f NewFailure) (bool, error) {
 	btJSON, _ := json.Marshal(bt)
 	q := "INSERT INTO " + FailuresTable + " (created_at, topic, group_id, entity_id, event_time, event_type, event_version, checksum, payload, metadata, error_class, error_message, error_backtrace) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
 	_, err = s.insert(ctx, s.d, q, []any{s.timeArg(s.now()), f.Topic, f.GroupID, nullStr(f.Ack.EntityID), s.optTime(f.Ack.EventTime), nullStr(f.Ack.EventType), nullStr(f.Ack.EventVersion), nonEmpty(f.Checksum), PayloadJSON(f.Payload), string(meta), f.ErrorClass, f.ErrorMessage, string(btJSON)})
+	if err != nil && db.IsUniqueViolation(err) {
+		// Stored by another consumer since the check above, on a table
+		// whose checksum index the app made unique.
+		return false, nil
+	}
 	return err == nil, err
 }
 
@@ -325,7 +352,14 @@ func (f Filter) where() (string, []any) {
 }
 
 // order is the API's order (spec 7.4), with id as a final tie-break.
-const order = " ORDER BY event_time DESC NULLS LAST, created_at DESC NULLS LAST, id DESC"
+// MySQL has no NULLS LAST: it sorts NULL below every value, so last in
+// DESC order already.
+func (s *Store) order() string {
+	if s.d.Dialect.Name() == "mysql" {
+		return " ORDER BY event_time DESC, created_at DESC, id DESC"
+	}
+	return " ORDER BY event_time DESC NULLS LAST, created_at DESC NULLS LAST, id DESC"
+}
 
 func (s *Store) eventCols() string {
 	return "id, topic, group_id, entity_id, event_time, event_type, event_version, checksum, " + s.jsonCol("payload") + ", created_at"
@@ -409,7 +443,7 @@ func (s *Store) GetFailure(ctx context.Context, id int64) (Failure, error) {
 // list runs a filtered, ordered, paged SELECT over one of the two tables.
 func list[T any](ctx context.Context, s *Store, cols, table string, f Filter, scan func(scanner) (T, error)) ([]T, error) {
 	w, args := f.where()
-	rows, err := s.d.QueryContext(ctx, s.d.Rebind("SELECT "+cols+" FROM "+table+w+order+" LIMIT ? OFFSET ?"), append(args, f.Limit, f.Offset)...)
+	rows, err := s.d.QueryContext(ctx, s.d.Rebind("SELECT "+cols+" FROM "+table+w+s.order()+" LIMIT ? OFFSET ?"), append(args, f.Limit, f.Offset)...)
 	if err != nil {
 		return nil, err
 	}

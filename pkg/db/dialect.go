@@ -18,7 +18,8 @@ type Dialect interface {
 	TimeLiteral(t time.Time) string
 	// TableExistsQuery takes one parameter: the table name.
 	TableExistsQuery() string
-	// Upsert renders INSERT … ON CONFLICT (keys) DO UPDATE SET cols.
+	// Upsert renders a one-row INSERT that updates the row whose keys are
+	// taken (InsertSQL + UpsertClause).
 	Upsert(table string, cols, keys []string) string
 }
 
@@ -43,6 +44,22 @@ func Quote(dialect, name string) string {
 }
 
 func upsert(d Dialect, table string, cols, keys []string) string {
+	isKey := map[string]bool{}
+	for _, k := range keys {
+		isKey[k] = true
+	}
+	var set []string
+	for _, c := range cols {
+		if !isKey[c] {
+			set = append(set, c)
+		}
+	}
+	return InsertSQL(d, table, cols, 1) + UpsertClause(d, keys, set)
+}
+
+// InsertSQL renders INSERT INTO table (cols) VALUES (?, …), … with rows
+// tuples of '?' placeholders (deimos's own; Rebind them).
+func InsertSQL(d Dialect, table string, cols []string, rows int) string {
 	var b strings.Builder
 	b.WriteString("INSERT INTO " + d.Quote(table) + " (")
 	for i, c := range cols {
@@ -51,7 +68,48 @@ func upsert(d Dialect, table string, cols, keys []string) string {
 		}
 		b.WriteString(d.Quote(c))
 	}
-	b.WriteString(") VALUES (" + strings.TrimSuffix(strings.Repeat("?, ", len(cols)), ", ") + ") ON CONFLICT (")
+	b.WriteString(") VALUES ")
+	tuple := "(" + strings.TrimSuffix(strings.Repeat("?, ", len(cols)), ", ") + ")"
+	b.Grow(rows * (len(tuple) + 2))
+	for i := 0; i < rows; i++ {
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		b.WriteString(tuple)
+	}
+	return b.String()
+}
+
+// UpsertClause is what follows INSERT … VALUES … to make it an upsert: a
+// row whose keys are taken overwrites the columns in set of the row there.
+//
+//   - SQLite, PostgreSQL: ON CONFLICT (keys) DO UPDATE SET c = excluded.c
+//     (DO NOTHING when set is empty). keys must be the columns of a unique
+//     index or the primary key.
+//   - MySQL, MariaDB: ON DUPLICATE KEY UPDATE c = VALUES(c). The server
+//     picks the conflicting index itself: a row taken on any unique index
+//     of the table (not only keys) is updated. VALUES(c) is the form both
+//     accept: MySQL 8.0.20 deprecates it in favour of a row alias
+//     (INSERT … AS new … c = new.c), which MariaDB does not have, but
+//     still runs it. With set empty the update is k = k, a no-op; INSERT
+//     IGNORE is not used because it would also turn errors of the row's
+//     own data into warnings.
+func UpsertClause(d Dialect, keys, set []string) string {
+	var b strings.Builder
+	if d.Name() == "mysql" {
+		b.WriteString(" ON DUPLICATE KEY UPDATE ")
+		if len(set) == 0 && len(keys) > 0 {
+			b.WriteString(d.Quote(keys[0]) + " = " + d.Quote(keys[0]))
+		}
+		for i, c := range set {
+			if i > 0 {
+				b.WriteString(", ")
+			}
+			b.WriteString(d.Quote(c) + " = VALUES(" + d.Quote(c) + ")")
+		}
+		return b.String()
+	}
+	b.WriteString(" ON CONFLICT (")
 	for i, k := range keys {
 		if i > 0 {
 			b.WriteString(", ")
@@ -59,20 +117,16 @@ func upsert(d Dialect, table string, cols, keys []string) string {
 		b.WriteString(d.Quote(k))
 	}
 	b.WriteString(")")
-	isKey := map[string]bool{}
-	for _, k := range keys {
-		isKey[k] = true
-	}
-	var set []string
-	for _, c := range cols {
-		if !isKey[c] {
-			set = append(set, d.Quote(c)+" = excluded."+d.Quote(c))
-		}
-	}
 	if len(set) == 0 {
 		b.WriteString(" DO NOTHING")
-	} else {
-		b.WriteString(" DO UPDATE SET " + strings.Join(set, ", "))
+		return b.String()
+	}
+	b.WriteString(" DO UPDATE SET ")
+	for i, c := range set {
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		b.WriteString(d.Quote(c) + " = excluded." + d.Quote(c))
 	}
 	return b.String()
 }

@@ -35,37 +35,9 @@ func (MySQL) TableExistsQuery() string {
 	return "SELECT COUNT(*) FROM information_schema.tables WHERE table_schema = DATABASE() AND table_name = ?"
 }
 
-// Upsert renders INSERT … ON DUPLICATE KEY UPDATE c = VALUES(c). MySQL
-// picks the conflicting unique index itself (keys only decide which columns
-// are left alone). VALUES(c) is the form MariaDB accepts: MySQL 8.0.20
-// deprecates it in favour of a row alias (AS new), which MariaDB lacks,
-// but still runs it. With only key columns, the update is a no-op.
-func (d MySQL) Upsert(table string, cols, keys []string) string {
-	var b strings.Builder
-	b.WriteString("INSERT INTO " + d.Quote(table) + " (")
-	for i, c := range cols {
-		if i > 0 {
-			b.WriteString(", ")
-		}
-		b.WriteString(d.Quote(c))
-	}
-	b.WriteString(") VALUES (" + strings.TrimSuffix(strings.Repeat("?, ", len(cols)), ", ") + ") ON DUPLICATE KEY UPDATE ")
-	isKey := map[string]bool{}
-	for _, k := range keys {
-		isKey[k] = true
-	}
-	var set []string
-	for _, c := range cols {
-		if !isKey[c] {
-			set = append(set, d.Quote(c)+" = VALUES("+d.Quote(c)+")")
-		}
-	}
-	if len(set) == 0 && len(keys) > 0 {
-		set = append(set, d.Quote(keys[0])+" = "+d.Quote(keys[0]))
-	}
-	b.WriteString(strings.Join(set, ", "))
-	return b.String()
-}
+// Upsert renders INSERT … ON DUPLICATE KEY UPDATE c = VALUES(c)
+// (UpsertClause says why that form).
+func (d MySQL) Upsert(table string, cols, keys []string) string { return upsert(d, table, cols, keys) }
 
 // mysqlDSNRE recognises the driver's own DSN form,
 // [user[:password]@][tcp|unix(address)]/dbname[?params]: an explicit

@@ -106,6 +106,7 @@ type Table struct {
 	colSet  map[string]bool // lower-case name -> present
 	colName map[string]string
 	timeCol map[string]bool // datetime/timestamp columns
+	binCol  map[string]bool // binary columns (bytea, blob, varbinary)
 	keys    []string        // conflict target
 	field   map[string]string
 	created string // "" when absent
@@ -126,7 +127,7 @@ func New(ctx context.Context, d *db.DB, o Options) (*Table, error) {
 	if !ok {
 		return nil, errs.Usagef("table sink: table %s does not exist (create it, e.g. with `deimos migrate gen-table`)", o.Table)
 	}
-	t := &Table{d: d, o: o, colSet: map[string]bool{}, colName: map[string]string{}, timeCol: map[string]bool{}, field: map[string]string{}}
+	t := &Table{d: d, o: o, colSet: map[string]bool{}, colName: map[string]string{}, timeCol: map[string]bool{}, binCol: map[string]bool{}, field: map[string]string{}}
 	if t.o.Now == nil {
 		t.o.Now = time.Now
 	}
@@ -153,6 +154,9 @@ func New(ctx context.Context, d *db.DB, o Options) (*Table, error) {
 		tn := strings.ToUpper(ct.DatabaseTypeName())
 		if strings.Contains(tn, "TIMESTAMP") || strings.Contains(tn, "DATETIME") || tn == "DATE" {
 			t.timeCol[n] = true
+		}
+		if binaryType(tn) {
+			t.binCol[n] = true
 		}
 	}
 	if c, ok := t.colName["created_at"]; ok {
@@ -186,8 +190,8 @@ func New(ctx context.Context, d *db.DB, o Options) (*Table, error) {
 		}
 	}
 	limit := 30000 // SQLite's default SQLITE_MAX_VARIABLE_NUMBER is 32766
-	if d.Dialect.Name() == "postgres" {
-		limit = 65000
+	if d.Dialect.Name() != "sqlite" {
+		limit = 65000 // PostgreSQL's and MySQL's limit is 65535 parameters
 	}
 	t.maxRows = limit / (len(t.cols) + 1)
 	if t.maxRows > 1000 {
@@ -197,6 +201,12 @@ func New(ctx context.Context, d *db.DB, o Options) (*Table, error) {
 		t.maxRows = 1
 	}
 	return t, nil
+}
+
+// binaryType reports a binary column type by the driver's name for it:
+// PostgreSQL bytea, MySQL BLOB/VARBINARY/BINARY, SQLite BLOB.
+func binaryType(tn string) bool {
+	return tn == "BYTEA" || strings.Contains(tn, "BLOB") || strings.Contains(tn, "BINARY")
 }
 
 func lastPart(name string) string {
@@ -217,10 +227,24 @@ ORDER BY array_position(i.indkey::int2[], a.attnum)`
 		table = d.Q(table)
 	case "sqlite":
 		q = "SELECT name FROM pragma_table_info(?) WHERE pk > 0 ORDER BY pk"
+	case "mysql":
+		// A schema-qualified name (db.table) names another database.
+		schema, name := "", table
+		if i := strings.LastIndex(table, "."); i >= 0 {
+			schema, name = table[:i], table[i+1:]
+		}
+		return queryStrings(ctx, d, `SELECT column_name FROM information_schema.key_column_usage
+WHERE table_schema = COALESCE(NULLIF(?, ''), DATABASE()) AND table_name = ? AND constraint_name = 'PRIMARY'
+ORDER BY ordinal_position`, schema, name)
 	default:
 		return nil, fmt.Errorf("dialect %s is not supported by table sinks", d.Dialect.Name())
 	}
-	rows, err := d.QueryContext(ctx, q, table)
+	return queryStrings(ctx, d, q, table)
+}
+
+// queryStrings runs a query that returns one text column.
+func queryStrings(ctx context.Context, d *db.DB, q string, args ...any) ([]string, error) {
+	rows, err := d.QueryContext(ctx, q, args...)
 	if err != nil {
 		return nil, err
 	}
@@ -524,10 +548,30 @@ func (t *Table) convert(c string, v any) (any, error) {
 			if n, err := strconv.ParseInt(x, 10, 64); err == nil {
 				return t.timeValue(time.Unix(n, 0)), nil
 			}
+			// A time with a zone is stored as UTC wall time, as Rails does:
+			// PostgreSQL's timestamp would drop the offset and MySQL's
+			// DATETIME refuses the text.
+			if tm, err := time.Parse(time.RFC3339Nano, x); err == nil {
+				return t.timeValue(tm), nil
+			}
+		}
+		if t.binCol[c] { // the text's bytes, as they are
+			return []byte(x), nil
 		}
 		return x, nil
 	case bool:
 		return x, nil
+	case []any:
+		if t.binCol[c] {
+			if b, ok := byteArray(x); ok {
+				return b, nil
+			}
+		}
+		b, err := json.Marshal(x)
+		if err != nil {
+			return nil, err
+		}
+		return string(b), nil
 	default: // objects and arrays: stored as JSON text
 		b, err := json.Marshal(x)
 		if err != nil {
@@ -535,6 +579,24 @@ func (t *Table) convert(c string, v any) (any, error) {
 		}
 		return string(b), nil
 	}
+}
+
+// byteArray reads an array of integers 0-255 as the bytes they are: how
+// decoded Avro bytes that are not UTF-8 text arrive (pkg/encode).
+func byteArray(a []any) ([]byte, bool) {
+	out := make([]byte, len(a))
+	for i, v := range a {
+		n, ok := v.(json.Number)
+		if !ok {
+			return nil, false
+		}
+		x, err := n.Int64()
+		if err != nil || x < 0 || x > 255 {
+			return nil, false
+		}
+		out[i] = byte(x)
+	}
+	return out, true
 }
 
 // timeValue renders a time as UTC wall time, as Rails stores datetimes.
@@ -683,23 +745,9 @@ func (t *Table) upsertCols(ctx context.Context, tx *sql.Tx, rs []row, cols []str
 		ins = append(ins, t.updated)
 	}
 	d := t.d.Dialect
-	var b strings.Builder
-	b.WriteString("INSERT INTO " + d.Quote(t.o.Table) + " (")
-	for i, c := range ins {
-		if i > 0 {
-			b.WriteString(", ")
-		}
-		b.WriteString(d.Quote(c))
-	}
-	b.WriteString(") VALUES ")
-	tuple := "(" + strings.TrimSuffix(strings.Repeat("?, ", len(ins)), ", ") + ")"
 	args := make([]any, 0, len(rs)*len(ins))
 	ts := t.timeValue(now)
-	for i, r := range rs {
-		if i > 0 {
-			b.WriteString(", ")
-		}
-		b.WriteString(tuple)
+	for _, r := range rs {
 		for _, c := range cols {
 			args = append(args, r.vals[c])
 		}
@@ -710,31 +758,21 @@ func (t *Table) upsertCols(ctx context.Context, tx *sql.Tx, rs []row, cols []str
 			args = append(args, ts)
 		}
 	}
-	b.WriteString(" ON CONFLICT (")
 	isKey := map[string]bool{}
-	for i, k := range t.keys {
-		if i > 0 {
-			b.WriteString(", ")
-		}
-		b.WriteString(d.Quote(k))
+	for _, k := range t.keys {
 		isKey[k] = true
 	}
-	b.WriteString(")")
-	var upd []string
+	var set []string
 	for _, c := range cols {
 		if !isKey[c] {
-			upd = append(upd, d.Quote(c)+" = excluded."+d.Quote(c))
+			set = append(set, c)
 		}
 	}
 	if t.updated != "" { // created_at is set only on insert
-		upd = append(upd, d.Quote(t.updated)+" = excluded."+d.Quote(t.updated))
+		set = append(set, t.updated)
 	}
-	if len(upd) == 0 {
-		b.WriteString(" DO NOTHING")
-	} else {
-		b.WriteString(" DO UPDATE SET " + strings.Join(upd, ", "))
-	}
-	_, err := tx.ExecContext(ctx, db.Rebind(d, b.String()), args...)
+	q := db.InsertSQL(d, t.o.Table, ins, len(rs)) + db.UpsertClause(d, t.keys, set)
+	_, err := tx.ExecContext(ctx, db.Rebind(d, q), args...)
 	if err != nil {
 		return fmt.Errorf("upsert into %s (first message %s): %w", t.o.Table, where(rs[0].rec), err)
 	}

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"reflect"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -33,15 +34,11 @@ func TestSliceDeimosExample(t *testing.T) {
 	}
 }
 
-// dbs runs f against SQLite and a real PostgreSQL.
+// dbs runs f against SQLite, a real PostgreSQL and a real MariaDB.
 func dbs(t *testing.T, f func(t *testing.T, d *db.DB)) {
-	for _, kind := range []string{"sqlite", "postgres"} {
-		t.Run(kind, func(t *testing.T) {
-			url := testenv.SQLiteURL(t)
-			if kind == "postgres" {
-				url = testenv.Postgres(t)
-			}
-			d, err := db.Open(context.Background(), url)
+	for _, dl := range testenv.Dialects(t) {
+		t.Run(dl.Name, func(t *testing.T) {
+			d, err := db.Open(context.Background(), dl.URL(t))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -53,9 +50,27 @@ func dbs(t *testing.T, f func(t *testing.T, d *db.DB)) {
 
 func exec(t *testing.T, d *db.DB, q string) {
 	t.Helper()
+	q = ddl(d.Dialect.Name(), q)
 	if _, err := d.Exec(q); err != nil {
 		t.Fatalf("%s: %v", q, err)
 	}
+}
+
+var bareVarchar = regexp.MustCompile(`(?i)\bvarchar\b(\s*\()?`)
+
+// ddl adapts the tests' DDL to MySQL/MariaDB, which needs a length for
+// varchar and whose TIMESTAMP converts time zones: Rails creates DATETIME.
+func ddl(dialect, q string) string {
+	if dialect != "mysql" {
+		return q
+	}
+	q = bareVarchar.ReplaceAllStringFunc(q, func(m string) string {
+		if strings.HasSuffix(m, "(") {
+			return m
+		}
+		return "varchar(255)"
+	})
+	return regexp.MustCompile(`(?i)\btimestamp\b`).ReplaceAllString(q, "datetime(6)")
 }
 
 const widgetsDDL = `CREATE TABLE widgets (id bigint PRIMARY KEY, name varchar, price float, tags text, born_at timestamp, created_at timestamp, updated_at timestamp)`
@@ -277,76 +292,184 @@ func TestDeadlockRetry(t *testing.T) {
 	}
 }
 
-// TestRealDeadlockIsRetried induces a real PostgreSQL deadlock: the sink's
-// batch locks row 1 and waits for row 2, held by a test transaction that
-// then asks for row 1. PostgreSQL aborts the sink's transaction (it waited
-// first, so its deadlock check fires first); the sink retries the whole
-// batch and it lands.
+// lockWaiters counts the sessions of d's database waiting for a row lock.
+func lockWaiters(t *testing.T, d *db.DB) int {
+	t.Helper()
+	q := `SELECT COUNT(*) FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'`
+	if d.Dialect.Name() == "mysql" {
+		q = `SELECT COUNT(*) FROM information_schema.innodb_trx WHERE trx_state = 'LOCK WAIT'
+AND trx_mysql_thread_id IN (SELECT id FROM information_schema.processlist WHERE db = DATABASE())`
+	}
+	var c int
+	if err := d.QueryRow(q).Scan(&c); err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+// lockPoll is how often to ask lockWaiters. InnoDB refreshes the snapshot
+// information_schema.innodb_trx shows only when it was last read more than
+// 0.1 s ago: asked more often, it keeps showing the old one.
+func lockPoll(d *db.DB) time.Duration {
+	if d.Dialect.Name() == "mysql" {
+		return 150 * time.Millisecond
+	}
+	return 10 * time.Millisecond
+}
+
+// serverDialects are the databases with row locks (not SQLite).
+func serverDialects(t *testing.T) []testenv.Dialect {
+	var out []testenv.Dialect
+	for _, dl := range testenv.Dialects(t) {
+		if dl.Name != "sqlite" {
+			out = append(out, dl)
+		}
+	}
+	return out
+}
+
+// TestRealDeadlockIsRetried induces a real deadlock: the sink's batch locks
+// row 1 and waits for row 2, held by a test transaction that then asks for
+// row 1. The database aborts the sink's transaction (PostgreSQL 40P01,
+// MySQL/MariaDB 1213); the sink retries the whole batch and it lands.
+// PostgreSQL aborts the session whose deadlock_timeout expires first (the
+// test's is long); InnoDB aborts the transaction that has changed fewer
+// rows (the test's has written 200 first).
 func TestRealDeadlockIsRetried(t *testing.T) {
-	url := testenv.Postgres(t)
-	ctx := context.Background()
-	d, err := db.Open(ctx, url)
-	if err != nil {
-		t.Fatal(err)
+	for _, dl := range serverDialects(t) {
+		t.Run(dl.Name, func(t *testing.T) {
+			ctx := context.Background()
+			d, err := db.Open(ctx, dl.URL(t))
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { d.Close() })
+			exec(t, d, `CREATE TABLE dl (id integer PRIMARY KEY, v integer)`)
+			exec(t, d, `CREATE TABLE ballast (id integer PRIMARY KEY)`)
+			exec(t, d, `INSERT INTO dl VALUES (1, 0), (2, 0)`)
+			now := time.Now()
+			var retries []error
+			// The retry waits until the test transaction has committed: otherwise
+			// it may grab row 1 before the test's waiting UPDATE and deadlock again.
+			committed := make(chan struct{})
+			s := newSink(t, d, Options{Table: "dl", Sleep: func(ctx context.Context, _ time.Duration) error {
+				select {
+				case <-committed:
+					return nil
+				case <-ctx.Done():
+					return ctx.Err()
+				}
+			},
+				OnRetry: func(err error, attempt int, _ time.Duration) { retries = append(retries, err) }}, &now)
+			tx, err := d.Begin()
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer func() { _ = tx.Rollback() }()
+			if dl.Name == "postgres" {
+				if _, err := tx.Exec(`SET LOCAL deadlock_timeout = '60s'`); err != nil {
+					t.Fatal(err)
+				}
+			} else {
+				if _, err := tx.Exec(ballastInsert(200)); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if _, err := tx.Exec(`UPDATE dl SET v = -2 WHERE id = 2`); err != nil {
+				t.Fatal(err)
+			}
+			done := make(chan error, 1)
+			go func() { done <- s.Handle(ctx, batch(rec{`1`, `{"v":11}`}, rec{`2`, `{"v":22}`})) }()
+			deadline := time.Now().Add(20 * time.Second)
+			for lockWaiters(t, d) == 0 {
+				if time.Now().After(deadline) {
+					t.Fatal("the sink never blocked on row 2")
+				}
+				time.Sleep(lockPoll(d))
+			}
+			if _, err := tx.Exec(`UPDATE dl SET v = -1 WHERE id = 1`); err != nil {
+				t.Fatalf("the test transaction was chosen as the deadlock victim: %v", err)
+			}
+			if err := tx.Commit(); err != nil {
+				t.Fatal(err)
+			}
+			close(committed)
+			if err := <-done; err != nil {
+				t.Fatalf("Handle after deadlock: %v", err)
+			}
+			if len(retries) != 1 || !db.IsDeadlock(retries[0]) || s.Stats.Retries != 1 {
+				t.Fatalf("retries = %v, stats %+v", retries, s.Stats)
+			}
+			if dl.Name == "mysql" && !strings.Contains(retries[0].Error(), "1213") {
+				t.Fatalf("retried on %v, want a deadlock (1213)", retries[0])
+			}
+			if got := dump(t, d, "SELECT id, v FROM dl ORDER BY id"); !reflect.DeepEqual(got, []string{"1|11", "2|22"}) {
+				t.Fatalf("rows = %v", got)
+			}
+		})
 	}
-	t.Cleanup(func() { d.Close() })
-	exec(t, d, `CREATE TABLE dl (id integer PRIMARY KEY, v integer)`)
-	exec(t, d, `INSERT INTO dl VALUES (1, 0), (2, 0)`)
-	now := time.Now()
-	var retries []error
-	// The retry waits until the test transaction has committed: otherwise
-	// it may grab row 1 before the test's waiting UPDATE and deadlock again.
-	committed := make(chan struct{})
-	s := newSink(t, d, Options{Table: "dl", Sleep: func(ctx context.Context, _ time.Duration) error {
-		select {
-		case <-committed:
-			return nil
-		case <-ctx.Done():
-			return ctx.Err()
+}
+
+func ballastInsert(n int) string {
+	var b strings.Builder
+	b.WriteString("INSERT INTO ballast (id) VALUES ")
+	for i := 1; i <= n; i++ {
+		if i > 1 {
+			b.WriteString(", ")
 		}
-	},
-		OnRetry: func(err error, attempt int, _ time.Duration) { retries = append(retries, err) }}, &now)
-	tx, err := d.Begin()
-	if err != nil {
-		t.Fatal(err)
+		fmt.Fprintf(&b, "(%d)", i)
 	}
-	defer func() { _ = tx.Rollback() }()
-	// PostgreSQL aborts the session whose deadlock_timeout expires first: give
-	// this one a long timeout so the sink (default 1s) is always the victim.
-	if _, err := tx.Exec(`SET LOCAL deadlock_timeout = '60s'`); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := tx.Exec(`UPDATE dl SET v = -2 WHERE id = 2`); err != nil {
-		t.Fatal(err)
-	}
-	done := make(chan error, 1)
-	go func() { done <- s.Handle(ctx, batch(rec{`1`, `{"v":11}`}, rec{`2`, `{"v":22}`})) }()
-	deadline := time.Now().Add(20 * time.Second)
-	for {
-		var c int
-		_ = d.QueryRow(`SELECT COUNT(*) FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'`).Scan(&c)
-		if c > 0 {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatal("the sink never blocked on row 2")
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-	if _, err := tx.Exec(`UPDATE dl SET v = -1 WHERE id = 1`); err != nil {
-		t.Fatalf("the test transaction was chosen as the deadlock victim: %v", err)
-	}
-	if err := tx.Commit(); err != nil {
-		t.Fatal(err)
-	}
-	close(committed)
-	if err := <-done; err != nil {
-		t.Fatalf("Handle after deadlock: %v", err)
-	}
-	if len(retries) != 1 || !db.IsDeadlock(retries[0]) || s.Stats.Retries != 1 {
-		t.Fatalf("retries = %v, stats %+v", retries, s.Stats)
-	}
-	if got := dump(t, d, "SELECT id, v FROM dl ORDER BY id"); !reflect.DeepEqual(got, []string{"1|11", "2|22"}) {
-		t.Fatalf("rows = %v", got)
+	return b.String()
+}
+
+// TestRealLockWaitTimeoutIsRetried: a row lock held past the lock wait
+// timeout (PostgreSQL lock_timeout: 55P03; MySQL/MariaDB
+// innodb_lock_wait_timeout: 1205, which rolls back only the statement) fails
+// the sink's batch; the sink rolls it back and retries it whole, and the
+// retry lands once the lock is gone.
+func TestRealLockWaitTimeoutIsRetried(t *testing.T) {
+	for _, dl := range serverDialects(t) {
+		t.Run(dl.Name, func(t *testing.T) {
+			ctx := context.Background()
+			url := dl.URL(t)
+			if dl.Name == "postgres" {
+				url += "&lock_timeout=1000"
+			} else {
+				url += "?innodb_lock_wait_timeout=1"
+			}
+			d, err := db.Open(ctx, url)
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { d.Close() })
+			exec(t, d, `CREATE TABLE lw (id integer PRIMARY KEY, v integer)`)
+			exec(t, d, `INSERT INTO lw VALUES (1, 0), (2, 0)`)
+			tx, err := d.Begin()
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer func() { _ = tx.Rollback() }()
+			if _, err := tx.Exec(`UPDATE lw SET v = -2 WHERE id = 2`); err != nil {
+				t.Fatal(err)
+			}
+			now := time.Now()
+			var retries []error
+			s := newSink(t, d, Options{Table: "lw",
+				Sleep:   func(context.Context, time.Duration) error { return tx.Rollback() },
+				OnRetry: func(err error, _ int, _ time.Duration) { retries = append(retries, err) }}, &now)
+			if err := s.Handle(ctx, batch(rec{`1`, `{"v":11}`}, rec{`2`, `{"v":22}`})); err != nil {
+				t.Fatalf("Handle: %v", err)
+			}
+			if len(retries) != 1 || !db.IsDeadlock(retries[0]) || s.Stats.Fallbacks != 0 {
+				t.Fatalf("retries = %v, stats %+v", retries, s.Stats)
+			}
+			want := map[string]string{"postgres": "55P03", "mysql": "1205"}[dl.Name]
+			if !strings.Contains(retries[0].Error(), want) {
+				t.Fatalf("retried on %v, want %s", retries[0], want)
+			}
+			if got := dump(t, d, "SELECT id, v FROM lw ORDER BY id"); !reflect.DeepEqual(got, []string{"1|11", "2|22"}) {
+				t.Fatalf("rows = %v", got)
+			}
+		})
 	}
 }
