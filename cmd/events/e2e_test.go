@@ -2,7 +2,8 @@ package events_test
 
 // End-to-end tests of the database consumers through the real binary:
 // consume --sink table:…, consume --exec … --checkpoint, events list/show/
-// retry/delete and events serve, against kfake and a real PostgreSQL.
+// retry/delete and events serve, against kfake and a real PostgreSQL and
+// MariaDB (and SQLite where the scenario allows).
 
 import (
 	"bytes"
@@ -81,10 +82,29 @@ func produce(t *testing.T, brokers []string, topic string, kvs ...string) {
 
 func dump(t *testing.T, d *db.DB, q string) []string { return testenv.Rows(t, d, q) }
 
-func setup(t *testing.T, topics ...string) ([]string, string, *db.DB) {
+// servers runs f on each database server deimos supports (PostgreSQL,
+// MySQL/MariaDB): the scenarios that need row locks or concurrent
+// connections.
+func servers(t *testing.T, f func(t *testing.T, dl testenv.Dialect)) {
+	for _, dl := range testenv.Dialects(t) {
+		if dl.Name != "sqlite" {
+			t.Run(dl.Name, func(t *testing.T) { f(t, dl) })
+		}
+	}
+}
+
+// dialects runs f on every database deimos supports.
+func dialects(t *testing.T, f func(t *testing.T, dl testenv.Dialect)) {
+	for _, dl := range testenv.Dialects(t) {
+		t.Run(dl.Name, func(t *testing.T) { f(t, dl) })
+	}
+}
+
+// setup starts a broker with the topics and opens a fresh database of dl.
+func setup(t *testing.T, dl testenv.Dialect, topics ...string) ([]string, string, *db.DB) {
 	t.Helper()
 	brokers := testenv.Brokers(t, 1, topics...)
-	url := testenv.Postgres(t)
+	url := dl.URL(t)
 	d, err := db.Open(context.Background(), url)
 	if err != nil {
 		t.Fatal(err)
@@ -93,12 +113,35 @@ func setup(t *testing.T, topics ...string) ([]string, string, *db.DB) {
 	return brokers, url, d
 }
 
-func TestTableSinkThroughBinary(t *testing.T) {
-	brokers, url, d := setup(t, "widgets")
-	dir := t.TempDir()
-	if _, err := d.Exec(`CREATE TABLE widgets (id bigint PRIMARY KEY, name varchar, price float, created_at timestamp, updated_at timestamp)`); err != nil {
+// create runs a CREATE TABLE written for PostgreSQL, adapted to d's dialect.
+func create(t *testing.T, d *db.DB, q string) {
+	t.Helper()
+	if _, err := d.Exec(testenv.DDL(d.Dialect.Name(), q)); err != nil {
 		t.Fatal(err)
 	}
+}
+
+// lockWaiters counts the sessions of d's database waiting for a row lock.
+// InnoDB refreshes what information_schema.innodb_trx shows only when it
+// was last read over 0.1 s ago, so on MySQL each call first waits that long.
+func lockWaiters(d *db.DB) int {
+	q := `SELECT COUNT(*) FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock' AND state = 'active'`
+	if d.Dialect.Name() == "mysql" {
+		time.Sleep(150 * time.Millisecond)
+		q = `SELECT COUNT(*) FROM information_schema.innodb_trx WHERE trx_state = 'LOCK WAIT'
+AND trx_mysql_thread_id IN (SELECT id FROM information_schema.processlist WHERE db = DATABASE())`
+	}
+	var c int
+	_ = d.QueryRow(q).Scan(&c)
+	return c
+}
+
+func TestTableSinkThroughBinary(t *testing.T) { servers(t, testTableSinkThroughBinary) }
+
+func testTableSinkThroughBinary(t *testing.T, dl testenv.Dialect) {
+	brokers, url, d := setup(t, dl, "widgets")
+	dir := t.TempDir()
+	create(t, d, `CREATE TABLE widgets (id bigint PRIMARY KEY, name varchar, price float, created_at timestamp, updated_at timestamp)`)
 	produce(t, brokers, "widgets",
 		"1", `{"id":1,"name":"a","price":1.5}`, "2", `{"id":2,"name":"b"}`, "1", `{"id":1,"name":"a2","price":3}`,
 		"3", `{"id":3,"name":"c"}`, "2", "")
@@ -138,15 +181,16 @@ func TestTableSinkThroughBinary(t *testing.T) {
 // TestTableSinkSurvivesKill proves a SIGKILL in the middle of a batch
 // transaction loses nothing: phase 1 is consumed and its offsets are seen
 // committed; then a row lock held by the test makes the consumer's phase-2
-// upsert block inside its transaction (seen in pg_stat_activity), and it is
+// upsert block inside its transaction (seen in pg_stat_activity or
+// information_schema.innodb_trx), and it is
 // killed there. The restart (same group: offsets resume) must leave exactly
 // the expected table.
-func TestTableSinkSurvivesKill(t *testing.T) {
-	brokers, url, d := setup(t, "kv")
+func TestTableSinkSurvivesKill(t *testing.T) { servers(t, testTableSinkSurvivesKill) }
+
+func testTableSinkSurvivesKill(t *testing.T, dl testenv.Dialect) {
+	brokers, url, d := setup(t, dl, "kv")
 	dir := t.TempDir()
-	if _, err := d.Exec(`CREATE TABLE kv (k varchar PRIMARY KEY, v integer, updated_at timestamp)`); err != nil {
-		t.Fatal(err)
-	}
+	create(t, d, `CREATE TABLE kv (k varchar PRIMARY KEY, v integer, updated_at timestamp)`)
 	ctx := context.Background()
 	const n1, n2 = 2000, 3000
 	var kvs []string
@@ -195,11 +239,7 @@ func TestTableSinkSurvivesKill(t *testing.T) {
 		kvs = append(kvs, fmt.Sprintf("k%03d", 100+j%200), fmt.Sprintf(`{"v":%d}`, 10000+j))
 	}
 	produce(t, brokers, "kv", kvs...)
-	waitFor(t, 30*time.Second, "the consumer blocked on the row lock", func() bool {
-		var c int
-		_ = d.QueryRow(`SELECT COUNT(*) FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock' AND state = 'active'`).Scan(&c)
-		return c > 0
-	}, &errb)
+	waitFor(t, 30*time.Second, "the consumer blocked on the row lock", func() bool { return lockWaiters(d) > 0 }, &errb)
 	if err := cmd.Process.Signal(syscall.SIGKILL); err != nil {
 		t.Fatal(err)
 	}
@@ -302,7 +342,11 @@ case "$p" in *fail*) [ -e heal ] || { echo "cannot handle $DEIMOS_KEY" >&2; exit
 echo '{"entity_id":"'$DEIMOS_KEY'","event_type":"seen"}'`
 
 func TestCheckpointAndEventsAPIThroughBinary(t *testing.T) {
-	brokers, url, d := setup(t, "orders")
+	servers(t, testCheckpointAndEventsAPIThroughBinary)
+}
+
+func testCheckpointAndEventsAPIThroughBinary(t *testing.T, dl testenv.Dialect) {
+	brokers, url, d := setup(t, dl, "orders")
 	dir := t.TempDir()
 	if _, err := migrate.Up(context.Background(), d, []string{"checkpoint"}); err != nil {
 		t.Fatal(err)
@@ -424,20 +468,23 @@ func TestCheckpointAndEventsAPIThroughBinary(t *testing.T) {
 }
 
 // Column names are SQL that deimos did not write: a table sink into columns
-// named it's and why? must bind its values. The placeholder rebinding reads
+// named it's and why? must bind its values, on every database (quoted with
+// double quotes, or backticks on MySQL). The placeholder rebinding reads
 // quoted identifiers (pkg/sqlguard): a ' inside one used to stop the
 // rebinding and a ? inside one became a placeholder.
 func TestTableSinkQuotedColumnNamesThroughBinary(t *testing.T) {
-	brokers, url, d := setup(t, "odd")
-	if _, err := d.Exec(`CREATE TABLE odd (id bigint PRIMARY KEY, "it's" text, "why?" text, n int)`); err != nil {
-		t.Fatal(err)
-	}
+	dialects(t, testTableSinkQuotedColumnNamesThroughBinary)
+}
+
+func testTableSinkQuotedColumnNamesThroughBinary(t *testing.T, dl testenv.Dialect) {
+	brokers, url, d := setup(t, dl, "odd")
+	create(t, d, `CREATE TABLE odd (id bigint PRIMARY KEY, `+d.Q("it's")+` text, `+d.Q("why?")+` text, n int)`)
 	produce(t, brokers, "odd", "1", `{"id":1,"it's":"a","why?":"b","n":7}`, "2", `{"id":2,"it's":"c","why?":"d","n":8}`)
 	r := run(t, t.TempDir(), "-b", strings.Join(brokers, ","), "--db", url, "consume", "-t", "odd", "-g", "odd", "-e", "--sink", "table:odd")
 	if r.code != 0 {
 		t.Fatalf("consume: %d %s", r.code, r.err)
 	}
-	if got := dump(t, d, `SELECT id, "it's", "why?", n FROM odd ORDER BY id`); !reflect.DeepEqual(got, []string{"1|a|b|7", "2|c|d|8"}) {
+	if got := dump(t, d, `SELECT id, `+d.Q("it's")+`, `+d.Q("why?")+`, n FROM odd ORDER BY id`); !reflect.DeepEqual(got, []string{"1|a|b|7", "2|c|d|8"}) {
 		t.Fatalf("table = %v", got)
 	}
 }

@@ -88,18 +88,28 @@ func TestExecHandlerGetsMessagesEnvCannotHold(t *testing.T) {
 
 // Handlers get an allow-listed environment: deimos's database URL, SASL
 // password and tokens are not visible to them, in consume --exec and in
-// events retry; --pass-env passes a named variable on.
-func TestExecHandlerDoesNotSeeSecrets(t *testing.T) {
+// events retry; --pass-env passes a named variable on. On every database,
+// with the database password (PostgreSQL, MySQL) in DEIMOS_DB; neither the
+// handlers nor deimos's own output show it.
+func TestExecHandlerDoesNotSeeSecrets(t *testing.T) { dialects(t, testExecHandlerDoesNotSeeSecrets) }
+
+func testExecHandlerDoesNotSeeSecrets(t *testing.T, dl testenv.Dialect) {
 	brokers := testenv.Brokers(t, 1, "orders")
 	produce(t, brokers, "orders", "o1", `{"n":2}`)
 	dir := t.TempDir()
-	url := testenv.SQLiteURL(t)
+	url := dl.URL(t)
+	switch dl.Name {
+	case "postgres": // trust authentication: the password is sent and ignored
+		url = strings.Replace(url, "postgres://postgres@", "postgres://postgres:pg-SECRET-5@", 1)
+	case "mysql":
+		url = testenv.MariaDBUser(t, url, "my-SECRET-5")
+	}
 	d, _ := failureDB(t, url) // creates the checkpoint tables (and one unrelated failure)
 	env := []string{"DEIMOS_DB=" + url, "DEIMOS_SASL_PASSWORD=sasl-SECRET-1", "DEIMOS_EVENTS_TOKEN=tok-SECRET-2",
 		"DEIMOS_REGISTRY_PASSWORD=sr-SECRET-3", "AWS_SECRET_ACCESS_KEY=aws-SECRET-4", "RAILS_ENV=test"}
 	// The handler fails (after dumping its environment), so the message
 	// becomes a failure that events retry then runs.
-	r := runEnv(t, dir, env, "-b", strings.Join(brokers, ","), "consume", "-t", "orders", "-g", "billing", "-e",
+	r := runEnv(t, dir, env, "--log-level", "debug", "-b", strings.Join(brokers, ","), "consume", "-t", "orders", "-g", "billing", "-e",
 		"--exec", `env > consume.env; exit 1`, "--checkpoint", "--max-retries", "0", "--pass-env", "RAILS_ENV")
 	if r.code != 0 {
 		t.Fatalf("consume: %d %s", r.code, r.err)
@@ -108,9 +118,12 @@ func TestExecHandlerDoesNotSeeSecrets(t *testing.T) {
 	if len(out) != 1 {
 		t.Fatalf("failure rows: %v (%s)", out, r.err)
 	}
-	r = runEnv(t, dir, env, "events", "retry", out[0], "--exec", `env > retry.env`)
-	if r.code != 0 {
-		t.Fatalf("events retry: %d %s", r.code, r.err)
+	r2 := runEnv(t, dir, env, "--log-level", "debug", "events", "retry", out[0], "--exec", `env > retry.env`)
+	if r2.code != 0 {
+		t.Fatalf("events retry: %d %s", r2.code, r2.err)
+	}
+	if all := r.out + r.err + r2.out + r2.err; strings.Contains(all, "SECRET") {
+		t.Fatalf("deimos printed a secret:\n%s", all)
 	}
 	for _, f := range []string{"consume.env", "retry.env"} {
 		b, err := os.ReadFile(filepath.Join(dir, f))

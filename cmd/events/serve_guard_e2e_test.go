@@ -209,12 +209,9 @@ func TestEventsServeTokenSources(t *testing.T) {
 // separate `events retry` processes: the handler runs once, one event is
 // stored, the others are told the failure is being retried (409 / exit 1).
 func TestConcurrentRetriesRunOnce(t *testing.T) {
-	for _, backend := range []string{"sqlite", "postgres"} {
-		t.Run(backend, func(t *testing.T) {
-			url := testenv.SQLiteURL(t)
-			if backend == "postgres" {
-				url = testenv.Postgres(t)
-			}
+	for _, dl := range testenv.Dialects(t) {
+		t.Run(dl.Name, func(t *testing.T) {
+			url := dl.URL(t)
 			dir := t.TempDir()
 			d, id := failureDB(t, url)
 			// The handler records its run, then waits until the test lets it finish.

@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"reflect"
-	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -50,27 +49,10 @@ func dbs(t *testing.T, f func(t *testing.T, d *db.DB)) {
 
 func exec(t *testing.T, d *db.DB, q string) {
 	t.Helper()
-	q = ddl(d.Dialect.Name(), q)
+	q = testenv.DDL(d.Dialect.Name(), q)
 	if _, err := d.Exec(q); err != nil {
 		t.Fatalf("%s: %v", q, err)
 	}
-}
-
-var bareVarchar = regexp.MustCompile(`(?i)\bvarchar\b(\s*\()?`)
-
-// ddl adapts the tests' DDL to MySQL/MariaDB, which needs a length for
-// varchar and whose TIMESTAMP converts time zones: Rails creates DATETIME.
-func ddl(dialect, q string) string {
-	if dialect != "mysql" {
-		return q
-	}
-	q = bareVarchar.ReplaceAllStringFunc(q, func(m string) string {
-		if strings.HasSuffix(m, "(") {
-			return m
-		}
-		return "varchar(255)"
-	})
-	return regexp.MustCompile(`(?i)\btimestamp\b`).ReplaceAllString(q, "datetime(6)")
 }
 
 const widgetsDDL = `CREATE TABLE widgets (id bigint PRIMARY KEY, name varchar, price float, tags text, born_at timestamp, created_at timestamp, updated_at timestamp)`
