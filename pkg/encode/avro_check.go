@@ -25,8 +25,9 @@ func bytesTooDeep(t *aType, x []byte, depth int) bool {
 }
 
 // checkBinary walks Avro binary data for t without allocating, checking that
-// every length and block count fits in the bytes left. goavro preallocates
-// by block count, so hostile data is rejected here first. depth is the
+// every length and block count fits in the bytes left, so that a few
+// hostile bytes claiming huge counts are refused before any reader trusts
+// them. depth is the
 // number of JSON levels enclosing the value (0 at the top); data nested
 // deeper than nesting.Max is refused: decode runs this before reading, encode
 // after writing data of a schema that can nest that deep (avroSchema.deep).
