@@ -434,7 +434,7 @@ func (e *Engine) writerSchema(ctx context.Context, id int, s sr.Schema) (*avroSc
 	if err != nil {
 		return nil, err
 	}
-	t, err := p.Parse(fmt.Sprintf("schema id %d", id), []byte(s.Schema))
+	t, err := p.Parse("registered schema", []byte(s.Schema))
 	if err != nil {
 		return nil, errs.Failedf("schema id %d: %w", id, err)
 	}
