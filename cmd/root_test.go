@@ -62,6 +62,7 @@ func TestContractCommandsExist(t *testing.T) {
 		{"topic", "list"}, {"topic", "describe"}, {"topic", "offsets"}, {"topic", "create"}, {"topic", "delete"},
 		{"group", "list"}, {"group", "describe"}, {"group", "seek"}, {"group", "delete"},
 		{"start"}, {"lag"},
+		{"outbox", "dead-letters", "list"}, {"outbox", "dead-letters", "show"}, {"outbox", "dead-letters", "requeue"}, {"outbox", "dead-letters", "delete"},
 		{"registry", "subjects"}, {"registry", "versions"}, {"registry", "get"}, {"registry", "register"},
 		{"registry", "compat-level", "get"}, {"registry", "compat-level", "set"}, {"registry", "delete"},
 	} {

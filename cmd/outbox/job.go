@@ -44,7 +44,7 @@ func RelayJob(cfg *config.Config, s RelaySettings) supervise.Job {
 			return err
 		}
 		defer d.Close()
-		cl, err := kafkaclient.NewClient(cfg.Kafka, outbox.ProducerOpts(oc.DeliveryTimeout.D())...)
+		cl, err := kafkaclient.NewClient(cfg.Kafka, outbox.ProducerOpts(oc.DeliveryTimeout.D(), oc.MaxMessageBytes)...)
 		if err != nil {
 			return err
 		}

@@ -29,7 +29,7 @@ func NewCmd(f *cmdutil.Factory) *cobra.Command {
 into kafka_messages to Kafka, with Deimos's lock protocol on kafka_topic_info:
 Ruby 'rake deimos:outbox' workers and deimos relays can share one table.`,
 	}
-	c.AddCommand(newRunCmd(f), newStatusCmd(f))
+	c.AddCommand(newRunCmd(f), newStatusCmd(f), newDeadLettersCmd(f))
 	return c
 }
 

@@ -10,6 +10,9 @@ type Outbox struct {
 	MetricsAddr   string     `yaml:"metrics_addr"`
 	// DeliveryTimeout bounds one send attempt before it is retried with back-off (default 30s).
 	DeliveryTimeout Duration `yaml:"delivery_timeout"`
+	// MaxMessageBytes is the largest record the relay's producer sends
+	// (default 1000012, the client's); larger rows are dead-lettered.
+	MaxMessageBytes int `yaml:"max_message_bytes"`
 	// Configured: the config file has an outbox: section (even an empty
 	// one); `deimos start` runs the relay only then.
 	Configured bool `yaml:"-"`

@@ -15,6 +15,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	_ "github.com/jackc/pgx/v5/stdlib" // postgres driver "pgx"
 	_ "github.com/mattn/go-sqlite3"    // sqlite driver "sqlite3"
 
@@ -258,7 +259,14 @@ func (d *DB) Columns(ctx context.Context, table string) ([]string, error) {
 	if err := ValidIdent(table); err != nil {
 		return nil, err
 	}
-	rows, err := d.QueryContext(ctx, "SELECT * FROM "+d.Q(table)+" WHERE 1=0")
+	var args []any
+	if d.Dialect.Name() == "postgres" {
+		// Not through pgx's statement cache: after an ALTER TABLE (migrate
+		// adding a column) the cached plan of SELECT * would fail with
+		// "cached plan must not change result type".
+		args = append(args, pgx.QueryExecModeSimpleProtocol)
+	}
+	rows, err := d.QueryContext(ctx, "SELECT * FROM "+d.Q(table)+" WHERE 1=0", args...)
 	if err != nil {
 		return nil, err
 	}

@@ -48,6 +48,9 @@ func all() []Migration {
 		mk("checkpoint", checkpointEvents()),
 		mk("checkpoint", checkpointFailures()),
 		mk("deadletter", deadLetters()),
+		// The headers of a dead-lettered message, so a requeue sends them again
+		// (JSON object text, as kafka_messages.headers).
+		{Name: "deadletter/deimos_dead_letters.headers", Group: "deadletter", Table: DeadLetters, Column: "headers", colTyp: tText},
 		// Part A: optional headers (JSON object text), nullable so Ruby writers ignore it.
 		{Name: "headers/kafka_messages.headers", Group: "headers", Table: KafkaMessages, Column: "headers", colTyp: tText},
 	}

@@ -160,8 +160,8 @@ func TestUpCreatesDeimosTables(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if len(names) != 7 {
-				t.Fatalf("applied %v, want 7 migrations", names)
+			if len(names) != 8 {
+				t.Fatalf("applied %v, want 8 migrations", names)
 			}
 			pg := name == "postgres"
 			// ty picks a dialect's type: PostgreSQL, SQLite, MySQL.
@@ -336,7 +336,7 @@ func TestUpAdoptsExistingDeimosSchema(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if !slices.Equal(names, []string{"outbox/kafka_messages", "outbox/kafka_topic_info", "deadletter/deimos_dead_letters"}) {
+			if !slices.Equal(names, []string{"outbox/kafka_messages", "outbox/kafka_topic_info", "deadletter/deimos_dead_letters", "deadletter/deimos_dead_letters.headers"}) {
 				t.Fatalf("applied %v", names)
 			}
 			var n int
@@ -361,8 +361,8 @@ func TestUpAdoptsExistingDeimosSchema(t *testing.T) {
 					if !s.Adopted || !slices.Equal(s.MissingColumns, []string{"last_processed_at"}) {
 						t.Errorf("%+v", s)
 					}
-				case "deadletter/deimos_dead_letters":
-					if s.Adopted || !s.Applied {
+				case "deadletter/deimos_dead_letters", "deadletter/deimos_dead_letters.headers":
+					if s.Adopted || !s.Applied || !s.Present {
 						t.Errorf("%+v", s)
 					}
 				case "poller/deimos_poll_info":

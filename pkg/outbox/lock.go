@@ -24,6 +24,27 @@ type store struct {
 	hasHeaders bool
 	// hasDeadLetters: deimos_dead_letters exists.
 	hasDeadLetters bool
+	// hasDeadLetterHeaders: deimos_dead_letters.headers exists.
+	hasDeadLetterHeaders bool
+}
+
+// deadLetterGap says why dead letters cannot be stored ("" when they can):
+// no table, or headers and no headers column (a requeue must send them).
+func (s *store) deadLetterGap(dead []DeadLetter) string {
+	if len(dead) == 0 {
+		return ""
+	}
+	if !s.hasDeadLetters {
+		return "table deimos_dead_letters does not exist"
+	}
+	if !s.hasDeadLetterHeaders {
+		for _, d := range dead {
+			if len(d.Msg.Headers) > 0 {
+				return "deimos_dead_letters has no headers column for their headers"
+			}
+		}
+	}
+	return ""
 }
 
 func newStore(ctx context.Context, d *db.DB) (*store, error) {
@@ -49,6 +70,12 @@ func newStore(ctx context.Context, d *db.DB) (*store, error) {
 	s.hasHeaders = hasCol(cols, "headers")
 	if s.hasDeadLetters, err = d.TableExists(ctx, "deimos_dead_letters"); err != nil {
 		return nil, err
+	}
+	if s.hasDeadLetters {
+		if cols, err = d.Columns(ctx, "deimos_dead_letters"); err != nil {
+			return nil, err
+		}
+		s.hasDeadLetterHeaders = hasCol(cols, "headers")
 	}
 	return s, nil
 }
@@ -306,8 +333,17 @@ func (s *store) finish(ctx context.Context, topic string, ids []int64, dead []De
 					if !dl.CreatedAt.IsZero() {
 						created = DBTime(dl.CreatedAt)
 					}
-					if _, err := tx.ExecContext(ctx, s.d.Rebind("INSERT INTO deimos_dead_letters (topic, message, key, partition_key, error, original_id, original_created_at, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)"),
-						dl.Topic, bytesArg(dl.Message), bytesArg(dl.Key), pk, reason, dl.ID, created, DBTime(now)); err != nil {
+					q := "INSERT INTO deimos_dead_letters (topic, message, key, partition_key, error, original_id, original_created_at, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
+					args := []any{dl.Topic, bytesArg(dl.Message), bytesArg(dl.Key), pk, reason, dl.ID, created, DBTime(now)}
+					if s.hasDeadLetterHeaders {
+						q = "INSERT INTO deimos_dead_letters (topic, message, key, partition_key, error, original_id, original_created_at, created_at, headers) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
+						var h any
+						if len(dl.Headers) > 0 {
+							h = string(dl.Headers)
+						}
+						args = append(args, h)
+					}
+					if _, err := tx.ExecContext(ctx, s.d.Rebind(q), args...); err != nil {
 						return fmt.Errorf("dead-letter row %d: %w", dl.ID, err)
 					}
 				}

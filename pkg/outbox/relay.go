@@ -489,7 +489,7 @@ func (w *worker) processBatch(ctx context.Context, topic string, msgs []Message)
 		return 0, err
 	}
 	ids := make([]int64, 0, len(msgs))
-	if len(dead) > 0 && !w.r.st.hasDeadLetters {
+	if missing := w.r.st.deadLetterGap(dead); missing != "" {
 		// Never drop data: keep the rejected rows, delete what Kafka accepted.
 		keep := map[int64]bool{}
 		for _, d := range dead {
@@ -504,7 +504,7 @@ func (w *worker) processBatch(ctx context.Context, topic string, msgs []Message)
 			return 0, fmt.Errorf("deleting sent rows: %w", err)
 		}
 		w.r.processed.Add(int64(len(ids)))
-		return len(ids), fmt.Errorf("%d message(s) rejected by Kafka (%s) and table deimos_dead_letters does not exist: rows kept, topic blocked; run `deimos migrate up --only deadletter`", len(dead), dead[0].Err)
+		return len(ids), fmt.Errorf("%d message(s) rejected by Kafka (%s) and %s: rows kept, topic blocked; run `deimos migrate up --only deadletter`", len(dead), dead[0].Err, missing)
 	}
 	for _, m := range msgs {
 		ids = append(ids, m.ID)
@@ -655,18 +655,26 @@ func Compact(ms []Message) []Message {
 	return out
 }
 
+// DefaultMaxMessageBytes is the largest record the relay's producer sends
+// unless outbox.max_message_bytes says otherwise (franz-go's default).
+const DefaultMaxMessageBytes = 1000012
+
 // ProducerOpts are the franz-go options the relay adds to kafkaclient.Opts:
 // a bounded delivery time per attempt (so failures surface and back off while
 // the lock is heartbeated) and broker-side topic auto-creation as librdkafka
-// producers get it.
-func ProducerOpts(deliveryTimeout time.Duration) []kgo.Opt {
+// producers get it. maxMessageBytes (0: the default) caps one record.
+func ProducerOpts(deliveryTimeout time.Duration, maxMessageBytes int) []kgo.Opt {
 	if deliveryTimeout <= 0 {
 		deliveryTimeout = 30 * time.Second
+	}
+	if maxMessageBytes <= 0 {
+		maxMessageBytes = DefaultMaxMessageBytes
 	}
 	return []kgo.Opt{
 		kgo.RecordDeliveryTimeout(deliveryTimeout),
 		kgo.AllowAutoTopicCreation(),
 		kgo.MaxBufferedRecords(100000),
+		kgo.ProducerBatchMaxBytes(int32(min(maxMessageBytes, 1<<30))),
 		// librdkafka's default (compression.codec=none), as Deimos sends.
 		kgo.ProducerBatchCompression(kgo.NoCompression()),
 	}

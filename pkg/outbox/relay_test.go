@@ -67,7 +67,7 @@ func testLogger(t *testing.T) *slog.Logger {
 
 func producer(t *testing.T, brokers []string, extra ...kgo.Opt) *kgo.Client {
 	t.Helper()
-	opts := append(ProducerOpts(10*time.Second), extra...)
+	opts := append(ProducerOpts(10*time.Second, 0), extra...)
 	cl, err := kafkaclient.NewClient(config.Kafka{Brokers: brokers}, opts...)
 	if err != nil {
 		t.Fatal(err)
@@ -414,6 +414,46 @@ func TestTooLargeWithoutDeadLetterTableKeepsRow(t *testing.T) {
 	}
 	if n := count(t, d, "SELECT COUNT(*) FROM kafka_topic_info WHERE error = 1 AND retries = 1 AND locked_by IS NULL AND locked_at IS NOT NULL"); n != 1 {
 		t.Errorf("topic not in error state")
+	}
+}
+
+// A refused message with headers, and a dead-letter table from before its
+// headers column: the row is kept (a requeue could not send its headers).
+// With the column, the headers are stored with the dead letter.
+func TestTooLargeWithHeadersNeedsTheHeadersColumn(t *testing.T) {
+	c, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.SeedTopics(1, "big"), kfake.BrokerConfigs(map[string]string{"message.max.bytes": "3000"}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(c.Close)
+	ctx := context.Background()
+	d := migrated(t, testenv.SQLiteURL(t), "outbox", "deadletter", "headers")
+	rows := []Row{{Topic: "big", Message: incompressible(6000), Headers: map[string]string{"trace": "t-1"}}}
+	if _, err := d.ExecContext(ctx, "ALTER TABLE deimos_dead_letters DROP COLUMN headers"); err != nil {
+		t.Fatal(err)
+	}
+	if err := Insert(ctx, d.DB, d.Dialect, rows, time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	_, err = run(t, d, producer(t, c.ListenAddrs()), Options{})
+	if err == nil || !strings.Contains(err.Error(), "deimos_dead_letters has no headers column") {
+		t.Fatalf("err = %v", err)
+	}
+	if n := count(t, d, "SELECT COUNT(*) FROM kafka_messages"); n != 1 {
+		t.Fatalf("rows left %d, want the rejected one", n)
+	}
+	if _, err := d.ExecContext(ctx, "ALTER TABLE deimos_dead_letters ADD COLUMN headers TEXT"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := d.ExecContext(ctx, "UPDATE kafka_topic_info SET locked_at = NULL, error = 0"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := run(t, d, producer(t, c.ListenAddrs()), Options{}); err != nil {
+		t.Fatal(err)
+	}
+	var h string
+	if err := d.QueryRowContext(ctx, "SELECT headers FROM deimos_dead_letters").Scan(&h); err != nil || h != `{"trace":"t-1"}` {
+		t.Fatalf("dead letter headers %q, %v", h, err)
 	}
 }
 
