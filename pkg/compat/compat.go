@@ -153,6 +153,11 @@ type Version struct {
 	Import func(path string) ([]byte, error)
 	// Protobuf: the name the file is known by to importers ("" = base name).
 	ProtoName string
+
+	// protoImports, when set, compiles the file with imports compiled once
+	// for many files (CheckGit); importLog records what the parse read.
+	protoImports *protoImports
+	importLog    *importLog
 }
 
 // NamedText is a document with the name it is known by.

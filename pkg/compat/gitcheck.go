@@ -35,6 +35,9 @@ type gitRun struct {
 	oldSide *avroSide
 	libs    map[string][2]*avroLib // by the extra siblings' key: [old, new]
 	libKey  map[string]string      // directory -> libs key
+
+	impMu sync.Mutex
+	imps  map[string]*dirImporters // by directory
 }
 
 // readDisk reads a working-tree file once.
@@ -68,7 +71,7 @@ type gitFile struct {
 func checkGitFiles(tree *gitTree, g Git, mode Mode, typ Type, present, deleted []string, opts LoadOptions) ([]GitCheck, error) {
 	r := &gitRun{g: g, tree: tree, mode: mode, typ: typ, opts: opts, files: present,
 		disk: map[string]gitBlob{}, newSide: newAvroSide(), oldSide: newAvroSide(),
-		libs: map[string][2]*avroLib{}, libKey: map[string]string{}}
+		libs: map[string][2]*avroLib{}, libKey: map[string]string{}, imps: map[string]*dirImporters{}}
 	tree.prefetch(append(append([]string{}, present...), deleted...))
 	files := make([]*gitFile, len(present))
 	avroDirs := map[string]bool{}
@@ -203,31 +206,55 @@ func (r *gitRun) buildAvroLibs(dirs []string) {
 	}
 }
 
+// importers returns the import readers of both sides for a file in dir
+// (its directory, then --proto-path), and their shared compiled imports.
+func (r *gitRun) importers(dir string) *dirImporters {
+	r.impMu.Lock()
+	defer r.impMu.Unlock()
+	if d := r.imps[dir]; d != nil {
+		return d
+	}
+	dirs := append([]string{dir}, r.opts.ImportPaths...)
+	d := &dirImporters{
+		old: func(name string) ([]byte, error) {
+			for _, d := range dirs {
+				b, err := r.readOld(filepath.Join(d, name))
+				if err == nil {
+					return b, nil
+				}
+			}
+			return nil, fmt.Errorf("import %q not found at %s: %w", name, r.g.Ref, fs.ErrNotExist)
+		},
+		new: func(name string) ([]byte, error) {
+			for _, d := range dirs {
+				b, err := r.readDisk(filepath.Join(d, name))
+				if err == nil {
+					return b, nil
+				}
+			}
+			return nil, fmt.Errorf("import %q not found in %s: %w", name, strings.Join(dirs, ", "), fs.ErrNotExist)
+		},
+	}
+	d.oldProto, d.newProto = newProtoImports(d.old), newProtoImports(d.new)
+	r.imps[dir] = d
+	return d
+}
+
+type dirImporters struct {
+	old, new           func(string) ([]byte, error)
+	oldProto, newProto *protoImports
+}
+
 // checkFile compares one file with its version at the ref.
 func (r *gitRun) checkFile(gf *gitFile) {
 	f := gf.path
-	dirs := append([]string{filepath.Dir(f)}, r.opts.ImportPaths...)
-	oldImport := func(name string) ([]byte, error) {
-		for _, d := range dirs {
-			b, err := r.readOld(filepath.Join(d, name))
-			if err == nil {
-				return b, nil
-			}
-		}
-		return nil, fmt.Errorf("import %q not found at %s: %w", name, r.g.Ref, fs.ErrNotExist)
-	}
-	newImport := func(name string) ([]byte, error) {
-		for _, d := range dirs {
-			b, err := r.readDisk(filepath.Join(d, name))
-			if err == nil {
-				return b, nil
-			}
-		}
-		return nil, fmt.Errorf("import %q not found in %s: %w", name, strings.Join(dirs, ", "), fs.ErrNotExist)
-	}
+	imp := r.importers(filepath.Dir(f))
 	versions := []Version{
-		{Label: r.g.Ref + ":" + f, File: f, Data: gf.ob, Import: oldImport},
-		{Label: f, File: f, Data: gf.nb, Import: newImport},
+		{Label: r.g.Ref + ":" + f, File: f, Data: gf.ob, Import: imp.old},
+		{Label: f, File: f, Data: gf.nb, Import: imp.new},
+	}
+	if gf.ft == Protobuf {
+		versions[0].protoImports, versions[1].protoImports = imp.oldProto, imp.newProto
 	}
 	var parse versionParser
 	if gf.ft == Avro {
@@ -291,6 +318,7 @@ func sameBytesParser(gf *gitFile, versions []Version) versionParser {
 	var log importLog
 	nv := versions[1]
 	nv.Import = log.wrap(nv.Import)
+	nv.importLog = &log
 	var nw any
 	var nerr error
 	parsed := false
@@ -319,6 +347,12 @@ type importRead struct {
 	name  string
 	data  []byte
 	found bool
+}
+
+func (l *importLog) add(reads []importRead) {
+	l.mu.Lock()
+	l.reads = append(l.reads, reads...)
+	l.mu.Unlock()
 }
 
 func (l *importLog) wrap(imp func(string) ([]byte, error)) func(string) ([]byte, error) {

@@ -22,9 +22,12 @@ type protoSchema struct {
 
 // ParseProto parses a .proto version. Imports are read through v.Import.
 func ParseProto(name string, v Version) (*protoSchema, error) {
+	if v.protoImports != nil {
+		return v.protoImports.parse(name, v, v.importLog)
+	}
 	main := v.ProtoName
 	if main == "" {
-		main = filepath.Base(name)
+		main = baseName(name)
 	}
 	p := protoparse.Parser{
 		IncludeSourceCodeInfo: true,
@@ -46,16 +49,23 @@ func ParseProto(name string, v Version) (*protoSchema, error) {
 	}
 	fds, err := p.ParseFiles(main)
 	if err != nil {
-		msg := err.Error()
-		if !strings.HasPrefix(msg, main) && !strings.Contains(msg, ".proto:") {
-			msg = name + ": " + msg
-		} else if main != name {
-			msg = strings.Replace(msg, main+":", name+":", 1)
-		}
-		return nil, errors.New(msg)
+		return nil, protoError(err, name, main)
 	}
 	return &protoSchema{fd: fds[0]}, nil
 }
+
+// protoError names the file in a parse error the way users know it.
+func protoError(err error, name, main string) error {
+	msg := err.Error()
+	if !strings.HasPrefix(msg, main) && !strings.Contains(msg, ".proto:") {
+		msg = name + ": " + msg
+	} else if main != name {
+		msg = strings.Replace(msg, main+":", name+":", 1)
+	}
+	return errors.New(msg)
+}
+
+func baseName(name string) string { return filepath.Base(name) }
 
 // Confluent difference types that make a change incompatible (the ones
 // outside SchemaDiff.COMPATIBLE_CHANGES).
