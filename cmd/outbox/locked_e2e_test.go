@@ -18,16 +18,13 @@ import (
 // lock used to leave `outbox run --once` saying "processed 0 rows", exit 0,
 // with no word about them. Now the text and JSON summaries name each such
 // topic with its pending count, lock holder and lock age; --fail-on-locked
-// makes it exit 1; a stale lock is taken and drained; an error rest is
-// reported as such. SQLite and PostgreSQL.
+// makes it exit 4; a stale lock is taken and drained; an error rest is
+// reported as such. On every dialect.
 func TestOnceReportsTopicsLockedElsewhere(t *testing.T) {
 	bin := buildBinary(t)
-	for _, kind := range []string{"sqlite", "postgres"} {
-		t.Run(kind, func(t *testing.T) {
-			url := testenv.SQLiteURL(t)
-			if kind == "postgres" {
-				url = testenv.Postgres(t)
-			}
+	for _, dl := range testenv.Dialects(t) {
+		t.Run(dl.Name, func(t *testing.T) {
+			url := dl.URL(t)
 			d := setup(t, url, 0, "held")
 			ctx := context.Background()
 			rows := []outbox.Row{}

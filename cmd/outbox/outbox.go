@@ -200,7 +200,7 @@ func newStatusCmd(f *cmdutil.Factory) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			d, err := cmdutil.OpenDB(c.Context(), cfg)
+			d, err := cmdutil.OpenDBWithMySQL(c.Context(), cfg)
 			if err != nil {
 				return err
 			}

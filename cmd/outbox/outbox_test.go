@@ -23,6 +23,18 @@ func TestMain(m *testing.M) { testenv.Main(m) }
 
 func buildBinary(t *testing.T) string { return testenv.Binary(t) }
 
+// servers are the dialects with a database server (every dialect but
+// SQLite), for the scenarios with several processes writing at once.
+func servers(t *testing.T) []testenv.Dialect {
+	var out []testenv.Dialect
+	for _, d := range testenv.Dialects(t) {
+		if d.Name != "sqlite" {
+			out = append(out, d)
+		}
+	}
+	return out
+}
+
 func setup(t *testing.T, url string, n int, topics ...string) *db.DB {
 	t.Helper()
 	ctx := context.Background()
@@ -72,8 +84,13 @@ func consume(t *testing.T, brokers []string, want int, topics ...string) map[str
 
 // A relay killed with SIGKILL mid-run and restarted loses nothing.
 func TestKilledRelayLosesNothing(t *testing.T) {
+	for _, dl := range servers(t) {
+		t.Run(dl.Name, func(t *testing.T) { testKilledRelay(t, dl.URL(t)) })
+	}
+}
+
+func testKilledRelay(t *testing.T, url string) {
 	bin := buildBinary(t)
-	url := testenv.Postgres(t)
 	topics := []string{"k1", "k2"}
 	const n = 20000
 	d := setup(t, url, n, topics...)
@@ -92,12 +109,12 @@ func TestKilledRelayLosesNothing(t *testing.T) {
 	_ = cmd.Wait()
 	left := pending(t, d)
 	if left == 0 || left == n {
-		t.Logf("killed with %d of %d rows left (stderr: %.500s)", left, n, stderr.String())
+		t.Fatalf("killed with %d of %d rows left: not mid-run (stderr: %.500s)", left, n, stderr.String())
 	}
 	// The dead process's locks are fresh: make them stale instead of waiting 60 s.
 	var held int
 	_ = d.QueryRowContext(context.Background(), "SELECT COUNT(*) FROM kafka_topic_info WHERE locked_by IS NOT NULL").Scan(&held)
-	if _, err := d.ExecContext(context.Background(), "UPDATE kafka_topic_info SET locked_at = $1 WHERE locked_by IS NOT NULL", outbox.DBTime(time.Now().Add(-2*time.Minute))); err != nil {
+	if _, err := d.ExecContext(context.Background(), d.Rebind("UPDATE kafka_topic_info SET locked_at = ? WHERE locked_by IS NOT NULL"), outbox.DBTime(time.Now().Add(-2*time.Minute))); err != nil {
 		t.Fatal(err)
 	}
 	out, err := exec.Command(bin, "outbox", "run", "--once", "--db", url, "-b", strings.Join(brokers, ","), "--log-level", "warn").CombinedOutput()
@@ -118,10 +135,16 @@ func TestKilledRelayLosesNothing(t *testing.T) {
 	t.Logf("killed with %d rows left and %d stale locks; %d duplicates after restart (at-least-once)", left, held, dups)
 }
 
-// --once exits 1 when a topic errors, and status reports the error state.
+// --once drains and prints its summary, status reports each topic, bad
+// flags are exit 2 and an unreachable broker exit 3, on every dialect.
 func TestOnceExitCodesAndStatus(t *testing.T) {
+	for _, dl := range testenv.Dialects(t) {
+		t.Run(dl.Name, func(t *testing.T) { testOnceExitCodesAndStatus(t, dl.URL(t)) })
+	}
+}
+
+func testOnceExitCodesAndStatus(t *testing.T, url string) {
 	bin := buildBinary(t)
-	url := testenv.SQLiteURL(t)
 	d := setup(t, url, 10, "s")
 	brokers := testenv.Brokers(t, 1, "s")
 	out, err := exec.Command(bin, "outbox", "status", "--db", url, "-o", "json").Output()
@@ -154,8 +177,12 @@ func TestOnceExitCodesAndStatus(t *testing.T) {
 	if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() != 3 {
 		t.Errorf("unreachable broker: %v", err)
 	}
-	// migrate sql never needs a database; the password never shows
-	out, err = exec.Command(bin, "migrate", "sql", "--dialect", "postgres", "--only", "poller").Output()
+}
+
+// migrate sql never needs a database; the password never shows.
+func TestMigrateSQLNoDatabaseNoPassword(t *testing.T) {
+	bin := buildBinary(t)
+	out, err := exec.Command(bin, "migrate", "sql", "--dialect", "postgres", "--only", "poller").Output()
 	if err != nil || !strings.Contains(string(out), `CREATE INDEX IF NOT EXISTS "index_deimos_poll_info_on_producer"`) && !strings.Contains(string(out), `CREATE INDEX "index_deimos_poll_info_on_producer"`) {
 		t.Errorf("migrate sql: %v %s", err, out)
 	}
@@ -163,13 +190,28 @@ func TestOnceExitCodesAndStatus(t *testing.T) {
 	if strings.Contains(string(all), "s3cretpw") {
 		t.Errorf("password leaked: %s", all)
 	}
+	// outbox on an unreachable MySQL: exit 3, in either DSN form, password hidden
+	for _, u := range []string{"mysql://u:s3cretpw@127.0.0.1:1/x?timeout=2s", "u:s3cretpw@tcp(127.0.0.1:1)/x?timeout=2s"} {
+		for _, args := range [][]string{{"outbox", "status"}, {"outbox", "run", "--once", "-b", "127.0.0.1:1"}} {
+			c := exec.Command(bin, append(args, "--db", u)...)
+			all, err := c.CombinedOutput()
+			if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() != 3 || strings.Contains(string(all), "s3cretpw") {
+				t.Errorf("%v --db %s: %v\n%s", args, u, err, all)
+			}
+		}
+	}
 }
 
 // SIGTERM in daemon mode: the in-flight batch finishes, locks are released,
 // exit 0, and every deleted row is in Kafka.
 func TestSIGTERMFinishesBatchAndReleasesLocks(t *testing.T) {
+	for _, dl := range servers(t) {
+		t.Run(dl.Name, func(t *testing.T) { testSIGTERM(t, dl.URL(t)) })
+	}
+}
+
+func testSIGTERM(t *testing.T, url string) {
 	bin := buildBinary(t)
-	url := testenv.Postgres(t)
 	topics := []string{"t1", "t2"}
 	const n = 20000
 	d := setup(t, url, n, topics...)
@@ -202,13 +244,13 @@ func TestSIGTERMFinishesBatchAndReleasesLocks(t *testing.T) {
 		t.Errorf("no shutdown log:\n%.2000s", stderr.String())
 	}
 	var held int
-	_ = d.QueryRowContext(context.Background(), "SELECT COUNT(*) FROM kafka_topic_info WHERE locked_by IS NOT NULL OR error").Scan(&held)
+	_ = d.QueryRowContext(context.Background(), "SELECT COUNT(*) FROM kafka_topic_info WHERE locked_by IS NOT NULL OR error = "+d.Dialect.Bool(true)).Scan(&held)
 	if held != 0 {
 		t.Errorf("%d topics still locked or errored after SIGTERM", held)
 	}
 	left := pending(t, d)
 	if left == 0 {
-		t.Logf("relay drained everything before SIGTERM took effect")
+		t.Fatalf("the relay drained everything before SIGTERM took effect: not a stop mid-run")
 	}
 	// every row no longer in the table reached Kafka
 	rows, err := d.QueryContext(context.Background(), "SELECT topic, message FROM kafka_messages")

@@ -19,14 +19,11 @@ import (
 // Now, without the column it exits 2 naming the column and the migration
 // and writes nothing; with it the headers are stored and `outbox run`
 // sends them. Headers the column cannot hold (a key twice) are a failed
-// line, not a loss. SQLite and PostgreSQL.
+// line, not a loss. On every dialect.
 func TestOutboxHeadersThroughBinary(t *testing.T) {
-	for _, kind := range []string{"sqlite", "postgres"} {
-		t.Run(kind, func(t *testing.T) {
-			url := testenv.SQLiteURL(t)
-			if kind == "postgres" {
-				url = testenv.Postgres(t)
-			}
+	for _, dl := range testenv.Dialects(t) {
+		t.Run(dl.Name, func(t *testing.T) {
+			url := dl.URL(t)
 			ctx := context.Background()
 			d, err := db.Open(ctx, url)
 			if err != nil {

@@ -238,7 +238,7 @@ func run(c *cobra.Command, f *cmdutil.Factory, o *options) error {
 		ds.Counts = dryRunCounts(ctx, cfg)
 		sink = ds
 	case backend == "outbox":
-		d, err := cmdutil.OpenDB(ctx, cfg)
+		d, err := cmdutil.OpenDBWithMySQL(ctx, cfg)
 		if err != nil {
 			return err
 		}

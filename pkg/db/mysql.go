@@ -1,7 +1,10 @@
 package db
 
 import (
+	"context"
+	"database/sql"
 	"database/sql/driver"
+	"fmt"
 	"net"
 	"net/url"
 	"regexp"
@@ -158,3 +161,59 @@ func mysqlConnector(dsn string) (driver.Connector, error) {
 type nopLogger struct{}
 
 func (nopLogger) Print(...any) {}
+
+// Querier is satisfied by *sql.DB, *sql.Tx and *sql.Conn.
+type Querier interface {
+	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
+}
+
+// DatetimeScales reads, on MySQL, how many fractional-second digits (0 to
+// 6) each DATETIME column of table holds: 0 in tables Rails 5 and 6
+// created (`datetime`), 6 under Rails 7 (`datetime(6)`). On the other
+// dialects it returns nil: they keep what they are given.
+//
+// A writer must cut a time to its column's digits itself: MySQL 8 rounds
+// the extra digits (12:00:00.7 is stored as 12:00:01), MariaDB truncates
+// them, and Rails truncates before writing; TruncTime does what Rails does.
+func DatetimeScales(ctx context.Context, q Querier, d Dialect, table string) (map[string]int, error) {
+	if d.Name() != "mysql" {
+		return nil, nil
+	}
+	rows, err := q.QueryContext(ctx, "SELECT column_name, datetime_precision FROM information_schema.columns WHERE table_schema = DATABASE() AND table_name = ? AND data_type IN ('datetime', 'timestamp')", table)
+	if err != nil {
+		return nil, fmt.Errorf("reading the datetime columns of %s: %w", table, err)
+	}
+	defer rows.Close()
+	out := map[string]int{}
+	for rows.Next() {
+		var col string
+		var digits sql.NullInt64
+		if err := rows.Scan(&col, &digits); err != nil {
+			return nil, err
+		}
+		out[strings.ToLower(col)] = int(digits.Int64)
+	}
+	return out, rows.Err()
+}
+
+// ScaleOf is the digits DatetimeScales found for col: -1 (keep all) when
+// scales is nil (not MySQL), 0 for a column it did not list.
+func ScaleOf(scales map[string]int, col string) int {
+	if scales == nil {
+		return -1
+	}
+	return scales[strings.ToLower(col)]
+}
+
+// TruncTime cuts t to the given fractional-second digits (0 to 6); a
+// negative digits leaves t as it is.
+func TruncTime(t time.Time, digits int) time.Time {
+	if digits < 0 || digits >= 9 {
+		return t
+	}
+	unit := time.Duration(1)
+	for i := digits; i < 9; i++ {
+		unit *= 10
+	}
+	return t.Add(-(time.Duration(t.Nanosecond()) % unit))
+}

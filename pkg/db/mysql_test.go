@@ -247,3 +247,73 @@ func TestDialectsOpenTxColumnsUpsert(t *testing.T) {
 		})
 	}
 }
+
+// TestColumnsSeeAddedColumn: Columns on a pool that already read a table
+// lists a column added since (PostgreSQL used to fail with "cached plan
+// must not change result type", pgx having cached SELECT *'s columns).
+func TestColumnsSeeAddedColumn(t *testing.T) {
+	ctx := context.Background()
+	for _, dl := range testenv.Dialects(t) {
+		t.Run(dl.Name, func(t *testing.T) {
+			d, err := Open(ctx, dl.URL(t))
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer d.Close()
+			d.SetMaxOpenConns(1) // the same connection, and its statement cache, each time
+			mustExec(t, d, "CREATE TABLE t1 (id integer PRIMARY KEY, a integer)")
+			for i, want := range []string{"id,a", "id,a,b"} {
+				if i == 1 {
+					mustExec(t, d, "ALTER TABLE t1 ADD COLUMN b integer")
+				}
+				for j := 0; j < 2; j++ {
+					cols, err := d.Columns(ctx, "t1")
+					if err != nil || strings.Join(cols, ",") != want {
+						t.Fatalf("Columns = %v, %v; want %s", cols, err, want)
+					}
+				}
+			}
+			if cols, err := d.Columns(ctx, "nope"); err == nil {
+				t.Fatalf("Columns(nope) = %v, want an error", cols)
+			}
+		})
+	}
+}
+
+// TestDatetimeScalesAndTruncTime: on MySQL, DatetimeScales reads the
+// digits each datetime column holds (0 for Rails 5/6 `datetime`, 6 for
+// `datetime(6)`); elsewhere nil, and ScaleOf keeps every digit. TruncTime
+// cuts, never rounds (MySQL 8 would round 0.7 s up to the next second).
+func TestDatetimeScalesAndTruncTime(t *testing.T) {
+	at := time.Date(2024, 1, 2, 3, 4, 5, 987654321, time.UTC)
+	for digits, want := range map[int]string{-1: "05.987654321", 0: "05.000000000", 3: "05.987000000", 6: "05.987654000"} {
+		if got := TruncTime(at, digits).Format("05.000000000"); got != want {
+			t.Errorf("TruncTime(%d) = %s, want %s", digits, got, want)
+		}
+	}
+	ctx := context.Background()
+	for _, dl := range testenv.Dialects(t) {
+		t.Run(dl.Name, func(t *testing.T) {
+			d, err := Open(ctx, dl.URL(t))
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer d.Close()
+			typ := map[string][2]string{"sqlite": {"datetime", "datetime"}, "postgres": {"timestamp(0)", "timestamp(6)"}, "mysql": {"datetime", "datetime(6)"}}[dl.Name]
+			mustExec(t, d, "CREATE TABLE ts (id integer, a "+typ[0]+", b "+typ[1]+", c integer)")
+			sc, err := DatetimeScales(ctx, d, d.Dialect, "ts")
+			if err != nil {
+				t.Fatal(err)
+			}
+			if dl.Name != "mysql" {
+				if sc != nil || ScaleOf(sc, "a") != -1 {
+					t.Fatalf("DatetimeScales = %v, want nil", sc)
+				}
+				return
+			}
+			if len(sc) != 2 || ScaleOf(sc, "a") != 0 || ScaleOf(sc, "B") != 6 {
+				t.Fatalf("DatetimeScales = %v, want a:0 b:6", sc)
+			}
+		})
+	}
+}

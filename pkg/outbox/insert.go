@@ -43,6 +43,7 @@ const ErrNoHeadersColumn = "kafka_messages has no headers column, so these heade
 // Execer is satisfied by *sql.DB, *sql.Tx and *sql.Conn.
 type Execer interface {
 	ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error)
+	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
 }
 
 // TimeFormat is how datetimes are written: UTC wall time with microseconds,
@@ -54,26 +55,57 @@ const TimeFormat = "2006-01-02 15:04:05.000000"
 func DBTime(t time.Time) string { return t.UTC().Format(TimeFormat) }
 
 // insertChunk keeps a statement's parameters (6 or 7 per row) far below the
-// PostgreSQL (65535) and SQLite (32766) limits.
-const insertChunk = 1000
+// PostgreSQL (65535) and SQLite (32766) limits, and insertBytes its size
+// (message and key bytes) within MySQL's max_allowed_packet: MySQL gets each
+// statement as one text packet, binary values escaped (up to twice as long),
+// and MariaDB's default packet limit is 16 MiB. A statement holds at least
+// one row, however large.
+const (
+	insertChunk = 1000
+	insertBytes = 4 << 20
+)
+
+// insertEnd is where the statement that starts at rows[start] ends.
+func insertEnd(rows []Row, start int) int {
+	end, size := start, 0
+	for end < len(rows) && end-start < insertChunk {
+		n := len(rows[end].Message) + len(rows[end].Key)
+		if end > start && size+n > insertBytes {
+			break
+		}
+		size += n
+		end++
+	}
+	return end
+}
 
 // Insert writes rows into kafka_messages with multi-row INSERTs of exactly
 // the columns Deimos writes (topic, message, key, partition_key, created_at,
 // updated_at). Run it inside the caller's transaction: that is the point of
-// an outbox.
+// an outbox. On MySQL the times are cut to the digits created_at holds
+// (whole seconds in tables Rails 5 and 6 created), as Rails writes them;
+// that costs one read of information_schema per call.
 func Insert(ctx context.Context, tx Execer, d db.Dialect, rows []Row, now time.Time) error {
-	ts := DBTime(now)
-	for start := 0; start < len(rows); start += insertChunk {
-		end := min(start+insertChunk, len(rows))
+	if len(rows) == 0 {
+		return nil
+	}
+	scales, err := db.DatetimeScales(ctx, tx, d, "kafka_messages")
+	if err != nil {
+		return fmt.Errorf("outbox insert: %w", err)
+	}
+	ts := DBTime(db.TruncTime(now, db.ScaleOf(scales, "created_at")))
+	key := d.Quote("key") // a reserved word on MySQL
+	for start, end := 0, 0; start < len(rows); start = end {
+		end = insertEnd(rows, start)
 		withHeaders := false
 		for _, r := range rows[start:end] {
 			withHeaders = withHeaders || len(r.Headers) > 0
 		}
 		var b strings.Builder
 		if withHeaders {
-			b.WriteString("INSERT INTO kafka_messages (topic, message, key, partition_key, created_at, updated_at, headers) VALUES ")
+			b.WriteString("INSERT INTO kafka_messages (topic, message, " + key + ", partition_key, created_at, updated_at, headers) VALUES ")
 		} else {
-			b.WriteString("INSERT INTO kafka_messages (topic, message, key, partition_key, created_at, updated_at) VALUES ")
+			b.WriteString("INSERT INTO kafka_messages (topic, message, " + key + ", partition_key, created_at, updated_at) VALUES ")
 		}
 		args := make([]any, 0, 7*(end-start))
 		for i, r := range rows[start:end] {

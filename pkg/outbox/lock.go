@@ -26,6 +26,12 @@ type store struct {
 	hasDeadLetters bool
 	// hasDeadLetterHeaders: deimos_dead_letters.headers exists.
 	hasDeadLetterHeaders bool
+	// scales: on MySQL, the fractional-second digits of each datetime
+	// column ("table.column"), so times are written as the column holds
+	// them (db.DatetimeScales); nil elsewhere.
+	scales map[string]int
+	// cols is the fetch's column list; key is quoted (a reserved word on MySQL).
+	cols string
 }
 
 // deadLetterGap says why dead letters cannot be stored ("" when they can):
@@ -77,7 +83,30 @@ func newStore(ctx context.Context, d *db.DB) (*store, error) {
 		}
 		s.hasDeadLetterHeaders = hasCol(cols, "headers")
 	}
+	s.cols = "id, topic, message, " + d.Q("key") + ", partition_key, created_at"
+	if s.hasHeaders {
+		s.cols += ", headers"
+	}
+	if d.Dialect.Name() == "mysql" {
+		s.scales = map[string]int{}
+		for _, t := range []string{"kafka_topic_info", "deimos_dead_letters"} {
+			sc, err := db.DatetimeScales(ctx, d, d.Dialect, t)
+			if err != nil {
+				return nil, err
+			}
+			for c, n := range sc {
+				s.scales[t+"."+c] = n
+			}
+		}
+	}
 	return s, nil
+}
+
+// at renders t for a datetime parameter of table.col: UTC wall time, cut
+// to the digits the column holds on MySQL (as Rails writes it; MySQL 8
+// would round the rest up).
+func (s *store) at(col string, t time.Time) string {
+	return DBTime(db.TruncTime(t, db.ScaleOf(s.scales, col)))
 }
 
 func hasCol(cols []string, c string) bool {
@@ -104,7 +133,7 @@ func (s *store) lock(ctx context.Context, topic, id string, now time.Time) (bool
 	args := []any{topic}
 	if s.hasLastProcessed {
 		ins = "INSERT INTO kafka_topic_info (topic, last_processed_at) VALUES (?, ?)"
-		args = append(args, DBTime(now))
+		args = append(args, s.at("kafka_topic_info.last_processed_at", now))
 	}
 	// Insert only when missing (a portable "insert, ignore RecordNotUnique";
 	// a concurrent insert by another relay is a unique violation, ignored).
@@ -125,21 +154,31 @@ func (s *store) lock(ctx context.Context, topic, id string, now time.Time) (bool
 	if _, err := s.exec(ctx, q, id, topic, id); err != nil {
 		return false, fmt.Errorf("lock %s: %w", topic, err)
 	}
+	return s.holds(ctx, topic, id)
+}
+
+// heartbeat sets locked_at = now on our lock; false means the lock was lost.
+func (s *store) heartbeat(ctx context.Context, topic, id string, now time.Time) (bool, error) {
+	res, err := s.exec(ctx, "UPDATE kafka_topic_info SET locked_at = ? WHERE topic = ? AND locked_by = ?", s.at("kafka_topic_info.locked_at", now), topic, id)
+	if err != nil {
+		return false, fmt.Errorf("heartbeat %s: %w", topic, err)
+	}
+	if n, err := res.RowsAffected(); err != nil || n > 0 {
+		return true, nil
+	}
+	// No row changed. MySQL counts changed rows, not matched ones: a
+	// heartbeat within the same second of a whole-second locked_at changes
+	// nothing, yet the lock is ours. Ask.
+	return s.holds(ctx, topic, id)
+}
+
+// holds reports whether id holds topic's lock.
+func (s *store) holds(ctx context.Context, topic, id string) (bool, error) {
 	var n int
 	if err := s.d.QueryRowContext(ctx, s.d.Rebind("SELECT COUNT(*) FROM kafka_topic_info WHERE locked_by = ? AND topic = ?"), id, topic).Scan(&n); err != nil {
 		return false, fmt.Errorf("lock %s: %w", topic, err)
 	}
 	return n > 0, nil
-}
-
-// heartbeat sets locked_at = now on our lock; false means the lock was lost.
-func (s *store) heartbeat(ctx context.Context, topic, id string, now time.Time) (bool, error) {
-	res, err := s.exec(ctx, "UPDATE kafka_topic_info SET locked_at = ? WHERE topic = ? AND locked_by = ?", DBTime(now), topic, id)
-	if err != nil {
-		return false, fmt.Errorf("heartbeat %s: %w", topic, err)
-	}
-	n, err := res.RowsAffected()
-	return err != nil || n > 0, nil
 }
 
 // clearLock releases the lock and resets the error state.
@@ -148,7 +187,7 @@ func (s *store) clearLock(ctx context.Context, topic, id string, now time.Time) 
 	args := []any{}
 	if s.hasLastProcessed {
 		q += ", last_processed_at = ?"
-		args = append(args, DBTime(now))
+		args = append(args, s.at("kafka_topic_info.last_processed_at", now))
 	}
 	args = append(args, topic, id)
 	if _, err := s.exec(ctx, q+" WHERE topic = ? AND locked_by = ?", args...); err != nil {
@@ -161,7 +200,7 @@ func (s *store) clearLock(ctx context.Context, topic, id string, now time.Time) 
 // keeps the topic out for LockWindow, and counts a retry.
 func (s *store) registerError(ctx context.Context, topic, id string, now time.Time) error {
 	q := "UPDATE kafka_topic_info SET locked_by = NULL, locked_at = ?, error = " + s.d.Dialect.Bool(true) + ", retries = retries + 1 WHERE topic = ? AND locked_by = ?"
-	if _, err := s.exec(ctx, q, DBTime(now), topic, id); err != nil {
+	if _, err := s.exec(ctx, q, s.at("kafka_topic_info.locked_at", now), topic, id); err != nil {
 		return fmt.Errorf("register error %s: %w", topic, err)
 	}
 	return nil
@@ -174,7 +213,7 @@ func (s *store) pingEmptyTopics(ctx context.Context, topics []string, now time.T
 		return nil
 	}
 	q := "UPDATE kafka_topic_info SET last_processed_at = ? WHERE locked_by IS NULL AND topic NOT IN (" + strings.TrimSuffix(strings.Repeat("?, ", len(topics)), ", ") + ")"
-	args := []any{DBTime(now)}
+	args := []any{s.at("kafka_topic_info.last_processed_at", now)}
 	for _, t := range topics {
 		args = append(args, t)
 	}
@@ -216,10 +255,7 @@ func (s *store) fetch(ctx context.Context, topic string, limit int) ([]Message, 
 
 // fetchAfter fetches rows with id > after (all rows when after < 0), in id order.
 func (s *store) fetchAfter(ctx context.Context, topic string, after int64, limit int) ([]Message, error) {
-	cols := "id, topic, message, key, partition_key, created_at"
-	if s.hasHeaders {
-		cols += ", headers"
-	}
+	cols := s.cols
 	q := "SELECT " + cols + " FROM kafka_messages WHERE topic = ? ORDER BY id LIMIT ?"
 	args := []any{topic, limit}
 	if after >= 0 {
@@ -331,12 +367,12 @@ func (s *store) finish(ctx context.Context, topic string, ids []int64, dead []De
 					}
 					var created any
 					if !dl.CreatedAt.IsZero() {
-						created = DBTime(dl.CreatedAt)
+						created = s.at("deimos_dead_letters.original_created_at", dl.CreatedAt)
 					}
-					q := "INSERT INTO deimos_dead_letters (topic, message, key, partition_key, error, original_id, original_created_at, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
-					args := []any{dl.Topic, bytesArg(dl.Message), bytesArg(dl.Key), pk, reason, dl.ID, created, DBTime(now)}
+					q := "INSERT INTO deimos_dead_letters (topic, message, " + s.d.Q("key") + ", partition_key, error, original_id, original_created_at, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
+					args := []any{dl.Topic, bytesArg(dl.Message), bytesArg(dl.Key), pk, reason, dl.ID, created, s.at("deimos_dead_letters.created_at", now)}
 					if s.hasDeadLetterHeaders {
-						q = "INSERT INTO deimos_dead_letters (topic, message, key, partition_key, error, original_id, original_created_at, created_at, headers) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
+						q = "INSERT INTO deimos_dead_letters (topic, message, " + s.d.Q("key") + ", partition_key, error, original_id, original_created_at, created_at, headers) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
 						var h any
 						if len(dl.Headers) > 0 {
 							h = string(dl.Headers)

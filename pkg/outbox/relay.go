@@ -672,6 +672,12 @@ func ProducerOpts(deliveryTimeout time.Duration, maxMessageBytes int) []kgo.Opt 
 	}
 	return []kgo.Opt{
 		kgo.RecordDeliveryTimeout(deliveryTimeout),
+		// Without it the idempotent producer never times out a request it
+		// wrote to a broker that then went away (it cannot tell whether the
+		// broker stored it), and an attempt waits until the broker is back.
+		// The relay re-sends a failed attempt itself (at-least-once), so
+		// duplicates are what it allows anyway.
+		kgo.AllowIdempotentProduceCancellation(),
 		kgo.AllowAutoTopicCreation(),
 		kgo.MaxBufferedRecords(100000),
 		kgo.ProducerBatchMaxBytes(int32(min(maxMessageBytes, 1<<30))),

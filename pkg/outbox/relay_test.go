@@ -27,11 +27,20 @@ import (
 
 func TestMain(m *testing.M) { testenv.Main(m) }
 
-func testDBs() map[string]func(*testing.T) string {
-	return map[string]func(*testing.T) string{
-		"sqlite":   func(t *testing.T) string { return testenv.SQLiteURL(t) },
-		"postgres": func(t *testing.T) string { return testenv.Postgres(t) },
+// testDBs is every dialect (testenv.Dialects); servers leaves SQLite out,
+// for the scenarios that need several connections writing at once.
+func testDBs(t testing.TB) map[string]func(testing.TB) string {
+	out := map[string]func(testing.TB) string{}
+	for _, d := range testenv.Dialects(t) {
+		out[d.Name] = d.URL
 	}
+	return out
+}
+
+func servers(t testing.TB) map[string]func(testing.TB) string {
+	out := testDBs(t)
+	delete(out, "sqlite")
+	return out
 }
 
 func migrated(t *testing.T, url string, groups ...string) *db.DB {
@@ -133,15 +142,16 @@ func count(t *testing.T, d *db.DB, q string, args ...any) int {
 func rubyInsert(t *testing.T, d *db.DB, topic string, msg, key []byte, pk any) {
 	t.Helper()
 	now := time.Now().UTC().Format("2006-01-02 15:04:05.000000")
-	_, err := d.ExecContext(context.Background(), d.Rebind(`INSERT INTO "kafka_messages" ("topic", "message", "key", "partition_key", "created_at", "updated_at") VALUES (?, ?, ?, ?, ?, ?)`),
-		topic, bytesArg(msg), bytesArg(key), pk, now, now)
+	q := "INSERT INTO " + d.Q("kafka_messages") + " (" + d.Q("topic") + ", " + d.Q("message") + ", " + d.Q("key") + ", " + d.Q("partition_key") + ", " +
+		d.Q("created_at") + ", " + d.Q("updated_at") + ") VALUES (?, ?, ?, ?, ?, ?)"
+	_, err := d.ExecContext(context.Background(), d.Rebind(q), topic, bytesArg(msg), bytesArg(key), pk, now, now)
 	if err != nil {
 		t.Fatal(err)
 	}
 }
 
 func TestInsertWritesDeimosColumns(t *testing.T) {
-	for name, url := range testDBs() {
+	for name, url := range testDBs(t) {
 		t.Run(name, func(t *testing.T) {
 			d := migrated(t, url(t))
 			ctx := context.Background()
@@ -194,7 +204,7 @@ func TestInsertWritesDeimosColumns(t *testing.T) {
 }
 
 func TestRelaySendsBytesVerbatimOnCRC32Partitions(t *testing.T) {
-	for name, url := range testDBs() {
+	for name, url := range testDBs(t) {
 		t.Run(name, func(t *testing.T) {
 			const parts = 7
 			brokers := testenv.Brokers(t, parts, "orders", "users")
@@ -317,7 +327,13 @@ func TestCompact(t *testing.T) {
 }
 
 func TestRelayCompactsConfiguredTopics(t *testing.T) {
-	d := migrated(t, testenv.SQLiteURL(t))
+	for name, url := range testDBs(t) {
+		t.Run(name, func(t *testing.T) { testRelayCompacts(t, url(t)) })
+	}
+}
+
+func testRelayCompacts(t *testing.T, url string) {
+	d := migrated(t, url)
 	brokers := testenv.Brokers(t, 3, "c", "n")
 	for _, topic := range []string{"c", "n"} {
 		for i := 0; i < 10; i++ {
@@ -344,7 +360,7 @@ func TestRelayCompactsConfiguredTopics(t *testing.T) {
 }
 
 func TestTooLargeGoesToDeadLetters(t *testing.T) {
-	for name, url := range testDBs() {
+	for name, url := range testDBs(t) {
 		t.Run(name, func(t *testing.T) {
 			c, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.SeedTopics(3, "big"), kfake.BrokerConfigs(map[string]string{"message.max.bytes": "3000"}))
 			if err != nil {
@@ -375,7 +391,7 @@ func TestTooLargeGoesToDeadLetters(t *testing.T) {
 			var msg, key []byte
 			var pk, errText string
 			var orig int64
-			err = d.QueryRowContext(context.Background(), "SELECT message, key, partition_key, error, original_id FROM deimos_dead_letters").Scan(&msg, &key, &pk, &errText, &orig)
+			err = d.QueryRowContext(context.Background(), "SELECT message, "+d.Q("key")+", partition_key, error, original_id FROM deimos_dead_letters").Scan(&msg, &key, &pk, &errText, &orig)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -394,26 +410,30 @@ func TestTooLargeGoesToDeadLetters(t *testing.T) {
 }
 
 func TestTooLargeWithoutDeadLetterTableKeepsRow(t *testing.T) {
-	c, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.SeedTopics(1, "big"), kfake.BrokerConfigs(map[string]string{"message.max.bytes": "3000"}))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(c.Close)
-	d := migrated(t, testenv.SQLiteURL(t), "outbox")
-	rubyInsert(t, d, "big", []byte("small-1"), nil, nil)
-	rubyInsert(t, d, "big", incompressible(6000), nil, nil)
-	s, err := run(t, d, producer(t, c.ListenAddrs()), Options{})
-	if err == nil || !strings.Contains(err.Error(), "deimos_dead_letters does not exist") {
-		t.Fatalf("err = %v", err)
-	}
-	if len(s.FailedTopics) != 1 {
-		t.Errorf("summary %+v", s)
-	}
-	if n := count(t, d, "SELECT COUNT(*) FROM kafka_messages"); n != 1 {
-		t.Errorf("rows left %d, want the rejected one", n)
-	}
-	if n := count(t, d, "SELECT COUNT(*) FROM kafka_topic_info WHERE error = 1 AND retries = 1 AND locked_by IS NULL AND locked_at IS NOT NULL"); n != 1 {
-		t.Errorf("topic not in error state")
+	for name, url := range testDBs(t) {
+		t.Run(name, func(t *testing.T) {
+			c, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.SeedTopics(1, "big"), kfake.BrokerConfigs(map[string]string{"message.max.bytes": "3000"}))
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(c.Close)
+			d := migrated(t, url(t), "outbox")
+			rubyInsert(t, d, "big", []byte("small-1"), nil, nil)
+			rubyInsert(t, d, "big", incompressible(6000), nil, nil)
+			s, err := run(t, d, producer(t, c.ListenAddrs()), Options{})
+			if err == nil || !strings.Contains(err.Error(), "deimos_dead_letters does not exist") {
+				t.Fatalf("err = %v", err)
+			}
+			if len(s.FailedTopics) != 1 {
+				t.Errorf("summary %+v", s)
+			}
+			if n := count(t, d, "SELECT COUNT(*) FROM kafka_messages"); n != 1 {
+				t.Errorf("rows left %d, want the rejected one", n)
+			}
+			if n := count(t, d, "SELECT COUNT(*) FROM kafka_topic_info WHERE error = "+d.Dialect.Bool(true)+" AND retries = 1 AND locked_by IS NULL AND locked_at IS NOT NULL"); n != 1 {
+				t.Errorf("topic not in error state")
+			}
+		})
 	}
 }
 
@@ -458,7 +478,7 @@ func TestTooLargeWithHeadersNeedsTheHeadersColumn(t *testing.T) {
 }
 
 func TestLockProtocol(t *testing.T) {
-	for name, url := range testDBs() {
+	for name, url := range testDBs(t) {
 		t.Run(name, func(t *testing.T) {
 			ctx := context.Background()
 			d := migrated(t, url(t))
@@ -481,6 +501,13 @@ func TestLockProtocol(t *testing.T) {
 			}
 			if held, _ := st.heartbeat(ctx, "t", "ruby-a", now); held {
 				t.Error("old owner still holds")
+			}
+			// A heartbeat that changes nothing (the same time twice: MySQL
+			// then reports 0 rows changed) still holds the lock.
+			for i := 0; i < 2; i++ {
+				if held, err := st.heartbeat(ctx, "t", "go-b", now); err != nil || !held {
+					t.Fatalf("heartbeat %d with an unchanged locked_at: held %v, %v", i+1, held, err)
+				}
 			}
 			// register_error: out for a minute
 			if err := st.registerError(ctx, "t", "go-b", now); err != nil {
@@ -520,29 +547,39 @@ func TestLockProtocol(t *testing.T) {
 }
 
 func TestRelayRespectsAndStealsLocks(t *testing.T) {
-	ctx := context.Background()
-	d := migrated(t, testenv.Postgres(t))
-	brokers := testenv.Brokers(t, 3, "locked")
-	rubyInsert(t, d, "locked", []byte("v"), []byte("k"), nil)
-	// a Ruby relay holds the topic
-	_, err := d.ExecContext(ctx, d.Rebind("INSERT INTO kafka_topic_info (topic, locked_by, locked_at, error, retries) VALUES (?, ?, ?, FALSE, 0)"), "locked", "0e0b7c9d-ruby", DBTime(time.Now()))
-	if err != nil {
-		t.Fatal(err)
-	}
-	p := producer(t, brokers)
-	s, err := run(t, d, p, Options{})
-	if err != nil || s.Processed != 0 {
-		t.Fatalf("processed a locked topic: %+v %v", s, err)
-	}
-	_, _ = d.ExecContext(ctx, d.Rebind("UPDATE kafka_topic_info SET locked_at = ?"), DBTime(time.Now().Add(-2*time.Minute)))
-	s, err = run(t, d, p, Options{})
-	if err != nil || s.Published != 1 {
-		t.Fatalf("did not steal a stale lock: %+v %v", s, err)
+	for name, url := range testDBs(t) {
+		t.Run(name, func(t *testing.T) {
+			ctx := context.Background()
+			d := migrated(t, url(t))
+			brokers := testenv.Brokers(t, 3, "locked")
+			rubyInsert(t, d, "locked", []byte("v"), []byte("k"), nil)
+			// a Ruby relay holds the topic
+			_, err := d.ExecContext(ctx, d.Rebind("INSERT INTO kafka_topic_info (topic, locked_by, locked_at, error, retries) VALUES (?, ?, ?, "+d.Dialect.Bool(false)+", 0)"), "locked", "0e0b7c9d-ruby", DBTime(time.Now()))
+			if err != nil {
+				t.Fatal(err)
+			}
+			p := producer(t, brokers)
+			s, err := run(t, d, p, Options{})
+			if err != nil || s.Processed != 0 {
+				t.Fatalf("processed a locked topic: %+v %v", s, err)
+			}
+			_, _ = d.ExecContext(ctx, d.Rebind("UPDATE kafka_topic_info SET locked_at = ?"), DBTime(time.Now().Add(-2*time.Minute)))
+			s, err = run(t, d, p, Options{})
+			if err != nil || s.Published != 1 {
+				t.Fatalf("did not steal a stale lock: %+v %v", s, err)
+			}
+		})
 	}
 }
 
 func TestTwoRelaysSendEachMessageOnce(t *testing.T) {
-	d := migrated(t, testenv.Postgres(t))
+	for name, url := range servers(t) {
+		t.Run(name, func(t *testing.T) { testTwoRelays(t, url(t)) })
+	}
+}
+
+func testTwoRelays(t *testing.T, url string) {
+	d := migrated(t, url)
 	topics := []string{"a", "b", "c", "d", "e", "f"}
 	brokers := testenv.Brokers(t, 4, topics...)
 	var rows []Row
@@ -635,6 +672,26 @@ func waitEmpty(t *testing.T, d *db.DB, within time.Duration) {
 // The broker goes away mid-run and comes back on the same port: the daemon
 // retries with back-off and nothing is lost.
 func TestBrokerOutageLosesNothing(t *testing.T) {
+	for name, url := range servers(t) {
+		t.Run(name, func(t *testing.T) { testBrokerOutage(t, url(t)) })
+	}
+}
+
+// waitReporter is a progress.Reporter that tells when the relay waits for reason.
+type waitReporter struct {
+	reason string
+	once   sync.Once
+	ch     chan struct{}
+}
+
+func (w *waitReporter) Progress() {}
+func (w *waitReporter) Idle(reason string) {
+	if reason == w.reason {
+		w.once.Do(func() { close(w.ch) })
+	}
+}
+
+func testBrokerOutage(t *testing.T, url string) {
 	port, dir := freePort(t), t.TempDir()
 	start := func() *kfake.Cluster {
 		var c *kfake.Cluster
@@ -651,7 +708,7 @@ func TestBrokerOutageLosesNothing(t *testing.T) {
 	}
 	c1 := start()
 	brokers := c1.ListenAddrs()
-	d := migrated(t, testenv.Postgres(t))
+	d := migrated(t, url)
 	ins := func(from, to int) {
 		var rows []Row
 		for i := from; i < to; i++ {
@@ -663,7 +720,8 @@ func TestBrokerOutageLosesNothing(t *testing.T) {
 	}
 	ins(0, 300)
 	cl := producer(t, brokers, kgo.RecordDeliveryTimeout(2*time.Second), kgo.RetryTimeout(2*time.Second))
-	r, err := New(context.Background(), d, cl, Options{BatchSize: 50, MaxBackoff: 500 * time.Millisecond, HeartbeatEvery: 200 * time.Millisecond, Logger: testLogger(t)})
+	failing := &waitReporter{reason: "retrying after a Kafka error", ch: make(chan struct{})}
+	r, err := New(context.Background(), d, cl, Options{BatchSize: 50, MaxBackoff: 500 * time.Millisecond, HeartbeatEvery: 200 * time.Millisecond, Logger: testLogger(t), Progress: failing})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -673,7 +731,11 @@ func TestBrokerOutageLosesNothing(t *testing.T) {
 	waitEmpty(t, d, 10*time.Second)
 	c1.Close()
 	ins(300, 600)
-	time.Sleep(1500 * time.Millisecond) // the relay fails and backs off
+	select { // the relay fails and backs off
+	case <-failing.ch:
+	case <-time.After(20 * time.Second):
+		t.Fatal("the relay never waited after a Kafka error while the broker was down")
+	}
 	if n := count(t, d, "SELECT COUNT(*) FROM kafka_messages"); n == 0 {
 		t.Fatal("rows deleted while the broker was down")
 	}
@@ -698,14 +760,22 @@ func TestBrokerOutageLosesNothing(t *testing.T) {
 }
 
 func TestMetricsAndStatus(t *testing.T) {
-	d := migrated(t, testenv.SQLiteURL(t))
+	for name, url := range testDBs(t) {
+		t.Run(name, func(t *testing.T) { testMetricsAndStatus(t, url(t)) })
+	}
+}
+
+func testMetricsAndStatus(t *testing.T, url string) {
+	d := migrated(t, url)
 	brokers := testenv.Brokers(t, 1, "m")
 	old := time.Now().Add(-4 * time.Minute)
 	if err := Insert(context.Background(), d.DB, d.Dialect, []Row{{Topic: "m", Message: []byte("x")}}, old); err != nil {
 		t.Fatal(err)
 	}
 	// last processed 6 minutes ago: max wait = 240 s (spec 2.8 example)
-	_, _ = d.ExecContext(context.Background(), "INSERT INTO kafka_topic_info (topic, last_processed_at, locked_by, locked_at) VALUES ('m', ?, 'someone', ?)", DBTime(time.Now().Add(-6*time.Minute)), DBTime(time.Now()))
+	if _, err := d.ExecContext(context.Background(), d.Rebind("INSERT INTO kafka_topic_info (topic, last_processed_at, locked_by, locked_at) VALUES ('m', ?, 'someone', ?)"), DBTime(time.Now().Add(-6*time.Minute)), DBTime(time.Now())); err != nil {
+		t.Fatal(err)
+	}
 	sts, err := Status(context.Background(), d, time.Now())
 	if err != nil || len(sts) != 1 {
 		t.Fatal(sts, err)

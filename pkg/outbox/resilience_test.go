@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	neturl "net/url"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -14,6 +15,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/deimos-cli/deimos/internal/testenv"
+	"github.com/deimos-cli/deimos/pkg/db"
 )
 
 // flaky fails the first `fails` ProduceSync calls with a retryable broker
@@ -21,7 +23,7 @@ import (
 // call it records the topic's locked_at, to show the heartbeat during back-off.
 type flaky struct {
 	p        Producer
-	d        *sql.DB
+	d        *db.DB
 	fails    int32
 	calls    atomic.Int32
 	mu       sync.Mutex
@@ -33,7 +35,11 @@ func (f *flaky) ProduceSync(ctx context.Context, rs ...*kgo.Record) kgo.ProduceR
 		return f.p.ProduceSync(ctx, rs...)
 	}
 	var at sql.NullString
-	_ = f.d.QueryRowContext(ctx, "SELECT CAST(locked_at AS TEXT) FROM kafka_topic_info").Scan(&at)
+	text := "TEXT"
+	if f.d.Dialect.Name() == "mysql" {
+		text = "CHAR"
+	}
+	_ = f.d.QueryRowContext(ctx, "SELECT CAST(locked_at AS "+text+") FROM kafka_topic_info").Scan(&at)
 	f.mu.Lock()
 	f.lockedAt = append(f.lockedAt, at.String)
 	f.mu.Unlock()
@@ -47,12 +53,18 @@ func (f *flaky) ProduceSync(ctx context.Context, rs ...*kgo.Record) kgo.ProduceR
 // Kafka errors other than too-large are retried with back-off while the lock
 // is heartbeated (Part A); nothing is deleted until the send succeeds.
 func TestKafkaErrorsBackOffWhileHeartbeating(t *testing.T) {
-	d := migrated(t, testenv.SQLiteURL(t))
+	for name, url := range testDBs(t) {
+		t.Run(name, func(t *testing.T) { testKafkaErrorsBackOff(t, url(t)) })
+	}
+}
+
+func testKafkaErrorsBackOff(t *testing.T, url string) {
+	d := migrated(t, url)
 	brokers := testenv.Brokers(t, 2, "hb")
 	for i := 0; i < 30; i++ {
 		rubyInsert(t, d, "hb", []byte(fmt.Sprint(i)), []byte(fmt.Sprint(i%3)), nil)
 	}
-	f := &flaky{p: producer(t, brokers), d: d.DB, fails: 4}
+	f := &flaky{p: producer(t, brokers), d: d, fails: 4}
 	r, err := New(context.Background(), d, f, Options{HeartbeatEvery: 100 * time.Millisecond, MaxBackoff: 400 * time.Millisecond, Logger: testLogger(t)})
 	if err != nil {
 		t.Fatal(err)
@@ -73,7 +85,7 @@ func TestKafkaErrorsBackOffWhileHeartbeating(t *testing.T) {
 	if len(seen) != 4 || seen[0] == "" || seen[0] >= seen[3] {
 		t.Fatalf("locked_at during the failing sends: %q (want it to advance: heartbeat)", seen)
 	}
-	if n := count(t, d, "SELECT COUNT(*) FROM kafka_topic_info WHERE error = 0 AND locked_by IS NULL"); n != 1 {
+	if n := count(t, d, "SELECT COUNT(*) FROM kafka_topic_info WHERE error = "+d.Dialect.Bool(false)+" AND locked_by IS NULL"); n != 1 {
 		t.Error("topic not released cleanly")
 	}
 	if recs := consumeAll(t, brokers, 30, "hb"); len(recs) != 30 {
@@ -84,7 +96,7 @@ func TestKafkaErrorsBackOffWhileHeartbeating(t *testing.T) {
 	for i := 0; i < 5; i++ {
 		rubyInsert(t, d, "hb", []byte("again"), nil, nil)
 	}
-	f2 := &flaky{p: producer(t, brokers), d: d.DB, fails: 1000}
+	f2 := &flaky{p: producer(t, brokers), d: d, fails: 1000}
 	s, err = run(t, d, f2, Options{OnceAttempts: 2, MaxBackoff: 100 * time.Millisecond})
 	if err == nil || len(s.FailedTopics) != 1 || f2.calls.Load() != 2 {
 		t.Fatalf("once with a failing broker: %v %+v calls %d", err, s, f2.calls.Load())
@@ -92,19 +104,95 @@ func TestKafkaErrorsBackOffWhileHeartbeating(t *testing.T) {
 	if n := count(t, d, "SELECT COUNT(*) FROM kafka_messages"); n != 5 {
 		t.Errorf("%d rows left, want 5", n)
 	}
-	if n := count(t, d, "SELECT COUNT(*) FROM kafka_topic_info WHERE error = 1 AND retries = 1"); n != 1 {
+	if n := count(t, d, "SELECT COUNT(*) FROM kafka_topic_info WHERE error = "+d.Dialect.Bool(true)+" AND retries = 1"); n != 1 {
 		t.Error("topic not errored")
 	}
 }
 
-// Every database connection of the relay is killed (pg_terminate_backend)
-// several times mid-run: the relay reconnects and continues, no topic errors,
+// Every database connection of the relay is killed (PostgreSQL:
+// pg_terminate_backend; MySQL: KILL CONNECTION of each connection
+// information_schema.processlist lists for the relay's own user) several
+// times mid-run: the relay reconnects and continues, no topic errors,
 // nothing is lost.
 func TestDroppedDBConnectionsReconnect(t *testing.T) {
-	base := testenv.Postgres(t)
-	const app = "deimos_outbox_reconnect_test"
-	d := migrated(t, base+"&application_name="+app)
+	for name, url := range servers(t) {
+		t.Run(name, func(t *testing.T) {
+			base := url(t)
+			relayURL, kill := killableRelayURL(t, name, base)
+			testDroppedConnections(t, base, relayURL, kill)
+		})
+	}
+}
+
+// killableRelayURL returns a URL for the relay's connections to the same
+// database as base, and a function that kills every connection opened
+// through it and says how many it killed.
+func killableRelayURL(t *testing.T, dialect, base string) (string, func(admin *db.DB) int) {
+	t.Helper()
+	ctx := context.Background()
+	switch dialect {
+	case "postgres":
+		const app = "deimos_outbox_reconnect_test"
+		return base + "&application_name=" + app, func(admin *db.DB) int {
+			var n int
+			if err := admin.QueryRowContext(ctx, "SELECT COUNT(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE application_name = $1", app).Scan(&n); err != nil {
+				t.Fatal(err)
+			}
+			return n
+		}
+	case "mysql":
+		// The relay connects as a user of its own, so its connections are
+		// the ones processlist lists under that user.
+		u, err := neturl.Parse(base)
+		if err != nil {
+			t.Fatal(err)
+		}
+		dbName := strings.TrimPrefix(u.Path, "/")
+		user := "relay_" + dbName
+		root, err := db.Open(ctx, testenv.MariaDBAdminURL())
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { root.Close() })
+		for _, q := range []string{"CREATE USER '" + user + "'@'%'", "GRANT ALL ON `" + dbName + "`.* TO '" + user + "'@'%'"} {
+			if _, err := root.ExecContext(ctx, q); err != nil {
+				t.Fatal(err)
+			}
+		}
+		t.Cleanup(func() { _, _ = root.ExecContext(ctx, "DROP USER '"+user+"'@'%'") })
+		relay := *u
+		relay.User = neturl.User(user)
+		return relay.String(), func(admin *db.DB) int {
+			rows, err := root.QueryContext(ctx, "SELECT id FROM information_schema.processlist WHERE user = ?", user)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var ids []int64
+			for rows.Next() {
+				var id int64
+				if err := rows.Scan(&id); err != nil {
+					t.Fatal(err)
+				}
+				ids = append(ids, id)
+			}
+			rows.Close()
+			n := 0
+			for _, id := range ids {
+				// A connection may have closed meanwhile (unknown thread id).
+				if _, err := root.ExecContext(ctx, fmt.Sprintf("KILL CONNECTION %d", id)); err == nil {
+					n++
+				}
+			}
+			return n
+		}
+	}
+	t.Fatalf("no way to kill %s connections", dialect)
+	return "", nil
+}
+
+func testDroppedConnections(t *testing.T, base, relayURL string, kill func(admin *db.DB) int) {
 	admin := migrated(t, base)
+	d := migrated(t, relayURL)
 	topics := []string{"r1", "r2", "r3"}
 	brokers := testenv.Brokers(t, 3, topics...)
 	ins := func(from, to int) {
@@ -126,14 +214,14 @@ func TestDroppedDBConnectionsReconnect(t *testing.T) {
 	go func() { s, _ := r.Run(ctx); done <- s }()
 	killed := 0
 	for i := 0; i < 8; i++ {
-		time.Sleep(150 * time.Millisecond)
-		ins(3000+i*100, 3100+i*100)
-		var n int
-		if err := admin.QueryRowContext(context.Background(),
-			"SELECT COUNT(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE application_name = $1", app).Scan(&n); err != nil {
-			t.Fatal(err)
+		// Kill once the relay has moved on since the last kill (or started).
+		left := count(t, admin, "SELECT COUNT(*) FROM kafka_messages")
+		deadline := time.Now().Add(10 * time.Second)
+		for c := left; c >= left && c > 0 && time.Now().Before(deadline); c = count(t, admin, "SELECT COUNT(*) FROM kafka_messages") {
+			time.Sleep(10 * time.Millisecond)
 		}
-		killed += n
+		ins(3000+i*100, 3100+i*100)
+		killed += kill(admin)
 	}
 	const total = 3800
 	deadline := time.Now().Add(30 * time.Second)
@@ -151,7 +239,7 @@ func TestDroppedDBConnectionsReconnect(t *testing.T) {
 	if len(s.FailedTopics) != 0 {
 		t.Errorf("topics errored by dropped connections: %v", s.FailedTopics)
 	}
-	if n := count(t, admin, "SELECT COUNT(*) FROM kafka_topic_info WHERE error OR locked_by IS NOT NULL"); n != 0 {
+	if n := count(t, admin, "SELECT COUNT(*) FROM kafka_topic_info WHERE error = "+admin.Dialect.Bool(true)+" OR locked_by IS NOT NULL"); n != 0 {
 		t.Errorf("%d topics errored or still locked after stop", n)
 	}
 	recs := consumeAll(t, brokers, total, topics...)
@@ -169,7 +257,13 @@ func TestDroppedDBConnectionsReconnect(t *testing.T) {
 // the relay sends them; a row whose headers are not a JSON object of strings
 // is dead-lettered with the reason; without the column, headers are an error.
 func TestOptionalHeaders(t *testing.T) {
-	d := migrated(t, testenv.SQLiteURL(t), "outbox", "deadletter", "headers")
+	for name, url := range testDBs(t) {
+		t.Run(name, func(t *testing.T) { testOptionalHeaders(t, url) })
+	}
+}
+
+func testOptionalHeaders(t *testing.T, url func(testing.TB) string) {
+	d := migrated(t, url(t), "outbox", "deadletter", "headers")
 	brokers := testenv.Brokers(t, 1, "h")
 	rows := []Row{
 		{Topic: "h", Message: []byte("with"), Key: []byte("k"), Headers: map[string]string{"b": "2", "a": "1"}},
@@ -200,7 +294,7 @@ func TestOptionalHeaders(t *testing.T) {
 		t.Error("bad headers row not dead-lettered with its reason")
 	}
 	// no headers column: Insert with headers fails clearly, without headers works
-	d2 := migrated(t, testenv.SQLiteURL(t), "outbox")
+	d2 := migrated(t, url(t), "outbox")
 	err = Insert(context.Background(), d2.DB, d2.Dialect, rows, time.Now())
 	if err == nil || !strings.Contains(err.Error(), "migrate up --only headers") {
 		t.Errorf("headers without the column: %v", err)
