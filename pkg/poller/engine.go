@@ -126,14 +126,13 @@ func (e *Engine) Run(ctx context.Context, pollers []Settings, once bool) error {
 
 // worker is one poller.
 type worker struct {
-	e       *Engine
-	s       Settings
-	spec    encode.Spec
-	src     source
-	del     *source
-	pub     Publisher
-	log     *slog.Logger
-	tsIsCol bool
+	e    *Engine
+	s    Settings
+	spec encode.Spec
+	src  source
+	del  *source
+	pub  Publisher
+	log  *slog.Logger
 	// warnedHidden: the late-commit guard's visibility warning was logged.
 	warnedHidden bool
 	// valueFields are the value schema's fields (nil: schemaless, every column).
