@@ -43,10 +43,6 @@ type sinkOptions struct {
 
 	log    *slog.Logger // nil: the factory's
 	opened []*db.DB     // what buildHandler opened; close with closeOpened
-	// table is the table sink buildHandler built (its Stats feed --summary);
-	// onSkippedRow hears each row skipped under skip_bad_rows.
-	table        *sink.Table
-	onSkippedRow func(sink.BadRow)
 }
 
 func (o *sinkOptions) logger(f *cmdutil.Factory, cfg *config.Config) *slog.Logger {
@@ -280,9 +276,6 @@ func buildHandler(ctx context.Context, f *cmdutil.Factory, cfg *config.Config, o
 			OnBadRow: func(b sink.BadRow) {
 				if r.skipBad {
 					log.Error("table sink: row rejected by the database, skipped (skip_bad_rows)", "table", r.table, "key", b.Key, "topic", b.Topic, "partition", b.Partition, "offset", b.Offset, "error", b.Err)
-					if o.onSkippedRow != nil {
-						o.onSkippedRow(b)
-					}
 				}
 			}})
 		if err != nil {
@@ -290,7 +283,6 @@ func buildHandler(ctx context.Context, f *cmdutil.Factory, cfg *config.Config, o
 		}
 		log.Info("table sink ready", "table", r.table, "keys", strings.Join(t.Keys(), ","), "compacted", !r.noCompact, "skip_bad_rows", r.skipBad, "db", d.URL)
 		handlers = append(handlers, t)
-		o.table = t
 	}
 	if r.exec != "" {
 		var st *checkpoint.Store

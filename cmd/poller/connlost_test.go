@@ -35,17 +35,20 @@ func waitFor(t *testing.T, what string, timeout time.Duration, cond func() bool)
 // the cursor stays at the last batch it saved.
 //
 // Deterministic: the test holds locks that park the poller at known points
-// (pg_stat_activity shows it waiting on a lock), then terminates its backends.
+// (the server shows it running a statement that waits on the lock), then
+// ends its connections, on PostgreSQL and on MariaDB:
 //  1. a FOR UPDATE on the deimos_poll_info row parks the poller's first cursor save;
-//  2. the test then takes ACCESS EXCLUSIVE on widgets and releases the row lock:
-//     the save completes and the poller parks in its next batch's SELECT;
-//  3. pg_terminate_backend on every other backend of the database.
+//  2. the test then locks widgets (LOCK TABLE … ACCESS EXCLUSIVE; LOCK TABLES
+//     … WRITE) and releases the row lock: the save completes and the poller
+//     parks in its next batch's SELECT;
+//  3. pg_terminate_backend, or KILL CONNECTION, on every other connection to the database.
 //
-// connLost is a PostgreSQL database with 5 widgets, a poller config
-// (batch_size 1, a password in the URL to check redaction) and two test
-// connections for holding locks.
+// connLost is a database with 5 widgets, a poller config (batch_size 1, a
+// password in the URL to check redaction) and two test connections for
+// holding locks.
 type connLost struct {
 	t                  *testing.T
+	dialect            string
 	ctx                context.Context
 	d                  *db.DB
 	url                string
@@ -55,9 +58,14 @@ type connLost struct {
 	rowPid, tablePid   int
 }
 
-func newConnLost(t *testing.T) *connLost {
+func newConnLost(t *testing.T, dialect string) *connLost {
 	bin := testenv.Binary(t)
-	url := testenv.Postgres(t)
+	var url string
+	for _, d := range testenv.Dialects(t) {
+		if d.Name == dialect {
+			url = d.URL(t)
+		}
+	}
 	ctx := context.Background()
 	d, err := db.Open(ctx, url)
 	if err != nil {
@@ -67,11 +75,31 @@ func newConnLost(t *testing.T) *connLost {
 	if _, err := migrate.Up(ctx, d, []string{"poller"}); err != nil {
 		t.Fatal(err)
 	}
-	mustExec(t, d.DB, `CREATE TABLE widgets (id BIGINT PRIMARY KEY, name TEXT, updated_at TIMESTAMP NOT NULL)`)
-	mustExec(t, d.DB, `INSERT INTO widgets SELECT i, 'w' || i, (now() AT TIME ZONE 'UTC') - interval '1 hour' + i * interval '1 second' FROM generate_series(1, 5) i`)
 	brokers := testenv.Brokers(t, 1, "widgets")
-	// trust auth ignores the password: it is there to check redaction
-	pwURL := strings.Replace(url, "postgres://postgres@", "postgres://postgres:s3cretpw@", 1)
+	var pwURL string
+	switch dialect {
+	case "postgres":
+		mustExec(t, d.DB, `CREATE TABLE widgets (id BIGINT PRIMARY KEY, name TEXT, updated_at TIMESTAMP NOT NULL)`)
+		mustExec(t, d.DB, `INSERT INTO widgets SELECT i, 'w' || i, (now() AT TIME ZONE 'UTC') - interval '1 hour' + i * interval '1 second' FROM generate_series(1, 5) i`)
+		// trust auth ignores the password: it is there to check redaction
+		pwURL = strings.Replace(url, "postgres://postgres@", "postgres://postgres:s3cretpw@", 1)
+	case "mysql":
+		mustExec(t, d.DB, `CREATE TABLE widgets (id BIGINT PRIMARY KEY, name VARCHAR(50), updated_at DATETIME NOT NULL)`)
+		for i := 1; i <= 5; i++ {
+			mustExec(t, d.DB, fmt.Sprintf(`INSERT INTO widgets VALUES (%d, 'w%d', UTC_TIMESTAMP() - INTERVAL 1 HOUR + INTERVAL %d SECOND)`, i, i, i))
+		}
+		// a user with a password (and PROCESS, for the late-commit guard)
+		var name string
+		if err := d.QueryRowContext(ctx, "SELECT DATABASE()").Scan(&name); err != nil {
+			t.Fatal(err)
+		}
+		user := "poller_" + name
+		mustExec(t, d.DB, "CREATE USER '"+user+"'@'%' IDENTIFIED BY 's3cretpw'")
+		t.Cleanup(func() { _, _ = d.ExecContext(ctx, "DROP USER '"+user+"'@'%'") })
+		mustExec(t, d.DB, "GRANT ALL ON `"+name+"`.* TO '"+user+"'@'%'")
+		mustExec(t, d.DB, "GRANT PROCESS ON *.* TO '"+user+"'@'%'")
+		pwURL = strings.Replace(url, "mysql://root@", "mysql://"+user+":s3cretpw@", 1)
+	}
 	cfgPath := filepath.Join(t.TempDir(), "deimos.yaml")
 	cfg := fmt.Sprintf(`kafka: {brokers: [%s]}
 schema: {backend: json}
@@ -93,6 +121,7 @@ pollers:
 		t.Fatalf("reset: %v: %s", err, out)
 	}
 
+	pidQuery := map[string]string{"postgres": "SELECT pg_backend_pid()", "mysql": "SELECT CONNECTION_ID()"}[dialect]
 	conn := func() (*sql.Conn, int) {
 		c, err := d.Conn(ctx)
 		if err != nil {
@@ -100,14 +129,14 @@ pollers:
 		}
 		t.Cleanup(func() { c.Close() })
 		var pid int
-		if err := c.QueryRowContext(ctx, "SELECT pg_backend_pid()").Scan(&pid); err != nil {
+		if err := c.QueryRowContext(ctx, pidQuery).Scan(&pid); err != nil {
 			t.Fatal(err)
 		}
 		return c, pid
 	}
 	rowLock, rowPid := conn()
 	tableLock, tablePid := conn()
-	return &connLost{t: t, ctx: ctx, d: d, url: url, brokers: brokers, run: run, rowLock: rowLock, tableLock: tableLock, rowPid: rowPid, tablePid: tablePid}
+	return &connLost{t: t, dialect: dialect, ctx: ctx, d: d, url: url, brokers: brokers, run: run, rowLock: rowLock, tableLock: tableLock, rowPid: rowPid, tablePid: tablePid}
 }
 
 func (c *connLost) exec(conn *sql.Conn, q string) {
@@ -117,25 +146,88 @@ func (c *connLost) exec(conn *sql.Conn, q string) {
 	}
 }
 
-// waiting is the pid of a backend other than the test's waiting on a lock
-// while running a statement matching like (0: none).
+// lockRow takes a row lock on the poller's deimos_poll_info row.
+func (c *connLost) lockRow() {
+	c.exec(c.rowLock, "BEGIN")
+	c.exec(c.rowLock, "SELECT * FROM deimos_poll_info WHERE producer = 'WidgetProducer' FOR UPDATE")
+}
+
+// lockTable locks widgets against every read; unlockTable releases it.
+func (c *connLost) lockTable() {
+	if c.dialect == "mysql" {
+		c.exec(c.tableLock, "LOCK TABLES widgets WRITE")
+		return
+	}
+	c.exec(c.tableLock, "BEGIN")
+	c.exec(c.tableLock, "LOCK TABLE widgets IN ACCESS EXCLUSIVE MODE")
+}
+
+func (c *connLost) unlockTable() {
+	if c.dialect == "mysql" {
+		c.exec(c.tableLock, "UNLOCK TABLES")
+		return
+	}
+	c.exec(c.tableLock, "ROLLBACK")
+}
+
+// waiting is the id of a connection other than the test's that runs a
+// statement matching like while the test holds the lock it needs (0: none).
+// PostgreSQL shows the lock wait itself; on MySQL a statement that cannot
+// finish while the lock is held is seen running (processlist is read
+// directly, unlike innodb_trx, which is a cache).
 func (c *connLost) waiting(like string) int {
+	q := `SELECT pid FROM pg_stat_activity WHERE datname = current_database()
+ AND wait_event_type = 'Lock' AND pid NOT IN ($1, $2) AND query LIKE $3`
+	if c.dialect == "mysql" {
+		// (not this query itself, whose text holds the pattern)
+		q = `SELECT id FROM information_schema.processlist WHERE db = DATABASE() AND id NOT IN (?, ?, CONNECTION_ID()) AND info LIKE ? LIMIT 1`
+	}
 	var pid int
-	err := c.d.QueryRowContext(c.ctx, `SELECT pid FROM pg_stat_activity WHERE datname = current_database()
- AND wait_event_type = 'Lock' AND pid NOT IN ($1, $2) AND query LIKE $3`, c.rowPid, c.tablePid, like).Scan(&pid)
+	err := c.d.QueryRowContext(c.ctx, q, c.rowPid, c.tablePid, like).Scan(&pid)
 	if err != nil && err != sql.ErrNoRows {
 		c.t.Fatal(err)
 	}
 	return pid
 }
 
-// terminate ends every client backend of the database but conn's.
+// terminate ends every client connection to the database but conn's and keep.
 func (c *connLost) terminate(conn *sql.Conn, keep int) {
 	c.t.Helper()
-	if _, err := conn.ExecContext(c.ctx, `SELECT pg_terminate_backend(pid) FROM pg_stat_activity
+	if c.dialect == "postgres" {
+		if _, err := conn.ExecContext(c.ctx, `SELECT pg_terminate_backend(pid) FROM pg_stat_activity
  WHERE datname = current_database() AND pid <> pg_backend_pid() AND pid <> $1 AND backend_type = 'client backend'`, keep); err != nil {
+			c.t.Fatal(err)
+		}
+		return
+	}
+	rows, err := conn.QueryContext(c.ctx, `SELECT id FROM information_schema.processlist WHERE db = DATABASE() AND id <> CONNECTION_ID() AND id <> ?`, keep)
+	if err != nil {
 		c.t.Fatal(err)
 	}
+	var ids []int64
+	for rows.Next() {
+		var id int64
+		if err := rows.Scan(&id); err != nil {
+			c.t.Fatal(err)
+		}
+		ids = append(ids, id)
+	}
+	rows.Close()
+	for _, id := range ids {
+		if _, err := conn.ExecContext(c.ctx, fmt.Sprintf("KILL CONNECTION %d", id)); err != nil && !strings.Contains(err.Error(), "Unknown thread") {
+			c.t.Fatal(err)
+		}
+	}
+}
+
+// lostSeen reports whether the poller's log shows the connection it lost:
+// PostgreSQL's admin_shutdown, or on MariaDB "Connection was killed" (1927)
+// or the driver's "invalid connection" for a socket the server closed.
+func (c *connLost) lostSeen(log string) bool {
+	if c.dialect == "mysql" {
+		return strings.Contains(log, "Error 1927") || strings.Contains(log, "invalid connection")
+	}
+	return strings.Contains(log, "57P01")
 }
 
 // reopen replaces the test's pool (its idle connections were terminated too).
@@ -204,9 +296,14 @@ func (c *connLost) start() (stderr *syncBuf, exited func() bool, wait func() int
 }
 
 func TestConnectionLostOnceExit3(t *testing.T) {
-	c := newConnLost(t)
-	c.exec(c.rowLock, "BEGIN")
-	c.exec(c.rowLock, "SELECT * FROM deimos_poll_info WHERE producer = 'WidgetProducer' FOR UPDATE")
+	for _, dialect := range []string{"postgres", "mysql"} {
+		t.Run(dialect, func(t *testing.T) { connectionLostOnceExit3(t, dialect) })
+	}
+}
+
+func connectionLostOnceExit3(t *testing.T, dialect string) {
+	c := newConnLost(t, dialect)
+	c.lockRow()
 	stderr, exited, wait := c.start()
 	waitFor(t, "the poller's cursor save to wait on the row lock", 30*time.Second, func() bool {
 		if exited() {
@@ -214,8 +311,7 @@ func TestConnectionLostOnceExit3(t *testing.T) {
 		}
 		return c.waiting("UPDATE%deimos_poll_info%") != 0
 	})
-	c.exec(c.tableLock, "BEGIN")
-	c.exec(c.tableLock, "LOCK TABLE widgets IN ACCESS EXCLUSIVE MODE")
+	c.lockTable()
 	c.exec(c.rowLock, "COMMIT")
 	waitFor(t, "the poller's next SELECT to wait on the table lock", 30*time.Second, func() bool {
 		if exited() {
@@ -225,7 +321,7 @@ func TestConnectionLostOnceExit3(t *testing.T) {
 	})
 	c.terminate(c.tableLock, c.tablePid)
 	code := wait()
-	c.exec(c.tableLock, "ROLLBACK")
+	c.unlockTable()
 	out := stderr.String()
 	var errLines []string
 	for _, l := range strings.Split(strings.TrimSpace(out), "\n") {
@@ -256,9 +352,14 @@ func TestConnectionLostOnceExit3(t *testing.T) {
 // connection (retries: 1), the batch is not sent again, the run exits 0 and
 // the topic holds every row exactly once.
 func TestConnectionLostDuringCursorSaveRecovers(t *testing.T) {
-	c := newConnLost(t)
-	c.exec(c.rowLock, "BEGIN")
-	c.exec(c.rowLock, "SELECT * FROM deimos_poll_info WHERE producer = 'WidgetProducer' FOR UPDATE")
+	for _, dialect := range []string{"postgres", "mysql"} {
+		t.Run(dialect, func(t *testing.T) { connectionLostDuringCursorSaveRecovers(t, dialect) })
+	}
+}
+
+func connectionLostDuringCursorSaveRecovers(t *testing.T, dialect string) {
+	c := newConnLost(t, dialect)
+	c.lockRow()
 	stderr, exited, wait := c.start()
 	waitFor(t, "the poller's cursor save to wait on the row lock", 30*time.Second, func() bool {
 		if exited() {
@@ -271,7 +372,7 @@ func TestConnectionLostDuringCursorSaveRecovers(t *testing.T) {
 	if code := wait(); code != 0 {
 		t.Fatalf("exit %d, want 0 (recovered); stderr:\n%s", code, stderr.String())
 	}
-	if !strings.Contains(stderr.String(), "57P01") {
+	if !c.lostSeen(stderr.String()) {
 		t.Fatalf("the lost connection was not seen: %s", stderr.String())
 	}
 	c.reopen()

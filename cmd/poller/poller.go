@@ -35,7 +35,6 @@ Deimos does, so it can take over from (or hand back to) rake deimos:db_poller.`,
 type runOpts struct {
 	once        bool
 	metricsAddr string
-	summary     cmdutil.SummaryFlags
 }
 
 func newRunCmd(f *cmdutil.Factory) *cobra.Command {
@@ -51,16 +50,9 @@ With --once each poller runs until it has caught up, then the command exits.`,
 
   # one catch-up pass of one poller (cron-friendly)
   deimos poller run --once WidgetProducer`,
-		RunE: func(cmd *cobra.Command, args []string) error {
-			if err := o.summary.Validate(); err != nil {
-				return err
-			}
-			sum := cmdutil.NewSummary("poller run")
-			return f.FinishSummary(o.summary, sum, run(cmd, f, o, args, sum))
-		},
+		RunE: func(cmd *cobra.Command, args []string) error { return run(cmd, f, o, args) },
 	}
 	c.Flags().BoolVar(&o.once, "once", false, "run each poller until caught up, then exit")
-	cmdutil.AddSummaryFlags(c, &o.summary)
 	c.Flags().StringVar(&o.metricsAddr, "metrics-addr", "", "serve /metrics, /healthz, /readyz and /status on ADDR (e.g. :9394; same as --http-addr)")
 	c.Flags().StringVar(&o.metricsAddr, "http-addr", "", "serve /metrics, /healthz, /readyz and /status on ADDR (same as --metrics-addr)")
 	return c
@@ -98,10 +90,7 @@ func selected(cfg *config.Config, names []string) ([]poller.Settings, error) {
 	return out, nil
 }
 
-func run(cmd *cobra.Command, f *cmdutil.Factory, o *runOpts, names []string, summary *cmdutil.Summary) error {
-	if o.summary.Enabled() && !o.once {
-		return errs.Usagef("--summary applies to --once runs: add --once")
-	}
+func run(cmd *cobra.Command, f *cmdutil.Factory, o *runOpts, names []string) error {
 	cfg, err := f.Config()
 	if err != nil {
 		return err
@@ -116,11 +105,6 @@ func run(cmd *cobra.Command, f *cmdutil.Factory, o *runOpts, names []string, sum
 
 	svc := f.NewService(cfg, log)
 	js := JobSettings{Once: o.once, Log: log}
-	if o.summary.Enabled() {
-		runs := newRunTally(pollers)
-		js.OnRun = runs.add
-		defer runs.into(summary)
-	}
 	if o.metricsAddr != "" {
 		js.Metrics = svc.Registerer
 	}
@@ -159,7 +143,7 @@ func newStatusCmd(f *cmdutil.Factory) *cobra.Command {
 			if o.output != "table" && o.output != "json" {
 				return errs.Usagef("--output: %q is not table or json", o.output)
 			}
-			d, err := cmdutil.OpenDB(cmd.Context(), cfg)
+			d, err := cmdutil.OpenDBWithMySQL(cmd.Context(), cfg)
 			if err != nil {
 				return err
 			}
@@ -249,7 +233,7 @@ Stop running pollers first: a running poller would overwrite the cursor.`,
 			if err != nil {
 				return errs.Usagef("--to: %w", err)
 			}
-			d, err := cmdutil.OpenDB(cmd.Context(), cfg)
+			d, err := cmdutil.OpenDBWithMySQL(cmd.Context(), cfg)
 			if err != nil {
 				return err
 			}

@@ -26,10 +26,25 @@ func TestMain(m *testing.M) { testenv.Main(m) }
 
 // Rows keep being inserted (some in slow multi-row transactions) while the
 // real binary polls; it is SIGKILLed mid-way and restarted. Every row must
-// reach the topic (at least once: a killed batch may be sent again).
+// reach the topic (at least once: a killed batch may be sent again). On
+// MariaDB the timestamps are whole seconds (datetime), so rows tie.
 func TestSigkillRestartNoRowMissed(t *testing.T) {
+	for _, c := range []struct{ dialect, create, stamp string }{
+		{"postgres", `CREATE TABLE widgets (id BIGSERIAL PRIMARY KEY, name TEXT, updated_at TIMESTAMP NOT NULL)`, "now() AT TIME ZONE 'UTC'"},
+		{"mysql", "CREATE TABLE widgets (id BIGINT AUTO_INCREMENT PRIMARY KEY, name VARCHAR(50), updated_at DATETIME NOT NULL)", "UTC_TIMESTAMP()"},
+	} {
+		t.Run(c.dialect, func(t *testing.T) { sigkillRestartNoRowMissed(t, c.dialect, c.create, c.stamp) })
+	}
+}
+
+func sigkillRestartNoRowMissed(t *testing.T, dialect, create, stamp string) {
 	bin := testenv.Binary(t)
-	url := testenv.Postgres(t)
+	var url string
+	for _, d := range testenv.Dialects(t) {
+		if d.Name == dialect {
+			url = d.URL(t)
+		}
+	}
 	ctx := context.Background()
 	d, err := db.Open(ctx, url)
 	if err != nil {
@@ -39,9 +54,10 @@ func TestSigkillRestartNoRowMissed(t *testing.T) {
 	if _, err := migrate.Up(ctx, d, []string{"poller"}); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := d.Exec(`CREATE TABLE widgets (id BIGSERIAL PRIMARY KEY, name TEXT, updated_at TIMESTAMP NOT NULL DEFAULT (now() AT TIME ZONE 'UTC'))`); err != nil {
+	if _, err := d.Exec(create); err != nil {
 		t.Fatal(err)
 	}
+	insert := d.Rebind("INSERT INTO widgets (name, updated_at) VALUES (?, " + stamp + ")")
 	brokers := testenv.Brokers(t, 3, "widgets")
 	dir := t.TempDir()
 	cfgPath := filepath.Join(dir, "deimos.yaml")
@@ -88,7 +104,7 @@ pollers:
 					return
 				}
 				for j := 0; j < 3; j++ {
-					if _, err := tx.Exec("INSERT INTO widgets (name, updated_at) VALUES ($1, now() AT TIME ZONE 'UTC')", fmt.Sprintf("tx%d-%d", i, j)); err != nil {
+					if _, err := tx.Exec(insert, fmt.Sprintf("tx%d-%d", i, j)); err != nil {
 						t.Error(err)
 					}
 					time.Sleep(30 * time.Millisecond)
@@ -101,7 +117,7 @@ pollers:
 				mu.Unlock()
 				continue
 			}
-			if _, err := d.Exec("INSERT INTO widgets (name) VALUES ($1)", fmt.Sprintf("r%d", i)); err != nil {
+			if _, err := d.Exec(insert, fmt.Sprintf("r%d", i)); err != nil {
 				t.Error(err)
 				return
 			}
@@ -169,14 +185,18 @@ pollers:
 	t.Logf("%d rows, all published across a SIGKILL", n)
 }
 
-// poller status, reset and usage errors through the real binary (SQLite).
+// poller status, reset and usage errors through the real binary, on each database.
 func TestStatusResetAndErrors(t *testing.T) {
+	for _, dl := range testenv.Dialects(t) {
+		t.Run(dl.Name, func(t *testing.T) { statusResetAndErrors(t, dl.Name, dl.URL(t)) })
+	}
+}
+
+func statusResetAndErrors(t *testing.T, dialect, url string) {
 	bin := testenv.Binary(t)
 	dir := t.TempDir()
-	dbPath := filepath.Join(dir, "t.db")
-	url := "sqlite:" + dbPath
 	ctx := context.Background()
-	d, err := db.OpenOrCreate(ctx, url)
+	d, err := db.Open(ctx, url)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -184,7 +204,11 @@ func TestStatusResetAndErrors(t *testing.T) {
 	if _, err := migrate.Up(ctx, d, []string{"poller", "outbox"}); err != nil {
 		t.Fatal(err)
 	}
-	mustExec(t, d.DB, `CREATE TABLE widgets (id INTEGER PRIMARY KEY, name TEXT, updated_at DATETIME)`)
+	ts := "DATETIME"
+	if dialect == "postgres" {
+		ts = "TIMESTAMP"
+	}
+	mustExec(t, d.DB, `CREATE TABLE widgets (id INTEGER PRIMARY KEY, name VARCHAR(50), updated_at `+ts+`)`)
 	mustExec(t, d.DB, `INSERT INTO widgets VALUES (1, 'a', '2024-01-01 00:00:00.000000'), (2, 'b', '2024-01-02 00:00:00.000000')`)
 	cfgPath := filepath.Join(dir, "deimos.yaml")
 	write := func(table, extra string) {

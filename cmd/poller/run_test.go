@@ -171,30 +171,31 @@ func TestDeadDatabase(t *testing.T) {
 	bin := testenv.Binary(t)
 	dir := t.TempDir()
 	cfgPath := filepath.Join(dir, "deimos.yaml")
-	cfg := `schema: {backend: json}
-database: {url: "postgres://app:s3cretpw@127.0.0.1:1/app?sslmode=disable"}
+	for _, url := range []string{"postgres://app:s3cretpw@127.0.0.1:1/app?sslmode=disable", "mysql://app:s3cretpw@127.0.0.1:1/app?timeout=2s"} {
+		cfg := `schema: {backend: json}
+database: {url: "` + url + `"}
 topics:
   - {name: widgets, key_config: {field: id}}
 pollers:
   - {name: A, table: widgets, topic: widgets, backend: outbox}
 `
-	if err := os.WriteFile(cfgPath, []byte(cfg), 0o600); err != nil {
-		t.Fatal(err)
+		if err := os.WriteFile(cfgPath, []byte(cfg), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		for _, args := range [][]string{{"poller", "run", "--once"}, {"poller", "status"}, {"poller", "reset", "A"}} {
+			cmd := exec.Command(bin, append([]string{"--config", cfgPath}, args...)...)
+			cmd.Env = append(os.Environ(), "DEIMOS_CONFIG=")
+			out, err := cmd.CombinedOutput()
+			code := -1
+			if ee, ok := err.(*exec.ExitError); ok {
+				code = ee.ExitCode()
+			}
+			if code != 3 || strings.Contains(string(out), "s3cretpw") || !strings.Contains(string(out), "database") {
+				t.Fatalf("%s %v: exit %d, output %q", url[:5], args, code, out)
+			}
+			if n := strings.Count(strings.TrimSpace(string(out)), "\n"); n > 0 {
+				t.Errorf("%s %v: %d lines: %s", url[:5], args, n+1, out)
+			}
+		}
 	}
-	for _, args := range [][]string{{"poller", "run", "--once"}, {"poller", "status"}, {"poller", "reset", "A"}} {
-		cmd := exec.Command(bin, append([]string{"--config", cfgPath}, args...)...)
-		cmd.Env = append(os.Environ(), "DEIMOS_CONFIG=")
-		out, err := cmd.CombinedOutput()
-		code := -1
-		if ee, ok := err.(*exec.ExitError); ok {
-			code = ee.ExitCode()
-		}
-		if code != 3 || strings.Contains(string(out), "s3cretpw") || !strings.Contains(string(out), "database") {
-			t.Fatalf("%v: exit %d, output %q", args, code, out)
-		}
-		if n := strings.Count(strings.TrimSpace(string(out)), "\n"); n > 0 {
-			t.Errorf("%v: %d lines: %s", args, n+1, out)
-		}
-	}
-
 }

@@ -23,7 +23,6 @@ import (
 )
 
 type options struct {
-	summary                            cmdutil.SummaryFlags
 	cpuProfile                         string
 	topic, key, keyDelim, file, input  string
 	headers                            []string
@@ -78,11 +77,7 @@ Deimos) to send.`,
   deimos produce -t widgets -f rows.jsonl --dry-run`,
 		Args: cobra.NoArgs,
 		RunE: func(c *cobra.Command, _ []string) error {
-			if err := o.summary.Validate(); err != nil {
-				return err
-			}
-			sum := cmdutil.NewSummary("produce")
-			return f.FinishSummary(o.summary, sum, run(c, f, o, sum))
+			return run(c, f, o)
 		},
 	}
 	fl := c.Flags()
@@ -112,7 +107,6 @@ Deimos) to send.`,
 	fl.DurationVar(&o.timeout, "timeout", 30*time.Second, "give up on an unreachable broker or undeliverable message after this long")
 	fl.BoolVarP(&o.quiet, "quiet", "q", false, "no summary line")
 	fl.BoolVar(&o.keepGoing, "keep-going", false, "skip (and report) input lines that cannot be encoded, send the rest; exit 1 at the end if any were skipped")
-	cmdutil.AddSummaryFlags(c, &o.summary)
 	cmdutil.AddProfileFlag(fl, &o.cpuProfile)
 	// Hidden, for tests: the progress bar's size threshold, so a test under a
 	// pseudo-terminal need not write megabytes (cmd/produce progress_test.go).
@@ -125,7 +119,7 @@ func unescape(s string) string {
 	return strings.NewReplacer(`\t`, "\t", `\n`, "\n", `\r`, "\r", `\\`, `\`).Replace(s)
 }
 
-func run(c *cobra.Command, f *cmdutil.Factory, o *options, summary *cmdutil.Summary) error {
+func run(c *cobra.Command, f *cmdutil.Factory, o *options) error {
 	cmdutil.TuneGC()
 	stopProfile, err := cmdutil.StartProfile(o.cpuProfile)
 	if err != nil {
@@ -142,10 +136,7 @@ func run(c *cobra.Command, f *cmdutil.Factory, o *options, summary *cmdutil.Summ
 	po := produce.Options{Topic: o.topic, Input: o.input, KeyDelim: unescape(o.keyDelim), Partition: o.partition,
 		TombstoneEmpty: o.tombstone, IgnorePartition: o.ignorePartition, KeepGoing: o.keepGoing}
 	if o.keepGoing {
-		po.OnBadLine = func(e *produce.InputError) {
-			fmt.Fprintln(f.IO.ErrOut, f.Redact(e.Error()))
-			summary.Skip(map[string]any{"line": e.Line, "error": f.Redact(e.Err.Error())})
-		}
+		po.OnBadLine = func(e *produce.InputError) { fmt.Fprintln(f.IO.ErrOut, f.Redact(e.Error())) }
 	}
 	switch o.input {
 	case "auto", "json", "envelope":
@@ -243,9 +234,9 @@ func run(c *cobra.Command, f *cmdutil.Factory, o *options, summary *cmdutil.Summ
 	var kcl *kgo.Client
 	switch {
 	case o.dryRun:
-		counts := newDryRunCounts(ctx, cfg)
-		defer counts.Close()
-		sink = &produce.DryRunSink{W: f.IO.Out, Partitioner: partitioner, Counts: counts.Count}
+		ds := &produce.DryRunSink{W: f.IO.Out, Partitioner: partitioner}
+		ds.Counts = dryRunCounts(ctx, cfg)
+		sink = ds
 	case backend == "outbox":
 		d, err := cmdutil.OpenDBWithMySQL(ctx, cfg)
 		if err != nil {
@@ -284,13 +275,7 @@ func run(c *cobra.Command, f *cmdutil.Factory, o *options, summary *cmdutil.Summ
 	el := time.Since(start)
 	for _, fl := range res.Failures {
 		fmt.Fprintf(f.IO.ErrOut, "line %d: not delivered: %v\n", fl.Line, fl.Err)
-		summary.Error(fmt.Sprintf("line %d: not delivered: %v", fl.Line, fl.Err))
 	}
-	summary.Set("messages", res.Messages)
-	summary.Set("bytes", res.Bytes)
-	summary.Set("failed", res.Failed)
-	summary.Set("bad_lines", res.BadLines)
-	summary.Details = map[string]any{"backend": backend, "dry_run": o.dryRun, "topic": o.topic}
 	if !o.quiet {
 		verb := "produced"
 		switch {
@@ -357,59 +342,41 @@ func newProducer(cfg *config.Config, o *options, partitioner string) (*kgo.Clien
 }
 
 // dryRunCounts looks partition counts up when a broker answers quickly;
-// otherwise partitions are printed as null. Its client is made on first use
-// and closed by Close.
-type dryRunCounts struct {
-	ctx    context.Context
-	cfg    *config.Config
-	mu     sync.Mutex
-	counts map[string]int
-	cl     *kgo.Client
-	failed bool
-}
-
-func newDryRunCounts(ctx context.Context, cfg *config.Config) *dryRunCounts {
-	return &dryRunCounts{ctx: ctx, cfg: cfg, counts: map[string]int{}}
-}
-
-// Count is the topic's partition count, -1 when unknown.
-func (d *dryRunCounts) Count(topic string) int {
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	if n, ok := d.counts[topic]; ok {
-		return n
-	}
-	if d.failed {
-		return -1
-	}
-	if d.cl == nil {
-		var err error
-		if d.cl, err = kafkaclient.NewClient(d.cfg.Kafka); err != nil {
-			d.failed = true
+// otherwise partitions are printed as null.
+func dryRunCounts(ctx context.Context, cfg *config.Config) func(string) int {
+	var mu sync.Mutex
+	counts := map[string]int{}
+	var cl *kgo.Client
+	failed := false
+	return func(topic string) int {
+		mu.Lock()
+		defer mu.Unlock()
+		if n, ok := counts[topic]; ok {
+			return n
+		}
+		if failed {
 			return -1
 		}
-	}
-	cctx, cancel := context.WithTimeout(d.ctx, 3*time.Second)
-	defer cancel()
-	m, err := kafkaclient.PartitionCounts(cctx, d.cl, topic)
-	if err != nil {
-		d.failed = true
-		return -1
-	}
-	n, ok := m[topic]
-	if !ok {
-		n = -1
-	}
-	d.counts[topic] = n
-	return n
-}
-
-// Close closes the client, if one was made.
-func (d *dryRunCounts) Close() {
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	if d.cl != nil {
-		d.cl.Close()
+		if cl == nil {
+			var err error
+			if cl, err = kafkaclient.NewClient(cfg.Kafka); err != nil {
+				failed = true
+				return -1
+			}
+		}
+		cctx, cancel := context.WithTimeout(ctx, 3*time.Second)
+		defer cancel()
+		m, err := kafkaclient.PartitionCounts(cctx, cl, topic)
+		if err != nil {
+			failed = true
+			return -1
+		}
+		n, ok := m[topic]
+		if !ok {
+			n = -1
+		}
+		counts[topic] = n
+		return n
 	}
 }
 

@@ -44,6 +44,12 @@ var (
 // that passes here is also accepted by MySQL 8 in its default mode.
 const MariaDBSQLMode = "ONLY_FULL_GROUP_BY,STRICT_TRANS_TABLES,NO_ZERO_IN_DATE,NO_ZERO_DATE,ERROR_FOR_DIVISION_BY_ZERO,NO_ENGINE_SUBSTITUTION"
 
+// MariaDBSystemTZ is the test server's system time zone (TZ): US Eastern
+// time, UTC-5 or UTC-4 in summer. deimos's own sessions run in UTC
+// (time_zone '+00:00'); the server's clock functions in the SYSTEM zone
+// are not.
+const MariaDBSystemTZ = "EST5EDT,M3.2.0,M11.1.0"
+
 // MariaDB returns the URL (mysql://root@127.0.0.1:PORT/NAME) of a fresh,
 // empty database on the shared throwaway MariaDB server, started on first
 // use. The database is dropped when the test ends. The package's TestMain
@@ -200,6 +206,11 @@ func (s *mdbServer) start(bin, data string) error {
 		"--character-set-server=utf8mb4", "--collation-server=utf8mb4_general_ci",
 		"--sql-mode="+MariaDBSQLMode)
 	s.cmd.Dir = s.dir
+	// The server's system time zone is not UTC, as on many real servers:
+	// what MySQL reports in it (information_schema.innodb_trx.trx_started,
+	// for the poller's late-commit guard) must be converted, and a test
+	// notices when it is not. A POSIX rule, so no zoneinfo file is needed.
+	s.cmd.Env = append(os.Environ(), "TZ="+MariaDBSystemTZ)
 	s.cmd.SysProcAttr = &syscall.SysProcAttr{Credential: s.cred, Pdeathsig: syscall.SIGKILL, Setpgid: true}
 	if err := s.cmd.Start(); err != nil {
 		return err

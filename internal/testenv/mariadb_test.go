@@ -56,6 +56,10 @@ func TestMariaDB(t *testing.T) {
 	if err := d.QueryRow("SELECT @@GLOBAL.sql_mode").Scan(&mode); err != nil || mode != MariaDBSQLMode {
 		t.Fatalf("sql_mode %q, want %q (%v)", mode, MariaDBSQLMode, err)
 	}
+	var zone string
+	if err := d.QueryRow("SELECT @@system_time_zone").Scan(&zone); err != nil || (zone != "EST" && zone != "EDT") {
+		t.Fatalf("system time zone %q, want US Eastern (%s) (%v)", zone, MariaDBSystemTZ, err)
+	}
 	if os.Geteuid() == 0 {
 		st, err := os.ReadFile("/proc/" + strconv.Itoa(mdbSrv.cmd.Process.Pid) + "/status")
 		if err != nil {

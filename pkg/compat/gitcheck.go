@@ -20,7 +20,7 @@ import (
 // parsed once per side (avroLib), files are checked on every core, and a
 // file whose bytes and references are the same on both sides is parsed on
 // one side only. The verdicts are those of checking each file on its own
-// with every other file as a reference (legacyCheckGitShow in the tests).
+// with every other file as a reference (legacyCheckGit in the tests).
 type gitRun struct {
 	g     Git
 	tree  *gitTree
@@ -103,13 +103,24 @@ func checkGitFiles(tree *gitTree, g Git, mode Mode, typ Type, present, deleted [
 	}
 	r.buildAvroLibs(avroDirList)
 
-	var todo []*gitFile
+	var wg sync.WaitGroup
+	work := make(chan *gitFile)
+	for w := 0; w < runtime.GOMAXPROCS(0); w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for gf := range work {
+				r.checkFile(gf)
+			}
+		}()
+	}
 	for _, gf := range files {
 		if !gf.isNew && gf.err == nil {
-			todo = append(todo, gf)
+			work <- gf
 		}
 	}
-	parallel(len(todo), runtime.GOMAXPROCS(0), func(i int) { r.checkFile(todo[i]) })
+	close(work)
+	wg.Wait()
 
 	// The first file in order that cannot be read or checked stops the
 	// run, as in the legacy loop.

@@ -5,27 +5,67 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"os"
 	"path/filepath"
 	"strings"
+
+	"github.com/deimos-cli/deimos/pkg/errs"
 )
 
-// legacyCheckGitShow is CheckGit as it was before it read the ref with one
-// git process and shared parsed schemas between files: every file checked
-// on its own, with every other file as a reference. The tests hold the fast
+// legacyCheckGit is CheckGit as it was before it read the ref with one git
+// process and shared parsed schemas between files: every file checked on
+// its own, with every other file as a reference. The tests hold the fast
 // path to its verdicts.
 // Avro files may reference named types defined in the other given files
 // (read from the same side); protobuf imports resolve on the same side too.
-// It reads the ref through show (tests comparing many runs on one
-// repository share one memoized git show).
+func legacyCheckGit(ctx context.Context, g Git, mode Mode, typ Type, paths []string, opts LoadOptions) ([]GitCheck, error) {
+	return legacyCheckGitShow(ctx, g, g.Show, mode, typ, paths, opts)
+}
+
+// legacyCheckGitShow is legacyCheckGit reading the ref through show (tests
+// comparing many runs on one repository share one memoized git show).
 func legacyCheckGitShow(ctx context.Context, g Git, show func(context.Context, string) ([]byte, error), mode Mode, typ Type, paths []string, opts LoadOptions) ([]GitCheck, error) {
 	if err := g.Verify(ctx); err != nil {
 		return nil, err
 	}
-	present, deleted, err := gitInputs(ctx, g, paths)
-	if err != nil {
-		return nil, err
+	var present []string
+	var deleted []string
+	for _, p := range paths {
+		var onDisk []string
+		if _, statErr := os.Stat(p); statErr == nil {
+			var err error
+			if onDisk, err = ExpandPaths([]string{p}); err != nil {
+				return nil, err
+			}
+		}
+		atRef, err := g.SchemaFilesAt(ctx, p)
+		if err != nil {
+			return nil, err
+		}
+		if onDisk == nil && len(atRef) == 0 {
+			return nil, errs.Usagef("%s: no such file or directory (neither in the working tree nor at %s)", p, g.Ref)
+		}
+		have := map[string]bool{}
+		for _, f := range onDisk {
+			have[filepath.Clean(f)] = true
+		}
+		for _, f := range atRef {
+			if !have[filepath.Clean(f)] {
+				st := f
+				if !filepath.IsAbs(st) && g.Dir != "" {
+					st = filepath.Join(g.Dir, st)
+				}
+				if _, err := os.Stat(st); err != nil {
+					deleted = append(deleted, f)
+				}
+			}
+		}
+		present = append(present, onDisk...)
 	}
 	files := present
+	if len(files) == 0 && len(deleted) == 0 {
+		return nil, errs.Usagef("no .avsc, .proto or .json files in %s", strings.Join(paths, ", "))
+	}
 	oldCache := map[string][]byte{}
 	oldRead := func(p string) ([]byte, error) {
 		if b, ok := oldCache[p]; ok {

@@ -22,6 +22,7 @@ import (
 //	unique     CONSTRAINT_UNIQUE, _PK   23505                       1062, 1586, 1022
 //	row        CONSTRAINT, MISMATCH,    classes 22 and 23           1048, 1264, 1366, 1406, 1452,
 //	           TOOBIG                                               3819, 4025, …
+//	privilege  -                        42501                       1044, 1142, 1143, 1227
 //
 // plus, for every driver, the network and database/sql errors in connClass.
 
@@ -29,10 +30,11 @@ import (
 type class uint8
 
 const (
-	classConn     class = 1 << iota // the connection failed or was lost
-	classDeadlock                   // the transaction lost a lock race: run it again
-	classUnique                     // a unique index or primary key refused a row
-	classRow                        // one row's own data was refused
+	classConn      class = 1 << iota // the connection failed or was lost
+	classDeadlock                    // the transaction lost a lock race: run it again
+	classUnique                      // a unique index or primary key refused a row
+	classRow                         // one row's own data was refused
+	classPrivilege                   // the user lacks a privilege the statement needs
 )
 
 func classify(err error) class {
@@ -68,6 +70,11 @@ func IsUniqueViolation(err error) bool { return classify(err)&classUnique != 0 }
 // the table, the statement or the connection: a constraint the row breaks
 // or a value the column cannot hold. Writing the other rows may still work.
 func IsRowError(err error) bool { return classify(err)&classRow != 0 }
+
+// IsPrivilegeError reports a statement refused because the database user
+// lacks a privilege it needs (MySQL's PROCESS for information_schema.innodb_trx,
+// say). Running it again will not help; granting the privilege will.
+func IsPrivilegeError(err error) bool { return classify(err)&classPrivilege != 0 }
 
 // connClass covers what any driver returns when the connection is gone:
 // network errors (refused, reset, timed out), EOF in the middle of a reply,

@@ -57,6 +57,11 @@ func mysqlNumberClass(n uint16) class {
 		3819, // MySQL ER_CHECK_CONSTRAINT_VIOLATED
 		4025: // MariaDB ER_CONSTRAINT_FAILED (CHECK, JSON_VALID of a json column)
 		return classRow
+	case 1044, // ER_DBACCESS_DENIED_ERROR
+		1142, // ER_TABLEACCESS_DENIED_ERROR
+		1143, // ER_COLUMNACCESS_DENIED_ERROR
+		1227: // ER_SPECIFIC_ACCESS_DENIED_ERROR: needs PROCESS, SUPER, …
+		return classPrivilege
 	}
 	return 0
 }

@@ -41,6 +41,8 @@ func sqlstateClass(code string) class {
 	case strings.HasPrefix(code, "22"), // data exception: a value the column cannot hold
 		strings.HasPrefix(code, "23"): // integrity constraint violation
 		return classRow
+	case code == "42501": // insufficient_privilege
+		return classPrivilege
 	}
 	return 0
 }

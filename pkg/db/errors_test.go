@@ -19,13 +19,14 @@ import (
 func TestMain(m *testing.M) { testenv.Main(m) }
 
 // classes is what the five predicates answer for one error, as letters:
-// T transient, C connection, D deadlock, U unique violation, R row error.
+// T transient, C connection, D deadlock, U unique violation, R row error,
+// P privilege.
 func classes(err error) string {
 	var b strings.Builder
 	for _, p := range []struct {
 		l  string
 		is func(error) bool
-	}{{"T", IsTransient}, {"C", IsConnError}, {"D", IsDeadlock}, {"U", IsUniqueViolation}, {"R", IsRowError}} {
+	}{{"T", IsTransient}, {"C", IsConnError}, {"D", IsDeadlock}, {"U", IsUniqueViolation}, {"R", IsRowError}, {"P", IsPrivilegeError}} {
 		if p.is(err) {
 			b.WriteString(p.l)
 		}
@@ -226,6 +227,19 @@ func TestErrorClassesPostgres(t *testing.T) {
 			_, err := d.ExecContext(ctx, `INSERT INTO u VALUES (3, 'c', 'x')`)
 			return err
 		}},
+		{"permission denied (42501)", "P", func(t *testing.T) error {
+			mustExec(t, d, `CREATE ROLE no_select_u`)
+			t.Cleanup(func() { _, _ = d.ExecContext(ctx, `DROP ROLE no_select_u`) })
+			c, err := d.Conn(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer c.Close()
+			defer func() { _, _ = c.ExecContext(ctx, `RESET ROLE`) }()
+			mustExec(t, c, `SET ROLE no_select_u`)
+			_, err = c.ExecContext(ctx, `SELECT * FROM u`)
+			return err
+		}},
 		{"syntax", "", func(t *testing.T) error {
 			_, err := d.ExecContext(ctx, `SELEC 1`)
 			return err
@@ -338,6 +352,12 @@ func TestErrorClassesMySQL(t *testing.T) {
 		{"too long (1406)", "R", exec("INSERT INTO u (id, k, n) VALUES (3, 'cccccccccccc', 1)")},
 		{"incorrect value (1366)", "R", exec("INSERT INTO u (id, k, n) VALUES (3, 'c', 'x')")},
 		{"syntax (1064)", "", exec("SELEC 1")},
+		{"no PROCESS for innodb_trx (1227)", "P", func(t *testing.T) error {
+			return noPrivilegeUser(t, d, "SELECT COUNT(*) FROM information_schema.innodb_trx")
+		}},
+		{"no SELECT on the table (1142)", "P", func(t *testing.T) error {
+			return noPrivilegeUser(t, d, "SELECT * FROM u")
+		}},
 		{"no such table (1146)", "", exec("SELECT * FROM nope")},
 		{"deadlock (1213)", "TD", func(t *testing.T) error {
 			a, b := begin(t), begin(t)
@@ -444,4 +464,26 @@ func waitFor(t *testing.T, d *DB, countQuery string) {
 		time.Sleep(every)
 	}
 	t.Errorf("timed out waiting for: %s", countQuery)
+}
+
+// noPrivilegeUser runs q as a new MySQL user that has no privileges at all.
+func noPrivilegeUser(t *testing.T, d *DB, q string) error {
+	t.Helper()
+	ctx := context.Background()
+	var name string
+	if err := d.QueryRowContext(ctx, "SELECT DATABASE()").Scan(&name); err != nil {
+		t.Fatal(err)
+	}
+	u := "np_" + name
+	mustExec(t, d, "CREATE USER '"+u+"'@'%' IDENTIFIED BY 'pw'")
+	t.Cleanup(func() { _, _ = d.ExecContext(ctx, "DROP USER '"+u+"'@'%'") })
+	url := strings.Replace(testenv.MariaDBAdminURL(), "root@", u+":pw@", 1)
+	url = strings.Replace(url, "/mysql", "/information_schema", 1)
+	nd, err := Open(ctx, url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nd.Close()
+	_, err = nd.ExecContext(ctx, strings.Replace(q, " u", " `"+name+"`.u", 1))
+	return err
 }

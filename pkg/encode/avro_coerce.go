@@ -15,8 +15,7 @@ import (
 )
 
 // Natural JSON -> goavro native form (for the physical schema, logical
-// types converted here), with Deimos's coercion rules and our departure for
-// booleans (docs/deimos-compat.md §5.5).
+// types converted here), with the coercion rules of spec 4.5 and Part A.
 
 func found(v any) string {
 	switch x := v.(type) {

@@ -1,5 +1,5 @@
 // Package migrate creates and upgrades every table the tools use, exactly as
-// Deimos and phobos_db_checkpoint create theirs (docs/deimos-compat.md §1 and §8.1).
+// Deimos and phobos_db_checkpoint create theirs (spec section 1 and 7.1).
 //
 // Each migration creates one table (with its indexes) or adds one optional
 // column. Applied migrations are recorded in deimos_schema_migrations. A table
@@ -51,7 +51,7 @@ func all() []Migration {
 		// The headers of a dead-lettered message, so a requeue sends them again
 		// (JSON object text, as kafka_messages.headers).
 		{Name: "deadletter/deimos_dead_letters.headers", Group: "deadletter", Table: DeadLetters, Column: "headers", colTyp: tText},
-		// Ours (docs/deimos-compat.md §1.5): optional headers (JSON object text), nullable so Ruby writers ignore it.
+		// Part A: optional headers (JSON object text), nullable so Ruby writers ignore it.
 		{Name: "headers/kafka_messages.headers", Group: "headers", Table: KafkaMessages, Column: "headers", colTyp: tText},
 	}
 }
@@ -129,6 +129,20 @@ func ExpectedColumns(tableName string) []string {
 			out := []string{"id"}
 			for _, c := range m.tbl.Columns {
 				out = append(out, c.Name)
+			}
+			return out
+		}
+	}
+	return nil
+}
+
+// ExpectedIndexes returns the index names migrate creates for a table.
+func ExpectedIndexes(tableName string) []string {
+	for _, m := range all() {
+		if m.Column == "" && m.Table == tableName {
+			var out []string
+			for _, ix := range m.tbl.Indexes {
+				out = append(out, ix.Name)
 			}
 			return out
 		}

@@ -21,7 +21,7 @@ type TopicStatus struct {
 	OldestCreatedAt *time.Time `json:"oldest_created_at,omitempty"`
 	// OldestAgeSeconds is now - OldestCreatedAt (0 when nothing is pending).
 	OldestAgeSeconds float64 `json:"oldest_age_seconds"`
-	// MaxWaitSeconds is Deimos's pending_db_messages_max_wait (docs/deimos-compat.md §2.7).
+	// MaxWaitSeconds is Deimos's pending_db_messages_max_wait (spec 2.8).
 	MaxWaitSeconds  float64    `json:"max_wait_seconds"`
 	LockedBy        string     `json:"locked_by,omitempty"`
 	LockedAt        *time.Time `json:"locked_at,omitempty"`
@@ -207,9 +207,6 @@ func (r *Relay) refreshMetrics(ctx context.Context) {
 			r.opts.Logger.Warn("could not compute pending metrics", "error", err)
 		}
 		return
-	}
-	if r.opts.OnStatus != nil {
-		r.opts.OnStatus(sts)
 	}
 	m := r.opts.Metrics
 	for _, s := range sts {

@@ -67,57 +67,79 @@ func (e *env) outboxVersions() map[string]int {
 	return versions(ms)
 }
 
-// PostgreSQL timestamps stored with and without time zone (the session in a
-// non-UTC zone), Kafka and outbox backends: ties, updates, and a row committed
-// late by a long transaction are each published exactly once.
-func TestPostgresColumnTypesBackendsLateCommit(t *testing.T) {
-	for _, colType := range []string{"TIMESTAMP", "TIMESTAMPTZ"} {
+// Timestamps in each column type Rails and SQL writers use, Kafka and
+// outbox backends: ties, updates, and a row committed late by a long
+// transaction are each published exactly once. PostgreSQL: timestamp (UTC
+// wall time) and timestamptz, with every session in a non-UTC zone. MySQL:
+// datetime (whole seconds: every row of a second ties), datetime(6) and
+// timestamp(6), on a server whose system time zone is not UTC
+// (testenv.MariaDBSystemTZ), the zone innodb_trx reports transaction starts
+// in.
+func TestColumnTypesBackendsLateCommit(t *testing.T) {
+	for _, c := range []struct{ dialect, colType, begin, nowExpr string }{
+		{"postgres", "TIMESTAMP", "BEGIN", "now() AT TIME ZONE 'UTC'"}, // Rails: UTC wall time
+		{"postgres", "TIMESTAMPTZ", "BEGIN", "now()"},
+		// MySQL's NOW() is the statement's start, not the transaction's: the
+		// transaction starts first so that its start is before the stamp
+		{"mysql", "DATETIME", "START TRANSACTION WITH CONSISTENT SNAPSHOT", "UTC_TIMESTAMP()"},
+		{"mysql", "DATETIME(6)", "START TRANSACTION WITH CONSISTENT SNAPSHOT", "UTC_TIMESTAMP(6)"},
+		{"mysql", "TIMESTAMP(6) NULL", "START TRANSACTION WITH CONSISTENT SNAPSHOT", "NOW(6)"},
+	} {
 		for _, backend := range []string{"kafka", "outbox"} {
-			t.Run(colType+"/"+backend, func(t *testing.T) {
-				e := newEnv(t, "postgres")
-				// every new session of this database runs in a non-UTC zone
-				var dbname string
-				if err := e.d.QueryRow("SELECT current_database()").Scan(&dbname); err != nil {
-					t.Fatal(err)
+			t.Run(c.dialect+"/"+strings.Fields(c.colType)[0]+"/"+backend, func(t *testing.T) {
+				e := newEnv(t, c.dialect)
+				switch c.dialect {
+				case "postgres":
+					// every new session of this database runs in a non-UTC zone
+					var dbname string
+					if err := e.d.QueryRow("SELECT current_database()").Scan(&dbname); err != nil {
+						t.Fatal(err)
+					}
+					e.exec(`ALTER DATABASE "` + dbname + `" SET timezone TO 'America/New_York'`)
+					e.d.SetMaxIdleConns(0) // reconnect: pick the new zone up
+					e.d.SetMaxIdleConns(2)
+					var tz string
+					if err := e.d.QueryRow("SHOW timezone").Scan(&tz); err != nil || tz != "America/New_York" {
+						t.Fatalf("session zone %q %v", tz, err)
+					}
+				case "mysql":
+					var tz string
+					var off int
+					if err := e.d.QueryRow("SELECT @@system_time_zone, TIMESTAMPDIFF(HOUR, UTC_TIMESTAMP(), CONVERT_TZ(UTC_TIMESTAMP(), '+00:00', 'SYSTEM'))").Scan(&tz, &off); err != nil || off == 0 {
+						t.Fatalf("the server's system time zone %q is %d h from UTC; the test needs one that is not UTC (%v)", tz, off, err)
+					}
 				}
-				e.exec(`ALTER DATABASE "` + dbname + `" SET timezone TO 'America/New_York'`)
-				e.d.SetMaxIdleConns(0) // reconnect: pick the new zone up
-				e.d.SetMaxIdleConns(2)
-				var tz string
-				if err := e.d.QueryRow("SHOW timezone").Scan(&tz); err != nil || tz != "America/New_York" {
-					t.Fatalf("session zone %q %v", tz, err)
-				}
-				e.exec(`CREATE TABLE widgets (id INTEGER PRIMARY KEY, name VARCHAR(50), price INTEGER, active BOOLEAN, updated_at ` + colType + `)`)
-				nowExpr := "now()"
-				if colType == "TIMESTAMP" {
-					nowExpr = "now() AT TIME ZONE 'UTC'" // Rails: UTC wall time
-				}
+				e.exec(`CREATE TABLE widgets (id INTEGER PRIMARY KEY, name VARCHAR(50), price INTEGER, active BOOLEAN, updated_at ` + c.colType + `)`)
 				base := time.Now().UTC().Add(-time.Hour).Truncate(time.Second)
 				for i := 1; i <= 3; i++ {
 					e.insert(i, fmt.Sprintf("w%d", i), base) // a tie across batches of 2
 				}
 				ctx := context.Background()
-				tx, err := e.d.BeginTx(ctx, nil)
+				conn, err := e.d.Conn(ctx)
 				if err != nil {
 					t.Fatal(err)
 				}
-				defer tx.Rollback()
-				if _, err := tx.Exec("INSERT INTO widgets (id, name, updated_at) VALUES (4, 'late', " + nowExpr + ")"); err != nil {
+				defer conn.Close()
+				if _, err := conn.ExecContext(ctx, c.begin); err != nil {
+					t.Fatal(err)
+				}
+				defer conn.ExecContext(ctx, "ROLLBACK")
+				if _, err := conn.ExecContext(ctx, "INSERT INTO widgets (id, name, updated_at) VALUES (4, 'late', "+c.nowExpr+")"); err != nil {
 					t.Fatal(err)
 				}
 				time.Sleep(200 * time.Millisecond)
 				e.insert(5, "w5", time.Now().UTC().Add(-50*time.Millisecond))
-				s := e.settings(func(s *Settings) { s.Delay = 10 * time.Millisecond; s.Backend = backend })
+				s := e.settings(func(s *Settings) { s.Delay = 10 * time.Millisecond; s.Backend = backend; s.LateCommitGuard = "" })
 				noKafka := func(o *Options) {
 					if backend == "outbox" {
 						o.Kafka = nil
 					}
 				}
 				e.runOnce(s, noKafka)
-				if err := tx.Commit(); err != nil {
+				if _, err := conn.ExecContext(ctx, "COMMIT"); err != nil {
 					t.Fatal(err)
 				}
-				e.exec("UPDATE widgets SET name = 'w2b', updated_at = " + nowExpr + " WHERE id = 2")
+				e.exec("UPDATE widgets SET name = 'w2b', updated_at = " + c.nowExpr + " WHERE id = 2")
 				time.Sleep(50 * time.Millisecond)
 				e.runOnce(s, noKafka)
 				e.runOnce(s, noKafka)
@@ -133,45 +155,86 @@ func TestPostgresColumnTypesBackendsLateCommit(t *testing.T) {
 	}
 }
 
-// A role that cannot see other roles' sessions gets a warning that the
-// late-commit guard is blind to them.
+// A database user that cannot see other users' transactions gets a warning
+// that the late-commit guard is blind to them. PostgreSQL hides other roles'
+// sessions without pg_read_all_stats; MySQL refuses
+// information_schema.innodb_trx without PROCESS, and the poller then polls
+// up to now − delay: an open writing transaction does not hold it back, and
+// the rows are published. With late_commit_guard: off there is no warning.
 func TestLateCommitGuardHiddenSessionsWarn(t *testing.T) {
-	e := newEnv(t, "postgres")
-	e.createWidgets()
-	e.insert(1, "w1", time.Now().UTC().Add(-time.Hour))
-	var dbname string
-	if err := e.d.QueryRow("SELECT current_database()").Scan(&dbname); err != nil {
-		t.Fatal(err)
-	}
-	role := "poller_" + strings.ReplaceAll(dbname, "-", "_")
-	e.exec(`CREATE ROLE "` + role + `" LOGIN`)
-	t.Cleanup(func() { e.d.Exec(`DROP OWNED BY "` + role + `"`) })
-	e.exec(`GRANT ALL ON ALL TABLES IN SCHEMA public TO "` + role + `"`)
-	e.exec(`GRANT ALL ON ALL SEQUENCES IN SCHEMA public TO "` + role + `"`)
-	// an open transaction of the (superuser) owner
-	tx, err := e.d.Begin()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer tx.Rollback()
-	if _, err := tx.Exec("SELECT 1"); err != nil {
-		t.Fatal(err)
-	}
-	url := strings.Replace(e.url, "postgres@", role+"@", 1)
-	d2 := openURL(t, url)
-	var logs strings.Builder
-	var mu sync.Mutex
-	eng, err := New(Options{DB: d2, Encoder: e.enc, Kafka: e.cl, Logger: slog.New(slog.NewTextHandler(lockedWriter{&mu, &logs}, nil))})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := eng.Run(context.Background(), []Settings{e.settings()}, true); err != nil {
-		t.Fatal(err)
-	}
-	mu.Lock()
-	defer mu.Unlock()
-	if !strings.Contains(logs.String(), "pg_read_all_stats") {
-		t.Fatalf("no warning about hidden sessions:\n%s", logs.String())
+	for _, c := range []struct{ dialect, begin, write, warning string }{
+		{"postgres", "BEGIN", "SELECT 1", "pg_read_all_stats"},
+		{"mysql", "START TRANSACTION WITH CONSISTENT SNAPSHOT", "UPDATE widgets SET name = 'x' WHERE id = 1", "PROCESS privilege"},
+	} {
+		t.Run(c.dialect, func(t *testing.T) {
+			e := newEnv(t, c.dialect)
+			e.createWidgets()
+			e.insert(1, "w1", time.Now().UTC().Add(-time.Hour))
+			e.insert(2, "w2", time.Now().UTC().Add(-time.Minute))
+			var url string
+			switch c.dialect {
+			case "postgres":
+				var dbname string
+				if err := e.d.QueryRow("SELECT current_database()").Scan(&dbname); err != nil {
+					t.Fatal(err)
+				}
+				role := "poller_" + strings.ReplaceAll(dbname, "-", "_")
+				e.exec(`CREATE ROLE "` + role + `" LOGIN`)
+				t.Cleanup(func() { e.d.Exec(`DROP OWNED BY "` + role + `"`) })
+				e.exec(`GRANT ALL ON ALL TABLES IN SCHEMA public TO "` + role + `"`)
+				e.exec(`GRANT ALL ON ALL SEQUENCES IN SCHEMA public TO "` + role + `"`)
+				url = strings.Replace(e.url, "postgres@", role+"@", 1)
+			case "mysql":
+				var dbname string
+				if err := e.d.QueryRow("SELECT DATABASE()").Scan(&dbname); err != nil {
+					t.Fatal(err)
+				}
+				user := "poller_" + dbname
+				e.exec("CREATE USER '" + user + "'@'%' IDENTIFIED BY 'pw'")
+				t.Cleanup(func() { e.d.Exec("DROP USER '" + user + "'@'%'") })
+				e.exec("GRANT ALL ON `" + dbname + "`.* TO '" + user + "'@'%'") // everything but PROCESS
+				url = strings.Replace(e.url, "root@", user+":pw@", 1)
+			}
+			// an open transaction of the table's owner
+			ctx := context.Background()
+			conn, err := e.d.Conn(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer conn.Close()
+			for _, q := range []string{c.begin, c.write} {
+				if _, err := conn.ExecContext(ctx, q); err != nil {
+					t.Fatal(err)
+				}
+			}
+			defer conn.ExecContext(ctx, "ROLLBACK")
+			time.Sleep(1100 * time.Millisecond) // MySQL reports its start in whole seconds
+			d2 := openURL(t, url)
+			for _, guard := range []string{"", "off"} {
+				var logs strings.Builder
+				var mu sync.Mutex
+				var to time.Time
+				eng, err := New(Options{DB: d2, Encoder: e.enc, Kafka: e.cl, Logger: slog.New(slog.NewTextHandler(lockedWriter{&mu, &logs}, nil)),
+					OnRun: func(st RunStats) { to = st.To }})
+				if err != nil {
+					t.Fatal(err)
+				}
+				before := time.Now()
+				if err := eng.Run(ctx, []Settings{e.settings(func(s *Settings) { s.LateCommitGuard = guard })}, true); err != nil {
+					t.Fatal(err)
+				}
+				mu.Lock()
+				warned := strings.Contains(logs.String(), c.warning)
+				mu.Unlock()
+				if warned != (guard == "") {
+					t.Fatalf("late_commit_guard %q: warning naming %s logged: %v, want %v:\n%s", guard, c.warning, warned, guard == "", logs.String())
+				}
+				if c.dialect == "mysql" && to.Before(before.Add(-time.Second)) {
+					t.Fatalf("late_commit_guard %q without PROCESS: the upper bound %v was held back; want now - delay", guard, to)
+				}
+			}
+			expectOnce(t, versions(e.consume("widgets")), "1:w1", "2:w2")
+		})
 	}
 }
 
@@ -309,4 +372,127 @@ func counterValue(t *testing.T, c prometheus.Counter) float64 {
 		t.Fatal(err)
 	}
 	return m.GetCounter().GetValue()
+}
+
+// Rows keep arriving while the poller runs with delay 0, so only the
+// late-commit guard keeps it from passing rows not yet committed: single
+// inserts, and transactions of three inserts 30 ms apart that commit after
+// rows inserted later (lower ids, earlier stamps). On MySQL the column is
+// datetime, whole seconds: dozens of rows share each second, across batches
+// of 3 and across runs. Every row is published exactly once.
+func TestConcurrentWritersEachRowOnce(t *testing.T) {
+	for _, c := range []struct{ dialect, create, stamp string }{
+		{"postgres", "CREATE TABLE widgets (id BIGSERIAL PRIMARY KEY, name TEXT, updated_at TIMESTAMP NOT NULL)", "now() AT TIME ZONE 'UTC'"},
+		{"mysql", "CREATE TABLE widgets (id BIGINT AUTO_INCREMENT PRIMARY KEY, name VARCHAR(50), updated_at DATETIME NOT NULL)", "UTC_TIMESTAMP()"},
+	} {
+		t.Run(c.dialect, func(t *testing.T) {
+			e := newEnv(t, c.dialect)
+			e.exec(c.create)
+			ctx, cancel := context.WithCancel(context.Background())
+			defer cancel()
+			var logs strings.Builder
+			var mu sync.Mutex
+			done := make(chan error, 1)
+			go func() {
+				eng := e.engine(func(o *Options) {
+					o.Logger = slog.New(slog.NewTextHandler(lockedWriter{&mu, &logs}, &slog.HandlerOptions{Level: slog.LevelDebug}))
+				})
+				done <- eng.Run(ctx, []Settings{e.settings(func(s *Settings) {
+					s.Delay, s.BatchSize, s.RunEvery, s.LateCommitGuard = 0, 3, 20*time.Millisecond, ""
+				})}, false)
+			}()
+			insert := "INSERT INTO widgets (name, updated_at) VALUES (?, " + c.stamp + ")"
+			var wg sync.WaitGroup
+			stop := make(chan struct{})
+			var written sync.Map
+			writer := func(w int, multi bool) {
+				defer wg.Done()
+				for i := 0; ; i++ {
+					select {
+					case <-stop:
+						return
+					default:
+					}
+					name := fmt.Sprintf("w%d-%d", w, i)
+					if !multi {
+						if _, err := e.d.Exec(e.d.Rebind(insert), name); err != nil {
+							t.Error(err)
+							return
+						}
+						written.Store(name, true)
+						time.Sleep(2 * time.Millisecond)
+						continue
+					}
+					tx, err := e.d.Begin()
+					if err != nil {
+						t.Error(err)
+						return
+					}
+					for j := 0; j < 3; j++ {
+						if _, err := tx.Exec(e.d.Rebind(insert), fmt.Sprintf("%s-%d", name, j)); err != nil {
+							t.Error(err)
+						}
+						time.Sleep(30 * time.Millisecond)
+					}
+					if err := tx.Commit(); err != nil {
+						t.Error(err)
+						return
+					}
+					for j := 0; j < 3; j++ {
+						written.Store(fmt.Sprintf("%s-%d", name, j), true)
+					}
+				}
+			}
+			wg.Add(3)
+			go writer(0, false)
+			go writer(1, true)
+			go writer(2, true)
+			time.Sleep(2500 * time.Millisecond)
+			close(stop)
+			wg.Wait()
+			var total int
+			if err := e.d.QueryRow("SELECT COUNT(*) FROM widgets").Scan(&total); err != nil {
+				t.Fatal(err)
+			}
+			got := map[string]int{}
+			deadline := time.Now().Add(30 * time.Second)
+			for len(got) < total && time.Now().Before(deadline) {
+				got = map[string]int{}
+				for _, m := range e.consume("widgets") {
+					got[fmt.Sprint(m.Value["name"])]++
+				}
+			}
+			cancel()
+			if err := <-done; err != nil {
+				t.Fatal(err)
+			}
+			var missing, twice []string
+			written.Range(func(k, _ any) bool {
+				switch got[k.(string)] {
+				case 0:
+					missing = append(missing, k.(string))
+				case 1:
+				default:
+					twice = append(twice, k.(string))
+				}
+				return true
+			})
+			if len(missing) > 0 || len(twice) > 0 || len(got) != total {
+				t.Fatalf("%d rows, %d published; missing %v; more than once %v", total, len(got), missing, twice)
+			}
+			// the scenario happened: the guard held the poll back, and (MySQL)
+			// more rows shared a second than a batch holds
+			mu.Lock()
+			held := strings.Count(logs.String(), "held back by an open transaction")
+			mu.Unlock()
+			var tie int
+			if err := e.d.QueryRow("SELECT MAX(n) FROM (SELECT COUNT(*) AS n FROM widgets GROUP BY updated_at) AS ties").Scan(&tie); err != nil {
+				t.Fatal(err)
+			}
+			if held == 0 || (c.dialect == "mysql" && tie <= 3) {
+				t.Fatalf("premise: upper bound held back %d times (want > 0), most rows on one timestamp %d (want > 3 on MySQL)", held, tie)
+			}
+			t.Logf("%d rows, each published once; the guard held the poll back %d times; up to %d rows on one timestamp", total, held, tie)
+		})
+	}
 }

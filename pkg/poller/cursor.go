@@ -12,7 +12,7 @@ import (
 	"github.com/deimos-cli/deimos/pkg/errs"
 )
 
-// PollInfoTable is Deimos's cursor table (docs/deimos-compat.md §1.3).
+// PollInfoTable is Deimos's cursor table (spec 1.2).
 const PollInfoTable = "deimos_poll_info"
 
 // SQLiteTimeFormat is how ActiveRecord writes datetimes into SQLite (UTC wall
@@ -53,8 +53,13 @@ func tsArg(d db.Dialect, t time.Time) any {
 
 // beginningArg is the cursor value for "from the beginning".
 func beginningArg(d db.Dialect) any {
-	if d.Name() == "sqlite" {
+	switch d.Name() {
+	case "sqlite":
 		return "0000-01-01 00:00:00"
+	case "mysql":
+		// As text: the driver sends Go's zero time (year 1) as
+		// '0000-00-00', which MySQL's default NO_ZERO_DATE refuses.
+		return "0001-01-01 00:00:00"
 	}
 	return Beginning
 }

@@ -46,7 +46,7 @@ type Options struct {
 	Progress progress.Reporter
 }
 
-// RunStats summarises one run of one poller (docs/deimos-compat.md §4.4).
+// RunStats summarises one run of one poller (spec 3.2 step 6).
 type RunStats struct {
 	Poller         string
 	Batches        int
@@ -60,6 +60,8 @@ type RunStats struct {
 type Engine struct {
 	o   Options
 	log *slog.Logger
+	// trx serialises the MySQL late-commit guard's reads of innodb_trx.
+	trx trxReader
 }
 
 // New builds an engine.
@@ -126,15 +128,23 @@ func (e *Engine) Run(ctx context.Context, pollers []Settings, once bool) error {
 
 // worker is one poller.
 type worker struct {
-	e    *Engine
-	s    Settings
-	spec encode.Spec
-	src  source
-	del  *source
-	pub  Publisher
-	log  *slog.Logger
+	e       *Engine
+	s       Settings
+	spec    encode.Spec
+	src     source
+	del     *source
+	pub     Publisher
+	log     *slog.Logger
+	tsIsCol bool
+	// guard is the late-commit guard in force (late_commit_guard, or the
+	// dialect's default).
+	guard string
 	// warnedHidden: the late-commit guard's visibility warning was logged.
 	warnedHidden bool
+	// cursorDigits is how many fractional-second digits
+	// deimos_poll_info.last_sent keeps on MySQL (0 or 6; -1: every digit,
+	// other dialects). Times the poller writes there are cut to it.
+	cursorDigits int
 	// valueFields are the value schema's fields (nil: schemaless, every column).
 	valueFields map[string]bool
 	// keyFields are the key schema's fields (key_config schema; nil otherwise
@@ -144,7 +154,10 @@ type worker struct {
 
 func (e *Engine) prepare(ctx context.Context, s Settings) (*worker, error) {
 	d := e.o.DB
-	w := &worker{e: e, s: s, log: e.log.With("poller", s.Name)}
+	w := &worker{e: e, s: s, log: e.log.With("poller", s.Name), guard: s.LateCommitGuard, cursorDigits: -1}
+	if w.guard == "" {
+		w.guard = defaultGuard(d.Dialect)
+	}
 	spec, _ := e.o.Encoder.SpecFor(s.Topic)
 	spec.Topic = s.Topic
 	if s.SchemaBackend != "" {
@@ -211,6 +224,11 @@ func (e *Engine) prepare(ctx context.Context, s Settings) (*worker, error) {
 		}
 		w.del = &ds
 	}
+	if s.Mode == TimeBased {
+		if w.cursorDigits, err = cursorDigits(ctx, d, s, src, w.del); err != nil {
+			return nil, err
+		}
+	}
 	switch s.Backend {
 	case "outbox":
 		ok, err := d.TableExists(ctx, "kafka_messages")
@@ -270,7 +288,14 @@ func buildSource(ctx context.Context, d *db.DB, table, tsCol, idCol string, mapp
 	if err != nil {
 		return source{}, fmt.Errorf("reading columns of %s: %w", table, err)
 	}
-	s := source{table: table, tsCol: tsCol, idCol: idCol, boolCols: map[string]bool{}}
+	s := source{table: table, tsCol: tsCol, idCol: idCol, boolCols: map[string]bool{}, textCols: map[string]bool{}}
+	mysql := d.Dialect.Name() == "mysql"
+	if mysql {
+		// Rails's booleans are tinyint(1), which the driver reads as integers.
+		if s.boolCols, err = mysqlBoolColumns(ctx, d, table); err != nil {
+			return source{}, err
+		}
+	}
 	want := map[string]bool{}
 	for _, f := range fields {
 		want[f] = true
@@ -280,6 +305,9 @@ func buildSource(ctx context.Context, d *db.DB, table, tsCol, idCol string, mapp
 		s.all = append(s.all, c)
 		if strings.Contains(strings.ToUpper(ct.DatabaseTypeName()), "BOOL") {
 			s.boolCols[c] = true
+		}
+		if mysql && isMySQLText(ct) {
+			s.textCols[c] = true
 		}
 		f := c
 		if mapped {
@@ -351,7 +379,7 @@ func (w *worker) loop(ctx context.Context, once bool) error {
 		}
 		wait := w.s.RunEvery
 		if st.Messages > 0 && w.s.Mode == TimeBased && !w.s.FullTable {
-			wait = 0 // a run that found rows is followed by an immediate run (docs/deimos-compat.md §4.2)
+			wait = 0 // spec 3.2: a run that found rows is followed by an immediate run
 		}
 		if !w.sleep(ctx, wait, "waiting for the next run") {
 			return nil
@@ -386,49 +414,10 @@ func (w *worker) runOnce(ctx context.Context) (RunStats, error) {
 	return st, err
 }
 
-// upperBound is the poll's time_to: now − delay, held below the start of the
-// oldest transaction still open on PostgreSQL (late_commit_guard).
-func (w *worker) upperBound(ctx context.Context) (time.Time, error) {
-	d := w.e.o.DB
-	to := w.e.o.Now().UTC().Add(-w.s.Delay)
-	if d.Dialect.Name() != "postgres" || w.s.LateCommitGuard == "off" {
-		return to, nil
-	}
-	filter := "xact_start IS NOT NULL AND backend_type = 'client backend'"
-	if w.s.LateCommitGuard == "writers" {
-		filter += " AND backend_xid IS NOT NULL"
-	}
-	// Sessions of other roles are hidden from a role without pg_read_all_stats
-	// (query '<insufficient privilege>', xact_start NULL): the guard cannot
-	// protect against their late commits, so say so.
-	q := "SELECT min(xact_start) FILTER (WHERE " + filter + "), count(*) FILTER (WHERE query = '<insufficient privilege>')" +
-		" FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()"
-	var oldest sql.NullTime
-	var hidden int64
-	if err := d.QueryRowContext(ctx, q).Scan(&oldest, &hidden); err != nil {
-		return to, fmt.Errorf("late-commit guard (pg_stat_activity): %w", err)
-	}
-	if hidden > 0 && !w.warnedHidden {
-		w.warnedHidden = true
-		w.log.Warn("late-commit guard cannot see the transactions of other database roles; rows they commit late may be missed: grant pg_read_all_stats to the poller's role", "hidden_sessions", hidden)
-	}
-	if oldest.Valid {
-		// Rows of a transaction still open carry timestamps >= its start (minus
-		// clock skew, which the delay covers): poll strictly below it.
-		capTo := oldest.Time.UTC().Add(-w.s.Delay).Add(-time.Microsecond)
-		if capTo.Before(to) {
-			w.log.Debug("upper bound held back by an open transaction", "xact_start", oldest.Time.UTC(), "time_to", capTo)
-			to = capTo
-		}
-	}
-	return to, nil
-}
-
-// runTime is a time-based run (docs/deimos-compat.md §4.2) for one source
-// (the table, or its deletions).
+// runTime is spec 3.2 for one source (the table, or its deletions).
 func (w *worker) runTime(ctx context.Context, st *RunStats, producer string, src source, tombstones bool) error {
 	d := w.e.o.DB
-	info, err := EnsurePollInfo(ctx, d, producer, w.s.StartFromBegin, w.e.o.Now())
+	info, err := EnsurePollInfo(ctx, d, producer, w.s.StartFromBegin, db.TruncTime(w.e.o.Now(), w.cursorDigits))
 	if err != nil {
 		return err
 	}
@@ -437,7 +426,7 @@ func (w *worker) runTime(ctx context.Context, st *RunStats, producer string, src
 		from = Cursor{TS: beginningArg(d.Dialect), ID: 0}
 	}
 	to, err := w.upperBound(ctx)
-	if err != nil {
+	if err != nil || to.IsZero() {
 		return err
 	}
 	st.From, st.To = from.Time(), to
@@ -466,7 +455,7 @@ func (w *worker) runTime(ctx context.Context, st *RunStats, producer string, src
 		}
 	}
 	if first && ctx.Err() == nil && !w.s.FullTable && to.After(from.Time()) {
-		// Departure (docs/deimos-compat.md §4.6): advance to the poll's upper bound, never to now.
+		// Departure (Part A): advance to the poll's upper bound, never to now.
 		if err := SaveCursor(ctx, d, d, info.RowID, Cursor{TS: to, ID: 0}); err != nil {
 			return err
 		}
@@ -474,7 +463,7 @@ func (w *worker) runTime(ctx context.Context, st *RunStats, producer string, src
 	return nil
 }
 
-// runState is a state-based run (docs/deimos-compat.md §4.3).
+// runState is spec 3.3.
 func (w *worker) runState(ctx context.Context, st *RunStats) error {
 	d := w.e.o.DB
 	info, err := EnsurePollInfo(ctx, d, w.s.Name, true, w.e.o.Now())
@@ -518,10 +507,9 @@ func (w *worker) runState(ctx context.Context, st *RunStats) error {
 	return nil
 }
 
-// process encodes and publishes one batch with Deimos's error handling
-// (docs/deimos-compat.md §4.4), then commits (the cursor or the state
-// columns). failCommit (state-based) records a batch given up on; nil means
-// commit as usual.
+// process encodes and publishes one batch with spec 3.4's error handling,
+// then commits (the cursor or the state columns). failCommit (state-based)
+// records a batch given up on; nil means commit as usual.
 func (w *worker) process(ctx context.Context, st *RunStats, rows []Row, tombstones bool, commit, failCommit CommitFunc) error {
 	work := context.WithoutCancel(ctx) // finish the in-flight batch on shutdown
 	st.Batches++

@@ -11,6 +11,7 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kgo"
 
+	"github.com/deimos-cli/deimos/internal/testenv"
 	"github.com/deimos-cli/deimos/pkg/config"
 	"github.com/deimos-cli/deimos/pkg/encode"
 )
@@ -59,7 +60,8 @@ func TestKeyConfigModes(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	for _, dialect := range dialects {
+	for _, dl := range testenv.Dialects(t) {
+		dialect := dl.Name
 		for _, kc := range []config.KeyConfig{{Schema: "WidgetKey"}, {Schema: "long"}, {Plain: true}, {None: true}, {Field: "id"}} {
 			name := kc.Mode()
 			if kc.Primitive() != "" {

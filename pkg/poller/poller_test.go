@@ -37,9 +37,14 @@ type env struct {
 func newEnv(t *testing.T, dialect string) *env {
 	t.Helper()
 	ctx := context.Background()
-	url := testenv.SQLiteURL(t)
-	if dialect == "postgres" {
-		url = testenv.Postgres(t)
+	var url string
+	for _, d := range testenv.Dialects(t) {
+		if d.Name == dialect {
+			url = d.URL(t)
+		}
+	}
+	if url == "" {
+		t.Fatalf("no test database for dialect %q", dialect)
 	}
 	d, err := db.Open(ctx, url)
 	if err != nil {
@@ -76,11 +81,18 @@ func (e *env) exec(q string, args ...any) {
 
 func (e *env) createWidgets() {
 	e.t.Helper()
-	ts := "TIMESTAMP"
-	if e.d.Dialect.Name() == "sqlite" {
-		ts = "DATETIME"
+	e.exec(`CREATE TABLE widgets (id INTEGER PRIMARY KEY, name VARCHAR(50), price INTEGER, active BOOLEAN, updated_at ` + e.tsType() + `, state VARCHAR(20), published_at ` + e.tsType() + `)`)
+}
+
+// tsType is the column type ActiveRecord's datetime gets in the dialect.
+// On MySQL it is datetime, whole seconds (Rails 5 and 6): the precision that
+// makes ties on the timestamp common.
+func (e *env) tsType() string {
+	switch e.d.Dialect.Name() {
+	case "sqlite", "mysql":
+		return "DATETIME"
 	}
-	e.exec(`CREATE TABLE widgets (id INTEGER PRIMARY KEY, name VARCHAR(50), price INTEGER, active BOOLEAN, updated_at ` + ts + `, state VARCHAR(20), published_at ` + ts + `)`)
+	return "TIMESTAMP"
 }
 
 // insert writes a widget with an explicit UTC timestamp (as ActiveRecord would).
@@ -200,12 +212,10 @@ func expectOnce(t *testing.T, got map[string]int, want ...string) {
 	}
 }
 
-var dialects = []string{"sqlite", "postgres"}
-
 func TestTimeBasedTiesAndUpdates(t *testing.T) {
-	for _, dialect := range dialects {
-		t.Run(dialect, func(t *testing.T) {
-			e := newEnv(t, dialect)
+	for _, dl := range testenv.Dialects(t) {
+		t.Run(dl.Name, func(t *testing.T) {
+			e := newEnv(t, dl.Name)
 			e.createWidgets()
 			base := time.Now().UTC().Add(-time.Hour).Truncate(time.Second)
 			// five rows on one timestamp (ties cross batch boundaries with batch_size 2)
@@ -233,10 +243,15 @@ func TestTimeBasedTiesAndUpdates(t *testing.T) {
 			if got := pi.Cursor.Time(); time.Since(got) > time.Minute || got.After(time.Now()) {
 				t.Fatalf("cursor %v after empty poll", got)
 			}
-			// the key is the id field, JSON-encoded
+			// the key is the id field, JSON-encoded; a boolean column (tinyint(1)
+			// on MySQL) is a boolean, a varchar a string
 			for _, m := range e.consume("widgets") {
 				if !strings.HasPrefix(m.Key, `{"id":`) {
 					t.Fatalf("key %q", m.Key)
+				}
+				id, _ := m.Value["id"].(float64)
+				if m.Value["active"] != (int(id)%2 == 0) || m.Value["name"] != fmt.Sprintf("w%d", int(id)) && m.Value["name"] != "w3b" {
+					t.Fatalf("value %v: active %T %v, name %T %v", m.Value, m.Value["active"], m.Value["active"], m.Value["name"], m.Value["name"])
 				}
 			}
 		})
@@ -246,9 +261,9 @@ func TestTimeBasedTiesAndUpdates(t *testing.T) {
 // A row written during a poll with a timestamp inside the delay window is
 // published by the next poll (Deimos's touch-to-now skipped these).
 func TestRowsInsertedDuringPoll(t *testing.T) {
-	for _, dialect := range dialects {
-		t.Run(dialect, func(t *testing.T) {
-			e := newEnv(t, dialect)
+	for _, dl := range testenv.Dialects(t) {
+		t.Run(dl.Name, func(t *testing.T) {
+			e := newEnv(t, dl.Name)
 			e.createWidgets()
 			old := time.Now().UTC().Add(-time.Hour)
 			e.insert(1, "w1", old)
@@ -281,42 +296,109 @@ func (h *hookEncoder) Encode(ctx context.Context, s encode.Spec, m encode.Messag
 	return h.Encoder.Encode(ctx, s, m)
 }
 
-// A PostgreSQL transaction that writes a row stamped with its start time and
-// commits after a poll: the late-commit guard holds the cursor back so the row
-// is still published; with the guard off it is lost (the test can fail).
-func TestLateCommitPostgres(t *testing.T) {
-	for _, guard := range []string{"all", "writers", "off"} {
-		t.Run(guard, func(t *testing.T) {
-			e := newEnv(t, "postgres")
+// A transaction that writes a row stamped at its start and commits after a
+// poll: the late-commit guard holds the cursor back so the row is still
+// published; with the guard off it is lost (the test can fail). PostgreSQL's
+// now() is the transaction's start; on MySQL the transaction is started
+// before the INSERT stamps the row with UTC_TIMESTAMP() (whole seconds), and
+// the committed row 3 lands on the same second or the next: with the guard
+// off the cursor passes (ts, 2) and row 2 is never read.
+func TestLateCommit(t *testing.T) {
+	for _, c := range []struct{ dialect, begin, stamp string }{
+		{"postgres", "BEGIN", "now() AT TIME ZONE 'UTC'"},
+		{"mysql", "START TRANSACTION WITH CONSISTENT SNAPSHOT", "UTC_TIMESTAMP()"},
+	} {
+		for _, guard := range []string{"", "all", "writers", "off"} {
+			t.Run(c.dialect+"/"+guard, func(t *testing.T) {
+				e := newEnv(t, c.dialect)
+				e.createWidgets()
+				e.insert(1, "w1", time.Now().UTC().Add(-time.Hour))
+				ctx := context.Background()
+				conn, err := e.d.Conn(ctx)
+				if err != nil {
+					t.Fatal(err)
+				}
+				defer conn.Close()
+				if _, err := conn.ExecContext(ctx, c.begin); err != nil {
+					t.Fatal(err)
+				}
+				defer conn.ExecContext(ctx, "ROLLBACK")
+				if _, err := conn.ExecContext(ctx, "INSERT INTO widgets (id, name, updated_at) VALUES (2, 'late', "+c.stamp+")"); err != nil {
+					t.Fatal(err)
+				}
+				time.Sleep(200 * time.Millisecond)
+				e.insert(3, "w3", time.Now().UTC().Add(-50*time.Millisecond)) // committed, newer than the open transaction
+				s := e.settings(func(s *Settings) { s.Delay = 10 * time.Millisecond; s.LateCommitGuard = guard })
+				e.runOnce(s)
+				if _, err := conn.ExecContext(ctx, "COMMIT"); err != nil {
+					t.Fatal(err)
+				}
+				time.Sleep(50 * time.Millisecond)
+				e.runOnce(s)
+				got := versions(e.consume("widgets"))
+				if guard == "off" {
+					if got["2:late"] != 0 {
+						t.Fatalf("without the guard the late row was expected to be lost (test premise); got %v", got)
+					}
+					return
+				}
+				expectOnce(t, got, "1:w1", "2:late", "3:w3")
+			})
+		}
+	}
+}
+
+// A transaction that has only read holds the poll's upper bound back with
+// late_commit_guard all, not with writers; one that has written holds it back
+// with both.
+func TestLateCommitGuardReaders(t *testing.T) {
+	for _, c := range []struct{ dialect, begin, read, write string }{
+		{"postgres", "BEGIN", "SELECT COUNT(*) FROM widgets", "UPDATE widgets SET name = 'x' WHERE id = 1"},
+		{"mysql", "START TRANSACTION WITH CONSISTENT SNAPSHOT", "SELECT COUNT(*) FROM widgets", "UPDATE widgets SET name = 'x' WHERE id = 1"},
+	} {
+		t.Run(c.dialect, func(t *testing.T) {
+			e := newEnv(t, c.dialect)
 			e.createWidgets()
 			e.insert(1, "w1", time.Now().UTC().Add(-time.Hour))
 			ctx := context.Background()
-			tx, err := e.d.BeginTx(ctx, nil)
+			conn, err := e.d.Conn(ctx)
 			if err != nil {
 				t.Fatal(err)
 			}
-			defer tx.Rollback()
-			// now() is the transaction's start: an "old" timestamp by commit time
-			if _, err := tx.Exec("INSERT INTO widgets (id, name, updated_at) VALUES (2, 'late', now() AT TIME ZONE 'UTC')"); err != nil {
-				t.Fatal(err)
-			}
-			time.Sleep(200 * time.Millisecond)
-			e.insert(3, "w3", time.Now().UTC().Add(-50*time.Millisecond)) // committed, newer than the open transaction
-			s := e.settings(func(s *Settings) { s.Delay = 10 * time.Millisecond; s.LateCommitGuard = guard })
-			e.runOnce(s)
-			if err := tx.Commit(); err != nil {
-				t.Fatal(err)
-			}
-			time.Sleep(50 * time.Millisecond)
-			e.runOnce(s)
-			got := versions(e.consume("widgets"))
-			if guard == "off" {
-				if got["2:late"] != 0 {
-					t.Fatalf("without the guard the late row was expected to be lost (test premise); got %v", got)
+			defer conn.Close()
+			begun := time.Now().UTC()
+			for _, q := range []string{c.begin, c.read} {
+				if _, err := conn.ExecContext(ctx, q); err != nil {
+					t.Fatal(err)
 				}
-				return
 			}
-			expectOnce(t, got, "1:w1", "2:late", "3:w3")
+			defer conn.ExecContext(ctx, "ROLLBACK")
+			// the transaction's start is in the past by more than the
+			// whole second MySQL reports it in
+			time.Sleep(1100 * time.Millisecond)
+			heldBack := func(guard string) bool {
+				t.Helper()
+				var to time.Time
+				e.runOnce(e.settings(func(s *Settings) { s.LateCommitGuard = guard }), func(o *Options) {
+					o.OnRun = func(st RunStats) { to = st.To }
+				})
+				if to.IsZero() {
+					t.Fatal("no run")
+				}
+				return to.Before(begun.Add(time.Second))
+			}
+			if !heldBack("all") {
+				t.Fatal("guard all: an open reading transaction did not hold the upper bound back")
+			}
+			if heldBack("writers") {
+				t.Fatal("guard writers: a transaction that only read held the upper bound back")
+			}
+			if _, err := conn.ExecContext(ctx, c.write); err != nil {
+				t.Fatal(err)
+			}
+			if !heldBack("writers") {
+				t.Fatal("guard writers: a transaction that wrote did not hold the upper bound back")
+			}
 		})
 	}
 }
@@ -339,9 +421,9 @@ func TestFullTable(t *testing.T) {
 }
 
 func TestStateBased(t *testing.T) {
-	for _, dialect := range dialects {
-		t.Run(dialect, func(t *testing.T) {
-			e := newEnv(t, dialect)
+	for _, dl := range testenv.Dialects(t) {
+		t.Run(dl.Name, func(t *testing.T) {
+			e := newEnv(t, dl.Name)
 			e.createWidgets()
 			old := time.Now().UTC().Add(-time.Hour)
 			for i := 1; i <= 5; i++ {
@@ -369,9 +451,9 @@ func TestStateBased(t *testing.T) {
 }
 
 func TestOutboxBackend(t *testing.T) {
-	for _, dialect := range dialects {
-		t.Run(dialect, func(t *testing.T) {
-			e := newEnv(t, dialect)
+	for _, dl := range testenv.Dialects(t) {
+		t.Run(dl.Name, func(t *testing.T) {
+			e := newEnv(t, dl.Name)
 			e.createWidgets()
 			for i := 1; i <= 5; i++ {
 				e.insert(i, fmt.Sprintf("w%d", i), time.Now().UTC().Add(-time.Hour))
@@ -380,7 +462,7 @@ func TestOutboxBackend(t *testing.T) {
 			s := e.settings(func(s *Settings) { s.Backend = "outbox" })
 			e.runOnce(s, func(o *Options) { o.Kafka = nil })
 			e.runOnce(s, func(o *Options) { o.Kafka = nil })
-			rows, err := e.d.Query("SELECT topic, message, key, partition_key FROM kafka_messages ORDER BY id")
+			rows, err := e.d.Query("SELECT topic, message, " + e.d.Q("key") + ", partition_key FROM kafka_messages ORDER BY id")
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -406,15 +488,11 @@ func TestOutboxBackend(t *testing.T) {
 }
 
 func TestDeletionsAsTombstones(t *testing.T) {
-	for _, dialect := range dialects {
-		t.Run(dialect, func(t *testing.T) {
-			e := newEnv(t, dialect)
+	for _, dl := range testenv.Dialects(t) {
+		t.Run(dl.Name, func(t *testing.T) {
+			e := newEnv(t, dl.Name)
 			e.createWidgets()
-			ts := "TIMESTAMP"
-			if dialect == "sqlite" {
-				ts = "DATETIME"
-			}
-			e.exec("CREATE TABLE deleted_widgets (id INTEGER PRIMARY KEY, widget_id INTEGER, deleted_at " + ts + ")")
+			e.exec("CREATE TABLE deleted_widgets (id INTEGER PRIMARY KEY, widget_id INTEGER, deleted_at " + e.tsType() + ")")
 			e.insert(1, "w1", time.Now().UTC().Add(-time.Hour))
 			e.exec("INSERT INTO deleted_widgets (id, widget_id, deleted_at) VALUES (1, 7, ?), (2, 8, ?)", tsArg(e.d.Dialect, time.Now().UTC().Add(-time.Hour)), tsArg(e.d.Dialect, time.Now().UTC().Add(-time.Minute)))
 			s := e.settings(func(s *Settings) {

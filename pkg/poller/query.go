@@ -26,6 +26,7 @@ type source struct {
 	cols                []string // payload columns (quoted when rendered)
 	all                 []string // every column of the table
 	boolCols            map[string]bool
+	textCols            map[string]bool // MySQL: text the driver returns as bytes
 	where               string
 }
 
@@ -52,7 +53,7 @@ func (s source) rebind(d *db.DB, before, after string) string {
 	return db.RebindAround(d.Dialect, before, s.extraWhere(), after)
 }
 
-// timeQuery renders Deimos's time-based batch query (docs/deimos-compat.md §4.2):
+// timeQuery renders spec 3.2's batch query:
 // ((ts = from AND id > min_id) OR ts > from) AND ts <= to ORDER BY ts, id LIMIT n.
 // On PostgreSQL the same predicate is written as the row comparison
 // (ts, id) > (from, min_id), which an index on (ts, id) serves directly.
@@ -126,7 +127,11 @@ func fetch(ctx context.Context, d *db.DB, s source, query string, args ...any) (
 			r.Cursor = Cursor{TS: normTS(d.Dialect, vals[1]), ID: id}
 		}
 		for i, c := range s.cols {
-			r.Cols[c] = convert(vals[i+2], s.boolCols[c])
+			v := vals[i+2]
+			if b, ok := v.([]byte); ok && s.textCols[c] {
+				v = string(b)
+			}
+			r.Cols[c] = convert(v, s.boolCols[c])
 		}
 		out = append(out, r)
 	}
@@ -195,11 +200,10 @@ func convert(v any, isBool bool) any {
 	return v
 }
 
-// finalizeStates runs Deimos's state-based finalize UPDATE for a batch in tx
-// (docs/deimos-compat.md §4.3): timestamp column = now, state =
-// published/failed, publish timestamp = now. Departure (§4.6): each row is
-// matched on (id, its polled timestamp), so a row changed again since it was
-// fetched stays unpublished and goes out in the next poll.
+// finalizeStates runs spec 3.3's finalize UPDATE for a batch in tx: timestamp
+// column = now, state = published/failed, publish timestamp = now. Departure:
+// each row is matched on (id, its polled timestamp), so a row changed again
+// since it was fetched stays unpublished and goes out in the next poll.
 func finalizeStates(ctx context.Context, tx *sql.Tx, d *db.DB, st Settings, rows []Row, ok bool, now time.Time) error {
 	nowArg := tsArg(d.Dialect, now)
 	set := []string{d.Q(st.TimestampColumn) + " = ?"}

@@ -1,7 +1,7 @@
 // Package poller is Deimos's DB poller as an engine: it publishes new and
 // changed rows of database tables to Kafka (or into the kafka_messages
 // outbox), keeping a (timestamp, id) cursor per poller in deimos_poll_info
-// exactly as Deimos does (docs/deimos-compat.md §4), without its gaps.
+// exactly as Deimos does (spec deimos-compat.md section 3), without its gaps.
 package poller
 
 import (
@@ -20,7 +20,7 @@ const (
 	StateBased = "state_based"
 )
 
-// Defaults (docs/deimos-compat.md §4.5).
+// Defaults (spec 3.5; batch size 3.2).
 const (
 	DefaultRunEvery  = 60 * time.Second
 	DefaultDelay     = 2 * time.Second
@@ -45,7 +45,9 @@ type Settings struct {
 	SkipTooLarge    bool
 	Mapping         map[string]string // column -> field
 	Where           string
-	LateCommitGuard string // all | writers | off
+	// LateCommitGuard is all, writers or off; "" is the dialect's default
+	// (all on PostgreSQL, writers on MySQL: see defaultGuard).
+	LateCommitGuard string
 
 	StateColumn            string
 	PublishTimestampColumn string
@@ -163,9 +165,7 @@ func resolveOne(cfg *config.Config, p config.Poller) (Settings, error) {
 		s.Retries = *p.Retries
 	}
 	switch s.LateCommitGuard {
-	case "":
-		s.LateCommitGuard = "all"
-	case "all", "writers", "off":
+	case "", GuardAll, GuardWriters, GuardOff:
 	default:
 		return s, fmt.Errorf("late_commit_guard: %q is not all, writers or off", s.LateCommitGuard)
 	}

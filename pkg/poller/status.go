@@ -17,8 +17,8 @@ import (
 const RunsTable = "deimos_poller_runs"
 
 func ensureRunsTable(ctx context.Context, d *db.DB) error {
-	ts := "TIMESTAMP"
-	if d.Dialect.Name() == "sqlite" {
+	ts := "TIMESTAMP" // the DDL migrate's poller group runs (pkg/migrate pollerRuns)
+	if d.Dialect.Name() != "postgres" {
 		ts = "DATETIME"
 	}
 	_, err := d.ExecContext(ctx, "CREATE TABLE IF NOT EXISTS "+d.Q(RunsTable)+" (producer VARCHAR(255) NOT NULL PRIMARY KEY, last_run_at "+ts+
@@ -34,10 +34,17 @@ func recordRun(ctx context.Context, d *db.DB, st RunStats, now time.Time) error 
 		lastErr, lastErrAt = d.Scrub(st.Err.Error()), tsArg(d.Dialect, now)
 	}
 	tbl := d.Q(RunsTable)
+	// new(c) is the value this INSERT brought for c, old(c) the stored one.
+	newV, oldV := func(c string) string { return "excluded." + c }, func(c string) string { return tbl + "." + c }
+	upsert := " ON CONFLICT (producer) DO UPDATE SET "
+	if d.Dialect.Name() == "mysql" {
+		newV, oldV = func(c string) string { return "VALUES(" + c + ")" }, func(c string) string { return c }
+		upsert = " ON DUPLICATE KEY UPDATE "
+	}
 	q := "INSERT INTO " + tbl + " (producer, last_run_at, batches, errored_batches, messages, last_error, last_error_at) VALUES (?, ?, ?, ?, ?, ?, ?)" +
-		" ON CONFLICT (producer) DO UPDATE SET last_run_at = excluded.last_run_at, batches = " + tbl + ".batches + excluded.batches," +
-		" errored_batches = " + tbl + ".errored_batches + excluded.errored_batches, messages = " + tbl + ".messages + excluded.messages," +
-		" last_error = COALESCE(excluded.last_error, " + tbl + ".last_error), last_error_at = COALESCE(excluded.last_error_at, " + tbl + ".last_error_at)"
+		upsert + "last_run_at = " + newV("last_run_at") + ", batches = " + oldV("batches") + " + " + newV("batches") + "," +
+		" errored_batches = " + oldV("errored_batches") + " + " + newV("errored_batches") + ", messages = " + oldV("messages") + " + " + newV("messages") + "," +
+		" last_error = COALESCE(" + newV("last_error") + ", " + oldV("last_error") + "), last_error_at = COALESCE(" + newV("last_error_at") + ", " + oldV("last_error_at") + ")"
 	_, err := d.ExecContext(ctx, d.Rebind(q), st.Poller, tsArg(d.Dialect, now), st.Batches, st.ErroredBatches, st.Messages, lastErr, lastErrAt)
 	return err
 }
@@ -175,7 +182,12 @@ func Reset(ctx context.Context, d *db.DB, producer string, to time.Time) (Cursor
 	}
 	var ts any = beginningArg(d.Dialect)
 	if !to.IsZero() {
-		ts = tsArg(d.Dialect, to)
+		// cut to the digits last_sent keeps (MySQL 8 would round up, past rows)
+		scales, err := db.DatetimeScales(ctx, d, d.Dialect, PollInfoTable)
+		if err != nil {
+			return Cursor{}, errs.Unavailablef("database: %w", err)
+		}
+		ts = tsArg(d.Dialect, db.TruncTime(to, db.ScaleOf(scales, "last_sent")))
 	} else if d.Dialect.Name() == "sqlite" {
 		ts = "0001-01-01 00:00:00.000000"
 	}

@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/deimos-cli/deimos/internal/testenv"
 	"github.com/deimos-cli/deimos/pkg/config"
 	"github.com/deimos-cli/deimos/pkg/encode"
 	"github.com/deimos-cli/deimos/pkg/outbox"
@@ -29,9 +30,9 @@ func TestMultiFieldKeysStayApart(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	for _, dialect := range dialects {
-		t.Run(dialect, func(t *testing.T) {
-			e := newEnv(t, dialect)
+	for _, dl := range testenv.Dialects(t) {
+		t.Run(dl.Name, func(t *testing.T) {
+			e := newEnv(t, dl.Name)
 			e.cfg.Schema = config.Schema{Backend: "avro_local", Path: dir}
 			e.cfg.Topics = []config.Topic{{Name: "widgets", Backend: "avro_local", Schema: "Widget", Namespace: "com.example", KeyConfig: config.KeyConfig{Schema: "WidgetKey"}}}
 			enc, err := encode.New(encode.Options{Config: e.cfg})
@@ -46,7 +47,7 @@ func TestMultiFieldKeysStayApart(t *testing.T) {
 			e.exec("UPDATE widgets SET state = '12' WHERE id = 1")
 			e.exec("UPDATE widgets SET state = '2' WHERE id = 11")
 			e.runOnce(e.settings(func(s *Settings) { s.Backend = "outbox" }), func(o *Options) { o.Kafka = nil })
-			rows, err := e.d.Query("SELECT id, key FROM kafka_messages ORDER BY id")
+			rows, err := e.d.Query("SELECT id, " + e.d.Q("key") + " FROM kafka_messages ORDER BY id")
 			if err != nil {
 				t.Fatal(err)
 			}

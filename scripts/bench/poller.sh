@@ -1,45 +1,92 @@
 #!/usr/bin/env bash
-# Benchmark: `deimos poller run --once` publishing N rows from a throwaway
-# PostgreSQL with Avro (avro_schema_registry against `deimos dev`), beside a
-# plain SELECT of the same rows in the same run. Prints rows/s, the ratio, and
-# the poller's peak RSS.
+# Benchmark: `deimos poller run --once` publishing N rows with Avro
+# (avro_schema_registry against `deimos dev`, a separate process) from a
+# throwaway database, beside a plain SELECT of the same rows by the database's
+# own client in the same run. Prints rows/s, the CPU time (user+sys) each
+# process used (the poller, the broker, the database; per row), and the
+# poller's peak RSS.
 #
-#   scripts/bench/poller.sh            # N=1000000
+#   scripts/bench/poller.sh                  # PostgreSQL, N=1000000
+#   DB=mariadb scripts/bench/poller.sh       # MariaDB (datetime(6) column)
+#   DB=mariadb TS=datetime N=200000 scripts/bench/poller.sh   # whole seconds: 1,000 rows tie on each
 #   N=100000 BATCH=1000 scripts/bench/poller.sh
+#
+# The machine may be shared: elapsed times and rows/s move with the load,
+# CPU per row much less.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 N=${N:-1000000}
 BATCH=${BATCH:-1000}
+DB=${DB:-postgres}
+TS=${TS:-datetime(6)}
 BIN=${BIN:-./bin/deimos}
 [ -x "$BIN" ] || make build >/dev/null
 BIN=$(readlink -f "$BIN")
 
-PGBIN=${PG_BIN:-$(dirname "$(ls /usr/lib/postgresql/*/bin/initdb | sort | tail -1)")}
 WORK=$(mktemp -d /tmp/deimos-bench-poller.XXXXXX)
 chmod 755 "$WORK"
-AS=()
-if [ "$(id -u)" = 0 ]; then
-  chown postgres "$WORK"
-  AS=(runuser -u postgres --)
-fi
 DEVPID=""
+DBPID=""
 cleanup() {
   [ -n "$DEVPID" ] && kill "$DEVPID" 2>/dev/null || true
-  "${AS[@]}" "$PGBIN/pg_ctl" -D "$WORK/data" -m immediate stop >/dev/null 2>&1 || true
+  stop_db || true
   rm -rf "$WORK"
 }
 trap cleanup EXIT
 
 PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-"${AS[@]}" "$PGBIN/initdb" -D "$WORK/data" -U postgres -A trust --no-sync >/dev/null
-"${AS[@]}" "$PGBIN/pg_ctl" -D "$WORK/data" -l "$WORK/pg.log" -w \
-  -o "-p $PORT -c listen_addresses=127.0.0.1 -k $WORK -c fsync=off -c synchronous_commit=off" start >/dev/null
-PSQL=("$PGBIN/psql" -h 127.0.0.1 -p "$PORT" -U postgres -q -v ON_ERROR_STOP=1)
-"${PSQL[@]}" -c "CREATE DATABASE bench"
-URL="postgres://postgres@127.0.0.1:$PORT/bench?sslmode=disable"
 
-echo "loading $N rows..."
-"${PSQL[@]}" -d bench <<SQL
+# cpu_ticks PID: CPU clock ticks (user+sys) used by PID and every process
+# below it, those still running and those already reaped.
+cpu_ticks() {
+  python3 - "$1" <<'PY'
+import os, sys
+root = int(sys.argv[1])
+procs = {}
+for p in os.listdir("/proc"):
+    if not p.isdigit():
+        continue
+    try:
+        with open(f"/proc/{p}/stat") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+    except OSError:
+        continue
+    # after the name: state ppid ... utime(14) stime(15) cutime(16) cstime(17)
+    procs[int(p)] = (int(fields[1]), sum(int(x) for x in fields[11:15]))
+tree, total = {root}, 0
+changed = True
+while changed:
+    changed = False
+    for pid, (ppid, _) in procs.items():
+        if ppid in tree and pid not in tree:
+            tree.add(pid)
+            changed = True
+print(sum(procs[p][1] for p in tree if p in procs))
+PY
+}
+
+case "$DB" in
+postgres)
+  PGBIN=${PG_BIN:-$(dirname "$(ls /usr/lib/postgresql/*/bin/initdb | sort | tail -1)")}
+  AS=()
+  if [ "$(id -u)" = 0 ]; then
+    chown postgres "$WORK"
+    AS=(runuser -u postgres --)
+  fi
+  stop_db() { "${AS[@]}" "$PGBIN/pg_ctl" -D "$WORK/data" -m immediate stop >/dev/null 2>&1; }
+  "${AS[@]}" "$PGBIN/initdb" -D "$WORK/data" -U postgres -A trust --no-sync >/dev/null
+  "${AS[@]}" "$PGBIN/pg_ctl" -D "$WORK/data" -l "$WORK/pg.log" -w \
+    -o "-p $PORT -c listen_addresses=127.0.0.1 -k $WORK -c fsync=off -c synchronous_commit=off" start >/dev/null
+  DBPID=$(head -1 "$WORK/data/postmaster.pid")
+  PSQL=("$PGBIN/psql" -h 127.0.0.1 -p "$PORT" -U postgres -q -v ON_ERROR_STOP=1)
+  "${PSQL[@]}" -c "CREATE DATABASE bench"
+  URL="postgres://postgres@127.0.0.1:$PORT/bench?sslmode=disable"
+  sql() { "${PSQL[@]}" -d bench "$@"; }
+  value() { "${PSQL[@]}" -d bench -At -c "$1"; }
+  SELECT_CMD=("${PSQL[@]}" -d bench -At -c "SELECT id, name, price, active, updated_at FROM widgets ORDER BY updated_at, id")
+  CLIENT=psql
+  echo "loading $N rows into PostgreSQL..."
+  sql <<SQL
 CREATE TABLE widgets (id BIGSERIAL PRIMARY KEY, name TEXT NOT NULL, price DOUBLE PRECISION, active BOOLEAN NOT NULL,
   updated_at TIMESTAMP NOT NULL);
 INSERT INTO widgets (name, price, active, updated_at)
@@ -48,6 +95,52 @@ INSERT INTO widgets (name, price, active, updated_at)
 CREATE INDEX index_widgets_on_updated_at_id ON widgets (updated_at, id);
 ANALYZE widgets;
 SQL
+  ;;
+mariadb)
+  MDBIN=${MARIADB_BIN:-/usr/sbin}
+  AS=()
+  if [ "$(id -u)" = 0 ]; then # mariadbd refuses to run as root
+    chown mysql "$WORK"
+    AS=(runuser -u mysql --)
+  fi
+  stop_db() { [ -n "$DBPID" ] && kill -9 "$DBPID" 2>/dev/null; }
+  "${AS[@]}" "$(command -v mariadb-install-db || echo /usr/bin/mariadb-install-db)" --no-defaults --datadir="$WORK/data" \
+    --auth-root-authentication-method=normal --skip-test-db --skip-name-resolve >/dev/null 2>&1
+  "${AS[@]}" "$MDBIN/mariadbd" --no-defaults --datadir="$WORK/data" --port="$PORT" --bind-address=127.0.0.1 \
+    --socket="$WORK/mysqld.sock" --pid-file="$WORK/mysqld.pid" --log-error="$WORK/error.log" \
+    --skip-name-resolve --skip-log-bin --skip-performance-schema \
+    --innodb-flush-log-at-trx-commit=0 --innodb-doublewrite=0 --innodb-buffer-pool-size=512M \
+    --max-allowed-packet=64M --character-set-server=utf8mb4 --collation-server=utf8mb4_general_ci \
+    >"$WORK/mariadbd.out" 2>&1 &
+  disown
+  for _ in $(seq 300); do [ -S "$WORK/mysqld.sock" ] && [ -s "$WORK/mysqld.pid" ] && break; sleep 0.1; done
+  DBPID=$(cat "$WORK/mysqld.pid")
+  MYSQL=(mariadb --no-defaults -h 127.0.0.1 -P "$PORT" -u root)
+  for _ in $(seq 100); do "${MYSQL[@]}" -e "SELECT 1" >/dev/null 2>&1 && break; sleep 0.1; done
+  "${MYSQL[@]}" -e "CREATE DATABASE bench"
+  URL="mysql://root@127.0.0.1:$PORT/bench"
+  sql() { "${MYSQL[@]}" bench "$@"; }
+  value() { "${MYSQL[@]}" bench -N -e "$1"; }
+  SELECT_CMD=("${MYSQL[@]}" bench -N -e "SELECT id, name, price, active, updated_at FROM widgets ORDER BY updated_at, id")
+  CLIENT=mariadb
+  STEP="(seq DIV 3) * 1000 MICROSECOND" # 3 rows per millisecond
+  [ "$TS" = datetime ] && STEP="(seq DIV 1000) SECOND" # whole seconds: 1,000 rows per second
+  echo "loading $N rows into MariaDB (updated_at $TS)..."
+  sql >/dev/null <<SQL
+CREATE TABLE widgets (id bigint NOT NULL AUTO_INCREMENT PRIMARY KEY, name varchar(255) NOT NULL, price double,
+  active tinyint(1) NOT NULL, updated_at $TS NOT NULL) ENGINE=InnoDB;
+INSERT INTO widgets (name, price, active, updated_at)
+  SELECT CONCAT('widget-', seq), seq * 1.5, seq % 2 = 0, TIMESTAMP '2024-01-01 00:00:00' + INTERVAL $STEP
+  FROM seq_1_to_$N;
+CREATE INDEX index_widgets_on_updated_at_id ON widgets (updated_at, id);
+ANALYZE TABLE widgets;
+SQL
+  ;;
+*)
+  echo "DB=$DB: use postgres or mariadb" >&2
+  exit 2
+  ;;
+esac
 
 mkdir -p "$WORK/schemas/com/example"
 cat > "$WORK/schemas/com/example/Widget.avsc" <<'EOF'
@@ -59,9 +152,9 @@ cat > "$WORK/schemas/com/example/Widget.avsc" <<'EOF'
   {"name":"updated_at","type":{"type":"long","logicalType":"timestamp-millis"}}]}
 EOF
 
-"$BIN" dev --kafka-port 0 --registry-port 0 --topic widgets >"$WORK/dev.out" 2>&1 &
+"$BIN" dev --kafka-port 0 --registry-port 0 --topic widgets --state-file "$WORK/dev.env" >"$WORK/dev.out" 2>&1 &
 DEVPID=$!
-for _ in $(seq 50); do grep -q '^export' "$WORK/dev.out" && break; sleep 0.1; done
+for _ in $(seq 100); do grep -q '^export' "$WORK/dev.out" && break; sleep 0.1; done
 eval "$(grep '^export' "$WORK/dev.out")"
 
 cat > "$WORK/deimos.yaml" <<EOF
@@ -75,19 +168,39 @@ EOF
 "$BIN" --config "$WORK/deimos.yaml" migrate up --only poller >/dev/null
 
 now() { date +%s.%N; }
+db0=$(cpu_ticks "$DBPID")
 t0=$(now)
-"${PSQL[@]}" -d bench -At -c "SELECT id, name, price, active, updated_at FROM widgets ORDER BY updated_at, id" >/dev/null
+/usr/bin/time -f '%U %S' -o "$WORK/select.time" "${SELECT_CMD[@]}" >/dev/null
 t1=$(now)
-/usr/bin/time -f '%M' -o "$WORK/rss" "$BIN" --config "$WORK/deimos.yaml" --log-level warn poller run --once
+db1=$(cpu_ticks "$DBPID")
+dev1=$(cpu_ticks "$DEVPID")
+/usr/bin/time -f '%U %S %M' -o "$WORK/poller.time" "$BIN" --config "$WORK/deimos.yaml" --log-level warn poller run --once
 t2=$(now)
-PUB=$("${PSQL[@]}" -d bench -At -c "SELECT last_sent_id FROM deimos_poll_info WHERE producer = 'BenchWidgets'")
-python3 - "$N" "$t0" "$t1" "$t2" "$(cat "$WORK/rss")" "$PUB" "$BATCH" <<'PY'
+db2=$(cpu_ticks "$DBPID")
+dev2=$(cpu_ticks "$DEVPID")
+LAST=$(value "SELECT last_sent_id FROM deimos_poll_info WHERE producer = 'BenchWidgets'")
+python3 - "$DB" "$TS" "$CLIENT" "$N" "$BATCH" "$LAST" "$(getconf CLK_TCK)" "$t0" "$t1" "$t2" "$db0" "$db1" "$db2" "$dev1" "$dev2" \
+  "$(cat "$WORK/select.time")" "$(cat "$WORK/poller.time")" <<'PY'
 import sys
-n, t0, t1, t2, rss, last, batch = int(sys.argv[1]), *map(float, sys.argv[2:5]), int(sys.argv[5]), sys.argv[6], sys.argv[7]
+a = sys.argv[1:]
+db, ts, client, n, batch, last, hz = a[0], a[1], a[2], int(a[3]), a[4], a[5].strip(), int(a[6])
+t0, t1, t2 = map(float, a[7:10])
+db0, db1, db2, dev1, dev2 = (int(x) for x in a[10:15])
+su, ss = map(float, a[15].split())
+pu, ps, rss = a[16].split()
+pu, ps, rss = float(pu), float(ps), int(rss)
 sel, pol = t1 - t0, t2 - t1
-print(f"rows:                 {n} (cursor last_sent_id={last}, batch_size={batch})")
-print(f"plain SELECT (psql):  {sel:7.2f} s  {n/sel:12,.0f} rows/s")
-print(f"poller run --once:    {pol:7.2f} s  {n/pol:12,.0f} rows/s  (avro_schema_registry -> kfake)")
+def cpu(label, secs):
+    print(f"  {label:<26} {secs:7.2f} s CPU  {secs / n * 1e6:6.2f} us/row")
+name = {"postgres": "PostgreSQL", "mariadb": f"MariaDB, updated_at {ts}"}[db]
+print(f"rows:                 {n} ({name}; cursor last_sent_id={last}, batch_size={batch})")
+print(f"plain SELECT ({client}):  {sel:7.2f} s  {n/sel:12,.0f} rows/s")
+cpu(f"{client} client", su + ss)
+cpu("database", (db1 - db0) / hz)
+print(f"poller run --once:    {pol:7.2f} s  {n/pol:12,.0f} rows/s  (avro_schema_registry -> deimos dev)")
+cpu("poller (user+sys)", pu + ps)
+cpu("broker (deimos dev)", (dev2 - dev1) / hz)
+cpu("database", (db2 - db1) / hz)
 print(f"ratio poller/SELECT:  {sel/pol:7.2f}x the SELECT's throughput")
 print(f"poller peak RSS:      {rss/1024:7.1f} MiB")
 PY
