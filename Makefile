@@ -4,7 +4,7 @@ VERSION   ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo de
 LDFLAGS   := -s -w -X main.version=$(VERSION)
 BIN       ?= bin/deimos
 # Packages with goroutines of their own: tested again under the race detector.
-RACE_PKGS ?= ./pkg/outbox/... ./pkg/poller/... ./pkg/consume/... ./pkg/produce/... ./pkg/sink/... ./pkg/checkpoint/... ./pkg/devenv/... ./internal/testenv/...
+RACE_PKGS ?= ./pkg/outbox/... ./pkg/poller/... ./pkg/consume/... ./pkg/produce/... ./pkg/sink/... ./pkg/checkpoint/... ./pkg/devenv/... ./internal/testenv/... ./pkg/compat/...
 
 .PHONY: build test test-race lint demo clean bench
 
