@@ -59,7 +59,7 @@ func MariaDB(t testing.TB) string {
 	if !mainUsed.Load() {
 		t.Fatal("testenv.MariaDB needs TestMain(m) { testenv.Main(m) } in this package so the server is stopped")
 	}
-	mdbOnce.Do(func() { mdbSrv, mdbErr = startMariaDB() })
+	mdbOnce.Do(func() { mdbSrv, mdbErr = startMariaDB(nil) })
 	if mdbErr != nil {
 		if mdbMissing {
 			Missing(t, "MariaDB ("+mdbErr.Error()+")")
@@ -128,7 +128,7 @@ func mariaDBBin(name string) (string, error) {
 	return "", fmt.Errorf("%s not found (apt-get install mariadb-server)", name)
 }
 
-func startMariaDB() (*mdbServer, error) {
+func startMariaDB(extra []string) (*mdbServer, error) {
 	var bins [2]string
 	for i, name := range []string{"mariadb-install-db", "mariadbd"} {
 		p, err := mariaDBBin(name)
@@ -182,7 +182,7 @@ func startMariaDB() (*mdbServer, error) {
 			os.RemoveAll(dir)
 			return nil, err
 		}
-		if err = s.start(bins[1], data); err == nil {
+		if err = s.start(bins[1], data, extra); err == nil {
 			return s, nil
 		}
 		if attempt == 4 {
@@ -195,7 +195,7 @@ func startMariaDB() (*mdbServer, error) {
 
 // start runs mariadbd in the foreground as a child (killed if the test
 // process dies) and waits until it accepts connections.
-func (s *mdbServer) start(bin, data string) error {
+func (s *mdbServer) start(bin, data string, extra []string) error {
 	s.cmd = exec.Command(bin, "--no-defaults", "--datadir="+data,
 		"--port="+strconv.Itoa(s.port), "--bind-address=127.0.0.1", "--socket="+filepath.Join(s.dir, "mysqld.sock"),
 		"--pid-file="+filepath.Join(s.dir, "mysqld.pid"), "--log-error="+filepath.Join(s.dir, "error.log"),
@@ -205,6 +205,7 @@ func (s *mdbServer) start(bin, data string) error {
 		"--max-connections=300", "--max-allowed-packet=64M",
 		"--character-set-server=utf8mb4", "--collation-server=utf8mb4_general_ci",
 		"--sql-mode="+MariaDBSQLMode)
+	s.cmd.Args = append(s.cmd.Args, extra...) // a later option wins
 	s.cmd.Dir = s.dir
 	// The server's system time zone is not UTC, as on many real servers:
 	// what MySQL reports in it (information_schema.innodb_trx.trx_started,
@@ -270,3 +271,26 @@ func (s *mdbServer) stop() {
 	s.kill()
 	os.RemoveAll(s.dir)
 }
+
+// MariaDBServer is a throwaway MariaDB server for programs that are not
+// tests (scripts/bench): the tests' server, started with extra mariadbd
+// options (a later option wins over the tests' defaults).
+type MariaDBServer struct{ s *mdbServer }
+
+// StartMariaDB starts a throwaway server; Stop kills it and removes its files.
+func StartMariaDB(extra ...string) (*MariaDBServer, error) {
+	s, err := startMariaDB(extra)
+	if err != nil {
+		return nil, err
+	}
+	return &MariaDBServer{s: s}, nil
+}
+
+// URL is root's URL on database name (CREATE DATABASE it first, or use "mysql").
+func (m *MariaDBServer) URL(name string) string { return m.s.url(name) }
+
+// Pid is the mariadbd process (its CPU time covers every connection's thread).
+func (m *MariaDBServer) Pid() int { return m.s.cmd.Process.Pid }
+
+// Stop kills the server and removes its files.
+func (m *MariaDBServer) Stop() { m.s.stop() }

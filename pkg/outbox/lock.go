@@ -310,10 +310,16 @@ func parseDBTime(v any) time.Time {
 	return time.Time{}
 }
 
-// deleteChunk is how many ids one DELETE names (Deimos uses 10; larger
-// groups are much faster and equally safe: deleting a deleted id is a no-op).
-// PostgreSQL deletes a whole batch in one statement with an id array.
-const deleteChunk = 500
+// deleteChunk is how many ids one DELETE names on SQLite (Deimos uses 10;
+// larger groups are much faster and equally safe: deleting a deleted id is
+// a no-op), and mysqlDeleteChunk on MySQL, where the ids are written into
+// the statement text (no placeholder limit) and one statement per batch
+// costs the server least. PostgreSQL deletes a whole batch in one
+// statement with an id array.
+const (
+	deleteChunk      = 500
+	mysqlDeleteChunk = 5000
+)
 
 func deleteIDs(ctx context.Context, tx Execer, d db.Dialect, topic string, ids []int64) error {
 	if d.Name() == "postgres" {
@@ -325,8 +331,12 @@ func deleteIDs(ctx context.Context, tx Execer, d db.Dialect, topic string, ids [
 		_, err := tx.ExecContext(ctx, "DELETE FROM kafka_messages WHERE topic = $1 AND id = ANY($2)", topic, ids)
 		return err
 	}
-	for start := 0; start < len(ids); start += deleteChunk {
-		end := min(start+deleteChunk, len(ids))
+	chunk := deleteChunk
+	if d.Name() == "mysql" {
+		chunk = mysqlDeleteChunk
+	}
+	for start := 0; start < len(ids); start += chunk {
+		end := min(start+chunk, len(ids))
 		var b strings.Builder
 		b.WriteString("DELETE FROM kafka_messages WHERE topic = ? AND id IN (")
 		args := make([]any, 0, end-start+1)
