@@ -25,8 +25,13 @@ import (
 // in one transaction; the relay then delivers it byte for byte: same
 // value, key, headers and partition (by its partition key).
 func TestDeadLetterRequeuedAndDeliveredByteForByte(t *testing.T) {
+	for _, dl := range testenv.Dialects(t) {
+		t.Run(dl.Name, func(t *testing.T) { testDeadLetterRequeued(t, dl.URL(t)) })
+	}
+}
+
+func testDeadLetterRequeued(t *testing.T, url string) {
 	ctx := context.Background()
-	url := testenv.Postgres(t)
 	d, err := db.Open(ctx, url)
 	if err != nil {
 		t.Fatal(err)
@@ -127,7 +132,7 @@ func TestDeadLetterRequeuedAndDeliveredByteForByte(t *testing.T) {
 	}
 	var msg, key []byte
 	var gotPK, hdr string
-	if err := d.QueryRowContext(ctx, "SELECT message, key, partition_key, headers FROM kafka_messages").Scan(&msg, &key, &gotPK, &hdr); err != nil {
+	if err := d.QueryRowContext(ctx, "SELECT message, "+d.Q("key")+", partition_key, headers FROM kafka_messages").Scan(&msg, &key, &gotPK, &hdr); err != nil {
 		t.Fatal(err)
 	}
 	if !bytes.Equal(msg, payload) || string(key) != "k1" || gotPK != pk || hdr != `{"schema":"v2","trace":"abc"}` {

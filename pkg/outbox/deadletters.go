@@ -100,7 +100,7 @@ func deadLetterCols(ctx context.Context, d *db.DB) (string, bool, error) {
 	if err != nil {
 		return "", false, err
 	}
-	sel := "id, topic, message, key, partition_key, error, original_id, original_created_at, created_at"
+	sel := "id, topic, message, " + d.Q("key") + ", partition_key, error, original_id, original_created_at, created_at"
 	withHeaders := hasCol(cols, "headers")
 	if withHeaders {
 		sel += ", headers"

@@ -441,13 +441,19 @@ func TestTooLargeWithoutDeadLetterTableKeepsRow(t *testing.T) {
 // headers column: the row is kept (a requeue could not send its headers).
 // With the column, the headers are stored with the dead letter.
 func TestTooLargeWithHeadersNeedsTheHeadersColumn(t *testing.T) {
+	for name, url := range testDBs(t) {
+		t.Run(name, func(t *testing.T) { testTooLargeWithHeaders(t, url(t)) })
+	}
+}
+
+func testTooLargeWithHeaders(t *testing.T, url string) {
 	c, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.SeedTopics(1, "big"), kfake.BrokerConfigs(map[string]string{"message.max.bytes": "3000"}))
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(c.Close)
 	ctx := context.Background()
-	d := migrated(t, testenv.SQLiteURL(t), "outbox", "deadletter", "headers")
+	d := migrated(t, url, "outbox", "deadletter", "headers")
 	rows := []Row{{Topic: "big", Message: incompressible(6000), Headers: map[string]string{"trace": "t-1"}}}
 	if _, err := d.ExecContext(ctx, "ALTER TABLE deimos_dead_letters DROP COLUMN headers"); err != nil {
 		t.Fatal(err)
@@ -465,7 +471,7 @@ func TestTooLargeWithHeadersNeedsTheHeadersColumn(t *testing.T) {
 	if _, err := d.ExecContext(ctx, "ALTER TABLE deimos_dead_letters ADD COLUMN headers TEXT"); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := d.ExecContext(ctx, "UPDATE kafka_topic_info SET locked_at = NULL, error = 0"); err != nil {
+	if _, err := d.ExecContext(ctx, "UPDATE kafka_topic_info SET locked_at = NULL, error = "+d.Dialect.Bool(false)); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := run(t, d, producer(t, c.ListenAddrs()), Options{}); err != nil {
