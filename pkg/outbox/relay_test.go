@@ -4,11 +4,13 @@ import (
 	"bytes"
 	"context"
 	"crypto/rand"
+	"encoding/json"
 	"database/sql"
 	"fmt"
 	"log/slog"
 	"net"
 	"os"
+	"sort"
 	"strings"
 	"sync"
 	"testing"
@@ -816,4 +818,80 @@ func testMetricsAndStatus(t *testing.T, url string) {
 	if _, ok := got["pending_db_messages_max_wait"]; !ok {
 		t.Error("no max_wait gauge")
 	}
+}
+
+// The topics a pass finds are Deimos's SELECT DISTINCT topic on every
+// dialect; on PostgreSQL the query reads a few index entries per topic, not
+// every row (it read all 20,000 here before).
+func TestTopicsOneProbePerTopic(t *testing.T) {
+	for name, url := range testDBs(t) {
+		t.Run(name, func(t *testing.T) {
+			ctx := context.Background()
+			d := migrated(t, url(t))
+			st, err := newStore(ctx, d)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got, err := st.topics(ctx); err != nil || len(got) != 0 {
+				t.Fatalf("topics of an empty table = %q, %v", got, err)
+			}
+			names := []string{"-", "a", "a ", "b b", "z", "ü", "Z"}
+			var rows []Row
+			for i := 0; i < 20000; i++ {
+				rows = append(rows, Row{Topic: names[i%len(names)], Message: []byte("x")})
+			}
+			rows[0].Topic = "only-once"
+			if err := Insert(ctx, d.DB, d.Dialect, rows, time.Now()); err != nil {
+				t.Fatal(err)
+			}
+			got, err := st.topics(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			want := testenv.Rows(t, d, "SELECT DISTINCT topic FROM kafka_messages")
+			sort.Strings(got)
+			sort.Strings(want)
+			if strings.Join(got, "|") != strings.Join(want, "|") || len(got) < 6 {
+				t.Fatalf("topics = %q, SELECT DISTINCT = %q", got, want)
+			}
+			if name != "postgres" {
+				return
+			}
+			if _, err := d.ExecContext(ctx, "ANALYZE kafka_messages"); err != nil {
+				t.Fatal(err)
+			}
+			var plan string
+			if err := d.QueryRowContext(ctx, "EXPLAIN (ANALYZE, FORMAT JSON) "+topicsQuery(d.Dialect)).Scan(&plan); err != nil {
+				t.Fatal(err)
+			}
+			var nodes []struct {
+				Plan planNode `json:"Plan"`
+			}
+			if err := json.Unmarshal([]byte(plan), &nodes); err != nil || len(nodes) != 1 {
+				t.Fatalf("plan %s: %v", plan, err)
+			}
+			if read := nodes[0].Plan.rowsRead("kafka_messages"); read > 200 {
+				t.Fatalf("the topics query read %v entries of kafka_messages for %d topics (20,000 rows)", read, len(got))
+			}
+		})
+	}
+}
+
+type planNode struct {
+	Relation string     `json:"Relation Name"`
+	Rows     float64    `json:"Actual Rows"`
+	Loops    float64    `json:"Actual Loops"`
+	Plans    []planNode `json:"Plans"`
+}
+
+// rowsRead sums the rows the plan's scans of table returned.
+func (p planNode) rowsRead(table string) float64 {
+	n := 0.0
+	if p.Relation == table {
+		n = p.Rows * p.Loops
+	}
+	for _, c := range p.Plans {
+		n += c.rowsRead(table)
+	}
+	return n
 }
