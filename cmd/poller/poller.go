@@ -35,6 +35,7 @@ Deimos does, so it can take over from (or hand back to) rake deimos:db_poller.`,
 type runOpts struct {
 	once        bool
 	metricsAddr string
+	cpuProfile  string
 }
 
 func newRunCmd(f *cmdutil.Factory) *cobra.Command {
@@ -55,6 +56,7 @@ With --once each poller runs until it has caught up, then the command exits.`,
 	c.Flags().BoolVar(&o.once, "once", false, "run each poller until caught up, then exit")
 	c.Flags().StringVar(&o.metricsAddr, "metrics-addr", "", "serve /metrics, /healthz, /readyz and /status on ADDR (e.g. :9394; same as --http-addr)")
 	c.Flags().StringVar(&o.metricsAddr, "http-addr", "", "serve /metrics, /healthz, /readyz and /status on ADDR (same as --metrics-addr)")
+	cmdutil.AddProfileFlag(c.Flags(), &o.cpuProfile)
 	return c
 }
 
@@ -118,6 +120,11 @@ func run(cmd *cobra.Command, f *cmdutil.Factory, o *runOpts, names []string) err
 	if o.once {
 		policy = supervise.Continue
 	}
+	stopProfile, err := cmdutil.StartProfile(o.cpuProfile)
+	if err != nil {
+		return err
+	}
+	defer stopProfile()
 	return svc.Run(ctx, Jobs(cfg, pollers, js), cmdutil.ServiceOptions{HTTPAddr: o.metricsAddr, AddrFlag: "--metrics-addr",
 		Policy: policy, Needs: needs})
 }

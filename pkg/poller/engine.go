@@ -433,9 +433,11 @@ func (w *worker) runTime(ctx context.Context, st *RunStats, producer string, src
 	w.log.Debug("polling", "source", src.table, "topic", w.s.Topic, "from", from.Time(), "from_id", from.ID, "to", to)
 	q := timeQuery(d, src, w.s.BatchSize)
 	toArg := tsArg(d.Dialect, to)
+	query, done := prepareBatch(ctx, d, q)
+	defer done()
 	first := true
 	for ctx.Err() == nil {
-		rows, err := fetch(ctx, d, src, q, timeArgs(d, from, toArg)...)
+		rows, err := fetchWith(ctx, d, src, query, timeArgs(d, from, toArg)...)
 		if err != nil {
 			return err
 		}

@@ -10,6 +10,7 @@
 #   DB=mariadb scripts/bench/poller.sh       # MariaDB (datetime(6) column)
 #   DB=mariadb TS=datetime N=200000 scripts/bench/poller.sh   # whole seconds: 1,000 rows tie on each
 #   N=100000 BATCH=1000 scripts/bench/poller.sh
+#   PROF=/tmp/poller.prof DB=mariadb scripts/bench/poller.sh   # and a CPU profile of the poller
 #
 # The machine may be shared: elapsed times and rows/s move with the load,
 # CPU per row much less.
@@ -20,6 +21,7 @@ BATCH=${BATCH:-1000}
 DB=${DB:-postgres}
 TS=${TS:-datetime(6)}
 BIN=${BIN:-./bin/deimos}
+PROF=${PROF:-}
 [ -x "$BIN" ] || make build >/dev/null
 BIN=$(readlink -f "$BIN")
 
@@ -113,10 +115,17 @@ mariadb)
     --max-allowed-packet=64M --character-set-server=utf8mb4 --collation-server=utf8mb4_general_ci \
     >"$WORK/mariadbd.out" 2>&1 &
   disown
-  for _ in $(seq 300); do [ -S "$WORK/mysqld.sock" ] && [ -s "$WORK/mysqld.pid" ] && break; sleep 0.1; done
-  DBPID=$(cat "$WORK/mysqld.pid")
   MYSQL=(mariadb --no-defaults -h 127.0.0.1 -P "$PORT" -u root)
-  for _ in $(seq 100); do "${MYSQL[@]}" -e "SELECT 1" >/dev/null 2>&1 && break; sleep 0.1; done
+  for i in $(seq 600); do # a loaded machine can take a minute
+    [ -s "$WORK/mysqld.pid" ] && "${MYSQL[@]}" -e "SELECT 1" >/dev/null 2>&1 && break
+    if [ "$i" = 600 ]; then
+      echo "mariadbd did not start:" >&2
+      cat "$WORK/error.log" "$WORK/mariadbd.out" >&2
+      exit 1
+    fi
+    sleep 0.1
+  done
+  DBPID=$(cat "$WORK/mysqld.pid")
   "${MYSQL[@]}" -e "CREATE DATABASE bench"
   URL="mysql://root@127.0.0.1:$PORT/bench"
   sql() { "${MYSQL[@]}" bench "$@"; }
@@ -154,7 +163,8 @@ EOF
 
 "$BIN" dev --kafka-port 0 --registry-port 0 --topic widgets --state-file "$WORK/dev.env" >"$WORK/dev.out" 2>&1 &
 DEVPID=$!
-for _ in $(seq 100); do grep -q '^export' "$WORK/dev.out" && break; sleep 0.1; done
+for _ in $(seq 600); do grep -q '^export' "$WORK/dev.out" && break; sleep 0.1; done
+grep -q '^export' "$WORK/dev.out" || { echo "deimos dev did not start:" >&2; cat "$WORK/dev.out" >&2; exit 1; }
 eval "$(grep '^export' "$WORK/dev.out")"
 
 cat > "$WORK/deimos.yaml" <<EOF
@@ -174,7 +184,7 @@ t0=$(now)
 t1=$(now)
 db1=$(cpu_ticks "$DBPID")
 dev1=$(cpu_ticks "$DEVPID")
-/usr/bin/time -f '%U %S %M' -o "$WORK/poller.time" "$BIN" --config "$WORK/deimos.yaml" --log-level warn poller run --once
+/usr/bin/time -f '%U %S %M' -o "$WORK/poller.time" "$BIN" --config "$WORK/deimos.yaml" --log-level warn poller run --once ${PROF:+--cpuprofile "$PROF"}
 t2=$(now)
 db2=$(cpu_ticks "$DBPID")
 dev2=$(cpu_ticks "$DEVPID")
