@@ -65,7 +65,7 @@ error, 3 a required service (broker, registry, database) could not be reached.`,
 	pf.StringVarP(&f.Flags.Brokers, "brokers", "b", "", "Kafka bootstrap brokers, comma-separated (env DEIMOS_BROKERS)")
 	pf.StringVar(&f.Flags.Registry, "registry", "", "schema registry URL (env DEIMOS_REGISTRY_URL)")
 	pf.StringVar(&f.Flags.SchemaPath, "schema-path", "", "directory of local schema files (env DEIMOS_SCHEMA_PATH)")
-	pf.StringVar(&f.Flags.DB, "db", "", "database URL: sqlite:PATH or postgres://... (env DEIMOS_DB); required by commands that use tables, no default")
+	pf.StringVar(&f.Flags.DB, "db", "", "database URL: sqlite:PATH, postgres://... or mysql://... (env DEIMOS_DB); required by commands that use tables, no default")
 	pf.StringVar(&f.Flags.LogLevel, "log-level", "", "log level: debug, info, warn, error (env DEIMOS_LOG_LEVEL)")
 	pf.StringVar(&f.Flags.LogFormat, "log-format", "", "log format: text or json (env DEIMOS_LOG_FORMAT)")
 

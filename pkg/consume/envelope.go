@@ -1,7 +1,6 @@
 package consume
 
 import (
-	"bytes"
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
@@ -70,14 +69,32 @@ func isCompactJSON(b []byte) bool {
 	default:
 		return false
 	}
-	if !json.Valid(b) {
-		return false
+	return json.Valid(b) && !spaceOutsideStrings(b)
+}
+
+// spaceOutsideStrings reports whitespace outside JSON strings in valid JSON
+// b: the only bytes json.Compact removes, so valid JSON without any is
+// compact (one pass, no copy; every consumed JSON record is checked).
+func spaceOutsideStrings(b []byte) bool {
+	in := false
+	for i := 0; i < len(b); i++ {
+		c := b[i]
+		if in {
+			if c == '\\' {
+				i++
+			} else if c == '"' {
+				in = false
+			}
+			continue
+		}
+		switch c {
+		case '"':
+			in = true
+		case ' ', '\t', '\n', '\r':
+			return true
+		}
 	}
-	var buf bytes.Buffer
-	if err := json.Compact(&buf, b); err != nil {
-		return false
-	}
-	return bytes.Equal(buf.Bytes(), b)
+	return false
 }
 
 // AppendEnvelope appends r as one envelope line (without the newline).

@@ -77,8 +77,11 @@ func (e *Engine) detect(ctx context.Context, b []byte, isKey bool) (json.RawMess
 		}
 		return e.decodeConfluent(ctx, b, false)
 	}
-	if json.Valid(b) {
-		return decodeJSON(b)
+	// json.Compact fails exactly when json.Valid would: one pass both
+	// tells JSON from plain text and compacts it.
+	var buf bytes.Buffer
+	if json.Compact(&buf, b) == nil {
+		return compactedJSON(buf.Bytes(), len(b))
 	}
 	return decodePlain(b), plainFormat(b), nil
 }

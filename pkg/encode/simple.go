@@ -94,10 +94,16 @@ func decodeJSON(b []byte) (json.RawMessage, Format, error) {
 	if err := json.Compact(&buf, b); err != nil {
 		return nil, Format{}, errs.Failedf("not valid JSON: %v", err)
 	}
-	if err := nesting.CheckJSON(buf.Bytes()); err != nil {
+	return compactedJSON(buf.Bytes(), len(b))
+}
+
+// compactedJSON is decodeJSON's result for c, the compacted form of an
+// n-byte JSON text.
+func compactedJSON(c []byte, n int) (json.RawMessage, Format, error) {
+	if err := nesting.CheckJSON(c); err != nil {
 		return nil, Format{}, errs.Failed(err)
 	}
-	return buf.Bytes(), Format{Wire: "json", SchemaType: "JSON", PayloadBytes: len(b)}, nil
+	return c, Format{Wire: "json", SchemaType: "JSON", PayloadBytes: n}, nil
 }
 
 // decodePlain shows text as a JSON string; bytes that are not UTF-8 as a

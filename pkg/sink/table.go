@@ -18,6 +18,7 @@ import (
 
 	"github.com/deimos-cli/deimos/pkg/consume"
 	"github.com/deimos-cli/deimos/pkg/db"
+	"github.com/deimos-cli/deimos/pkg/encode"
 	"github.com/deimos-cli/deimos/pkg/errs"
 	"github.com/deimos-cli/deimos/pkg/tuplekey"
 )
@@ -444,10 +445,9 @@ func (t *Table) toRow(r *consume.Record) (row, error) {
 	if val == nil || bytes.Equal(bytes.TrimSpace(val), []byte("null")) {
 		out.delete = true
 	} else {
-		var payload map[string]any
-		dec := json.NewDecoder(bytes.NewReader(val))
-		dec.UseNumber()
-		if err := dec.Decode(&payload); err != nil || payload == nil {
+		v, err := encode.ParseJSON(val)
+		payload, ok := v.(map[string]any)
+		if err != nil || !ok {
 			return out, fmt.Errorf("%s: payload is not a JSON object, cannot map it to columns of %s", where(r), t.o.Table)
 		}
 		for _, c := range t.cols {
@@ -489,10 +489,8 @@ func (t *Table) applyKey(r *consume.Record, vals map[string]any) error {
 	if r.Key == nil || bytes.Equal(bytes.TrimSpace(r.Key), []byte("null")) {
 		return nil
 	}
-	dec := json.NewDecoder(bytes.NewReader(r.Key))
-	dec.UseNumber()
-	var k any
-	if err := dec.Decode(&k); err != nil {
+	k, err := encode.ParseJSON(r.Key)
+	if err != nil {
 		return fmt.Errorf("%s: key is not JSON: %w", where(r), err)
 	}
 	if m, ok := k.(map[string]any); ok {
