@@ -57,6 +57,11 @@ error, 3 a required service (broker, registry, database) could not be reached.`,
 	root.SetErr(f.IO.ErrOut)
 	root.SetVersionTemplate("deimos {{.Version}}\n")
 	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
+		var bad *pflag.InvalidValueError
+		if errors.As(err, &bad) {
+			// the message names the flag, the value and what it takes: one line
+			return errs.Usage(err)
+		}
 		return errs.Usagef("%v\nRun '%s --help' for usage.", err, c.CommandPath())
 	})
 

@@ -28,7 +28,7 @@ type options struct {
 	group         string
 	readCommitted bool
 	strict        bool
-	output        string
+	output        cmdutil.Format
 	template      string
 	noDecode      bool
 	timeout       time.Duration
@@ -42,15 +42,15 @@ func NewCmd(f *cmdutil.Factory) *cobra.Command {
 	var so sinkOptions
 	c := &cobra.Command{
 		Use:   "consume -t TOPIC[,...] [-o OFFSET] [-p PARTS] [-c COUNT] [-e] [-g GROUP]",
-		Short: "Consume and decode topics as JSON lines or pretty output",
+		Short: "Consume and decode topics as JSON lines or text for people",
 		Long: `Reads topics and decodes keys and values: per the topic's configuration, or
 by themselves (Confluent framing through the registry, Avro container files,
 JSON, text). Records that cannot be decoded are printed with an "error" field
 and their raw bytes in base64, never dropped (--strict makes them fatal).
 
 Output is JSON envelope lines when stdout is not a terminal (what
-'deimos produce' reads back losslessly), pretty on a terminal; --output raw
-prints value bytes; -f TEMPLATE uses kcat's tokens:
+'deimos produce' reads back losslessly), text for people on a terminal;
+--output raw prints value bytes; -f TEMPLATE uses kcat's tokens:
   %t topic  %p partition  %o offset  %k key  %s value  %K key size  %S value size
   %T timestamp (ms)  %h headers (k=v,...)  %H header count  \n \t  %%
 
@@ -89,7 +89,7 @@ after each batch is written out. Ctrl-C stops cleanly (flush, commit, exit 0).`,
 	fl.StringVarP(&o.group, "group", "g", "", "consumer group: join it and commit what was output")
 	fl.BoolVar(&o.readCommitted, "read-committed", false, "read only committed transactional records")
 	fl.BoolVar(&o.strict, "strict", false, "a record that cannot be decoded is fatal (exit 1)")
-	fl.StringVar(&o.output, "output", "", "json (default when piped), pretty (default on a terminal) or raw")
+	cmdutil.AddAutoOutputFlag(c, &o.output, "text (default on a terminal; pretty is an alias), json (default when piped: envelope lines) or raw (value bytes)", consume.FormatRaw)
 	fl.StringVarP(&o.template, "format", "f", "", "kcat-style output template, e.g. '%t %p %o %k %s\\n'")
 	fl.BoolVar(&o.noDecode, "no-decode", false, "do not decode: keys and values as JSON text, strings or base64")
 	fl.DurationVar(&o.timeout, "timeout", 30*time.Second, "give up on an unreachable broker after this long")
@@ -154,11 +154,11 @@ func run(c *cobra.Command, f *cmdutil.Factory, o *options, so *sinkOptions) erro
 	if o.count < 0 {
 		return errs.Usagef("-c %d: use a positive count (0 or no -c: no limit)", o.count)
 	}
-	format := o.output
+	format := string(o.output)
 	if format == "" {
 		format = consume.FormatJSON
 		if f.IO.StdoutTTY {
-			format = consume.FormatPretty
+			format = consume.FormatText
 		}
 	}
 
@@ -183,7 +183,7 @@ func run(c *cobra.Command, f *cmdutil.Factory, o *options, so *sinkOptions) erro
 			if err != nil || h != nil {
 				return h, false, err
 			}
-			p, err := consume.NewPrinter(f.IO.Out, format, o.template)
+			p, err := consume.NewPrinter(f.IO.Out, consume.PrinterOptions{Format: format, Template: o.template, Styles: printerStyles(f.IO)})
 			if err != nil {
 				return nil, false, errs.Usage(err)
 			}
@@ -208,4 +208,15 @@ func run(c *cobra.Command, f *cmdutil.Factory, o *options, so *sinkOptions) erro
 		return nil
 	}
 	return err
+}
+
+// printerStyles are the text format's colours, from the one style set.
+func printerStyles(ios *cmdutil.IOStreams) consume.Styles {
+	st := ios.Styles()
+	return consume.Styles{
+		Meta: func(s string) string { return st.Meta.Render(s) },
+		Key:  func(s string) string { return st.Key.Render(s) },
+		Err:  func(s string) string { return st.Bad.Render(s) },
+		Dim:  func(s string) string { return st.Dim.Render(s) },
+	}
 }

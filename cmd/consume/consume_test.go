@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/spf13/cobra"
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/deimos-cli/deimos/internal/cmdutil"
@@ -45,6 +46,7 @@ func runCmd(t *testing.T, brokers []string, tty bool, args ...string) cmdResult 
 	c.SetOut(&bytes.Buffer{})
 	c.SetErr(&bytes.Buffer{})
 	c.SilenceUsage, c.SilenceErrors = true, true
+	c.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return errs.Usage(err) }) // as the root command does
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	err := c.ExecuteContext(ctx)
@@ -65,7 +67,7 @@ func TestConsumeUsageErrors(t *testing.T) {
 		{"bad offset duration", []string{"-t", "a", "-o", "-1fortnight"}, `-o: offset "-1fortnight"`},
 		{"bad until", []string{"-t", "a", "--until", "soon"}, `--until "soon"`},
 		{"negative count", []string{"-t", "a", "-c", "-1"}, "-c -1: use a positive count"},
-		{"unknown output", []string{"-t", "a", "--output", "yaml"}, `--output "yaml": use json, pretty or raw`},
+		{"unknown output", []string{"-t", "a", "--output", "yaml"}, `"yaml" is not text, json or raw`},
 		{"unknown consumer", []string{"--consumer", "nope"}, `--consumer "nope": no such entry`},
 		{"unknown consumer with topic", []string{"-t", "a", "--consumer", "nope"}, `--consumer "nope": no such entry`},
 	} {

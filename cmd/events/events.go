@@ -4,7 +4,6 @@ package events
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -13,7 +12,6 @@ import (
 	"os"
 	"strconv"
 	"strings"
-	"text/tabwriter"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -65,7 +63,7 @@ func parseID(s string) (int64, error) {
 
 func newListCmd(f *cmdutil.Factory) *cobra.Command {
 	var failures bool
-	var output string
+	var output cmdutil.Format
 	var fl checkpoint.Filter
 	c := &cobra.Command{
 		Use:   "list",
@@ -77,16 +75,13 @@ func newListCmd(f *cmdutil.Factory) *cobra.Command {
 			if fl.Limit < 0 || fl.Offset < 0 {
 				return errs.Usagef("--limit and --offset must be 0 or more")
 			}
-			if output != "text" && output != "json" {
-				return errs.Usagef("--output %q: use text or json", output)
-			}
 			_, st, done, err := openStore(c.Context(), f)
 			if err != nil {
 				return err
 			}
 			defer done()
 			var rows any
-			var lines [][]string
+			var lines [][]any
 			if failures {
 				fs, err := st.ListFailures(c.Context(), fl)
 				if err != nil {
@@ -94,7 +89,7 @@ func newListCmd(f *cmdutil.Factory) *cobra.Command {
 				}
 				rows = fs
 				for _, x := range fs {
-					lines = append(lines, []string{strconv.FormatInt(x.ID, 10), tm(x.CreatedAt), s(x.Topic), s(x.GroupID), s(x.EntityID), s(x.ErrorClass), oneLine(s(x.ErrorMessage))})
+					lines = append(lines, []any{x.ID, tm(x.CreatedAt), s(x.Topic), s(x.GroupID), s(x.EntityID), s(x.ErrorClass), oneLine(s(x.ErrorMessage))})
 				}
 			} else {
 				es, err := st.ListEvents(c.Context(), fl)
@@ -103,22 +98,20 @@ func newListCmd(f *cmdutil.Factory) *cobra.Command {
 				}
 				rows = es
 				for _, x := range es {
-					lines = append(lines, []string{strconv.FormatInt(x.ID, 10), tm(x.EventTime), s(x.Topic), s(x.GroupID), s(x.EntityID), s(x.EventType), s(x.Checksum)})
+					lines = append(lines, []any{x.ID, tm(x.EventTime), s(x.Topic), s(x.GroupID), s(x.EntityID), s(x.EventType), s(x.Checksum)})
 				}
 			}
-			if output == "json" {
-				return writeJSON(f.IO.Out, rows)
+			if output.JSON() {
+				return cmdutil.WriteJSON(f.IO, rows)
 			}
-			tw := tabwriter.NewWriter(f.IO.Out, 0, 4, 2, ' ', 0)
+			t := cmdutil.NewTable(f.IO, "ID", "EVENT_TIME", "TOPIC", "GROUP", "ENTITY_ID", "EVENT_TYPE", "CHECKSUM")
 			if failures {
-				fmt.Fprintln(tw, "ID\tCREATED_AT\tTOPIC\tGROUP\tENTITY_ID\tERROR_CLASS\tERROR")
-			} else {
-				fmt.Fprintln(tw, "ID\tEVENT_TIME\tTOPIC\tGROUP\tENTITY_ID\tEVENT_TYPE\tCHECKSUM")
+				t = cmdutil.NewTable(f.IO, "ID", "CREATED_AT", "TOPIC", "GROUP", "ENTITY_ID", "ERROR_CLASS", "ERROR")
 			}
 			for _, l := range lines {
-				fmt.Fprintln(tw, strings.Join(l, "\t"))
+				t.Row(l...)
 			}
-			return tw.Flush()
+			return t.Flush()
 		},
 	}
 	c.Flags().BoolVar(&failures, "failures", false, "list failures instead of events")
@@ -128,7 +121,7 @@ func newListCmd(f *cmdutil.Factory) *cobra.Command {
 	c.Flags().StringVar(&fl.EventType, "event-type", "", "only this event_type")
 	c.Flags().IntVar(&fl.Limit, "limit", checkpoint.DefaultLimit, "at most this many rows")
 	c.Flags().IntVar(&fl.Offset, "offset", 0, "skip this many rows")
-	c.Flags().StringVarP(&output, "output", "o", "text", "text | json (the HTTP API's JSON)")
+	cmdutil.AddOutputFlag(c, &output)
 	return c
 }
 
@@ -152,12 +145,6 @@ func oneLine(x string) string {
 		x = x[:77] + "..."
 	}
 	return x
-}
-
-func writeJSON(w io.Writer, v any) error {
-	enc := json.NewEncoder(w)
-	enc.SetIndent("", "  ")
-	return enc.Encode(v)
 }
 
 func newShowCmd(f *cmdutil.Factory) *cobra.Command {
@@ -193,7 +180,7 @@ func newShowCmd(f *cmdutil.Factory) *cobra.Command {
 			if err != nil {
 				return errs.Failed(err)
 			}
-			return writeJSON(f.IO.Out, v)
+			return cmdutil.WriteJSON(f.IO, v)
 		},
 	}
 	c.Flags().BoolVar(&failure, "failure", false, "show a failure instead of an event")
@@ -286,9 +273,7 @@ and the command exits 1 (the API answers 422).`,
 			if err != nil {
 				return errs.Failedf("retry of failure %d: %w", id, err)
 			}
-			b, _ := json.Marshal(map[string]bool{"acknowledged": acked})
-			fmt.Fprintln(f.IO.Out, string(b))
-			return nil
+			return cmdutil.WriteJSON(f.IO, map[string]bool{"acknowledged": acked})
 		},
 	}
 	addRunnerFlags(c, g)

@@ -2,10 +2,8 @@
 package migrate
 
 import (
-	"encoding/json"
 	"fmt"
 	"strings"
-	"text/tabwriter"
 
 	"github.com/spf13/cobra"
 
@@ -97,7 +95,7 @@ func newUpCmd(f *cmdutil.Factory) *cobra.Command {
 }
 
 func newStatusCmd(f *cmdutil.Factory) *cobra.Command {
-	var output string
+	var output cmdutil.Format
 	c := &cobra.Command{
 		Use:   "status",
 		Short: "Show which migrations are applied, adopted or pending",
@@ -105,9 +103,6 @@ func newStatusCmd(f *cmdutil.Factory) *cobra.Command {
   deimos migrate status --output json`,
 		Args: cobra.NoArgs,
 		RunE: func(c *cobra.Command, _ []string) error {
-			if output != "text" && output != "json" {
-				return errs.Usagef("--output: %q is not text or json", output)
-			}
 			d, _, err := openDB(c, f, false)
 			if err != nil {
 				return err
@@ -117,13 +112,10 @@ func newStatusCmd(f *cmdutil.Factory) *cobra.Command {
 			if err != nil {
 				return errs.Failedf("migrate status: %w", err)
 			}
-			if output == "json" {
-				enc := json.NewEncoder(f.IO.Out)
-				enc.SetIndent("", "  ")
-				return enc.Encode(st)
+			if output.JSON() {
+				return cmdutil.WriteJSON(f.IO, st)
 			}
-			tw := tabwriter.NewWriter(f.IO.Out, 0, 4, 2, ' ', 0)
-			fmt.Fprintln(tw, "MIGRATION\tSTATE\tAPPLIED AT\tNOTES")
+			t := cmdutil.NewTable(f.IO, "MIGRATION", "STATE", "APPLIED AT", "NOTES")
 			for _, s := range st {
 				state, at, notes := "pending", "", ""
 				switch {
@@ -142,12 +134,12 @@ func newStatusCmd(f *cmdutil.Factory) *cobra.Command {
 				if len(s.MissingColumns) > 0 {
 					notes = "missing columns: " + strings.Join(s.MissingColumns, ", ")
 				}
-				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", s.Name, state, at, notes)
+				t.Row(s.Name, state, at, notes)
 			}
-			return tw.Flush()
+			return t.Flush()
 		},
 	}
-	c.Flags().StringVarP(&output, "output", "o", "text", "text or json")
+	cmdutil.AddOutputFlag(c, &output)
 	return c
 }
 

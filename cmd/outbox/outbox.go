@@ -2,14 +2,10 @@
 package outbox
 
 import (
-	"encoding/json"
 	"fmt"
 	"strings"
-	"text/tabwriter"
 	"time"
 
-	"github.com/charmbracelet/lipgloss"
-	"github.com/charmbracelet/lipgloss/table"
 	"github.com/spf13/cobra"
 
 	"github.com/deimos-cli/deimos/internal/cmdutil"
@@ -185,7 +181,7 @@ func writeSummary(f *cmdutil.Factory, format cmdutil.Format, sum outbox.Summary,
 }
 
 func newStatusCmd(f *cmdutil.Factory) *cobra.Command {
-	var output string
+	var output cmdutil.Format
 	c := &cobra.Command{
 		Use:   "status [--output json]",
 		Short: "Show pending rows, oldest age, lock holder and error state per topic",
@@ -193,9 +189,6 @@ func newStatusCmd(f *cmdutil.Factory) *cobra.Command {
   deimos outbox status --output json | jq '.[] | select(.error)'`,
 		Args: cobra.NoArgs,
 		RunE: func(c *cobra.Command, _ []string) error {
-			if output != "text" && output != "json" {
-				return errs.Usagef("--output: %q is not text or json", output)
-			}
 			cfg, err := f.Config()
 			if err != nil {
 				return err
@@ -209,18 +202,16 @@ func newStatusCmd(f *cmdutil.Factory) *cobra.Command {
 			if err != nil {
 				return errs.Failedf("outbox status: %w", err)
 			}
-			if output == "json" {
-				enc := json.NewEncoder(f.IO.Out)
-				enc.SetIndent("", "  ")
+			if output.JSON() {
 				if sts == nil {
 					sts = []outbox.TopicStatus{}
 				}
-				return enc.Encode(sts)
+				return cmdutil.WriteJSON(f.IO, sts)
 			}
-			return renderStatus(f, sts)
+			return renderStatus(f.IO, sts)
 		},
 	}
-	c.Flags().StringVarP(&output, "output", "o", "text", "text or json")
+	cmdutil.AddOutputFlag(c, &output)
 	return c
 }
 
@@ -231,50 +222,28 @@ func age(sec float64) string {
 	return human.Seconds(sec)
 }
 
-func renderStatus(f *cmdutil.Factory, sts []outbox.TopicStatus) error {
+// renderStatus prints one row per topic; an errored topic and a topic with
+// dead letters show in red on a terminal.
+func renderStatus(ios *cmdutil.IOStreams, sts []outbox.TopicStatus) error {
 	if len(sts) == 0 {
-		fmt.Fprintln(f.IO.ErrOut, "outbox: no topics (kafka_messages and kafka_topic_info are empty)")
+		fmt.Fprintln(ios.ErrOut, "outbox: no topics (kafka_messages and kafka_topic_info are empty)")
 		return nil
 	}
-	headers := []string{"TOPIC", "PENDING", "OLDEST", "MAX WAIT", "LOCKED BY", "LOCKED AT", "ERROR", "RETRIES", "DEAD LETTERS"}
-	var rows [][]string
+	t := cmdutil.NewTable(ios, "TOPIC", "PENDING", "OLDEST", "MAX WAIT", "LOCKED BY", "LOCKED AT", "ERROR", "RETRIES", "DEAD LETTERS")
 	for _, s := range sts {
 		lockedAt := "-"
 		if s.LockedAt != nil {
 			lockedAt = s.LockedAt.Format("2006-01-02 15:04:05")
 		}
-		lockedBy := s.LockedBy
-		if lockedBy == "" {
-			lockedBy = "-"
-		}
-		e := "no"
+		var e any = "no"
 		if s.Error {
-			e = "yes"
+			e = cmdutil.Bad("yes")
 		}
-		rows = append(rows, []string{s.Topic, fmt.Sprint(s.Pending), age(s.OldestAgeSeconds), age(s.MaxWaitSeconds), lockedBy, lockedAt, e, fmt.Sprint(s.Retries), fmt.Sprint(s.DeadLetters)})
+		var dead any = s.DeadLetters
+		if s.DeadLetters != 0 {
+			dead = cmdutil.Bad(fmt.Sprint(s.DeadLetters))
+		}
+		t.Row(s.Topic, s.Pending, age(s.OldestAgeSeconds), age(s.MaxWaitSeconds), s.LockedBy, lockedAt, e, s.Retries, dead)
 	}
-	if f.IO.StdoutTTY {
-		re := lipgloss.NewRenderer(f.IO.Out)
-		head := re.NewStyle().Bold(true).Padding(0, 1)
-		cell := re.NewStyle().Padding(0, 1)
-		bad := re.NewStyle().Padding(0, 1).Foreground(lipgloss.Color("1")).Bold(true)
-		t := table.New().Border(lipgloss.NormalBorder()).Headers(headers...).Rows(rows...).
-			StyleFunc(func(row, col int) lipgloss.Style {
-				if row == table.HeaderRow {
-					return head
-				}
-				if row >= 0 && row < len(rows) && (col == 6 && rows[row][6] == "yes" || col == 8 && rows[row][8] != "0") {
-					return bad
-				}
-				return cell
-			})
-		_, err := fmt.Fprintln(f.IO.Out, t.Render())
-		return err
-	}
-	tw := tabwriter.NewWriter(f.IO.Out, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, strings.Join(headers, "\t"))
-	for _, r := range rows {
-		fmt.Fprintln(tw, strings.Join(r, "\t"))
-	}
-	return tw.Flush()
+	return t.Flush()
 }

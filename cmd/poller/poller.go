@@ -2,10 +2,8 @@
 package poller
 
 import (
-	"encoding/json"
 	"fmt"
 	"strings"
-	"text/tabwriter"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -129,7 +127,7 @@ func run(cmd *cobra.Command, f *cmdutil.Factory, o *runOpts, names []string) err
 		Policy: policy, Needs: needs})
 }
 
-type statusOpts struct{ output string }
+type statusOpts struct{ output cmdutil.Format }
 
 func newStatusCmd(f *cmdutil.Factory) *cobra.Command {
 	o := &statusOpts{}
@@ -147,9 +145,6 @@ func newStatusCmd(f *cmdutil.Factory) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			if o.output != "table" && o.output != "json" {
-				return errs.Usagef("--output: %q is not table or json", o.output)
-			}
 			d, err := cmdutil.OpenDBWithMySQL(cmd.Context(), cfg)
 			if err != nil {
 				return err
@@ -159,16 +154,13 @@ func newStatusCmd(f *cmdutil.Factory) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			if o.output == "json" {
-				enc := json.NewEncoder(f.IO.Out)
-				enc.SetIndent("", "  ")
-				return enc.Encode(sts)
+			if o.output.JSON() {
+				return cmdutil.WriteJSON(f.IO, sts)
 			}
-			renderTable(f, sts)
-			return nil
+			return renderTable(f.IO, sts)
 		},
 	}
-	c.Flags().StringVarP(&o.output, "output", "o", "table", "table or json")
+	cmdutil.AddOutputFlag(c, &o.output)
 	return c
 }
 
@@ -179,9 +171,8 @@ func fmtTime(t *time.Time) string {
 	return t.UTC().Format("2006-01-02 15:04:05.000000")
 }
 
-func renderTable(f *cmdutil.Factory, sts []poller.Status) {
-	tw := tabwriter.NewWriter(f.IO.Out, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "POLLER\tTABLE\tTOPIC\tMODE\tLAST_SENT\tLAST_ID\tNEWEST\tLAG\tPENDING\tLAST_RUN\tERRORED\tLAST_ERROR")
+func renderTable(ios *cmdutil.IOStreams, sts []poller.Status) error {
+	t := cmdutil.NewTable(ios, "POLLER", "TABLE", "TOPIC", "MODE", "LAST_SENT", "LAST_ID", "NEWEST", "LAG", "PENDING", "LAST_RUN", "ERRORED", "LAST_ERROR")
 	line := func(s poller.Status) {
 		lastErr := s.LastError
 		if s.Err != "" {
@@ -190,15 +181,11 @@ func renderTable(f *cmdutil.Factory, sts []poller.Status) {
 		if len(lastErr) > 80 {
 			lastErr = lastErr[:77] + "..."
 		}
-		if lastErr == "" {
-			lastErr = "-"
-		}
 		lastSent, lag := fmtTime(s.LastSent), human.Seconds(s.LagSeconds)
 		if s.LastSent == nil {
 			lastSent, lag = "beginning", "never" // nothing published yet: no lag to measure
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%d\t%s\t%s\t%d\t%s\t%d\t%s\n", s.Name, s.Table, s.Topic, s.Mode, lastSent, s.LastSentID,
-			fmtTime(s.Newest), lag, s.Pending, fmtTime(s.LastRunAt), s.ErroredBatches, lastErr)
+		t.Row(s.Name, s.Table, s.Topic, s.Mode, lastSent, s.LastSentID, fmtTime(s.Newest), lag, s.Pending, fmtTime(s.LastRunAt), s.ErroredBatches, lastErr)
 	}
 	for _, s := range sts {
 		line(s)
@@ -206,7 +193,7 @@ func renderTable(f *cmdutil.Factory, sts []poller.Status) {
 			line(*s.Deletions)
 		}
 	}
-	tw.Flush()
+	return t.Flush()
 }
 
 func newResetCmd(f *cmdutil.Factory) *cobra.Command {

@@ -3,7 +3,6 @@ package schemacompat
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
@@ -12,7 +11,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/charmbracelet/lipgloss"
 	"github.com/spf13/cobra"
 	"github.com/twmb/franz-go/pkg/sr"
 
@@ -24,12 +22,13 @@ import (
 )
 
 type options struct {
-	mode, typ, against, subject, topic, output string
-	protoPaths, refs                           []string
-	allowDeleted, strictDefaults               bool
-	cpuProfile                                 string
-	concurrency                                int
-	timeout                                    time.Duration
+	mode, typ, against, subject, topic string
+	output                             cmdutil.Format
+	protoPaths, refs                   []string
+	allowDeleted, strictDefaults       bool
+	cpuProfile                         string
+	concurrency                        int
+	timeout                            time.Duration
 }
 
 // NewCmd returns the `schema-compat` command.
@@ -94,7 +93,7 @@ missing file), 3 registry unreachable.`,
 	fl.StringVar(&o.against, "against", "", "compare with git:REF or registry instead of files given in order")
 	fl.StringVar(&o.subject, "subject", "", "registry subject (with --against registry)")
 	fl.StringVar(&o.topic, "topic", "", "topic whose value subject <prefix><topic>-value to use (with --against registry)")
-	fl.StringVarP(&o.output, "output", "o", "text", "output: text, json or github (workflow annotations)")
+	cmdutil.AddOutputFlag(c, &o.output, formatGitHub)
 	fl.StringArrayVar(&o.protoPaths, "proto-path", nil, "extra directory searched for protobuf imports (repeatable)")
 	fl.StringArrayVar(&o.refs, "ref", nil, "extra .avsc file defining named types the schemas reference (repeatable)")
 	fl.BoolVar(&o.allowDeleted, "allow-deleted", false, "with --against git:REF, do not fail on schema files deleted since REF (they are still listed)")
@@ -129,11 +128,6 @@ func run(ctx context.Context, f *cmdutil.Factory, o *options, args []string, mod
 	typ, err := compat.ParseType(o.typ)
 	if err != nil {
 		return err
-	}
-	switch o.output {
-	case "text", "json", "github":
-	default:
-		return errs.Usagef("--output must be text, json or github, not %q", o.output)
 	}
 	copts := compat.Options{StrictDefaults: o.strictDefaults}
 	lo := compat.LoadOptions{ImportPaths: o.protoPaths, AvroRefs: o.refs, Check: copts}
@@ -311,29 +305,25 @@ func subjectFor(cfg *config.Config, o *options, file string) (string, error) {
 	return "", errs.Usagef("%s: no subject: give --subject or --topic, or configure a topic whose schema is %s", file, base)
 }
 
-func render(io *cmdutil.IOStreams, output string, rep *report) error {
+// formatGitHub is schema-compat's own --output word: GitHub workflow
+// annotations (::error file=…,line=…::message).
+const formatGitHub cmdutil.Format = "github"
+
+func render(ios *cmdutil.IOStreams, output cmdutil.Format, rep *report) error {
 	switch output {
-	case "json":
-		enc := json.NewEncoder(io.Out)
-		enc.SetIndent("", "  ")
-		return enc.Encode(rep)
-	case "github":
-		return renderGitHub(io.Out, rep)
+	case cmdutil.FormatJSON:
+		return cmdutil.WriteJSON(ios, rep)
+	case formatGitHub:
+		return renderGitHub(ios.Out, rep)
 	}
-	return renderText(io, rep)
+	return renderText(ios, rep)
 }
 
 func renderText(ios *cmdutil.IOStreams, rep *report) error {
-	style := func(s lipgloss.Style, t string) string { return t }
-	if ios.StdoutTTY {
-		style = func(s lipgloss.Style, t string) string { return s.Render(t) }
-	}
-	okS := lipgloss.NewStyle().Foreground(lipgloss.Color("2")).Bold(true)
-	badS := lipgloss.NewStyle().Foreground(lipgloss.Color("1")).Bold(true)
-	dimS := lipgloss.NewStyle().Faint(true)
+	st := ios.Styles()
 	w := ios.Out
 	for _, s := range rep.Skipped {
-		fmt.Fprintf(w, "%s %s: %s\n", style(dimS, "-"), s.Name, s.Reason)
+		fmt.Fprintf(w, "%s %s: %s\n", st.Dim.Render("-"), s.Name, s.Reason)
 	}
 	for _, r := range rep.Results {
 		name := r.Name
@@ -348,10 +338,10 @@ func renderText(ios *cmdutil.IOStreams, rep *report) error {
 			if len(r.Checked) > 0 {
 				detail = fmt.Sprintf("%d check(s)", len(r.Checked))
 			}
-			fmt.Fprintf(w, "%s %s: compatible (%s, %s)\n", style(okS, "✓"), name, r.Mode, detail)
+			fmt.Fprintf(w, "%s %s: compatible (%s, %s)\n", st.OK.Render("✓"), name, r.Mode, detail)
 			continue
 		}
-		fmt.Fprintf(w, "%s %s: incompatible (%s)\n", style(badS, "✗"), name, r.Mode)
+		fmt.Fprintf(w, "%s %s: incompatible (%s)\n", st.Bad.Render("✗"), name, r.Mode)
 		for _, c := range r.Checked {
 			if c.Compatible {
 				continue
@@ -368,7 +358,7 @@ func renderText(ios *cmdutil.IOStreams, rep *report) error {
 				if p.Check == c.Check && p.Old == c.Old {
 					loc := ""
 					if p.Line > 0 {
-						loc = style(dimS, fmt.Sprintf(" (%s:%d)", p.File, p.Line))
+						loc = st.Dim.Render(fmt.Sprintf(" (%s:%d)", p.File, p.Line))
 					}
 					fmt.Fprintf(w, "    %s%s\n", p.String(), loc)
 				}

@@ -14,6 +14,7 @@ import (
 	"sync"
 	"syscall"
 
+	"github.com/muesli/termenv"
 	"github.com/spf13/cobra"
 	"golang.org/x/term"
 
@@ -28,6 +29,9 @@ type IOStreams struct {
 	ErrOut io.Writer
 
 	StdinTTY, StdoutTTY, StderrTTY bool
+	// ColorProfile, when set, replaces the colours detected on a terminal
+	// stdout (tests of styled output over a buffer).
+	ColorProfile *termenv.Profile
 }
 
 // System returns the process's real streams.

@@ -4,16 +4,20 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"slices"
 	"strings"
 	"unicode/utf8"
 
 	"github.com/charmbracelet/lipgloss"
+	"github.com/muesli/termenv"
 	"github.com/spf13/cobra"
 )
 
-// Format is the value of a command's --output flag: text (also spelled
-// table) or json. Commands with more formats (schema-compat's github) keep
-// their own flag; everything that prints data or a table uses this one.
+// Format is the value of a command's --output flag. Every command that
+// prints data takes the same two words, text and json; "table" and
+// "pretty" are accepted as aliases of text. A command with a further form
+// of its own (consume's raw, schema-compat's github) names it when it adds
+// the flag. docs/output.md describes the rule.
 type Format string
 
 // The formats every data-printing command accepts.
@@ -22,7 +26,7 @@ const (
 	FormatJSON Format = "json"
 )
 
-// String implements pflag.Value.
+// String implements fmt.Stringer (and pflag.Value through outputValue).
 func (f *Format) String() string {
 	if *f == "" {
 		return string(FormatText)
@@ -30,18 +34,8 @@ func (f *Format) String() string {
 	return string(*f)
 }
 
-// Set implements pflag.Value: a bad value fails flag parsing (exit 2).
-func (f *Format) Set(s string) error {
-	switch strings.ToLower(strings.TrimSpace(s)) {
-	case "text", "table":
-		*f = FormatText
-	case "json":
-		*f = FormatJSON
-	default:
-		return fmt.Errorf("%q is not text or json", s)
-	}
-	return nil
-}
+// Set parses text or json (or an alias of text), as the flag does.
+func (f *Format) Set(s string) error { return (&outputValue{f: f}).Set(s) }
 
 // Type implements pflag.Value.
 func (f *Format) Type() string { return "format" }
@@ -49,18 +43,82 @@ func (f *Format) Type() string { return "format" }
 // JSON reports whether JSON output was asked for.
 func (f Format) JSON() bool { return f == FormatJSON }
 
-// AddOutputFlag adds -o/--output text|json (default text; "table" is an
-// alias of text) to c, with shell completion of the two values.
-func AddOutputFlag(c *cobra.Command, f *Format) {
+// Text reports whether text output was asked for (or nothing, where text
+// is the default).
+func (f Format) Text() bool { return f == FormatText || f == "" }
+
+// outputValue is the pflag.Value behind --output: text, json, an alias of
+// text, or one of the command's extra words.
+type outputValue struct {
+	f     *Format
+	extra []Format
+	auto  bool // "" (the default) stays "": the command picks by terminal
+}
+
+func (v *outputValue) String() string {
+	if *v.f == "" && v.auto {
+		return ""
+	}
+	return v.f.String()
+}
+
+func (v *outputValue) Type() string { return "format" }
+
+func (v *outputValue) Set(s string) error {
+	w := Format(strings.ToLower(strings.TrimSpace(s)))
+	switch {
+	case w == FormatText || w == "table" || w == "pretty":
+		*v.f = FormatText
+	case w == FormatJSON || slices.Contains(v.extra, w):
+		*v.f = w
+	default:
+		return fmt.Errorf("%q is not %s", s, v.words(" or "))
+	}
+	return nil
+}
+
+// words lists the accepted words: "text, json or raw".
+func (v *outputValue) words(last string) string {
+	ws := []string{string(FormatText), string(FormatJSON)}
+	for _, e := range v.extra {
+		ws = append(ws, string(e))
+	}
+	return strings.Join(ws[:len(ws)-1], ", ") + last + ws[len(ws)-1]
+}
+
+// AddOutputFlag adds -o/--output text|json (default text; "table" and
+// "pretty" are aliases of text) to c, plus any extra words the command
+// prints, with shell completion of the words.
+func AddOutputFlag(c *cobra.Command, f *Format, extra ...Format) {
 	if *f == "" {
 		*f = FormatText
 	}
-	c.Flags().VarP(f, "output", "o", "output format: text or json (table is an alias of text)")
-	_ = c.RegisterFlagCompletionFunc("output", cobra.FixedCompletions([]string{"text", "json"}, cobra.ShellCompDirectiveNoFileComp))
+	v := &outputValue{f: f, extra: extra}
+	c.Flags().VarP(v, "output", "o", "output format: "+v.words(" or ")+" (table is an alias of text)")
+	completeOutput(c, v)
 }
 
-// WriteJSON writes v as one JSON document: indented on a terminal, one
-// compact line when stdout is a pipe or a file (for jq and line tools).
+// AddAutoOutputFlag adds --output without a short letter (consume, where
+// -o is kcat's offset) and without a default: the flag stays "" unless
+// given, and the command picks text on a terminal and json elsewhere.
+func AddAutoOutputFlag(c *cobra.Command, f *Format, usage string, extra ...Format) {
+	v := &outputValue{f: f, extra: extra, auto: true}
+	c.Flags().Var(v, "output", usage)
+	completeOutput(c, v)
+}
+
+func completeOutput(c *cobra.Command, v *outputValue) {
+	words := []string{string(FormatText), string(FormatJSON)}
+	for _, e := range v.extra {
+		words = append(words, string(e))
+	}
+	_ = c.RegisterFlagCompletionFunc("output", cobra.FixedCompletions(words, cobra.ShellCompDirectiveNoFileComp))
+}
+
+// WriteJSON writes v as one JSON document, the rule for every command's
+// --output json: one compact line when stdout is a pipe or a file (for jq
+// and line tools; a stream of results is one object per line), indented
+// on a terminal. <>& are written as they are.
 func WriteJSON(ios *IOStreams, v any) error {
 	enc := json.NewEncoder(ios.Out)
 	enc.SetEscapeHTML(false)
@@ -70,20 +128,55 @@ func WriteJSON(ios *IOStreams, v any) error {
 	return enc.Encode(v)
 }
 
+// Styles is the one set of lipgloss styles commands print with, on a
+// renderer bound to the command's stdout (never lipgloss's global one):
+// on a terminal they colour; on a pipe or file they write the text as it is.
+type Styles struct {
+	Header lipgloss.Style // table headers
+	OK     lipgloss.Style // a check that passed
+	Bad    lipgloss.Style // an error, a failed check, a count that needs looking at
+	Dim    lipgloss.Style // secondary detail (timestamps, headers, skipped items)
+	Meta   lipgloss.Style // a record's coordinates (topic[partition]@offset)
+	Key    lipgloss.Style // a record's key
+}
+
+// Styles returns the style set for ios.Out.
+func (ios *IOStreams) Styles() *Styles {
+	r := lipgloss.NewRenderer(ios.Out)
+	if !ios.StdoutTTY {
+		r.SetColorProfile(termenv.Ascii)
+	} else if ios.ColorProfile != nil {
+		r.SetColorProfile(*ios.ColorProfile)
+	}
+	return &Styles{
+		Header: r.NewStyle().Bold(true),
+		OK:     r.NewStyle().Foreground(lipgloss.Color("2")).Bold(true),
+		Bad:    r.NewStyle().Foreground(lipgloss.Color("1")).Bold(true),
+		Dim:    r.NewStyle().Faint(true),
+		Meta:   r.NewStyle().Bold(true).Foreground(lipgloss.Color("12")),
+		Key:    r.NewStyle().Foreground(lipgloss.Color("11")),
+	}
+}
+
 // Table collects rows and writes them as aligned columns under a header.
-// On a terminal the header is bold; elsewhere nothing but text and spaces
-// is written, so the output is stable for scripts and tests.
+// On a terminal the header is bold and Bad cells are red; elsewhere
+// nothing but text and spaces is written, so the output is stable for
+// scripts and tests.
 type Table struct {
 	out       io.Writer
-	tty       bool
+	styles    *Styles
 	header    []string
 	rows      [][]string
+	bad       map[[2]int]bool // row, column of cells shown in the Bad style
 	omitEmpty map[int]bool
 }
 
+// Bad marks a table cell to be shown in the Bad style (red on a terminal).
+type Bad string
+
 // NewTable starts a table on ios.Out with the given column names.
 func NewTable(ios *IOStreams, header ...string) *Table {
-	return &Table{out: ios.Out, tty: ios.StdoutTTY, header: header}
+	return &Table{out: ios.Out, styles: ios.Styles(), header: header}
 }
 
 // Row adds one row; cells are formatted with fmt.Sprint, and an empty
@@ -91,6 +184,13 @@ func NewTable(ios *IOStreams, header ...string) *Table {
 func (t *Table) Row(cells ...any) {
 	r := make([]string, len(cells))
 	for i, c := range cells {
+		if b, ok := c.(Bad); ok {
+			if t.bad == nil {
+				t.bad = map[[2]int]bool{}
+			}
+			t.bad[[2]int{len(t.rows), i}] = true
+			c = string(b)
+		}
 		s := fmt.Sprint(c)
 		if s == "" {
 			s = "-"
@@ -138,6 +238,15 @@ func (t *Table) dropEmpty() {
 				t.rows[j] = append(r[:i:i], r[i+1:]...)
 			}
 		}
+		// Bad cells right of the dropped column move one left
+		moved := map[[2]int]bool{}
+		for k := range t.bad {
+			if k[1] > i {
+				k[1]--
+			}
+			moved[k] = true
+		}
+		t.bad = moved
 	}
 }
 
@@ -163,28 +272,26 @@ func (t *Table) Flush() error {
 		grow(r)
 	}
 	var b strings.Builder
-	line := func(r []string, style func(string) string) {
+	line := func(r []string, style func(col int, s string) string) {
 		for i, c := range r {
+			b.WriteString(style(i, c))
 			if i == len(r)-1 {
-				b.WriteString(style(c))
 				break
 			}
-			b.WriteString(style(c))
 			b.WriteString(strings.Repeat(" ", widths[i]-utf8.RuneCountInString(c)+2))
 		}
 		b.WriteByte('\n')
 	}
-	plain := func(s string) string { return s }
 	if len(t.header) > 0 {
-		hs := plain
-		if t.tty {
-			bold := lipgloss.NewStyle().Bold(true)
-			hs = func(s string) string { return bold.Render(s) }
-		}
-		line(t.header, hs)
+		line(t.header, func(_ int, s string) string { return t.styles.Header.Render(s) })
 	}
-	for _, r := range t.rows {
-		line(r, plain)
+	for ri, r := range t.rows {
+		line(r, func(col int, s string) string {
+			if t.bad[[2]int{ri, col}] {
+				return t.styles.Bad.Render(s)
+			}
+			return s
+		})
 	}
 	_, err := io.WriteString(t.out, b.String())
 	return err

@@ -127,7 +127,7 @@ func TestEnvelopeRepr(t *testing.T) {
 
 func TestTemplate(t *testing.T) {
 	var sb strings.Builder
-	p, err := NewPrinter(&sb, FormatJSON, `%t|%p|%o|%k|%s|%K|%S|%T|%h|%H|%%\n`)
+	p, err := NewPrinter(&sb, PrinterOptions{Format: FormatJSON, Template: `%t|%p|%o|%k|%s|%K|%S|%T|%h|%H|%%\n`})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -143,7 +143,7 @@ func TestPrinterEnvelopeMatchesReference(t *testing.T) {
 		}
 	}
 	var got bytes.Buffer
-	p, err := NewPrinter(&got, FormatJSON, "")
+	p, err := NewPrinter(&got, PrinterOptions{Format: FormatJSON})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -9,16 +9,27 @@ import (
 	"io"
 	"strconv"
 	"strings"
-
-	"github.com/charmbracelet/lipgloss"
 )
 
-// Output formats.
+// Output formats: the words of consume's --output.
 const (
-	FormatJSON   = "json"
-	FormatPretty = "pretty"
-	FormatRaw    = "raw"
+	FormatJSON = "json" // one envelope per line
+	FormatText = "text" // for people: coordinates, key, headers, indented value
+	FormatRaw  = "raw"  // the value bytes, one per line
 )
+
+// Styles colour the text format (the command builds them from its
+// terminal); a nil function prints its text as it is.
+type Styles struct {
+	Meta, Key, Err, Dim func(string) string
+}
+
+// PrinterOptions say what a Printer writes.
+type PrinterOptions struct {
+	Format   string // FormatJSON, FormatText or FormatRaw
+	Template string // kcat's -f tokens; replaces Format when set
+	Styles   Styles // for FormatText
+}
 
 // Printer is a Handler that writes records to w and flushes after every
 // batch, so a group commit always follows the output of what it commits.
@@ -27,24 +38,22 @@ type Printer struct {
 	format   string
 	template []tmplPart
 	buf      []byte
-	styles   prettyStyles
+	styles   Styles
 	env      envelopeWriter
 }
 
-// NewPrinter writes in format (json, pretty, raw) or, when template is set,
-// with kcat's -f tokens.
-func NewPrinter(w io.Writer, format, template string) (*Printer, error) {
-	p := &Printer{w: bufio.NewWriterSize(w, 1<<20), format: format}
-	if template != "" {
-		p.template = parseTemplate(template)
+// NewPrinter writes in o.Format or, when o.Template is set, with kcat's -f
+// tokens.
+func NewPrinter(w io.Writer, o PrinterOptions) (*Printer, error) {
+	p := &Printer{w: bufio.NewWriterSize(w, 1<<20), format: o.Format, styles: o.Styles.orPlain()}
+	if o.Template != "" {
+		p.template = parseTemplate(o.Template)
 		return p, nil
 	}
-	switch format {
-	case FormatJSON, FormatRaw:
-	case FormatPretty:
-		p.styles = newPrettyStyles(w)
+	switch o.Format {
+	case FormatJSON, FormatRaw, FormatText:
 	default:
-		return nil, fmt.Errorf("--output %q: use json, pretty or raw", format)
+		return nil, fmt.Errorf("--output %q: use text, json or raw", o.Format)
 	}
 	return p, nil
 }
@@ -197,41 +206,39 @@ func sizeOf(b []byte) int64 {
 	return int64(len(b))
 }
 
-type prettyStyles struct {
-	meta, key, err, dim lipgloss.Style
-}
+func plain(s string) string { return s }
 
-func newPrettyStyles(w io.Writer) prettyStyles {
-	r := lipgloss.NewRenderer(w)
-	return prettyStyles{
-		meta: r.NewStyle().Bold(true).Foreground(lipgloss.Color("12")),
-		key:  r.NewStyle().Foreground(lipgloss.Color("11")),
-		err:  r.NewStyle().Bold(true).Foreground(lipgloss.Color("9")),
-		dim:  r.NewStyle().Faint(true),
+// orPlain fills the functions left nil.
+func (s Styles) orPlain() Styles {
+	for _, f := range []*func(string) string{&s.Meta, &s.Key, &s.Err, &s.Dim} {
+		if *f == nil {
+			*f = plain
+		}
 	}
+	return s
 }
 
 func (p *Printer) appendPretty(buf []byte, r *Record) []byte {
 	s := p.styles
 	head := fmt.Sprintf("%s[%d]@%d", r.Topic, r.Partition, r.Offset)
-	buf = append(buf, s.meta.Render(head)...)
+	buf = append(buf, s.Meta(head)...)
 	buf = append(buf, ' ')
-	buf = append(buf, s.dim.Render(r.Timestamp.UTC().Format(TimeLayout))...)
+	buf = append(buf, s.Dim(r.Timestamp.UTC().Format(TimeLayout))...)
 	if r.Key != nil {
 		buf = append(buf, "  key="...)
-		buf = append(buf, s.key.Render(prettyPart(r.Key, r.KeyEncoding, false))...)
+		buf = append(buf, s.Key(prettyPart(r.Key, r.KeyEncoding, false))...)
 	}
 	buf = append(buf, '\n')
 	for _, h := range r.Headers {
-		buf = append(buf, s.dim.Render(fmt.Sprintf("  %s: %s", h.Key, h.Value))...)
+		buf = append(buf, s.Dim(fmt.Sprintf("  %s: %s", h.Key, h.Value))...)
 		buf = append(buf, '\n')
 	}
 	if r.DecodeErr != nil {
-		buf = append(buf, s.err.Render("  error: "+r.DecodeErr.Error())...)
+		buf = append(buf, s.Err("  error: "+r.DecodeErr.Error())...)
 		buf = append(buf, '\n')
 	}
 	if r.Value == nil {
-		buf = append(buf, s.dim.Render("  (tombstone)")...)
+		buf = append(buf, s.Dim("  (tombstone)")...)
 	} else {
 		buf = append(buf, prettyPart(r.Value, r.ValueEncoding, true)...)
 	}
