@@ -160,6 +160,9 @@ func ParseTime(s string) (time.Time, error) {
 type Store struct {
 	d   *db.DB
 	now func() time.Time
+	// limits holds the length in characters of the tables' limited text
+	// columns ("table.column"); on MySQL Rails's string is varchar(255).
+	limits map[string]int
 }
 
 // NewStore checks that both tables exist.
@@ -173,7 +176,51 @@ func NewStore(ctx context.Context, d *db.DB) (*Store, error) {
 			return nil, fmt.Errorf("table %s does not exist: run `deimos migrate up --only checkpoint`", t)
 		}
 	}
-	return &Store{d: d, now: time.Now}, nil
+	s := &Store{d: d, now: time.Now}
+	if d.Dialect.Name() == "mysql" {
+		var err error
+		if s.limits, err = textLimits(ctx, d); err != nil {
+			return nil, fmt.Errorf("reading the columns of %s and %s: %w", EventsTable, FailuresTable, err)
+		}
+	}
+	return s, nil
+}
+
+// textLimits reads the character length of the checkpoint tables' varchar
+// and char columns (MySQL/MariaDB, whose strict mode refuses longer values).
+func textLimits(ctx context.Context, d *db.DB) (map[string]int, error) {
+	rows, err := d.QueryContext(ctx, `SELECT table_name, column_name, character_maximum_length FROM information_schema.columns
+WHERE table_schema = DATABASE() AND table_name IN (?, ?) AND data_type IN ('varchar', 'char')`, EventsTable, FailuresTable)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	out := map[string]int{}
+	for rows.Next() {
+		var t, c string
+		var n int64
+		if err := rows.Scan(&t, &c, &n); err != nil {
+			return nil, err
+		}
+		out[t+"."+c] = int(n)
+	}
+	return out, rows.Err()
+}
+
+// fit cuts a text value to its column's length in characters, where the
+// column has one (MySQL): a handler's long error line or event type must
+// not make the store fail on every redelivery. Other values pass as they
+// are.
+func (s *Store) fit(table, col string, v any) any {
+	str, ok := v.(string)
+	n := s.limits[table+"."+col]
+	if !ok || n <= 0 || len(str) <= n {
+		return v
+	}
+	if r := []rune(str); len(r) > n {
+		return string(r[:n])
+	}
+	return v
 }
 
 // SetNow overrides the clock (tests).
@@ -213,7 +260,8 @@ func (s *Store) textOf(c string) string {
 // EventExists is the dedup check: an event with this topic, group and checksum.
 func (s *Store) EventExists(ctx context.Context, topic, group, checksum string) (bool, error) {
 	var n int
-	err := s.d.QueryRowContext(ctx, s.d.Rebind("SELECT COUNT(*) FROM "+EventsTable+" WHERE topic = ? AND group_id = ? AND checksum = ?"), topic, group, checksum).Scan(&n)
+	err := s.d.QueryRowContext(ctx, s.d.Rebind("SELECT COUNT(*) FROM "+EventsTable+" WHERE topic = ? AND group_id = ? AND checksum = ?"),
+		s.fit(EventsTable, "topic", topic), s.fit(EventsTable, "group_id", group), checksum).Scan(&n)
 	return n > 0, err
 }
 
@@ -272,7 +320,9 @@ type newEvent struct {
 func (s *Store) insertEvent(ctx context.Context, q querier, e newEvent) (int64, error) {
 	stmt := "INSERT INTO " + EventsTable + " (topic, group_id, entity_id, event_time, event_type, event_version, checksum, payload, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
 	a := e.ack
-	args := []any{e.topic, e.group, nullStr(a.EntityID), s.optTime(a.EventTime), nullStr(a.EventType), nullStr(a.EventVersion), nonEmpty(e.checksum), PayloadJSON(e.payload), s.timeArg(s.now())}
+	fit := func(col string, v any) any { return s.fit(EventsTable, col, v) }
+	args := []any{fit("topic", e.topic), fit("group_id", e.group), fit("entity_id", nullStr(a.EntityID)), s.optTime(a.EventTime),
+		fit("event_type", nullStr(a.EventType)), fit("event_version", nullStr(a.EventVersion)), nonEmpty(e.checksum), PayloadJSON(e.payload), s.timeArg(s.now())}
 	return s.insert(ctx, q, stmt, args)
 }
 
@@ -321,7 +371,10 @@ func (s *Store) RecordFailure(ctx context.Context, f NewFailure) (bool, error) {
 	}
 	btJSON, _ := json.Marshal(bt)
 	q := "INSERT INTO " + FailuresTable + " (created_at, topic, group_id, entity_id, event_time, event_type, event_version, checksum, payload, metadata, error_class, error_message, error_backtrace) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
-	_, err = s.insert(ctx, s.d, q, []any{s.timeArg(s.now()), f.Topic, f.GroupID, nullStr(f.Ack.EntityID), s.optTime(f.Ack.EventTime), nullStr(f.Ack.EventType), nullStr(f.Ack.EventVersion), nonEmpty(f.Checksum), PayloadJSON(f.Payload), string(meta), f.ErrorClass, f.ErrorMessage, string(btJSON)})
+	fit := func(col string, v any) any { return s.fit(FailuresTable, col, v) }
+	_, err = s.insert(ctx, s.d, q, []any{s.timeArg(s.now()), fit("topic", f.Topic), fit("group_id", f.GroupID), fit("entity_id", nullStr(f.Ack.EntityID)),
+		s.optTime(f.Ack.EventTime), fit("event_type", nullStr(f.Ack.EventType)), fit("event_version", nullStr(f.Ack.EventVersion)), nonEmpty(f.Checksum),
+		PayloadJSON(f.Payload), string(meta), fit("error_class", f.ErrorClass), fit("error_message", f.ErrorMessage), string(btJSON)})
 	if err != nil && db.IsUniqueViolation(err) {
 		// Stored by another consumer since the check above, on a table
 		// whose checksum index the app made unique.
