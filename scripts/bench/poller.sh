@@ -7,10 +7,11 @@
 # poller's peak RSS.
 #
 #   scripts/bench/poller.sh                  # PostgreSQL, N=1000000
-#   DB=mariadb scripts/bench/poller.sh       # MariaDB (datetime(6) column)
+#   DB=mariadb scripts/bench/poller.sh       # MariaDB (datetime(6) column); DB=mysql is the same
 #   DB=mariadb TS=datetime N=200000 scripts/bench/poller.sh   # whole seconds: 1,000 rows tie on each
 #   N=100000 BATCH=1000 scripts/bench/poller.sh
-#   PROF=/tmp/poller.prof DB=mariadb scripts/bench/poller.sh   # and a CPU profile of the poller
+#   ROUNDS=3 DB=mariadb scripts/bench/poller.sh   # SELECT and poller 3 times each, medians (a busy machine)
+#   PROF=/tmp/poller.prof DB=mariadb scripts/bench/poller.sh   # and CPU profiles of the poller (.1, .2, …)
 #
 # The machine may be shared: elapsed times and rows/s move with the load,
 # CPU per row much less.
@@ -20,6 +21,7 @@ N=${N:-1000000}
 BATCH=${BATCH:-1000}
 DB=${DB:-postgres}
 TS=${TS:-datetime(6)}
+ROUNDS=${ROUNDS:-1}
 BIN=${BIN:-./bin/deimos}
 PROF=${PROF:-}
 [ -x "$BIN" ] || make build >/dev/null
@@ -98,7 +100,8 @@ CREATE INDEX index_widgets_on_updated_at_id ON widgets (updated_at, id);
 ANALYZE widgets;
 SQL
   ;;
-mariadb)
+mariadb | mysql)
+  DB=mariadb
   MDBIN=${MARIADB_BIN:-/usr/sbin}
   AS=()
   if [ "$(id -u)" = 0 ]; then # mariadbd refuses to run as root
@@ -146,7 +149,7 @@ ANALYZE TABLE widgets;
 SQL
   ;;
 *)
-  echo "DB=$DB: use postgres or mariadb" >&2
+  echo "DB=$DB: use postgres or mariadb (mysql)" >&2
   exit 2
   ;;
 esac
@@ -178,39 +181,50 @@ EOF
 "$BIN" --config "$WORK/deimos.yaml" migrate up --only poller >/dev/null
 
 now() { date +%s.%N; }
-db0=$(cpu_ticks "$DBPID")
-t0=$(now)
-/usr/bin/time -f '%U %S' -o "$WORK/select.time" "${SELECT_CMD[@]}" >/dev/null
-t1=$(now)
-db1=$(cpu_ticks "$DBPID")
-dev1=$(cpu_ticks "$DEVPID")
-/usr/bin/time -f '%U %S %M' -o "$WORK/poller.time" "$BIN" --config "$WORK/deimos.yaml" --log-level warn poller run --once ${PROF:+--cpuprofile "$PROF"}
-t2=$(now)
-db2=$(cpu_ticks "$DBPID")
-dev2=$(cpu_ticks "$DEVPID")
-LAST=$(value "SELECT last_sent_id FROM deimos_poll_info WHERE producer = 'BenchWidgets'")
-python3 - "$DB" "$TS" "$CLIENT" "$N" "$BATCH" "$LAST" "$(getconf CLK_TCK)" "$t0" "$t1" "$t2" "$db0" "$db1" "$db2" "$dev1" "$dev2" \
-  "$(cat "$WORK/select.time")" "$(cat "$WORK/poller.time")" <<'PY'
-import sys
-a = sys.argv[1:]
-db, ts, client, n, batch, last, hz = a[0], a[1], a[2], int(a[3]), a[4], a[5].strip(), int(a[6])
-t0, t1, t2 = map(float, a[7:10])
-db0, db1, db2, dev1, dev2 = (int(x) for x in a[10:15])
-su, ss = map(float, a[15].split())
-pu, ps, rss = a[16].split()
-pu, ps, rss = float(pu), float(ps), int(rss)
-sel, pol = t1 - t0, t2 - t1
-def cpu(label, secs):
-    print(f"  {label:<26} {secs:7.2f} s CPU  {secs / n * 1e6:6.2f} us/row")
+# one line per round: t0 t1 t2 db0 db1 db2 dev1 dev2 select(user sys) poller(user sys rss) last_sent_id
+: > "$WORK/rounds"
+for round in $(seq "$ROUNDS"); do
+  "$BIN" --config "$WORK/deimos.yaml" poller reset BenchWidgets 2>/dev/null
+  db0=$(cpu_ticks "$DBPID")
+  t0=$(now)
+  /usr/bin/time -f '%U %S' -o "$WORK/select.time" "${SELECT_CMD[@]}" >/dev/null
+  t1=$(now)
+  db1=$(cpu_ticks "$DBPID")
+  dev1=$(cpu_ticks "$DEVPID")
+  /usr/bin/time -f '%U %S %M' -o "$WORK/poller.time" "$BIN" --config "$WORK/deimos.yaml" --log-level warn poller run --once ${PROF:+--cpuprofile "$PROF.$round"}
+  t2=$(now)
+  db2=$(cpu_ticks "$DBPID")
+  dev2=$(cpu_ticks "$DEVPID")
+  last=$(value "SELECT last_sent_id FROM deimos_poll_info WHERE producer = 'BenchWidgets'")
+  echo "$t0 $t1 $t2 $db0 $db1 $db2 $dev1 $dev2 $(cat "$WORK/select.time") $(cat "$WORK/poller.time") $last" >> "$WORK/rounds"
+done
+python3 - "$DB" "$TS" "$CLIENT" "$N" "$BATCH" "$(getconf CLK_TCK)" "$WORK/rounds" <<'PY'
+import statistics, sys
+db, ts, client, n, batch, hz, path = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4]), sys.argv[5], int(sys.argv[6]), sys.argv[7]
+rounds = []
+for line in open(path):
+    f = line.split()
+    t0, t1, t2 = map(float, f[0:3])
+    db0, db1, db2, dev1, dev2 = map(int, f[3:8])
+    rounds.append(dict(sel=t1 - t0, pol=t2 - t1, client=float(f[8]) + float(f[9]), sel_db=(db1 - db0) / hz,
+                       poller=float(f[10]) + float(f[11]), rss=int(f[12]), last=f[13],
+                       broker=(dev2 - dev1) / hz, pol_db=(db2 - db1) / hz))
+med = lambda k: statistics.median(r[k] for r in rounds)
+def cpu(label, k):
+    print(f"  {label:<26} {med(k):7.2f} s CPU  {med(k) / n * 1e6:6.2f} us/row")
 name = {"postgres": "PostgreSQL", "mariadb": f"MariaDB, updated_at {ts}"}[db]
-print(f"rows:                 {n} ({name}; cursor last_sent_id={last}, batch_size={batch})")
-print(f"plain SELECT ({client}):  {sel:7.2f} s  {n/sel:12,.0f} rows/s")
-cpu(f"{client} client", su + ss)
-cpu("database", (db1 - db0) / hz)
-print(f"poller run --once:    {pol:7.2f} s  {n/pol:12,.0f} rows/s  (avro_schema_registry -> deimos dev)")
-cpu("poller (user+sys)", pu + ps)
-cpu("broker (deimos dev)", (dev2 - dev1) / hz)
-cpu("database", (db2 - db1) / hz)
-print(f"ratio poller/SELECT:  {sel/pol:7.2f}x the SELECT's throughput")
-print(f"poller peak RSS:      {rss/1024:7.1f} MiB")
+print(f"rows:                 {n} ({name}; cursor last_sent_id={','.join(r['last'] for r in rounds)}, batch_size={batch})")
+if len(rounds) > 1:
+    print(f"medians of {len(rounds)} rounds")
+print(f"plain SELECT ({client}):  {med('sel'):7.2f} s  {n/med('sel'):12,.0f} rows/s")
+cpu(f"{client} client", "client")
+cpu("database", "sel_db")
+print(f"poller run --once:    {med('pol'):7.2f} s  {n/med('pol'):12,.0f} rows/s  (avro_schema_registry -> deimos dev)")
+cpu("poller (user+sys)", "poller")
+cpu("broker (deimos dev)", "broker")
+cpu("database", "pol_db")
+per_row = (med("poller") + med("broker") + med("pol_db")) / n
+print(f"all three processes:  {per_row * 1e6:7.2f} us CPU per row ({1 / per_row:,.0f} rows/s per busy core)")
+print(f"ratio poller/SELECT:  {med('sel')/med('pol'):7.2f}x the SELECT's throughput")
+print(f"poller peak RSS:      {max(r['rss'] for r in rounds)/1024:7.1f} MiB (largest of the rounds)")
 PY
