@@ -66,13 +66,12 @@ error, 3 a required service (broker, registry, database) could not be reached.`,
 	})
 
 	pf := root.PersistentFlags()
-	pf.StringVar(&f.Flags.ConfigFile, "config", "", "config file (default ./deimos.yaml when present; env DEIMOS_CONFIG)")
-	pf.StringVarP(&f.Flags.Brokers, "brokers", "b", "", "Kafka bootstrap brokers, comma-separated (env DEIMOS_BROKERS)")
-	pf.StringVar(&f.Flags.Registry, "registry", "", "schema registry URL (env DEIMOS_REGISTRY_URL)")
-	pf.StringVar(&f.Flags.SchemaPath, "schema-path", "", "directory of local schema files (env DEIMOS_SCHEMA_PATH)")
-	pf.StringVar(&f.Flags.DB, "db", "", "database URL: sqlite:PATH, postgres://... or mysql://... (env DEIMOS_DB); required by commands that use tables, no default")
-	pf.StringVar(&f.Flags.LogLevel, "log-level", "", "log level: debug, info, warn, error (env DEIMOS_LOG_LEVEL)")
-	pf.StringVar(&f.Flags.LogFormat, "log-format", "", "log format: text or json (env DEIMOS_LOG_FORMAT)")
+	pf.StringVar(&f.Flags.ConfigFile, "config", "", "config file (default ./deimos.yaml when present; env "+config.ConfigEnv+")")
+	for _, s := range config.Settings { // the global flags, and their variables, come from one list
+		if s.Flag != "" {
+			pf.StringVarP(f.Flags.Ptr(s.Name), s.Flag, s.Short, "", s.FlagUsage())
+		}
+	}
 
 	root.AddCommand(
 		encode.NewCmd(f),
@@ -111,8 +110,8 @@ func checkLogFlags(f *cmdutil.Factory) error {
 		getenv = os.LookupEnv
 	}
 	for _, v := range []struct{ flag, env, val string }{
-		{"--log-level", "DEIMOS_LOG_LEVEL", f.Flags.LogLevel},
-		{"--log-format", "DEIMOS_LOG_FORMAT", f.Flags.LogFormat},
+		{"--log-level", config.Env("log-level"), f.Flags.LogLevel},
+		{"--log-format", config.Env("log-format"), f.Flags.LogFormat},
 	} {
 		src, val := v.flag, v.val
 		if val == "" {

@@ -10,12 +10,9 @@ import (
 	"github.com/deimos-cli/deimos/pkg/redact"
 )
 
-// secretEnv are the environment variables that hold a secret as a whole;
-// urlEnv hold URLs or DSNs that may carry credentials.
-var (
-	secretEnv = []string{"DEIMOS_SASL_PASSWORD", "DEIMOS_REGISTRY_PASSWORD", "DEIMOS_REGISTRY_TOKEN", "DEIMOS_EVENTS_TOKEN"}
-	urlEnv    = []string{"DEIMOS_DB", "DEIMOS_REGISTRY_URL"}
-)
+// eventsTokenEnv is `events serve`'s bearer token: a secret that is not a
+// config setting (the others come from config.Settings).
+const eventsTokenEnv = "DEIMOS_EVENTS_TOKEN"
 
 // Secrets lists every secret this invocation knows of, from the flags, the
 // environment and (once loaded) the config: passwords, tokens and the
@@ -27,18 +24,22 @@ func (f *Factory) Secrets() []string {
 		getenv = os.LookupEnv
 	}
 	var out []string
-	for _, k := range secretEnv {
-		if v, ok := getenv(k); ok && v != "" {
+	if v, ok := getenv(eventsTokenEnv); ok && v != "" {
+		out = append(out, v)
+	}
+	for _, s := range config.Settings {
+		v, ok := getenv(s.Env())
+		switch {
+		case s.Secret && ok && v != "":
 			out = append(out, v)
+		case s.URL:
+			if ok {
+				out = append(out, redact.Secrets(v)...)
+			}
+			if s.Flag != "" {
+				out = append(out, redact.Secrets(*f.Flags.Ptr(s.Name))...)
+			}
 		}
-	}
-	for _, k := range urlEnv {
-		if v, ok := getenv(k); ok {
-			out = append(out, redact.Secrets(v)...)
-		}
-	}
-	for _, v := range []string{f.Flags.DB, f.Flags.Registry} {
-		out = append(out, redact.Secrets(v)...)
 	}
 	if f.cfg != nil {
 		out = append(out, configSecrets(f.cfg)...)
@@ -58,9 +59,11 @@ func (f *Factory) AddSecret(s ...string) {
 }
 
 func configSecrets(c *config.Config) []string {
-	out := []string{c.Kafka.SASL.Password, c.Schema.Registry.Password, c.Schema.Registry.Token}
-	out = append(out, redact.Secrets(c.Database.URL)...)
-	return append(out, redact.Secrets(c.Schema.Registry.URL)...)
+	out, urls := config.Secrets(c)
+	for _, u := range urls {
+		out = append(out, redact.Secrets(u)...)
+	}
+	return out
 }
 
 // Redact masks every known secret, and anything shaped like a credential,

@@ -19,19 +19,9 @@ import (
 // DefaultFile is read when present and no --config or DEIMOS_CONFIG is given.
 const DefaultFile = "deimos.yaml"
 
-// Overrides are the persistent flags; empty means "not given".
-type Overrides struct {
-	Brokers    string
-	Registry   string
-	SchemaPath string
-	DB         string
-	LogLevel   string
-	LogFormat  string
-}
-
 // LoadOptions say where to read from. Getenv defaults to os.LookupEnv.
 type LoadOptions struct {
-	Path      string // --config; "" means DEIMOS_CONFIG, then ./deimos.yaml when present
+	Path      string // --config; "" means $DEIMOS_CONFIG, then ./deimos.yaml when present
 	Overrides Overrides
 	Getenv    func(string) (string, bool)
 }
@@ -46,7 +36,7 @@ func Load(o LoadOptions) (*Config, error) {
 	}
 	path, explicit := o.Path, o.Path != ""
 	if path == "" {
-		if p, ok := getenv("DEIMOS_CONFIG"); ok && p != "" {
+		if p, ok := getenv(ConfigEnv); ok && p != "" {
 			path, explicit = p, true
 		} else {
 			path = DefaultFile
@@ -272,44 +262,24 @@ func (m *TopicMatch) UnmarshalYAML(n *yaml.Node) error {
 	return nil
 }
 
+// applyEnv sets what the environment gives, by the variables derived from
+// Settings (an empty variable is not set).
 func applyEnv(c *Config, getenv func(string) (string, bool)) {
-	set := func(name string, dst *string) {
-		if v, ok := getenv(name); ok && v != "" {
-			*dst = v
+	for _, s := range Settings {
+		if v, ok := getenv(s.Env()); ok && v != "" {
+			s.set(c, v)
 		}
 	}
-	if v, ok := getenv("DEIMOS_BROKERS"); ok && v != "" {
-		c.Kafka.Brokers = SplitList(v)
-	}
-	set("DEIMOS_CLIENT_ID", &c.Kafka.ClientID)
-	set("DEIMOS_SASL_MECHANISM", &c.Kafka.SASL.Mechanism)
-	set("DEIMOS_SASL_USERNAME", &c.Kafka.SASL.Username)
-	set("DEIMOS_SASL_PASSWORD", &c.Kafka.SASL.Password)
-	set("DEIMOS_REGISTRY_URL", &c.Schema.Registry.URL)
-	set("DEIMOS_REGISTRY_USERNAME", &c.Schema.Registry.Username)
-	set("DEIMOS_REGISTRY_PASSWORD", &c.Schema.Registry.Password)
-	set("DEIMOS_REGISTRY_TOKEN", &c.Schema.Registry.Token)
-	set("DEIMOS_SCHEMA_PATH", &c.Schema.Path)
-	set("DEIMOS_SCHEMA_BACKEND", &c.Schema.Backend)
-	set("DEIMOS_TOPIC_PREFIX", &c.Producers.TopicPrefix)
-	set("DEIMOS_DB", &c.Database.URL)
-	set("DEIMOS_LOG_LEVEL", &c.Log.Level)
-	set("DEIMOS_LOG_FORMAT", &c.Log.Format)
 }
 
+// applyFlags sets what the global flags give; they beat the environment.
 func applyFlags(c *Config, o Overrides) {
-	if o.Brokers != "" {
-		c.Kafka.Brokers = SplitList(o.Brokers)
-	}
-	for dst, v := range map[*string]string{
-		&c.Schema.Registry.URL: o.Registry,
-		&c.Schema.Path:         o.SchemaPath,
-		&c.Database.URL:        o.DB,
-		&c.Log.Level:           o.LogLevel,
-		&c.Log.Format:          o.LogFormat,
-	} {
-		if v != "" {
-			*dst = v
+	for _, s := range Settings {
+		if s.Flag == "" {
+			continue
+		}
+		if v := *o.Ptr(s.Name); v != "" {
+			s.set(c, v)
 		}
 	}
 }
