@@ -97,6 +97,9 @@ func parse(raw string, create bool) (Dialect, string, error) {
 		if path == "" {
 			return nil, "", errs.Usagef("database URL %q: missing path (sqlite:PATH)", raw)
 		}
+		if !SQLiteBuilt {
+			return nil, "", errs.Usagef("database %s: this deimos binary was built without cgo (CGO_ENABLED=0) and has no SQLite; use a release binary (make release), a build with cgo, or a PostgreSQL database", redact.DSN(raw))
+		}
 		file, query, _ := strings.Cut(path, "?")
 		memory := file == ":memory:" || strings.Contains("&"+query+"&", "&mode=memory&")
 		q := "_busy_timeout=10000&_foreign_keys=on&_journal_mode=WAL&_txlock=immediate"
