@@ -46,8 +46,8 @@ environment (DEIMOS_BROKERS, DEIMOS_REGISTRY_URL, DEIMOS_DB, ...), then flags.
 Exit codes: 0 success, 1 the job found a failure, 2 usage or configuration
 error, 3 a required service (broker, registry, database) could not be reached.`,
 		Example: `  deimos dev                                   # local broker + registry
-  echo '{"id":1}' | deimos encode --schema Widget --namespace com.acme
-  deimos outbox run --once --db postgres://app@db/app`,
+  echo '{"id":1,"name":"bolt","price":0.25}' | deimos encode --schema Widget --namespace com.acme
+  deimos outbox run --once --db postgres://app@db/app   # [needs PostgreSQL]`,
 		Version:       f.Version,
 		SilenceErrors: true,
 		SilenceUsage:  true,
@@ -173,7 +173,7 @@ func newCompletionCmd() *cobra.Command {
 	return &cobra.Command{
 		Use:       "completion bash|zsh|fish",
 		Short:     "Print a shell completion script",
-		Example:   "  source <(deimos completion bash)\n  deimos completion zsh > \"${fpath[1]}/_deimos\"\n  deimos completion fish > ~/.config/fish/completions/deimos.fish",
+		Example:   "  source <(deimos completion bash)\n  deimos completion zsh > \"${fpath[1]}/_deimos\"   # [needs zsh]\n  deimos completion fish > ~/.config/fish/completions/deimos.fish   # [needs fish]",
 		ValidArgs: []string{"bash", "zsh", "fish"},
 		Args:      cmdutil.ExactArgs(1, "one shell: bash, zsh or fish"),
 		RunE: func(c *cobra.Command, args []string) error {

@@ -53,7 +53,7 @@ Exit codes: 0 all decoded, 1 some input could not be decoded, 2 usage errors,
 		Example: `  echo BmFiYxg= | deimos decode --schema com.acme.Simple
   deimos encode --schema Widget --wire confluent < w.json | deimos decode --explain
   deimos decode --input-encoding raw --explain < message.bin
-  kcat -C -t widgets -e -f '%s\n' | base64 -w0 | deimos decode --input-encoding base64`,
+  kcat -C -b localhost:9092 -t widgets -p 0 -o -1 -c 1 -e -q -f '%s' | deimos decode --input-encoding raw   # the last message of partition 0, as kcat reads it`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			return run(cmd.Context(), f, o)

@@ -78,8 +78,8 @@ errors, 3 the schema registry could not be reached.`,
   deimos encode --schema com.acme.Widget --wire confluent --registry http://localhost:8081 -f widgets.jsonl
   deimos encode --topic widgets --keep-going < widgets.jsonl > widgets.b64
   echo '{"id":1,"name":"a","price":2.5}' | deimos encode --schema Widget --wire raw --output-encoding raw > widget.avro
-  echo '{"id":1,"name":"a"}' | deimos encode --backend json_schema_registry --schema Widget --topic widgets --registry http://localhost:8081
-  echo '{"id":1,"name":"a","price":2.5}' | deimos encode --topic widgets --schema Widget --wire confluent --key-config schema:long -k 1 --with-key`,
+  echo '{"id":1,"name":"a"}' | deimos encode --backend json_schema_registry --schema Widget --topic widgets-json --registry http://localhost:8081
+  echo '{"id":1,"name":"a","price":2.5}' | deimos encode --topic widgets-by-id --schema Widget --wire confluent --key-config schema:long -k 1 --with-key`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			return run(cmd.Context(), f, o)

@@ -247,7 +247,7 @@ func newRetryCmd(f *cmdutil.Factory) *cobra.Command {
 DEIMOS_RETRY_COUNT=0. On success the failure row is deleted and, when the handler
 acknowledged, an event is stored. When the handler fails again the failure is kept
 and the command exits 1 (the API answers 422).`,
-		Example: "  deimos events retry 7\n  deimos events retry 7 --exec './handle-order.sh' --pass-env RAILS_ENV",
+		Example: "  deimos events retry 7\n  deimos events retry 8 --exec './handle-order.sh' --pass-env RAILS_ENV",
 		Args:    cmdutil.ExactArgs(1, "a failure ID"),
 		RunE: func(c *cobra.Command, args []string) error {
 			id, err := parseID(args[0])
@@ -364,7 +364,7 @@ is refused (403), and so is a POST or DELETE a browser marks as cross-origin (Or
 Sec-Fetch-Site: 403) or whose Content-Type is not JSON (415).`,
 		Example: `  deimos events serve --addr 127.0.0.1:9292
   DEIMOS_EVENTS_TOKEN=s3cret deimos events serve --addr 0.0.0.0:9292 --allow-host events.internal --exec ./handler.sh
-  deimos events serve --addr 10.0.0.5:9292 --token-file /run/secrets/events-token`,
+  deimos events serve --addr 10.0.0.5:9292 --token-file /run/secrets/events-token   # [needs that address and token file]`,
 		Args: cobra.NoArgs,
 		RunE: func(c *cobra.Command, _ []string) error {
 			token, err := serveToken(f, token, tokenFile)

@@ -35,8 +35,8 @@ repeated fields -> json), plus the columns Rails adds: id, created_at, updated_a
 The primary key is --key (default id). When the key field is id, or the schema has no
 such field, it is the table's primary key; another key field becomes a unique column
 beside Rails's auto-increment id (then consume with --key-columns FIELD).`,
-		Example: `  deimos migrate gen-table widgets --schema Widget --namespace com.example
-  deimos migrate gen-table orders --schema com.example.Order --backend proto_local --key order_id --dialect sqlite | sqlite3 app.db`,
+		Example: `  deimos migrate gen-table widgets --schema Widget --namespace com.acme
+  deimos migrate gen-table orders --schema acme.Order --backend proto_local --key id --dialect sqlite | sqlite3 app.db`,
 		Args: cmdutil.ExactArgs(1, "a table name"),
 		RunE: func(c *cobra.Command, args []string) error {
 			return runGenTable(c, f, args[0], o)

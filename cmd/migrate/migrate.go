@@ -58,8 +58,8 @@ func newUpCmd(f *cmdutil.Factory) *cobra.Command {
 	c := &cobra.Command{
 		Use:   "up [--only GROUP,...]",
 		Short: "Create the missing tables (adopting existing Deimos tables as they are)",
-		Example: `  deimos migrate up --db postgres://app@db/app
-  deimos migrate up --db mysql://app:secret@db:3306/app
+		Example: `  deimos migrate up --db postgres://app@db/app        # [needs PostgreSQL]
+  deimos migrate up --db mysql://app:secret@db:3306/app   # [needs MySQL]
   deimos migrate up --only outbox,deadletter --db sqlite:app.db
   deimos migrate up --only headers      # opt-in kafka_messages.headers column`,
 		Args: cobra.NoArgs,
@@ -99,7 +99,7 @@ func newStatusCmd(f *cmdutil.Factory) *cobra.Command {
 	c := &cobra.Command{
 		Use:   "status",
 		Short: "Show which migrations are applied, adopted or pending",
-		Example: `  deimos migrate status --db postgres://app@db/app
+		Example: `  deimos migrate status --db postgres://app@db/app   # [needs PostgreSQL]
   deimos migrate status --output json`,
 		Args: cobra.NoArgs,
 		RunE: func(c *cobra.Command, _ []string) error {

@@ -65,7 +65,7 @@ naming each topic whose rows wait behind another relay's lock (or an error
 rest), with its pending count and lock age, and exits: 1 if a topic errored;
 with --fail-on-locked, 4 if any topic was left waiting (a distinct code, so a
 cron job can tell rows held by another relay from a failure).`,
-		Example: `  deimos outbox run --db postgres://app@db/app -b kafka:9092
+		Example: `  deimos outbox run --db postgres://app@db/app -b kafka:9092   # [needs PostgreSQL]
   deimos outbox run --once --workers 4 --compact-topics all
   deimos outbox run --once --fail-on-locked -o json   # cron: exit 4 when rows wait behind a lock
   deimos outbox run --metrics-addr :9394      # Prometheus /metrics, /healthz, /readyz, /status`,
@@ -185,7 +185,7 @@ func newStatusCmd(f *cmdutil.Factory) *cobra.Command {
 	c := &cobra.Command{
 		Use:   "status [--output json]",
 		Short: "Show pending rows, oldest age, lock holder and error state per topic",
-		Example: `  deimos outbox status --db postgres://app@db/app
+		Example: `  deimos outbox status --db postgres://app@db/app   # [needs PostgreSQL]
   deimos outbox status --output json | jq '.[] | select(.error)'`,
 		Args: cobra.NoArgs,
 		RunE: func(c *cobra.Command, _ []string) error {

@@ -68,12 +68,12 @@ partition and timestamp exactly, so 'deimos consume -e --output json | deimos pr
 copies a topic losslessly. With --backend outbox the encoded rows go into the
 kafka_messages table in one transaction, for 'deimos outbox run' (or Ruby
 Deimos) to send.`,
-		Example: `  echo '{"id":1,"name":"w"}' | deimos produce -t widgets
+		Example: `  echo '{"id":1,"name":"w","price":2.5}' | deimos produce -t widgets
   deimos produce -t widgets -f widgets.jsonl --schema Widget --namespace com.acme --key-config field:id
-  printf 'k1\t{"id":1}\n' | deimos produce -t widgets -K '\t' -H source=cli
+  printf '1\t{"id":1,"name":"w","price":2.5}\n' | deimos produce -t widgets -K '\t' -H source=cli
   echo '' | deimos produce -t widgets -k 42 -Z            # tombstone for key 42
   deimos consume -t widgets -e --output json | deimos produce -t widgets-copy
-  deimos produce -t widgets -f rows.jsonl --backend outbox --db postgres://app@db/app
+  deimos produce -t widgets -f rows.jsonl --backend outbox   # into kafka_messages (--db, DEIMOS_DB or database.url)
   deimos produce -t widgets -f rows.jsonl --dry-run`,
 		Args: cobra.NoArgs,
 		RunE: func(c *cobra.Command, _ []string) error {

@@ -71,13 +71,13 @@ says); --strict-defaults makes it an error (exit 2).
 
 Exit codes: 0 compatible, 1 incompatible, 2 unusable input (bad JSON/proto,
 missing file), 3 registry unreachable.`,
-		Example: `  deimos schema-compat schemas/v1/Widget.avsc schemas/v2/Widget.avsc
+		Example: `  deimos schema-compat history/widget/v1.avsc history/widget/v2.avsc
   deimos schema-compat --mode FULL_TRANSITIVE history/widget/
   deimos schema-compat --against git:origin/main schemas/ --output github
   deimos schema-compat --against registry --topic widgets schemas/com/acme/Widget.avsc
   deimos schema-compat --type protobuf old/order.proto new/order.proto --output json
-  deimos schema-compat --strict-defaults schemas/v1/Widget.avsc schemas/v2/Widget.avsc
-  deimos schema-compat --mode FULL schemas/v1/Order.json schemas/v2/Order.json`,
+  deimos schema-compat --strict-defaults history/widget/v1.avsc history/widget/v2.avsc
+  deimos schema-compat --mode FULL history/order/v1.json history/order/v2.json`,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			stopProfile, err := cmdutil.StartProfile(o.cpuProfile)
 			if err != nil {

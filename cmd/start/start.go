@@ -71,7 +71,7 @@ each job's state, last error, lag, last progress). Under systemd
   deimos start --only consumers,pollers     # not the outbox relay
   deimos start WidgetSink WidgetProducer    # two jobs by name
   deimos start --http-addr 0.0.0.0:9394     # let Prometheus on another host scrape
-  curl -s localhost:9394/status | jq '.jobs[] | {name, state, lag}'`,
+  curl -s localhost:9394/status | jq '.jobs[] | {name, state, lag}'   # [needs deimos start running]`,
 		RunE: func(c *cobra.Command, args []string) error { return run(c, f, o, args) },
 	}
 	fl := c.Flags()

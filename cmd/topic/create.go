@@ -47,7 +47,7 @@ apply where the config names none. Existing topics are reported and left
 alone.
 
 --dry-run has the broker validate the requests and creates nothing.`,
-		Example: `  deimos topic create payments -p 6 -r 3
+		Example: `  deimos topic create payments -p 6 -r 3   # [needs a cluster of 3 brokers]
   deimos topic create customers -p 3 -c cleanup.policy=compact -c retention.ms=-1
   deimos topic create --from-config --dry-run
   deimos topic create --from-config`,
