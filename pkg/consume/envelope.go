@@ -2,6 +2,7 @@ package consume
 
 import (
 	"encoding/base64"
+	"encoding/binary"
 	"encoding/json"
 	"fmt"
 	"strconv"
@@ -142,6 +143,10 @@ func (w *envelopeWriter) append(buf []byte, r *Record) []byte {
 		buf = append(buf, `,"key_encoding":"`...)
 		buf = append(buf, r.KeyEncoding...)
 		buf = append(buf, '"')
+		if id := decodedSchemaID(r.RawKey, r.KeyEncoding); id > 0 {
+			buf = append(buf, `,"key_schema_id":`...)
+			buf = strconv.AppendInt(buf, int64(id), 10)
+		}
 	}
 	buf = append(buf, `,"value":`...)
 	buf = appendPart(buf, r.Value)
@@ -149,6 +154,10 @@ func (w *envelopeWriter) append(buf []byte, r *Record) []byte {
 		buf = append(buf, `,"value_encoding":"`...)
 		buf = append(buf, r.ValueEncoding...)
 		buf = append(buf, '"')
+		if id := decodedSchemaID(r.RawValue, r.ValueEncoding); id > 0 {
+			buf = append(buf, `,"value_schema_id":`...)
+			buf = strconv.AppendInt(buf, int64(id), 10)
+		}
 	}
 	if len(r.Headers) > 0 {
 		buf = append(buf, `,"headers":[`...)
@@ -186,6 +195,16 @@ func appendPart(buf []byte, v json.RawMessage) []byte {
 	return append(buf, v...)
 }
 
+// decodedSchemaID is the registry schema id of a part that was decoded
+// (encoding json) from Confluent-framed bytes (0x00, 4-byte id): kcat -J's
+// key_schema_id / value_schema_id. 0 otherwise.
+func decodedSchemaID(raw []byte, enc string) int {
+	if enc != EncJSON || len(raw) < 5 || raw[0] != 0 {
+		return 0
+	}
+	return int(binary.BigEndian.Uint32(raw[1:5]))
+}
+
 // Envelope is one parsed envelope line.
 type Envelope struct {
 	Topic         string           `json:"topic"`
@@ -196,6 +215,8 @@ type Envelope struct {
 	KeyEncoding   string           `json:"key_encoding"`
 	Value         json.RawMessage  `json:"value"`
 	ValueEncoding string           `json:"value_encoding"`
+	KeySchemaID   int              `json:"key_schema_id"`   // registry id the key was decoded with (0: none)
+	ValueSchemaID int              `json:"value_schema_id"` // registry id the value was decoded with (0: none)
 	Headers       []EnvelopeHeader `json:"headers"`
 	Error         string           `json:"error"`
 }
@@ -211,6 +232,7 @@ type EnvelopeHeader struct {
 var EnvelopeFields = map[string]bool{
 	"topic": true, "partition": true, "offset": true, "timestamp": true, "key": true, "key_encoding": true,
 	"value": true, "value_encoding": true, "headers": true, "error": true,
+	"key_schema_id": true, "value_schema_id": true,
 }
 
 // LooksLikeEnvelope reports whether a JSON object line is an envelope: every
