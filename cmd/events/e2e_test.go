@@ -300,12 +300,8 @@ func mustClient(t *testing.T, brokers []string) *kgo.Client {
 
 func waitFor(t *testing.T, d time.Duration, what string, ok func() bool, log *bytes.Buffer) {
 	t.Helper()
-	deadline := time.Now().Add(d)
-	for !ok() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s (stderr: %s)", what, log.String())
-		}
-		time.Sleep(20 * time.Millisecond)
+	if !testenv.Eventually(d, ok) {
+		t.Fatalf("timed out waiting for %s (stderr: %s)", what, log.String())
 	}
 }
 

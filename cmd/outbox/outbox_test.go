@@ -101,10 +101,7 @@ func testKilledRelay(t *testing.T, url string) {
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	deadline := time.Now().Add(20 * time.Second)
-	for pending(t, d) == n && time.Now().Before(deadline) {
-		time.Sleep(5 * time.Millisecond)
-	}
+	testenv.WaitFor(t, 20*time.Second, "the relay to delete its first batch", func() bool { return pending(t, d) < n })
 	_ = cmd.Process.Signal(syscall.SIGKILL)
 	_ = cmd.Wait()
 	left := pending(t, d)
@@ -222,10 +219,7 @@ func testSIGTERM(t *testing.T, url string) {
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	deadline := time.Now().Add(20 * time.Second)
-	for pending(t, d) > n-500 && time.Now().Before(deadline) {
-		time.Sleep(5 * time.Millisecond)
-	}
+	testenv.WaitFor(t, 20*time.Second, "the relay to delete 500 rows", func() bool { return pending(t, d) <= n-500 })
 	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
 		t.Fatal(err)
 	}

@@ -18,18 +18,6 @@ import (
 	"github.com/deimos-cli/deimos/pkg/migrate"
 )
 
-// waitFor polls cond until it holds or the deadline passes.
-func waitFor(t *testing.T, what string, timeout time.Duration, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-}
-
 // `poller run --once` whose database connection is terminated while it
 // fetches a batch exits 3 with a one-line error (credentials redacted), and
 // the cursor stays at the last batch it saved.
@@ -252,10 +240,10 @@ func (c *connLost) lastSentID() int64 {
 
 // start runs `poller run --once`; exited reports whether it has exited, wait
 // waits for it (with a deadline) and returns its exit code.
-func (c *connLost) start() (stderr *syncBuf, exited func() bool, wait func() int) {
+func (c *connLost) start() (stderr *testenv.SyncBuffer, exited func() bool, wait func() int) {
 	t := c.t
 	cmd := c.run("run", "--once")
-	stderr = &syncBuf{}
+	stderr = &testenv.SyncBuffer{}
 	cmd.Stderr = stderr
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
@@ -305,7 +293,7 @@ func connectionLostOnceExit3(t *testing.T, dialect string) {
 	c := newConnLost(t, dialect)
 	c.lockRow()
 	stderr, exited, wait := c.start()
-	waitFor(t, "the poller's cursor save to wait on the row lock", 30*time.Second, func() bool {
+	testenv.WaitFor(t, 30*time.Second, "the poller's cursor save to wait on the row lock", func() bool {
 		if exited() {
 			t.Fatalf("poller exited early: %s", stderr.String())
 		}
@@ -313,7 +301,7 @@ func connectionLostOnceExit3(t *testing.T, dialect string) {
 	})
 	c.lockTable()
 	c.exec(c.rowLock, "COMMIT")
-	waitFor(t, "the poller's next SELECT to wait on the table lock", 30*time.Second, func() bool {
+	testenv.WaitFor(t, 30*time.Second, "the poller's next SELECT to wait on the table lock", func() bool {
 		if exited() {
 			t.Fatalf("poller exited early: %s", stderr.String())
 		}
@@ -361,7 +349,7 @@ func connectionLostDuringCursorSaveRecovers(t *testing.T, dialect string) {
 	c := newConnLost(t, dialect)
 	c.lockRow()
 	stderr, exited, wait := c.start()
-	waitFor(t, "the poller's cursor save to wait on the row lock", 30*time.Second, func() bool {
+	testenv.WaitFor(t, 30*time.Second, "the poller's cursor save to wait on the row lock", func() bool {
 		if exited() {
 			t.Fatalf("poller exited early: %s", stderr.String())
 		}

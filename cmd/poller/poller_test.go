@@ -107,7 +107,7 @@ pollers:
 					if _, err := tx.Exec(insert, fmt.Sprintf("tx%d-%d", i, j)); err != nil {
 						t.Error(err)
 					}
-					time.Sleep(30 * time.Millisecond)
+					time.Sleep(30 * time.Millisecond) // workload shape: a slow transaction, not synchronisation
 				}
 				if err := tx.Commit(); err != nil {
 					t.Error(err)
@@ -124,19 +124,41 @@ pollers:
 			mu.Lock()
 			total++
 			mu.Unlock()
-			time.Sleep(3 * time.Millisecond)
+			time.Sleep(3 * time.Millisecond) // workload pacing, not synchronisation
 		}
 	}()
 
+	written := func() int64 { mu.Lock(); defer mu.Unlock(); return total }
+	// passed reports whether the poller's (timestamp, id) cursor has passed
+	// row id (the cursor only moves forward, over published rows)
+	passedQ := d.Rebind(`SELECT COUNT(*) FROM deimos_poll_info p, widgets w
+		WHERE p.producer = 'WidgetProducer' AND w.id = ?
+		AND (p.last_sent > w.updated_at OR p.last_sent = w.updated_at AND p.last_sent_id >= w.id)`)
+	passed := func(id int64) bool {
+		var n int
+		_ = d.QueryRow(passedQ, id).Scan(&n)
+		return n > 0
+	}
+	maxID := func() int64 {
+		var id int64
+		_ = d.QueryRow("SELECT COALESCE(MAX(id), 0) FROM widgets").Scan(&id)
+		return id
+	}
+	// the first poller is killed once it has published some batches, while
+	// rows keep arriving
 	p1, _ := start()
-	time.Sleep(1500 * time.Millisecond)
+	testenv.WaitFor(t, 30*time.Second, "the first poller to publish row 75", func() bool { return passed(75) })
 	if err := p1.Process.Signal(syscall.SIGKILL); err != nil {
 		t.Fatal(err)
 	}
 	_ = p1.Wait()
-	time.Sleep(300 * time.Millisecond) // rows keep arriving while it is down
+	atKill := written()
+	testenv.WaitFor(t, 30*time.Second, "rows written while no poller runs", func() bool { return written() >= atKill+30 })
+	// the second poller takes over from the cursor the first one left; the
+	// writer stops once it has caught up with the rows written meanwhile
 	p2, stderr2 := start()
-	time.Sleep(1 * time.Second)
+	last := maxID()
+	testenv.WaitFor(t, 30*time.Second, "the restarted poller to catch up with the rows written while none ran", func() bool { return passed(last) })
 	close(stop)
 	wg.Wait()
 

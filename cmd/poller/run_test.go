@@ -1,7 +1,6 @@
 package poller_test
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -12,7 +11,6 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -24,19 +22,29 @@ import (
 	"github.com/deimos-cli/deimos/pkg/migrate"
 )
 
-type syncBuf struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuf) Write(p []byte) (int, error) { s.mu.Lock(); defer s.mu.Unlock(); return s.b.Write(p) }
-func (s *syncBuf) String() string              { s.mu.Lock(); defer s.mu.Unlock(); return s.b.String() }
-
 // `poller run A` runs only A, serves Prometheus metrics, and on SIGTERM in the
 // middle of a run finishes the batch in flight and exits 0 with the cursor
-// exactly at the last published row.
+// exactly at the last published row. SIGTERM must land while rows are left:
+// a run that published everything first is repeated with four times the
+// rows, and the test fails if that never happens.
 func TestRunSelectionMetricsSigterm(t *testing.T) {
 	bin := testenv.Binary(t)
+	total := 4000
+	for attempt := 1; ; attempt++ {
+		if sigtermMidRun(t, bin, total) {
+			return
+		}
+		if attempt == 3 {
+			t.Fatalf("the poller published all %d rows before SIGTERM in %d attempts: the stop mid-run never happened", total, attempt)
+		}
+		total *= 4
+	}
+}
+
+// sigtermMidRun runs the scenario with total rows and reports whether
+// SIGTERM arrived before they were all published.
+func sigtermMidRun(t *testing.T, bin string, total int) bool {
+	t.Helper()
 	dir := t.TempDir()
 	url := "sqlite:" + filepath.Join(dir, "t.db")
 	ctx := context.Background()
@@ -50,7 +58,6 @@ func TestRunSelectionMetricsSigterm(t *testing.T) {
 	}
 	mustExec(t, d.DB, `CREATE TABLE widgets (id INTEGER PRIMARY KEY, name TEXT, updated_at DATETIME)`)
 	mustExec(t, d.DB, `CREATE TABLE gadgets (id INTEGER PRIMARY KEY, name TEXT, updated_at DATETIME)`)
-	const total = 4000
 	mustExec(t, d.DB, fmt.Sprintf(`WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i+1 FROM n WHERE i < %d)
 		INSERT INTO widgets SELECT i, 'w' || i, '2024-01-01 00:00:00.000000' FROM n`, total))
 	mustExec(t, d.DB, `INSERT INTO gadgets VALUES (1, 'g', '2024-01-01 00:00:00.000000')`)
@@ -71,7 +78,7 @@ pollers:
 	}
 	cmd := exec.Command(bin, "--config", cfgPath, "poller", "run", "A", "--metrics-addr", "127.0.0.1:0")
 	cmd.Env = append(os.Environ(), "DEIMOS_CONFIG=")
-	stderr := &syncBuf{}
+	stderr := &testenv.SyncBuffer{}
 	cmd.Stderr = stderr
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
@@ -80,24 +87,21 @@ pollers:
 	addrRe := regexp.MustCompile(`serving metrics[^"]*" addr=(\S+)`)
 	rowsRe := regexp.MustCompile(`deimos_poller_rows_published_total\{deimos_job="A",poller="A"\} (\d+)`)
 	var metrics string
-	deadline := time.Now().Add(20 * time.Second)
-	for time.Now().Before(deadline) {
-		time.Sleep(20 * time.Millisecond)
+	testenv.Eventually(20*time.Second, func() bool { // checked below
 		m := addrRe.FindStringSubmatch(stderr.String())
 		if m == nil {
-			continue
+			return false
 		}
 		resp, err := http.Get("http://" + m[1] + "/metrics")
 		if err != nil {
-			continue
+			return false
 		}
 		b, _ := io.ReadAll(resp.Body)
 		resp.Body.Close()
 		metrics = string(b)
-		if r := rowsRe.FindStringSubmatch(metrics); r != nil && r[1] != "0" {
-			break
-		}
-	}
+		r := rowsRe.FindStringSubmatch(metrics)
+		return r != nil && r[1] != "0"
+	})
 	if rowsRe.FindStringSubmatch(metrics) == nil {
 		t.Fatalf("no rows metric for A:\n%s\n%s", metrics, stderr)
 	}
@@ -160,10 +164,12 @@ pollers:
 	if int64(len(seen)) != last {
 		t.Fatalf("%d ids published, cursor at %d: published rows beyond the cursor", len(seen), last)
 	}
-	t.Logf("stopped at %d of %d rows; cursor consistent", last, total)
-	if last == total {
-		t.Logf("note: the run finished before SIGTERM arrived")
+	if last == int64(total) {
+		t.Logf("the run published all %d rows before SIGTERM arrived: trying again with more", total)
+		return false
 	}
+	t.Logf("stopped at %d of %d rows; cursor consistent", last, total)
+	return true
 }
 
 // An unreachable database: one clear line, exit 3, no password.

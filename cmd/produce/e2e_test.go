@@ -19,6 +19,8 @@ import (
 	"github.com/deimos-cli/deimos/pkg/db"
 	"github.com/deimos-cli/deimos/pkg/kafkaclient"
 	"github.com/deimos-cli/deimos/pkg/migrate"
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kgo"
 )
 
 func TestMain(m *testing.M) { testenv.Main(m) }
@@ -445,7 +447,17 @@ func TestConsumeDeadBrokerAndSigint(t *testing.T) {
 			t.Fatalf("only %d lines before timeout; stderr: %s", len(got), errb.String())
 		}
 	}
-	time.Sleep(300 * time.Millisecond) // let the commit of the printed batch happen or be in flight
+	// Ctrl-C while it waits for more: once the group has committed what was printed
+	adm := kadm.NewClient(newClient(t, addrs))
+	testenv.WaitFor(t, 30*time.Second, "group sigg to commit the 5 printed records", func() bool {
+		offs, err := adm.FetchOffsets(ctx, "sigg")
+		if err != nil {
+			return false
+		}
+		var at int64
+		offs.Each(func(o kadm.OffsetResponse) { at += o.At })
+		return at == 5
+	})
 	if err := cmd.Process.Signal(os.Interrupt); err != nil {
 		t.Fatal(err)
 	}
@@ -470,4 +482,14 @@ func TestConsumeDeadBrokerAndSigint(t *testing.T) {
 	if len(after) != 1 || string(after[0].Value) != `{"i":5}` {
 		t.Fatalf("after Ctrl-C the group should resume after the printed records, got %+v", after)
 	}
+}
+
+func newClient(t *testing.T, brokers []string) *kgo.Client {
+	t.Helper()
+	cl, err := kgo.NewClient(kgo.SeedBrokers(brokers...))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(cl.Close)
+	return cl
 }

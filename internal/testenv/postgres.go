@@ -43,7 +43,6 @@ var (
 func Main(m *testing.M) {
 	mainUsed.Store(true)
 	code := m.Run()
-	removeBinary()
 	if pgSrv != nil {
 		pgSrv.stop()
 	}

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -16,6 +17,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kfake"
 	"github.com/twmb/franz-go/pkg/kgo"
 
+	"github.com/deimos-cli/deimos/internal/testenv"
 	"github.com/deimos-cli/deimos/pkg/config"
 	"github.com/deimos-cli/deimos/pkg/db"
 )
@@ -127,6 +129,7 @@ func TestColumnTypesBackendsLateCommit(t *testing.T) {
 				if _, err := conn.ExecContext(ctx, "INSERT INTO widgets (id, name, updated_at) VALUES (4, 'late', "+c.nowExpr+")"); err != nil {
 					t.Fatal(err)
 				}
+				// clock time under test: the open transaction's timestamp must be older than the next row's
 				time.Sleep(200 * time.Millisecond)
 				e.insert(5, "w5", time.Now().UTC().Add(-50*time.Millisecond))
 				s := e.settings(func(s *Settings) { s.Delay = 10 * time.Millisecond; s.Backend = backend; s.LateCommitGuard = "" })
@@ -140,6 +143,7 @@ func TestColumnTypesBackendsLateCommit(t *testing.T) {
 					t.Fatal(err)
 				}
 				e.exec("UPDATE widgets SET name = 'w2b', updated_at = " + c.nowExpr + " WHERE id = 2")
+				// clock time under test: the update must be older than now - delay (10 ms)
 				time.Sleep(50 * time.Millisecond)
 				e.runOnce(s, noKafka)
 				e.runOnce(s, noKafka)
@@ -208,7 +212,7 @@ func TestLateCommitGuardHiddenSessionsWarn(t *testing.T) {
 				}
 			}
 			defer conn.ExecContext(ctx, "ROLLBACK")
-			time.Sleep(1100 * time.Millisecond) // MySQL reports its start in whole seconds
+			time.Sleep(1100 * time.Millisecond) // clock time under test: MySQL reports a transaction's start in whole seconds
 			d2 := openURL(t, url)
 			for _, guard := range []string{"", "off"} {
 				var logs strings.Builder
@@ -393,9 +397,15 @@ func TestConcurrentWritersEachRowOnce(t *testing.T) {
 			var logs strings.Builder
 			var mu sync.Mutex
 			done := make(chan error, 1)
+			var runsWithRows, txs atomic.Int64
 			go func() {
 				eng := e.engine(func(o *Options) {
 					o.Logger = slog.New(slog.NewTextHandler(lockedWriter{&mu, &logs}, &slog.HandlerOptions{Level: slog.LevelDebug}))
+					o.OnRun = func(st RunStats) {
+						if st.Messages > 0 {
+							runsWithRows.Add(1)
+						}
+					}
 				})
 				done <- eng.Run(ctx, []Settings{e.settings(func(s *Settings) {
 					s.Delay, s.BatchSize, s.RunEvery, s.LateCommitGuard = 0, 3, 20*time.Millisecond, ""
@@ -420,7 +430,7 @@ func TestConcurrentWritersEachRowOnce(t *testing.T) {
 							return
 						}
 						written.Store(name, true)
-						time.Sleep(2 * time.Millisecond)
+						time.Sleep(2 * time.Millisecond) // workload pacing, not synchronisation
 						continue
 					}
 					tx, err := e.d.Begin()
@@ -432,7 +442,7 @@ func TestConcurrentWritersEachRowOnce(t *testing.T) {
 						if _, err := tx.Exec(e.d.Rebind(insert), fmt.Sprintf("%s-%d", name, j)); err != nil {
 							t.Error(err)
 						}
-						time.Sleep(30 * time.Millisecond)
+						time.Sleep(30 * time.Millisecond) // workload shape: a slow transaction
 					}
 					if err := tx.Commit(); err != nil {
 						t.Error(err)
@@ -441,13 +451,25 @@ func TestConcurrentWritersEachRowOnce(t *testing.T) {
 					for j := 0; j < 3; j++ {
 						written.Store(fmt.Sprintf("%s-%d", name, j), true)
 					}
+					txs.Add(1)
 				}
 			}
 			wg.Add(3)
 			go writer(0, false)
 			go writer(1, true)
 			go writer(2, true)
-			time.Sleep(2500 * time.Millisecond)
+			// the writers and the poller overlap until the poller has published
+			// rows in 3 runs (on MySQL about one a second: the guard holds the
+			// poll below the second an open transaction began in), the guard
+			// has held it back, and 10 transactions have committed meanwhile
+			heldBack := func() int {
+				mu.Lock()
+				defer mu.Unlock()
+				return strings.Count(logs.String(), "held back by an open transaction")
+			}
+			testenv.WaitFor(t, 60*time.Second, "3 publishing runs, the guard holding one back, 10 committed transactions", func() bool {
+				return runsWithRows.Load() >= 3 && txs.Load() >= 10 && heldBack() > 0
+			})
 			close(stop)
 			wg.Wait()
 			var total int
@@ -482,9 +504,7 @@ func TestConcurrentWritersEachRowOnce(t *testing.T) {
 			}
 			// the scenario happened: the guard held the poll back, and (MySQL)
 			// more rows shared a second than a batch holds
-			mu.Lock()
-			held := strings.Count(logs.String(), "held back by an open transaction")
-			mu.Unlock()
+			held := heldBack()
 			var tie int
 			if err := e.d.QueryRow("SELECT MAX(n) FROM (SELECT COUNT(*) AS n FROM widgets GROUP BY updated_at) AS ties").Scan(&tie); err != nil {
 				t.Fatal(err)

@@ -279,6 +279,7 @@ func TestRowsInsertedDuringPoll(t *testing.T) {
 			}}
 			e.runOnce(s, func(o *Options) { o.Encoder = hook })
 			e.runOnce(s) // empty: the cursor moves to now-delay, not to now
+			// clock time under test: w4 must be older than now - delay (300 ms)
 			time.Sleep(400 * time.Millisecond)
 			e.runOnce(s)
 			expectOnce(t, versions(e.consume("widgets")), "1:w1", "2:w2", "3:w3", "4:w4")
@@ -326,6 +327,7 @@ func TestLateCommit(t *testing.T) {
 				if _, err := conn.ExecContext(ctx, "INSERT INTO widgets (id, name, updated_at) VALUES (2, 'late', "+c.stamp+")"); err != nil {
 					t.Fatal(err)
 				}
+				// clock time under test: the open transaction's timestamp must be older than the next row's
 				time.Sleep(200 * time.Millisecond)
 				e.insert(3, "w3", time.Now().UTC().Add(-50*time.Millisecond)) // committed, newer than the open transaction
 				s := e.settings(func(s *Settings) { s.Delay = 10 * time.Millisecond; s.LateCommitGuard = guard })
@@ -333,6 +335,7 @@ func TestLateCommit(t *testing.T) {
 				if _, err := conn.ExecContext(ctx, "COMMIT"); err != nil {
 					t.Fatal(err)
 				}
+				// clock time under test: the committed row must be older than now - delay (10 ms)
 				time.Sleep(50 * time.Millisecond)
 				e.runOnce(s)
 				got := versions(e.consume("widgets"))
@@ -373,8 +376,8 @@ func TestLateCommitGuardReaders(t *testing.T) {
 				}
 			}
 			defer conn.ExecContext(ctx, "ROLLBACK")
-			// the transaction's start is in the past by more than the
-			// whole second MySQL reports it in
+			// clock time under test: the transaction's start is in the past by
+			// more than the whole second MySQL reports it in
 			time.Sleep(1100 * time.Millisecond)
 			heldBack := func(guard string) bool {
 				t.Helper()

@@ -1,7 +1,6 @@
 package supervise
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"log/slog"
@@ -11,34 +10,21 @@ import (
 	"testing"
 	"time"
 
+	"github.com/deimos-cli/deimos/internal/testenv"
 	"github.com/deimos-cli/deimos/pkg/errs"
 )
 
 // waitFor polls cond until it holds or 10s pass.
 func waitFor(t *testing.T, what string, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(2 * time.Millisecond)
-	}
+	testenv.WaitFor(t, 10*time.Second, what, cond)
 }
-
-type syncBuf struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuf) Write(p []byte) (int, error) { s.mu.Lock(); defer s.mu.Unlock(); return s.b.Write(p) }
-func (s *syncBuf) String() string              { s.mu.Lock(); defer s.mu.Unlock(); return s.b.String() }
 
 // A job that fails twice is restarted twice, each time after a longer
 // back-off, with its name in the log; then it runs until stopped and
 // the supervisor returns nil.
 func TestRestartWithBackoff(t *testing.T) {
-	var logs syncBuf
+	var logs testenv.SyncBuffer
 	var attempts []time.Time
 	var mu sync.Mutex
 	job := Job{Name: "flaky", Kind: "poller", Run: func(ctx context.Context, h *Handle) error {
@@ -91,7 +77,7 @@ func TestRestartWithBackoff(t *testing.T) {
 
 // The back-off is capped.
 func TestBackoffCap(t *testing.T) {
-	var logs syncBuf
+	var logs testenv.SyncBuffer
 	var n atomic.Int32
 	job := Job{Name: "j", Run: func(ctx context.Context, h *Handle) error { n.Add(1); return errors.New("boom") }}
 	s, _ := New([]Job{job}, Options{Backoff: 5 * time.Millisecond, MaxBackoff: 20 * time.Millisecond, Logger: slog.New(slog.NewTextHandler(&logs, nil))})
@@ -162,15 +148,18 @@ func TestStopAll(t *testing.T) {
 // Continue: the others finish their work; the failure is returned after.
 func TestContinue(t *testing.T) {
 	finished := false
+	var s *Supervisor
 	jobs := []Job{
 		{Name: "bad", Run: func(ctx context.Context, h *Handle) error { return errors.New("boom") }},
 		{Name: "slow", Run: func(ctx context.Context, h *Handle) error {
-			time.Sleep(20 * time.Millisecond)
-			finished = ctx.Err() == nil
+			// finish only once the other job has failed (and would have
+			// stopped this one, were the policy StopAll)
+			failed := testenv.Eventually(10*time.Second, func() bool { return s.Status()[0].State == StateFailed || ctx.Err() != nil })
+			finished = failed && ctx.Err() == nil
 			return nil
 		}},
 	}
-	s, _ := New(jobs, Options{Policy: Continue})
+	s, _ = New(jobs, Options{Policy: Continue})
 	err := s.Run(context.Background())
 	if err == nil || !strings.Contains(err.Error(), "job bad: boom") || !finished {
 		t.Fatalf("err = %v, slow finished = %v", err, finished)
