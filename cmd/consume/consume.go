@@ -196,7 +196,7 @@ func run(c *cobra.Command, f *cmdutil.Factory, o *options, so *sinkOptions) erro
 		spec.settings = JobSettings{Log: log, Metrics: svc.Registerer(name), LagEvery: DefaultLagEvery}
 	}
 	err = svc.Run(ctx, []supervise.Job{spec.job()}, cmdutil.ServiceOptions{HTTPAddr: o.httpAddr, Policy: supervise.StopAll,
-		Needs: cmdutil.Needs{Kafka: true, DB: r.table != "" || r.checkpoint, Registry: !o.noDecode}})
+		Needs: cmdutil.Needs{Kafka: true, DB: r.Table != "" || r.Checkpoint, Registry: !o.noDecode}})
 	if !o.quiet && (st.Records > 0 || st.DecodeErrors > 0 || o.exitAtEnd) {
 		msg := fmt.Sprintf("consumed %d record(s) in %s", st.Records, el.Round(time.Millisecond))
 		if st.DecodeErrors > 0 {

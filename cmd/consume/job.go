@@ -129,7 +129,7 @@ func ConfigJob(f *cmdutil.Factory, cfg *config.Config, c config.Consumer, s JobS
 	if err != nil {
 		return supervise.Job{}, err
 	}
-	if r.table == "" && r.exec == "" {
+	if r.Table == "" && r.Exec == "" {
 		return supervise.Job{}, errs.Usagef("consumers[%s]: neither sink nor exec is set: nothing to do with its records", c.Name)
 	}
 	spec := jobSpec{name: c.Name, cfg: cfg, decode: true, settings: s,

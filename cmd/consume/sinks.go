@@ -89,160 +89,36 @@ func consumerDefaults(cfg *config.Config, o *sinkOptions) ([]string, string, err
 	if o.consumer == "" {
 		return nil, "", nil
 	}
-	for _, c := range cfg.Consumers {
-		if c.Name == o.consumer {
-			return c.Topics, c.Group, nil
-		}
+	c, err := cfg.ConsumerNamed(o.consumer)
+	if err != nil {
+		return nil, "", err
 	}
-	return nil, "", errs.Usagef("--consumer %q: no such entry in consumers: of %s", o.consumer, cfgName(cfg))
+	return c.Topics, c.Group, nil
 }
 
-// resolved merges a config consumer with the flags that were set.
-type resolved struct {
-	name       string
-	table      string
-	mapping    map[string]string
-	keyColumns []string
-	noCompact  bool
-	skipBad    bool
-	exec       string
-	skip       int
-	checkpoint bool
-	maxRetries *int
-	timeout    time.Duration
-	passEnv    []string
-	fields     checkpoint.Fields
-	group      string
-}
-
-func resolve(c *cobra.Command, cfg *config.Config, o *sinkOptions, group string) (resolved, error) {
-	var r resolved
+// flags are the sink flags as config.ResolveConsumer takes them; c (nil
+// for a job from the config) tells which were given.
+func (o *sinkOptions) flags(c *cobra.Command, group string) config.ConsumerFlags {
 	changed := func(n string) bool { return c != nil && c.Flags().Changed(n) }
-	if o.consumer != "" {
-		var found *config.Consumer
-		for i := range cfg.Consumers {
-			if cfg.Consumers[i].Name == o.consumer {
-				found = &cfg.Consumers[i]
-			}
-		}
-		if found == nil {
-			return r, errs.Usagef("--consumer %q: no such entry in consumers: of %s", o.consumer, cfgName(cfg))
-		}
-		r.name = found.Name
-		r.table, _ = strings.CutPrefix(found.Sink, "table:")
-		if found.Sink != "" && !strings.HasPrefix(found.Sink, "table:") {
-			return r, errs.Usagef("consumers[%s].sink: %q is not table:NAME", found.Name, found.Sink)
-		}
-		r.mapping = found.Mapping
-		r.keyColumns = found.KeyColumns
-		r.noCompact = found.Compacted != nil && !*found.Compacted
-		r.skipBad = found.SkipBadRows
-		r.exec = found.Exec
-		r.skip = checkpoint.DefaultSkipExitCode
-		if found.SkipExitCode != nil {
-			r.skip = *found.SkipExitCode
-		}
-		r.checkpoint = found.Checkpoint
-		r.maxRetries = found.MaxRetries
-		r.passEnv = append(r.passEnv, found.PassEnv...)
-		r.fields = checkpoint.Fields{EntityID: found.EntityIDField, EventTime: found.EventTimeField, EventType: found.EventTypeField, EventVersion: found.EventVersionFld}
-		r.group = found.Group
-		if group != "" && found.Group != "" && group != found.Group {
-			return r, errs.Usagef("-g %s differs from consumers[%s].group %s", group, found.Name, found.Group)
-		}
-		if group == "" && found.Group != "" {
-			return r, errs.Usagef("consumer %s: pass -g %s so offsets are committed to its group", found.Name, found.Group)
-		}
-	} else {
-		r.skip = o.skipExitCode
-	}
-	if group != "" {
-		r.group = group
-	}
-	if o.sink != "" || o.consumer == "" {
-		if o.sink != "" && !strings.HasPrefix(o.sink, "table:") {
-			return r, errs.Usagef("--sink %q: use table:NAME", o.sink)
-		}
-		if o.sink != "" {
-			r.table = strings.TrimPrefix(o.sink, "table:")
-		}
-	}
-	if len(o.mapping) > 0 {
-		r.mapping = map[string]string{}
-		for _, m := range o.mapping {
-			col, field, ok := strings.Cut(m, "=")
-			if !ok || col == "" || field == "" {
-				return r, errs.Usagef("--map %q: use COLUMN=FIELD", m)
-			}
-			r.mapping[col] = field
-		}
-	}
-	if changed("key-columns") || o.consumer == "" {
-		r.keyColumns = o.keyColumns
-	}
-	if o.noCompact {
-		r.noCompact = true
-	}
-	if o.skipBadRows {
-		r.skipBad = true
-	}
-	if o.exec != "" {
-		r.exec = o.exec
-	}
-	if changed("skip-exit-code") {
-		r.skip = o.skipExitCode
-	}
-	if o.checkpoint {
-		r.checkpoint = true
-	}
-	if o.maxRetries < -1 {
-		return r, errs.Usagef("--max-retries %d: must be 0 or more (-1: retry forever)", o.maxRetries)
-	}
-	if changed("max-retries") || o.consumer == "" {
-		if o.maxRetries >= 0 {
-			n := o.maxRetries
-			r.maxRetries = &n
-		} else if changed("max-retries") {
-			r.maxRetries = nil
-		}
-	}
-	r.timeout = o.handlerTimeout
-	r.passEnv = append(r.passEnv, o.passEnv...)
-	if r.exec != "" {
-		if err := (&checkpoint.Exec{Command: r.exec, PassEnv: r.passEnv}).Validate(); err != nil {
-			return r, errs.Usagef("--exec: %w", err)
-		}
-	}
-	for _, p := range []struct {
-		dst *string
-		v   string
-	}{{&r.fields.EntityID, o.fields.EntityID}, {&r.fields.EventTime, o.fields.EventTime}, {&r.fields.EventType, o.fields.EventType}, {&r.fields.EventVersion, o.fields.EventVersion}} {
-		if p.v != "" {
-			*p.dst = p.v
-		}
-	}
-	if r.table != "" {
-		if err := db.ValidIdent(r.table); err != nil {
-			return r, errs.Usagef("table sink: %w", err)
-		}
-	}
-	if r.checkpoint && r.exec == "" {
-		return r, errs.Usagef("--checkpoint needs a handler command (--exec CMD)")
-	}
-	if r.checkpoint && r.group == "" {
-		return r, errs.Usagef("--checkpoint needs a consumer group (-g GROUP): events are deduplicated per group")
-	}
-	if r.maxRetries != nil && *r.maxRetries < 0 {
-		return r, errs.Usagef("max_retries must be 0 or more")
-	}
-	return r, nil
+	return config.ConsumerFlags{Consumer: o.consumer, Group: group, Sink: o.sink, Mapping: o.mapping,
+		KeyColumns: o.keyColumns, KeyColumnsSet: changed("key-columns"), NoCompact: o.noCompact, SkipBadRows: o.skipBadRows,
+		Exec: o.exec, SkipExitCode: o.skipExitCode, SkipExitCodeSet: changed("skip-exit-code"), Checkpoint: o.checkpoint,
+		MaxRetries: o.maxRetries, MaxRetriesSet: changed("max-retries"), HandlerTimeout: o.handlerTimeout, PassEnv: o.passEnv,
+		Fields: config.ConsumerFields(o.fields)}
 }
 
-func cfgName(cfg *config.Config) string {
-	if cfg.Source != "" {
-		return cfg.Source
-	}
-	return "the config"
+// consumerChecks are the engines' checks of a resolved consumer.
+var consumerChecks = config.ConsumerChecks{
+	Exec: func(command string, passEnv []string) error {
+		return (&checkpoint.Exec{Command: command, PassEnv: passEnv}).Validate()
+	},
+	Table: db.ValidIdent,
+}
+
+// resolve merges the --consumer entry with the flags that were set
+// (config.ResolveConsumer).
+func resolve(c *cobra.Command, cfg *config.Config, o *sinkOptions, group string) (config.ResolvedConsumer, error) {
+	return config.ResolveConsumer(cfg, o.flags(c, group), consumerChecks)
 }
 
 // buildHandler returns the handler for the sink flags, or nil when none is set.
@@ -252,48 +128,48 @@ func buildHandler(ctx context.Context, f *cmdutil.Factory, cfg *config.Config, o
 	if err != nil {
 		return nil, err
 	}
-	if r.table == "" && r.exec == "" {
+	if r.Table == "" && r.Exec == "" {
 		return nil, nil
 	}
 	log := o.logger(f, cfg)
 	var d *db.DB
-	if r.table != "" || r.checkpoint {
+	if r.Table != "" || r.Checkpoint {
 		if d, err = cmdutil.OpenDBWithMySQL(ctx, cfg); err != nil {
 			return nil, err
 		}
 		o.opened = append(o.opened, d)
 	}
 	var handlers []consume.Handler
-	if r.table != "" {
-		t, err := sink.New(ctx, d, sink.Options{Table: r.table, Mapping: r.mapping, KeyColumns: r.keyColumns, NoCompact: r.noCompact,
-			SkipBadRows: r.skipBad,
+	if r.Table != "" {
+		t, err := sink.New(ctx, d, sink.Options{Table: r.Table, Mapping: r.Mapping, KeyColumns: r.KeyColumns, NoCompact: r.NoCompact,
+			SkipBadRows: r.SkipBadRows,
 			OnRetry: func(err error, attempt int, wait time.Duration) {
-				log.Warn("table sink: deadlock or lock timeout, retrying the batch", "table", r.table, "attempt", attempt, "wait", wait, "error", err)
+				log.Warn("table sink: deadlock or lock timeout, retrying the batch", "table", r.Table, "attempt", attempt, "wait", wait, "error", err)
 			},
 			OnFallback: func(err error, rows int) {
-				log.Warn("table sink: batch write failed, writing its rows one at a time", "table", r.table, "rows", rows, "error", err)
+				log.Warn("table sink: batch write failed, writing its rows one at a time", "table", r.Table, "rows", rows, "error", err)
 			},
 			OnBadRow: func(b sink.BadRow) {
-				if r.skipBad {
-					log.Error("table sink: row rejected by the database, skipped (skip_bad_rows)", "table", r.table, "key", b.Key, "topic", b.Topic, "partition", b.Partition, "offset", b.Offset, "error", b.Err)
+				if r.SkipBadRows {
+					log.Error("table sink: row rejected by the database, skipped (skip_bad_rows)", "table", r.Table, "key", b.Key, "topic", b.Topic, "partition", b.Partition, "offset", b.Offset, "error", b.Err)
 				}
 			}})
 		if err != nil {
 			return nil, err
 		}
-		log.Info("table sink ready", "table", r.table, "keys", strings.Join(t.Keys(), ","), "compacted", !r.noCompact, "skip_bad_rows", r.skipBad, "db", d.URL)
+		log.Info("table sink ready", "table", r.Table, "keys", strings.Join(t.Keys(), ","), "compacted", !r.NoCompact, "skip_bad_rows", r.SkipBadRows, "db", d.URL)
 		handlers = append(handlers, t)
 	}
-	if r.exec != "" {
+	if r.Exec != "" {
 		var st *checkpoint.Store
-		if r.checkpoint {
+		if r.Checkpoint {
 			if st, err = checkpoint.NewStore(ctx, d); err != nil {
 				return nil, errs.Usage(err)
 			}
 		}
 		h, err := checkpoint.NewHandler(checkpoint.Options{
-			Group: r.group, Store: st, MaxRetries: r.maxRetries, Fields: r.fields,
-			Runner: &checkpoint.Exec{Command: r.exec, SkipExitCode: r.skip, Stderr: f.IO.ErrOut, Timeout: r.timeout, PassEnv: r.passEnv},
+			Group: r.Group, Store: st, MaxRetries: r.MaxRetries, Fields: checkpoint.Fields(r.Fields),
+			Runner: &checkpoint.Exec{Command: r.Exec, SkipExitCode: r.SkipExitCode, Stderr: f.IO.ErrOut, Timeout: r.Timeout, PassEnv: r.PassEnv},
 			OnEvent: func(kind string, m checkpoint.Message, err error) {
 				attrs := []any{"topic", m.Topic, "partition", m.Partition, "offset", m.Offset}
 				switch kind {
@@ -311,7 +187,7 @@ func buildHandler(ctx context.Context, f *cmdutil.Factory, cfg *config.Config, o
 		if err != nil {
 			return nil, err
 		}
-		log.Info("handler command ready", "checkpoint", r.checkpoint, "group", r.group, "max_retries", fmtRetries(r.maxRetries))
+		log.Info("handler command ready", "checkpoint", r.Checkpoint, "group", r.Group, "max_retries", fmtRetries(r.MaxRetries))
 		handlers = append(handlers, h)
 	}
 	if len(handlers) == 1 {

@@ -13,7 +13,7 @@ func TestResolveSinkSettings(t *testing.T) {
 	three, f := 3, false
 	cfg := &config.Config{Consumers: []config.Consumer{{Name: "w", Group: "g", Sink: "table:widgets", KeyColumns: []string{"code"},
 		Compacted: &f, Exec: "./h.sh", Checkpoint: true, MaxRetries: &three, EntityIDField: "id"}}}
-	parse := func(args ...string) (resolved, error) {
+	parse := func(args ...string) (config.ResolvedConsumer, error) {
 		c := &cobra.Command{Use: "x"}
 		var o sinkOptions
 		addSinkFlags(c, &o)
@@ -26,11 +26,11 @@ func TestResolveSinkSettings(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if r.table != "widgets" || r.keyColumns[0] != "code" || !r.noCompact || r.exec != "./h.sh" || !r.checkpoint || *r.maxRetries != 3 || r.fields.EntityID != "id" || r.skip != 99 || r.group != "g" {
+	if r.Table != "widgets" || r.KeyColumns[0] != "code" || !r.NoCompact || r.Exec != "./h.sh" || !r.Checkpoint || *r.MaxRetries != 3 || r.Fields.EntityID != "id" || r.SkipExitCode != 99 || r.Group != "g" {
 		t.Fatalf("from config: %+v", r)
 	}
 	r, err = parse("--consumer", "w", "--max-retries", "-1", "--skip-exit-code", "5", "--map", "full_name=name")
-	if err != nil || r.maxRetries != nil || r.skip != 5 || r.mapping["full_name"] != "name" {
+	if err != nil || r.MaxRetries != nil || r.SkipExitCode != 5 || r.Mapping["full_name"] != "name" {
 		t.Fatalf("overrides: %+v %v", r, err)
 	}
 	for args, want := range map[string]string{

@@ -27,8 +27,8 @@ func TestResolveSkipBadRows(t *testing.T) {
 			t.Fatal(err)
 		}
 		r, err := resolve(o.cmd, cfg, &o, "")
-		if err != nil || r.skipBad != tc.want {
-			t.Errorf("%v: skipBad = %v (err %v), want %v", tc.args, r.skipBad, err, tc.want)
+		if err != nil || r.SkipBadRows != tc.want {
+			t.Errorf("%v: skipBad = %v (err %v), want %v", tc.args, r.SkipBadRows, err, tc.want)
 		}
 	}
 	var parsed config.Config

@@ -91,28 +91,24 @@ func runRelay(c *cobra.Command, f *cmdutil.Factory, o *runOptions) error {
 	if err != nil {
 		return err
 	}
-	oc := cfg.Outbox
 	fl := c.Flags()
-	if fl.Changed("workers") {
-		oc.Workers = o.workers
+	given := func(name string, v *int) *int {
+		if fl.Changed(name) {
+			return v
+		}
+		return nil
 	}
-	if fl.Changed("batch-size") {
-		oc.BatchSize = o.batchSize
-	}
+	ofl := config.OutboxFlags{Workers: given("workers", &o.workers), BatchSize: given("batch-size", &o.batchSize),
+		DeliveryTimeout: o.deliveryTimeout, DeliveryTimeoutSet: fl.Changed("delivery-timeout")}
 	if fl.Changed("compact-topics") {
-		oc.CompactTopics = config.ParseTopicMatch(o.compact)
+		ofl.CompactTopics = &o.compact
 	}
 	if fl.Changed("metrics-addr") || fl.Changed("http-addr") {
-		oc.MetricsAddr = o.metricsAddr
+		ofl.MetricsAddr = &o.metricsAddr
 	}
-	if fl.Changed("delivery-timeout") || oc.DeliveryTimeout == 0 {
-		oc.DeliveryTimeout = config.Duration(o.deliveryTimeout)
-	}
-	if oc.Workers < 1 {
-		return errs.Usagef("--workers: must be at least 1 (got %d)", oc.Workers)
-	}
-	if oc.BatchSize < 1 {
-		return errs.Usagef("--batch-size: must be at least 1 (got %d)", oc.BatchSize)
+	oc, err := cfg.Outbox.WithFlags(ofl)
+	if err != nil {
+		return err
 	}
 	if !o.once && (o.failOnLocked || fl.Changed("output")) {
 		return errs.Usagef("--fail-on-locked and --output apply to the --once summary: add --once")

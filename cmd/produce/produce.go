@@ -157,23 +157,12 @@ func run(c *cobra.Command, f *cmdutil.Factory, o *options) error {
 	if o.topic == "" && o.input == "json" {
 		return errs.Usagef("-t TOPIC is required (only envelope input may omit it)")
 	}
-	backend := o.backend
-	if backend == "" {
-		backend = cfg.Producers.Backend
+	backend, err := cfg.ApplyProducerFlags(config.ProducerFlags{Backend: o.backend, Partitioner: o.partitioner, Normalize: o.normalize})
+	if err != nil {
+		return err
 	}
-	if backend != "kafka" && backend != "outbox" {
-		return errs.Usagef("--backend %q: use kafka or outbox", backend)
-	}
-	partitioner := cfg.Kafka.Partitioner
-	if o.partitioner != "" {
-		partitioner = o.partitioner
-	}
-	if _, err := kafkaclient.Partitioner(partitioner); err != nil {
+	if _, err := kafkaclient.Partitioner(cfg.Kafka.Partitioner); err != nil {
 		return errs.Usage(err)
-	}
-	cfg.Kafka.Partitioner = partitioner
-	if o.normalize {
-		cfg.Schema.Normalize = true
 	}
 
 	// encoder
@@ -234,7 +223,7 @@ func run(c *cobra.Command, f *cmdutil.Factory, o *options) error {
 	var kcl *kgo.Client
 	switch {
 	case o.dryRun:
-		ds := &produce.DryRunSink{W: f.IO.Out, Partitioner: partitioner}
+		ds := &produce.DryRunSink{W: f.IO.Out, Partitioner: cfg.Kafka.Partitioner}
 		ds.Counts = dryRunCounts(ctx, cfg)
 		sink = ds
 	case backend == "outbox":
@@ -245,7 +234,7 @@ func run(c *cobra.Command, f *cmdutil.Factory, o *options) error {
 		defer d.Close()
 		sink = &produce.OutboxSink{DB: d}
 	default:
-		kcl, err = newProducer(cfg, o, partitioner)
+		kcl, err = newProducer(cfg, o, cfg.Kafka.Partitioner)
 		if err != nil {
 			return err
 		}
