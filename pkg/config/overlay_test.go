@@ -48,7 +48,10 @@ func TestResolveConsumer(t *testing.T) {
 	// the engines' checks are called with what was resolved
 	var gotExec, gotTable string
 	chk := ConsumerChecks{
-		Exec:  func(c string, env []string) error { gotExec = c + " " + strings.Join(env, ","); return errors.New("no shell") },
+		Exec: func(c string, env []string) error {
+			gotExec = c + " " + strings.Join(env, ",")
+			return errors.New("no shell")
+		},
 		Table: func(n string) error { gotTable = n; return errors.New("bad name") },
 	}
 	_, err = ResolveConsumer(cfg, ConsumerFlags{Consumer: "w", Group: "g", MaxRetries: -1}, chk)
