@@ -48,21 +48,32 @@ func TestGenTableTypeMapping(t *testing.T) {
 	if _, _, err := GenTable("sqlite", "things", "nope", fields); err == nil {
 		t.Fatal("unknown key field accepted")
 	}
-	// The SQLite DDL (with a non-id key) is valid SQL.
-	sqlText, _, err := GenTable("sqlite", "things", "s", fields)
-	if err != nil {
-		t.Fatal(err)
-	}
-	d, err := db.Open(context.Background(), testenv.SQLiteURL(t))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer d.Close()
-	if _, err := d.Exec(sqlText); err != nil {
-		t.Fatalf("%v\n%s", err, sqlText)
-	}
-	if !strings.Contains(sqlText, `"id" integer PRIMARY KEY AUTOINCREMENT NOT NULL`) || !strings.Contains(sqlText, `CREATE UNIQUE INDEX "index_things_on_s"`) {
-		t.Fatal(sqlText)
+	// The DDL (with a non-id key) is valid SQL on every database.
+	for _, dl := range testenv.Dialects(t) {
+		t.Run(dl.Name, func(t *testing.T) {
+			sqlText, _, err := GenTable(dl.Name, "things", "s", fields)
+			if err != nil {
+				t.Fatal(err)
+			}
+			d, err := db.Open(context.Background(), dl.URL(t))
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer d.Close()
+			for _, stmt := range strings.Split(strings.TrimSpace(sqlText), ";\n") {
+				if _, err := d.Exec(strings.TrimSuffix(stmt, ";")); err != nil {
+					t.Fatalf("%v\n%s", err, stmt)
+				}
+			}
+			want := map[string][2]string{
+				"sqlite":   {`"id" integer PRIMARY KEY AUTOINCREMENT NOT NULL`, `CREATE UNIQUE INDEX "index_things_on_s"`},
+				"postgres": {`"id" bigserial PRIMARY KEY`, `CREATE UNIQUE INDEX "index_things_on_s"`},
+				"mysql":    {"`id` bigint NOT NULL AUTO_INCREMENT PRIMARY KEY", "CREATE UNIQUE INDEX `index_things_on_s`"},
+			}[dl.Name]
+			if !strings.Contains(sqlText, want[0]) || !strings.Contains(sqlText, want[1]) {
+				t.Fatal(sqlText)
+			}
+		})
 	}
 }
 
@@ -72,9 +83,13 @@ func TestGenTableTypeMapping(t *testing.T) {
 func TestGenTableQualifiedName(t *testing.T) {
 	fields := []encode.FieldInfo{{Name: "id", Type: "long"}, {Name: "s", Type: "string"}}
 	ctx := context.Background()
+	mysqlURL := testenv.MariaDB(t)
+	mysqlDB := mysqlURL[strings.LastIndexByte(mysqlURL, '/')+1:]
 	for _, c := range []struct{ dialect, url, schema, create, index string }{
 		{"sqlite", testenv.SQLiteURL(t), "main", `CREATE TABLE "main"."things"`, `CREATE UNIQUE INDEX "main"."index_things_on_s" ON "things" ("s")`},
 		{"postgres", testenv.Postgres(t), "app", `CREATE TABLE "app"."things"`, `CREATE UNIQUE INDEX "index_things_on_s" ON "app"."things" ("s")`},
+		// on MySQL a schema is a database: the test's own, named in its URL
+		{"mysql", mysqlURL, mysqlDB, "CREATE TABLE `" + mysqlDB + "`.`things`", "CREATE UNIQUE INDEX `index_things_on_s` ON `" + mysqlDB + "`.`things` (`s`)"},
 	} {
 		t.Run(c.dialect, func(t *testing.T) {
 			sqlText, _, err := GenTable(c.dialect, c.schema+".things", "s", fields)

@@ -30,22 +30,48 @@ func waitFor(t *testing.T, what string, timeout time.Duration, cond func() bool)
 	testenv.WaitFor(t, timeout, what, cond)
 }
 
-// env is a PostgreSQL database with the deimos tables, a kfake cluster and
-// a deimos.yaml naming both.
+// env is a database with the deimos tables, a kfake cluster and a
+// deimos.yaml naming both.
 type env struct {
 	t       *testing.T
+	dialect string // "postgres" or "mysql" (MariaDB)
 	url     string
 	d       *db.DB
 	brokers []string
 	dir     string
 	cfg     string // path of deimos.yaml
+	body    string // the config after the kafka/schema/database lines
 }
 
-// newEnv migrates a fresh database, runs setup SQL, and writes the config:
-// the kafka/schema/database lines, then body.
+// servers runs f on each database server deimos supports (PostgreSQL and
+// MySQL/MariaDB), as subtests named after the dialect.
+func servers(t *testing.T, f func(t *testing.T, dialect string)) {
+	for _, dl := range testenv.Dialects(t) {
+		if dl.Name != "sqlite" {
+			t.Run(dl.Name, func(t *testing.T) { f(t, dl.Name) })
+		}
+	}
+}
+
+// newEnv is newEnvOn PostgreSQL.
 func newEnv(t *testing.T, setup []string, body string) *env {
 	t.Helper()
-	url := testenv.Postgres(t)
+	return newEnvOn(t, "postgres", setup, body)
+}
+
+// newEnvOn migrates a fresh database of the dialect, runs setup SQL, and
+// writes the config: the kafka/schema/database lines, then body.
+func newEnvOn(t *testing.T, dialect string, setup []string, body string) *env {
+	t.Helper()
+	var url string
+	for _, dl := range testenv.Dialects(t) {
+		if dl.Name == dialect {
+			url = dl.URL(t)
+		}
+	}
+	if url == "" {
+		t.Fatalf("no test database for dialect %q", dialect)
+	}
 	ctx := context.Background()
 	d, err := db.Open(ctx, url)
 	if err != nil {
@@ -60,13 +86,19 @@ func newEnv(t *testing.T, setup []string, body string) *env {
 			t.Fatalf("%s: %v", q, err)
 		}
 	}
-	e := &env{t: t, url: url, d: d, brokers: testenv.Brokers(t, 2), dir: t.TempDir()}
+	e := &env{t: t, dialect: dialect, url: url, d: d, brokers: testenv.Brokers(t, 2), dir: t.TempDir(), body: body}
 	e.cfg = filepath.Join(e.dir, "deimos.yaml")
-	cfg := fmt.Sprintf("kafka: {brokers: [%s]}\nschema: {backend: json}\ndatabase: {url: %q}\n", e.brokers[0], url) + body
-	if err := os.WriteFile(e.cfg, []byte(cfg), 0o600); err != nil {
-		t.Fatal(err)
-	}
+	e.writeConfig(url)
 	return e
+}
+
+// writeConfig (re)writes deimos.yaml with the database URL the jobs use.
+func (e *env) writeConfig(url string) {
+	e.t.Helper()
+	cfg := fmt.Sprintf("kafka: {brokers: [%s]}\nschema: {backend: json}\ndatabase: {url: %q}\n", e.brokers[0], url) + e.body
+	if err := os.WriteFile(e.cfg, []byte(cfg), 0o600); err != nil {
+		e.t.Fatal(err)
+	}
 }
 
 func (e *env) count(q string) int {
@@ -269,10 +301,31 @@ func (e *env) lock(q string) *lockHolder {
 
 func (l *lockHolder) release() { _ = l.tx.Rollback() }
 
+// lockTable holds a lock on table that lets readers in and makes every
+// write wait: LOCK TABLE … IN SHARE MODE on PostgreSQL; on MySQL a locking
+// read of the whole table, whose next-key locks (up to the supremum)
+// block every insert, under the default REPEATABLE READ.
+func (e *env) lockTable(table string) *lockHolder {
+	e.t.Helper()
+	if e.dialect == "mysql" {
+		return e.lock("SELECT id FROM " + table + " LOCK IN SHARE MODE")
+	}
+	return e.lock("LOCK TABLE " + table + " IN SHARE MODE")
+}
+
 // waitingOnLock reports whether a session other than the test's waits on a lock.
 func (e *env) waitingOnLock() bool {
+	q := "SELECT COUNT(*) FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'"
+	if e.dialect == "mysql" {
+		// InnoDB refreshes the snapshot innodb_trx shows only when it was
+		// last read more than 0.1 s ago: asked more often, it keeps
+		// showing the old one.
+		time.Sleep(150 * time.Millisecond)
+		q = `SELECT COUNT(*) FROM information_schema.innodb_trx WHERE trx_state = 'LOCK WAIT'
+AND trx_mysql_thread_id IN (SELECT id FROM information_schema.processlist WHERE db = DATABASE())`
+	}
 	var n int
-	_ = e.d.QueryRowContext(context.Background(), "SELECT COUNT(*) FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'").Scan(&n)
+	_ = e.d.QueryRowContext(context.Background(), q).Scan(&n)
 	return n > 0
 }
 

@@ -2,8 +2,10 @@ package start_test
 
 import (
 	"context"
+	"database/sql"
 	"encoding/json"
 	"fmt"
+	neturl "net/url"
 	"strings"
 	"testing"
 	"time"
@@ -12,6 +14,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/deimos-cli/deimos/internal/testenv"
+	"github.com/deimos-cli/deimos/pkg/db"
 )
 
 // Tables of the pipeline the tests run: widgets → poller → Kafka →
@@ -34,17 +37,38 @@ consumers:
   - {name: OrderSink, topics: [orders], group: g-orders, sink: "table:order_copies"}
 `
 
+// pipelineSQLOn is pipelineSQL in the dialect's types: Rails's datetime
+// is DATETIME on MySQL (whole seconds, Rails 5 and 6).
+func pipelineSQLOn(dialect string) []string {
+	if dialect != "mysql" {
+		return pipelineSQL
+	}
+	return []string{
+		`CREATE TABLE widgets (id BIGINT PRIMARY KEY, name TEXT, updated_at DATETIME NOT NULL)`,
+		`CREATE TABLE widget_copies (id BIGINT PRIMARY KEY, name TEXT)`,
+		`CREATE TABLE order_copies (id BIGINT PRIMARY KEY, total BIGINT)`,
+	}
+}
+
 func (e *env) widgets(from, n int) {
 	e.t.Helper()
+	if e.dialect == "mysql" {
+		for i := from; i < from+n; i++ {
+			e.exec("INSERT INTO widgets VALUES (?, CONCAT('w', ?), UTC_TIMESTAMP() - INTERVAL 1 MINUTE)", i, i)
+		}
+		return
+	}
 	e.exec(`INSERT INTO widgets SELECT i, 'w' || i, (now() AT TIME ZONE 'UTC') - interval '1 minute' FROM generate_series($1::bigint, $2::bigint) i`, from, from+n-1)
 }
 
 // `deimos start` runs two consumers, a poller and the outbox relay in one
 // process; one server exposes every job's metrics (labelled deimos_job),
 // /readyz turns 200 once all have started, /status lists them; SIGTERM
-// stops them all with exit 0.
-func TestStartRunsEveryJob(t *testing.T) {
-	e := newEnv(t, pipelineSQL, pipelineConfig)
+// stops them all with exit 0. On PostgreSQL and MySQL/MariaDB.
+func TestStartRunsEveryJob(t *testing.T) { servers(t, testStartRunsEveryJob) }
+
+func testStartRunsEveryJob(t *testing.T, dialect string) {
+	e := newEnvOn(t, dialect, pipelineSQLOn(dialect), pipelineConfig)
 	e.widgets(1, 30)
 	e.outboxRows("orders", 1, 40)
 	p := e.start(nil, "start", "--http-addr", "127.0.0.1:0", "--lag-interval", "200ms").serving()
@@ -107,12 +131,14 @@ func TestStartRunsEveryJob(t *testing.T) {
 // SIGTERM while a consumer is in the middle of a batch (its upsert waits
 // on a lock the test holds): the batch is finished and committed once the
 // lock goes, deimos exits 0, and a restart delivers the rest: nothing is
-// lost, and what is committed is written.
-func TestStartSIGTERMMidBatchLosesNothing(t *testing.T) {
-	e := newEnv(t, pipelineSQL, pipelineConfig)
+// lost, and what is committed is written. On PostgreSQL and MySQL/MariaDB.
+func TestStartSIGTERMMidBatchLosesNothing(t *testing.T) { servers(t, testStartSIGTERMMidBatch) }
+
+func testStartSIGTERMMidBatch(t *testing.T, dialect string) {
+	e := newEnvOn(t, dialect, pipelineSQLOn(dialect), pipelineConfig)
 	const n = 400
 	e.outboxRows("orders", 1, n)
-	lock := e.lock("LOCK TABLE order_copies IN SHARE MODE")
+	lock := e.lockTable("order_copies")
 	p := e.start(nil, "start", "--only", "consumers,outbox", "--http-addr", "127.0.0.1:0").serving()
 	waitFor(t, "the consumer blocked mid-batch on the test's lock", 30*time.Second, e.waitingOnLock)
 	_ = p.cmd.Process.Signal(sigterm)
@@ -162,9 +188,12 @@ func committedOffsets(t *testing.T, brokers []string, group string) int64 {
 
 // A job that fails (its sink table does not exist yet) is restarted with
 // back-off, logged with its name, while the others run; /readyz is 503
-// naming it; once the table exists it starts and catches up.
-func TestStartRestartsAFailingJob(t *testing.T) {
-	e := newEnv(t, pipelineSQL, pipelineConfig+`  - {name: LateSink, topics: [orders], group: g-late, sink: "table:late_copies"}
+// naming it; once the table exists it starts and catches up. On
+// PostgreSQL and MySQL/MariaDB.
+func TestStartRestartsAFailingJob(t *testing.T) { servers(t, testStartRestartsAFailingJob) }
+
+func testStartRestartsAFailingJob(t *testing.T, dialect string) {
+	e := newEnvOn(t, dialect, pipelineSQLOn(dialect), pipelineConfig+`  - {name: LateSink, topics: [orders], group: g-late, sink: "table:late_copies"}
 `)
 	e.outboxRows("orders", 1, 20)
 	p := e.start(nil, "start", "--http-addr", "127.0.0.1:0", "--restart-backoff", "100ms", "--restart-backoff-max", "400ms").serving()
@@ -212,15 +241,18 @@ func TestStartNeverExitsZeroWithADeadJob(t *testing.T) {
 }
 
 // /healthz turns 503 when a job is wedged (busy on a lock the test holds,
-// no progress for --wedged-after) and 200 again once it moves.
-func TestStartHealthzWedged(t *testing.T) {
-	e := newEnv(t, pipelineSQL, pipelineConfig)
+// no progress for --wedged-after) and 200 again once it moves. On
+// PostgreSQL and MySQL/MariaDB.
+func TestStartHealthzWedged(t *testing.T) { servers(t, testStartHealthzWedged) }
+
+func testStartHealthzWedged(t *testing.T, dialect string) {
+	e := newEnvOn(t, dialect, pipelineSQLOn(dialect), pipelineConfig)
 	p := e.start(nil, "start", "--only", "consumers,outbox", "--http-addr", "127.0.0.1:0", "--wedged-after", "1s").serving()
 	waitFor(t, "/readyz 200", 30*time.Second, func() bool { c, _ := p.get("/readyz"); return c == 200 })
 	if c, _ := p.get("/healthz"); c != 200 {
 		t.Fatalf("/healthz %d before the lock", c)
 	}
-	lock := e.lock("LOCK TABLE order_copies IN SHARE MODE")
+	lock := e.lockTable("order_copies")
 	e.outboxRows("orders", 1, 10)
 	waitFor(t, "/healthz 503 naming the wedged job", 30*time.Second, func() bool {
 		c, body := p.get("/healthz")
@@ -262,34 +294,87 @@ func TestStartHealthzWedged(t *testing.T) {
 }
 
 // /readyz is 503 naming the database while it refuses connections, 200
-// again when it is back.
-func TestStartReadyzDatabaseDown(t *testing.T) {
-	e := newEnv(t, pipelineSQL, pipelineConfig)
+// again when it is back. PostgreSQL: the database stops allowing
+// connections; MySQL/MariaDB: the jobs' own user is locked (ACCOUNT LOCK).
+// Either way the jobs' open connections are ended too.
+func TestStartReadyzDatabaseDown(t *testing.T) { servers(t, testStartReadyzDatabaseDown) }
+
+func testStartReadyzDatabaseDown(t *testing.T, dialect string) {
+	e := newEnvOn(t, dialect, pipelineSQLOn(dialect), pipelineConfig)
+	down, up := refuseConnections(t, e)
 	p := e.start(nil, "start", "--only", "outbox", "--http-addr", "127.0.0.1:0", "--restart-backoff", "100ms").serving()
 	waitFor(t, "/readyz 200", 30*time.Second, func() bool { c, _ := p.get("/readyz"); return c == 200 })
+	down()
+	waitFor(t, "/readyz 503 naming the database", 30*time.Second, func() bool {
+		c, body := p.get("/readyz")
+		return c == 503 && strings.Contains(body, "database")
+	})
+	up()
+	waitFor(t, "/readyz 200 once the database is back", 60*time.Second, func() bool { c, _ := p.get("/readyz"); return c == 200 })
+	if code := p.stop(); code != 0 {
+		t.Fatalf("exit %d\n%s", code, p.stderr)
+	}
+}
+
+// refuseConnections returns functions that make the database refuse the
+// jobs' connections (ending those open) and accept them again. On MySQL
+// the jobs connect as a user of their own (the config is rewritten), and
+// that user is locked.
+func refuseConnections(t *testing.T, e *env) (down, up func()) {
+	t.Helper()
+	must := func(d *sql.DB, q string) {
+		t.Helper()
+		if _, err := d.Exec(q); err != nil {
+			t.Fatalf("%s: %v", q, err)
+		}
+	}
+	if e.dialect == "mysql" {
+		userURL := testenv.MariaDBUser(t, e.url, "jobs-pw")
+		u, err := neturl.Parse(userURL)
+		if err != nil {
+			t.Fatal(err)
+		}
+		e.writeConfig(userURL)
+		user := u.User.Username()
+		admin, err := db.Open(context.Background(), testenv.MariaDBAdminURL())
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { admin.Close() })
+		account := "'" + user + "'@'127.0.0.1'"
+		t.Cleanup(func() { _, _ = admin.Exec("ALTER USER " + account + " ACCOUNT UNLOCK") })
+		down = func() {
+			must(admin.DB, "ALTER USER "+account+" ACCOUNT LOCK")
+			rows, err := admin.Query("SELECT id FROM information_schema.processlist WHERE user = ?", user)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var ids []int64
+			for rows.Next() {
+				var id int64
+				if err := rows.Scan(&id); err != nil {
+					t.Fatal(err)
+				}
+				ids = append(ids, id)
+			}
+			rows.Close()
+			for _, id := range ids {
+				_, _ = admin.Exec(fmt.Sprintf("KILL CONNECTION %d", id)) // it may have closed meanwhile
+			}
+		}
+		return down, func() { must(admin.DB, "ALTER USER "+account+" ACCOUNT UNLOCK") }
+	}
 	admin := adminDB(t)
 	var name string
 	if err := e.d.QueryRow("SELECT current_database()").Scan(&name); err != nil {
 		t.Fatal(err)
 	}
-	mustAdmin := func(q string) {
-		t.Helper()
-		if _, err := admin.Exec(q); err != nil {
-			t.Fatalf("%s: %v", q, err)
-		}
-	}
-	mustAdmin("ALTER DATABASE " + name + " WITH ALLOW_CONNECTIONS false")
 	t.Cleanup(func() { _, _ = admin.Exec("ALTER DATABASE " + name + " WITH ALLOW_CONNECTIONS true") })
-	mustAdmin("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '" + name + "'")
-	waitFor(t, "/readyz 503 naming the database", 30*time.Second, func() bool {
-		c, body := p.get("/readyz")
-		return c == 503 && strings.Contains(body, "database")
-	})
-	mustAdmin("ALTER DATABASE " + name + " WITH ALLOW_CONNECTIONS true")
-	waitFor(t, "/readyz 200 once the database is back", 60*time.Second, func() bool { c, _ := p.get("/readyz"); return c == 200 })
-	if code := p.stop(); code != 0 {
-		t.Fatalf("exit %d\n%s", code, p.stderr)
+	down = func() {
+		must(admin, "ALTER DATABASE "+name+" WITH ALLOW_CONNECTIONS false")
+		must(admin, "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '"+name+"'")
 	}
+	return down, func() { must(admin, "ALTER DATABASE "+name+" WITH ALLOW_CONNECTIONS true") }
 }
 
 // --list prints what would run (text or JSON), filtered by --only and

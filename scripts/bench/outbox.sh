@@ -2,12 +2,13 @@
 # Outbox relay throughput: `deimos outbox run --once` (the real binary; the
 # broker a separate `deimos dev` process) beside the database-only drain of
 # the same rows with the same statements (no Kafka), in the same run, on a
-# throwaway PostgreSQL (DB=postgres, the default) or MariaDB (DB=mysql).
+# throwaway PostgreSQL (DB=postgres, the default) or MariaDB (DB=mariadb or
+# DB=mysql).
 # Prints rows/s, the ratio, CPU time (user+sys) per message of the relay,
 # the broker and the database, and peak RSS; with ROUNDS>1 it repeats both
 # measurements and prints the medians (use on a busy machine).
 #   N=100000 scripts/bench/outbox.sh      # smaller run
-#   DB=mysql scripts/bench/outbox.sh      # MariaDB
+#   DB=mariadb scripts/bench/outbox.sh    # MariaDB (DB=mysql is the same)
 #   ROUNDS=3 scripts/bench/outbox.sh
 set -euo pipefail
 cd "$(dirname "$0")/../.."

@@ -32,7 +32,7 @@ import (
 
 func main() {
 	bin := flag.String("bin", "./bin/deimos", "deimos binary; a comma-separated list compares builds (each timed in every round)")
-	dialect := flag.String("db", "postgres", "database: postgres or mysql (a throwaway MariaDB)")
+	dialect := flag.String("db", "postgres", "database: postgres, or mysql / mariadb (a throwaway MariaDB)")
 	n := flag.Int("n", 1000000, "rows")
 	size := flag.Int("size", 1024, "message bytes")
 	topics := flag.Int("topics", 8, "topics")
@@ -46,10 +46,11 @@ func main() {
 	switch *dialect {
 	case "postgres":
 		srv = startPG()
-	case "mysql":
+	case "mysql", "mariadb":
+		*dialect = "mysql"
 		srv = startMariaDB()
 	default:
-		log.Fatalf("-db %q: use postgres or mysql", *dialect)
+		log.Fatalf("-db %q: use postgres or mysql (mariadb)", *dialect)
 	}
 	defer srv.stop()
 	ctx := context.Background()
