@@ -1,47 +1,59 @@
-// Command outbox-bench measures `deimos outbox run --once` beside the
-// database-only drain of the same rows with the same statements (no Kafka),
-// in the same run, on a throwaway PostgreSQL or MariaDB server, with the
-// broker as a separate `deimos dev` process. It prints the rates, their
-// ratio, each process's CPU time (user+sys) per message and peak RSS.
+// Command outbox-bench measures `deimos outbox run --once` on a throwaway
+// PostgreSQL or MariaDB server, with the broker as a separate `deimos dev`
+// process, beside two references measured in the same run:
 //
-//	go run ./scripts/bench/outbox -bin ./bin/deimos -db mysql -n 1000000
+//   - the floor: the database's own client reading the same rows out (psql
+//     binary COPY; mariadb --quick) plus kcat producing the same number of
+//     keyed messages of the same size to the same kind of broker;
+//   - the bare drain: the relay's own SELECT and DELETE statements, run
+//     alone with the same batch size and concurrency, no Kafka.
+//
+// For each row count (-n, a list) and worker count (-workers, a list) it
+// prints each process's CPU time (user+sys) per million messages, the
+// database's beside the bare drain's, the top statements by total time
+// (pg_stat_statements; MariaDB's performance_schema), peak RSS, and the
+// rates for information; then the load an idle daemon puts on the
+// database. With -rounds R every measurement is repeated and the summary
+// gives medians.
+//
+//	go run ./scripts/bench/outbox -bin ./bin/deimos -db mysql -n 100000,1000000
 package main
 
 import (
 	"bufio"
 	"context"
 	"crypto/rand"
-	"database/sql"
 	"flag"
 	"fmt"
 	"log"
-	"os"
 	"os/exec"
 	"slices"
 	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"time"
 
 	"github.com/deimos-cli/deimos/internal/testenv"
 	"github.com/deimos-cli/deimos/pkg/db"
 	"github.com/deimos-cli/deimos/pkg/migrate"
-	"github.com/deimos-cli/deimos/pkg/outbox"
 )
 
 func main() {
 	bin := flag.String("bin", "./bin/deimos", "deimos binary; a comma-separated list compares builds (each timed in every round)")
 	dialect := flag.String("db", "postgres", "database: postgres, or mysql / mariadb (a throwaway MariaDB)")
-	n := flag.Int("n", 1000000, "rows")
+	ns := flag.String("n", "100000", "rows: a comma-separated list of sizes, each measured in full (cost per message must not grow with N)")
 	size := flag.Int("size", 1024, "message bytes")
 	topics := flag.Int("topics", 8, "topics")
-	workers := flag.Int("workers", 4, "relay workers (and DB-only drain goroutines)")
+	workerList := flag.String("workers", "1,4", "relay workers (and bare-drain goroutines): a comma-separated list")
 	batch := flag.Int("batch-size", 1000, "batch size")
-	relayProf := flag.String("cpuprofile", "", "write the relay's CPU profile to FILE (hidden --cpuprofile of outbox run)")
-	rounds := flag.Int("rounds", 1, "repeat DB-only + relay this many times and print medians (a noisy machine)")
+	relayProf := flag.String("cpuprofile", "", "write the relay's CPU profile to FILE (first build, first round, first size, last worker count)")
+	rounds := flag.Int("rounds", 1, "repeat every measurement this many times and print medians (a noisy machine)")
+	idle := flag.Duration("idle", 20*time.Second, "how long to measure the idle daemon (0: skip)")
+	top := flag.Int("top", 6, "statements to list per relay run (first round)")
 	flag.Parse()
 
+	sizes, workers := ints(*ns, "-n"), ints(*workerList, "-workers")
+	bins := strings.Split(*bin, ",")
 	var srv server
 	switch *dialect {
 	case "postgres":
@@ -59,76 +71,94 @@ func main() {
 	defer d.Close()
 	_, err = migrate.Up(ctx, d, []string{"outbox", "deadletter"})
 	check(err)
-	var version string
-	check(d.QueryRowContext(ctx, "SELECT version()").Scan(&version))
-	if i := strings.IndexAny(version, ",-"); i > 0 && *dialect == "mysql" {
-		version = "MariaDB " + version[:i]
-	} else if f := strings.Fields(version); len(f) > 1 {
-		version = f[0] + " " + f[1]
+	if *dialect == "postgres" {
+		_, err = d.ExecContext(ctx, "CREATE EXTENSION pg_stat_statements")
+		check(err)
 	}
+	cols := "id, topic, message, " + d.Q("key") + ", partition_key, created_at"
 
 	names := make([]string, *topics)
 	for i := range names {
 		names[i] = fmt.Sprintf("bench-%d", i)
 	}
-	bins := strings.Split(*bin, ",")
-	fmt.Printf("outbox bench: %d rows of %d bytes over %d topics, %d workers, batch %d, %d round(s); %s; broker: a separate `deimos dev`\n",
-		*n, *size, *topics, *workers, *batch, *rounds, version)
-	var dbRates []float64
-	rates, ratios := make([][]float64, len(bins)), make([][]float64, len(bins))
-	for r := 1; r <= *rounds; r++ {
-		if *rounds > 1 {
-			fmt.Printf(" round %d\n", r)
-		}
-		t0 := time.Now()
-		fill(ctx, d, *n, *size, names)
-		fmt.Printf("  insert (outbox.Insert):   %8.0f rows/s\n", float64(*n)/time.Since(t0).Seconds())
-		analyze(ctx, d)
-		quiesce(srv)
+	fmt.Printf("outbox bench: %s rows of %d bytes over %d topics; workers %s; batch %d; %d round(s); %s; broker: a separate `deimos dev`\n",
+		*ns, *size, *topics, *workerList, *batch, *rounds, version(ctx, d))
+	fmt.Println("CPU is user+sys CPU-seconds per million messages (= µs per message); the database's is its server processes'.")
+	fmt.Printf("load average at start: %s\n", loadavg())
 
-		t0 = time.Now()
-		busy := cpuBusy()
-		self0, db0 := selfCPU(), srv.cpu()
-		dbOnly(ctx, d, names, *workers, *batch)
-		el := time.Since(t0)
-		drainCPU, dbCPU := selfCPU()-self0, srv.cpu()-db0
-		dbRate := float64(*n) / el.Seconds()
-		fmt.Printf("  DB-only drain:            %8.0f rows/s in %.1fs (the relay's SELECT + DELETE, no Kafka; machine CPU busy %s)\n", dbRate, el.Seconds(), busy())
-		after := quiesce(srv) - db0
-		fmt.Printf("    CPU per row:            drain %.1f µs, database %.1f µs (%.1f µs with its work after the drain, e.g. purge)\n", perMsg(drainCPU, *n), perMsg(dbCPU, *n), perMsg(after, *n))
-		dbRates = append(dbRates, dbRate)
+	for si, n := range sizes {
+		res := &results{}
+		for r := 1; r <= *rounds; r++ {
+			fmt.Printf("\n== N=%d, round %d\n", n, r)
+			for wi, w := range workers {
+				fill(ctx, d, n, *size, names)
+				if wi == 0 {
+					copyFloor(srv, cols, n, res)
+					kcatFloor(bins[0], n, *size, res)
+				}
+				topN := 0
+				if r == 1 {
+					topN = *top
+				}
+				drain(ctx, d, srv, names, w, *batch, n, topN, res)
+				for bi, b := range bins {
+					fill(ctx, d, n, *size, names)
+					prof := ""
+					if r == 1 && si == 0 && bi == 0 && wi == len(workers)-1 {
+						prof = *relayProf
+					}
+					relay(ctx, d, srv, b, label(bins, b), w, *batch, n, prof, topN, res)
+				}
+			}
+			if si == 0 && *idle > 0 {
+				for _, b := range bins {
+					idleDaemon(ctx, d, srv, b, label(bins, b), slices.Max(workers), *idle, res)
+				}
+			}
+		}
+		res.print(n, *rounds, bins, workers)
+		fmt.Printf("  load average now: %s\n", loadavg())
+	}
+}
 
-		for i, b := range bins {
-			fill(ctx, d, *n, *size, names)
-			analyze(ctx, d)
-			quiesce(srv)
-			prof := ""
-			if r == 1 && i == 0 {
-				prof = *relayProf
-			}
-			if len(bins) > 1 {
-				fmt.Printf("  [%s]\n", b)
-			}
-			rate := relay(ctx, d, srv, b, *workers, *batch, *n, prof)
-			fmt.Printf("  ratio relay / DB-only:    %8.2f\n", rate/dbRate)
-			rates[i], ratios[i] = append(rates[i], rate), append(ratios[i], rate/dbRate)
-		}
+func label(bins []string, b string) string {
+	if len(bins) == 1 {
+		return ""
 	}
-	if *rounds > 1 {
-		for i, b := range bins {
-			fmt.Printf(" median of %d rounds [%s]: DB-only %.0f rows/s, relay %.0f msgs/s, ratio %.2f (ratios %s)\n",
-				*rounds, b, median(dbRates), median(rates[i]), median(ratios[i]), fmtList(ratios[i]))
+	return " [" + b + "]"
+}
+
+func ints(list, flagName string) []int {
+	var out []int
+	for _, f := range strings.Split(list, ",") {
+		v, err := strconv.Atoi(strings.TrimSpace(f))
+		if err != nil || v <= 0 {
+			log.Fatalf("%s %q: a comma-separated list of positive numbers", flagName, list)
 		}
+		out = append(out, v)
 	}
+	return out
+}
+
+func version(ctx context.Context, d *db.DB) string {
+	var v string
+	check(d.QueryRowContext(ctx, "SELECT version()").Scan(&v))
+	if i := strings.IndexAny(v, ",-"); i > 0 && d.Dialect.Name() == "mysql" {
+		return "MariaDB " + v[:i]
+	}
+	if f := strings.Fields(v); len(f) > 1 {
+		return f[0] + " " + f[1]
+	}
+	return v
 }
 
 // server is the throwaway database: its URL, the CPU time its processes
 // have used so far, its peak RSS, and how to stop it.
 type server struct {
-	url  string
-	cpu  func() time.Duration
-	hwm  func() int64 // KiB
-	stop func()
+	url, dialect string
+	cpu          func() time.Duration
+	hwm          func() int64 // KiB; -1: no single figure
+	stop         func()
 }
 
 func analyze(ctx context.Context, d *db.DB) {
@@ -159,128 +189,57 @@ func quiesce(srv server) time.Duration {
 	return last
 }
 
-func perMsg(cpu time.Duration, n int) float64 { return float64(cpu.Microseconds()) / float64(n) }
-
-// cpuBusy samples /proc/stat; the returned func gives the share of all
-// cores' time that was busy since (everything on the machine, not just us).
-func cpuBusy() func() string {
-	read := func() (busy, total float64) {
-		b, err := os.ReadFile("/proc/stat")
-		if err != nil {
-			return 0, 0
-		}
-		f := strings.Fields(strings.SplitN(string(b), "\n", 2)[0])
-		for i, v := range f[1:] {
-			x, _ := strconv.ParseFloat(v, 64)
-			total += x
-			if i != 3 && i != 4 { // idle, iowait
-				busy += x
-			}
-		}
-		return busy, total
+// copyFloor: the database's own client reads the filled table out.
+func copyFloor(srv server, cols string, n int, res *results) {
+	quiesce(srv)
+	client, database := copyOut(srv, cols)
+	what := "psql COPY (FORMAT binary)"
+	if srv.dialect == "mysql" {
+		what = "mariadb --quick"
 	}
-	b0, t0 := read()
-	return func() string {
-		b1, t1 := read()
-		if t1 <= t0 {
-			return "?"
-		}
-		return fmt.Sprintf("%.0f%% of %d cores", 100*(b1-b0)/(t1-t0), nproc())
-	}
+	fmt.Printf("  floor: %-24s  client %5.1f  database %5.1f\n", what, perM(client, n), perM(database, n))
+	res.add("floor: "+what, "client", perM(client, n))
+	res.add("floor: "+what, "database", perM(database, n))
 }
 
-func nproc() int {
-	b, _ := os.ReadFile("/proc/stat")
-	n := 0
-	for _, l := range strings.Split(string(b), "\n") {
-		if strings.HasPrefix(l, "cpu") && len(l) > 3 && l[3] >= '0' && l[3] <= '9' {
-			n++
-		}
-	}
-	return n
+// kcatFloor: kcat produces the same number of keyed messages.
+func kcatFloor(bin string, n, size int, res *results) {
+	t0 := time.Now()
+	client, broker, rss := kcatProduce(bin, n, size)
+	rate := float64(n) / time.Since(t0).Seconds()
+	fmt.Printf("  floor: %-24s  client %5.1f  broker %5.1f  (%.0f msgs/s, peak RSS %.0f MiB)\n", "kcat -P", perM(client, n), perM(broker, n), rate, float64(rss)/1024)
+	const l = "floor: kcat -P (same keyed messages)"
+	res.add(l, "client", perM(client, n))
+	res.add(l, "broker", perM(broker, n))
+	res.add(l, "msgs/s", rate)
+	res.add(l, "RSS MiB", float64(rss)/1024)
 }
 
-// procStat reads a process's utime, stime, cutime and cstime (clock ticks)
-// and its parent pid from /proc/PID/stat.
-func procStat(pid int) (ticks [4]int64, ppid int, ok bool) {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-	if err != nil {
-		return ticks, 0, false
+// drain measures the bare drain of a filled table.
+func drain(ctx context.Context, d *db.DB, srv server, topics []string, workers, batch, n, top int, res *results) {
+	analyze(ctx, d)
+	quiesce(srv)
+	resetStmts(ctx, d)
+	t0 := time.Now()
+	busy := cpuBusy()
+	self0, db0 := selfCPU(), srv.cpu()
+	dbOnly(ctx, d, topics, workers, batch)
+	el := time.Since(t0)
+	client, database := selfCPU()-self0, srv.cpu()-db0
+	ss := readStmts(ctx, d)
+	after := quiesce(srv) - db0
+	rate := float64(n) / el.Seconds()
+	l := fmt.Sprintf("bare drain, %d goroutine(s)", workers)
+	fmt.Printf("  %-31s  client %5.1f  database %5.1f (%.1f with its work after)  %6.0f rows/s in %.1fs (machine busy %s), %.0f statements/s\n",
+		l, perM(client, n), perM(database, n), perM(after, n), rate, el.Seconds(), busy(), float64(sumCalls(ss))/el.Seconds())
+	if top > 0 {
+		printStmts(ss, n, top, srv.dialect)
 	}
-	s := string(b)
-	f := strings.Fields(s[strings.LastIndexByte(s, ')')+2:]) // fields from 3 (state) on
-	ppid, _ = strconv.Atoi(f[1])
-	for i := range ticks {
-		ticks[i], _ = strconv.ParseInt(f[11+i], 10, 64) // fields 14-17
-	}
-	return ticks, ppid, true
-}
-
-// clkTck is the kernel's USER_HZ, 100 on Linux.
-const clkTck = 100
-
-func ticksToDur(t int64) time.Duration { return time.Duration(t) * time.Second / clkTck }
-
-// procCPU is the user+sys time of pid's threads.
-func procCPU(pid int) time.Duration {
-	t, _, _ := procStat(pid)
-	return ticksToDur(t[0] + t[1])
-}
-
-// treeCPU is the user+sys time of pid, its reaped children, and its live
-// children (PostgreSQL: the postmaster and one backend per connection).
-func treeCPU(pid int) time.Duration {
-	t, _, _ := procStat(pid)
-	total := t[0] + t[1] + t[2] + t[3]
-	ents, _ := os.ReadDir("/proc")
-	for _, e := range ents {
-		c, err := strconv.Atoi(e.Name())
-		if err != nil || c == pid {
-			continue
-		}
-		if ct, pp, ok := procStat(c); ok && pp == pid {
-			total += ct[0] + ct[1]
-		}
-	}
-	return ticksToDur(total)
-}
-
-// hwm is a process's peak RSS (VmHWM) in KiB.
-func hwm(pid int) int64 {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
-	if err != nil {
-		return 0
-	}
-	for _, l := range strings.Split(string(b), "\n") {
-		if f := strings.Fields(l); len(f) >= 2 && f[0] == "VmHWM:" {
-			kb, _ := strconv.ParseInt(f[1], 10, 64)
-			return kb
-		}
-	}
-	return 0
-}
-
-func selfCPU() time.Duration {
-	var ru syscall.Rusage
-	_ = syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
-}
-
-func median(xs []float64) float64 {
-	s := slices.Clone(xs)
-	slices.Sort(s)
-	if len(s)%2 == 1 {
-		return s[len(s)/2]
-	}
-	return (s[len(s)/2-1] + s[len(s)/2]) / 2
-}
-
-func fmtList(xs []float64) string {
-	var p []string
-	for _, x := range xs {
-		p = append(p, fmt.Sprintf("%.2f", x))
-	}
-	return strings.Join(p, " ")
+	res.add(l, "client", perM(client, n))
+	res.add(l, "database", perM(database, n))
+	res.add(l, "db+after", perM(after, n))
+	res.add(l, "msgs/s", rate)
+	res.add(l, "calls/M", float64(sumCalls(ss))*1e6/float64(n))
 }
 
 // broker starts `deimos dev` (broker only) and returns its address, pid and a stop func.
@@ -288,7 +247,8 @@ func broker(bin string) (string, int, func()) {
 	cmd := exec.Command(bin, "dev", "--no-registry", "--kafka-port", "0", "--partitions", "6")
 	out, err := cmd.StdoutPipe()
 	check(err)
-	cmd.Stderr = os.Stderr
+	var stderr strings.Builder
+	cmd.Stderr = &stderr
 	check(cmd.Start())
 	sc := bufio.NewScanner(out)
 	addr := ""
@@ -299,18 +259,24 @@ func broker(bin string) (string, int, func()) {
 	}
 	if addr == "" {
 		_ = cmd.Process.Kill()
-		log.Fatalf("deimos dev printed no broker address")
+		log.Fatalf("deimos dev printed no broker address: %s", stderr.String())
 	}
-	go func() { _, _ = bufio.NewReader(out).WriteTo(os.Stdout) }()
+	go func() {
+		for sc.Scan() {
+		}
+	}()
 	return addr, cmd.Process.Pid, func() {
 		_ = cmd.Process.Signal(syscall.SIGTERM)
 		_ = cmd.Wait()
 	}
 }
 
-// relay times `deimos outbox run --once` against a fresh `deimos dev`
-// broker and returns msgs/s.
-func relay(ctx context.Context, d *db.DB, srv server, bin string, workers, batch, n int, relayProf string) float64 {
+// relay times `deimos outbox run --once` on a filled table against a fresh
+// `deimos dev` broker.
+func relay(ctx context.Context, d *db.DB, srv server, bin, lbl string, workers, batch, n int, relayProf string, top int, res *results) {
+	analyze(ctx, d)
+	quiesce(srv)
+	resetStmts(ctx, d)
 	addr, bpid, stopBroker := broker(bin)
 	defer stopBroker()
 	cmd := exec.Command(bin, "outbox", "run", "--once", "--db", srv.url, "-b", addr,
@@ -324,158 +290,187 @@ func relay(ctx context.Context, d *db.DB, srv server, bin string, workers, batch
 	t0 := time.Now()
 	busy := cpuBusy()
 	check(cmd.Start())
-	// Peak RSS: VmHWM of the child's own address space, polled (rusage's
-	// maxrss can include this process's memory at fork time).
-	var peak int64
-	done := make(chan struct{})
-	var wg sync.WaitGroup
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		for {
-			peak = max(peak, hwm(cmd.Process.Pid))
-			select {
-			case <-done:
-				return
-			case <-time.After(20 * time.Millisecond):
-			}
-		}
-	}()
+	peak := watchRSS(cmd.Process.Pid)
 	err := cmd.Wait()
-	close(done)
-	wg.Wait()
+	rss := peak()
 	if err != nil {
 		log.Fatalf("deimos outbox run: %v\n%s", err, out.String())
 	}
 	el := time.Since(t0)
 	bcpu, dcpu := procCPU(bpid)-b0, srv.cpu()-db0
+	ss := readStmts(ctx, d)
 	rcpu := cmd.ProcessState.UserTime() + cmd.ProcessState.SystemTime()
 	rate := float64(n) / el.Seconds()
 	var left int
 	check(d.QueryRowContext(ctx, "SELECT COUNT(*) FROM kafka_messages").Scan(&left))
-	fmt.Printf("  deimos outbox run --once: %8.0f msgs/s in %.1fs (%d rows left; machine CPU busy %s)\n", rate, el.Seconds(), left, busy())
-	after := quiesce(srv) - db0
-	fmt.Printf("    CPU per message:        relay %.1f µs, broker %.1f µs, database %.1f µs (%.1f µs with its work after the run) (relay %.1fs, broker %.1fs, database %.1fs)\n",
-		perMsg(rcpu, n), perMsg(bcpu, n), perMsg(dcpu, n), perMsg(after, n), rcpu.Seconds(), bcpu.Seconds(), dcpu.Seconds())
-	dbRSS := "n/a (a process per connection)"
-	if h := srv.hwm(); h >= 0 {
-		dbRSS = fmt.Sprintf("%.1f MiB", float64(h)/1024)
-	}
-	fmt.Printf("    peak RSS:               relay %.1f MiB, broker %.1f MiB, database %s\n", float64(peak)/1024, float64(hwm(bpid))/1024, dbRSS)
-	fmt.Printf("    relay output: %s", out.String())
 	if left != 0 {
-		log.Fatalf("%d rows were not relayed", left)
+		log.Fatalf("%d rows were not relayed\n%s", left, out.String())
 	}
-	return rate
+	after := quiesce(srv) - db0
+	l := fmt.Sprintf("relay%s, %d worker(s)", lbl, workers)
+	fmt.Printf("  %-31s  relay  %5.1f  database %5.1f (%.1f with its work after)  broker %5.1f  %6.0f msgs/s in %.1fs (machine busy %s), %.0f statements/s, peak RSS %.0f MiB\n",
+		l, perM(rcpu, n), perM(dcpu, n), perM(after, n), perM(bcpu, n), rate, el.Seconds(), busy(), float64(sumCalls(ss))/el.Seconds(), float64(rss)/1024)
+	if s := strings.TrimSpace(out.String()); strings.Count(s, "\n") > 0 || !strings.HasPrefix(s, "processed") {
+		fmt.Printf("    relay output: %s\n", s)
+	}
+	if top > 0 {
+		printStmts(ss, n, top, srv.dialect)
+	}
+	res.add(l, "client", perM(rcpu, n))
+	res.add(l, "database", perM(dcpu, n))
+	res.add(l, "db+after", perM(after, n))
+	res.add(l, "broker", perM(bcpu, n))
+	res.add(l, "msgs/s", rate)
+	res.add(l, "calls/M", float64(sumCalls(ss))*1e6/float64(n))
+	res.add(l, "RSS MiB", float64(rss)/1024)
 }
 
+// idleDaemon runs `deimos outbox run` (daemon mode) on the empty table and
+// measures what it costs the database (and itself) over window, beside the
+// database's own background work over the same length of time before.
+func idleDaemon(ctx context.Context, d *db.DB, srv server, bin, lbl string, workers int, window time.Duration, res *results) {
+	analyze(ctx, d) // no vacuum of the drained table left to do in the window
+	quiesce(srv)
+	db0 := srv.cpu()
+	time.Sleep(window)
+	alone := srv.cpu() - db0
+
+	addr, bpid, stopBroker := broker(bin)
+	defer stopBroker()
+	cmd := exec.Command(bin, "outbox", "run", "--db", srv.url, "-b", addr, "--workers", strconv.Itoa(workers), "--log-level", "warn")
+	var out strings.Builder
+	cmd.Stdout, cmd.Stderr = &out, &out
+	check(cmd.Start())
+	time.Sleep(3 * time.Second) // started, first passes done
+	resetStmts(ctx, d)
+	db0, r0, b0 := srv.cpu(), procCPU(cmd.Process.Pid), procCPU(bpid)
+	time.Sleep(window)
+	dcpu, rcpu, bcpu := srv.cpu()-db0, procCPU(cmd.Process.Pid)-r0, procCPU(bpid)-b0
+	ss := readStmts(ctx, d)
+	_ = cmd.Process.Signal(syscall.SIGTERM)
+	if err := cmd.Wait(); err != nil {
+		log.Fatalf("deimos outbox run (daemon): %v\n%s", err, out.String())
+	}
+	perMin := func(c time.Duration) float64 { return ms(c) * float64(time.Minute) / float64(window) }
+	qps := float64(sumCalls(ss)) / window.Seconds()
+	l := fmt.Sprintf("idle daemon%s, %d worker(s)", lbl, workers)
+	fmt.Printf("  %-31s  %.1f statements/s; database %.0f ms CPU per minute (%.2f%% of one core; %.0f ms/min without the relay), relay %.0f ms/min, broker %.0f ms/min\n",
+		l, qps, perMin(dcpu), perMin(dcpu)/600, perMin(alone), perMin(rcpu), perMin(bcpu))
+	for i, s := range ss {
+		if i == 4 {
+			break
+		}
+		fmt.Printf("      %6.2f/s  %s\n", float64(s.calls)/window.Seconds(), spaces.ReplaceAllString(strings.TrimSpace(s.query), " "))
+	}
+	res.add(l, "stmts/s", qps)
+	res.add(l, "db ms/min", perMin(dcpu))
+	res.add(l, "db alone", perMin(alone))
+	res.add(l, "relay ms/min", perMin(rcpu))
+}
+
+// results keeps every figure of every round, by row and column, in the
+// order they were first added.
+type results struct {
+	rows []string
+	cols []string
+	v    map[string]map[string][]float64
+}
+
+func (r *results) add(row, col string, x float64) {
+	if r.v == nil {
+		r.v = map[string]map[string][]float64{}
+	}
+	if r.v[row] == nil {
+		r.v[row] = map[string][]float64{}
+		r.rows = append(r.rows, row)
+	}
+	if !slices.Contains(r.cols, col) {
+		r.cols = append(r.cols, col)
+	}
+	r.v[row][col] = append(r.v[row][col], x)
+}
+
+func (r *results) med(row, col string) (float64, bool) {
+	xs := r.v[row][col]
+	return median(xs), len(xs) > 0
+}
+
+// print is the summary of one N: medians, and the database's CPU per
+// message beside the bare drain's with the same concurrency.
+func (r *results) print(n, rounds int, bins []string, workers []int) {
+	fmt.Printf("\n== summary, N=%d (median of %d round(s)); CPU-s per million messages\n", n, rounds)
+	var cols []string
+	for _, c := range []string{"client", "broker", "database", "db+after", "msgs/s", "calls/M", "RSS MiB"} {
+		if slices.Contains(r.cols, c) {
+			cols = append(cols, c)
+		}
+	}
+	fmt.Printf("  %-38s", "")
+	for _, c := range cols {
+		fmt.Printf(" %9s", c)
+	}
+	fmt.Printf(" %9s\n", "db/bare")
+	for _, row := range r.rows {
+		if strings.HasPrefix(row, "idle") {
+			continue
+		}
+		fmt.Printf("  %-38s", row)
+		for _, c := range cols {
+			if x, ok := r.med(row, c); ok {
+				fmt.Printf(" %9.1f", x)
+			} else {
+				fmt.Printf(" %9s", "")
+			}
+		}
+		if strings.HasPrefix(row, "relay") {
+			w := strings.Fields(row[strings.LastIndexByte(row, ',')+1:])[0]
+			bare, ok := r.med("bare drain, "+w+" goroutine(s)", "database")
+			if x, _ := r.med(row, "database"); ok && bare > 0 {
+				fmt.Printf(" %8.2f×", x/bare)
+			}
+		}
+		fmt.Println()
+	}
+	for _, row := range r.rows {
+		if !strings.HasPrefix(row, "idle") {
+			continue
+		}
+		q, _ := r.med(row, "stmts/s")
+		c, _ := r.med(row, "db ms/min")
+		a, _ := r.med(row, "db alone")
+		rc, _ := r.med(row, "relay ms/min")
+		fmt.Printf("  %-38s %.1f statements/s, database %.0f ms CPU/min = %.2f%% of one core (%.0f ms/min without it), relay %.0f ms/min\n", row, q, c, c/600, a, rc)
+	}
+	fmt.Println("  client: the relay, kcat, psql/mariadb, or the bench's own drain; db/bare: the relay's database CPU over the bare drain's with as many goroutines")
+}
+
+// fill inserts n rows round-robin over the topics (so a topic's rows are
+// spread over the table, as when an application writes several topics at
+// once): the same random payload of size bytes, key and partition key
+// i % 1000. The rows are generated by the server in chunks (INSERT ...
+// SELECT over generate_series or MariaDB's sequence tables), which is far
+// quicker than sending them; they are the rows outbox.Insert writes.
 func fill(ctx context.Context, d *db.DB, n, size int, topics []string) {
+	t0 := time.Now()
 	payload := make([]byte, size)
 	_, _ = rand.Read(payload)
-	const chunk = 5000
-	var wg sync.WaitGroup
-	sem := make(chan struct{}, 4)
+	const chunk = 50000
 	for start := 0; start < n; start += chunk {
-		end := min(start+chunk, n)
-		wg.Add(1)
-		sem <- struct{}{}
-		go func(start, end int) {
-			defer wg.Done()
-			defer func() { <-sem }()
-			rows := make([]outbox.Row, 0, end-start)
-			for i := start; i < end; i++ {
-				pk := strconv.Itoa(i % 1000)
-				rows = append(rows, outbox.Row{Topic: topics[i%len(topics)], Message: payload, Key: []byte(pk), PartitionKey: &pk})
-			}
-			check(d.Tx(ctx, func(tx *sql.Tx) error { return outbox.Insert(ctx, tx, d.Dialect, rows, time.Now()) }))
-		}(start, end)
-	}
-	wg.Wait()
-}
-
-// mysqlDeleteChunk is the relay's ids per DELETE on MySQL (pkg/outbox);
-// on PostgreSQL it deletes a batch with one id array.
-const mysqlDeleteChunk = 5000
-
-// dbOnly drains the table with the relay's statements and no Kafka: one
-// topic per goroutine at a time, batches in id order (the first SELECT plain,
-// later ones "AND id > last", as the relay), each batch deleted in one
-// transaction, and, as the relay does, the next batch fetched while the
-// current one is processed (here: deleted).
-func dbOnly(ctx context.Context, d *db.DB, topics []string, workers, batch int) {
-	cols := "SELECT id, topic, message, " + d.Q("key") + ", partition_key, created_at FROM kafka_messages"
-	first := d.Rebind(cols + " WHERE topic = ? ORDER BY id LIMIT ?")
-	next := d.Rebind(cols + " WHERE topic = ? AND id > ? ORDER BY id LIMIT ?")
-	fetch := func(t string, after int64) []int64 {
-		var rows *sql.Rows
+		end := min(start+chunk, n) - 1
 		var err error
-		if after < 0 {
-			rows, err = d.QueryContext(ctx, first, t, batch)
+		if d.Dialect.Name() == "postgres" {
+			_, err = d.ExecContext(ctx, `INSERT INTO kafka_messages (topic, message, key, partition_key, created_at, updated_at)
+				SELECT 'bench-' || (i % $2), $1::bytea, convert_to((i % 1000)::text, 'UTF8'), (i % 1000)::text,
+				       now() AT TIME ZONE 'UTC', now() AT TIME ZONE 'UTC'
+				FROM generate_series($3::bigint, $4::bigint) i ORDER BY i`, payload, len(topics), start, end)
 		} else {
-			rows, err = d.QueryContext(ctx, next, t, after, batch)
+			_, err = d.ExecContext(ctx, fmt.Sprintf("INSERT INTO kafka_messages (topic, message, `key`, partition_key, created_at, updated_at) "+
+				"SELECT CONCAT('bench-', seq %% ?), ?, CAST(seq %% 1000 AS CHAR), CAST(seq %% 1000 AS CHAR), UTC_TIMESTAMP(6), UTC_TIMESTAMP(6) "+
+				"FROM seq_%d_to_%d ORDER BY seq", start, end), len(topics), payload)
 		}
 		check(err)
-		defer rows.Close()
-		ids := make([]int64, 0, batch)
-		for rows.Next() {
-			var id int64
-			var topic string
-			var msg, key []byte
-			var pk sql.NullString
-			var ca any
-			check(rows.Scan(&id, &topic, &msg, &key, &pk, &ca))
-			ids = append(ids, id)
-		}
-		check(rows.Err())
-		return ids
 	}
-	del := func(tx *sql.Tx, t string, ids []int64) error {
-		if d.Dialect.Name() == "postgres" {
-			_, err := tx.ExecContext(ctx, "DELETE FROM kafka_messages WHERE topic = $1 AND id = ANY($2)", t, ids)
-			return err
-		}
-		for start := 0; start < len(ids); start += mysqlDeleteChunk {
-			part := ids[start:min(start+mysqlDeleteChunk, len(ids))]
-			args := []any{t}
-			for _, id := range part {
-				args = append(args, id)
-			}
-			q := "DELETE FROM kafka_messages WHERE topic = ? AND id IN (" + strings.TrimSuffix(strings.Repeat("?, ", len(part)), ", ") + ")"
-			if _, err := tx.ExecContext(ctx, d.Rebind(q), args...); err != nil {
-				return err
-			}
-		}
-		return nil
-	}
-	ch := make(chan string, len(topics))
-	for _, t := range topics {
-		ch <- t
-	}
-	close(ch)
-	var wg sync.WaitGroup
-	for w := 0; w < workers; w++ {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for t := range ch {
-				ids := fetch(t, -1)
-				for len(ids) > 0 {
-					var nextc chan []int64
-					if len(ids) >= batch {
-						nextc = make(chan []int64, 1)
-						after := ids[len(ids)-1]
-						go func() { nextc <- fetch(t, after) }()
-					}
-					check(d.Tx(ctx, func(tx *sql.Tx) error { return del(tx, t, ids) }))
-					if nextc == nil {
-						break
-					}
-					ids = <-nextc
-				}
-			}
-		}()
-	}
-	wg.Wait()
+	fmt.Printf("  fill: %.0f rows/s\n", float64(n)/time.Since(t0).Seconds())
 }
 
 func check(err error) {
@@ -485,14 +480,15 @@ func check(err error) {
 }
 
 // startMariaDB runs the tests' throwaway MariaDB (durability off) with a
-// buffer pool that holds the table.
+// buffer pool that holds the table and the performance schema on (for the
+// statement digests).
 func startMariaDB() server {
-	m, err := testenv.StartMariaDB("--innodb-buffer-pool-size=2G", "--innodb-log-file-size=512M")
+	m, err := testenv.StartMariaDB("--innodb-buffer-pool-size=2G", "--innodb-log-file-size=512M", "--performance-schema=ON")
 	check(err)
 	admin, err := db.Open(context.Background(), m.URL("mysql"))
 	check(err)
 	_, err = admin.Exec("CREATE DATABASE bench")
 	check(err)
 	admin.Close()
-	return server{url: m.URL("bench"), cpu: func() time.Duration { return procCPU(m.Pid()) }, hwm: func() int64 { return hwm(m.Pid()) }, stop: m.Stop}
+	return server{url: m.URL("bench"), dialect: "mysql", cpu: func() time.Duration { return procCPU(m.Pid()) }, hwm: func() int64 { return hwm(m.Pid()) }, stop: m.Stop}
 }

@@ -17,7 +17,7 @@ import (
 )
 
 // startPG runs a throwaway PostgreSQL server (as testenv does for tests),
-// durability off. Its CPU time is the postmaster's, its exited children's
+// durability off, with pg_stat_statements loaded (planning time too). Its CPU time is the postmaster's, its exited children's
 // (one backend per connection, reaped by the postmaster) and its live
 // children's.
 func startPG() server {
@@ -50,15 +50,16 @@ func startPG() server {
 	check(err)
 	port := l.Addr().(*net.TCPAddr).Port
 	l.Close()
-	run("pg_ctl", "-D", data, "-o", fmt.Sprintf("-p %d -c listen_addresses=127.0.0.1 -k %s -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c shared_buffers=512MB", port, dir), "-l", filepath.Join(dir, "log"), "-w", "-t", "60", "start")
+	run("pg_ctl", "-D", data, "-o", fmt.Sprintf("-p %d -c listen_addresses=127.0.0.1 -k %s -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c shared_buffers=512MB -c shared_preload_libraries=pg_stat_statements -c pg_stat_statements.track_planning=on", port, dir), "-l", filepath.Join(dir, "log"), "-w", "-t", "60", "start")
 	b, err := os.ReadFile(filepath.Join(data, "postmaster.pid"))
 	check(err)
 	pid, err := strconv.Atoi(strings.TrimSpace(strings.SplitN(string(b), "\n", 2)[0]))
 	check(err)
 	return server{
-		url: fmt.Sprintf("postgres://postgres@127.0.0.1:%d/postgres?sslmode=disable", port),
-		cpu: func() time.Duration { return treeCPU(pid) },
-		hwm: func() int64 { return -1 }, // one process per connection: no single figure
+		url:     fmt.Sprintf("postgres://postgres@127.0.0.1:%d/postgres?sslmode=disable", port),
+		dialect: "postgres",
+		cpu:     func() time.Duration { return treeCPU(pid) },
+		hwm:     func() int64 { return -1 }, // one process per connection: no single figure
 		stop: func() {
 			run("pg_ctl", "-D", data, "-m", "immediate", "-w", "stop")
 			os.RemoveAll(dir)

@@ -1,0 +1,95 @@
+package main
+
+import (
+	"context"
+	"database/sql"
+	"strings"
+	"sync"
+
+	"github.com/deimos-cli/deimos/pkg/db"
+)
+
+// mysqlDeleteChunk is the relay's ids per DELETE on MySQL (pkg/outbox);
+// on PostgreSQL it deletes a batch with one id array.
+const mysqlDeleteChunk = 5000
+
+// dbOnly drains the table with the relay's statements and no Kafka: one
+// topic per goroutine at a time, batches in id order (the first SELECT plain,
+// later ones "AND id > last", as the relay), each batch deleted in one
+// transaction, and, as the relay does, the next batch fetched while the
+// current one is processed (here: deleted).
+func dbOnly(ctx context.Context, d *db.DB, topics []string, workers, batch int) {
+	cols := "SELECT id, topic, message, " + d.Q("key") + ", partition_key, created_at FROM kafka_messages"
+	first := d.Rebind(cols + " WHERE topic = ? ORDER BY id LIMIT ?")
+	next := d.Rebind(cols + " WHERE topic = ? AND id > ? ORDER BY id LIMIT ?")
+	fetch := func(t string, after int64) []int64 {
+		var rows *sql.Rows
+		var err error
+		if after < 0 {
+			rows, err = d.QueryContext(ctx, first, t, batch)
+		} else {
+			rows, err = d.QueryContext(ctx, next, t, after, batch)
+		}
+		check(err)
+		defer rows.Close()
+		ids := make([]int64, 0, batch)
+		for rows.Next() {
+			var id int64
+			var topic string
+			var msg, key []byte
+			var pk sql.NullString
+			var ca any
+			check(rows.Scan(&id, &topic, &msg, &key, &pk, &ca))
+			ids = append(ids, id)
+		}
+		check(rows.Err())
+		return ids
+	}
+	del := func(tx *sql.Tx, t string, ids []int64) error {
+		if d.Dialect.Name() == "postgres" {
+			_, err := tx.ExecContext(ctx, "DELETE FROM kafka_messages WHERE topic = $1 AND id = ANY($2)", t, ids)
+			return err
+		}
+		for start := 0; start < len(ids); start += mysqlDeleteChunk {
+			part := ids[start:min(start+mysqlDeleteChunk, len(ids))]
+			args := []any{t}
+			for _, id := range part {
+				args = append(args, id)
+			}
+			q := "DELETE FROM kafka_messages WHERE topic = ? AND id IN (" + strings.TrimSuffix(strings.Repeat("?, ", len(part)), ", ") + ")"
+			if _, err := tx.ExecContext(ctx, d.Rebind(q), args...); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	ch := make(chan string, len(topics))
+	for _, t := range topics {
+		ch <- t
+	}
+	close(ch)
+	var wg sync.WaitGroup
+	for w := 0; w < workers; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for t := range ch {
+				ids := fetch(t, -1)
+				for len(ids) > 0 {
+					var nextc chan []int64
+					if len(ids) >= batch {
+						nextc = make(chan []int64, 1)
+						after := ids[len(ids)-1]
+						go func() { nextc <- fetch(t, after) }()
+					}
+					check(d.Tx(ctx, func(tx *sql.Tx) error { return del(tx, t, ids) }))
+					if nextc == nil {
+						break
+					}
+					ids = <-nextc
+				}
+			}
+		}()
+	}
+	wg.Wait()
+}
