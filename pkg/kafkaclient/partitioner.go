@@ -19,12 +19,32 @@ func WithPartitionKey(ctx context.Context, pk []byte) context.Context {
 	if ctx == nil {
 		ctx = context.Background()
 	}
-	return context.WithValue(ctx, partitionKeyCtx{}, pk)
+	return &PartitionKeyContext{Context: ctx, Key: pk}
+}
+
+// PartitionKeyContext is what WithPartitionKey returns: ctx carrying a
+// partition key. A caller producing many records can allocate them in one
+// slice (set Context, never nil, and Key) and point each record's Context
+// at one.
+type PartitionKeyContext struct {
+	context.Context
+	Key []byte
+}
+
+// Value answers the partition key, and defers every other key to the parent.
+func (c *PartitionKeyContext) Value(k any) any {
+	if _, ok := k.(partitionKeyCtx); ok {
+		return c.Key
+	}
+	return c.Context.Value(k)
 }
 
 func partitionKey(r *kgo.Record) ([]byte, bool) {
-	if r.Context == nil {
+	switch c := r.Context.(type) {
+	case nil:
 		return nil, false
+	case *PartitionKeyContext:
+		return c.Key, true
 	}
 	pk, ok := r.Context.Value(partitionKeyCtx{}).([]byte)
 	return pk, ok

@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"fmt"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/deimos-cli/deimos/pkg/db"
@@ -32,6 +33,8 @@ type store struct {
 	scales map[string]int
 	// cols is the fetch's column list; key is quoted (a reserved word on MySQL).
 	cols string
+	// slowPG: on PostgreSQL, the columns' types need the generic fetch (fetchPG cannot read them).
+	slowPG atomic.Bool
 }
 
 // deadLetterGap says why dead letters cannot be stored ("" when they can):
@@ -276,35 +279,7 @@ func (s *store) fetchAfter(ctx context.Context, topic string, after int64, limit
 		q = "SELECT " + cols + " FROM kafka_messages WHERE topic = ? AND id > ? ORDER BY id LIMIT ?"
 		args = []any{topic, after, limit}
 	}
-	rows, err := s.d.QueryContext(ctx, s.d.Rebind(q), args...)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	out := make([]Message, 0, limit)
-	for rows.Next() {
-		var m Message
-		var pk sql.NullString
-		var created any
-		dst := []any{&m.ID, &m.Topic, &m.Message, &m.Key, &pk, &created}
-		var hdr sql.NullString
-		if s.hasHeaders {
-			dst = append(dst, &hdr)
-		}
-		if err := rows.Scan(dst...); err != nil {
-			return nil, err
-		}
-		if pk.Valid {
-			v := pk.String
-			m.PartitionKey = &v
-		}
-		if hdr.Valid && hdr.String != "" {
-			m.Headers = []byte(hdr.String)
-		}
-		m.CreatedAt = parseDBTime(created)
-		out = append(out, m)
-	}
-	return out, rows.Err()
+	return s.fetchRows(ctx, q, args, topic, limit)
 }
 
 func parseDBTime(v any) time.Time {

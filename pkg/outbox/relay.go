@@ -11,6 +11,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+	"unsafe"
 
 	"github.com/google/uuid"
 	"github.com/twmb/franz-go/pkg/kerr"
@@ -132,8 +133,9 @@ type Relay struct {
 	processed, published, dead atomic.Int64
 	mu                         sync.Mutex
 	failed                     map[string]string
-	ids                        map[string]bool // this run's lock ids
-	idle                       map[*worker]string
+	ids                        map[string]bool    // this run's lock ids
+	idle                       map[*worker]string // waiting workers and why (parked: for a topic)
+	dispatchWait               string             // why the dispatcher waits ("": it is listing)
 }
 
 // New checks the tables and returns a relay.
@@ -165,7 +167,8 @@ func (r *Relay) Run(ctx context.Context) (Summary, error) {
 		wg.Add(1)
 		go func() { defer wg.Done(); r.metricsLoop(mctx) }()
 	}
-	errCh := make(chan error, r.opts.Workers)
+	work := make(chan string)
+	results := make(chan result, r.opts.Workers)
 	var workers sync.WaitGroup
 	for i := 0; i < r.opts.Workers; i++ {
 		w := &worker{r: r, id: uuid.NewString()}
@@ -174,15 +177,13 @@ func (r *Relay) Run(ctx context.Context) (Summary, error) {
 		workers.Add(1)
 		go func() {
 			defer workers.Done()
-			if err := w.run(ctx); err != nil {
-				errCh <- err
-			}
+			w.run(ctx, work, results)
 		}()
 	}
+	fatal := r.dispatch(ctx, work, results)
 	workers.Wait()
 	stopMetrics()
 	wg.Wait()
-	close(errCh)
 	if r.opts.Metrics != nil {
 		r.refreshMetrics(context.WithoutCancel(ctx))
 	}
@@ -197,8 +198,8 @@ func (r *Relay) Run(ctx context.Context) (Summary, error) {
 	if ctx.Err() != nil {
 		log.Info("Shutting down", "processed", s.Processed, "published", s.Published)
 	}
-	for err := range errCh {
-		return s, err
+	if fatal != nil {
+		return s, fatal
 	}
 	if r.opts.Once && ctx.Err() == nil {
 		w := &worker{r: r, log: log}
@@ -227,27 +228,39 @@ func (r *Relay) Run(ctx context.Context) (Summary, error) {
 // rest (Deimos's lock condition) that this run did not cause.
 func (r *Relay) lockedElsewhere(ctx context.Context) ([]LockedTopic, error) {
 	now := r.opts.Now().UTC()
-	sts, err := r.st.status(ctx, now)
+	// kafka_topic_info first (one row per topic), then the pending rows of
+	// the few topics locked elsewhere: no scan of a whole, freshly drained
+	// kafka_messages at the end of every run.
+	infos, err := r.st.topicInfo(ctx)
 	if err != nil {
 		return nil, err
 	}
 	out := []LockedTopic{}
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	for _, st := range sts {
-		if st.Pending == 0 || st.LockedAt == nil || r.ids[st.LockedBy] {
+	for _, st := range infos {
+		if st.LockedAt == nil || r.ids[st.LockedBy] {
 			continue
 		}
 		age := now.Sub(*st.LockedAt)
 		if age >= LockWindow {
 			continue // stale: the next run takes it
 		}
-		if st.LockedBy == "" && (!st.Error || r.failed[st.Topic] != "") {
+		r.mu.Lock()
+		ours := r.failed[st.Topic] != ""
+		r.mu.Unlock()
+		if st.LockedBy == "" && (!st.Error || ours) {
 			continue // not locked, or errored in this run (reported as failed)
 		}
-		out = append(out, LockedTopic{Topic: st.Topic, Pending: st.Pending, LockedBy: st.LockedBy, LockedAt: *st.LockedAt,
+		n, err := r.st.pending(ctx, st.Topic)
+		if err != nil {
+			return nil, err
+		}
+		if n == 0 {
+			continue
+		}
+		out = append(out, LockedTopic{Topic: st.Topic, Pending: n, LockedBy: st.LockedBy, LockedAt: *st.LockedAt,
 			LockAgeSeconds: max(age.Seconds(), 0), Errored: st.LockedBy == ""})
 	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Topic < out[j].Topic })
 	return out, nil
 }
 
@@ -267,7 +280,8 @@ type worker struct {
 }
 
 // waiting tells the Progress reporter this worker waits (reason) or is
-// busy again (""): the relay is idle only while every worker waits.
+// busy again (""): the relay is idle only while every worker waits, for a
+// topic (parked) or for a reason, and the dispatcher is not listing.
 func (w *worker) waiting(reason string) {
 	r := w.r
 	r.mu.Lock()
@@ -277,11 +291,25 @@ func (w *worker) waiting(reason string) {
 	} else {
 		r.idle[w] = reason
 	}
-	if len(r.idle) == r.opts.Workers {
-		r.opts.Progress.Idle(reason)
-	} else {
+	r.reportIdleLocked()
+}
+
+// reportIdleLocked (r.mu held) tells the Progress reporter whether the
+// relay is idle, and why: a sleeping worker's reason, else the
+// dispatcher's (waiting for the next pass, or backing off).
+func (r *Relay) reportIdleLocked() {
+	if len(r.idle) != r.opts.Workers || r.dispatchWait == "" {
 		r.opts.Progress.Idle("")
+		return
 	}
+	reason := r.dispatchWait
+	for _, why := range r.idle {
+		if why != parked {
+			reason = why
+			break
+		}
+	}
+	r.opts.Progress.Idle(reason)
 }
 
 // sleep is db.SleepCtx (true: slept; false: ctx ended), reported as waiting for reason.
@@ -289,39 +317,6 @@ func (w *worker) sleep(ctx context.Context, d time.Duration, reason string) bool
 	w.waiting(reason)
 	defer w.waiting("")
 	return db.SleepCtx(ctx, d) == nil
-}
-
-func (w *worker) run(ctx context.Context) error {
-	o := w.r.opts
-	backoff := time.Second
-	failures := 0
-	for ctx.Err() == nil {
-		did, err := w.pass(ctx)
-		if err != nil {
-			failures++
-			if o.Once && (failures >= o.OnceAttempts || !db.IsTransient(err)) {
-				return errs.Failedf("outbox: %w", err)
-			}
-			w.log.Error("database error, retrying", "error", err, "retry_in", backoff.String())
-			if !w.sleep(ctx, backoff, "retrying after a database error") {
-				return nil
-			}
-			backoff = min(backoff*2, o.MaxBackoff)
-			continue
-		}
-		backoff, failures = time.Second, 0
-		o.Progress.Progress()
-		if o.Once {
-			if !did {
-				return nil
-			}
-			continue
-		}
-		if !w.sleep(ctx, o.PassInterval, "waiting for rows") {
-			return nil
-		}
-	}
-	return nil
 }
 
 // dbAttempts bounds how often one database operation is tried when the error
@@ -340,31 +335,6 @@ func (w *worker) dbRetry(ctx context.Context, what string, fn func() error) erro
 				m.dbErrors.Inc()
 			}
 		})
-}
-
-// pass processes every topic once; did reports whether any row was handled.
-func (w *worker) pass(ctx context.Context) (did bool, err error) {
-	bg := context.WithoutCancel(ctx)
-	var topics []string
-	err = w.dbRetry(ctx, "listing topics", func() (err error) { topics, err = w.r.st.topics(bg); return err })
-	if err != nil {
-		return false, fmt.Errorf("listing topics: %w", err)
-	}
-	w.log.Debug("Found topics", "topics", topics)
-	for _, t := range topics {
-		if ctx.Err() != nil {
-			break
-		}
-		n, err := w.processTopic(ctx, t)
-		if err != nil {
-			return did, err
-		}
-		did = did || n > 0
-	}
-	if err := w.dbRetry(ctx, "ping empty topics", func() error { return w.r.st.pingEmptyTopics(bg, topics, w.r.opts.Now()) }); err != nil {
-		return did, fmt.Errorf("ping empty topics: %w", err)
-	}
-	return did, nil
 }
 
 // processTopic locks a topic, drains it batch by batch, and unlocks it.
@@ -536,26 +506,47 @@ func IsTooLarge(err error) bool {
 	return errors.Is(err, kerr.MessageTooLarge) || errors.Is(err, kerr.RecordListTooLarge) || errors.Is(err, kerr.InvalidRecord)
 }
 
-func record(ctx context.Context, m Message) (*kgo.Record, error) {
-	rec := &kgo.Record{Topic: m.Topic, Key: m.Key, Value: m.Message, Context: ctx}
-	if m.PartitionKey != nil {
-		rec.Context = kafkaclient.WithPartitionKey(ctx, []byte(*m.PartitionKey))
-	}
-	if len(m.Headers) > 0 {
-		var h map[string]string
-		if err := json.Unmarshal(m.Headers, &h); err != nil {
-			return nil, fmt.Errorf("headers column is not a JSON object of strings: %w", err)
-		}
-		keys := make([]string, 0, len(h))
-		for k := range h {
-			keys = append(keys, k)
-		}
-		sort.Strings(keys)
-		for _, k := range keys {
-			rec.Headers = append(rec.Headers, kgo.RecordHeader{Key: k, Value: []byte(h[k])})
+// records builds the batch's records once, in two allocations (records
+// and partition-key contexts) whatever its size. A row whose headers
+// column cannot be read has no record (nil) and its error in errs.
+func records(ctx context.Context, batch []Message) (recs []*kgo.Record, errs []error) {
+	slab := make([]kgo.Record, len(batch))
+	recs = make([]*kgo.Record, len(batch))
+	npk := 0
+	for _, m := range batch {
+		if m.PartitionKey != nil {
+			npk++
 		}
 	}
-	return rec, nil
+	pks := make([]kafkaclient.PartitionKeyContext, 0, npk)
+	for i, m := range batch {
+		rec := &slab[i]
+		rec.Topic, rec.Key, rec.Value, rec.Context = m.Topic, m.Key, m.Message, ctx
+		if m.PartitionKey != nil {
+			pks = append(pks, kafkaclient.PartitionKeyContext{Context: ctx, Key: unsafe.Slice(unsafe.StringData(*m.PartitionKey), len(*m.PartitionKey))})
+			rec.Context = &pks[len(pks)-1]
+		}
+		if len(m.Headers) > 0 {
+			var h map[string]string
+			if err := json.Unmarshal(m.Headers, &h); err != nil {
+				if errs == nil {
+					errs = make([]error, len(batch))
+				}
+				errs[i] = fmt.Errorf("headers column is not a JSON object of strings: %w", err)
+				continue
+			}
+			keys := make([]string, 0, len(h))
+			for k := range h {
+				keys = append(keys, k)
+			}
+			sort.Strings(keys)
+			for _, k := range keys {
+				rec.Headers = append(rec.Headers, kgo.RecordHeader{Key: k, Value: []byte(h[k])})
+			}
+		}
+		recs[i] = rec
+	}
+	return recs, errs
 }
 
 // send produces the batch and waits for every ack. Too-large rejections are
@@ -563,23 +554,29 @@ func record(ctx context.Context, m Message) (*kgo.Record, error) {
 // what still fails is returned as dead letters. Other errors are retried with
 // capped exponential back-off (forever in daemon mode, OnceAttempts with
 // Once); a stop request while failing returns errStopped with nothing deleted.
+// Each record is built once and sent again as it is on a retry.
 func (w *worker) send(ctx context.Context, topic string, batch []Message) ([]DeadLetter, error) {
 	o := w.r.opts
 	bg := context.WithoutCancel(ctx)
 	var dead []DeadLetter
+	all, bad := records(bg, batch)
 	pending := make([]int, 0, len(batch))
-	for i, m := range batch {
-		if _, err := record(bg, m); err != nil {
-			dead = append(dead, DeadLetter{Msg: m, Err: err.Error()})
+	for i := range batch {
+		if bad != nil && bad[i] != nil {
+			dead = append(dead, DeadLetter{Msg: batch[i], Err: bad[i].Error()})
 			continue
 		}
 		pending = append(pending, i)
 	}
+	recs := make([]*kgo.Record, 0, len(pending))
 	backoff := time.Second
 	for attempt := 1; ; attempt++ {
-		recs := make([]*kgo.Record, len(pending))
-		for j, i := range pending {
-			recs[j], _ = record(bg, batch[i])
+		recs = recs[:0]
+		for _, i := range pending {
+			// A new attempt is stamped anew: the client times a record
+			// out by its Timestamp (RecordDeliveryTimeout).
+			all[i].Timestamp = time.Time{}
+			recs = append(recs, all[i])
 		}
 		results := w.r.p.ProduceSync(bg, recs...)
 		var retry, tooLarge []int
@@ -598,8 +595,8 @@ func (w *worker) send(ctx context.Context, topic string, batch []Message) ([]Dea
 			}
 		}
 		for _, i := range tooLarge {
-			rec, _ := record(bg, batch[i])
-			err := w.r.p.ProduceSync(bg, rec).FirstErr()
+			all[i].Timestamp = time.Time{}
+			err := w.r.p.ProduceSync(bg, all[i]).FirstErr()
 			switch {
 			case err == nil:
 			case IsTooLarge(err):

@@ -77,40 +77,13 @@ func (s *store) status(ctx context.Context, now time.Time) ([]TopicStatus, error
 	if err := rows.Err(); err != nil {
 		return nil, err
 	}
-	q := "SELECT topic, locked_by, locked_at, error, retries"
-	if s.hasLastProcessed {
-		q += ", last_processed_at"
-	}
-	rows, err = s.d.QueryContext(ctx, q+" FROM kafka_topic_info")
+	infos, err := s.topicInfo(ctx)
 	if err != nil {
-		return nil, fmt.Errorf("reading kafka_topic_info: %w", err)
-	}
-	for rows.Next() {
-		var t string
-		var lockedBy sql.NullString
-		var at, lp any
-		var e bool
-		var r int64
-		dst := []any{&t, &lockedBy, &at, &e, &r}
-		if s.hasLastProcessed {
-			dst = append(dst, &lp)
-		}
-		if err := rows.Scan(dst...); err != nil {
-			rows.Close()
-			return nil, err
-		}
-		x := get(t)
-		x.Known, x.LockedBy, x.Error, x.Retries = true, lockedBy.String, e, r
-		if ts := parseDBTime(at); !ts.IsZero() {
-			x.LockedAt = &ts
-		}
-		if ts := parseDBTime(lp); !ts.IsZero() {
-			x.LastProcessedAt = &ts
-		}
-	}
-	rows.Close()
-	if err := rows.Err(); err != nil {
 		return nil, err
+	}
+	for _, in := range infos {
+		x := get(in.Topic)
+		x.Known, x.LockedBy, x.Error, x.Retries, x.LockedAt, x.LastProcessedAt = true, in.LockedBy, in.Error, in.Retries, in.LockedAt, in.LastProcessedAt
 	}
 	if s.hasDeadLetters {
 		rows, err = s.d.QueryContext(ctx, "SELECT topic, COUNT(*) FROM deimos_dead_letters GROUP BY topic")
@@ -145,6 +118,49 @@ func (s *store) status(ctx context.Context, now time.Time) ([]TopicStatus, error
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Topic < out[j].Topic })
 	return out, nil
+}
+
+// topicInfo reads kafka_topic_info: the rows of TopicStatus it fills
+// (Topic, Known, LockedBy, LockedAt, Error, Retries, LastProcessedAt).
+func (s *store) topicInfo(ctx context.Context) ([]TopicStatus, error) {
+	q := "SELECT topic, locked_by, locked_at, error, retries"
+	if s.hasLastProcessed {
+		q += ", last_processed_at"
+	}
+	rows, err := s.d.QueryContext(ctx, q+" FROM kafka_topic_info")
+	if err != nil {
+		return nil, fmt.Errorf("reading kafka_topic_info: %w", err)
+	}
+	defer rows.Close()
+	var out []TopicStatus
+	for rows.Next() {
+		x := TopicStatus{Known: true}
+		var lockedBy sql.NullString
+		var at, lp any
+		dst := []any{&x.Topic, &lockedBy, &at, &x.Error, &x.Retries}
+		if s.hasLastProcessed {
+			dst = append(dst, &lp)
+		}
+		if err := rows.Scan(dst...); err != nil {
+			return nil, err
+		}
+		x.LockedBy = lockedBy.String
+		if ts := parseDBTime(at); !ts.IsZero() {
+			x.LockedAt = &ts
+		}
+		if ts := parseDBTime(lp); !ts.IsZero() {
+			x.LastProcessedAt = &ts
+		}
+		out = append(out, x)
+	}
+	return out, rows.Err()
+}
+
+// pending counts a topic's rows in kafka_messages (an index range scan).
+func (s *store) pending(ctx context.Context, topic string) (int64, error) {
+	var n int64
+	err := s.d.QueryRowContext(ctx, s.d.Rebind("SELECT COUNT(*) FROM kafka_messages WHERE topic = ?"), topic).Scan(&n)
+	return n, err
 }
 
 // Metrics are the relay's Prometheus metrics.
