@@ -223,9 +223,9 @@ func run(c *cobra.Command, f *cmdutil.Factory, o *options) error {
 	var kcl *kgo.Client
 	switch {
 	case o.dryRun:
-		ds := &produce.DryRunSink{W: f.IO.Out, Partitioner: cfg.Kafka.Partitioner}
-		ds.Counts = dryRunCounts(ctx, cfg)
-		sink = ds
+		counts := newDryRunCounts(ctx, cfg)
+		defer counts.Close()
+		sink = &produce.DryRunSink{W: f.IO.Out, Partitioner: cfg.Kafka.Partitioner, Counts: counts.Count}
 	case backend == "outbox":
 		d, err := cmdutil.OpenDBWithMySQL(ctx, cfg)
 		if err != nil {
@@ -331,41 +331,59 @@ func newProducer(cfg *config.Config, o *options, partitioner string) (*kgo.Clien
 }
 
 // dryRunCounts looks partition counts up when a broker answers quickly;
-// otherwise partitions are printed as null.
-func dryRunCounts(ctx context.Context, cfg *config.Config) func(string) int {
-	var mu sync.Mutex
-	counts := map[string]int{}
-	var cl *kgo.Client
-	failed := false
-	return func(topic string) int {
-		mu.Lock()
-		defer mu.Unlock()
-		if n, ok := counts[topic]; ok {
-			return n
-		}
-		if failed {
-			return -1
-		}
-		if cl == nil {
-			var err error
-			if cl, err = kafkaclient.NewClient(cfg.Kafka); err != nil {
-				failed = true
-				return -1
-			}
-		}
-		cctx, cancel := context.WithTimeout(ctx, 3*time.Second)
-		defer cancel()
-		m, err := kafkaclient.PartitionCounts(cctx, cl, topic)
-		if err != nil {
-			failed = true
-			return -1
-		}
-		n, ok := m[topic]
-		if !ok {
-			n = -1
-		}
-		counts[topic] = n
+// otherwise partitions are printed as null. Its client is made on first use
+// and closed by Close.
+type dryRunCounts struct {
+	ctx    context.Context
+	cfg    *config.Config
+	mu     sync.Mutex
+	counts map[string]int
+	cl     *kgo.Client
+	failed bool
+}
+
+func newDryRunCounts(ctx context.Context, cfg *config.Config) *dryRunCounts {
+	return &dryRunCounts{ctx: ctx, cfg: cfg, counts: map[string]int{}}
+}
+
+// Count is the topic's partition count, -1 when unknown.
+func (d *dryRunCounts) Count(topic string) int {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if n, ok := d.counts[topic]; ok {
 		return n
+	}
+	if d.failed {
+		return -1
+	}
+	if d.cl == nil {
+		var err error
+		if d.cl, err = kafkaclient.NewClient(d.cfg.Kafka); err != nil {
+			d.failed = true
+			return -1
+		}
+	}
+	cctx, cancel := context.WithTimeout(d.ctx, 3*time.Second)
+	defer cancel()
+	m, err := kafkaclient.PartitionCounts(cctx, d.cl, topic)
+	if err != nil {
+		d.failed = true
+		return -1
+	}
+	n, ok := m[topic]
+	if !ok {
+		n = -1
+	}
+	d.counts[topic] = n
+	return n
+}
+
+// Close closes the client, if one was made.
+func (d *dryRunCounts) Close() {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.cl != nil {
+		d.cl.Close()
 	}
 }
 

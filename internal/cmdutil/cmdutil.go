@@ -101,13 +101,6 @@ func SignalContext(parent context.Context) (context.Context, context.CancelFunc)
 	return signal.NotifyContext(parent, os.Interrupt, syscall.SIGTERM)
 }
 
-// NotYet is the RunE of a contract command that is not built yet: exit 2.
-func NotYet(name string) func(*cobra.Command, []string) error {
-	return func(*cobra.Command, []string) error {
-		return errs.Usagef("%s is not implemented yet in this build", name)
-	}
-}
-
 // ExactArgs is cobra.ExactArgs with a usage-error exit code and a clearer message.
 func ExactArgs(n int, what string) cobra.PositionalArgs {
 	return func(cmd *cobra.Command, args []string) error {

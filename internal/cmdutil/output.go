@@ -250,9 +250,6 @@ func (t *Table) dropEmpty() {
 	}
 }
 
-// Len is the number of rows added.
-func (t *Table) Len() int { return len(t.rows) }
-
 // Flush writes the header and rows, columns separated by two spaces.
 func (t *Table) Flush() error {
 	t.dropEmpty()

@@ -15,15 +15,10 @@ type (
 	AvroParseError = avro.ParseError
 )
 
-// ParseAvro parses one Avro schema document. lib holds named types defined
-// by other files that the document may reference; it is not modified.
-func ParseAvro(file string, data []byte, lib map[string]*AvroSchema) (*AvroSchema, map[string]*AvroSchema, error) {
-	s, names, _, err := parseAvroDoc(file, data, lib, false)
-	return s, names, err
-}
-
-// parseAvroDoc is ParseAvro; with lenientDefaults an invalid field default
-// is a warning instead of an error.
+// parseAvroDoc parses one Avro schema document. lib holds named types
+// defined by other files that the document may reference; it is not
+// modified. With lenientDefaults an invalid field default is a warning
+// instead of an error.
 func parseAvroDoc(file string, data []byte, lib map[string]*AvroSchema, lenientDefaults bool) (*AvroSchema, map[string]*AvroSchema, []*AvroParseError, error) {
 	return parseAvroDocWith(&avro.Parser{LenientDefaults: lenientDefaults, Lookup: func(full string) *AvroSchema { return lib[full] }}, file, data)
 }
@@ -38,15 +33,10 @@ func parseAvroDocWith(p *avro.Parser, file string, data []byte) (*AvroSchema, ma
 	return s, p.Defined(), p.Warnings, nil
 }
 
-// ParseAvroSet parses the first document, whose named-type references may
+// parseAvroSet parses the first document, whose named-type references may
 // be defined by the other documents (in any order). Other documents that do
-// not parse are ignored unless the first one needs them.
-func ParseAvroSet(files []string, datas [][]byte) ([]*AvroSchema, error) {
-	out, _, err := parseAvroSet(files, datas, false)
-	return out, err
-}
-
-// parseAvroSet is ParseAvroSet; with lenientDefaults invalid field defaults
+// not parse are ignored unless the first one needs them. With
+// lenientDefaults invalid field defaults
 // (in the document or the references it uses) are returned as warnings.
 // References are always read leniently so that, without lenientDefaults,
 // one with an invalid default that the document uses is reported as such

@@ -20,7 +20,7 @@ import (
 // parsed once per side (avroLib), files are checked on every core, and a
 // file whose bytes and references are the same on both sides is parsed on
 // one side only. The verdicts are those of checking each file on its own
-// with every other file as a reference (legacyCheckGit in the tests).
+// with every other file as a reference (legacyCheckGitShow in the tests).
 type gitRun struct {
 	g     Git
 	tree  *gitTree

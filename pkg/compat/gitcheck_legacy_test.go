@@ -12,18 +12,14 @@ import (
 	"github.com/deimos-cli/deimos/pkg/errs"
 )
 
-// legacyCheckGit is CheckGit as it was before it read the ref with one git
-// process and shared parsed schemas between files: every file checked on
-// its own, with every other file as a reference. The tests hold the fast
+// legacyCheckGitShow is CheckGit as it was before it read the ref with one
+// git process and shared parsed schemas between files: every file checked
+// on its own, with every other file as a reference. The tests hold the fast
 // path to its verdicts.
 // Avro files may reference named types defined in the other given files
 // (read from the same side); protobuf imports resolve on the same side too.
-func legacyCheckGit(ctx context.Context, g Git, mode Mode, typ Type, paths []string, opts LoadOptions) ([]GitCheck, error) {
-	return legacyCheckGitShow(ctx, g, g.Show, mode, typ, paths, opts)
-}
-
-// legacyCheckGitShow is legacyCheckGit reading the ref through show (tests
-// comparing many runs on one repository share one memoized git show).
+// It reads the ref through show (tests comparing many runs on one
+// repository share one memoized git show).
 func legacyCheckGitShow(ctx context.Context, g Git, show func(context.Context, string) ([]byte, error), mode Mode, typ Type, paths []string, opts LoadOptions) ([]GitCheck, error) {
 	if err := g.Verify(ctx); err != nil {
 		return nil, err

@@ -463,7 +463,6 @@ func resolveTopics(ctx context.Context, adm *kadm.Client, o Options) ([]string, 
 type offsetPlan struct {
 	parts     map[tp]PartitionRange
 	untilTime *time.Time
-	topicIDs  map[string][16]byte
 }
 
 func (p *offsetPlan) stopOf(k tp) (int64, bool) {

@@ -515,8 +515,8 @@ type avroSpecCached struct {
 }
 
 type avroSpecKey struct {
-	key                                       bool
-	topic, schema, ns, field, keySchema, wire string
+	key                                 bool
+	topic, schema, ns, field, keySchema string
 }
 
 type avroSpecEntry struct {

@@ -136,20 +136,6 @@ func ExpectedColumns(tableName string) []string {
 	return nil
 }
 
-// ExpectedIndexes returns the index names migrate creates for a table.
-func ExpectedIndexes(tableName string) []string {
-	for _, m := range all() {
-		if m.Column == "" && m.Table == tableName {
-			var out []string
-			for _, ix := range m.tbl.Indexes {
-				out = append(out, ix.Name)
-			}
-			return out
-		}
-	}
-	return nil
-}
-
 func dialectName(d *db.DB) string { return d.Dialect.Name() }
 
 func ensureTracking(ctx context.Context, d *db.DB) error {

@@ -128,14 +128,13 @@ func (e *Engine) Run(ctx context.Context, pollers []Settings, once bool) error {
 
 // worker is one poller.
 type worker struct {
-	e       *Engine
-	s       Settings
-	spec    encode.Spec
-	src     source
-	del     *source
-	pub     Publisher
-	log     *slog.Logger
-	tsIsCol bool
+	e    *Engine
+	s    Settings
+	spec encode.Spec
+	src  source
+	del  *source
+	pub  Publisher
+	log  *slog.Logger
 	// guard is the late-commit guard in force (late_commit_guard, or the
 	// dialect's default).
 	guard string

@@ -71,7 +71,6 @@ func (p *manualTopicPartitioner) OnNewBatch() {
 type KafkaSink struct {
 	cl         *kgo.Client
 	partitions map[string]int // known partition counts (-1: unknown topic)
-	counter    func(ctx context.Context, topic string) (int, error)
 
 	sent, bytes, failed atomic.Int64
 	queued              atomic.Int64

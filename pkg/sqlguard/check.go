@@ -108,20 +108,6 @@ func CheckExpr(d Dialect, frag string) (string, error) {
 	return f, nil
 }
 
-// CheckExprAll checks a fragment for every dialect (when the database is not
-// known yet) and returns it as CheckExpr does.
-func CheckExprAll(frag string) (string, error) {
-	var out string
-	for _, d := range All {
-		f, err := CheckExpr(d, frag)
-		if err != nil {
-			return "", err
-		}
-		out = f
-	}
-	return out, nil
-}
-
 // Rebind rewrites deimos's own '?' placeholders in q into PostgreSQL's $N,
 // numbering from n+1, and returns the text and the last number used. Only
 // bare '?' tokens are rewritten: question marks inside strings, quoted
