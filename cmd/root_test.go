@@ -50,7 +50,7 @@ func TestRootExitCodesAndBasics(t *testing.T) {
 	}
 }
 
-// Every command of the contract (cli.md) must exist, with --help and examples.
+// Every command the README and docs/ describe must exist, with --help and examples.
 func TestContractCommandsExist(t *testing.T) {
 	for _, path := range [][]string{
 		{"encode"}, {"decode"}, {"produce"}, {"consume"},

@@ -104,7 +104,7 @@ func runGenTable(c *cobra.Command, f *cmdutil.Factory, table string, o genTableO
 }
 
 // railsType maps a schema field type to a Rails column type, as Deimos's
-// generators do (spec deimos-compat.md section 5, end).
+// generators do (docs/deimos-compat.md §6.5).
 func railsType(typ string) (string, string) {
 	switch typ {
 	case "int", "date", "time-millis", // Avro

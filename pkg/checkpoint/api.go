@@ -37,7 +37,7 @@ type APIOptions struct {
 // DefaultLimit is the API's default page size.
 const DefaultLimit = 20
 
-// NewAPI returns the phobos_db_checkpoint events API (spec 7.4).
+// NewAPI returns the phobos_db_checkpoint events API (docs/deimos-compat.md §8.4).
 func NewAPI(o APIOptions) http.Handler {
 	a := &api{o: o}
 	mux := http.NewServeMux()

@@ -1,5 +1,5 @@
-// Package checkpoint is phobos_db_checkpoint for deimos (spec
-// deimos-compat.md section 7): acknowledged events are stored in
+// Package checkpoint is phobos_db_checkpoint for deimos
+// (docs/deimos-compat.md §8): acknowledged events are stored in
 // phobos_db_checkpoint_events and deduplicated by (topic, group_id,
 // checksum); messages that still fail after max_retries are stored in
 // phobos_db_checkpoint_failures; an HTTP API lists, retries and deletes them.
@@ -23,7 +23,7 @@ import (
 	"github.com/deimos-cli/deimos/pkg/db"
 )
 
-// Table names (spec 7.1).
+// Table names (docs/deimos-compat.md §8.1).
 const (
 	EventsTable   = "phobos_db_checkpoint_events"
 	FailuresTable = "phobos_db_checkpoint_failures"
@@ -34,7 +34,7 @@ var ErrNotFound = errors.New("not found")
 
 // Checksum is phobos_db_checkpoint's checksum of a raw (string) payload:
 // lowercase MD5 hex of its JSON string literal, quotes and escapes included
-// (spec 7.2). Go's encoder escapes <, >, &, U+2028 and U+2029 as
+// (docs/deimos-compat.md §8.2). Go's encoder escapes <, >, &, U+2028 and U+2029 as
 // ActiveSupport does.
 //
 // A payload that is not valid UTF-8 (binary) has no JSON string literal
@@ -404,7 +404,7 @@ func (f Filter) where() (string, []any) {
 	return " WHERE " + strings.Join(conds, " AND "), args
 }
 
-// order is the API's order (spec 7.4), with id as a final tie-break.
+// order is the API's order (docs/deimos-compat.md §8.4), with id as a final tie-break.
 // MySQL has no NULLS LAST: it sorts NULL below every value, so last in
 // DESC order already.
 func (s *Store) order() string {

@@ -1,7 +1,7 @@
 // Package config loads deimos.yaml, applies environment and flag overrides,
 // and hands one Config value down to the engines (no globals).
 //
-// Precedence (spec cli.md): flag > environment > config file > default.
+// Precedence (README.md, "Configuration"): flag > environment > config file > default.
 package config
 
 import (

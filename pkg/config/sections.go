@@ -2,7 +2,7 @@ package config
 
 import "gopkg.in/yaml.v3"
 
-// Outbox configures `outbox run` (spec deimos-compat.md section 2).
+// Outbox configures `outbox run` (docs/outbox.md, docs/deimos-compat.md §2).
 type Outbox struct {
 	Workers       int        `yaml:"workers"`
 	BatchSize     int        `yaml:"batch_size"`
@@ -45,7 +45,7 @@ func ParseTopicMatch(s string) TopicMatch {
 	return TopicMatch{Topics: SplitList(s)}
 }
 
-// Poller configures one database poller (spec section 3; issue: poller run).
+// Poller configures one database poller (docs/poller.md, docs/deimos-compat.md §4).
 type Poller struct {
 	Name                   string            `yaml:"name"` // the deimos_poll_info.producer value
 	Table                  string            `yaml:"table"`
@@ -105,7 +105,8 @@ type Deletions struct {
 	IDColumn        string `yaml:"id_column"`
 }
 
-// Consumer configures a database-backed consumer (spec sections 6 and 7).
+// Consumer configures a database-backed consumer (docs/sinks.md, docs/events.md,
+// docs/deimos-compat.md §7 and §8).
 type Consumer struct {
 	Name            string            `yaml:"name"`
 	Topics          StringList        `yaml:"topics"`

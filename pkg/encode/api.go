@@ -52,7 +52,7 @@ type Message struct {
 	// derives it per key_config (payload_key in the payload, or the key
 	// field's value).
 	Key any
-	// PartitionKey overrides the partition key; nil derives it (spec 2.9).
+	// PartitionKey overrides the partition key; nil derives it (docs/deimos-compat.md §3).
 	PartitionKey *string
 }
 

@@ -156,7 +156,7 @@ func checkContainers(t *aType, seen map[*aType]bool) error {
 }
 
 // native converts a top-level payload; extra keys of a record payload are
-// dropped (spec 4.5: only schema fields present are kept).
+// dropped (only schema fields present are kept: docs/deimos-compat.md §5.5).
 func (a *avroSchema) native(payload any) (any, error) {
 	if a.t.Kind == "record" {
 		m, ok := payload.(map[string]any)

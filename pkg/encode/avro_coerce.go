@@ -15,7 +15,8 @@ import (
 )
 
 // Natural JSON -> goavro native form (for the physical schema, logical
-// types converted here), with the coercion rules of spec 4.5 and Part A.
+// types converted here), with Deimos's coercion rules and our departure for
+// booleans (docs/deimos-compat.md §5.5).
 
 func found(v any) string {
 	switch x := v.(type) {

@@ -10,7 +10,8 @@ package encode
 // package-level registry. A new backend is a type in its own file plus one
 // line there.
 //
-// The Engine does everything that is the same for every backend (spec 4):
+// The Engine does everything that is the same for every backend
+// (docs/deimos-compat.md §5):
 // parsing the payload, payload_key, tombstones, auto-filled message_id and
 // timestamp (driven by fields()), key_config none/plain, partition keys,
 // topic prefixes. A backend encodes values and field/schema keys, decodes them,

@@ -212,7 +212,8 @@ func parseValue(v any, backendName string, ord *keyOrder) (any, error) {
 	return v, nil
 }
 
-// Encode encodes one message per spec 4.4: payload_key, auto-filled fields,
+// Encode encodes one message in Deimos's order (docs/deimos-compat.md §5.4):
+// payload_key, auto-filled fields,
 // tombstones, key_config, value, partition key, topic prefix.
 func (e *Engine) Encode(ctx context.Context, s Spec, m Message) (Encoded, error) {
 	name := e.backendName(s)

@@ -11,7 +11,7 @@ import (
 	"fmt"
 )
 
-// Exit codes of the command-line contract (spec cli.md).
+// Exit codes (README.md, "Exit codes"): scripts rely on them.
 const (
 	CodeOK          = 0 // success
 	CodeFailed      = 1 // the check or job found a failure

@@ -1,5 +1,5 @@
 // Package migrate creates and upgrades every table the tools use, exactly as
-// Deimos and phobos_db_checkpoint create theirs (spec section 1 and 7.1).
+// Deimos and phobos_db_checkpoint create theirs (docs/deimos-compat.md §1 and §8.1).
 //
 // Each migration creates one table (with its indexes) or adds one optional
 // column. Applied migrations are recorded in deimos_schema_migrations. A table
@@ -51,7 +51,7 @@ func all() []Migration {
 		// The headers of a dead-lettered message, so a requeue sends them again
 		// (JSON object text, as kafka_messages.headers).
 		{Name: "deadletter/deimos_dead_letters.headers", Group: "deadletter", Table: DeadLetters, Column: "headers", colTyp: tText},
-		// Part A: optional headers (JSON object text), nullable so Ruby writers ignore it.
+		// Ours (docs/deimos-compat.md §1.5): optional headers (JSON object text), nullable so Ruby writers ignore it.
 		{Name: "headers/kafka_messages.headers", Group: "headers", Table: KafkaMessages, Column: "headers", colTyp: tText},
 	}
 }

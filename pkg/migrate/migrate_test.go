@@ -168,7 +168,7 @@ func TestUpCreatesDeimosTables(t *testing.T) {
 			ty := func(p, l, m string) string {
 				return map[string]string{"postgres": p, "sqlite": l, "mysql": m}[name]
 			}
-			// kafka_messages
+			// kafka_messages (docs/deimos-compat.md §1.1)
 			cols, idx := introspect(t, d, "kafka_messages")
 			want := map[string]colInfo{
 				"id":            {ty("bigint", "INTEGER", "bigint"), true, ""},

@@ -8,7 +8,8 @@ import (
 )
 
 // colType is a Rails column type; each dialect renders it as Rails does
-// (spec 1.4), for a migration generated under Rails >= 7 (datetime precision 6).
+// (docs/deimos-compat.md §1.4), for a migration generated under Rails >= 7
+// (datetime precision 6).
 type colType int
 
 const (
@@ -230,7 +231,8 @@ func railsIndex(tbl string, cols ...string) index {
 	return index{Name: "index_" + tbl + "_on_" + strings.Join(cols, "_and_"), Cols: ic}
 }
 
-// Table names (Deimos and phobos_db_checkpoint; spec 1.1, 1.2, 7.1) and ours.
+// Table names (Deimos and phobos_db_checkpoint: docs/deimos-compat.md §1 and
+// §8.1) and ours (§1.5).
 const (
 	KafkaMessages      = "kafka_messages"
 	KafkaTopicInfo     = "kafka_topic_info"
@@ -365,7 +367,7 @@ func checkpointFailures() table {
 	return t
 }
 
-// deadLetters is ours (spec Part A): rows Kafka rejected (too large), moved
+// deadLetters is ours (docs/deimos-compat.md §1.5): rows Kafka rejected (too large), moved
 // here with the error text instead of being dropped.
 func deadLetters() table {
 	return table{

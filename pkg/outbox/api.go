@@ -1,4 +1,4 @@
 // Package outbox is the Deimos-compatible transactional-outbox relay
-// (spec section 2), and the insert side other commands use to write
-// kafka_messages rows exactly as Deimos does (spec 2.9).
+// (docs/deimos-compat.md §2), and the insert side other commands use to write
+// kafka_messages rows exactly as Deimos does (§3).
 package outbox

@@ -12,7 +12,7 @@ import (
 )
 
 // Row is one kafka_messages row as the Deimos outbox backend writes it
-// (spec 2.9): the already-encoded value and key bytes (nil Message = a
+// (docs/deimos-compat.md §3): the already-encoded value and key bytes (nil Message = a
 // tombstone, nil Key = no key) and the plain-text partition key.
 type Row struct {
 	Topic        string // full topic name, prefix included

@@ -12,7 +12,7 @@ import (
 )
 
 // LockWindow is Deimos's staleness window: a lock whose locked_at is older
-// can be taken by anyone (spec 2.4).
+// can be taken by anyone (docs/deimos-compat.md §2.2).
 const LockWindow = time.Minute
 
 // store is the SQL side of the relay: kafka_messages and kafka_topic_info,
@@ -128,7 +128,7 @@ func (s *store) exec(ctx context.Context, q string, args ...any) (sql.Result, er
 // lock is KafkaTopicInfo.lock: insert the row if missing, then the
 // conditional UPDATE with UTC second-precision literals, then check.
 //
-// Departures (spec Part A): a row with error=true and locked_at IS NULL is
+// Departures (docs/deimos-compat.md §2.8): a row with error=true and locked_at IS NULL is
 // lockable; and an owner may re-take its own lock (only it knows its UUID), so
 // a failed unlock during a database outage does not cost it 60 s.
 func (s *store) lock(ctx context.Context, topic, id string, now time.Time) (bool, error) {

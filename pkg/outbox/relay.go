@@ -351,7 +351,7 @@ func (w *worker) processTopic(ctx context.Context, topic string) (int, error) {
 		w.log.Debug("Could not lock topic " + topic + " - continuing")
 		return 0, nil
 	}
-	// Heartbeat while a batch is in flight (Part A), so a slow Kafka does not let the lock go stale.
+	// Heartbeat while a batch is in flight (docs/deimos-compat.md §2.8), so a slow Kafka does not let the lock go stale.
 	hbCtx, stopHB := context.WithCancel(bg)
 	var lost atomic.Bool
 	var hbWG sync.WaitGroup
@@ -629,7 +629,7 @@ func (w *worker) send(ctx context.Context, topic string, batch []Message) ([]Dea
 	}
 }
 
-// Compact keeps the last message per key, in order (spec 2.6). Nothing is
+// Compact keeps the last message per key, in order (docs/deimos-compat.md §2.4). Nothing is
 // compacted when the first message's key is blank; nil keys later in the
 // batch count as one key (as in Deimos).
 func Compact(ms []Message) []Message {

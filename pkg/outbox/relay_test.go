@@ -539,7 +539,7 @@ func TestLockProtocol(t *testing.T) {
 			if n := count(t, d, "SELECT COUNT(*) FROM kafka_topic_info WHERE locked_by IS NULL AND locked_at IS NULL AND error = "+d.Dialect.Bool(false)+" AND retries = 0 AND last_processed_at IS NOT NULL"); n != 1 {
 				t.Fatal("clear_lock effects")
 			}
-			// Part A: error=true with locked_at NULL is lockable (Deimos never frees it)
+			// departure: error=true with locked_at NULL is lockable (Deimos never frees it)
 			_, _ = d.ExecContext(ctx, "UPDATE kafka_topic_info SET error = "+d.Dialect.Bool(true)+", locked_at = NULL")
 			if ok, _ := st.lock(ctx, "t", "go-d", now); !ok {
 				t.Fatal("error row with NULL locked_at not lockable")
@@ -780,7 +780,7 @@ func testMetricsAndStatus(t *testing.T, url string) {
 	if err := Insert(context.Background(), d.DB, d.Dialect, []Row{{Topic: "m", Message: []byte("x")}}, old); err != nil {
 		t.Fatal(err)
 	}
-	// last processed 6 minutes ago: max wait = 240 s (spec 2.8 example)
+	// last processed 6 minutes ago: max wait = 240 s (docs/deimos-compat.md §2.7)
 	if _, err := d.ExecContext(context.Background(), d.Rebind("INSERT INTO kafka_topic_info (topic, last_processed_at, locked_by, locked_at) VALUES ('m', ?, 'someone', ?)"), DBTime(time.Now().Add(-6*time.Minute)), DBTime(time.Now())); err != nil {
 		t.Fatal(err)
 	}

@@ -51,7 +51,7 @@ func (f *flaky) ProduceSync(ctx context.Context, rs ...*kgo.Record) kgo.ProduceR
 }
 
 // Kafka errors other than too-large are retried with back-off while the lock
-// is heartbeated (Part A); nothing is deleted until the send succeeds.
+// is heartbeated (docs/deimos-compat.md §2.8); nothing is deleted until the send succeeds.
 func TestKafkaErrorsBackOffWhileHeartbeating(t *testing.T) {
 	for name, url := range testDBs(t) {
 		t.Run(name, func(t *testing.T) { testKafkaErrorsBackOff(t, url(t)) })
@@ -253,7 +253,7 @@ func testDroppedConnections(t *testing.T, base, relayURL string, kill func(admin
 	t.Logf("killed %d connections; %d records for %d rows", killed, len(recs), total)
 }
 
-// Part A optional headers: Insert writes them into the opt-in headers column,
+// Optional headers (docs/deimos-compat.md §1.5): Insert writes them into the opt-in headers column,
 // the relay sends them; a row whose headers are not a JSON object of strings
 // is dead-lettered with the reason; without the column, headers are an error.
 func TestOptionalHeaders(t *testing.T) {

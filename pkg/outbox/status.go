@@ -21,7 +21,7 @@ type TopicStatus struct {
 	OldestCreatedAt *time.Time `json:"oldest_created_at,omitempty"`
 	// OldestAgeSeconds is now - OldestCreatedAt (0 when nothing is pending).
 	OldestAgeSeconds float64 `json:"oldest_age_seconds"`
-	// MaxWaitSeconds is Deimos's pending_db_messages_max_wait (spec 2.8).
+	// MaxWaitSeconds is Deimos's pending_db_messages_max_wait (docs/deimos-compat.md §2.7).
 	MaxWaitSeconds  float64    `json:"max_wait_seconds"`
 	LockedBy        string     `json:"locked_by,omitempty"`
 	LockedAt        *time.Time `json:"locked_at,omitempty"`

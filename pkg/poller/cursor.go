@@ -12,7 +12,7 @@ import (
 	"github.com/deimos-cli/deimos/pkg/errs"
 )
 
-// PollInfoTable is Deimos's cursor table (spec 1.2).
+// PollInfoTable is Deimos's cursor table (docs/deimos-compat.md §1.3).
 const PollInfoTable = "deimos_poll_info"
 
 // SQLiteTimeFormat is how ActiveRecord writes datetimes into SQLite (UTC wall

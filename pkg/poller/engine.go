@@ -46,7 +46,7 @@ type Options struct {
 	Progress progress.Reporter
 }
 
-// RunStats summarises one run of one poller (spec 3.2 step 6).
+// RunStats summarises one run of one poller (docs/deimos-compat.md §4.4).
 type RunStats struct {
 	Poller         string
 	Batches        int
@@ -378,7 +378,7 @@ func (w *worker) loop(ctx context.Context, once bool) error {
 		}
 		wait := w.s.RunEvery
 		if st.Messages > 0 && w.s.Mode == TimeBased && !w.s.FullTable {
-			wait = 0 // spec 3.2: a run that found rows is followed by an immediate run
+			wait = 0 // a run that found rows is followed by an immediate run (docs/deimos-compat.md §4.2)
 		}
 		if !w.sleep(ctx, wait, "waiting for the next run") {
 			return nil
@@ -413,7 +413,8 @@ func (w *worker) runOnce(ctx context.Context) (RunStats, error) {
 	return st, err
 }
 
-// runTime is spec 3.2 for one source (the table, or its deletions).
+// runTime is a time-based run (docs/deimos-compat.md §4.2) for one source
+// (the table, or its deletions).
 func (w *worker) runTime(ctx context.Context, st *RunStats, producer string, src source, tombstones bool) error {
 	d := w.e.o.DB
 	info, err := EnsurePollInfo(ctx, d, producer, w.s.StartFromBegin, db.TruncTime(w.e.o.Now(), w.cursorDigits))
@@ -456,7 +457,7 @@ func (w *worker) runTime(ctx context.Context, st *RunStats, producer string, src
 		}
 	}
 	if first && ctx.Err() == nil && !w.s.FullTable && to.After(from.Time()) {
-		// Departure (Part A): advance to the poll's upper bound, never to now.
+		// Departure (docs/deimos-compat.md §4.6): advance to the poll's upper bound, never to now.
 		if err := SaveCursor(ctx, d, d, info.RowID, Cursor{TS: to, ID: 0}); err != nil {
 			return err
 		}
@@ -464,7 +465,7 @@ func (w *worker) runTime(ctx context.Context, st *RunStats, producer string, src
 	return nil
 }
 
-// runState is spec 3.3.
+// runState is a state-based run (docs/deimos-compat.md §4.3).
 func (w *worker) runState(ctx context.Context, st *RunStats) error {
 	d := w.e.o.DB
 	info, err := EnsurePollInfo(ctx, d, w.s.Name, true, w.e.o.Now())
@@ -508,9 +509,10 @@ func (w *worker) runState(ctx context.Context, st *RunStats) error {
 	return nil
 }
 
-// process encodes and publishes one batch with spec 3.4's error handling,
-// then commits (the cursor or the state columns). failCommit (state-based)
-// records a batch given up on; nil means commit as usual.
+// process encodes and publishes one batch with Deimos's error handling
+// (docs/deimos-compat.md §4.4), then commits (the cursor or the state
+// columns). failCommit (state-based) records a batch given up on; nil means
+// commit as usual.
 func (w *worker) process(ctx context.Context, st *RunStats, rows []Row, tombstones bool, commit, failCommit CommitFunc) error {
 	work := context.WithoutCancel(ctx) // finish the in-flight batch on shutdown
 	st.Batches++

@@ -53,7 +53,7 @@ func (s source) rebind(d *db.DB, before, after string) string {
 	return db.RebindAround(d.Dialect, before, s.extraWhere(), after)
 }
 
-// timeQuery renders spec 3.2's batch query:
+// timeQuery renders Deimos's time-based batch query (docs/deimos-compat.md §4.2):
 // ((ts = from AND id > min_id) OR ts > from) AND ts <= to ORDER BY ts, id LIMIT n.
 // On PostgreSQL the same predicate is written as the row comparison
 // (ts, id) > (from, min_id), which an index on (ts, id) serves directly.
@@ -223,10 +223,11 @@ func convert(v any, isBool bool) any {
 	return v
 }
 
-// finalizeStates runs spec 3.3's finalize UPDATE for a batch in tx: timestamp
-// column = now, state = published/failed, publish timestamp = now. Departure:
-// each row is matched on (id, its polled timestamp), so a row changed again
-// since it was fetched stays unpublished and goes out in the next poll.
+// finalizeStates runs Deimos's state-based finalize UPDATE for a batch in tx
+// (docs/deimos-compat.md §4.3): timestamp column = now, state =
+// published/failed, publish timestamp = now. Departure (§4.6): each row is
+// matched on (id, its polled timestamp), so a row changed again since it was
+// fetched stays unpublished and goes out in the next poll.
 func finalizeStates(ctx context.Context, tx *sql.Tx, d *db.DB, st Settings, rows []Row, ok bool, now time.Time) error {
 	nowArg := tsArg(d.Dialect, now)
 	set := []string{d.Q(st.TimestampColumn) + " = ?"}

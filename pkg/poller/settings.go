@@ -1,7 +1,7 @@
 // Package poller is Deimos's DB poller as an engine: it publishes new and
 // changed rows of database tables to Kafka (or into the kafka_messages
 // outbox), keeping a (timestamp, id) cursor per poller in deimos_poll_info
-// exactly as Deimos does (spec deimos-compat.md section 3), without its gaps.
+// exactly as Deimos does (docs/deimos-compat.md §4), without its gaps.
 package poller
 
 import (
@@ -20,7 +20,7 @@ const (
 	StateBased = "state_based"
 )
 
-// Defaults (spec 3.5; batch size 3.2).
+// Defaults (docs/deimos-compat.md §4.5).
 const (
 	DefaultRunEvery  = 60 * time.Second
 	DefaultDelay     = 2 * time.Second

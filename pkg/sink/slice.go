@@ -1,6 +1,7 @@
 package sink
 
-// Batch shaping of Deimos's ActiveRecordConsumer in batch mode (spec 6.2):
+// Batch shaping of Deimos's ActiveRecordConsumer in batch mode
+// (docs/deimos-compat.md §7):
 // compaction keeps the last message per key; without it the BatchSlicer
 // splits a batch into slices that each hold at most one message per key.
 

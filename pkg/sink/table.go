@@ -1,5 +1,5 @@
 // Package sink writes consumed records into database tables, as Deimos's
-// ActiveRecordConsumer does in batch mode (spec deimos-compat.md section 6.2):
+// ActiveRecordConsumer does in batch mode (docs/deimos-compat.md §7):
 // each decoded message is upserted by primary key, a tombstone deletes the
 // row, and one database transaction covers one polled batch.
 package sink
@@ -289,7 +289,7 @@ func (t *Table) Handle(ctx context.Context, batch []consume.Record) error {
 		return nil
 	}
 	recs := batch
-	// Compaction applies when some key is non-nil and the first key is present (spec 6.2).
+	// Compaction applies when some key is non-nil and the first key is present (docs/deimos-compat.md §7).
 	compact := !t.o.NoCompact && batch[0].RawKey != nil && len(batch[0].RawKey) > 0
 	var slices [][]consume.Record
 	if compact {
@@ -606,7 +606,7 @@ func (t *Table) timeValue(tm time.Time) any {
 	return tm
 }
 
-// writeSlice writes upserts first, then deletes (spec 6.2 step 3).
+// writeSlice writes upserts first, then deletes (docs/deimos-compat.md §7).
 func (t *Table) writeSlice(ctx context.Context, tx *sql.Tx, rs []row, now time.Time) (int64, int64, error) {
 	var ups, dels []row
 	for _, r := range rs {
