@@ -35,7 +35,7 @@ type options struct {
 	linger, timeout                    time.Duration
 	batchSize, maxBuffered             int
 	noIdempotence, quiet, normalize    bool
-	keepGoing                          bool
+	keepGoing, noSchemaID              bool
 	progressMin                        int64
 }
 
@@ -65,9 +65,15 @@ rest is sent, and the exit code is 1 with the skipped lines named.
 
 Envelope input (auto-detected, or --input envelope) keeps key, value, headers,
 partition and timestamp exactly, so 'deimos consume -e --output json | deimos produce'
-copies a topic losslessly. With --backend outbox the encoded rows go into the
-kafka_messages table in one transaction, for 'deimos outbox run' (or Ruby
-Deimos) to send.`,
+copies a topic losslessly. A key or value that carries key_schema_id or
+value_schema_id (consume writes them for what it decoded through the registry)
+is encoded again with that registry schema and id, so the copy has the bytes of
+the source when the registry is the same, whether or not the target topic is
+configured; --schema, --schema-backend, --namespace, --key-config or
+--no-schema-id encode per the topic (or those flags) instead.
+
+With --backend outbox the encoded rows go into the kafka_messages table in one
+transaction, for 'deimos outbox run' (or Ruby Deimos) to send.`,
 		Example: `  echo '{"id":1,"name":"w","price":2.5}' | deimos produce -t widgets
   deimos produce -t widgets -f widgets.jsonl --schema Widget --namespace com.acme --key-config field:id
   printf '1\t{"id":1,"name":"w","price":2.5}\n' | deimos produce -t widgets -K '\t' -H source=cli
@@ -106,6 +112,7 @@ Deimos) to send.`,
 	fl.StringVar(&o.partitioner, "partitioner", "", "crc32 (default, as Deimos/librdkafka) or murmur2 (Java client); overrides kafka.partitioner")
 	fl.DurationVar(&o.timeout, "timeout", 30*time.Second, "give up on an unreachable broker or undeliverable message after this long")
 	fl.BoolVarP(&o.quiet, "quiet", "q", false, "no summary line")
+	fl.BoolVar(&o.noSchemaID, "no-schema-id", false, "envelope input: encode per the topic's configuration, not with the envelope's key_schema_id/value_schema_id")
 	fl.BoolVar(&o.keepGoing, "keep-going", false, "skip (and report) input lines that cannot be encoded, send the rest; exit 1 at the end if any were skipped")
 	cmdutil.AddProfileFlag(fl, &o.cpuProfile)
 	// Hidden, for tests: the progress bar's size threshold, so a test under a
@@ -204,6 +211,10 @@ func run(c *cobra.Command, f *cmdutil.Factory, o *options) error {
 			return s, true
 		}
 	}
+
+	// an envelope's schema ids re-encode its key and value unless flags
+	// say how to encode (docs/produce.md)
+	po.SchemaIDs = !o.noSchemaID && po.SpecOverride == nil
 
 	in := f.IO.In
 	var size int64
