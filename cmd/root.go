@@ -134,12 +134,22 @@ func checkLogFlags(f *cmdutil.Factory) error {
 	return nil
 }
 
-// tidyHelp fixes how pflag renders some flags in --help: an empty slice
-// default prints as "(default [])", which says nothing.
+// tidyHelp fixes how pflag renders some flags in --help: an empty list
+// default prints as "(default [])", which says nothing. pflag already leaves
+// out "[]" for string, string-array and int lists (and would print an empty
+// default of theirs as "(default )"); other lists (int32Slice...) leave it
+// out when it is "".
 func tidyHelp(c *cobra.Command) {
 	tidy := func(fl *pflag.Flag) {
-		if fl.DefValue == "[]" {
-			fl.DefValue = ""
+		switch fl.Value.Type() {
+		case "stringSlice", "stringArray", "intSlice":
+			if fl.DefValue == "" {
+				fl.DefValue = "[]"
+			}
+		default:
+			if fl.DefValue == "[]" {
+				fl.DefValue = ""
+			}
 		}
 	}
 	c.Flags().VisitAll(tidy)

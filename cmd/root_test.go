@@ -92,11 +92,15 @@ func allCommands(t *testing.T) [][]string {
 	return out
 }
 
-// Every command's --help renders its flags readably: no "(default [])"
-// for empty lists, and a value name in backticks is a placeholder, not a
-// word of the sentence (pflag takes the first `quoted` text as the name).
+// Every command's --help renders its flags readably: no "(default [])" nor
+// "(default )" for empty lists; a value name in backticks is a placeholder
+// (NAME, K=V, N,N...), never a word of the sentence (pflag takes the first
+// `quoted` text as the name); every list flag names its values instead of
+// pflag's type (stringArray, int32Slice); and value names are ASCII, which
+// pflag's column alignment counts in bytes.
 func TestHelpRendering(t *testing.T) {
-	okName := regexp.MustCompile("^([A-Z][A-Z0-9_]*|N,N…|[a-z0-9]+(Array|Slice)?|strings|ints|duration|float|int|uint|format)$")
+	placeholder := regexp.MustCompile(`^[A-Z][A-Z0-9_]*([=@,][A-Z][A-Z0-9_]*)*(,N\.\.\.)?$`)
+	scalar := regexp.MustCompile(`^(string|int|int32|int64|uint|float|duration|format)$`)
 	ios, _, _ := cmdutil.Test("")
 	root := NewRoot(&cmdutil.Factory{IO: ios, Getenv: func(string) (string, bool) { return "", false }})
 	for _, path := range allCommands(t) {
@@ -104,8 +108,10 @@ func TestHelpRendering(t *testing.T) {
 		if code != 0 {
 			t.Fatalf("deimos %s --help: exit %d %s", strings.Join(path, " "), code, errOut)
 		}
-		if strings.Contains(out, "(default [])") {
-			t.Errorf("deimos %s --help prints (default []):\n%s", strings.Join(path, " "), out)
+		for _, bad := range []string{"(default [])", "(default )"} {
+			if strings.Contains(out, bad) {
+				t.Errorf("deimos %s --help prints %s:\n%s", strings.Join(path, " "), bad, out)
+			}
 		}
 		c, _, err := root.Find(path)
 		if err != nil {
@@ -113,14 +119,33 @@ func TestHelpRendering(t *testing.T) {
 		}
 		c.Flags().VisitAll(func(fl *pflag.Flag) {
 			name, _ := pflag.UnquoteUsage(fl)
-			if name != "" && !okName.MatchString(name) {
-				t.Errorf("deimos %s --%s renders its value as %q (a backtick in the usage text?)", strings.Join(path, " "), fl.Name, name)
+			backtick := strings.Contains(fl.Usage, "`")
+			switch {
+			case name == "":
+			case backtick && !placeholder.MatchString(name):
+				t.Errorf("deimos %s --%s renders its value as %q, from a backtick in its usage text", strings.Join(path, " "), fl.Name, name)
+			case !backtick && !scalar.MatchString(name):
+				t.Errorf("deimos %s --%s renders its value as pflag's type name %q: name it (a `PLACEHOLDER` in the usage)", strings.Join(path, " "), fl.Name, name)
 			}
 		})
 	}
 	code, out, _ := run(t, "consume", "--help")
-	if code != 0 || !strings.Contains(out, "--consumer NAME") || !strings.Contains(out, "--partition N,N…") {
+	if code != 0 || !strings.Contains(out, "--consumer NAME") || !strings.Contains(out, "-p, --partition N,N...") ||
+		!strings.Contains(out, "-t, --topic TOPIC") {
 		t.Fatalf("consume --help:\n%s", out)
+	}
+	// the description column lines up after a placeholder
+	var cols []int
+	for _, l := range strings.Split(out, "\n") {
+		for _, f := range []string{"--partition N,N...", "--consumer NAME", "--offset OFFSET"} {
+			if i := strings.Index(l, f); i >= 0 {
+				rest := l[i+len(f):]
+				cols = append(cols, i+len(f)+len(rest)-len(strings.TrimLeft(rest, " ")))
+			}
+		}
+	}
+	if len(cols) != 3 || cols[0] != cols[1] || cols[1] != cols[2] {
+		t.Fatalf("consume --help: descriptions start at columns %v:\n%s", cols, out)
 	}
 }
 

@@ -79,9 +79,9 @@ after each batch is written out. Ctrl-C stops cleanly (flush, commit, exit 0).`,
 		},
 	}
 	fl := c.Flags()
-	fl.StringArrayVarP(&o.topics, "topic", "t", nil, "topic(s): comma list, repeatable")
+	fl.StringArrayVarP(&o.topics, "topic", "t", nil, "topics to read: `TOPIC` or a comma list, repeatable")
 	fl.BoolVar(&o.regex, "regex", false, "treat -t values as regular expressions")
-	fl.Int32SliceVarP(&o.partitions, "partition", "p", nil, "partitions to read, a comma list `N,N…` (default: all)")
+	fl.Int32SliceVarP(&o.partitions, "partition", "p", nil, "partitions to read, a comma list `N,N...` (default: all)")
 	fl.StringArrayVarP(&o.offsets, "offset", "o", nil, "where to start (default beginning): beginning, end, stored, `OFFSET`, -N, +N, s@MILLIS, @RFC3339, -DURATION; and e@MILLIS to stop (repeatable, as in kcat)")
 	fl.StringVar(&o.until, "until", "", "stop each partition before @RFC3339 / @UNIXMILLIS or OFFSET")
 	fl.IntVarP(&o.count, "count", "c", 0, "stop after COUNT records")

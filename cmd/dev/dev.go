@@ -53,7 +53,7 @@ from any other shell, waiting up to --wait for a dev that is still starting
 	fl.IntVar(&o.kafkaPort, "kafka-port", 9092, "Kafka broker port (0 picks a free port)")
 	fl.IntVar(&o.registryPort, "registry-port", 8081, "schema registry port (0 picks a free port)")
 	fl.IntVar(&o.partitions, "partitions", 3, "partitions of topics created at start and auto-created topics")
-	fl.StringSliceVar(&o.topics, "topic", nil, "topic to create at start (repeatable)")
+	fl.StringSliceVar(&o.topics, "topic", nil, "`TOPIC` to create at start (repeatable)")
 	fl.BoolVar(&o.noRegistry, "no-registry", false, "run the broker only")
 	fl.BoolVar(&o.printEnv, "print-env", false, "print the export line of the deimos dev already running (from its state file), and exit")
 	fl.StringVar(&o.stateFile, "state-file", defaultStateFile(), "where a running dev keeps its export line")

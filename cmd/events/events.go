@@ -233,7 +233,7 @@ func (g *groupRunner) Run(ctx context.Context, m checkpoint.Message) (checkpoint
 
 func addRunnerFlags(c *cobra.Command, g *groupRunner) {
 	c.Flags().StringVar(&g.exec, "exec", "", "handler command to re-run failures with (default: the exec of the configured consumer with the failure's group)")
-	c.Flags().StringSliceVar(&g.passEnv, "pass-env", nil, "also pass this variable of deimos's environment to the handler (NAME or PREFIX*; repeatable)")
+	c.Flags().StringSliceVar(&g.passEnv, "pass-env", nil, "also pass this variable of deimos's environment to the handler (`NAME` or PREFIX*; repeatable)")
 	c.Flags().IntVar(&g.skip, "skip-exit-code", checkpoint.DefaultSkipExitCode, "the handler's exit status that means \"skipped\"")
 	c.Flags().DurationVar(&g.timeout, "handler-timeout", 0, "kill a handler run after this long (0: no limit)")
 }
@@ -419,7 +419,7 @@ Sec-Fetch-Site: 403) or whose Content-Type is not JSON (415).`,
 	c.Flags().StringVar(&addr, "addr", "127.0.0.1:9292", "address to listen on (a non-loopback address needs a token)")
 	c.Flags().StringVar(&token, "token", "", "require this bearer token (visible in ps: prefer DEIMOS_EVENTS_TOKEN or --token-file); never logged")
 	c.Flags().StringVar(&tokenFile, "token-file", "", "read the bearer token from this file (surrounding whitespace trimmed)")
-	c.Flags().StringSliceVar(&allowHosts, "allow-host", nil, "also answer to this Host name (repeatable), e.g. the DNS name clients use")
+	c.Flags().StringSliceVar(&allowHosts, "allow-host", nil, "also answer to this `HOST` name (repeatable), e.g. the DNS name clients use")
 	addRunnerFlags(c, g)
 	return c
 }

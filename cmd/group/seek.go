@@ -71,8 +71,8 @@ positioned before it first runs), --partitions limits it to some partitions.`,
 	}
 	fl := c.Flags()
 	fl.StringVar(&o.To, "to", "", "where: start, end, TIME, OFFSET, -N or -DURATION")
-	fl.StringSliceVarP(&o.Topics, "topic", "t", nil, "topics to move (comma list, repeatable; default: those the group committed to)")
-	fl.Int32SliceVarP(&o.Partitions, "partitions", "p", nil, "only these partitions, a comma list `N,N…`")
+	fl.StringSliceVarP(&o.Topics, "topic", "t", nil, "`TOPICS` to move (comma list, repeatable; default: those the group committed to)")
+	fl.Int32SliceVarP(&o.Partitions, "partitions", "p", nil, "only these partitions, a comma list `N,N...`")
 	fl.BoolVar(&o.DryRun, "dry-run", false, "print the plan, commit nothing")
 	cmdutil.AddOutputFlag(c, &o.Output)
 	cmdutil.AddTimeoutFlag(c, &o.Timeout)

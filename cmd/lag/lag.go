@@ -56,7 +56,7 @@ to shows committed -1 and a lag counted from the log start.`,
 	}
 	c.Flags().StringVarP(&o.Group, "group", "g", "", "consumer group")
 	c.Flags().StringVar(&o.Consumer, "consumer", "", "the consumers: entry of deimos.yaml whose group (and topics) to show")
-	c.Flags().StringSliceVarP(&o.Topics, "topic", "t", nil, "only these topics (comma list)")
+	c.Flags().StringSliceVarP(&o.Topics, "topic", "t", nil, "only these `TOPICS` (comma list)")
 	_ = c.RegisterFlagCompletionFunc("group", cmdutil.CompleteGroups(f))
 	cmdutil.AddOutputFlag(c, &o.Output)
 	cmdutil.AddTimeoutFlag(c, &o.Timeout)

@@ -90,7 +90,7 @@ func newUpCmd(f *cmdutil.Factory) *cobra.Command {
 			return nil
 		},
 	}
-	c.Flags().StringSliceVar(&only, "only", nil, "groups to apply: outbox, poller, checkpoint, deadletter, headers (default: all but headers)")
+	c.Flags().StringSliceVar(&only, "only", nil, "`GROUPS` to apply: outbox, poller, checkpoint, deadletter, headers (default: all but headers)")
 	return c
 }
 
@@ -174,6 +174,6 @@ dialect of the configured database URL is used.`,
 		},
 	}
 	c.Flags().StringVar(&dialect, "dialect", "", "sqlite, postgres or mysql (default: the configured database's)")
-	c.Flags().StringSliceVar(&only, "only", nil, "groups: outbox, poller, checkpoint, deadletter, headers (default: all but headers)")
+	c.Flags().StringSliceVar(&only, "only", nil, "`GROUPS`: outbox, poller, checkpoint, deadletter, headers (default: all but headers)")
 	return c
 }

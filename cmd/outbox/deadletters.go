@@ -35,7 +35,7 @@ type dlFlags struct {
 
 func (o *dlFlags) addFilters(c *cobra.Command) {
 	fl := c.Flags()
-	fl.StringSliceVarP(&o.topics, "topic", "t", nil, "only these topics (comma list, repeatable)")
+	fl.StringSliceVarP(&o.topics, "topic", "t", nil, "only these `TOPICS` (comma list, repeatable)")
 	fl.Int64Var(&o.fromID, "from-id", 0, "only ids from N (inclusive)")
 	fl.Int64Var(&o.toID, "to-id", 0, "only ids up to N (inclusive)")
 	fl.DurationVar(&o.olderThan, "older-than", 0, "only rows dead-lettered longer ago than this (e.g. 24h)")

@@ -61,7 +61,7 @@ is its 409 (exit 1), an invalid one its 422 (exit 2).`,
 		},
 	}
 	c.Flags().StringVar(&o.Type, "type", "", "schema type: avro, protobuf or json (default: from the extension)")
-	c.Flags().StringArrayVar(&o.References, "reference", nil, "a referenced schema NAME=SUBJECT@VERSION (repeatable)")
+	c.Flags().StringArrayVar(&o.References, "reference", nil, "a referenced schema `NAME=SUBJECT@VERSION` (repeatable)")
 	cmdutil.AddOutputFlag(c, &o.Output)
 	cmdutil.AddTimeoutFlag(c, &o.Timeout)
 	_ = c.RegisterFlagCompletionFunc("type", cobra.FixedCompletions([]string{"avro", "protobuf", "json"}, cobra.ShellCompDirectiveNoFileComp))

@@ -75,7 +75,7 @@ each job's state, last error, lag, last progress). Under systemd
 		RunE: func(c *cobra.Command, args []string) error { return run(c, f, o, args) },
 	}
 	fl := c.Flags()
-	fl.StringSliceVar(&o.only, "only", nil, "run only these kinds of job: consumers, pollers, outbox (comma list)")
+	fl.StringSliceVar(&o.only, "only", nil, "run only these `KINDS` of job: consumers, pollers, outbox (comma list)")
 	fl.BoolVar(&o.list, "list", false, "print the jobs that would run, then exit")
 	cmdutil.AddHTTPFlag(c, &o.httpAddr, DefaultHTTPAddr)
 	fl.BoolVar(&o.failFast, "fail-fast", false, "a failing job stops every job (exit non-zero) instead of being restarted")

@@ -74,7 +74,7 @@ alone.
 	fl := c.Flags()
 	fl.IntVarP(&o.Partitions, "partitions", "p", -1, "partitions (-1: the broker's default)")
 	fl.IntVarP(&o.Replicas, "replicas", "r", -1, "replication factor (-1: the broker's default)")
-	fl.StringArrayVarP(&o.Configs, "config", "c", nil, "topic config KEY=VALUE (repeatable)")
+	fl.StringArrayVarP(&o.Configs, "config", "c", nil, "topic config `KEY=VALUE` (repeatable)")
 	fl.BoolVar(&o.FromConfig, "from-config", false, "create the config file's missing topics")
 	fl.BoolVar(&o.DryRun, "dry-run", false, "validate on the broker, create nothing")
 	cmdutil.AddOutputFlag(c, &o.Output)

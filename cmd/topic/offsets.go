@@ -50,7 +50,7 @@ TIME is RFC3339 (2024-05-01T12:00:00Z, or a date), Unix milliseconds, or
 		},
 	}
 	c.Flags().StringVar(&o.At, "at", "", "also the offset for this time (RFC3339, Unix ms or -DURATION)")
-	c.Flags().Int32SliceVarP(&o.Partitions, "partitions", "p", nil, "only these partitions, a comma list `N,N…`")
+	c.Flags().Int32SliceVarP(&o.Partitions, "partitions", "p", nil, "only these partitions, a comma list `N,N...`")
 	cmdutil.AddOutputFlag(c, &o.Output)
 	cmdutil.AddTimeoutFlag(c, &o.Timeout)
 	return c

@@ -64,7 +64,7 @@ expressions.`,
 			return runList(c.Context(), o)
 		},
 	}
-	c.Flags().StringArrayVar(&o.Regex, "regex", nil, "keep topics whose name matches this regular expression (repeatable)")
+	c.Flags().StringArrayVar(&o.Regex, "regex", nil, "keep topics whose name matches `REGEX`, a regular expression (repeatable)")
 	c.Flags().BoolVarP(&o.Internal, "internal", "i", false, "include internal topics")
 	cmdutil.AddOutputFlag(c, &o.Output)
 	cmdutil.AddTimeoutFlag(c, &o.Timeout)
