@@ -31,10 +31,16 @@ func procKiB(t *testing.T, pid int, field string) int {
 
 // deimos start running five jobs (two consumers, two pollers, the outbox
 // relay), idle after their first work, stays under 60 MiB resident: peak
-// (VmHWM) and current (VmRSS).
-func TestStartMemoryFiveIdleJobs(t *testing.T) {
+// (VmHWM) and current (VmRSS). On PostgreSQL and MySQL/MariaDB.
+func TestStartMemoryFiveIdleJobs(t *testing.T) { servers(t, testStartMemoryFiveIdleJobs) }
+
+func testStartMemoryFiveIdleJobs(t *testing.T, dialect string) {
 	cfg := strings.Replace(pipelineConfig, "pollers:\n", "pollers:\n  - {name: GadgetPoller, table: gadgets, topic: gadgets, delay: 0, run_every: 200ms}\n", 1)
-	e := newEnv(t, append(pipelineSQL, `CREATE TABLE gadgets (id BIGINT PRIMARY KEY, name TEXT, updated_at TIMESTAMP NOT NULL)`), cfg)
+	ts := "TIMESTAMP"
+	if dialect == "mysql" {
+		ts = "DATETIME"
+	}
+	e := newEnvOn(t, dialect, append(pipelineSQLOn(dialect), `CREATE TABLE gadgets (id BIGINT PRIMARY KEY, name TEXT, updated_at `+ts+` NOT NULL)`), cfg)
 	e.widgets(1, 100)
 	e.outboxRows("orders", 1, 100)
 	p := e.start(nil, "start", "--http-addr", "127.0.0.1:0").serving()
