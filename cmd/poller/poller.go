@@ -118,6 +118,7 @@ func run(cmd *cobra.Command, f *cmdutil.Factory, o *runOpts, names []string) err
 	if o.once {
 		policy = supervise.Continue
 	}
+	cmdutil.TuneGC() // batch after batch of short-lived rows and records
 	stopProfile, err := cmdutil.StartProfile(o.cpuProfile)
 	if err != nil {
 		return err

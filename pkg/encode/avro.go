@@ -704,11 +704,11 @@ func (a *avroBackend) encodeKey(ctx context.Context, s Spec, key any) ([]byte, i
 }
 
 func (a *avroBackend) fields(ctx context.Context, s Spec) ([]FieldInfo, error) {
-	sch, err := a.e.localSchema(s.Schema, s.Namespace)
+	ent, err := a.resolve(s, false) // the value schema, cached per spec (autoFill asks per message)
 	if err != nil {
 		return nil, err
 	}
-	return sch.fields, nil
+	return ent.sch.fields, nil
 }
 
 func avroFields(t *aType) []FieldInfo {

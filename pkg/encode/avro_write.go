@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"math"
 	"strconv"
+	"time"
 
 	"github.com/deimos-cli/deimos/pkg/avro"
 )
@@ -92,14 +93,27 @@ func appendAvroField(b []byte, t *aType, v any, path, name string, ord *keyOrder
 // without a field path; ok=false leaves the rest to appendAvro.
 func appendLeaf(b []byte, t *aType, v any) ([]byte, bool) {
 	if t.Logical != "" {
+		// a time column read from a database (the poller): what intNative
+		// does with a time.Time for these two
+		if tm, ok := v.(time.Time); ok && t.Kind == "long" {
+			switch t.Logical {
+			case "timestamp-millis":
+				return appendLong(b, tm.UnixMilli()), true
+			case "timestamp-micros":
+				return appendLong(b, tm.UnixMicro()), true
+			}
+		}
 		return b, false
 	}
 	switch t.Kind {
 	case "long":
-		if n, ok := v.(json.Number); ok {
-			if i, err := strconv.ParseInt(string(n), 10, 64); err == nil {
+		switch x := v.(type) {
+		case json.Number:
+			if i, err := strconv.ParseInt(string(x), 10, 64); err == nil {
 				return appendLong(b, i), true
 			}
+		case int64: // database columns (the poller)
+			return appendLong(b, x), true
 		}
 	case "string":
 		if s, ok := v.(string); ok {
@@ -113,15 +127,29 @@ func appendLeaf(b []byte, t *aType, v any) ([]byte, bool) {
 			return append(b, 0), true
 		}
 	case "double":
-		if n, ok := v.(json.Number); ok {
-			if nn, ok := asNumber(n); ok {
+		switch x := v.(type) {
+		case json.Number:
+			if nn, ok := asNumber(x); ok {
 				return binary.LittleEndian.AppendUint64(b, math.Float64bits(nn.f)), true
 			}
+		case float64: // database columns (the poller)
+			return binary.LittleEndian.AppendUint64(b, math.Float64bits(x)), true
 		}
 	case "union":
 		// the common nullable-field shape, decided without building the path
-		if v == nil && len(t.Branches) > 0 && t.Branches[0].Kind == "null" {
-			return appendLong(b, 0), true
+		if len(t.Branches) > 0 && t.Branches[0].Kind == "null" {
+			if v == nil {
+				return appendLong(b, 0), true
+			}
+			// ["null", X] with a value: appendAvro takes the first branch
+			// that matches, which can only be X
+			if len(t.Branches) == 2 && branchMatches(t.Branches[1], v) {
+				n := len(b)
+				if out, ok := appendLeaf(appendLong(b, 1), t.Branches[1], v); ok {
+					return out, true
+				}
+				return b[:n], false
+			}
 		}
 	case "array":
 		xs, ok := v.([]any)

@@ -245,6 +245,8 @@ func (e *Engine) Encode(ctx context.Context, s Spec, m Message) (Encoded, error)
 		if len(fast.order.m) > 0 {
 			o := fast.order
 			ctx = withKeyOrder(ctx, &o)
+		} else {
+			ctx = withKeyOrder(ctx, nil)
 		}
 		return e.finishEncode(ctx, be, s, m, out, mode, rawKey, nil, &fast)
 	}

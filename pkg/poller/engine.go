@@ -149,6 +149,9 @@ type worker struct {
 	// keyFields are the key schema's fields (key_config schema; nil otherwise
 	// or when the backend is schemaless).
 	keyFields map[string]bool
+	// colsArePayload: no mapping, no schema key, every selected column a
+	// value field; a row's Cols map is then its payload, used as it is.
+	colsArePayload bool
 }
 
 func (e *Engine) prepare(ctx context.Context, s Settings) (*worker, error) {
@@ -213,6 +216,12 @@ func (e *Engine) prepare(ctx context.Context, s Settings) (*worker, error) {
 		}
 	}
 	w.src = src
+	w.colsArePayload = len(s.Mapping) == 0 && (spec.KeyConfig.Mode() != "schema" || spec.KeyConfig.Primitive() != "")
+	for _, c := range src.cols {
+		if w.valueFields != nil && !w.valueFields[c] {
+			w.colsArePayload = false
+		}
+	}
 	if s.Deletions != nil {
 		ds, err := buildSource(ctx, d, s.Deletions.Table, s.Deletions.TimestampColumn, s.Deletions.IDColumn, nil, []string{s.Deletions.KeyColumn}, false)
 		if err != nil {
@@ -703,6 +712,14 @@ func (w *worker) message(r Row, tombstone bool) encode.Message {
 			key = v
 		}
 		return encode.Message{Value: nil, Key: keyValue(key)}
+	}
+	if w.colsArePayload {
+		// the row's columns are the payload as they are: no copy per row
+		m := encode.Message{Value: r.Cols}
+		if w.spec.KeyConfig.Mode() == "plain" || w.spec.KeyConfig.Primitive() != "" {
+			m.Key = r.ID
+		}
+		return m
 	}
 	payload := make(map[string]any, len(r.Cols))
 	var key map[string]any

@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"sort"
 	"sync"
 	"time"
 
@@ -80,38 +81,48 @@ func (e *CommitError) Error() string {
 }
 func (e *CommitError) Unwrap() error { return e.Err }
 
-// produce sends msgs[idx...] and waits for all acks.
+// produce sends msgs[idx...] and waits for all acks. The batch's records
+// are one allocation and share one promise (a record's index is found from
+// its address, only when it failed): no per-record closure or record alloc.
 func (p *KafkaPublisher) produce(ctx context.Context, msgs []encode.Encoded, idx []int) error {
 	var wg sync.WaitGroup
 	var mu sync.Mutex
 	var kerrv *KafkaError
-	for _, i := range idx {
+	recs := make([]kgo.Record, len(idx))
+	promise := func(r *kgo.Record, err error) {
+		defer wg.Done()
+		if err == nil {
+			return
+		}
+		j := 0
+		for j < len(recs) && &recs[j] != r {
+			j++
+		}
+		i := idx[j]
+		mu.Lock()
+		defer mu.Unlock()
+		if kerrv == nil {
+			kerrv = &KafkaError{Err: err}
+		}
+		kerrv.Failed = append(kerrv.Failed, i)
+		if IsTooLarge(err) {
+			kerrv.TooLarge = append(kerrv.TooLarge, i)
+		}
+	}
+	wg.Add(len(idx))
+	for j, i := range idx {
 		m := msgs[i]
 		rctx := ctx
 		if m.PartitionKey != nil {
 			rctx = kafkaclient.WithPartitionKey(ctx, m.PartitionKey)
 		}
-		r := &kgo.Record{Topic: m.Topic, Key: m.Key, Value: m.Value, Context: rctx}
-		wg.Add(1)
-		i := i
-		p.Client.Produce(ctx, r, func(_ *kgo.Record, err error) {
-			defer wg.Done()
-			if err == nil {
-				return
-			}
-			mu.Lock()
-			defer mu.Unlock()
-			if kerrv == nil {
-				kerrv = &KafkaError{Err: err}
-			}
-			kerrv.Failed = append(kerrv.Failed, i)
-			if IsTooLarge(err) {
-				kerrv.TooLarge = append(kerrv.TooLarge, i)
-			}
-		})
+		recs[j] = kgo.Record{Topic: m.Topic, Key: m.Key, Value: m.Value, Context: rctx}
+		p.Client.Produce(ctx, &recs[j], promise)
 	}
 	wg.Wait()
 	if kerrv != nil {
+		sort.Ints(kerrv.Failed) // promises of different partitions finish in any order
+		sort.Ints(kerrv.TooLarge)
 		return kerrv
 	}
 	return nil

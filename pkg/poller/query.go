@@ -135,6 +135,11 @@ func fetchWith(ctx context.Context, d *db.DB, s source, query batchQuery, args .
 	for i := range vals {
 		ptrs[i] = &vals[i]
 	}
+	// the per-column flags once per batch, not two map lookups per value
+	isText, isBool := make([]bool, len(s.cols)), make([]bool, len(s.cols))
+	for i, c := range s.cols {
+		isText[i], isBool[i] = s.textCols[c], s.boolCols[c]
+	}
 	for rows.Next() {
 		if err := rows.Scan(ptrs...); err != nil {
 			return nil, fmt.Errorf("polling %s: %w", s.table, err)
@@ -151,10 +156,10 @@ func fetchWith(ctx context.Context, d *db.DB, s source, query batchQuery, args .
 		}
 		for i, c := range s.cols {
 			v := vals[i+2]
-			if b, ok := v.([]byte); ok && s.textCols[c] {
+			if b, ok := v.([]byte); ok && isText[i] {
 				v = string(b)
 			}
-			r.Cols[c] = convert(v, s.boolCols[c])
+			r.Cols[c] = convert(v, isBool[i])
 		}
 		out = append(out, r)
 	}

@@ -4,28 +4,32 @@
 # throwaway database, beside a plain SELECT of the same rows by the database's
 # own client in the same run. Prints rows/s, the CPU time (user+sys) each
 # process used (the poller, the broker, the database; per row), and the
-# poller's peak RSS.
+# poller's peak RSS, for each N (default 100,000 and 1,000,000) and the
+# ratio of the poller's CPU per row at the largest N to the smallest
+# (target: not above 1, cost per row must not grow with N).
 #
-#   scripts/bench/poller.sh                  # PostgreSQL, N=1000000
+#   scripts/bench/poller.sh                  # PostgreSQL, N=100000 and 1000000
 #   DB=mariadb scripts/bench/poller.sh       # MariaDB (datetime(6) column); DB=mysql is the same
-#   DB=mariadb TS=datetime N=200000 scripts/bench/poller.sh   # whole seconds: 1,000 rows tie on each
-#   N=100000 BATCH=1000 scripts/bench/poller.sh
-#   ROUNDS=3 DB=mariadb scripts/bench/poller.sh   # SELECT and poller 3 times each, medians (a busy machine)
-#   PROF=/tmp/poller.prof DB=mariadb scripts/bench/poller.sh   # and CPU profiles of the poller (.1, .2, …)
+#   DB=mariadb TS=datetime NS=200000 scripts/bench/poller.sh   # whole seconds: 1,000 rows tie on each
+#   NS=100000 BATCH=1000 ROUNDS=3 scripts/bench/poller.sh      # median of 3 runs (cursor reset between)
+#   REF_BIN=/tmp/deimos-old scripts/bench/poller.sh            # and another build, alternating, same rows
+#   PROF=/tmp/poller.prof DB=mariadb scripts/bench/poller.sh   # and CPU profiles of the poller (PROF.N.ROUND)
 #
 # The machine may be shared: elapsed times and rows/s move with the load,
 # CPU per row much less.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
-N=${N:-1000000}
+NS=${NS:-${N:-100000 1000000}}
+ROUNDS=${ROUNDS:-1}
+REF_BIN=${REF_BIN:-}
 BATCH=${BATCH:-1000}
 DB=${DB:-postgres}
 TS=${TS:-datetime(6)}
-ROUNDS=${ROUNDS:-1}
 BIN=${BIN:-./bin/deimos}
 PROF=${PROF:-}
 [ -x "$BIN" ] || make build >/dev/null
 BIN=$(readlink -f "$BIN")
+[ -z "$REF_BIN" ] || REF_BIN=$(readlink -f "$REF_BIN")
 
 WORK=$(mktemp -d /tmp/deimos-bench-poller.XXXXXX)
 chmod 755 "$WORK"
@@ -89,16 +93,19 @@ postgres)
   value() { "${PSQL[@]}" -d bench -At -c "$1"; }
   SELECT_CMD=("${PSQL[@]}" -d bench -At -c "SELECT id, name, price, active, updated_at FROM widgets ORDER BY updated_at, id")
   CLIENT=psql
-  echo "loading $N rows into PostgreSQL..."
+  load_rows() {
+  echo "loading $1 rows into PostgreSQL..."
   sql <<SQL
+DROP TABLE IF EXISTS widgets;
 CREATE TABLE widgets (id BIGSERIAL PRIMARY KEY, name TEXT NOT NULL, price DOUBLE PRECISION, active BOOLEAN NOT NULL,
   updated_at TIMESTAMP NOT NULL);
 INSERT INTO widgets (name, price, active, updated_at)
   SELECT 'widget-' || g, g * 1.5, g % 2 = 0, TIMESTAMP '2024-01-01' + (g / 3) * INTERVAL '1 millisecond'
-  FROM generate_series(1, $N) g;
+  FROM generate_series(1, $1) g;
 CREATE INDEX index_widgets_on_updated_at_id ON widgets (updated_at, id);
 ANALYZE widgets;
 SQL
+  }
   ;;
 mariadb | mysql)
   DB=mariadb
@@ -137,16 +144,19 @@ mariadb | mysql)
   CLIENT=mariadb
   STEP="(seq DIV 3) * 1000 MICROSECOND" # 3 rows per millisecond
   [ "$TS" = datetime ] && STEP="(seq DIV 1000) SECOND" # whole seconds: 1,000 rows per second
-  echo "loading $N rows into MariaDB (updated_at $TS)..."
+  load_rows() {
+  echo "loading $1 rows into MariaDB (updated_at $TS)..."
   sql >/dev/null <<SQL
+DROP TABLE IF EXISTS widgets;
 CREATE TABLE widgets (id bigint NOT NULL AUTO_INCREMENT PRIMARY KEY, name varchar(255) NOT NULL, price double,
   active tinyint(1) NOT NULL, updated_at $TS NOT NULL) ENGINE=InnoDB;
 INSERT INTO widgets (name, price, active, updated_at)
   SELECT CONCAT('widget-', seq), seq * 1.5, seq % 2 = 0, TIMESTAMP '2024-01-01 00:00:00' + INTERVAL $STEP
-  FROM seq_1_to_$N;
+  FROM seq_1_to_$1;
 CREATE INDEX index_widgets_on_updated_at_id ON widgets (updated_at, id);
 ANALYZE TABLE widgets;
 SQL
+  }
   ;;
 *)
   echo "DB=$DB: use postgres or mariadb (mysql)" >&2
@@ -178,53 +188,80 @@ topics:
 pollers:
   - {name: BenchWidgets, table: widgets, topic: widgets, batch_size: $BATCH, delay: 1s}
 EOF
+load_rows 1 # the table must exist for migrate and the config check
 "$BIN" --config "$WORK/deimos.yaml" migrate up --only poller >/dev/null
+echo "load: $(uptime | sed 's/.*load average: //') (trust CPU per row over rows/s on a shared machine)"
 
 now() { date +%s.%N; }
-# one line per round: t0 t1 t2 db0 db1 db2 dev1 dev2 select(user sys) poller(user sys rss) last_sent_id
-: > "$WORK/rounds"
-for round in $(seq "$ROUNDS"); do
-  "$BIN" --config "$WORK/deimos.yaml" poller reset BenchWidgets 2>/dev/null
+HZ=$(getconf CLK_TCK)
+: >"$WORK/runs"
+# run_poller LABEL BIN N: one `poller run --once` from the beginning; appends
+# "N LABEL cpu_s rss_kb wall_s broker_s db_s last_sent_id" to $WORK/runs.
+run_poller() {
+  local label=$1 bin=$2 n=$3 round=$4 prof=() t1 t2 db1 db2 dev1 dev2 last
+  "$bin" --config "$WORK/deimos.yaml" --log-level warn poller reset BenchWidgets >"$WORK/reset.out" 2>&1 || { cat "$WORK/reset.out" >&2; exit 1; }
+  [ -n "$PROF" ] && [ "$label" = deimos ] && prof=(--cpuprofile "$PROF.$n.$round")
+  db1=$(cpu_ticks "$DBPID"); dev1=$(cpu_ticks "$DEVPID"); t1=$(now)
+  /usr/bin/time -f '%U %S %M' -o "$WORK/poller.time" "$bin" --config "$WORK/deimos.yaml" --log-level warn poller run --once "${prof[@]}"
+  t2=$(now); db2=$(cpu_ticks "$DBPID"); dev2=$(cpu_ticks "$DEVPID")
+  last=$(value "SELECT last_sent_id FROM deimos_poll_info WHERE producer = 'BenchWidgets'" | tr -d ' ')
+  [ "$last" = "$n" ] || { echo "$label: cursor last_sent_id=$last after the run, expected $n" >&2; exit 1; }
+  awk -v n="$n" -v l="$label" -v t1="$t1" -v t2="$t2" -v b="$((dev2 - dev1))" -v d="$((db2 - db1))" -v hz="$HZ" -v last="$last" \
+    '{printf "%d %s %.3f %d %.3f %.3f %.3f %s\n", n, l, $1+$2, $3, t2-t1, b/hz, d/hz, last}' "$WORK/poller.time" >>"$WORK/runs"
+}
+
+for N in $NS; do
+  load_rows "$N"
   db0=$(cpu_ticks "$DBPID")
   t0=$(now)
   /usr/bin/time -f '%U %S' -o "$WORK/select.time" "${SELECT_CMD[@]}" >/dev/null
   t1=$(now)
   db1=$(cpu_ticks "$DBPID")
-  dev1=$(cpu_ticks "$DEVPID")
-  /usr/bin/time -f '%U %S %M' -o "$WORK/poller.time" "$BIN" --config "$WORK/deimos.yaml" --log-level warn poller run --once ${PROF:+--cpuprofile "$PROF.$round"}
-  t2=$(now)
-  db2=$(cpu_ticks "$DBPID")
-  dev2=$(cpu_ticks "$DEVPID")
-  last=$(value "SELECT last_sent_id FROM deimos_poll_info WHERE producer = 'BenchWidgets'")
-  echo "$t0 $t1 $t2 $db0 $db1 $db2 $dev1 $dev2 $(cat "$WORK/select.time") $(cat "$WORK/poller.time") $last" >> "$WORK/rounds"
+  awk -v n="$N" -v t0="$t0" -v t1="$t1" -v d="$((db1 - db0))" -v hz="$HZ" \
+    '{printf "%d select %.3f 0 %.3f 0 %.3f 0\n", n, $1+$2, t1-t0, d/hz}' "$WORK/select.time" >>"$WORK/runs"
+  for r in $(seq "$ROUNDS"); do
+    [ -z "$REF_BIN" ] || run_poller ref "$REF_BIN" "$N" "$r"
+    run_poller deimos "$BIN" "$N" "$r"
+  done
 done
-python3 - "$DB" "$TS" "$CLIENT" "$N" "$BATCH" "$(getconf CLK_TCK)" "$WORK/rounds" <<'PY'
+
+python3 - "$DB" "$TS" "$CLIENT" "$BATCH" "$WORK/runs" "$REF_BIN" <<'PY'
 import statistics, sys
-db, ts, client, n, batch, hz, path = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4]), sys.argv[5], int(sys.argv[6]), sys.argv[7]
-rounds = []
+db, ts, client, batch, path, ref = sys.argv[1:7]
+runs = {}
 for line in open(path):
-    f = line.split()
-    t0, t1, t2 = map(float, f[0:3])
-    db0, db1, db2, dev1, dev2 = map(int, f[3:8])
-    rounds.append(dict(sel=t1 - t0, pol=t2 - t1, client=float(f[8]) + float(f[9]), sel_db=(db1 - db0) / hz,
-                       poller=float(f[10]) + float(f[11]), rss=int(f[12]), last=f[13],
-                       broker=(dev2 - dev1) / hz, pol_db=(db2 - db1) / hz))
-med = lambda k: statistics.median(r[k] for r in rounds)
-def cpu(label, k):
-    print(f"  {label:<26} {med(k):7.2f} s CPU  {med(k) / n * 1e6:6.2f} us/row")
+    n, label, *v = line.split()
+    runs.setdefault((int(n), label), []).append([float(x) for x in v[:6]])
+def med(n, label, i):
+    return statistics.median(r[i] for r in runs[(n, label)])
 name = {"postgres": "PostgreSQL", "mariadb": f"MariaDB, updated_at {ts}"}[db]
-print(f"rows:                 {n} ({name}; cursor last_sent_id={','.join(r['last'] for r in rounds)}, batch_size={batch})")
-if len(rounds) > 1:
-    print(f"medians of {len(rounds)} rounds")
-print(f"plain SELECT ({client}):  {med('sel'):7.2f} s  {n/med('sel'):12,.0f} rows/s")
-cpu(f"{client} client", "client")
-cpu("database", "sel_db")
-print(f"poller run --once:    {med('pol'):7.2f} s  {n/med('pol'):12,.0f} rows/s  (avro_schema_registry -> deimos dev)")
-cpu("poller (user+sys)", "poller")
-cpu("broker (deimos dev)", "broker")
-cpu("database", "pol_db")
-per_row = (med("poller") + med("broker") + med("pol_db")) / n
-print(f"all three processes:  {per_row * 1e6:7.2f} us CPU per row ({1 / per_row:,.0f} rows/s per busy core)")
-print(f"ratio poller/SELECT:  {med('sel')/med('pol'):7.2f}x the SELECT's throughput")
-print(f"poller peak RSS:      {max(r['rss'] for r in rounds)/1024:7.1f} MiB (largest of the rounds)")
+ns = sorted({n for n, _ in runs})
+def cpu(label, secs, n):
+    print(f"  {label:<26} {secs:7.2f} s CPU  {secs / n * 1e6:6.2f} us/row")
+for n in ns:
+    print(f"\nrows: {n} ({name}, batch_size={batch}; medians of {len(runs[(n, 'deimos')])} run(s), cursor reset between)")
+    sel = med(n, "select", 2)
+    print(f"plain SELECT ({client}):  {sel:7.2f} s  {n/sel:12,.0f} rows/s")
+    cpu(f"{client} client", med(n, "select", 0), n)
+    cpu("database", med(n, "select", 4), n)
+    for label, what in (("ref", "REF_BIN " + ref), ("deimos", "poller run --once")):
+        if (n, label) not in runs:
+            continue
+        pol = med(n, label, 2)
+        print(f"{what}:  {pol:7.2f} s  {n/pol:12,.0f} rows/s  (avro_schema_registry -> deimos dev)")
+        cpu("poller (user+sys)", med(n, label, 0), n)
+        cpu("broker (deimos dev)", med(n, label, 3), n)
+        cpu("database", med(n, label, 4), n)
+        print(f"  poller peak RSS            {med(n, label, 1)/1024:7.1f} MiB")
+    per_row = (med(n, "deimos", 0) + med(n, "deimos", 3) + med(n, "deimos", 4)) / n
+    print(f"all three processes:  {per_row * 1e6:7.2f} us CPU per row ({1 / per_row:,.0f} rows/s per busy core)")
+    print(f"ratio poller/SELECT:  {sel/med(n, 'deimos', 2):7.2f}x the SELECT's throughput")
+    if (n, "ref") in runs:
+        print(f"poller CPU per row, this build / REF_BIN: {med(n, 'deimos', 0)/med(n, 'ref', 0):.2f}x")
+if len(ns) > 1:
+    lo, hi = ns[0], ns[-1]
+    r = (med(hi, "deimos", 0) / hi) / (med(lo, "deimos", 0) / lo)
+    print(f"\nscaling: poller CPU per row at N={hi} / at N={lo}: {r:.2f}x (target <= 1.00, 10% allowance for noise: {'met' if r <= 1.10 else 'NOT met'})")
+    r = med(hi, "deimos", 1) / med(lo, "deimos", 1)
+    print(f"scaling: poller peak RSS at N={hi} / at N={lo}: {r:.2f}x (bounded by the batch size, not N)")
 PY

@@ -1,12 +1,25 @@
 #!/usr/bin/env bash
-# Benchmark: deimos produce/consume with Avro (schema registry) against kcat
-# raw produce/consume on the same in-memory broker (deimos dev), same run.
-# Prints msgs/s, ratios and peak RSS. N messages (default 1,000,000) of ~200 bytes.
-#   N=100000 REPS=3 scripts/bench/produce-consume.sh   (REPS <= 5)
+# Benchmark: deimos produce (JSON lines -> Avro via the schema registry) and
+# consume -e (Avro -> JSON envelopes) against kcat -P / kcat -C -e moving the
+# same lines raw, on the same broker (`deimos dev`, a separate process), in the
+# same run. The figure that counts is each process's CPU time (user+sys) per
+# message, which a shared machine moves far less than wall-clock rates; peak
+# RSS beside it; msg/s and the broker's CPU for information.
+#
+# Targets: produce CPU <= 1.0x kcat -P, peak RSS <= 2x kcat's;
+#          consume CPU <= 0.8x kcat -C -e, peak RSS <= 2x kcat's;
+#          CPU per message at the largest N not above the smallest N's.
+#
+#   scripts/bench/produce-consume.sh                  # N=100000 and 1000000, 3 rounds each
+#   NS=100000 REPS=2 scripts/bench/produce-consume.sh
+#   PROF=/tmp/pc scripts/bench/produce-consume.sh     # also /tmp/pc-produce.prof, /tmp/pc-consume.prof (last round)
 set -euo pipefail
 cd "$(dirname "$0")/../.."
-N=${N:-1000000}
+. scripts/bench/lib/proc.sh
+NS=${NS:-${N:-100000 1000000}}
+REPS=${REPS:-3}
 BIN=${BIN:-./bin/deimos}
+PROF=${PROF:-}
 [ -x "$BIN" ] || make build >/dev/null
 command -v kcat >/dev/null || { echo "kcat is required (apt-get install kcat)"; exit 1; }
 [ -x /usr/bin/time ] || { echo "/usr/bin/time is required (apt-get install time)"; exit 1; }
@@ -18,10 +31,10 @@ trap cleanup EXIT
 
 "$BIN" dev --kafka-port 0 --registry-port 0 >"$W/dev.out" 2>&1 &
 DEV_PID=$!
-for _ in $(seq 50); do grep -q '^export' "$W/dev.out" 2>/dev/null && break; sleep 0.1; done
+for _ in $(seq 600); do grep -q '^export' "$W/dev.out" 2>/dev/null && break; sleep 0.1; done
 BROKER=$(awk '/^kafka/{print $2}' "$W/dev.out")
 REG=$(awk '/^registry/{print $2}' "$W/dev.out")
-[ -n "$BROKER" ] || { cat "$W/dev.out"; exit 1; }
+[ -n "$BROKER" ] || { echo "deimos dev did not start:"; cat "$W/dev.out"; exit 1; }
 
 mkdir -p "$W/schemas/com/bench"
 cat >"$W/schemas/com/bench/Event.avsc" <<'AVSC'
@@ -29,65 +42,93 @@ cat >"$W/schemas/com/bench/Event.avsc" <<'AVSC'
  {"name":"id","type":"long"},{"name":"user","type":"string"},{"name":"kind","type":"string"},
  {"name":"amount","type":"double"},{"name":"note","type":"string"},{"name":"tags","type":{"type":"array","items":"string"}}]}
 AVSC
-cat >"$W/deimos.yaml" <<YAML
-kafka: {brokers: [$BROKER]}
-schema: {backend: avro_schema_registry, path: $W/schemas, registry: {url: $REG}}
-topics:
-  - {name: avro1, schema: Event, namespace: com.bench, key_config: {field: id}}
-  - {name: avro2, schema: Event, namespace: com.bench, key_config: {field: id}}
-  - {name: avro3, schema: Event, namespace: com.bench, key_config: {field: id}}
-  - {name: avro4, schema: Event, namespace: com.bench, key_config: {field: id}}
-  - {name: avro5, schema: Event, namespace: com.bench, key_config: {field: id}}
-YAML
+{
+  echo "kafka: {brokers: [$BROKER]}"
+  echo "schema: {backend: avro_schema_registry, path: $W/schemas, registry: {url: $REG}}"
+  echo "topics:"
+  for n in $NS; do for r in $(seq "$REPS"); do
+    echo "  - {name: avro-$n-$r, schema: Event, namespace: com.bench, key_config: {field: id}}"
+  done; done
+} >"$W/deimos.yaml"
 export DEIMOS_CONFIG=$W/deimos.yaml
 
-awk -v n="$N" 'BEGIN{for(i=1;i<=n;i++) printf "{\"id\":%d,\"user\":\"user-%07d@example.com\",\"kind\":\"purchase-completed\",\"amount\":%d.25,\"note\":\"lorem ipsum dolor sit amet consectetur adipiscing elit sed do eiusmod tempor incididunt ut labore et dolore magna\",\"tags\":[\"alpha\",\"beta\",\"gamma\"]}\n", i, i, i%1000}' >"$W/data.jsonl"
-
-# measure CMD... -> sets SECS (wall clock, ns resolution) and RSS_KB (peak)
+# measure NAME CMD... (stdout piped to `wc -l`, outside the measurement):
+# appends "user+sys peak_rss_kb wall_s broker_s lines" to $W/NAME.
 measure() {
-  local t0 t1
+  local name=$1 b0 b1 t0 t1 lines
+  shift
+  b0=$(cpu_ticks "$DEV_PID")
   t0=$(date +%s.%N)
-  /usr/bin/time -f '%M' -o "$W/time.txt" "$@"
+  lines=$(/usr/bin/time -f '%U %S %M' -o "$W/time.txt" "$@" | wc -l)
   t1=$(date +%s.%N)
-  SECS=$(awk -v a="$t0" -v b="$t1" 'BEGIN{printf "%.4f", b-a}')
-  RSS_KB=$(tail -n 1 "$W/time.txt")
+  b1=$(cpu_ticks "$DEV_PID")
+  awk -v t0="$t0" -v t1="$t1" -v b="$((b1 - b0))" -v hz="$CLK_TCK" -v l="$lines" \
+    '{printf "%.3f %d %.3f %.3f %d\n", $1+$2, $3, t1-t0, b/hz, l}' "$W/time.txt" >>"$W/$name"
 }
-rate() { awk -v n="$N" -v s="$1" 'BEGIN{printf "%.0f", n/(s>0?s:0.001)}'; }
-ratio() { awk -v a="$1" -v b="$2" 'BEGIN{printf "%.2f", a/b}'; }
-median() { tr ' ' '\n' | grep . | sort -g | awk '{a[NR]=$1} END{if(NR%2) print a[(NR+1)/2]; else printf "%.2f\n", (a[NR/2]+a[NR/2+1])/2}'; }
-maxof() { tr ' ' '\n' | grep . | sort -g | tail -n 1; }
+# median FILE COLUMN
+median() { awk -v c="$2" '{print $c}' "$1" | sort -g | awk '{a[NR]=$1} END{if(NR%2) print a[(NR+1)/2]; else print (a[NR/2]+a[NR/2+1])/2}'; }
 
 kcat -b "$BROKER" -P -t warmup -l /dev/null 2>/dev/null || true
+echo "load: $(uptime | sed 's/.*load average: //') (2-core machine shared with others: trust CPU per message)"
 
-# Each side runs ~1 s at N=1M, so one run proves little on a shared machine:
-# REPS (default 2) alternating rounds K D K D, each on its own topics; the
-# ratio reported is the median of the per-round ratios.
-REPS=${REPS:-2}
-PR=() CR=() KPS=() DPS=() KCS=() DCS=() KPM=() DPM=() KCM=() DCM=()
-for r in $(seq "$REPS"); do
-  measure kcat -b "$BROKER" -P -t "raw$r" -X linger.ms=5 -l "$W/data.jsonl"
-  KP=$(rate "$SECS"); KPS+=("$KP"); KPM+=("$RSS_KB")
-  measure "$BIN" produce -q -t "avro$r" -f "$W/data.jsonl"
-  DP=$(rate "$SECS"); DPS+=("$DP"); DPM+=("$RSS_KB")
-  PR+=("$(ratio "$DP" "$KP")")
-done
-for r in $(seq "$REPS"); do
-  measure sh -c "kcat -b '$BROKER' -C -t raw$r -e -q -o beginning > /dev/null"
-  KC=$(rate "$SECS"); KCS+=("$KC"); KCM+=("$RSS_KB")
-  measure sh -c "'$BIN' consume -q -t avro$r -e --output json > '$W/out.jsonl'"
-  DC=$(rate "$SECS"); DCS+=("$DC"); DCM+=("$RSS_KB")
-  GOT=$(wc -l <"$W/out.jsonl")
-  [ "$GOT" -eq "$N" ] || { echo "consume returned $GOT records, expected $N"; exit 1; }
-  CR+=("$(ratio "$DC" "$KC")")
-done
-head -c 300 "$W/out.jsonl"; echo
+SUMMARY=$W/summary
+for N in $NS; do
+  awk -v n="$N" 'BEGIN{for(i=1;i<=n;i++) printf "{\"id\":%d,\"user\":\"user-%07d@example.com\",\"kind\":\"purchase-completed\",\"amount\":%d.25,\"note\":\"lorem ipsum dolor sit amet consectetur adipiscing elit sed do eiusmod tempor incididunt ut labore et dolore magna\",\"tags\":[\"alpha\",\"beta\",\"gamma\"]}\n", i, i, i%1000}' >"$W/data.jsonl"
+  rm -f "$W"/{kp,dp,kc,dc}
+  # REPS alternating rounds (kcat, deimos, kcat, deimos...), each on its own topics.
+  for r in $(seq "$REPS"); do
+    prof=()
+    [ -n "$PROF" ] && [ "$r" = "$REPS" ] && prof=(--cpuprofile "$PROF-produce.prof")
+    measure kp kcat -b "$BROKER" -P -t "raw-$N-$r" -X linger.ms=5 -l "$W/data.jsonl"
+    measure dp "$BIN" produce -q -t "avro-$N-$r" -f "$W/data.jsonl" "${prof[@]}"
+  done
+  for r in $(seq "$REPS"); do
+    prof=()
+    [ -n "$PROF" ] && [ "$r" = "$REPS" ] && prof=(--cpuprofile "$PROF-consume.prof")
+    measure kc kcat -b "$BROKER" -C -t "raw-$N-$r" -e -q -o beginning
+    measure dc "$BIN" consume -q -t "avro-$N-$r" -e --output json "${prof[@]}"
+    for f in kc dc; do
+      got=$(tail -n 1 "$W/$f" | awk '{print $5}')
+      [ "$got" -eq "$N" ] || { echo "$f round $r: $got records, expected $N"; exit 1; }
+    done
+  done
+  [ "$N" = "$(echo $NS | awk '{print $NF}')" ] && { "$BIN" consume -q -t "avro-$N-1" -c 1 --output json; }
 
-AVG=$(awk -v n="$N" '{s+=length($0)} END{printf "%.0f", s/n}' "$W/data.jsonl")
-echo "N=$N messages (JSON input ~${AVG} bytes/line), broker: deimos dev (kfake), $REPS alternating rounds"
-row() { printf '%-40s %s msg/s  peak RSS %7s KB\n' "$1" "$2" "$3"; }
-row "kcat -P (raw JSON bytes)" "${KPS[*]}" "$(echo "${KPM[*]}" | maxof)"
-row "deimos produce (JSON -> Avro, registry)" "${DPS[*]}" "$(echo "${DPM[*]}" | maxof)"
-row "kcat -C -e (raw)" "${KCS[*]}" "$(echo "${KCM[*]}" | maxof)"
-row "deimos consume -e (Avro -> JSON)" "${DCS[*]}" "$(echo "${DCM[*]}" | maxof)"
-echo "produce ratio deimos/kcat: median $(echo "${PR[*]}" | median) of ${PR[*]} (target >= 0.5)"
-echo "consume ratio deimos/kcat: median $(echo "${CR[*]}" | median) of ${CR[*]} (target >= 1.0)"
+  echo
+  echo "N=$N messages (JSON lines of $(awk -v n="$N" '{s+=length($0)} END{printf "%.0f", s/n}' "$W/data.jsonl") bytes), $REPS alternating rounds, medians; CPU = user+sys of the process"
+  printf '  %-40s %9s %9s %9s %12s %10s\n' "" "CPU us/msg" "" "peak RSS" "msg/s" "broker CPU"
+  for f in kp dp kc dc; do
+    case $f in
+    kp) label="kcat -P (raw JSON lines)" ;;
+    dp) label="deimos produce (JSON -> Avro, registry)" ;;
+    kc) label="kcat -C -e (raw)" ;;
+    dc) label="deimos consume -e (Avro -> JSON)" ;;
+    esac
+    cpu=$(median "$W/$f" 1) rss=$(median "$W/$f" 2) wall=$(median "$W/$f" 3) bro=$(median "$W/$f" 4)
+    awk -v l="$label" -v c="$cpu" -v m="$rss" -v w="$wall" -v b="$bro" -v n="$N" \
+      'BEGIN{printf "  %-40s %9.2f %9s %6.1f MiB %12.0f %7.2f us/msg\n", l, c/n*1e6, "", m/1024, n/w, b/n*1e6}'
+    echo "$N $f $cpu $rss" >>"$SUMMARY"
+  done
+  # per-round CPU ratios, then their median (rounds are paired)
+  paste -d' ' "$W/dp" "$W/kp" | awk '{print $1/$6}' >"$W/pr"
+  paste -d' ' "$W/dc" "$W/kc" | awk '{print $1/$6}' >"$W/cr"
+  awk -v p="$(median "$W/pr" 1)" -v c="$(median "$W/cr" 1)" \
+    -v pm="$(median "$W/dp" 2)" -v km="$(median "$W/kp" 2)" -v cm="$(median "$W/dc" 2)" -v kcm="$(median "$W/kc" 2)" \
+    -v rp="$(tr '\n' ' ' <"$W/pr")" -v rc="$(tr '\n' ' ' <"$W/cr")" 'BEGIN{
+    printf "  produce CPU deimos/kcat: %.2fx (rounds: %s) target <= 1.00: %s\n", p, rp, (p <= 1.0 ? "met" : "NOT met")
+    printf "  produce peak RSS deimos/kcat: %.2fx target <= 2.00: %s\n", pm/km, (pm/km <= 2.0 ? "met" : "NOT met")
+    printf "  consume CPU deimos/kcat: %.2fx (rounds: %s) target <= 0.80: %s\n", c, rc, (c <= 0.8 ? "met" : "NOT met")
+    printf "  consume peak RSS deimos/kcat: %.2fx target <= 2.00: %s\n", cm/kcm, (cm/kcm <= 2.0 ? "met" : "NOT met")
+  }'
+done
+
+set -- $NS
+if [ $# -gt 1 ]; then
+  echo
+  echo "scaling: CPU per message at N=${*: -1} / at N=$1 (target <= 1.00, with a 10% allowance for noise)"
+  awk -v lo="$1" -v hi="${*: -1}" '{c[$1" "$2]=$3/$1} END{
+    n = split("dp dc", f, " ")
+    for (i = 1; i <= n; i++) { r = c[hi" "f[i]] / c[lo" "f[i]]
+      printf "  deimos %-8s %.2fx %s\n", (f[i]=="dp"?"produce":"consume"), r, (r <= 1.10 ? "met" : "NOT met") }
+  }' "$SUMMARY"
+fi
