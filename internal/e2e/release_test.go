@@ -125,3 +125,40 @@ func TestReadmeGoVersionMatchesGoMod(t *testing.T) {
 		}
 	}
 }
+
+// The cron example is an /etc/cron.d line (minute hour day month weekday
+// USER command) and says so, with what to drop for a personal crontab; the
+// README points at it the same way, and its install section shows both the
+// release build and go install.
+func TestCronExampleAndInstallSection(t *testing.T) {
+	cron, err := os.ReadFile(repoPath("scripts/outbox.cron"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var job []string
+	for _, l := range strings.Split(string(cron), "\n") {
+		if l = strings.TrimSpace(l); l != "" && !strings.HasPrefix(l, "#") {
+			job = append(job, l)
+		}
+	}
+	if len(job) != 1 {
+		t.Fatalf("scripts/outbox.cron: want one job line, have %d", len(job))
+	}
+	f := strings.Fields(job[0])
+	if len(f) < 7 || f[5] != "deimos" || !strings.Contains(job[0], "deimos outbox run --once") {
+		t.Fatalf("scripts/outbox.cron: want five time fields, the user deimos, then the command: %s", job[0])
+	}
+	if !strings.Contains(string(cron), "/etc/cron.d line") || !strings.Contains(string(cron), "crontab -e") {
+		t.Fatalf("scripts/outbox.cron does not say its sixth field is the /etc/cron.d user field:\n%s", cron)
+	}
+	readme, err := os.ReadFile(repoPath("README.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"/etc/cron.d", "make release VERSION=", "go install github.com/deimos-cli/deimos@latest",
+		"not a dynamic executable", "CGO_ENABLED=0"} {
+		if !strings.Contains(string(readme), want) {
+			t.Errorf("README does not show %q", want)
+		}
+	}
+}
