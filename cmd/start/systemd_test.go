@@ -59,9 +59,11 @@ func next(t *testing.T, ch <-chan string, what string, match func(string) bool) 
 // Under systemd (Type=notify, a fake NOTIFY_SOCKET here) deimos start sends
 // READY=1 once every job has started, WATCHDOG=1 while healthy, no
 // WATCHDOG=1 while a job is wedged (a STATUS line says which), and
-// STOPPING=1 on SIGTERM.
-func TestStartSystemdNotify(t *testing.T) {
-	e := newEnv(t, pipelineSQL, pipelineConfig)
+// STOPPING=1 on SIGTERM. On PostgreSQL and MySQL/MariaDB.
+func TestStartSystemdNotify(t *testing.T) { servers(t, testStartSystemdNotify) }
+
+func testStartSystemdNotify(t *testing.T, dialect string) {
+	e := newEnvOn(t, dialect, pipelineSQLOn(dialect), pipelineConfig)
 	sock, msgs := notifySocket(t)
 	p := e.start([]string{"NOTIFY_SOCKET=" + sock, "WATCHDOG_USEC=400000"},
 		"start", "--only", "outbox,consumers", "--http-addr", "127.0.0.1:0", "--wedged-after", "1s").serving()
@@ -74,8 +76,23 @@ func TestStartSystemdNotify(t *testing.T) {
 	}
 	next(t, msgs, "WATCHDOG=1", func(m string) bool { return m == "WATCHDOG=1\n" })
 
-	// wedge the relay: its listing of kafka_messages waits on the test's lock
-	lock := e.lock("LOCK TABLE kafka_messages IN ACCESS EXCLUSIVE MODE")
+	// wedge the relay: its listing of kafka_messages waits on the test.
+	// PostgreSQL: the test's table lock. MySQL, whose plain reads take no
+	// row locks: an ALTER TABLE waits for the metadata lock the test's open
+	// transaction holds on kafka_messages, and every later statement on
+	// the table queues behind the ALTER.
+	var lock *lockHolder
+	var altered chan error
+	if e.dialect == "mysql" {
+		lock = e.lock("SELECT COUNT(*) FROM kafka_messages")
+		altered = make(chan error, 1)
+		go func() {
+			_, err := e.d.Exec("ALTER TABLE kafka_messages COMMENT = 'wedged by a test'")
+			altered <- err
+		}()
+	} else {
+		lock = e.lock("LOCK TABLE kafka_messages IN ACCESS EXCLUSIVE MODE")
+	}
 	next(t, msgs, "a STATUS naming the wedged job", func(m string) bool { return strings.Contains(m, "job outbox is wedged") })
 	for i := 0; i < 3; i++ {
 		if m := next(t, msgs, "another message while wedged", func(string) bool { return true }); strings.Contains(m, "WATCHDOG=1") {
@@ -83,6 +100,11 @@ func TestStartSystemdNotify(t *testing.T) {
 		}
 	}
 	lock.release()
+	if altered != nil {
+		if err := <-altered; err != nil {
+			t.Fatalf("ALTER TABLE: %v", err)
+		}
+	}
 	next(t, msgs, "WATCHDOG=1 after the job moves again", func(m string) bool { return m == "WATCHDOG=1\n" })
 
 	_ = p.cmd.Process.Signal(sigterm)
