@@ -152,24 +152,11 @@ func newAvroLib(side *avroSide, docs []*avroDoc) *avroLib {
 // parseParallel parses each of docs against lib (read only) on every core,
 // unless a recorded parse already fits.
 func (l *avroLib) parseParallel(docs []*avroDoc, lib map[string]avroEntry) {
-	work := make(chan *avroDoc)
-	var wg sync.WaitGroup
-	for w := 0; w < runtime.GOMAXPROCS(0); w++ {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for d := range work {
-				if fits(d.attempts, lib) == nil {
-					d.attempts = append(d.attempts, parseRef(d, lib))
-				}
-			}
-		}()
-	}
-	for _, d := range docs {
-		work <- d
-	}
-	close(work)
-	wg.Wait()
+	parallel(len(docs), runtime.GOMAXPROCS(0), func(i int) {
+		if d := docs[i]; fits(d.attempts, lib) == nil {
+			d.attempts = append(d.attempts, parseRef(d, lib))
+		}
+	})
 }
 
 // fits returns the recorded attempt whose lookups get the same answers in lib.

@@ -103,24 +103,13 @@ func checkGitFiles(tree *gitTree, g Git, mode Mode, typ Type, present, deleted [
 	}
 	r.buildAvroLibs(avroDirList)
 
-	var wg sync.WaitGroup
-	work := make(chan *gitFile)
-	for w := 0; w < runtime.GOMAXPROCS(0); w++ {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for gf := range work {
-				r.checkFile(gf)
-			}
-		}()
-	}
+	var todo []*gitFile
 	for _, gf := range files {
 		if !gf.isNew && gf.err == nil {
-			work <- gf
+			todo = append(todo, gf)
 		}
 	}
-	close(work)
-	wg.Wait()
+	parallel(len(todo), runtime.GOMAXPROCS(0), func(i int) { r.checkFile(todo[i]) })
 
 	// The first file in order that cannot be read or checked stops the
 	// run, as in the legacy loop.

@@ -5,11 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
-	"os"
 	"path/filepath"
 	"strings"
-
-	"github.com/deimos-cli/deimos/pkg/errs"
 )
 
 // legacyCheckGitShow is CheckGit as it was before it read the ref with one
@@ -24,44 +21,11 @@ func legacyCheckGitShow(ctx context.Context, g Git, show func(context.Context, s
 	if err := g.Verify(ctx); err != nil {
 		return nil, err
 	}
-	var present []string
-	var deleted []string
-	for _, p := range paths {
-		var onDisk []string
-		if _, statErr := os.Stat(p); statErr == nil {
-			var err error
-			if onDisk, err = ExpandPaths([]string{p}); err != nil {
-				return nil, err
-			}
-		}
-		atRef, err := g.SchemaFilesAt(ctx, p)
-		if err != nil {
-			return nil, err
-		}
-		if onDisk == nil && len(atRef) == 0 {
-			return nil, errs.Usagef("%s: no such file or directory (neither in the working tree nor at %s)", p, g.Ref)
-		}
-		have := map[string]bool{}
-		for _, f := range onDisk {
-			have[filepath.Clean(f)] = true
-		}
-		for _, f := range atRef {
-			if !have[filepath.Clean(f)] {
-				st := f
-				if !filepath.IsAbs(st) && g.Dir != "" {
-					st = filepath.Join(g.Dir, st)
-				}
-				if _, err := os.Stat(st); err != nil {
-					deleted = append(deleted, f)
-				}
-			}
-		}
-		present = append(present, onDisk...)
+	present, deleted, err := gitInputs(ctx, g, paths)
+	if err != nil {
+		return nil, err
 	}
 	files := present
-	if len(files) == 0 && len(deleted) == 0 {
-		return nil, errs.Usagef("no .avsc, .proto or .json files in %s", strings.Join(paths, ", "))
-	}
 	oldCache := map[string][]byte{}
 	oldRead := func(p string) ([]byte, error) {
 		if b, ok := oldCache[p]; ok {

@@ -332,33 +332,23 @@ func ExpandPaths(paths []string) ([]string, error) {
 	return out, nil
 }
 
-// CheckGit compares each working-tree schema with the same path at the ref.
-// Avro files may reference named types defined in the other given files
-// (read from the same side); protobuf imports resolve on the same side too.
-// The ref is read through one git process and the files are checked in
-// parallel (checkGitFiles); results come in the order of the paths.
-func CheckGit(ctx context.Context, g Git, mode Mode, typ Type, paths []string, opts LoadOptions) ([]GitCheck, error) {
-	tree, err := openGitTree(ctx, g)
-	if err != nil {
-		return nil, err
-	}
-	defer tree.Close()
-	var present []string
-	var deleted []string
+// gitInputs lists the schema files under paths in the working tree
+// (present) and those at the ref that are gone from it (deleted).
+func gitInputs(ctx context.Context, g Git, paths []string) (present, deleted []string, err error) {
 	for _, p := range paths {
 		var onDisk []string
 		if _, statErr := os.Stat(p); statErr == nil {
 			var err error
 			if onDisk, err = ExpandPaths([]string{p}); err != nil {
-				return nil, err
+				return nil, nil, err
 			}
 		}
 		atRef, err := g.SchemaFilesAt(ctx, p)
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		if onDisk == nil && len(atRef) == 0 {
-			return nil, errs.Usagef("%s: no such file or directory (neither in the working tree nor at %s)", p, g.Ref)
+			return nil, nil, errs.Usagef("%s: no such file or directory (neither in the working tree nor at %s)", p, g.Ref)
 		}
 		have := map[string]bool{}
 		for _, f := range onDisk {
@@ -378,7 +368,25 @@ func CheckGit(ctx context.Context, g Git, mode Mode, typ Type, paths []string, o
 		present = append(present, onDisk...)
 	}
 	if len(present) == 0 && len(deleted) == 0 {
-		return nil, errs.Usagef("no .avsc, .proto or .json files in %s", strings.Join(paths, ", "))
+		return nil, nil, errs.Usagef("no .avsc, .proto or .json files in %s", strings.Join(paths, ", "))
+	}
+	return present, deleted, nil
+}
+
+// CheckGit compares each working-tree schema with the same path at the ref.
+// Avro files may reference named types defined in the other given files
+// (read from the same side); protobuf imports resolve on the same side too.
+// The ref is read through one git process and the files are checked in
+// parallel (checkGitFiles); results come in the order of the paths.
+func CheckGit(ctx context.Context, g Git, mode Mode, typ Type, paths []string, opts LoadOptions) ([]GitCheck, error) {
+	tree, err := openGitTree(ctx, g)
+	if err != nil {
+		return nil, err
+	}
+	defer tree.Close()
+	present, deleted, err := gitInputs(ctx, g, paths)
+	if err != nil {
+		return nil, err
 	}
 	return checkGitFiles(tree, g, mode, typ, present, deleted, opts)
 }
