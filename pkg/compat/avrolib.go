@@ -278,7 +278,30 @@ type avroMain struct {
 // parses its first document when the other documents are this library's
 // minus the file itself (if it is one of them).
 func (l *avroLib) parseMain(path, name string, data []byte, lenient bool) (*avroMain, error) {
+	d := l.byPath[path]
+	if d != nil && (l.dependedOn[d] || l.shadowed[d]) {
+		// A parse that looks nothing up in the library (a file of shared
+		// types that uses none of the others', say) reads the same
+		// against any library: no need to replay the procedure without it.
+		m, err := l.parseAgainst(l.full, d, path, name, data, lenient)
+		if len(m.lookups) == 0 {
+			return m.result(err)
+		}
+	}
 	sim, hide := l.simFor(path)
+	return l.parseAgainst(sim, hide, path, name, data, lenient)
+}
+
+func (m *avroMain) result(err error) (*avroMain, error) {
+	if err != nil {
+		return nil, err
+	}
+	return m, nil
+}
+
+// parseAgainst parses the file against sim's library with hide's names
+// hidden; the avroMain it returns holds the lookups made, also on error.
+func (l *avroLib) parseAgainst(sim *avroSim, hide *avroDoc, path, name string, data []byte, lenient bool) (*avroMain, error) {
 	find := func(key string) (avroEntry, bool) {
 		e, ok := sim.lib[key]
 		if ok && hide != nil && e.from.doc == hide {
@@ -317,7 +340,7 @@ func (l *avroLib) parseMain(path, name string, data []byte, lenient bool) (*avro
 		}}
 		root, _, warns, err := parseAvroDocWith(p, name, data)
 		if err != nil {
-			return nil, err
+			return m, err
 		}
 		m.root, own = root, warns
 	}
@@ -334,7 +357,7 @@ func (l *avroLib) parseMain(path, name string, data []byte, lenient bool) (*avro
 					continue
 				}
 				if !lenient {
-					return nil, w
+					return m, w
 				}
 				m.warns = append(m.warns, w)
 			}
@@ -369,6 +392,9 @@ func (l *avroLib) simFor(path string) (*avroSim, *avroDoc) {
 // one, for the file at path: then parsing identical bytes here gives the
 // same schema.
 func (l *avroLib) sameAnswers(path string, lookups []avroLookup) bool {
+	if len(lookups) == 0 {
+		return true
+	}
 	sim, hide := l.simFor(path)
 	for _, lk := range lookups {
 		e, ok := sim.lib[lk.key]

@@ -149,9 +149,11 @@ for n in "${sizes[@]}"; do
 	mkdir -p "$repo"
 	gen "$repo" "$n" base
 	git -C "$repo" init -q
-	git -C "$repo" -c user.email=bench@example.com -c user.name=bench add -A
+	git -C "$repo" config gc.auto 0 # no background repacking while the bench reads the repository
+	git -C "$repo" add -A
 	git -C "$repo" -c user.email=bench@example.com -c user.name=bench commit -q -m base
-	cp -r "$repo" "$repo.orig"
+	mkdir "$repo.orig" # the committed tree, for the reference runs
+	git -C "$repo" archive HEAD | tar -x -C "$repo.orig"
 	gen "$repo" "$n" change
 	want=$(expected_incompat "$n")
 	for kind in $kinds; do
