@@ -11,7 +11,7 @@
 #   hamba (github.com/hamba/avro/v2, evaluated in docs/architecture.md): the same jobs from
 #   its map API (EncodeHambaFromJSON, DecodeHambaToJSON), its struct API for information
 #   (EncodeHambaStruct: a Go type per schema), container files (OCF*), and decoding through
-#   a reader schema (Resolve*: the engine reads a container file, hamba bare binary).
+#   a reader schema (Resolve*).
 # Target: the engine adds under 30% over the reference (ratio engine/reference <= 1.30).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
