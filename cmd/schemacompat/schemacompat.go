@@ -35,7 +35,7 @@ type options struct {
 func NewCmd(f *cmdutil.Factory) *cobra.Command {
 	o := &options{}
 	c := &cobra.Command{
-		Use:   "schema-compat [--mode MODE] [--type avro|protobuf|json] OLD… NEW | --against git:REF PATH… | --against registry [--subject S] FILE",
+		Use:   "schema-compat [--mode MODE] [--type avro|protobuf|json] OLD… NEW | --against git:REF PATH… | --against registry [--subject S] FILE…",
 		Short: "Check Avro/Protobuf/JSON Schema compatibility",
 		Long: `Check that a new schema version is compatible with earlier ones, with the
 verdicts of the reference implementations: Apache Avro's schema-resolution
@@ -55,10 +55,12 @@ Inputs:
                            directory) against the same path at REF (for CI);
                            a schema file deleted since REF is a problem unless
                            --allow-deleted (or --mode NONE)
-  --against registry FILE  FILE against the registered versions of a subject
+  --against registry FILE… each FILE against the registered versions of a subject
                            (--subject, or --topic with <prefix><topic>-value, or
                            the configured topic whose schema is FILE's name);
-                           the subject's own level is used unless --mode is set
+                           the subject's own level is used unless --mode is set;
+                           subjects are read --concurrency at a time, one
+                           request each, every request within --timeout
 
 A single version is compatible (a registry accepts the first version of a
 subject): it is checked for validity and reported as nothing to compare.
@@ -75,6 +77,7 @@ missing file), 3 registry unreachable.`,
   deimos schema-compat --mode FULL_TRANSITIVE history/widget/
   deimos schema-compat --against git:origin/main schemas/ --output github
   deimos schema-compat --against registry --topic widgets schemas/com/acme/Widget.avsc
+  deimos schema-compat --against registry --concurrency 4 --timeout 10s schemas/com/acme/*.avsc
   deimos schema-compat --type protobuf old/order.proto new/order.proto --output json
   deimos schema-compat --strict-defaults history/widget/v1.avsc history/widget/v2.avsc
   deimos schema-compat --mode FULL history/order/v1.json history/order/v2.json`,
