@@ -59,6 +59,13 @@ func RelayJob(cfg *config.Config, s RelaySettings) supervise.Job {
 		r, err := outbox.New(ctx, d, cl, outbox.Options{
 			Workers: oc.Workers, BatchSize: oc.BatchSize, Compact: oc.CompactTopics,
 			Once: s.Once, Logger: s.Log, Metrics: m, Progress: h,
+			OnStatus: func(sts []outbox.TopicStatus) {
+				wait := 0.0
+				for _, st := range sts {
+					wait = max(wait, st.MaxWaitSeconds)
+				}
+				h.SetLag(wait, "seconds") // the oldest pending row's wait
+			},
 		})
 		if err != nil {
 			return err

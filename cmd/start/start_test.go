@@ -107,6 +107,11 @@ func testStartRunsEveryJob(t *testing.T, dialect string) {
 		}
 		return j.Lag != nil && *j.Lag == 0 && j.LagUnit == "messages"
 	})
+	for _, name := range []string{"outbox", "WidgetPoller"} {
+		if j := p.job(name); j.Lag == nil || j.LagUnit != "seconds" {
+			t.Errorf("/status has no lag in seconds for %s: %+v", name, j)
+		}
+	}
 	code, body := p.get("/metrics")
 	if code != 200 {
 		t.Fatalf("/metrics %d", code)

@@ -54,6 +54,9 @@ type Options struct {
 	// Progress hears each finished batch and pass, and when every worker
 	// waits between passes or after an error (optional).
 	Progress progress.Reporter
+	// OnStatus is told each topic's status whenever the metrics are
+	// refreshed (optional; needs Metrics).
+	OnStatus func([]TopicStatus)
 	Now      func() time.Time
 }
 

@@ -224,6 +224,9 @@ func (r *Relay) refreshMetrics(ctx context.Context) {
 		}
 		return
 	}
+	if r.opts.OnStatus != nil {
+		r.opts.OnStatus(sts)
+	}
 	m := r.opts.Metrics
 	for _, s := range sts {
 		m.maxWait.WithLabelValues(s.Topic).Set(s.MaxWaitSeconds)
