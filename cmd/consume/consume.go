@@ -13,6 +13,7 @@ import (
 	"github.com/deimos-cli/deimos/internal/cmdutil"
 	"github.com/deimos-cli/deimos/pkg/consume"
 	"github.com/deimos-cli/deimos/pkg/errs"
+	"github.com/deimos-cli/deimos/pkg/sink"
 	"github.com/deimos-cli/deimos/pkg/supervise"
 )
 
@@ -34,6 +35,7 @@ type options struct {
 	timeout       time.Duration
 	quiet         bool
 	httpAddr      string
+	summary       cmdutil.SummaryFlags
 }
 
 // NewCmd returns the `consume` command.
@@ -75,7 +77,11 @@ after each batch is written out. Ctrl-C stops cleanly (flush, commit, exit 0).`,
   deimos consume -t widgets -e > dump.jsonl && deimos produce -f dump.jsonl -t widgets-copy`,
 		Args: cobra.NoArgs,
 		RunE: func(c *cobra.Command, _ []string) error {
-			return run(c, f, o, &so)
+			if err := o.summary.Validate(); err != nil {
+				return err
+			}
+			sum := cmdutil.NewSummary("consume")
+			return f.FinishSummary(o.summary, sum, run(c, f, o, &so, sum))
 		},
 	}
 	fl := c.Flags()
@@ -96,11 +102,12 @@ after each batch is written out. Ctrl-C stops cleanly (flush, commit, exit 0).`,
 	fl.BoolVarP(&o.quiet, "quiet", "q", false, "no summary on stderr")
 	cmdutil.AddProfileFlag(fl, &o.cpuProfile)
 	cmdutil.AddHTTPFlag(c, &o.httpAddr, "")
+	cmdutil.AddSummaryFlags(c, &o.summary)
 	addSinkFlags(c, &so)
 	return c
 }
 
-func run(c *cobra.Command, f *cmdutil.Factory, o *options, so *sinkOptions) error {
+func run(c *cobra.Command, f *cmdutil.Factory, o *options, so *sinkOptions, summary *cmdutil.Summary) error {
 	cmdutil.TuneGC()
 	stopProfile, err := cmdutil.StartProfile(o.cpuProfile)
 	if err != nil {
@@ -166,14 +173,34 @@ func run(c *cobra.Command, f *cmdutil.Factory, o *options, so *sinkOptions) erro
 	if err != nil {
 		return err
 	}
+	var st consume.Stats
+	var el time.Duration
+	if o.summary.Enabled() {
+		if r.Table == "" && r.Exec == "" {
+			return errs.Usagef("--summary applies to consume with a sink (--sink, --exec or --consumer): printed records are their own record")
+		}
+		so.onSkippedRow = func(b sink.BadRow) {
+			summary.Skip(map[string]any{"topic": b.Topic, "partition": b.Partition, "offset": b.Offset, "key": b.Key, "error": f.Redact(b.Err.Error())})
+		}
+		defer func() {
+			summary.Set("records", st.Records)
+			summary.Set("decode_errors", st.DecodeErrors)
+			if t := so.table; t != nil {
+				summary.Set("batches", t.Stats.Batches)
+				summary.Set("upserted", t.Stats.Upserted)
+				summary.Set("deleted", t.Stats.Deleted)
+				summary.Set("bad_rows", t.Stats.BadRows)
+				summary.Set("retries", t.Stats.Retries)
+			}
+			summary.Details = map[string]any{"topics": clean, "group": o.group, "table": r.Table, "exec": r.Exec != ""}
+		}()
+	}
 	name := "consume"
 	if so.consumer != "" {
 		name = so.consumer
 	}
 	log := f.Logger(cfg)
 	svc := f.NewService(cfg, log)
-	var st consume.Stats
-	var el time.Duration
 	spec := jobSpec{name: name, cfg: cfg, decode: !o.noDecode,
 		opts: consume.Options{Topics: clean, Regex: o.regex, Partitions: o.partitions, Offset: off, Until: until,
 			Count: o.count, ExitAtEnd: o.exitAtEnd, Group: o.group, ReadCommitted: o.readCommitted, Strict: o.strict,

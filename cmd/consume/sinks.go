@@ -43,6 +43,10 @@ type sinkOptions struct {
 
 	log    *slog.Logger // nil: the factory's
 	opened []*db.DB     // what buildHandler opened; close with closeOpened
+	// table is the table sink buildHandler built (its Stats feed --summary);
+	// onSkippedRow hears each row skipped under skip_bad_rows.
+	table        *sink.Table
+	onSkippedRow func(sink.BadRow)
 }
 
 func (o *sinkOptions) logger(f *cmdutil.Factory, cfg *config.Config) *slog.Logger {
@@ -152,6 +156,9 @@ func buildHandler(ctx context.Context, f *cmdutil.Factory, cfg *config.Config, o
 			OnBadRow: func(b sink.BadRow) {
 				if r.SkipBadRows {
 					log.Error("table sink: row rejected by the database, skipped (skip_bad_rows)", "table", r.Table, "key", b.Key, "topic", b.Topic, "partition", b.Partition, "offset", b.Offset, "error", b.Err)
+					if o.onSkippedRow != nil {
+						o.onSkippedRow(b)
+					}
 				}
 			}})
 		if err != nil {
@@ -159,6 +166,7 @@ func buildHandler(ctx context.Context, f *cmdutil.Factory, cfg *config.Config, o
 		}
 		log.Info("table sink ready", "table", r.Table, "keys", strings.Join(t.Keys(), ","), "compacted", !r.NoCompact, "skip_bad_rows", r.SkipBadRows, "db", d.URL)
 		handlers = append(handlers, t)
+		o.table = t
 	}
 	if r.Exec != "" {
 		var st *checkpoint.Store

@@ -39,6 +39,7 @@ type runOptions struct {
 	cpuProfile      string
 	failOnLocked    bool
 	output          cmdutil.Format
+	summary         cmdutil.SummaryFlags
 }
 
 func newRunCmd(f *cmdutil.Factory) *cobra.Command {
@@ -70,7 +71,13 @@ cron job can tell rows held by another relay from a failure).`,
   deimos outbox run --once --fail-on-locked -o json   # cron: exit 4 when rows wait behind a lock
   deimos outbox run --metrics-addr :9394      # Prometheus /metrics, /healthz, /readyz, /status`,
 		Args: cobra.NoArgs,
-		RunE: func(c *cobra.Command, _ []string) error { return runRelay(c, f, o) },
+		RunE: func(c *cobra.Command, _ []string) error {
+			if err := o.summary.Validate(); err != nil {
+				return err
+			}
+			sum := cmdutil.NewSummary("outbox run")
+			return f.FinishSummary(o.summary, sum, runRelay(c, f, o, sum))
+		},
 	}
 	fl := c.Flags()
 	fl.BoolVar(&o.once, "once", false, "drain the table, then exit")
@@ -82,11 +89,12 @@ cron job can tell rows held by another relay from a failure).`,
 	fl.DurationVar(&o.deliveryTimeout, "delivery-timeout", 30*time.Second, "how long one send attempt may take before it is retried (default outbox.delivery_timeout or 30s)")
 	fl.BoolVar(&o.failOnLocked, "fail-on-locked", false, "with --once: exit 4 when rows were left waiting behind another relay's lock or an error rest")
 	cmdutil.AddOutputFlag(c, &o.output)
+	cmdutil.AddSummaryFlags(c, &o.summary)
 	cmdutil.AddProfileFlag(fl, &o.cpuProfile)
 	return c
 }
 
-func runRelay(c *cobra.Command, f *cmdutil.Factory, o *runOptions) error {
+func runRelay(c *cobra.Command, f *cmdutil.Factory, o *runOptions, summary *cmdutil.Summary) error {
 	cfg, err := f.Config()
 	if err != nil {
 		return err
@@ -110,8 +118,8 @@ func runRelay(c *cobra.Command, f *cmdutil.Factory, o *runOptions) error {
 	if err != nil {
 		return err
 	}
-	if !o.once && (o.failOnLocked || fl.Changed("output")) {
-		return errs.Usagef("--fail-on-locked and --output apply to the --once summary: add --once")
+	if !o.once && (o.failOnLocked || fl.Changed("output") || o.summary.Enabled()) {
+		return errs.Usagef("--fail-on-locked, --output and --summary apply to the --once summary: add --once")
 	}
 	log := f.Logger(cfg).With("component", "outbox")
 	ctx, stop := cmdutil.SignalContext(c.Context())
@@ -135,6 +143,13 @@ func runRelay(c *cobra.Command, f *cmdutil.Factory, o *runOptions) error {
 		HTTPAddr: oc.MetricsAddr, AddrFlag: "--metrics-addr", Policy: supervise.StopAll,
 		Needs: cmdutil.Needs{DB: true, Kafka: true}})
 	if o.once && ran {
+		summary.Set("processed", sum.Processed)
+		summary.Set("published", sum.Published)
+		summary.Set("dead_lettered", sum.DeadLettered)
+		summary.Set("failed_topics", int64(len(sum.FailedTopics)))
+		for _, l := range sum.Locked {
+			summary.Lock(l)
+		}
 		if werr := writeSummary(f, o.output, sum, el); werr != nil && err == nil {
 			err = werr
 		}

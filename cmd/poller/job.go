@@ -3,6 +3,8 @@ package poller
 import (
 	"context"
 	"log/slog"
+	"strings"
+	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -101,4 +103,65 @@ func runPoller(ctx context.Context, cfg *config.Config, ps poller.Settings, s Jo
 	}
 	log.Info("starting poller", "poller", ps.Name, "table", ps.Table, "topic", ps.Topic, "mode", ps.Mode, "backend", ps.Backend)
 	return eng.Run(ctx, []poller.Settings{ps}, s.Once)
+}
+
+// runTally adds up each poller's runs for a --summary.
+type runTally struct {
+	mu    sync.Mutex
+	order []string
+	by    map[string]*pollerRuns
+}
+
+// pollerRuns is one poller in a summary's details.
+type pollerRuns struct {
+	Poller         string `json:"poller"`
+	Runs           int    `json:"runs"`
+	Batches        int    `json:"batches"`
+	ErroredBatches int    `json:"errored_batches"`
+	Messages       int    `json:"messages"`
+	Error          string `json:"error,omitempty"`
+}
+
+func newRunTally(ps []poller.Settings) *runTally {
+	t := &runTally{by: map[string]*pollerRuns{}}
+	for _, p := range ps {
+		t.order = append(t.order, p.Name)
+		t.by[p.Name] = &pollerRuns{Poller: p.Name}
+	}
+	return t
+}
+
+func (t *runTally) add(st poller.RunStats) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	name, _ := strings.CutSuffix(st.Poller, ":deletions")
+	r := t.by[name]
+	if r == nil {
+		return
+	}
+	r.Runs++
+	r.Batches += st.Batches
+	r.ErroredBatches += st.ErroredBatches
+	r.Messages += st.Messages
+	if st.Err != nil {
+		r.Error = st.Err.Error()
+	}
+}
+
+func (t *runTally) into(s *cmdutil.Summary) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	var details []pollerRuns
+	s.Set("pollers", int64(len(t.order)))
+	for _, n := range t.order {
+		r := *t.by[n]
+		details = append(details, r)
+		s.Count("batches", int64(r.Batches))
+		s.Count("errored_batches", int64(r.ErroredBatches))
+		s.Count("messages", int64(r.Messages))
+		if r.ErroredBatches > 0 {
+			s.Skip(map[string]any{"poller": n, "errored_batches": r.ErroredBatches, "reason": "batches given up after retries (skipped)"})
+		}
+	}
+	s.Details = details
 }

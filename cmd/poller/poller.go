@@ -34,6 +34,7 @@ type runOpts struct {
 	once        bool
 	metricsAddr string
 	cpuProfile  string
+	summary     cmdutil.SummaryFlags
 }
 
 func newRunCmd(f *cmdutil.Factory) *cobra.Command {
@@ -49,9 +50,16 @@ With --once each poller runs until it has caught up, then the command exits.`,
 
   # one catch-up pass of one poller (cron-friendly)
   deimos poller run --once WidgetProducer`,
-		RunE: func(cmd *cobra.Command, args []string) error { return run(cmd, f, o, args) },
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if err := o.summary.Validate(); err != nil {
+				return err
+			}
+			sum := cmdutil.NewSummary("poller run")
+			return f.FinishSummary(o.summary, sum, run(cmd, f, o, args, sum))
+		},
 	}
 	c.Flags().BoolVar(&o.once, "once", false, "run each poller until caught up, then exit")
+	cmdutil.AddSummaryFlags(c, &o.summary)
 	c.Flags().StringVar(&o.metricsAddr, "metrics-addr", "", "serve /metrics, /healthz, /readyz and /status on ADDR (e.g. :9394; same as --http-addr)")
 	c.Flags().StringVar(&o.metricsAddr, "http-addr", "", "serve /metrics, /healthz, /readyz and /status on ADDR (same as --metrics-addr)")
 	cmdutil.AddProfileFlag(c.Flags(), &o.cpuProfile)
@@ -90,7 +98,10 @@ func selected(cfg *config.Config, names []string) ([]poller.Settings, error) {
 	return out, nil
 }
 
-func run(cmd *cobra.Command, f *cmdutil.Factory, o *runOpts, names []string) error {
+func run(cmd *cobra.Command, f *cmdutil.Factory, o *runOpts, names []string, summary *cmdutil.Summary) error {
+	if o.summary.Enabled() && !o.once {
+		return errs.Usagef("--summary applies to --once runs: add --once")
+	}
 	cfg, err := f.Config()
 	if err != nil {
 		return err
@@ -105,6 +116,11 @@ func run(cmd *cobra.Command, f *cmdutil.Factory, o *runOpts, names []string) err
 
 	svc := f.NewService(cfg, log)
 	js := JobSettings{Once: o.once, Log: log}
+	if o.summary.Enabled() {
+		runs := newRunTally(pollers)
+		js.OnRun = runs.add
+		defer runs.into(summary)
+	}
 	if o.metricsAddr != "" {
 		js.Metrics = svc.Registerer
 	}

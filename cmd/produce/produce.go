@@ -23,6 +23,7 @@ import (
 )
 
 type options struct {
+	summary                            cmdutil.SummaryFlags
 	cpuProfile                         string
 	topic, key, keyDelim, file, input  string
 	headers                            []string
@@ -83,7 +84,11 @@ transaction, for 'deimos outbox run' (or Ruby Deimos) to send.`,
   deimos produce -t widgets -f rows.jsonl --dry-run`,
 		Args: cobra.NoArgs,
 		RunE: func(c *cobra.Command, _ []string) error {
-			return run(c, f, o)
+			if err := o.summary.Validate(); err != nil {
+				return err
+			}
+			sum := cmdutil.NewSummary("produce")
+			return f.FinishSummary(o.summary, sum, run(c, f, o, sum))
 		},
 	}
 	fl := c.Flags()
@@ -114,6 +119,7 @@ transaction, for 'deimos outbox run' (or Ruby Deimos) to send.`,
 	fl.BoolVarP(&o.quiet, "quiet", "q", false, "no summary line")
 	fl.BoolVar(&o.noSchemaID, "no-schema-id", false, "envelope input: encode per the topic's configuration, not with the envelope's key_schema_id/value_schema_id")
 	fl.BoolVar(&o.keepGoing, "keep-going", false, "skip (and report) input lines that cannot be encoded, send the rest; exit 1 at the end if any were skipped")
+	cmdutil.AddSummaryFlags(c, &o.summary)
 	cmdutil.AddProfileFlag(fl, &o.cpuProfile)
 	// Hidden, for tests: the progress bar's size threshold, so a test under a
 	// pseudo-terminal need not write megabytes (cmd/produce progress_test.go).
@@ -126,7 +132,7 @@ func unescape(s string) string {
 	return strings.NewReplacer(`\t`, "\t", `\n`, "\n", `\r`, "\r", `\\`, `\`).Replace(s)
 }
 
-func run(c *cobra.Command, f *cmdutil.Factory, o *options) error {
+func run(c *cobra.Command, f *cmdutil.Factory, o *options, summary *cmdutil.Summary) error {
 	cmdutil.TuneGC()
 	stopProfile, err := cmdutil.StartProfile(o.cpuProfile)
 	if err != nil {
@@ -143,7 +149,10 @@ func run(c *cobra.Command, f *cmdutil.Factory, o *options) error {
 	po := produce.Options{Topic: o.topic, Input: o.input, KeyDelim: unescape(o.keyDelim), Partition: o.partition,
 		TombstoneEmpty: o.tombstone, IgnorePartition: o.ignorePartition, KeepGoing: o.keepGoing}
 	if o.keepGoing {
-		po.OnBadLine = func(e *produce.InputError) { fmt.Fprintln(f.IO.ErrOut, f.Redact(e.Error())) }
+		po.OnBadLine = func(e *produce.InputError) {
+			fmt.Fprintln(f.IO.ErrOut, f.Redact(e.Error()))
+			summary.Skip(map[string]any{"line": e.Line, "error": f.Redact(e.Err.Error())})
+		}
 	}
 	switch o.input {
 	case "auto", "json", "envelope":
@@ -275,7 +284,13 @@ func run(c *cobra.Command, f *cmdutil.Factory, o *options) error {
 	el := time.Since(start)
 	for _, fl := range res.Failures {
 		fmt.Fprintf(f.IO.ErrOut, "line %d: not delivered: %v\n", fl.Line, fl.Err)
+		summary.Error(fmt.Sprintf("line %d: not delivered: %v", fl.Line, fl.Err))
 	}
+	summary.Set("messages", res.Messages)
+	summary.Set("bytes", res.Bytes)
+	summary.Set("failed", res.Failed)
+	summary.Set("bad_lines", res.BadLines)
+	summary.Details = map[string]any{"backend": backend, "dry_run": o.dryRun, "topic": o.topic}
 	if !o.quiet {
 		verb := "produced"
 		switch {
