@@ -118,4 +118,3 @@ func exampleLines(example string) []string {
 	}
 	return out
 }
-
