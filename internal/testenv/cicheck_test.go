@@ -13,7 +13,7 @@ import (
 // away each time: it must fail with one line naming exactly that thing.
 func TestCICheckNamesTheGap(t *testing.T) {
 	script := filepath.Join(OracleDir(), "..", "..", ".ci", "check")
-	tools := []string{"bash", "dirname", "ls", "go", "gcc", "git", "kcat", "jq", "protoc", "node", "npm", "script", "mariadbd", "mariadb-install-db", "mariadb", "systemd-analyze", "curl"}
+	tools := []string{"bash", "dirname", "ls", "go", "gcc", "git", "kcat", "jq", "sqlite3", "protoc", "node", "npm", "script", "mariadbd", "mariadb-install-db", "mariadb", "systemd-analyze", "curl"}
 	for _, tool := range tools {
 		if _, err := exec.LookPath(tool); err != nil {
 			Missing(t, tool)
