@@ -23,6 +23,8 @@ import (
 //	row        CONSTRAINT, MISMATCH,    classes 22 and 23           1048, 1264, 1366, 1406, 1452,
 //	           TOOBIG                                               3819, 4025, …
 //	privilege  -                        42501                       1044, 1142, 1143, 1227
+//	column     ERROR "no such column",  42703                       1054
+//	           "has no column named"
 //
 // plus, for every driver, the network and database/sql errors in connClass.
 
@@ -35,6 +37,7 @@ const (
 	classUnique                      // a unique index or primary key refused a row
 	classRow                         // one row's own data was refused
 	classPrivilege                   // the user lacks a privilege the statement needs
+	classColumn                      // the statement names a column the table does not have
 )
 
 func classify(err error) class {
@@ -75,6 +78,10 @@ func IsRowError(err error) bool { return classify(err)&classRow != 0 }
 // lacks a privilege it needs (MySQL's PROCESS for information_schema.innodb_trx,
 // say). Running it again will not help; granting the privilege will.
 func IsPrivilegeError(err error) bool { return classify(err)&classPrivilege != 0 }
+
+// IsUndefinedColumn reports a statement naming a column the table does not
+// have (an opt-in column, such as kafka_messages.headers, not migrated).
+func IsUndefinedColumn(err error) bool { return classify(err)&classColumn != 0 }
 
 // connClass covers what any driver returns when the connection is gone:
 // network errors (refused, reset, timed out), EOF in the middle of a reply,

@@ -62,6 +62,8 @@ func mysqlNumberClass(n uint16) class {
 		1143, // ER_COLUMNACCESS_DENIED_ERROR
 		1227: // ER_SPECIFIC_ACCESS_DENIED_ERROR: needs PROCESS, SUPER, …
 		return classPrivilege
+	case 1054: // ER_BAD_FIELD_ERROR: unknown column
+		return classColumn
 	}
 	return 0
 }

@@ -43,6 +43,8 @@ func sqlstateClass(code string) class {
 		return classRow
 	case code == "42501": // insufficient_privilege
 		return classPrivilege
+	case code == "42703": // undefined_column
+		return classColumn
 	}
 	return 0
 }

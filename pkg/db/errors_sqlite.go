@@ -4,6 +4,7 @@ package db
 
 import (
 	"errors"
+	"strings"
 
 	"github.com/mattn/go-sqlite3"
 )
@@ -26,6 +27,13 @@ func sqliteClass(err error) class {
 		return classRow
 	case sqlite3.ErrMismatch, sqlite3.ErrTooBig:
 		return classRow
+	case sqlite3.ErrError:
+		// SQLite has no code of its own for an unknown column: the generic
+		// SQLITE_ERROR carries it in the message, in these two forms
+		// (SELECT/UPDATE/WHERE, and INSERT's column list).
+		if msg := se.Error(); strings.HasPrefix(msg, "no such column: ") || strings.Contains(msg, " has no column named ") {
+			return classColumn
+		}
 	}
 	return 0
 }

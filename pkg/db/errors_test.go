@@ -20,13 +20,13 @@ func TestMain(m *testing.M) { testenv.Main(m) }
 
 // classes is what the five predicates answer for one error, as letters:
 // T transient, C connection, D deadlock, U unique violation, R row error,
-// P privilege.
+// P privilege, K unknown column.
 func classes(err error) string {
 	var b strings.Builder
 	for _, p := range []struct {
 		l  string
 		is func(error) bool
-	}{{"T", IsTransient}, {"C", IsConnError}, {"D", IsDeadlock}, {"U", IsUniqueViolation}, {"R", IsRowError}, {"P", IsPrivilegeError}} {
+	}{{"T", IsTransient}, {"C", IsConnError}, {"D", IsDeadlock}, {"U", IsUniqueViolation}, {"R", IsRowError}, {"P", IsPrivilegeError}, {"K", IsUndefinedColumn}} {
 		if p.is(err) {
 			b.WriteString(p.l)
 		}
@@ -182,6 +182,14 @@ func TestErrorClassesSQLite(t *testing.T) {
 			_, err := d.ExecContext(ctx, `SELECT * FROM nope`)
 			return err
 		}},
+		{"unknown column in INSERT", "K", func(t *testing.T) error {
+			_, err := d.ExecContext(ctx, `INSERT INTO u (id, k, n, headers) VALUES (5, 'e', 1, '{}')`)
+			return err
+		}},
+		{"unknown column in SELECT", "K", func(t *testing.T) error {
+			_, err := d.ExecContext(ctx, `SELECT headers FROM u`)
+			return err
+		}},
 	})
 }
 
@@ -242,6 +250,10 @@ func TestErrorClassesPostgres(t *testing.T) {
 		}},
 		{"syntax", "", func(t *testing.T) error {
 			_, err := d.ExecContext(ctx, `SELEC 1`)
+			return err
+		}},
+		{"unknown column (42703)", "K", func(t *testing.T) error {
+			_, err := d.ExecContext(ctx, `INSERT INTO u (id, headers) VALUES (5, '{}')`)
 			return err
 		}},
 		{"deadlock", "TD", func(t *testing.T) error {
@@ -359,6 +371,7 @@ func TestErrorClassesMySQL(t *testing.T) {
 			return noPrivilegeUser(t, d, "SELECT * FROM u")
 		}},
 		{"no such table (1146)", "", exec("SELECT * FROM nope")},
+		{"unknown column (1054)", "K", exec("INSERT INTO u (id, k, n, headers) VALUES (5, 'e', 1, '{}')")},
 		{"deadlock (1213)", "TD", func(t *testing.T) error {
 			a, b := begin(t), begin(t)
 			mustExec(t, a, "UPDATE u SET n = n + 1 WHERE id = 1")

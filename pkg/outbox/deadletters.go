@@ -219,7 +219,7 @@ func RequeueDeadLetters(ctx context.Context, d *db.DB, f DeadLetterFilter, check
 			return errs.Failedf("%d dead letter(s) would fail again, nothing requeued: %s", len(bad), strings.Join(bad, "; "))
 		}
 		if err := Insert(ctx, tx, d.Dialect, out, now); err != nil {
-			if strings.Contains(err.Error(), ErrNoHeadersColumn) {
+			if errors.Is(err, ErrNoHeadersColumn) {
 				return errs.Usage(err)
 			}
 			return err

@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"strings"
 	"time"
@@ -37,8 +38,8 @@ func HeadersColumn(ctx context.Context, d *db.DB) (bool, error) {
 }
 
 // ErrNoHeadersColumn explains headers that have nowhere to go: the caller
-// must fail (exit 2), never drop them.
-const ErrNoHeadersColumn = "kafka_messages has no headers column, so these headers cannot be stored: add the opt-in column with `deimos migrate up --only headers`, or send the messages without headers"
+// must fail (exit 2), never drop them. Insert wraps it (errors.Is).
+var ErrNoHeadersColumn = errors.New("kafka_messages has no headers column, so these headers cannot be stored: add the opt-in column with `deimos migrate up --only headers`, or send the messages without headers")
 
 // Execer is satisfied by *sql.DB, *sql.Tx and *sql.Conn.
 type Execer interface {
@@ -136,8 +137,8 @@ func Insert(ctx context.Context, tx Execer, d db.Dialect, rows []Row, now time.T
 			}
 		}
 		if _, err := tx.ExecContext(ctx, db.Rebind(d, b.String()), args...); err != nil {
-			if withHeaders && strings.Contains(strings.ToLower(err.Error()), "headers") {
-				return fmt.Errorf("outbox insert: %s: %w", ErrNoHeadersColumn, err)
+			if withHeaders && db.IsUndefinedColumn(err) {
+				return fmt.Errorf("outbox insert: %w: %w", ErrNoHeadersColumn, err)
 			}
 			return fmt.Errorf("outbox insert into kafka_messages: %w", err)
 		}

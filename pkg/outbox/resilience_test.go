@@ -3,6 +3,7 @@ package outbox
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
 	neturl "net/url"
 	"strings"
@@ -296,7 +297,7 @@ func testOptionalHeaders(t *testing.T, url func(testing.TB) string) {
 	// no headers column: Insert with headers fails clearly, without headers works
 	d2 := migrated(t, url(t), "outbox")
 	err = Insert(context.Background(), d2.DB, d2.Dialect, rows, time.Now())
-	if err == nil || !strings.Contains(err.Error(), "migrate up --only headers") {
+	if !errors.Is(err, ErrNoHeadersColumn) || !strings.Contains(err.Error(), "migrate up --only headers") {
 		t.Errorf("headers without the column: %v", err)
 	}
 	if err := Insert(context.Background(), d2.DB, d2.Dialect, rows[1:], time.Now()); err != nil {
