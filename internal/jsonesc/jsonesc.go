@@ -24,8 +24,23 @@
 package jsonesc
 
 import (
+	"bytes"
+	"encoding/json"
 	"unicode/utf8"
 )
+
+// Marshal is json.Marshal without HTML escaping: compact JSON, map keys
+// sorted, strings escaped as AppendString escapes them. It is how a Go
+// value (not a hand-built text) becomes the JSON deimos sends or stores.
+func Marshal(v any) ([]byte, error) {
+	var b bytes.Buffer
+	enc := json.NewEncoder(&b)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(v); err != nil {
+		return nil, err
+	}
+	return bytes.TrimSuffix(b.Bytes(), []byte("\n")), nil
+}
 
 const hex = "0123456789abcdef"
 

@@ -194,3 +194,26 @@ func TestAppendStringWordSkip(t *testing.T) {
 }
 
 const utf8RuneError = '\uFFFD'
+
+// Marshal is encoding/json's compact output with <, > and & as they are,
+// strings quoted byte for byte as AppendString quotes them.
+func TestMarshal(t *testing.T) {
+	v := map[string]any{"z": "<a>&b</a>", "a": []any{1, 2.5, nil, true, "q\"\u2028\x01"}, "m": map[string]any{"k": json.Number("1e400")}}
+	got, err := Marshal(v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	std, _ := json.Marshal(v)
+	for _, r := range []struct{ esc, raw string }{{`\u003c`, "<"}, {`\u003e`, ">"}, {`\u0026`, "&"}} {
+		std = bytes.ReplaceAll(std, []byte(r.esc), []byte(r.raw))
+	}
+	if !bytes.Equal(got, std) {
+		t.Fatalf("Marshal = %s\nwant      %s", got, std)
+	}
+	if !bytes.Contains(got, AppendString(nil, "q\"\u2028\x01")) || bytes.HasSuffix(got, []byte("\n")) {
+		t.Fatalf("Marshal = %q: strings not as AppendString writes them, or a trailing newline", got)
+	}
+	if _, err := Marshal(func() {}); err == nil {
+		t.Fatal("a value JSON cannot hold was accepted")
+	}
+}

@@ -23,13 +23,10 @@ type plainBackend struct{ e *Engine }
 // marshalJSON writes v as compact JSON, refusing data nested deeper than
 // decodeJSON reads.
 func marshalJSON(v any) ([]byte, error) {
-	var buf bytes.Buffer
-	enc := json.NewEncoder(&buf)
-	enc.SetEscapeHTML(false)
-	if err := enc.Encode(v); err != nil {
+	b, err := jsonesc.Marshal(v)
+	if err != nil {
 		return nil, err
 	}
-	b := bytes.TrimRight(buf.Bytes(), "\n")
 	if err := nesting.CheckJSON(b); err != nil {
 		return nil, err
 	}

@@ -19,13 +19,7 @@ import (
 // escaping (what Ruby's JSON.generate does for a sorted hash). json.Number
 // values keep their exact text.
 func SortedJSON(v any) ([]byte, error) {
-	var b bytes.Buffer
-	enc := json.NewEncoder(&b)
-	enc.SetEscapeHTML(false)
-	if err := enc.Encode(v); err != nil { // maps are encoded with sorted keys
-		return nil, err
-	}
-	return bytes.TrimRight(b.Bytes(), "\n"), nil
+	return jsonesc.Marshal(v) // maps are encoded with sorted keys
 }
 
 // KeyJSON is Deimos's protobuf field key: the sorted compact JSON object
