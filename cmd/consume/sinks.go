@@ -138,7 +138,7 @@ func buildHandler(ctx context.Context, f *cmdutil.Factory, cfg *config.Config, o
 	log := o.logger(f, cfg)
 	var d *db.DB
 	if r.Table != "" || r.Checkpoint {
-		if d, err = cmdutil.OpenDBWithMySQL(ctx, cfg); err != nil {
+		if d, err = cmdutil.OpenDB(ctx, cfg); err != nil {
 			return nil, err
 		}
 		o.opened = append(o.opened, d)

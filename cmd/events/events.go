@@ -41,7 +41,7 @@ func openStore(ctx context.Context, f *cmdutil.Factory) (*config.Config, *checkp
 	if err != nil {
 		return nil, nil, nil, err
 	}
-	d, err := cmdutil.OpenDBWithMySQL(ctx, cfg)
+	d, err := cmdutil.OpenDB(ctx, cfg)
 	if err != nil {
 		return nil, nil, nil, err
 	}

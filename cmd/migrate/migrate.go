@@ -42,7 +42,7 @@ func openDB(c *cobra.Command, f *cmdutil.Factory, create bool) (*db.DB, *config.
 	if err != nil {
 		return nil, nil, err
 	}
-	open := cmdutil.OpenDBWithMySQL
+	open := cmdutil.OpenDB
 	if create {
 		open = cmdutil.CreateDB
 	}

@@ -399,7 +399,7 @@ func withDB(c *cobra.Command, f *cmdutil.Factory, fn func(context.Context, deadL
 	if err != nil {
 		return err
 	}
-	d, err := cmdutil.OpenDBWithMySQL(c.Context(), cfg)
+	d, err := cmdutil.OpenDB(c.Context(), cfg)
 	if err != nil {
 		return err
 	}

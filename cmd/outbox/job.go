@@ -39,7 +39,7 @@ func RelayJob(cfg *config.Config, s RelaySettings) supervise.Job {
 	}
 	oc := s.Outbox
 	return supervise.Job{Name: JobName, Kind: "outbox", Run: func(ctx context.Context, h *supervise.Handle) error {
-		d, err := cmdutil.OpenDBWithMySQL(ctx, cfg)
+		d, err := cmdutil.OpenDB(ctx, cfg)
 		if err != nil {
 			return err
 		}

@@ -204,7 +204,7 @@ func newStatusCmd(f *cmdutil.Factory) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			d, err := cmdutil.OpenDBWithMySQL(c.Context(), cfg)
+			d, err := cmdutil.OpenDB(c.Context(), cfg)
 			if err != nil {
 				return err
 			}

@@ -50,7 +50,7 @@ func Jobs(cfg *config.Config, pollers []poller.Settings, s JobSettings) []superv
 
 func runPoller(ctx context.Context, cfg *config.Config, ps poller.Settings, s JobSettings, m *poller.Metrics, h *supervise.Handle) error {
 	log := s.Log
-	d, err := cmdutil.OpenDBWithMySQL(ctx, cfg)
+	d, err := cmdutil.OpenDB(ctx, cfg)
 	if err != nil {
 		return err
 	}

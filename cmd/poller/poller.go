@@ -162,7 +162,7 @@ func newStatusCmd(f *cmdutil.Factory) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			d, err := cmdutil.OpenDBWithMySQL(cmd.Context(), cfg)
+			d, err := cmdutil.OpenDB(cmd.Context(), cfg)
 			if err != nil {
 				return err
 			}
@@ -244,7 +244,7 @@ Stop running pollers first: a running poller would overwrite the cursor.`,
 			if err != nil {
 				return errs.Usagef("--to: %w", err)
 			}
-			d, err := cmdutil.OpenDBWithMySQL(cmd.Context(), cfg)
+			d, err := cmdutil.OpenDB(cmd.Context(), cfg)
 			if err != nil {
 				return err
 			}

@@ -247,7 +247,7 @@ func run(c *cobra.Command, f *cmdutil.Factory, o *options, summary *cmdutil.Summ
 		defer counts.Close()
 		sink = &produce.DryRunSink{W: f.IO.Out, Partitioner: cfg.Kafka.Partitioner, Counts: counts.Count}
 	case backend == "outbox":
-		d, err := cmdutil.OpenDBWithMySQL(ctx, cfg)
+		d, err := cmdutil.OpenDB(ctx, cfg)
 		if err != nil {
 			return err
 		}

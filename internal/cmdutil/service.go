@@ -259,7 +259,7 @@ func (r *readiness) pingDB(ctx context.Context) error {
 	d := r.d
 	r.mu.Unlock()
 	if d == nil {
-		nd, err := OpenDBWithMySQL(ctx, r.cfg)
+		nd, err := OpenDB(ctx, r.cfg)
 		if err != nil {
 			return err
 		}
