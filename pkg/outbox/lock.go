@@ -233,9 +233,86 @@ func topicsQuery(d db.Dialect) string {
 	if d.Name() == "postgres" {
 		return "WITH RECURSIVE t (topic) AS (SELECT MIN(topic) FROM kafka_messages" +
 			" UNION ALL SELECT (SELECT MIN(k.topic) FROM kafka_messages k WHERE k.topic > t.topic) FROM t WHERE t.topic IS NOT NULL)" +
-			" SELECT topic FROM t WHERE topic IS NOT NULL"
+			" SELECT topic FROM t WHERE topic IS NOT NULL ORDER BY topic"
 	}
 	return "SELECT DISTINCT topic FROM kafka_messages"
+}
+
+// topicsAfterDrain is topics on PostgreSQL for a pass after this relay
+// emptied the topics of drained, each up to its id: a drained topic is
+// listed when it has a row above that id, and the topics between them come
+// from walks bounded by them, so the index entries of the rows just
+// deleted (each a visit to the dead heap tuple, as many as the rows
+// relayed) are not read again. order is the previous listing, in the
+// column's order. A row of a drained topic with a lower id that commits
+// after the drain is left for a later pass or run, like one that commits
+// after the listing.
+func (s *store) topicsAfterDrain(ctx context.Context, order []string, drained map[string]int64) ([]string, error) {
+	var out []string
+	walk := func(lo, hi *string) error {
+		var args []any
+		cond := func(col string) string {
+			var c []string
+			if lo != nil && col == "topic" {
+				args = append(args, *lo)
+				c = append(c, fmt.Sprintf("topic > $%d", len(args)))
+			}
+			if hi != nil {
+				if col == "topic" {
+					args = append(args, *hi)
+				}
+				c = append(c, fmt.Sprintf("%s < $%d", col, len(args)))
+			}
+			return strings.Join(c, " AND ")
+		}
+		first := cond("topic")
+		q := "WITH RECURSIVE t (topic) AS (SELECT MIN(topic) FROM kafka_messages"
+		if first != "" {
+			q += " WHERE " + first
+		}
+		q += " UNION ALL SELECT (SELECT MIN(k.topic) FROM kafka_messages k WHERE k.topic > t.topic"
+		if hi != nil {
+			q += " AND " + cond("k.topic")
+		}
+		q += ") FROM t WHERE t.topic IS NOT NULL) SELECT topic FROM t WHERE topic IS NOT NULL"
+		rows, err := s.d.QueryContext(ctx, q, args...)
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		for rows.Next() {
+			var t string
+			if err := rows.Scan(&t); err != nil {
+				return err
+			}
+			out = append(out, t)
+		}
+		return rows.Err()
+	}
+	var lo *string
+	for i := range order {
+		t := &order[i]
+		last, ok := drained[*t]
+		if !ok {
+			continue
+		}
+		if err := walk(lo, t); err != nil {
+			return nil, err
+		}
+		var more int
+		err := s.d.QueryRowContext(ctx, "SELECT COUNT(*) FROM (SELECT 1 FROM kafka_messages WHERE topic = $1 AND id > $2 LIMIT 1) x", *t, last).Scan(&more)
+		if err != nil {
+			return nil, err
+		}
+		if more > 0 {
+			out = append(out, *t)
+		}
+		lo = t
+	}
+	if err := walk(lo, nil); err != nil {
+		return nil, err
+	}
+	return out, nil
 }
 
 // topics lists the topics with rows in kafka_messages.

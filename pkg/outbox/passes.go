@@ -16,9 +16,10 @@ const parked = "\x00parked"
 // result is what a worker reports after it processed one topic: rows
 // handled, and a database error outside the topic's own processing.
 type result struct {
-	topic string
-	n     int
-	err   error
+	topic   string
+	n       int
+	drained int64 // the last id of a topic the worker emptied, else -1
+	err     error
 }
 
 // run takes topics from the dispatcher until it closes work, and reports
@@ -31,8 +32,8 @@ func (w *worker) run(ctx context.Context, work <-chan string, results chan<- res
 		if !ok {
 			return
 		}
-		n, err := w.processTopic(ctx, t)
-		results <- result{topic: t, n: n, err: err}
+		n, drained, err := w.processTopic(ctx, t)
+		results <- result{topic: t, n: n, drained: drained, err: err}
 	}
 }
 
@@ -60,10 +61,12 @@ func (r *Relay) dispatch(ctx context.Context, work chan<- string, results <-chan
 	var (
 		queue    []string
 		inFlight = map[string]bool{}
-		listed   bool      // a pass has run
-		passDid  bool      // Once: the current pass handled a row
-		passErr  bool      // an error since the last listing
-		nextList time.Time // the earliest next listing
+		listed   bool                 // a pass has run
+		order    []string             // the last listing
+		drained  = map[string]int64{} // Once: topics this pass emptied, to their last id
+		passDid  bool                 // Once: the current pass handled a row
+		passErr  bool                 // an error since the last listing
+		nextList time.Time            // the earliest next listing
 		backoff  = time.Second
 		failures int
 		stopping bool
@@ -92,7 +95,13 @@ func (r *Relay) dispatch(ctx context.Context, work chan<- string, results <-chan
 			backoff, failures = time.Second, 0
 		}
 		var topics []string
-		err := lw.dbRetry(ctx, "listing topics", func() (err error) { topics, err = r.st.topics(bg); return err })
+		list := r.st.topics
+		if o.Once && len(drained) > 0 && r.st.d.Dialect.Name() == "postgres" {
+			prev, done := order, drained
+			list = func(ctx context.Context) ([]string, error) { return r.st.topicsAfterDrain(ctx, prev, done) }
+		}
+		err := lw.dbRetry(ctx, "listing topics", func() (err error) { topics, err = list(bg); return err })
+		drained = map[string]int64{}
 		if err == nil {
 			err = lw.dbRetry(ctx, "ping empty topics", func() error { return r.st.pingEmptyTopics(bg, topics, o.Now()) })
 			if err != nil {
@@ -107,6 +116,7 @@ func (r *Relay) dispatch(ctx context.Context, work chan<- string, results <-chan
 			return
 		}
 		log.Debug("Found topics", "topics", topics)
+		order = slices.Clone(topics)
 		nextList = time.Now().Add(o.PassInterval)
 		queue = slices.DeleteFunc(topics, func(t string) bool { return inFlight[t] })
 		o.Progress.Progress()
@@ -160,6 +170,9 @@ func (r *Relay) dispatch(ctx context.Context, work chan<- string, results <-chan
 		case res := <-results:
 			delete(inFlight, res.topic)
 			passDid = passDid || res.n > 0
+			if res.drained >= 0 && o.Once {
+				drained[res.topic] = res.drained
+			}
 			if res.err != nil && !stopping {
 				fail(res.err)
 			}

@@ -342,7 +342,15 @@ func (w *worker) dbRetry(ctx context.Context, what string, fn func() error) erro
 
 // processTopic locks a topic, drains it batch by batch, and unlocks it.
 // A returned error is a database error outside the topic's own processing.
-func (w *worker) processTopic(ctx context.Context, topic string) (int, error) {
+// drained is the last id of a topic this call emptied (a short batch ended
+// it, every row up to that id deleted), else -1.
+func (w *worker) processTopic(ctx context.Context, topic string) (n int, drained int64, err error) {
+	drained = -1
+	n, err = w.drainTopic(ctx, topic, &drained)
+	return n, drained, err
+}
+
+func (w *worker) drainTopic(ctx context.Context, topic string, drained *int64) (int, error) {
 	o := w.r.opts
 	bg := context.WithoutCancel(ctx)
 	var ok bool
@@ -379,6 +387,7 @@ func (w *worker) processTopic(ctx context.Context, topic string) (int, error) {
 	defer func() { stopHB(); hbWG.Wait() }()
 
 	total := 0
+	lastID, short := int64(-1), false // the last id handled; whether the last fetch came back short
 	var msgs []Message
 	err = w.dbRetry(ctx, "fetch "+topic, func() (err error) { msgs, err = w.r.st.fetch(bg, topic, o.BatchSize); return err })
 	if err != nil {
@@ -400,6 +409,9 @@ func (w *worker) processTopic(ctx context.Context, topic string) (int, error) {
 		var n int
 		n, err = w.processBatch(ctx, topic, msgs)
 		total += n
+		if err == nil {
+			lastID, short = msgs[len(msgs)-1].ID, !full
+		}
 		if next != nil && (err != nil || lost.Load() || ctx.Err() != nil) {
 			<-next
 			next = nil
@@ -420,6 +432,10 @@ func (w *worker) processTopic(ctx context.Context, topic string) (int, error) {
 		if err != nil {
 			err = fmt.Errorf("fetching: %w", err)
 		}
+		short = err == nil && len(msgs) == 0
+	}
+	if err == nil && short && lastID >= 0 && !lost.Load() && ctx.Err() == nil {
+		*drained = lastID
 	}
 	if errors.Is(err, errStopped) {
 		err = nil
@@ -438,6 +454,7 @@ func (w *worker) processTopic(ctx context.Context, topic string) (int, error) {
 	}
 	if err := w.dbRetry(ctx, "unlock "+topic, func() error { return w.r.st.clearLock(bg, topic, w.id, o.Now()) }); err != nil {
 		w.log.Error("could not release lock", "topic", topic, "error", err)
+		*drained = -1
 	}
 	return total, nil
 }
@@ -584,19 +601,31 @@ func (w *worker) send(ctx context.Context, topic string, batch []Message) ([]Dea
 		results := w.r.p.ProduceSync(bg, recs...)
 		var retry, tooLarge []int
 		var firstErr error
-		for j, res := range results {
+		var index map[*kgo.Record]int // a result's row: results come in completion order
+		for _, res := range results {
 			if res.Err == nil {
 				continue
 			}
+			if index == nil {
+				index = make(map[*kgo.Record]int, len(pending))
+				for _, i := range pending {
+					index[all[i]] = i
+				}
+			}
+			i, ok := index[res.Record]
+			if !ok {
+				return nil, fmt.Errorf("the producer reported a result for a record it was not given: %w", res.Err)
+			}
 			if IsTooLarge(res.Err) {
-				tooLarge = append(tooLarge, pending[j])
+				tooLarge = append(tooLarge, i)
 			} else {
-				retry = append(retry, pending[j])
+				retry = append(retry, i)
 				if firstErr == nil {
 					firstErr = res.Err
 				}
 			}
 		}
+		sort.Ints(tooLarge)
 		for _, i := range tooLarge {
 			all[i].Timestamp = time.Time{}
 			err := w.r.p.ProduceSync(bg, all[i]).FirstErr()
