@@ -34,6 +34,7 @@ import (
 	"regexp"
 	"sort"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -466,44 +467,34 @@ func TestEveryExampleRuns(t *testing.T) {
 		}
 		units = keep
 	}
+	var mu sync.Mutex // guards ran and skipped
 	ran, skipped := 0, map[string]int{}
-	for _, u := range units {
-		t.Run(u.name, func(t *testing.T) {
-			start := time.Now()
-			defer func() { t.Logf("%s: %s", u.name, time.Since(start).Round(time.Millisecond)) }()
-			var p *project
-			for _, e := range u.examples {
-				if e.needs != "" {
-					skipped[e.needs]++
-					continue
+	// Units run two at a time (go test's -parallel, GOMAXPROCS by default):
+	// each has its own project and deimos dev on free ports, and most of a
+	// unit's time is waiting (daemons run 3 s, dev starts). Units with an
+	// example that binds fixed ports (deimos dev's defaults or 19092, deimos
+	// start's servers) run one at a time among themselves.
+	var fixedPorts sync.Mutex
+	t.Run("units", func(t *testing.T) {
+		for _, u := range units {
+			t.Run(u.name, func(t *testing.T) {
+				t.Parallel()
+				if u.bindsFixedPorts() {
+					fixedPorts.Lock()
+					defer fixedPorts.Unlock()
 				}
-				if p == nil {
-					ps := time.Now()
-					p = newProject(t)
-					t.Logf("project set up in %s", time.Since(ps).Round(time.Millisecond))
-				}
-				c := p.rewrite(e.cmd)
-				var out string
-				var code int
-				if isDaemon(c) {
-					out, code = p.daemon(t, c)
-				} else {
-					out, code = p.shell(t, c, 90*time.Second)
-				}
-				ran++
-				switch {
-				case e.wantFail && code == 0:
-					t.Errorf("%s\n  $ %s\n  exit 0; the text shows it failing\n%s", u.name, e.cmd, indent(out))
-				case !e.wantFail && code != 0:
-					t.Errorf("%s\n  $ %s\n  exit %d\n%s", u.name, e.cmd, code, indent(out))
-				default:
-					if missing := checkOutput(e.output, out); len(missing) > 0 {
-						t.Errorf("%s\n  $ %s\n  the text shows lines it did not print:\n%s\n  it printed:\n%s", u.name, e.cmd, indent(strings.Join(missing, "\n")), indent(out))
+				runUnit(t, u, func(needs string) {
+					mu.Lock()
+					defer mu.Unlock()
+					if needs != "" {
+						skipped[needs]++
+					} else {
+						ran++
 					}
-				}
-			}
-		})
-	}
+				})
+			})
+		}
+	})
 	var reasons []string
 	for r, n := range skipped {
 		reasons = append(reasons, fmt.Sprintf("%d [needs %s]", n, r))
@@ -512,6 +503,55 @@ func TestEveryExampleRuns(t *testing.T) {
 	t.Logf("ran %d examples from %d help pages and doc blocks; not run here: %s", ran, len(units), strings.Join(reasons, ", "))
 	if os.Getenv("TEST_EXAMPLES") == "" && ran < 100 {
 		t.Fatalf("ran %d examples; expected every command's and every page's", ran)
+	}
+}
+
+// bindsFixedPorts reports a unit with a daemon example that listens on a
+// fixed port (deimos dev's defaults or given ports, deimos start's servers).
+func (u unit) bindsFixedPorts() bool {
+	for _, e := range u.examples {
+		if e.needs == "" && isDaemon(e.cmd) && (strings.Contains(e.cmd, "deimos dev") || strings.Contains(e.cmd, "deimos start")) {
+			return true
+		}
+	}
+	return false
+}
+
+// runUnit runs a unit's examples in one fresh project; count is called
+// with each example's [needs …] reason ("" for one that ran).
+func runUnit(t *testing.T, u unit, count func(needs string)) {
+	start := time.Now()
+	defer func() { t.Logf("%s: %s", u.name, time.Since(start).Round(time.Millisecond)) }()
+	var p *project
+	for _, e := range u.examples {
+		if e.needs != "" {
+			count(e.needs)
+			continue
+		}
+		if p == nil {
+			ps := time.Now()
+			p = newProject(t)
+			t.Logf("project set up in %s", time.Since(ps).Round(time.Millisecond))
+		}
+		c := p.rewrite(e.cmd)
+		var out string
+		var code int
+		if isDaemon(c) {
+			out, code = p.daemon(t, c)
+		} else {
+			out, code = p.shell(t, c, 90*time.Second)
+		}
+		count("")
+		switch {
+		case e.wantFail && code == 0:
+			t.Errorf("%s\n  $ %s\n  exit 0; the text shows it failing\n%s", u.name, e.cmd, indent(out))
+		case !e.wantFail && code != 0:
+			t.Errorf("%s\n  $ %s\n  exit %d\n%s", u.name, e.cmd, code, indent(out))
+		default:
+			if missing := checkOutput(e.output, out); len(missing) > 0 {
+				t.Errorf("%s\n  $ %s\n  the text shows lines it did not print:\n%s\n  it printed:\n%s", u.name, e.cmd, indent(strings.Join(missing, "\n")), indent(out))
+			}
+		}
 	}
 }
 
