@@ -57,9 +57,6 @@ func (s *Service) Registerer(job string) prometheus.Registerer {
 	return prometheus.WrapRegistererWith(prometheus.Labels{JobLabel: job}, s.reg)
 }
 
-// Gatherer is the registry the server exposes.
-func (s *Service) Gatherer() prometheus.Gatherer { return s.reg }
-
 // Needs names the services /readyz checks.
 type Needs struct {
 	DB, Kafka, Registry bool
@@ -270,7 +267,6 @@ func (r *readiness) pingDB(ctx context.Context) error {
 		} else {
 			nd.Close()
 		}
-		d = r.d
 		r.mu.Unlock()
 		return nil // Open pinged it
 	}

@@ -104,16 +104,6 @@ func New(jobs []Job, o Options) (*Supervisor, error) {
 	return s, nil
 }
 
-// Handle returns the named job's handle (nil when unknown).
-func (s *Supervisor) Handle(name string) *Handle {
-	for _, h := range s.hs {
-		if h.name == name {
-			return h
-		}
-	}
-	return nil
-}
-
 // Run runs every job and returns as its Policy says. When ctx ends every
 // job is asked to stop and Run waits for all of them; it then returns an
 // error when a job was down (failed, waiting to restart) or failed while
