@@ -35,6 +35,8 @@ type store struct {
 	cols string
 	// slowPG: on PostgreSQL, the columns' types need the generic fetch (fetchPG cannot read them).
 	slowPG atomic.Bool
+	// slowScan: on MySQL, read fetched rows with scanMessages (tests compare the two).
+	slowScan atomic.Bool
 }
 
 // deadLetterGap says why dead letters cannot be stored ("" when they can):
@@ -359,11 +361,16 @@ func (s *store) fetchAfter(ctx context.Context, topic string, after int64, limit
 	return s.fetchRows(ctx, q, args, topic, limit)
 }
 
+// utcWall reads a datetime column's value: timestamp without time zone, so
+// the wall time is UTC.
+func utcWall(x time.Time) time.Time {
+	return time.Date(x.Year(), x.Month(), x.Day(), x.Hour(), x.Minute(), x.Second(), x.Nanosecond(), time.UTC)
+}
+
 func parseDBTime(v any) time.Time {
 	switch x := v.(type) {
 	case time.Time:
-		// timestamp without time zone: the wall time is UTC.
-		return time.Date(x.Year(), x.Month(), x.Day(), x.Hour(), x.Minute(), x.Second(), x.Nanosecond(), time.UTC)
+		return utcWall(x)
 	case string:
 		for _, f := range []string{"2006-01-02 15:04:05.999999999", "2006-01-02T15:04:05.999999999", time.RFC3339Nano} {
 			if t, err := time.Parse(f, x); err == nil {

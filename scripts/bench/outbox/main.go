@@ -424,8 +424,8 @@ func (r *results) print(n, rounds int, bins []string, workers []int) {
 		}
 		if strings.HasPrefix(row, "relay") {
 			w := strings.Fields(row[strings.LastIndexByte(row, ',')+1:])[0]
-			bare, ok := r.med("bare drain, "+w+" goroutine(s)", "database")
-			if x, _ := r.med(row, "database"); ok && bare > 0 {
+			bare, ok := r.med("bare drain, "+w+" goroutine(s)", "db+after")
+			if x, _ := r.med(row, "db+after"); ok && bare > 0 {
 				fmt.Printf(" %8.2f×", x/bare)
 			}
 		}
@@ -441,7 +441,8 @@ func (r *results) print(n, rounds int, bins []string, workers []int) {
 		rc, _ := r.med(row, "relay ms/min")
 		fmt.Printf("  %-38s %.1f statements/s, database %.0f ms CPU/min = %.2f%% of one core (%.0f ms/min without it), relay %.0f ms/min\n", row, q, c, c/600, a, rc)
 	}
-	fmt.Println("  client: the relay, kcat, psql/mariadb, or the bench's own drain; db/bare: the relay's database CPU over the bare drain's with as many goroutines")
+	fmt.Println("  client: the relay, kcat, psql/mariadb, or the bench's own drain; db/bare: the relay's database CPU over the bare drain's with as many goroutines,\n" +
+		"  each with the database's work after it (the relay's backends exit with it; their CPU is counted once the postmaster has reaped them)")
 }
 
 // fill inserts n rows round-robin over the topics (so a topic's rows are

@@ -59,23 +59,8 @@ func (s *store) fetchPG(ctx context.Context, q string, args []any, topic string,
 		jsonb := s.hasHeaders && rows.FieldDescriptions()[6].DataTypeOID == oidJSONB
 		out = make([]Message, 0, limit)
 		pks := make([]string, 0, limit)
-		var slab []byte
-		// keep copies b into the current slab (a new one when it is full)
-		// and returns the copy; nil stays nil (SQL NULL).
-		keep := func(b []byte) []byte {
-			if b == nil {
-				return nil
-			}
-			if len(b) == 0 {
-				return []byte{} // empty, not NULL (no allocation: zero-size)
-			}
-			if len(slab)+len(b) > cap(slab) {
-				slab = make([]byte, 0, max(1<<20, len(b)))
-			}
-			n := len(slab)
-			slab = append(slab, b...)
-			return slab[n:len(slab):len(slab)]
-		}
+		var sl slab
+		keep := sl.keep
 		for rows.Next() {
 			v := rows.RawValues()
 			m := Message{Topic: topic}
@@ -106,6 +91,27 @@ func (s *store) fetchPG(ctx context.Context, q string, args []any, topic string,
 		return rows.Err()
 	})
 	return out, err
+}
+
+// slab holds a batch's values: keep copies a value into a large shared
+// buffer (a new one when it is full), so a batch costs a few allocations
+// however many rows it has.
+type slab struct{ buf []byte }
+
+// keep returns a copy of b; nil (SQL NULL) stays nil and empty stays empty.
+func (s *slab) keep(b []byte) []byte {
+	if b == nil {
+		return nil
+	}
+	if len(b) == 0 {
+		return []byte{} // empty, not NULL (no allocation: zero-size)
+	}
+	if len(s.buf)+len(b) > cap(s.buf) {
+		s.buf = make([]byte, 0, max(1<<20, len(b)))
+	}
+	n := len(s.buf)
+	s.buf = append(s.buf, b...)
+	return s.buf[n:len(s.buf):len(s.buf)]
 }
 
 // fastColumns reports whether fetchPG can read a result: id, topic,
@@ -186,7 +192,49 @@ func (s *store) fetchRows(ctx context.Context, q string, args []any, topic strin
 		return nil, err
 	}
 	defer rows.Close()
+	if s.d.Dialect.Name() == "mysql" && !s.slowScan.Load() {
+		return s.scanMySQL(rows, topic, limit)
+	}
 	return s.scanMessages(rows, limit)
+}
+
+// scanMySQL reads fetched rows on MySQL as scanMessages does, with the
+// driver's buffers (sql.RawBytes) copied into per-batch slabs and
+// created_at read as a time (parseTime): no allocation per row.
+func (s *store) scanMySQL(rows *sql.Rows, topic string, limit int) ([]Message, error) {
+	out := make([]Message, 0, limit)
+	pks := make([]string, 0, limit)
+	var sl slab
+	var id int64
+	var tp, msg, key, pk, hdr sql.RawBytes
+	var created sql.NullTime
+	dst := []any{&id, &tp, &msg, &key, &pk, &created}
+	if s.hasHeaders {
+		dst = append(dst, &hdr)
+	}
+	for rows.Next() {
+		if err := rows.Scan(dst...); err != nil {
+			return nil, err
+		}
+		m := Message{ID: id, Topic: topic}
+		if string(tp) != topic {
+			m.Topic = string(tp)
+		}
+		m.Message, m.Key = sl.keep(msg), sl.keep(key)
+		if pk != nil {
+			b := sl.keep(pk)
+			pks = append(pks, unsafe.String(unsafe.SliceData(b), len(b)))
+			m.PartitionKey = &pks[len(pks)-1]
+		}
+		if created.Valid {
+			m.CreatedAt = utcWall(created.Time)
+		}
+		if len(hdr) > 0 {
+			m.Headers = sl.keep(hdr)
+		}
+		out = append(out, m)
+	}
+	return out, rows.Err()
 }
 
 // scanMessages reads fetched rows through database/sql.
