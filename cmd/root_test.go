@@ -101,6 +101,7 @@ func allCommands(t *testing.T) [][]string {
 func TestHelpRendering(t *testing.T) {
 	placeholder := regexp.MustCompile(`^[A-Z][A-Z0-9_]*([=@,][A-Z][A-Z0-9_]*)*(,N\.\.\.)?$`)
 	scalar := regexp.MustCompile(`^(string|int|int32|int64|uint|float|duration|format)$`)
+	twoDefaults := regexp.MustCompile(`(?m)^.*\(default.*\(default [^)]*\)$`)
 	ios, _, _ := cmdutil.Test("")
 	root := NewRoot(&cmdutil.Factory{IO: ios, Getenv: func(string) (string, bool) { return "", false }})
 	for _, path := range allCommands(t) {
@@ -112,6 +113,10 @@ func TestHelpRendering(t *testing.T) {
 			if strings.Contains(out, bad) {
 				t.Errorf("deimos %s --help prints %s:\n%s", strings.Join(path, " "), bad, out)
 			}
+		}
+		// a default said in the text and again by pflag
+		if l := twoDefaults.FindString(out); l != "" {
+			t.Errorf("deimos %s --help says the default twice: %s", strings.Join(path, " "), l)
 		}
 		c, _, err := root.Find(path)
 		if err != nil {

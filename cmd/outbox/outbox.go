@@ -86,7 +86,7 @@ cron job can tell rows held by another relay from a failure).`,
 	fl.StringVar(&o.compact, "compact-topics", "", "topics to compact: a comma-separated list, or all (default outbox.compact_topics)")
 	fl.StringVar(&o.metricsAddr, "metrics-addr", "", "serve /metrics, /healthz, /readyz and /status on ADDR (default outbox.metrics_addr; same as --http-addr)")
 	fl.StringVar(&o.metricsAddr, "http-addr", "", "serve /metrics, /healthz, /readyz and /status on ADDR (same as --metrics-addr)")
-	fl.DurationVar(&o.deliveryTimeout, "delivery-timeout", 30*time.Second, "how long one send attempt may take before it is retried (default outbox.delivery_timeout or 30s)")
+	fl.DurationVar(&o.deliveryTimeout, "delivery-timeout", 30*time.Second, "how long one send attempt may take before it is retried (when not given: outbox.delivery_timeout, else 30s)")
 	fl.BoolVar(&o.failOnLocked, "fail-on-locked", false, "with --once: exit 4 when rows were left waiting behind another relay's lock or an error rest")
 	cmdutil.AddOutputFlag(c, &o.output)
 	cmdutil.AddSummaryFlags(c, &o.summary)

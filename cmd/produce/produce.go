@@ -96,7 +96,7 @@ transaction, for 'deimos outbox run' (or Ruby Deimos) to send.`,
 	fl.StringVarP(&o.key, "key", "k", "", "key for every message")
 	fl.StringVarP(&o.keyDelim, "key-delimiter", "K", "", "each line is KEY<DELIM>VALUE (\\t and \\n escapes allowed)")
 	fl.StringArrayVarP(&o.headers, "header", "H", nil, "header `K=V` (or K:V); repeatable")
-	fl.Int32VarP(&o.partition, "partition", "p", -1, "send every message to this partition (default: the partitioner)")
+	fl.Int32VarP(&o.partition, "partition", "p", -1, "send every message to partition `N` (-1: the partitioner chooses)")
 	fl.StringVarP(&o.file, "file", "f", "", "read from FILE instead of stdin")
 	fl.StringVar(&o.input, "input", "auto", "input format: auto, json (payload lines) or envelope")
 	fl.BoolVarP(&o.tombstone, "tombstone", "Z", false, "an empty value is sent as a tombstone (null)")
