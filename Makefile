@@ -37,8 +37,21 @@ test-race:
 demo: build
 	./scripts/demo.sh $(BIN)
 
+# `make bench`: every benchmark in scripts/bench/, each printing its own
+# reference measured in the same run (CPU per message per process, peak RSS);
+# produce/consume, the poller and the table sink at N=100,000 and 1,000,000
+# with the cost-per-message scaling ratio. Under 10 minutes on 2 cores.
+BENCH_NS ?= 100000 1000000
 bench: build
-	@for s in scripts/bench/*.sh; do echo "== $$s"; bash $$s || exit 1; done
+	@start=$$(date +%s); set -e; \
+	run() { echo; echo "== $$*"; t0=$$(date +%s); env "$$@"; echo "== $$(( $$(date +%s) - t0 ))s: $$*"; }; \
+	run NS="$(BENCH_NS)" REPS=2 bash scripts/bench/produce-consume.sh; \
+	run NS="$(BENCH_NS)" bash scripts/bench/poller.sh; \
+	run NS="$(BENCH_NS)" bash scripts/bench/sink.sh; \
+	run bash scripts/bench/outbox.sh; \
+	run bash scripts/bench/encode.sh 1s; \
+	run bash scripts/bench/schema-compat.sh 100 1000; \
+	echo; echo "== make bench: $$(( $$(date +%s) - start ))s in all"
 
 release: release-check release-amd64 release-arm64 release-sums
 

@@ -25,6 +25,7 @@ package jsonesc
 
 import (
 	"bytes"
+	"encoding/binary"
 	"encoding/json"
 	"unicode/utf8"
 )
@@ -122,4 +123,23 @@ func needsEscape8(x uint64) bool {
 	q := x ^ (lo * '"')
 	bs := x ^ (lo * '\\')
 	return ((x-lo*0x20)&^x|(q-lo)&^q|(bs-lo)&^bs|x)&hi != 0
+}
+
+// PlainLen is the length of b's longest prefix of bytes a JSON string holds
+// as they are, in its text and in AppendString's output alike: ASCII other
+// than control characters, '"' and '\\'. It reads 8 bytes at a time, for
+// parsers scanning string literals.
+func PlainLen(b []byte) int {
+	i := 0
+	for ; i+8 <= len(b); i += 8 {
+		if needsEscape8(binary.LittleEndian.Uint64(b[i:])) {
+			break
+		}
+	}
+	for ; i < len(b); i++ {
+		if c := b[i]; c < 0x20 || c == '"' || c == '\\' || c >= utf8.RuneSelf {
+			return i
+		}
+	}
+	return i
 }

@@ -217,3 +217,26 @@ func TestMarshal(t *testing.T) {
 		t.Fatal("a value JSON cannot hold was accepted")
 	}
 }
+
+// PlainLen stops at the first byte a string literal cannot hold as it is,
+// wherever it stands in the 8-byte words.
+func TestPlainLenEveryByteEveryPosition(t *testing.T) {
+	plain := func(c byte) bool { return c >= 0x20 && c != '"' && c != '\\' && c < 0x80 }
+	for c := 0; c < 256; c++ {
+		for n := 0; n <= 20; n++ {
+			for at := 0; at <= n; at++ {
+				b := bytes.Repeat([]byte{'a'}, n)
+				want := n
+				if at < n {
+					b[at] = byte(c)
+					if !plain(byte(c)) {
+						want = at
+					}
+				}
+				if got := PlainLen(b); got != want {
+					t.Fatalf("PlainLen(%q) = %d, want %d", b, got, want)
+				}
+			}
+		}
+	}
+}

@@ -10,6 +10,7 @@ import (
 	"unicode/utf8"
 	"unsafe"
 
+	"github.com/deimos-cli/deimos/internal/jsonesc"
 	"github.com/deimos-cli/deimos/pkg/avro"
 )
 
@@ -381,6 +382,7 @@ func appendRecordJSON(b []byte, t *aType, src []byte, keyField string) ([]byte, 
 		set[i] = false
 	}
 	path := avro.ShortName(t.Name)
+	next := 0
 	for {
 		p.ws()
 		if p.i >= len(src) || src[p.i] != '"' {
@@ -399,7 +401,15 @@ func appendRecordJSON(b []byte, t *aType, src []byte, keyField string) ([]byte, 
 		if p.i >= len(src) {
 			return b, info, false
 		}
-		idx, isField := t.FieldIndex[string(name)]
+		// keys usually come in the schema's field order: try the field
+		// after the last one before hashing the name
+		idx, isField := next, next < len(t.Fields) && t.Fields[next].Name == string(name)
+		if !isField {
+			idx, isField = t.FieldIndex[string(name)]
+		}
+		if isField {
+			next = idx + 1
+		}
 		isKey := keyField != "" && string(name) == keyField
 		isMid, isTs := string(name) == "message_id", string(name) == "timestamp"
 		if string(name) == "payload_key" {
@@ -502,6 +512,9 @@ func (p *jsonParser) rawString() ([]byte, bool) {
 	i := p.i + 1
 	start := i
 	for i < len(b) {
+		if i += jsonesc.PlainLen(b[i:]); i >= len(b) {
+			break
+		}
 		c := b[i]
 		if c == '"' {
 			p.i = i + 1

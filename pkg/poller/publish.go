@@ -82,13 +82,14 @@ func (e *CommitError) Error() string {
 func (e *CommitError) Unwrap() error { return e.Err }
 
 // produce sends msgs[idx...] and waits for all acks. The batch's records
-// are one allocation and share one promise (a record's index is found from
+// (and their partition-key contexts) are one allocation and share one promise (a record's index is found from
 // its address, only when it failed): no per-record closure or record alloc.
 func (p *KafkaPublisher) produce(ctx context.Context, msgs []encode.Encoded, idx []int) error {
 	var wg sync.WaitGroup
 	var mu sync.Mutex
 	var kerrv *KafkaError
 	recs := make([]kgo.Record, len(idx))
+	var pks []kafkaclient.PartitionKeyContext
 	promise := func(r *kgo.Record, err error) {
 		defer wg.Done()
 		if err == nil {
@@ -114,7 +115,11 @@ func (p *KafkaPublisher) produce(ctx context.Context, msgs []encode.Encoded, idx
 		m := msgs[i]
 		rctx := ctx
 		if m.PartitionKey != nil {
-			rctx = kafkaclient.WithPartitionKey(ctx, m.PartitionKey)
+			if pks == nil {
+				pks = make([]kafkaclient.PartitionKeyContext, len(idx))
+			}
+			pks[j] = kafkaclient.PartitionKeyContext{Context: ctx, Key: m.PartitionKey}
+			rctx = &pks[j]
 		}
 		recs[j] = kgo.Record{Topic: m.Topic, Key: m.Key, Value: m.Value, Context: rctx}
 		p.Client.Produce(ctx, &recs[j], promise)

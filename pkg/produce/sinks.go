@@ -12,6 +12,7 @@ import (
 	"sync/atomic"
 	"time"
 	"unicode/utf8"
+	"unsafe"
 
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
@@ -83,6 +84,9 @@ type KafkaSink struct {
 	cancel  context.CancelFunc
 	stuck   atomic.Bool
 	stop    chan struct{}
+	// promiseFn is s.promise, bound once (a method value per Send would
+	// allocate)
+	promiseFn func(*kgo.Record, error)
 }
 
 // NewKafkaSink sends through cl (built with Partitioner wrapping the
@@ -92,6 +96,7 @@ type KafkaSink struct {
 // from the record timestamp) cannot be used for this.
 func NewKafkaSink(cl *kgo.Client, timeout time.Duration) *KafkaSink {
 	s := &KafkaSink{cl: cl, partitions: map[string]int{}, timeout: timeout, stop: make(chan struct{})}
+	s.promiseFn = s.promise
 	s.sctx, s.cancel = context.WithCancel(context.Background())
 	if timeout > 0 {
 		go s.watchdog()
@@ -122,9 +127,45 @@ func (s *KafkaSink) watchdog() {
 	}
 }
 
+// sinkRecord is a record with what its promise reports. Records are
+// pooled (franz-go's own benchmark does the same) and share one promise, so
+// sending allocates neither a record nor a closure per message.
+type sinkRecord struct {
+	kgo.Record // first: the promise's *kgo.Record is the sinkRecord's address
+	line       int
+	size       int64
+	pk         kafkaclient.PartitionKeyContext // the Context of a record with a partition key
+}
+
+var sinkRecords = sync.Pool{New: func() any { return new(sinkRecord) }}
+
+// promise counts an acknowledged or failed record and recycles it.
+func (s *KafkaSink) promise(r *kgo.Record, err error) {
+	sr := (*sinkRecord)(unsafe.Pointer(r))
+	if err != nil {
+		s.failed.Add(1)
+		if errors.Is(err, kerr.UnknownTopicOrPartition) {
+			s.unknownTopic.Store(true)
+		}
+		s.mu.Lock()
+		if len(s.failures) < 100 {
+			s.failures = append(s.failures, Failure{Line: sr.line, Err: err})
+		}
+		s.mu.Unlock()
+	} else {
+		s.sent.Add(1)
+		s.bytes.Add(sr.size)
+	}
+	*sr = sinkRecord{}
+	sinkRecords.Put(sr)
+}
+
 // Send queues m; it blocks only when the in-flight buffer is full.
 func (s *KafkaSink) Send(ctx context.Context, m *Out) error {
-	r := &kgo.Record{Topic: m.Topic, Key: m.Key, Value: m.Value, Timestamp: m.Timestamp}
+	sr := sinkRecords.Get().(*sinkRecord)
+	sr.line, sr.size = m.Line, int64(len(m.Key)+len(m.Value))
+	r := &sr.Record
+	r.Topic, r.Key, r.Value, r.Timestamp = m.Topic, m.Key, m.Value, m.Timestamp
 	if len(m.Headers) > 0 {
 		r.Headers = make([]kgo.RecordHeader, len(m.Headers))
 		for i, h := range m.Headers {
@@ -133,14 +174,17 @@ func (s *KafkaSink) Send(ctx context.Context, m *Out) error {
 	}
 	var rctx context.Context
 	if m.PartitionKey != nil {
-		rctx = kafkaclient.WithPartitionKey(context.Background(), m.PartitionKey)
+		sr.pk = kafkaclient.PartitionKeyContext{Context: context.Background(), Key: m.PartitionKey}
+		rctx = &sr.pk
 	}
 	if m.Partition >= 0 {
 		n, err := s.count(ctx, m.Topic)
 		if err != nil {
+			sinkRecords.Put(sr)
 			return err
 		}
 		if n >= 0 && int(m.Partition) >= n {
+			sinkRecords.Put(sr)
 			return errs.Failed(&InputError{Line: m.Line, Err: fmt.Errorf("partition %d does not exist in topic %s (%d partitions)", m.Partition, m.Topic, n)})
 		}
 		if rctx == nil {
@@ -149,8 +193,6 @@ func (s *KafkaSink) Send(ctx context.Context, m *Out) error {
 		rctx = context.WithValue(rctx, manualPartCtx{}, m.Partition)
 	}
 	r.Context = rctx
-	line := m.Line
-	size := int64(len(m.Key) + len(m.Value))
 	if ctx.Err() != nil {
 		return ctx.Err()
 	}
@@ -158,22 +200,7 @@ func (s *KafkaSink) Send(ctx context.Context, m *Out) error {
 		return s.stuckErr()
 	}
 	s.queued.Add(1)
-	s.cl.Produce(s.sctx, r, func(r *kgo.Record, err error) {
-		if err != nil {
-			s.failed.Add(1)
-			if errors.Is(err, kerr.UnknownTopicOrPartition) {
-				s.unknownTopic.Store(true)
-			}
-			s.mu.Lock()
-			if len(s.failures) < 100 {
-				s.failures = append(s.failures, Failure{Line: line, Err: err})
-			}
-			s.mu.Unlock()
-			return
-		}
-		s.sent.Add(1)
-		s.bytes.Add(size)
-	})
+	s.cl.Produce(s.sctx, r, s.promiseFn)
 	return nil
 }
 

@@ -13,6 +13,7 @@
 #   scripts/bench/produce-consume.sh                  # N=100000 and 1000000, 3 rounds each
 #   NS=100000 REPS=2 scripts/bench/produce-consume.sh
 #   PROF=/tmp/pc scripts/bench/produce-consume.sh     # also /tmp/pc-produce.prof, /tmp/pc-consume.prof (last round)
+#   REF_BIN=/tmp/deimos-old scripts/bench/produce-consume.sh   # and another build, in the same rounds
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 . scripts/bench/lib/proc.sh
@@ -20,6 +21,7 @@ NS=${NS:-${N:-100000 1000000}}
 REPS=${REPS:-3}
 BIN=${BIN:-./bin/deimos}
 PROF=${PROF:-}
+REF_BIN=${REF_BIN:-}
 [ -x "$BIN" ] || make build >/dev/null
 command -v kcat >/dev/null || { echo "kcat is required (apt-get install kcat)"; exit 1; }
 [ -x /usr/bin/time ] || { echo "/usr/bin/time is required (apt-get install time)"; exit 1; }
@@ -48,6 +50,7 @@ AVSC
   echo "topics:"
   for n in $NS; do for r in $(seq "$REPS"); do
     echo "  - {name: avro-$n-$r, schema: Event, namespace: com.bench, key_config: {field: id}}"
+    echo "  - {name: ref-$n-$r, schema: Event, namespace: com.bench, key_config: {field: id}}"
   done; done
 } >"$W/deimos.yaml"
 export DEIMOS_CONFIG=$W/deimos.yaml
@@ -74,20 +77,24 @@ echo "load: $(uptime | sed 's/.*load average: //') (2-core machine shared with o
 SUMMARY=$W/summary
 for N in $NS; do
   awk -v n="$N" 'BEGIN{for(i=1;i<=n;i++) printf "{\"id\":%d,\"user\":\"user-%07d@example.com\",\"kind\":\"purchase-completed\",\"amount\":%d.25,\"note\":\"lorem ipsum dolor sit amet consectetur adipiscing elit sed do eiusmod tempor incididunt ut labore et dolore magna\",\"tags\":[\"alpha\",\"beta\",\"gamma\"]}\n", i, i, i%1000}' >"$W/data.jsonl"
-  rm -f "$W"/{kp,dp,kc,dc}
+  rm -f "$W"/{kp,dp,kc,dc,rp,rc}
   # REPS alternating rounds (kcat, deimos, kcat, deimos...), each on its own topics.
   for r in $(seq "$REPS"); do
     prof=()
     [ -n "$PROF" ] && [ "$r" = "$REPS" ] && prof=(--cpuprofile "$PROF-produce.prof")
     measure kp kcat -b "$BROKER" -P -t "raw-$N-$r" -X linger.ms=5 -l "$W/data.jsonl"
     measure dp "$BIN" produce -q -t "avro-$N-$r" -f "$W/data.jsonl" "${prof[@]}"
+    [ -z "$REF_BIN" ] || measure rp "$REF_BIN" produce -q -t "ref-$N-$r" -f "$W/data.jsonl"
   done
   for r in $(seq "$REPS"); do
     prof=()
     [ -n "$PROF" ] && [ "$r" = "$REPS" ] && prof=(--cpuprofile "$PROF-consume.prof")
     measure kc kcat -b "$BROKER" -C -t "raw-$N-$r" -e -q -o beginning
     measure dc "$BIN" consume -q -t "avro-$N-$r" -e --output json "${prof[@]}"
-    for f in kc dc; do
+    [ -z "$REF_BIN" ] || measure rc "$REF_BIN" consume -q -t "ref-$N-$r" -e --output json
+    fs="kc dc"
+    [ -z "$REF_BIN" ] || fs="kc dc rc"
+    for f in $fs; do
       got=$(tail -n 1 "$W/$f" | awk '{print $5}')
       [ "$got" -eq "$N" ] || { echo "$f round $r: $got records, expected $N"; exit 1; }
     done
@@ -97,8 +104,12 @@ for N in $NS; do
   echo
   echo "N=$N messages (JSON lines of $(awk -v n="$N" '{s+=length($0)} END{printf "%.0f", s/n}' "$W/data.jsonl") bytes), $REPS alternating rounds, medians; CPU = user+sys of the process"
   printf '  %-40s %9s %9s %9s %12s %10s\n' "" "CPU us/msg" "" "peak RSS" "msg/s" "broker CPU"
-  for f in kp dp kc dc; do
+  fs="kp dp kc dc"
+  [ -z "$REF_BIN" ] || fs="kp dp rp kc dc rc"
+  for f in $fs; do
     case $f in
+    rp) label="REF_BIN produce" ;;
+    rc) label="REF_BIN consume -e" ;;
     kp) label="kcat -P (raw JSON lines)" ;;
     dp) label="deimos produce (JSON -> Avro, registry)" ;;
     kc) label="kcat -C -e (raw)" ;;
@@ -109,6 +120,11 @@ for N in $NS; do
       'BEGIN{printf "  %-40s %9.2f %9s %6.1f MiB %12.0f %7.2f us/msg\n", l, c/n*1e6, "", m/1024, n/w, b/n*1e6}'
     echo "$N $f $cpu $rss" >>"$SUMMARY"
   done
+  if [ -n "$REF_BIN" ]; then
+    paste -d' ' "$W/dp" "$W/rp" | awk '{print $1/$6}' >"$W/rpr"
+    paste -d' ' "$W/dc" "$W/rc" | awk '{print $1/$6}' >"$W/rcr"
+    echo "  this build / REF_BIN, CPU: produce $(median "$W/rpr" 1)x, consume $(median "$W/rcr" 1)x; peak RSS: produce $(awk -v a="$(median "$W/dp" 2)" -v b="$(median "$W/rp" 2)" 'BEGIN{printf "%.2f", a/b}')x, consume $(awk -v a="$(median "$W/dc" 2)" -v b="$(median "$W/rc" 2)" 'BEGIN{printf "%.2f", a/b}')x"
+  fi
   # per-round CPU ratios, then their median (rounds are paired)
   paste -d' ' "$W/dp" "$W/kp" | awk '{print $1/$6}' >"$W/pr"
   paste -d' ' "$W/dc" "$W/kc" | awk '{print $1/$6}' >"$W/cr"
