@@ -395,23 +395,22 @@ func testCheckpointAndEventsAPIThroughBinary(t *testing.T, dl testenv.Dialect) {
 	}
 	defer func() { _ = srv.Process.Signal(syscall.SIGTERM); _ = srv.Wait() }()
 	call := func(method, path, token string) (int, string) {
-		for i := 0; ; i++ {
+		var resp *http.Response
+		var err error
+		// the server may not listen yet: retry until it answers
+		if !testenv.Eventually(5*time.Second, func() bool {
 			req, _ := http.NewRequest(method, "http://"+addr+path, nil)
 			if token != "" {
 				req.Header.Set("Authorization", "Bearer "+token)
 			}
-			resp, err := http.DefaultClient.Do(req)
-			if err != nil {
-				if i > 100 {
-					t.Fatalf("%s %s: %v (%s)", method, path, err, srvErr.String())
-				}
-				time.Sleep(50 * time.Millisecond)
-				continue
-			}
-			body, _ := io.ReadAll(resp.Body)
-			resp.Body.Close()
-			return resp.StatusCode, string(body)
+			resp, err = http.DefaultClient.Do(req)
+			return err == nil
+		}) {
+			t.Fatalf("%s %s: %v (%s)", method, path, err, srvErr.String())
 		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		return resp.StatusCode, string(body)
 	}
 	if code, body := call("GET", "/ping", ""); code != 200 || body != "PONG" {
 		t.Fatalf("ping: %d %s", code, body)

@@ -69,21 +69,19 @@ func serve(t *testing.T, dir string, env []string, args ...string) (string, *tes
 	exited := make(chan struct{})
 	go func() { _ = cmd.Wait(); close(exited) }()
 	t.Cleanup(func() { _ = cmd.Process.Signal(syscall.SIGTERM); <-exited })
-	deadline := time.Now().Add(30 * time.Second)
-	for {
-		if m := listenRE.FindStringSubmatch(errb.String()); m != nil {
-			return m[1], errb
-		}
+	var addr string
+	testenv.WaitFor(t, 30*time.Second, "events serve to say where it listens", func() bool {
 		select {
 		case <-exited:
 			t.Fatalf("events serve exited: %s", errb.String())
 		default:
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("events serve did not start: %s", errb.String())
+		if m := listenRE.FindStringSubmatch(errb.String()); m != nil {
+			addr = m[1]
 		}
-		time.Sleep(20 * time.Millisecond)
-	}
+		return addr != ""
+	})
+	return addr, errb
 }
 
 // request sends one request to addr; host overrides the Host header.
@@ -250,19 +248,18 @@ func TestConcurrentRetriesRunOnce(t *testing.T) {
 				}()
 			}
 			// Wait until every retry has either started the handler or answered.
-			deadline := time.Now().Add(60 * time.Second)
-			for {
+			settled := testenv.Eventually(60*time.Second, func() bool {
 				b, _ := os.ReadFile(filepath.Join(dir, "runs.log"))
 				mu.Lock()
-				n := strings.Count(string(b), "ran") + len(outs)
+				defer mu.Unlock()
+				return strings.Count(string(b), "ran")+len(outs) >= apiN+cliN
+			})
+			if !settled {
+				b, _ := os.ReadFile(filepath.Join(dir, "runs.log"))
+				mu.Lock()
+				answers := fmt.Sprint(outs)
 				mu.Unlock()
-				if n >= apiN+cliN {
-					break
-				}
-				if time.Now().After(deadline) {
-					t.Fatalf("retries did not settle: runs %q, answers %v, server: %s", b, outs, srvErr.String())
-				}
-				time.Sleep(20 * time.Millisecond)
+				t.Fatalf("retries did not settle: runs %q, answers %s, server: %s", b, answers, srvErr.String())
 			}
 			if err := os.WriteFile(filepath.Join(dir, "go"), nil, 0o644); err != nil {
 				t.Fatal(err)

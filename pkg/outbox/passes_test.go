@@ -95,10 +95,7 @@ func TestIdleDaemonListsOncePerInterval(t *testing.T) {
 			done := make(chan error, 1)
 			go func() { _, err := r.Run(ctx); done <- err }()
 			const want = 8
-			deadline := time.Now().Add(30 * time.Second)
-			for len(logs.seen("Found topics")) < want && time.Now().Before(deadline) {
-				time.Sleep(20 * time.Millisecond)
-			}
+			testenv.Eventually(30*time.Second, func() bool { return len(logs.seen("Found topics")) >= want }) // checked below
 			cancel()
 			if err := <-done; err != nil {
 				t.Fatal(err)

@@ -667,12 +667,8 @@ func freePort(t *testing.T) int {
 
 func waitEmpty(t *testing.T, d *db.DB, within time.Duration) {
 	t.Helper()
-	deadline := time.Now().Add(within)
-	for time.Now().Before(deadline) {
-		if count(t, d, "SELECT COUNT(*) FROM kafka_messages") == 0 {
-			return
-		}
-		time.Sleep(100 * time.Millisecond)
+	if testenv.Eventually(within, func() bool { return count(t, d, "SELECT COUNT(*) FROM kafka_messages") == 0 }) {
+		return
 	}
 	t.Fatalf("kafka_messages not drained within %s (%d rows left)", within, count(t, d, "SELECT COUNT(*) FROM kafka_messages"))
 }
@@ -704,15 +700,14 @@ func testBrokerOutage(t *testing.T, url string) {
 	start := func() *kfake.Cluster {
 		var c *kfake.Cluster
 		var err error
-		for i := 0; i < 50; i++ { // the port may linger briefly after Close
+		// the port may linger briefly after Close: retry until it binds
+		if !testenv.Eventually(5*time.Second, func() bool {
 			c, err = kfake.NewCluster(kfake.NumBrokers(1), kfake.Ports(port), kfake.DataDir(dir), kfake.SeedTopics(3, "o"))
-			if err == nil {
-				return c
-			}
-			time.Sleep(100 * time.Millisecond)
+			return err == nil
+		}) {
+			t.Fatal(err)
 		}
-		t.Fatal(err)
-		return nil
+		return c
 	}
 	c1 := start()
 	brokers := c1.ListenAddrs()

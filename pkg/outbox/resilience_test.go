@@ -217,18 +217,15 @@ func testDroppedConnections(t *testing.T, base, relayURL string, kill func(admin
 	for i := 0; i < 8; i++ {
 		// Kill once the relay has moved on since the last kill (or started).
 		left := count(t, admin, "SELECT COUNT(*) FROM kafka_messages")
-		deadline := time.Now().Add(10 * time.Second)
-		for c := left; c >= left && c > 0 && time.Now().Before(deadline); c = count(t, admin, "SELECT COUNT(*) FROM kafka_messages") {
-			time.Sleep(10 * time.Millisecond)
-		}
+		testenv.WaitFor(t, 30*time.Second, "the relay to delete rows since the last kill", func() bool {
+			c := count(t, admin, "SELECT COUNT(*) FROM kafka_messages")
+			return c < left || c == 0
+		})
 		ins(3000+i*100, 3100+i*100)
 		killed += kill(admin)
 	}
 	const total = 3800
-	deadline := time.Now().Add(30 * time.Second)
-	for count(t, admin, "SELECT COUNT(*) FROM kafka_messages") > 0 && time.Now().Before(deadline) {
-		time.Sleep(100 * time.Millisecond)
-	}
+	testenv.Eventually(30*time.Second, func() bool { return count(t, admin, "SELECT COUNT(*) FROM kafka_messages") == 0 }) // checked below
 	cancel()
 	s := <-done
 	if killed < 4 {
