@@ -2,8 +2,9 @@ package compat
 
 import (
 	"context"
+	"errors"
+	"net/http"
 	"runtime"
-	"strings"
 	"sync"
 	"time"
 
@@ -91,7 +92,7 @@ func CheckRegistry(ctx context.Context, cl RegistryClient, files []RegistryFile,
 			if pm, err := ParseMode(rs[0].Level.String()); err == nil {
 				st.level = pm
 			}
-		} else if len(rs) == 1 && rs[0].Err != nil && !strings.Contains(rs[0].Err.Error(), "404") {
+		} else if len(rs) == 1 && rs[0].Err != nil && !registryNotFound(rs[0].Err) {
 			st.levelErr = errs.Unavailablef("registry: reading the compatibility level of %s: %v", s, reader.timedOut(ctx, rs[0].Err))
 		}
 	})
@@ -173,4 +174,11 @@ func parallel(n, workers int, fn func(i int)) {
 	}
 	close(next)
 	wg.Wait()
+}
+
+// registryNotFound reports the registry's 404 (here: no compatibility level
+// set for the subject), read from the response, not from the error text.
+func registryNotFound(err error) bool {
+	var re *sr.ResponseError
+	return errors.As(err, &re) && re.StatusCode == http.StatusNotFound
 }

@@ -2,6 +2,7 @@ package compat
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/http"
 	"os"
@@ -266,5 +267,24 @@ func TestCheckRegistryErrorOrder(t *testing.T) {
 	_, err = CheckRegistry(context.Background(), cl, []RegistryFile{files[1], bad, missing}, RegistryOptions{Mode: Backward, ModeSet: true, Load: lo})
 	if err == nil || !strings.Contains(err.Error(), "no subject") {
 		t.Fatalf("want the subject error first, got %v", err)
+	}
+}
+
+// The registry's "no level for this subject" is its 404 status; an error
+// whose text merely contains 404 (a 500 relaying an upstream 404, a
+// timeout on port 4040) is a failure to read the level, not an absent one.
+func TestRegistryNotFoundByStatus(t *testing.T) {
+	for _, c := range []struct {
+		err  error
+		want bool
+	}{
+		{&sr.ResponseError{StatusCode: http.StatusNotFound, ErrorCode: 40401, Message: "Subject not found"}, true},
+		{fmt.Errorf("reading level: %w", &sr.ResponseError{StatusCode: http.StatusNotFound}), true},
+		{&sr.ResponseError{StatusCode: http.StatusInternalServerError, Message: "upstream answered 404"}, false},
+		{errors.New("dial tcp 127.0.0.1:4040: connect: connection refused (404)"), false},
+	} {
+		if got := registryNotFound(c.err); got != c.want {
+			t.Errorf("registryNotFound(%v) = %v, want %v", c.err, got, c.want)
+		}
 	}
 }
