@@ -296,16 +296,30 @@ func subjectFor(cfg *config.Config, o *options, file string) (string, error) {
 		return t + "-value", nil
 	}
 	base := strings.TrimSuffix(filepath.Base(file), filepath.Ext(file))
-	for _, t := range cfg.Topics {
-		name := t.Schema
+	short := func(name string) string {
 		if i := strings.LastIndexByte(name, '.'); i >= 0 {
-			name = name[i+1:]
+			return name[i+1:]
 		}
-		if name == base && name != "" {
+		return name
+	}
+	for _, t := range cfg.Topics {
+		if name := short(t.Schema); name == base && name != "" {
 			return cfg.Producers.TopicPrefix + t.Name + "-value", nil
 		}
 	}
-	return "", errs.Usagef("%s: no subject: give --subject or --topic, or configure a topic whose schema is %s", file, base)
+	// a key schema: the one gen-keys writes for a field key (<Schema>_key),
+	// or a topic's key_config schema; checked against the topic's key
+	// subject, named as produce registers it
+	for _, t := range cfg.Topics {
+		kc := t.KeyConfig
+		if (kc.Field != "" && t.Schema != "" && short(t.Schema)+"_key" == base) || (kc.Schema != "" && short(kc.Schema) == base) {
+			if cfg.Schema.KeySubject == "unprefixed" {
+				return t.Name + "-key", nil
+			}
+			return cfg.Producers.TopicPrefix + t.Name + "-key", nil
+		}
+	}
+	return "", errs.Usagef("%s: no subject: give --subject or --topic, or configure a topic whose schema (or key schema) is %s", file, base)
 }
 
 // formatGitHub is schema-compat's own --output word: GitHub workflow

@@ -13,6 +13,7 @@ import (
 
 	"github.com/deimos-cli/deimos/internal/cmdutil"
 	"github.com/deimos-cli/deimos/internal/testenv"
+	"github.com/deimos-cli/deimos/pkg/config"
 	"github.com/deimos-cli/deimos/pkg/errs"
 )
 
@@ -231,5 +232,37 @@ func TestGitDeleted(t *testing.T) {
 	code, out, _ = runCmd(t, nil, "--against", "git:HEAD", "--allow-deleted", dir)
 	if code != 0 || !strings.Contains(out, gone+": deleted (present at HEAD)") || !strings.Contains(out, w+": compatible") {
 		t.Fatalf("--allow-deleted: code %d %s", code, out)
+	}
+}
+
+// A file found by name is checked against the subject produce registers it
+// under: a topic's value schema against <prefix><topic>-value, the key
+// schema gen-keys writes for a field key (<Schema>_key) or a key_config
+// schema against the key subject (prefixed unless key_subject: unprefixed).
+func TestSubjectForFile(t *testing.T) {
+	cfg := &config.Config{
+		Producers: config.Producers{TopicPrefix: "dev."},
+		Topics: []config.Topic{
+			{Name: "widgets", Schema: "Widget", Namespace: "com.acme", KeyConfig: config.KeyConfig{Field: "id"}},
+			{Name: "orders", Schema: "com.acme.Order", KeyConfig: config.KeyConfig{Schema: "OrderKey"}},
+			{Name: "plain", Schema: "Plain", KeyConfig: config.KeyConfig{Plain: true}},
+		},
+	}
+	for file, want := range map[string]string{
+		"schemas/com/acme/Widget.avsc":     "dev.widgets-value",
+		"schemas/com/acme/Widget_key.avsc": "dev.widgets-key",
+		"schemas/com/acme/Order.avsc":      "dev.orders-value",
+		"schemas/com/acme/OrderKey.avsc":   "dev.orders-key",
+	} {
+		if got, err := subjectFor(cfg, &options{}, file); err != nil || got != want {
+			t.Errorf("%s: %q %v, want %q", file, got, err, want)
+		}
+	}
+	if _, err := subjectFor(cfg, &options{}, "schemas/Plain_key.avsc"); err == nil || !strings.Contains(err.Error(), "no subject") {
+		t.Errorf("a plain-key topic has no key schema: %v", err)
+	}
+	cfg.Schema.KeySubject = "unprefixed"
+	if got, _ := subjectFor(cfg, &options{}, "Widget_key.avsc"); got != "widgets-key" {
+		t.Errorf("unprefixed key subject: %q", got)
 	}
 }
