@@ -162,6 +162,7 @@ func (Postgres) Bool(b bool) string {
 	}
 	return "FALSE"
 }
+
 // TableExistsQuery reads the catalog itself: information_schema.tables
 // checks privileges row by row through a view, and cost a fresh connection
 // (one per relay worker) tens of milliseconds.
