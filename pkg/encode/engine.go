@@ -360,9 +360,23 @@ func (e *Engine) finishEncode(ctx context.Context, be backend, s Spec, m Message
 	case m.PartitionKey != nil:
 		out.PartitionKey = []byte(*m.PartitionKey)
 	case rawKey != nil:
-		out.PartitionKey = []byte(StringForm(rawKey))
+		out.PartitionKey = partitionKeyBytes(rawKey)
 	}
 	return out, nil
+}
+
+// partitionKeyBytes is []byte(StringForm(v)) with one allocation for the
+// common keys (a database id, a JSON number or string).
+func partitionKeyBytes(v any) []byte {
+	switch x := v.(type) {
+	case string:
+		return []byte(x)
+	case int64:
+		return strconv.AppendInt(make([]byte, 0, 20), x, 10)
+	case json.Number:
+		return []byte(x)
+	}
+	return []byte(StringForm(v))
 }
 
 // wrapEncodeErr keeps kinds from backends and marks the rest as failures.

@@ -179,10 +179,10 @@ func normTS(d db.Dialect, v any) any {
 		}
 		return fmt.Sprint(v)
 	}
-	if t, ok := v.(time.Time); ok {
+	if t, ok := v.(time.Time); ok && t.Location() != time.UTC {
 		return t.UTC()
 	}
-	return v
+	return v // already UTC: no new interface value
 }
 
 func toInt64(v any) (int64, error) {
@@ -210,6 +210,9 @@ func toInt64(v any) (int64, error) {
 func convert(v any, isBool bool) any {
 	switch x := v.(type) {
 	case time.Time:
+		if x.Location() == time.UTC {
+			return v // no new interface value
+		}
 		return x.UTC()
 	case int64:
 		if isBool {
