@@ -323,11 +323,24 @@ func (p *project) rewrite(c string) string {
 	r := strings.NewReplacer("localhost:9092", p.broker, "127.0.0.1:9092", p.broker,
 		"localhost:8081", p.registry, "127.0.0.1:8081", p.registry,
 		":9394", ":0", ":9292", ":0")
-	return r.Replace(c)
+	c = r.Replace(c)
+	// Servers on their default ports get free ones too: deimos start's
+	// 127.0.0.1:9394 (cmd/start's own tests use it, and go test runs
+	// packages side by side) and deimos dev's 9092/8081 or given ports.
+	if strings.Contains(c, "deimos start") && !strings.Contains(c, "--http-addr") {
+		c = strings.Replace(c, "deimos start", "deimos start --http-addr 127.0.0.1:0", 1)
+	}
+	c = devPortRE.ReplaceAllString(c, "--$1-port 0")
+	if strings.Contains(c, "deimos dev") && !strings.Contains(c, "--print-env") && !strings.Contains(c, "-port ") && isDaemon(c) {
+		c = strings.Replace(c, "deimos dev", "deimos dev --kafka-port 0 --registry-port 0", 1)
+	}
+	return c
 }
 
+var devPortRE = regexp.MustCompile(`--(kafka|registry)-port [1-9][0-9]*`)
+
 // daemonRE matches commands that run until interrupted.
-var daemonRE = regexp.MustCompile(`deimos (dev( |$)(.*--kafka-port [1-9]|[^-]|$)|outbox run|poller run|events serve|consume |start( |$))`)
+var daemonRE = regexp.MustCompile(`deimos (dev( |$)|outbox run|poller run|events serve|consume |start( |$))`)
 
 func isDaemon(c string) bool {
 	if strings.Contains(c, "--print-env") || strings.HasSuffix(strings.TrimSpace(c), "&") || strings.Contains(c, "& eval") {
