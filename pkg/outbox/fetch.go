@@ -6,6 +6,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"strconv"
+	"sync"
 	"time"
 	"unsafe"
 
@@ -36,7 +37,7 @@ var errSlowPath = errors.New("outbox: column types need the generic fetch")
 // statement's binary results read straight from the row buffers, each
 // batch's message, key and partition key bytes copied into a few large
 // slabs (no allocation per row), the topic string shared.
-func (s *store) fetchPG(ctx context.Context, q string, args []any, topic string, limit int) ([]Message, error) {
+func (s *store) fetchPG(ctx context.Context, q string, args []any, topic string, limit int, sl *slab) ([]Message, error) {
 	conn, err := s.d.Conn(ctx)
 	if err != nil {
 		return nil, err
@@ -59,7 +60,6 @@ func (s *store) fetchPG(ctx context.Context, q string, args []any, topic string,
 		jsonb := s.hasHeaders && rows.FieldDescriptions()[6].DataTypeOID == oidJSONB
 		out = make([]Message, 0, limit)
 		pks := make([]string, 0, limit)
-		var sl slab
 		keep := sl.keep
 		for rows.Next() {
 			v := rows.RawValues()
@@ -95,8 +95,28 @@ func (s *store) fetchPG(ctx context.Context, q string, args []any, topic string,
 
 // slab holds a batch's values: keep copies a value into a large shared
 // buffer (a new one when it is full), so a batch costs a few allocations
-// however many rows it has.
-type slab struct{ buf []byte }
+// however many rows it has. A pooled slab takes its buffers from slabPool,
+// and release gives them back for the next batch (no zeroing, no garbage).
+type slab struct {
+	buf    []byte
+	pooled bool
+	bufs   []*[]byte // the pooled buffers taken
+}
+
+// slabSize is a slab buffer's size; a larger value gets a buffer of its own.
+const slabSize = 1 << 20
+
+var slabPool = sync.Pool{New: func() any { b := make([]byte, 0, slabSize); return &b }}
+
+// release gives the pooled buffers back. Only once nothing refers to the
+// batch's values any more: its records acknowledged and its rows deleted.
+func (s *slab) release() {
+	for _, p := range s.bufs {
+		*p = (*p)[:0]
+		slabPool.Put(p)
+	}
+	s.bufs, s.buf = nil, nil
+}
 
 // keep returns a copy of b; nil (SQL NULL) stays nil and empty stays empty.
 func (s *slab) keep(b []byte) []byte {
@@ -107,7 +127,13 @@ func (s *slab) keep(b []byte) []byte {
 		return []byte{} // empty, not NULL (no allocation: zero-size)
 	}
 	if len(s.buf)+len(b) > cap(s.buf) {
-		s.buf = make([]byte, 0, max(1<<20, len(b)))
+		if s.pooled && len(b) <= slabSize {
+			p := slabPool.Get().(*[]byte)
+			s.bufs = append(s.bufs, p)
+			s.buf = (*p)[:0]
+		} else {
+			s.buf = make([]byte, 0, max(slabSize, len(b)))
+		}
 	}
 	n := len(s.buf)
 	s.buf = append(s.buf, b...)
@@ -179,9 +205,9 @@ func pgTimestamp(b []byte) time.Time {
 // fetchRows is fetchAfter's query on every database: pgx's own fast path on
 // PostgreSQL (falling back when the columns are unusual), database/sql
 // elsewhere.
-func (s *store) fetchRows(ctx context.Context, q string, args []any, topic string, limit int) ([]Message, error) {
+func (s *store) fetchRows(ctx context.Context, q string, args []any, topic string, limit int, sl *slab) ([]Message, error) {
 	if s.d.Dialect.Name() == "postgres" && !s.slowPG.Load() {
-		out, err := s.fetchPG(ctx, s.d.Rebind(q), args, topic, limit)
+		out, err := s.fetchPG(ctx, s.d.Rebind(q), args, topic, limit, sl)
 		if !errors.Is(err, errSlowPath) {
 			return out, err
 		}
@@ -193,7 +219,7 @@ func (s *store) fetchRows(ctx context.Context, q string, args []any, topic strin
 	}
 	defer rows.Close()
 	if s.d.Dialect.Name() == "mysql" && !s.slowScan.Load() {
-		return s.scanMySQL(rows, topic, limit)
+		return s.scanMySQL(rows, topic, limit, sl)
 	}
 	return s.scanMessages(rows, limit)
 }
@@ -201,10 +227,9 @@ func (s *store) fetchRows(ctx context.Context, q string, args []any, topic strin
 // scanMySQL reads fetched rows on MySQL as scanMessages does, with the
 // driver's buffers (sql.RawBytes) copied into per-batch slabs and
 // created_at read as a time (parseTime): no allocation per row.
-func (s *store) scanMySQL(rows *sql.Rows, topic string, limit int) ([]Message, error) {
+func (s *store) scanMySQL(rows *sql.Rows, topic string, limit int, sl *slab) ([]Message, error) {
 	out := make([]Message, 0, limit)
 	pks := make([]string, 0, limit)
-	var sl slab
 	var id int64
 	var tp, msg, key, pk, hdr sql.RawBytes
 	var created sql.NullTime

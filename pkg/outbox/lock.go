@@ -351,6 +351,11 @@ func (s *store) fetch(ctx context.Context, topic string, limit int) ([]Message, 
 
 // fetchAfter fetches rows with id > after (all rows when after < 0), in id order.
 func (s *store) fetchAfter(ctx context.Context, topic string, after int64, limit int) ([]Message, error) {
+	return s.fetchInto(ctx, topic, after, limit, &slab{})
+}
+
+// fetchInto is fetchAfter with the rows' values copied into sl.
+func (s *store) fetchInto(ctx context.Context, topic string, after int64, limit int, sl *slab) ([]Message, error) {
 	cols := s.cols
 	q := "SELECT " + cols + " FROM kafka_messages WHERE topic = ? ORDER BY id LIMIT ?"
 	args := []any{topic, limit}
@@ -358,7 +363,7 @@ func (s *store) fetchAfter(ctx context.Context, topic string, after int64, limit
 		q = "SELECT " + cols + " FROM kafka_messages WHERE topic = ? AND id > ? ORDER BY id LIMIT ?"
 		args = []any{topic, after, limit}
 	}
-	return s.fetchRows(ctx, q, args, topic, limit)
+	return s.fetchRows(ctx, q, args, topic, limit, sl)
 }
 
 // utcWall reads a datetime column's value: timestamp without time zone, so

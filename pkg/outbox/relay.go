@@ -280,6 +280,9 @@ type worker struct {
 	r   *Relay
 	id  string
 	log *slog.Logger
+	// failedSend: an attempt of the current batch's send failed (the
+	// producer may have held its records longer than the acknowledgement).
+	failedSend bool
 }
 
 // waiting tells the Progress reporter this worker waits (reason) or is
@@ -389,7 +392,8 @@ func (w *worker) drainTopic(ctx context.Context, topic string, drained *int64) (
 	total := 0
 	lastID, short := int64(-1), false // the last id handled; whether the last fetch came back short
 	var msgs []Message
-	err = w.dbRetry(ctx, "fetch "+topic, func() (err error) { msgs, err = w.r.st.fetch(bg, topic, o.BatchSize); return err })
+	sl := &slab{pooled: true}
+	err = w.dbRetry(ctx, "fetch "+topic, func() (err error) { msgs, err = w.r.st.fetchInto(bg, topic, -1, o.BatchSize, sl); return err })
 	if err != nil {
 		err = fmt.Errorf("fetching: %w", err)
 	}
@@ -402,15 +406,23 @@ func (w *worker) drainTopic(ctx context.Context, topic string, drained *int64) (
 			after := msgs[len(msgs)-1].ID
 			go func() {
 				var m []Message
-				err := w.dbRetry(ctx, "fetch "+topic, func() (err error) { m, err = w.r.st.fetchAfter(bg, topic, after, o.BatchSize); return err })
-				next <- fetched{m, err}
+				nsl := &slab{pooled: true}
+				err := w.dbRetry(ctx, "fetch "+topic, func() (err error) { m, err = w.r.st.fetchInto(bg, topic, after, o.BatchSize, nsl); return err })
+				next <- fetched{m, nsl, err}
 			}()
 		}
 		var n int
+		w.failedSend = false
 		n, err = w.processBatch(ctx, topic, msgs)
 		total += n
 		if err == nil {
 			lastID, short = msgs[len(msgs)-1].ID, !full
+			if !w.failedSend {
+				// Acknowledged at the first attempt and deleted: nothing
+				// refers to the batch's values now. (After a failed
+				// attempt the buffers are left to the collector.)
+				sl.release()
+			}
 		}
 		if next != nil && (err != nil || lost.Load() || ctx.Err() != nil) {
 			<-next
@@ -428,7 +440,7 @@ func (w *worker) drainTopic(ctx context.Context, topic string, drained *int64) (
 			break
 		}
 		f := <-next
-		msgs, err = f.msgs, f.err
+		msgs, sl, err = f.msgs, f.sl, f.err
 		if err != nil {
 			err = fmt.Errorf("fetching: %w", err)
 		}
@@ -461,6 +473,7 @@ func (w *worker) drainTopic(ctx context.Context, topic string, drained *int64) (
 
 type fetched struct {
 	msgs []Message
+	sl   *slab
 	err  error
 }
 
@@ -606,6 +619,7 @@ func (w *worker) send(ctx context.Context, topic string, batch []Message) ([]Dea
 			if res.Err == nil {
 				continue
 			}
+			w.failedSend = true
 			if index == nil {
 				index = make(map[*kgo.Record]int, len(pending))
 				for _, i := range pending {
