@@ -21,8 +21,10 @@ import (
 	"github.com/deimos-cli/deimos/pkg/outbox"
 )
 
-// dlFlags are the selection flags of the dead-letters commands.
-type dlFlags struct {
+// DeadLetterOptions are the flags and arguments of the dead-letters
+// commands (each uses its own subset).
+type DeadLetterOptions struct {
+	IDs              []string // the ID... arguments
 	topics           []string
 	fromID, toID     int64
 	olderThan, newer time.Duration
@@ -33,7 +35,7 @@ type dlFlags struct {
 	timeout          time.Duration
 }
 
-func (o *dlFlags) addFilters(c *cobra.Command) {
+func (o *DeadLetterOptions) addFilters(c *cobra.Command) {
 	fl := c.Flags()
 	fl.StringSliceVarP(&o.topics, "topic", "t", nil, "only these `TOPICS` (comma list, repeatable)")
 	fl.Int64Var(&o.fromID, "from-id", 0, "only ids from N (inclusive)")
@@ -44,7 +46,7 @@ func (o *dlFlags) addFilters(c *cobra.Command) {
 }
 
 // filter builds the selection from IDs (arguments) and the flags.
-func (o *dlFlags) filter(args []string, now time.Time) (outbox.DeadLetterFilter, error) {
+func (o *DeadLetterOptions) filter(args []string, now time.Time) (outbox.DeadLetterFilter, error) {
 	f := outbox.DeadLetterFilter{Topics: o.topics, FromID: o.fromID, ToID: o.toID, Limit: o.limit}
 	for _, a := range args {
 		id, err := strconv.ParseInt(a, 10, 64)
@@ -78,12 +80,13 @@ with the error, instead of blocking its topic. These commands look at them and
 put them back: requeue moves rows into kafka_messages in one transaction with
 the same bytes, key, partition key and headers, so the relay sends them again.`,
 	}
-	c.AddCommand(newDLListCmd(f), newDLShowCmd(f), newDLRequeueCmd(f), newDLDeleteCmd(f))
+	c.AddCommand(NewCmdDLList(f, nil), NewCmdDLShow(f, nil), NewCmdDLRequeue(f, nil), NewCmdDLDelete(f, nil))
 	return c
 }
 
-func newDLListCmd(f *cmdutil.Factory) *cobra.Command {
-	o := &dlFlags{}
+// NewCmdDLList returns `outbox dead-letters list`; runF replaces the run (tests).
+func NewCmdDLList(f *cmdutil.Factory, runF func(context.Context, *DeadLetterOptions) error) *cobra.Command {
+	o := &DeadLetterOptions{}
 	c := &cobra.Command{
 		Use:   "list [--topic T] [--from-id N] [--to-id N] [--older-than D] [--newer-than D]",
 		Short: "List dead letters: id, topic, size, key, error, age",
@@ -91,7 +94,13 @@ func newDLListCmd(f *cmdutil.Factory) *cobra.Command {
   deimos outbox dead-letters list --topic orders --newer-than 24h -o json | jq length`,
 		Args: cmdutil.ExactArgs(0, "no arguments (filters are flags)"),
 		RunE: func(c *cobra.Command, args []string) error {
-			return withDB(c, f, func(ctx context.Context, d deadLetterDB) error {
+			if _, err := o.filter(nil, time.Now()); err != nil {
+				return err
+			}
+			if runF != nil {
+				return runF(c.Context(), o)
+			}
+			return withDB(c.Context(), f, func(ctx context.Context, d deadLetterDB) error {
 				now := time.Now()
 				flt, err := o.filter(nil, now)
 				if err != nil {
@@ -133,8 +142,9 @@ func newDLListCmd(f *cmdutil.Factory) *cobra.Command {
 	return c
 }
 
-func newDLShowCmd(f *cmdutil.Factory) *cobra.Command {
-	o := &dlFlags{}
+// NewCmdDLShow returns `outbox dead-letters show`; runF replaces the run (tests).
+func NewCmdDLShow(f *cmdutil.Factory, runF func(context.Context, *DeadLetterOptions) error) *cobra.Command {
+	o := &DeadLetterOptions{}
 	c := &cobra.Command{
 		Use:   "show ID...",
 		Short: "Show dead letters in full: message, key, partition key, headers, error",
@@ -142,8 +152,15 @@ func newDLShowCmd(f *cmdutil.Factory) *cobra.Command {
   deimos outbox dead-letters show 42 -o json | jq -r .message`,
 		Args: cmdutil.MinArgs(1, "one or more dead-letter ids"),
 		RunE: func(c *cobra.Command, args []string) error {
-			return withDB(c, f, func(ctx context.Context, d deadLetterDB) error {
-				flt, err := (&dlFlags{}).filter(args, time.Now())
+			o.IDs = args
+			if _, err := (&DeadLetterOptions{}).filter(o.IDs, time.Now()); err != nil {
+				return err
+			}
+			if runF != nil {
+				return runF(c.Context(), o)
+			}
+			return withDB(c.Context(), f, func(ctx context.Context, d deadLetterDB) error {
+				flt, err := (&DeadLetterOptions{}).filter(o.IDs, time.Now())
 				if err != nil {
 					return err
 				}
@@ -203,8 +220,9 @@ func newDLShowCmd(f *cmdutil.Factory) *cobra.Command {
 	return c
 }
 
-func newDLRequeueCmd(f *cmdutil.Factory) *cobra.Command {
-	o := &dlFlags{}
+// NewCmdDLRequeue returns `outbox dead-letters requeue`; runF replaces the run (tests).
+func NewCmdDLRequeue(f *cmdutil.Factory, runF func(context.Context, *DeadLetterOptions) error) *cobra.Command {
+	o := &DeadLetterOptions{}
 	c := &cobra.Command{
 		Use:   "requeue [ID...] [--topic T] [--from-id N] [--to-id N] [--older-than D] [--newer-than D] [--all]",
 		Short: "Move dead letters back into kafka_messages (same bytes, key, partition key, headers)",
@@ -224,8 +242,15 @@ Rows with headers need kafka_messages.headers (migrate up --only headers).`,
 			if o.maxMessageBytes < 0 {
 				return errs.Usagef("--max-message-bytes %d: must be positive", o.maxMessageBytes)
 			}
-			return withDB(c, f, func(ctx context.Context, d deadLetterDB) error {
-				flt, err := o.selection(args)
+			o.IDs = args
+			if _, err := o.selection(o.IDs); err != nil {
+				return err
+			}
+			if runF != nil {
+				return runF(c.Context(), o)
+			}
+			return withDB(c.Context(), f, func(ctx context.Context, d deadLetterDB) error {
+				flt, err := o.selection(o.IDs)
 				if err != nil {
 					return err
 				}
@@ -280,8 +305,9 @@ Rows with headers need kafka_messages.headers (migrate up --only headers).`,
 	return c
 }
 
-func newDLDeleteCmd(f *cmdutil.Factory) *cobra.Command {
-	o := &dlFlags{}
+// NewCmdDLDelete returns `outbox dead-letters delete`; runF replaces the run (tests).
+func NewCmdDLDelete(f *cmdutil.Factory, runF func(context.Context, *DeadLetterOptions) error) *cobra.Command {
+	o := &DeadLetterOptions{}
 	c := &cobra.Command{
 		Use:   "delete [ID...] [--topic T] [--from-id N] [--to-id N] [--older-than D] [--newer-than D] [--all] --yes",
 		Short: "Delete dead letters for good",
@@ -289,14 +315,18 @@ func newDLDeleteCmd(f *cmdutil.Factory) *cobra.Command {
   deimos outbox dead-letters delete --older-than 720h --yes
   deimos outbox dead-letters delete --topic orders --dry-run`,
 		RunE: func(c *cobra.Command, args []string) error {
-			flt, err := o.selection(args)
+			o.IDs = args
+			flt, err := o.selection(o.IDs)
 			if err != nil {
 				return err
 			}
 			if !o.yes && !o.dryRun {
 				return errs.Usagef("delete removes dead letters for good: add --yes (or --dry-run to see which)")
 			}
-			return withDB(c, f, func(ctx context.Context, d deadLetterDB) error {
+			if runF != nil {
+				return runF(c.Context(), o)
+			}
+			return withDB(c.Context(), f, func(ctx context.Context, d deadLetterDB) error {
 				if o.dryRun {
 					rows, err := outbox.ListDeadLetters(ctx, d.DB, flt)
 					if err != nil {
@@ -324,7 +354,7 @@ func newDLDeleteCmd(f *cmdutil.Factory) *cobra.Command {
 }
 
 // selection is filter, refusing an empty selection without --all.
-func (o *dlFlags) selection(args []string) (outbox.DeadLetterFilter, error) {
+func (o *DeadLetterOptions) selection(args []string) (outbox.DeadLetterFilter, error) {
 	flt, err := o.filter(args, time.Now())
 	if err != nil {
 		return flt, err
@@ -347,7 +377,7 @@ type sizeLimit struct {
 // limits finds, per topic of rows, the size the broker accepts (the
 // topic's max.message.bytes, or --max-message-bytes) capped by the
 // relay's producer limit.
-func (o *dlFlags) limits(ctx context.Context, f *cmdutil.Factory, d deadLetterDB, rows []outbox.StoredDeadLetter) (map[string]sizeLimit, error) {
+func (o *DeadLetterOptions) limits(ctx context.Context, f *cmdutil.Factory, d deadLetterDB, rows []outbox.StoredDeadLetter) (map[string]sizeLimit, error) {
 	producer := d.maxMessageBytes
 	if producer <= 0 {
 		producer = outbox.DefaultMaxMessageBytes
@@ -394,17 +424,17 @@ type deadLetterDB struct {
 	maxMessageBytes int
 }
 
-func withDB(c *cobra.Command, f *cmdutil.Factory, fn func(context.Context, deadLetterDB) error) error {
+func withDB(ctx context.Context, f *cmdutil.Factory, fn func(context.Context, deadLetterDB) error) error {
 	cfg, err := f.Config()
 	if err != nil {
 		return err
 	}
-	d, err := cmdutil.OpenDB(c.Context(), cfg)
+	d, err := cmdutil.OpenDB(ctx, cfg)
 	if err != nil {
 		return err
 	}
 	defer d.Close()
-	return fn(c.Context(), deadLetterDB{DB: d, maxMessageBytes: cfg.Outbox.MaxMessageBytes})
+	return fn(ctx, deadLetterDB{DB: d, maxMessageBytes: cfg.Outbox.MaxMessageBytes})
 }
 
 // dlDoc is a dead letter as JSON. Bytes that are UTF-8 text are shown as
@@ -472,7 +502,7 @@ func missingIDs(want []int64, rows []outbox.StoredDeadLetter) []string {
 }
 
 // report prints what a requeue or delete did (or would do).
-func report(f *cmdutil.Factory, o *dlFlags, verb string, ids []int64) error {
+func report(f *cmdutil.Factory, o *DeadLetterOptions, verb string, ids []int64) error {
 	if ids == nil {
 		ids = []int64{}
 	}

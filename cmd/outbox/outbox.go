@@ -2,11 +2,13 @@
 package outbox
 
 import (
+	"context"
 	"fmt"
 	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 
 	"github.com/deimos-cli/deimos/internal/cmdutil"
 	"github.com/deimos-cli/deimos/pkg/config"
@@ -25,11 +27,15 @@ func NewCmd(f *cmdutil.Factory) *cobra.Command {
 into kafka_messages to Kafka, with Deimos's lock protocol on kafka_topic_info:
 Ruby 'rake deimos:outbox' workers and deimos relays can share one table.`,
 	}
-	c.AddCommand(newRunCmd(f), newStatusCmd(f), newDeadLettersCmd(f))
+	c.AddCommand(NewCmdRun(f, nil), NewCmdStatus(f, nil), newDeadLettersCmd(f))
 	return c
 }
 
-type runOptions struct {
+// RunOptions are `outbox run`'s flags; Flags holds the ones given, laid
+// over the config's outbox: by config.Outbox.WithFlags.
+type RunOptions struct {
+	Flags config.OutboxFlags
+
 	once            bool
 	workers         int
 	batchSize       int
@@ -42,8 +48,9 @@ type runOptions struct {
 	summary         cmdutil.SummaryFlags
 }
 
-func newRunCmd(f *cmdutil.Factory) *cobra.Command {
-	o := &runOptions{}
+// NewCmdRun returns `outbox run`; runF replaces the relay (tests).
+func NewCmdRun(f *cmdutil.Factory, runF func(context.Context, *RunOptions) error) *cobra.Command {
+	o := &RunOptions{}
 	c := &cobra.Command{
 		Use:   "run [--once] [--workers N] [--batch-size N] [--compact-topics LIST|all] [--metrics-addr ADDR]",
 		Short: "Send kafka_messages rows to Kafka and delete them (daemon, or --once)",
@@ -76,7 +83,15 @@ cron job can tell rows held by another relay from a failure).`,
 				return err
 			}
 			sum := cmdutil.NewSummary("outbox run")
-			return f.FinishSummary(o.summary, sum, runRelay(c, f, o, sum))
+			err := o.parse(c.Flags())
+			switch {
+			case err != nil:
+			case runF != nil:
+				err = runF(c.Context(), o)
+			default:
+				err = runRelay(c.Context(), f, o, sum)
+			}
+			return f.FinishSummary(o.summary, sum, err)
 		},
 	}
 	fl := c.Flags()
@@ -94,35 +109,39 @@ cron job can tell rows held by another relay from a failure).`,
 	return c
 }
 
-func runRelay(c *cobra.Command, f *cmdutil.Factory, o *runOptions, summary *cmdutil.Summary) error {
+// parse checks the flags that need --once and records which of the
+// outbox: settings the flags override (Flags).
+func (o *RunOptions) parse(fl *pflag.FlagSet) error {
+	if !o.once && (o.failOnLocked || fl.Changed("output") || o.summary.Enabled()) {
+		return errs.Usagef("--fail-on-locked, --output and --summary apply to the --once summary: add --once")
+	}
+	o.Flags = config.OutboxFlags{DeliveryTimeout: o.deliveryTimeout, DeliveryTimeoutSet: fl.Changed("delivery-timeout")}
+	if fl.Changed("workers") {
+		o.Flags.Workers = &o.workers
+	}
+	if fl.Changed("batch-size") {
+		o.Flags.BatchSize = &o.batchSize
+	}
+	if fl.Changed("compact-topics") {
+		o.Flags.CompactTopics = &o.compact
+	}
+	if fl.Changed("metrics-addr") || fl.Changed("http-addr") {
+		o.Flags.MetricsAddr = &o.metricsAddr
+	}
+	return nil
+}
+
+func runRelay(ctx context.Context, f *cmdutil.Factory, o *RunOptions, summary *cmdutil.Summary) error {
 	cfg, err := f.Config()
 	if err != nil {
 		return err
 	}
-	fl := c.Flags()
-	given := func(name string, v *int) *int {
-		if fl.Changed(name) {
-			return v
-		}
-		return nil
-	}
-	ofl := config.OutboxFlags{Workers: given("workers", &o.workers), BatchSize: given("batch-size", &o.batchSize),
-		DeliveryTimeout: o.deliveryTimeout, DeliveryTimeoutSet: fl.Changed("delivery-timeout")}
-	if fl.Changed("compact-topics") {
-		ofl.CompactTopics = &o.compact
-	}
-	if fl.Changed("metrics-addr") || fl.Changed("http-addr") {
-		ofl.MetricsAddr = &o.metricsAddr
-	}
-	oc, err := cfg.Outbox.WithFlags(ofl)
+	oc, err := cfg.Outbox.WithFlags(o.Flags)
 	if err != nil {
 		return err
 	}
-	if !o.once && (o.failOnLocked || fl.Changed("output") || o.summary.Enabled()) {
-		return errs.Usagef("--fail-on-locked, --output and --summary apply to the --once summary: add --once")
-	}
 	log := f.Logger(cfg).With("component", "outbox")
-	ctx, stop := cmdutil.SignalContext(c.Context())
+	ctx, stop := cmdutil.SignalContext(ctx)
 	defer stop()
 
 	svc := f.NewService(cfg, log)
@@ -191,8 +210,12 @@ func writeSummary(f *cmdutil.Factory, format cmdutil.Format, sum outbox.Summary,
 	return nil
 }
 
-func newStatusCmd(f *cmdutil.Factory) *cobra.Command {
-	var output cmdutil.Format
+// StatusOptions are `outbox status`'s flags.
+type StatusOptions struct{ output cmdutil.Format }
+
+// NewCmdStatus returns `outbox status`; runF replaces the run (tests).
+func NewCmdStatus(f *cmdutil.Factory, runF func(context.Context, *StatusOptions) error) *cobra.Command {
+	o := &StatusOptions{}
 	c := &cobra.Command{
 		Use:   "status [--output json]",
 		Short: "Show pending rows, oldest age, lock holder and error state per topic",
@@ -200,6 +223,9 @@ func newStatusCmd(f *cmdutil.Factory) *cobra.Command {
   deimos outbox status --output json | jq '.[] | select(.error)'`,
 		Args: cobra.NoArgs,
 		RunE: func(c *cobra.Command, _ []string) error {
+			if runF != nil {
+				return runF(c.Context(), o)
+			}
 			cfg, err := f.Config()
 			if err != nil {
 				return err
@@ -213,7 +239,7 @@ func newStatusCmd(f *cmdutil.Factory) *cobra.Command {
 			if err != nil {
 				return errs.Failedf("outbox status: %w", err)
 			}
-			if output.JSON() {
+			if o.output.JSON() {
 				if sts == nil {
 					sts = []outbox.TopicStatus{}
 				}
@@ -222,7 +248,7 @@ func newStatusCmd(f *cmdutil.Factory) *cobra.Command {
 			return renderStatus(f.IO, sts)
 		},
 	}
-	cmdutil.AddOutputFlag(c, &output)
+	cmdutil.AddOutputFlag(c, &o.output)
 	return c
 }
 
