@@ -2,6 +2,7 @@
 package poller
 
 import (
+	"context"
 	"fmt"
 	"strings"
 	"time"
@@ -26,19 +27,22 @@ publishes the new and changed rows of one table (and, optionally, deleted keys
 as tombstones) to a topic, keeping its cursor in deimos_poll_info exactly as
 Deimos does, so it can take over from (or hand back to) rake deimos:db_poller.`,
 	}
-	c.AddCommand(newRunCmd(f), newStatusCmd(f), newResetCmd(f))
+	c.AddCommand(NewCmdRun(f, nil), NewCmdStatus(f, nil), NewCmdReset(f, nil))
 	return c
 }
 
-type runOpts struct {
+// RunOptions are `poller run`'s flags and arguments.
+type RunOptions struct {
+	Names       []string // the NAME... arguments (none: every poller)
 	once        bool
 	metricsAddr string
 	cpuProfile  string
 	summary     cmdutil.SummaryFlags
 }
 
-func newRunCmd(f *cmdutil.Factory) *cobra.Command {
-	o := &runOpts{}
+// NewCmdRun returns `poller run`; runF replaces the run (tests).
+func NewCmdRun(f *cmdutil.Factory, runF func(context.Context, *RunOptions) error) *cobra.Command {
+	o := &RunOptions{}
 	c := &cobra.Command{
 		Use:   "run [NAME...]",
 		Short: "Run the configured pollers (all, or the named ones)",
@@ -54,8 +58,18 @@ With --once each poller runs until it has caught up, then the command exits.`,
 			if err := o.summary.Validate(); err != nil {
 				return err
 			}
+			o.Names = args
 			sum := cmdutil.NewSummary("poller run")
-			return f.FinishSummary(o.summary, sum, run(cmd, f, o, args, sum))
+			var err error
+			switch {
+			case o.summary.Enabled() && !o.once:
+				err = errs.Usagef("--summary applies to --once runs: add --once")
+			case runF != nil:
+				err = runF(cmd.Context(), o)
+			default:
+				err = run(cmd.Context(), f, o, sum)
+			}
+			return f.FinishSummary(o.summary, sum, err)
 		},
 	}
 	c.Flags().BoolVar(&o.once, "once", false, "run each poller until caught up, then exit")
@@ -98,20 +112,17 @@ func selected(cfg *config.Config, names []string) ([]poller.Settings, error) {
 	return out, nil
 }
 
-func run(cmd *cobra.Command, f *cmdutil.Factory, o *runOpts, names []string, summary *cmdutil.Summary) error {
-	if o.summary.Enabled() && !o.once {
-		return errs.Usagef("--summary applies to --once runs: add --once")
-	}
+func run(ctx context.Context, f *cmdutil.Factory, o *RunOptions, summary *cmdutil.Summary) error {
 	cfg, err := f.Config()
 	if err != nil {
 		return err
 	}
-	pollers, err := selected(cfg, names)
+	pollers, err := selected(cfg, o.Names)
 	if err != nil {
 		return err
 	}
 	log := f.Logger(cfg)
-	ctx, stop := cmdutil.SignalContext(cmd.Context())
+	ctx, stop := cmdutil.SignalContext(ctx)
 	defer stop()
 
 	svc := f.NewService(cfg, log)
@@ -144,21 +155,30 @@ func run(cmd *cobra.Command, f *cmdutil.Factory, o *runOpts, names []string, sum
 		Policy: policy, Needs: needs})
 }
 
-type statusOpts struct{ output cmdutil.Format }
+// StatusOptions are `poller status`'s flags and arguments.
+type StatusOptions struct {
+	Names  []string
+	output cmdutil.Format
+}
 
-func newStatusCmd(f *cmdutil.Factory) *cobra.Command {
-	o := &statusOpts{}
+// NewCmdStatus returns `poller status`; runF replaces the run (tests).
+func NewCmdStatus(f *cmdutil.Factory, runF func(context.Context, *StatusOptions) error) *cobra.Command {
+	o := &StatusOptions{}
 	c := &cobra.Command{
 		Use:   "status [NAME...]",
 		Short: "Show each poller's cursor, lag, pending rows, last run and errors",
 		Example: `  deimos poller status
   deimos poller status --output json WidgetProducer`,
 		RunE: func(cmd *cobra.Command, args []string) error {
+			o.Names = args
+			if runF != nil {
+				return runF(cmd.Context(), o)
+			}
 			cfg, err := f.Config()
 			if err != nil {
 				return err
 			}
-			pollers, err := selected(cfg, args)
+			pollers, err := selected(cfg, o.Names)
 			if err != nil {
 				return err
 			}
@@ -213,8 +233,17 @@ func renderTable(ios *cmdutil.IOStreams, sts []poller.Status) error {
 	return t.Flush()
 }
 
-func newResetCmd(f *cmdutil.Factory) *cobra.Command {
-	var to string
+// ResetOptions are `poller reset`'s: the poller (NAME or NAME:deletions)
+// and the time its cursor moves to (zero: the beginning).
+type ResetOptions struct {
+	Name string
+	To   time.Time
+	to   string
+}
+
+// NewCmdReset returns `poller reset`; runF replaces the run (tests).
+func NewCmdReset(f *cmdutil.Factory, runF func(context.Context, *ResetOptions) error) *cobra.Command {
+	o := &ResetOptions{}
 	c := &cobra.Command{
 		Use:   "reset NAME [--to TIME]",
 		Short: "Move a poller's cursor (to the beginning, or to TIME)",
@@ -227,11 +256,20 @@ Stop running pollers first: a running poller would overwrite the cursor.`,
   deimos poller reset WidgetProducer:deletions --to -1h`,
 		Args: cmdutil.ExactArgs(1, "one poller name"),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			o.Name = args[0]
+			t, err := poller.ParseTime(o.to, time.Now())
+			if err != nil {
+				return errs.Usagef("--to: %w", err)
+			}
+			o.To = t
+			if runF != nil {
+				return runF(cmd.Context(), o)
+			}
 			cfg, err := f.Config()
 			if err != nil {
 				return err
 			}
-			name := args[0]
+			name := o.Name
 			base := strings.TrimSuffix(name, ":deletions")
 			ss, err := selected(cfg, []string{base})
 			if err != nil {
@@ -240,26 +278,22 @@ Stop running pollers first: a running poller would overwrite the cursor.`,
 			if base != name && ss[0].Deletions == nil {
 				return errs.Usagef("poller %s has no deletions configured", base)
 			}
-			t, err := poller.ParseTime(to, time.Now())
-			if err != nil {
-				return errs.Usagef("--to: %w", err)
-			}
 			d, err := cmdutil.OpenDB(cmd.Context(), cfg)
 			if err != nil {
 				return err
 			}
 			defer d.Close()
-			if _, err := poller.Reset(cmd.Context(), d, name, t); err != nil {
+			if _, err := poller.Reset(cmd.Context(), d, name, o.To); err != nil {
 				return err
 			}
 			where := "the beginning"
-			if !t.IsZero() {
-				where = t.Format(time.RFC3339Nano)
+			if !o.To.IsZero() {
+				where = o.To.Format(time.RFC3339Nano)
 			}
 			fmt.Fprintf(f.IO.ErrOut, "poller %s: cursor reset to %s\n", name, where)
 			return nil
 		},
 	}
-	c.Flags().StringVar(&to, "to", "", "TIME to restart from (default: the beginning)")
+	c.Flags().StringVar(&o.to, "to", "", "TIME to restart from (default: the beginning)")
 	return c
 }
