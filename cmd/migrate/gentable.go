@@ -3,6 +3,7 @@ package migrate
 // `migrate gen-table` belongs to the database-consumer work (table sinks).
 
 import (
+	"context"
 	"fmt"
 	"io"
 	"strings"
@@ -16,12 +17,29 @@ import (
 	"github.com/deimos-cli/deimos/pkg/registry"
 )
 
-type genTableOptions struct {
+// GenTableOptions are `migrate gen-table`'s flags and argument.
+type GenTableOptions struct {
+	Table                                    string
 	schema, namespace, backend, key, dialect string
 }
 
-func newGenTableCmd(f *cmdutil.Factory) *cobra.Command {
-	var o genTableOptions
+// validate checks what the flags alone can tell.
+func (o *GenTableOptions) validate() error {
+	if o.schema == "" {
+		return errs.Usagef("migrate gen-table: --schema NAME is required")
+	}
+	if err := db.ValidIdent(o.Table); err != nil {
+		return errs.Usage(err)
+	}
+	if err := db.ValidIdent(o.key); err != nil || strings.Contains(o.key, ".") {
+		return errs.Usagef("--key %q: not a column name", o.key)
+	}
+	return nil
+}
+
+// NewCmdGenTable returns `migrate gen-table`; runF replaces the run (tests).
+func NewCmdGenTable(f *cmdutil.Factory, runF func(context.Context, *GenTableOptions) error) *cobra.Command {
+	o := &GenTableOptions{}
 	c := &cobra.Command{
 		Use:   "gen-table TABLE --schema NAME",
 		Short: "Print CREATE TABLE for a schema, for a table sink",
@@ -39,7 +57,14 @@ beside Rails's auto-increment id (then consume with --key-columns FIELD).`,
   deimos migrate gen-table orders --schema acme.Order --backend proto_local --key id --dialect sqlite | sqlite3 app.db`,
 		Args: cmdutil.ExactArgs(1, "a table name"),
 		RunE: func(c *cobra.Command, args []string) error {
-			return runGenTable(c, f, args[0], o)
+			o.Table = args[0]
+			if err := o.validate(); err != nil {
+				return err
+			}
+			if runF != nil {
+				return runF(c.Context(), o)
+			}
+			return runGenTable(c.Context(), f, o)
 		},
 	}
 	c.Flags().StringVar(&o.schema, "schema", "", "schema name (Avro record or protobuf message full name) (required)")
@@ -50,16 +75,8 @@ beside Rails's auto-increment id (then consume with --key-columns FIELD).`,
 	return c
 }
 
-func runGenTable(c *cobra.Command, f *cmdutil.Factory, table string, o genTableOptions) error {
-	if o.schema == "" {
-		return errs.Usagef("migrate gen-table: --schema NAME is required")
-	}
-	if err := db.ValidIdent(table); err != nil {
-		return errs.Usage(err)
-	}
-	if err := db.ValidIdent(o.key); err != nil || strings.Contains(o.key, ".") {
-		return errs.Usagef("--key %q: not a column name", o.key)
-	}
+func runGenTable(ctx context.Context, f *cmdutil.Factory, o *GenTableOptions) error {
+	table := o.Table
 	cfg, err := f.Config()
 	if err != nil {
 		return err
@@ -85,7 +102,7 @@ func runGenTable(c *cobra.Command, f *cmdutil.Factory, table string, o genTableO
 	if backend == "" {
 		backend = cfg.Schema.Backend
 	}
-	fields, err := eng.Fields(c.Context(), encode.Spec{Backend: backend, Schema: o.schema, Namespace: o.namespace})
+	fields, err := eng.Fields(ctx, encode.Spec{Backend: backend, Schema: o.schema, Namespace: o.namespace})
 	if err != nil {
 		return err
 	}

@@ -2,6 +2,7 @@
 package migrate
 
 import (
+	"context"
 	"fmt"
 	"strings"
 
@@ -31,13 +32,13 @@ send). Opt-in: headers (a nullable kafka_messages.headers column).
 Tables that already exist (created by the Rails generators) are adopted:
 recorded in deimos_schema_migrations and never altered.`,
 	}
-	c.AddCommand(newUpCmd(f), newStatusCmd(f), newSQLCmd(f), newGenTableCmd(f))
+	c.AddCommand(NewCmdUp(f, nil), NewCmdStatus(f, nil), NewCmdSQL(f, nil), NewCmdGenTable(f, nil))
 	return c
 }
 
 // openDB opens the configured database; create is for `migrate up`, the
 // only command that may create a SQLite file.
-func openDB(c *cobra.Command, f *cmdutil.Factory, create bool) (*db.DB, *config.Config, error) {
+func openDB(ctx context.Context, f *cmdutil.Factory, create bool) (*db.DB, *config.Config, error) {
 	cfg, err := f.Config()
 	if err != nil {
 		return nil, nil, err
@@ -46,15 +47,19 @@ func openDB(c *cobra.Command, f *cmdutil.Factory, create bool) (*db.DB, *config.
 	if create {
 		open = cmdutil.CreateDB
 	}
-	d, err := open(c.Context(), cfg)
+	d, err := open(ctx, cfg)
 	if err != nil {
 		return nil, nil, err
 	}
 	return d, cfg, nil
 }
 
-func newUpCmd(f *cmdutil.Factory) *cobra.Command {
-	var only []string
+// UpOptions are `migrate up`'s flags.
+type UpOptions struct{ Only []string }
+
+// NewCmdUp returns `migrate up`; runF replaces the run (tests).
+func NewCmdUp(f *cmdutil.Factory, runF func(context.Context, *UpOptions) error) *cobra.Command {
+	o := &UpOptions{}
 	c := &cobra.Command{
 		Use:   "up [--only GROUP,...]",
 		Short: "Create the missing tables (adopting existing Deimos tables as they are)",
@@ -64,12 +69,18 @@ func newUpCmd(f *cmdutil.Factory) *cobra.Command {
   deimos migrate up --only headers      # opt-in kafka_messages.headers column`,
 		Args: cobra.NoArgs,
 		RunE: func(c *cobra.Command, _ []string) error {
-			d, _, err := openDB(c, f, true)
+			if _, err := migrate.Select(o.Only); err != nil {
+				return err // an unknown group: before a database (or a SQLite file) is opened
+			}
+			if runF != nil {
+				return runF(c.Context(), o)
+			}
+			d, _, err := openDB(c.Context(), f, true)
 			if err != nil {
 				return err
 			}
 			defer d.Close()
-			names, err := migrate.Up(c.Context(), d, only)
+			names, err := migrate.Up(c.Context(), d, o.Only)
 			for _, n := range names {
 				how := "created"
 				if st, serr := migrate.Status(c.Context(), d); serr == nil {
@@ -90,12 +101,16 @@ func newUpCmd(f *cmdutil.Factory) *cobra.Command {
 			return nil
 		},
 	}
-	c.Flags().StringSliceVar(&only, "only", nil, "`GROUPS` to apply: outbox, poller, checkpoint, deadletter, headers (default: all but headers)")
+	c.Flags().StringSliceVar(&o.Only, "only", nil, "`GROUPS` to apply: outbox, poller, checkpoint, deadletter, headers (default: all but headers)")
 	return c
 }
 
-func newStatusCmd(f *cmdutil.Factory) *cobra.Command {
-	var output cmdutil.Format
+// StatusOptions are `migrate status`'s flags.
+type StatusOptions struct{ Output cmdutil.Format }
+
+// NewCmdStatus returns `migrate status`; runF replaces the run (tests).
+func NewCmdStatus(f *cmdutil.Factory, runF func(context.Context, *StatusOptions) error) *cobra.Command {
+	o := &StatusOptions{}
 	c := &cobra.Command{
 		Use:   "status",
 		Short: "Show which migrations are applied, adopted or pending",
@@ -103,7 +118,10 @@ func newStatusCmd(f *cmdutil.Factory) *cobra.Command {
   deimos migrate status --output json`,
 		Args: cobra.NoArgs,
 		RunE: func(c *cobra.Command, _ []string) error {
-			d, _, err := openDB(c, f, false)
+			if runF != nil {
+				return runF(c.Context(), o)
+			}
+			d, _, err := openDB(c.Context(), f, false)
 			if err != nil {
 				return err
 			}
@@ -112,7 +130,7 @@ func newStatusCmd(f *cmdutil.Factory) *cobra.Command {
 			if err != nil {
 				return errs.Failedf("migrate status: %w", err)
 			}
-			if output.JSON() {
+			if o.Output.JSON() {
 				return cmdutil.WriteJSON(f.IO, st)
 			}
 			t := cmdutil.NewTable(f.IO, "MIGRATION", "STATE", "APPLIED AT", "NOTES")
@@ -139,13 +157,19 @@ func newStatusCmd(f *cmdutil.Factory) *cobra.Command {
 			return t.Flush()
 		},
 	}
-	cmdutil.AddOutputFlag(c, &output)
+	cmdutil.AddOutputFlag(c, &o.Output)
 	return c
 }
 
-func newSQLCmd(f *cmdutil.Factory) *cobra.Command {
-	var dialect string
-	var only []string
+// SQLOptions are `migrate sql`'s flags.
+type SQLOptions struct {
+	Dialect string // "": the configured database's
+	Only    []string
+}
+
+// NewCmdSQL returns `migrate sql`; runF replaces the run (tests).
+func NewCmdSQL(f *cmdutil.Factory, runF func(context.Context, *SQLOptions) error) *cobra.Command {
+	o := &SQLOptions{}
 	c := &cobra.Command{
 		Use:   "sql --dialect sqlite|postgres|mysql [--only GROUP,...]",
 		Short: "Print the DDL for DBAs who apply schema changes themselves",
@@ -156,6 +180,10 @@ dialect of the configured database URL is used.`,
   deimos migrate sql --dialect mysql --only outbox`,
 		Args: cobra.NoArgs,
 		RunE: func(c *cobra.Command, _ []string) error {
+			if runF != nil {
+				return runF(c.Context(), o)
+			}
+			dialect := o.Dialect
 			if dialect == "" {
 				cfg, err := f.Config()
 				if err != nil {
@@ -165,7 +193,7 @@ dialect of the configured database URL is used.`,
 					dialect = "sqlite"
 				}
 			}
-			s, err := migrate.SQL(dialect, only)
+			s, err := migrate.SQL(dialect, o.Only)
 			if err != nil {
 				return err
 			}
@@ -173,7 +201,7 @@ dialect of the configured database URL is used.`,
 			return err
 		},
 	}
-	c.Flags().StringVar(&dialect, "dialect", "", "sqlite, postgres or mysql (default: the configured database's)")
-	c.Flags().StringSliceVar(&only, "only", nil, "`GROUPS`: outbox, poller, checkpoint, deadletter, headers (default: all but headers)")
+	c.Flags().StringVar(&o.Dialect, "dialect", "", "sqlite, postgres or mysql (default: the configured database's)")
+	c.Flags().StringSliceVar(&o.Only, "only", nil, "`GROUPS`: outbox, poller, checkpoint, deadletter, headers (default: all but headers)")
 	return c
 }
