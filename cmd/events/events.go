@@ -32,7 +32,7 @@ func NewCmd(f *cmdutil.Factory) *cobra.Command {
 phobos_db_checkpoint) writes: acknowledged events in phobos_db_checkpoint_events and
 messages that failed after max_retries in phobos_db_checkpoint_failures.`,
 	}
-	c.AddCommand(newListCmd(f), newShowCmd(f), newRetryCmd(f), newDeleteCmd(f), newServeCmd(f))
+	c.AddCommand(NewCmdList(f, nil), NewCmdShow(f, nil), NewCmdRetry(f, nil), NewCmdDelete(f, nil), NewCmdServe(f, nil))
 	return c
 }
 
@@ -61,10 +61,17 @@ func parseID(s string) (int64, error) {
 	return id, nil
 }
 
-func newListCmd(f *cmdutil.Factory) *cobra.Command {
-	var failures bool
-	var output cmdutil.Format
-	var fl checkpoint.Filter
+// ListOptions are `events list`'s flags.
+type ListOptions struct {
+	Failures bool
+	Filter   checkpoint.Filter
+	Output   cmdutil.Format
+}
+
+// NewCmdList returns `events list`; runF replaces the run (tests).
+func NewCmdList(f *cmdutil.Factory, runF func(context.Context, *ListOptions) error) *cobra.Command {
+	o := &ListOptions{}
+	failures, output, fl := &o.Failures, &o.Output, &o.Filter
 	c := &cobra.Command{
 		Use:   "list",
 		Short: "List stored events (or failures with --failures), newest event_time first",
@@ -75,6 +82,9 @@ func newListCmd(f *cmdutil.Factory) *cobra.Command {
 			if fl.Limit < 0 || fl.Offset < 0 {
 				return errs.Usagef("--limit and --offset must be 0 or more")
 			}
+			if runF != nil {
+				return runF(c.Context(), o)
+			}
 			_, st, done, err := openStore(c.Context(), f)
 			if err != nil {
 				return err
@@ -82,8 +92,8 @@ func newListCmd(f *cmdutil.Factory) *cobra.Command {
 			defer done()
 			var rows any
 			var lines [][]any
-			if failures {
-				fs, err := st.ListFailures(c.Context(), fl)
+			if *failures {
+				fs, err := st.ListFailures(c.Context(), *fl)
 				if err != nil {
 					return errs.Failed(err)
 				}
@@ -92,7 +102,7 @@ func newListCmd(f *cmdutil.Factory) *cobra.Command {
 					lines = append(lines, []any{x.ID, tm(x.CreatedAt), s(x.Topic), s(x.GroupID), s(x.EntityID), s(x.ErrorClass), oneLine(s(x.ErrorMessage))})
 				}
 			} else {
-				es, err := st.ListEvents(c.Context(), fl)
+				es, err := st.ListEvents(c.Context(), *fl)
 				if err != nil {
 					return errs.Failed(err)
 				}
@@ -105,7 +115,7 @@ func newListCmd(f *cmdutil.Factory) *cobra.Command {
 				return cmdutil.WriteJSON(f.IO, rows)
 			}
 			t := cmdutil.NewTable(f.IO, "ID", "EVENT_TIME", "TOPIC", "GROUP", "ENTITY_ID", "EVENT_TYPE", "CHECKSUM")
-			if failures {
+			if *failures {
 				t = cmdutil.NewTable(f.IO, "ID", "CREATED_AT", "TOPIC", "GROUP", "ENTITY_ID", "ERROR_CLASS", "ERROR")
 			}
 			for _, l := range lines {
@@ -114,14 +124,14 @@ func newListCmd(f *cmdutil.Factory) *cobra.Command {
 			return t.Flush()
 		},
 	}
-	c.Flags().BoolVar(&failures, "failures", false, "list failures instead of events")
+	c.Flags().BoolVar(failures, "failures", false, "list failures instead of events")
 	c.Flags().StringVar(&fl.Topic, "topic", "", "only this topic")
 	c.Flags().StringVar(&fl.GroupID, "group", "", "only this group_id")
 	c.Flags().StringVar(&fl.EntityID, "entity-id", "", "only this entity_id")
 	c.Flags().StringVar(&fl.EventType, "event-type", "", "only this event_type")
 	c.Flags().IntVar(&fl.Limit, "limit", checkpoint.DefaultLimit, "at most this many rows")
 	c.Flags().IntVar(&fl.Offset, "offset", 0, "skip this many rows")
-	cmdutil.AddOutputFlag(c, &output)
+	cmdutil.AddOutputFlag(c, output)
 	return c
 }
 
@@ -147,8 +157,15 @@ func oneLine(x string) string {
 	return x
 }
 
-func newShowCmd(f *cmdutil.Factory) *cobra.Command {
-	var failure bool
+// ShowOptions are `events show`'s.
+type ShowOptions struct {
+	ID      int64
+	Failure bool
+}
+
+// NewCmdShow returns `events show`; runF replaces the run (tests).
+func NewCmdShow(f *cmdutil.Factory, runF func(context.Context, *ShowOptions) error) *cobra.Command {
+	o := &ShowOptions{}
 	c := &cobra.Command{
 		Use:     "show ID",
 		Short:   "Print one event (or failure with --failure) as the API's JSON",
@@ -159,6 +176,11 @@ func newShowCmd(f *cmdutil.Factory) *cobra.Command {
 			if err != nil {
 				return err
 			}
+			o.ID = id
+			if runF != nil {
+				return runF(c.Context(), o)
+			}
+			failure := o.Failure
 			_, st, done, err := openStore(c.Context(), f)
 			if err != nil {
 				return err
@@ -183,7 +205,7 @@ func newShowCmd(f *cmdutil.Factory) *cobra.Command {
 			return cmdutil.WriteJSON(f.IO, v)
 		},
 	}
-	c.Flags().BoolVar(&failure, "failure", false, "show a failure instead of an event")
+	c.Flags().BoolVar(&o.Failure, "failure", false, "show a failure instead of an event")
 	return c
 }
 
@@ -238,8 +260,16 @@ func addRunnerFlags(c *cobra.Command, g *groupRunner) {
 	c.Flags().DurationVar(&g.timeout, "handler-timeout", 0, "kill a handler run after this long (0: no limit)")
 }
 
-func newRetryCmd(f *cmdutil.Factory) *cobra.Command {
+// RetryOptions are `events retry`'s: the failure and how to re-run it.
+type RetryOptions struct {
+	ID     int64
+	Runner *groupRunner
+}
+
+// NewCmdRetry returns `events retry`; runF replaces the run (tests).
+func NewCmdRetry(f *cmdutil.Factory, runF func(context.Context, *RetryOptions) error) *cobra.Command {
 	g := &groupRunner{}
+	o := &RetryOptions{Runner: g}
 	c := &cobra.Command{
 		Use:   "retry ID",
 		Short: "Re-run the handler for a failure; on success delete it (and store the event when acknowledged)",
@@ -256,6 +286,10 @@ and the command exits 1 (the API answers 422).`,
 			}
 			if err := checkpoint.CheckPassEnv(g.passEnv); err != nil {
 				return errs.Usage(err)
+			}
+			o.ID = id
+			if runF != nil {
+				return runF(c.Context(), o)
 			}
 			cfg, st, done, err := openStore(c.Context(), f)
 			if err != nil {
@@ -280,7 +314,11 @@ and the command exits 1 (the API answers 422).`,
 	return c
 }
 
-func newDeleteCmd(f *cmdutil.Factory) *cobra.Command {
+// DeleteOptions are `events delete`'s.
+type DeleteOptions struct{ ID int64 }
+
+// NewCmdDelete returns `events delete`; runF replaces the run (tests).
+func NewCmdDelete(f *cmdutil.Factory, runF func(context.Context, *DeleteOptions) error) *cobra.Command {
 	return &cobra.Command{
 		Use:     "delete ID",
 		Short:   "Delete a failure",
@@ -290,6 +328,9 @@ func newDeleteCmd(f *cmdutil.Factory) *cobra.Command {
 			id, err := parseID(args[0])
 			if err != nil {
 				return err
+			}
+			if runF != nil {
+				return runF(c.Context(), &DeleteOptions{ID: id})
 			}
 			_, st, done, err := openStore(c.Context(), f)
 			if err != nil {
@@ -334,10 +375,20 @@ func serveToken(f *cmdutil.Factory, token, tokenFile string) (string, error) {
 	return strings.TrimSpace(token), nil
 }
 
-func newServeCmd(f *cmdutil.Factory) *cobra.Command {
+// ServeOptions are `events serve`'s; Token is the one found (flag, file
+// or DEIMOS_EVENTS_TOKEN), Host the --addr host.
+type ServeOptions struct {
+	Addr, Host, Token string
+	AllowHosts        []string
+	Runner            *groupRunner
+	tokenFlag         string
+	tokenFile         string
+}
+
+// NewCmdServe returns `events serve`; runF replaces the server (tests).
+func NewCmdServe(f *cmdutil.Factory, runF func(context.Context, *ServeOptions) error) *cobra.Command {
 	g := &groupRunner{}
-	var addr, token, tokenFile string
-	var allowHosts []string
+	o := &ServeOptions{Runner: g}
 	c := &cobra.Command{
 		Use:   "serve",
 		Short: "Serve the phobos_db_checkpoint events HTTP API",
@@ -367,7 +418,7 @@ Sec-Fetch-Site: 403) or whose Content-Type is not JSON (415).`,
   deimos events serve --addr 10.0.0.5:9292 --token-file /run/secrets/events-token   # [needs that address and token file]`,
 		Args: cobra.NoArgs,
 		RunE: func(c *cobra.Command, _ []string) error {
-			token, err := serveToken(f, token, tokenFile)
+			token, err := serveToken(f, o.tokenFlag, o.tokenFile)
 			if err != nil {
 				return err
 			}
@@ -375,51 +426,61 @@ Sec-Fetch-Site: 403) or whose Content-Type is not JSON (415).`,
 			if err := checkpoint.CheckPassEnv(g.passEnv); err != nil {
 				return errs.Usage(err)
 			}
-			host, _, err := net.SplitHostPort(addr)
+			host, _, err := net.SplitHostPort(o.Addr)
 			if err != nil {
-				return errs.Usagef("events serve: --addr %q: %w", addr, err)
+				return errs.Usagef("events serve: --addr %q: %w", o.Addr, err)
 			}
-			ln, err := net.Listen("tcp", addr)
-			if err != nil {
-				return errs.Usagef("events serve: listen on %s: %w", addr, err)
+			o.Token, o.Host = token, host
+			if runF != nil {
+				return runF(c.Context(), o)
 			}
-			defer ln.Close()
-			if ta, ok := ln.Addr().(*net.TCPAddr); ok && !ta.IP.IsLoopback() && token == "" {
-				return errs.Usagef("events serve: --addr %s is not a loopback address: other hosts could read every failure and run retries; give a token (DEIMOS_EVENTS_TOKEN or --token-file) or bind 127.0.0.1", addr)
-			}
-			ctx, stop := cmdutil.SignalContext(c.Context())
-			defer stop()
-			cfg, st, done, err := openStore(ctx, f)
-			if err != nil {
-				return err
-			}
-			defer done()
-			g.cfg, g.stderr = cfg, f.IO.ErrOut
-			log := f.Logger(cfg)
-			h := checkpoint.NewAPI(checkpoint.APIOptions{Store: st, Runner: g, Token: token,
-				Hosts:  httpguard.HostsFor(host, ln.Addr(), allowHosts),
-				Redact: f.Redact,
-				Log: func(method, path string, status int, d time.Duration) {
-					log.Info("request", "method", method, "path", path, "status", status, "duration", d.Round(time.Microsecond))
-				}})
-			srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
-			fmt.Fprintf(f.IO.ErrOut, "events API listening on http://%s\n", ln.Addr())
-			errc := make(chan error, 1)
-			go func() { errc <- srv.Serve(ln) }()
-			select {
-			case err := <-errc:
-				return errs.Failed(err)
-			case <-ctx.Done():
-			}
-			sctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-			defer cancel()
-			return srv.Shutdown(sctx)
+			return serve(c.Context(), f, o)
 		},
 	}
-	c.Flags().StringVar(&addr, "addr", "127.0.0.1:9292", "address to listen on (a non-loopback address needs a token)")
-	c.Flags().StringVar(&token, "token", "", "require this bearer token (visible in ps: prefer DEIMOS_EVENTS_TOKEN or --token-file); never logged")
-	c.Flags().StringVar(&tokenFile, "token-file", "", "read the bearer token from this file (surrounding whitespace trimmed)")
-	c.Flags().StringSliceVar(&allowHosts, "allow-host", nil, "also answer to this `HOST` name (repeatable), e.g. the DNS name clients use")
+	c.Flags().StringVar(&o.Addr, "addr", "127.0.0.1:9292", "address to listen on (a non-loopback address needs a token)")
+	c.Flags().StringVar(&o.tokenFlag, "token", "", "require this bearer token (visible in ps: prefer DEIMOS_EVENTS_TOKEN or --token-file); never logged")
+	c.Flags().StringVar(&o.tokenFile, "token-file", "", "read the bearer token from this file (surrounding whitespace trimmed)")
+	c.Flags().StringSliceVar(&o.AllowHosts, "allow-host", nil, "also answer to this `HOST` name (repeatable), e.g. the DNS name clients use")
 	addRunnerFlags(c, g)
 	return c
+}
+
+// serve listens and answers the API until the context is done.
+func serve(ctx context.Context, f *cmdutil.Factory, o *ServeOptions) error {
+	addr, token, host, g := o.Addr, o.Token, o.Host, o.Runner
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return errs.Usagef("events serve: listen on %s: %w", addr, err)
+	}
+	defer ln.Close()
+	if ta, ok := ln.Addr().(*net.TCPAddr); ok && !ta.IP.IsLoopback() && token == "" {
+		return errs.Usagef("events serve: --addr %s is not a loopback address: other hosts could read every failure and run retries; give a token (DEIMOS_EVENTS_TOKEN or --token-file) or bind 127.0.0.1", addr)
+	}
+	ctx, stop := cmdutil.SignalContext(ctx)
+	defer stop()
+	cfg, st, done, err := openStore(ctx, f)
+	if err != nil {
+		return err
+	}
+	defer done()
+	g.cfg, g.stderr = cfg, f.IO.ErrOut
+	log := f.Logger(cfg)
+	h := checkpoint.NewAPI(checkpoint.APIOptions{Store: st, Runner: g, Token: token,
+		Hosts:  httpguard.HostsFor(host, ln.Addr(), o.AllowHosts),
+		Redact: f.Redact,
+		Log: func(method, path string, status int, d time.Duration) {
+			log.Info("request", "method", method, "path", path, "status", status, "duration", d.Round(time.Microsecond))
+		}})
+	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
+	fmt.Fprintf(f.IO.ErrOut, "events API listening on http://%s\n", ln.Addr())
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	select {
+	case err := <-errc:
+		return errs.Failed(err)
+	case <-ctx.Done():
+	}
+	sctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	return srv.Shutdown(sctx)
 }
