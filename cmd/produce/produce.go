@@ -22,7 +22,12 @@ import (
 	"github.com/deimos-cli/deimos/pkg/registry"
 )
 
-type options struct {
+// Options are `produce`'s flags; validate fills the parsed ones (Key,
+// Headers).
+type Options struct {
+	Key     *string          // -k, when given (an empty key is a key)
+	Headers []produce.Header // -H, parsed
+
 	summary                            cmdutil.SummaryFlags
 	cpuProfile                         string
 	topic, key, keyDelim, file, input  string
@@ -44,9 +49,9 @@ type options struct {
 // terminal stderr (-f FILE only; -q turns it off).
 const progressMinBytes = 8 << 20
 
-// NewCmd returns the `produce` command.
-func NewCmd(f *cmdutil.Factory) *cobra.Command {
-	o := &options{}
+// NewCmd returns the `produce` command; runF replaces the run (tests).
+func NewCmd(f *cmdutil.Factory, runF func(context.Context, *Options) error) *cobra.Command {
+	o := &Options{}
 	c := &cobra.Command{
 		Use:   "produce -t TOPIC [-k KEY] [-K DELIM] [-H K=V]... [-p PART] [-f FILE]",
 		Short: "Produce schema-encoded messages from JSON lines",
@@ -88,7 +93,15 @@ transaction, for 'deimos outbox run' (or Ruby Deimos) to send.`,
 				return err
 			}
 			sum := cmdutil.NewSummary("produce")
-			return f.FinishSummary(o.summary, sum, run(c, f, o, sum))
+			err := o.validate(c.Flags().Changed("key"))
+			switch {
+			case err != nil:
+			case runF != nil:
+				err = runF(c.Context(), o)
+			default:
+				err = run(c.Context(), f, o, sum)
+			}
+			return f.FinishSummary(o.summary, sum, err)
 		},
 	}
 	fl := c.Flags()
@@ -132,7 +145,32 @@ func unescape(s string) string {
 	return strings.NewReplacer(`\t`, "\t", `\n`, "\n", `\r`, "\r", `\\`, `\`).Replace(s)
 }
 
-func run(c *cobra.Command, f *cmdutil.Factory, o *options, summary *cmdutil.Summary) error {
+// validate checks what the flags alone can tell and parses -k and -H.
+func (o *Options) validate(keyGiven bool) error {
+	switch o.input {
+	case "auto", "json", "envelope":
+	default:
+		return errs.Usagef("--input %q: use auto, json or envelope", o.input)
+	}
+	o.Key, o.Headers = nil, nil
+	if keyGiven {
+		k := o.key
+		o.Key = &k
+	}
+	for _, h := range o.headers {
+		i := strings.IndexAny(h, "=:")
+		if i <= 0 {
+			return errs.Usagef("-H %q: use KEY=VALUE", h)
+		}
+		o.Headers = append(o.Headers, produce.Header{Key: h[:i], Value: []byte(h[i+1:])})
+	}
+	if o.topic == "" && o.input == "json" {
+		return errs.Usagef("-t TOPIC is required (only envelope input may omit it)")
+	}
+	return nil
+}
+
+func run(ctx context.Context, f *cmdutil.Factory, o *Options, summary *cmdutil.Summary) error {
 	cmdutil.TuneGC()
 	stopProfile, err := cmdutil.StartProfile(o.cpuProfile)
 	if err != nil {
@@ -143,35 +181,16 @@ func run(c *cobra.Command, f *cmdutil.Factory, o *options, summary *cmdutil.Summ
 	if err != nil {
 		return err
 	}
-	ctx, stop := cmdutil.SignalContext(c.Context())
+	ctx, stop := cmdutil.SignalContext(ctx)
 	defer stop()
 
 	po := produce.Options{Topic: o.topic, Input: o.input, KeyDelim: unescape(o.keyDelim), Partition: o.partition,
-		TombstoneEmpty: o.tombstone, IgnorePartition: o.ignorePartition, KeepGoing: o.keepGoing}
+		TombstoneEmpty: o.tombstone, IgnorePartition: o.ignorePartition, KeepGoing: o.keepGoing, Key: o.Key, Headers: o.Headers}
 	if o.keepGoing {
 		po.OnBadLine = func(e *produce.InputError) {
 			fmt.Fprintln(f.IO.ErrOut, f.Redact(e.Error()))
 			summary.Skip(map[string]any{"line": e.Line, "error": f.Redact(e.Err.Error())})
 		}
-	}
-	switch o.input {
-	case "auto", "json", "envelope":
-	default:
-		return errs.Usagef("--input %q: use auto, json or envelope", o.input)
-	}
-	if c.Flags().Changed("key") {
-		k := o.key
-		po.Key = &k
-	}
-	for _, h := range o.headers {
-		i := strings.IndexAny(h, "=:")
-		if i <= 0 {
-			return errs.Usagef("-H %q: use KEY=VALUE", h)
-		}
-		po.Headers = append(po.Headers, produce.Header{Key: h[:i], Value: []byte(h[i+1:])})
-	}
-	if o.topic == "" && o.input == "json" {
-		return errs.Usagef("-t TOPIC is required (only envelope input may omit it)")
 	}
 	backend, err := cfg.ApplyProducerFlags(config.ProducerFlags{Backend: o.backend, Partitioner: o.partitioner, Normalize: o.normalize})
 	if err != nil {
@@ -313,7 +332,7 @@ func run(c *cobra.Command, f *cmdutil.Factory, o *options, summary *cmdutil.Summ
 	return err
 }
 
-func newProducer(cfg *config.Config, o *options, partitioner string) (*kgo.Client, error) {
+func newProducer(cfg *config.Config, o *Options, partitioner string) (*kgo.Client, error) {
 	part, err := kafkaclient.Partitioner(partitioner)
 	if err != nil {
 		return nil, errs.Usage(err)
