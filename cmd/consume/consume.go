@@ -17,7 +17,13 @@ import (
 	"github.com/deimos-cli/deimos/pkg/supervise"
 )
 
-type options struct {
+// Options are `consume`'s flags; validate fills the parsed ones.
+type Options struct {
+	Topics []string       // -t, split at commas, blanks dropped (the --consumer entry's when none)
+	Offset consume.Offset // -o's start
+	Until  *consume.Bound // -o e@… or --until
+	sinks  sinkOptions    // the database-consumer flags (sinks.go)
+
 	cpuProfile    string
 	topics        []string
 	regex         bool
@@ -38,10 +44,10 @@ type options struct {
 	summary       cmdutil.SummaryFlags
 }
 
-// NewCmd returns the `consume` command.
-func NewCmd(f *cmdutil.Factory) *cobra.Command {
-	o := &options{}
-	var so sinkOptions
+// NewCmd returns the `consume` command; runF replaces the run (tests).
+func NewCmd(f *cmdutil.Factory, runF func(context.Context, *Options) error) *cobra.Command {
+	o := &Options{}
+	so := &o.sinks
 	c := &cobra.Command{
 		Use:   "consume -t TOPIC[,...] [-o OFFSET] [-p PARTS] [-c COUNT] [-e] [-g GROUP]",
 		Short: "Consume and decode topics as JSON lines or text for people",
@@ -81,7 +87,15 @@ after each batch is written out. Ctrl-C stops cleanly (flush, commit, exit 0).`,
 				return err
 			}
 			sum := cmdutil.NewSummary("consume")
-			return f.FinishSummary(o.summary, sum, run(c, f, o, &so, sum))
+			err := o.validate(time.Now())
+			switch {
+			case err != nil:
+			case runF != nil:
+				err = runF(c.Context(), o)
+			default:
+				err = run(c.Context(), f, o, so, sum)
+			}
+			return f.FinishSummary(o.summary, sum, err)
 		},
 	}
 	fl := c.Flags()
@@ -103,49 +117,21 @@ after each batch is written out. Ctrl-C stops cleanly (flush, commit, exit 0).`,
 	cmdutil.AddProfileFlag(fl, &o.cpuProfile)
 	cmdutil.AddHTTPFlag(c, &o.httpAddr, "")
 	cmdutil.AddSummaryFlags(c, &o.summary)
-	addSinkFlags(c, &so)
+	addSinkFlags(c, so)
 	return c
 }
 
-func run(c *cobra.Command, f *cmdutil.Factory, o *options, so *sinkOptions, summary *cmdutil.Summary) error {
-	cmdutil.TuneGC()
-	stopProfile, err := cmdutil.StartProfile(o.cpuProfile)
-	if err != nil {
-		return err
-	}
-	defer stopProfile()
-	cfg, err := f.Config()
-	if err != nil {
-		return err
-	}
-	ctx, stop := cmdutil.SignalContext(c.Context())
-	defer stop()
-
-	var topics []string
+// validate checks and parses what the flags alone can tell: topics,
+// offsets, where to stop, the count.
+func (o *Options) validate(now time.Time) error {
+	o.Topics = nil
 	for _, t := range o.topics {
-		topics = append(topics, strings.Split(t, ",")...)
-	}
-	clean := topics[:0]
-	for _, t := range topics {
-		if t = strings.TrimSpace(t); t != "" {
-			clean = append(clean, t)
+		for _, t := range strings.Split(t, ",") {
+			if t = strings.TrimSpace(t); t != "" {
+				o.Topics = append(o.Topics, t)
+			}
 		}
 	}
-	// --consumer NAME supplies topics and group from deimos.yaml; flags win.
-	cTopics, cGroup, err := consumerDefaults(cfg, so)
-	if err != nil {
-		return err
-	}
-	if len(clean) == 0 {
-		clean = cTopics
-	}
-	if o.group == "" {
-		o.group = cGroup
-	}
-	if len(clean) == 0 {
-		return errs.Usagef("-t TOPIC is required (or --consumer NAME with topics in deimos.yaml)")
-	}
-	now := time.Now()
 	off, until, err := consume.ParseOffsets(o.offsets, now)
 	if err != nil {
 		return errs.Usagef("-o: %w", err)
@@ -161,6 +147,40 @@ func run(c *cobra.Command, f *cmdutil.Factory, o *options, so *sinkOptions, summ
 	if o.count < 0 {
 		return errs.Usagef("-c %d: use a positive count (0 or no -c: no limit)", o.count)
 	}
+	o.Offset, o.Until = off, until
+	return nil
+}
+
+func run(ctx context.Context, f *cmdutil.Factory, o *Options, so *sinkOptions, summary *cmdutil.Summary) error {
+	cmdutil.TuneGC()
+	stopProfile, err := cmdutil.StartProfile(o.cpuProfile)
+	if err != nil {
+		return err
+	}
+	defer stopProfile()
+	cfg, err := f.Config()
+	if err != nil {
+		return err
+	}
+	ctx, stop := cmdutil.SignalContext(ctx)
+	defer stop()
+
+	clean := o.Topics
+	// --consumer NAME supplies topics and group from deimos.yaml; flags win.
+	cTopics, cGroup, err := consumerDefaults(cfg, so)
+	if err != nil {
+		return err
+	}
+	if len(clean) == 0 {
+		clean = cTopics
+	}
+	if o.group == "" {
+		o.group = cGroup
+	}
+	if len(clean) == 0 {
+		return errs.Usagef("-t TOPIC is required (or --consumer NAME with topics in deimos.yaml)")
+	}
+	off, until := o.Offset, o.Until
 	format := string(o.output)
 	if format == "" {
 		format = consume.FormatJSON

@@ -41,7 +41,7 @@ func runCmd(t *testing.T, brokers []string, tty bool, args ...string) cmdResult 
 	} else {
 		f.Flags.Brokers = "127.0.0.1:1" // never dialled: usage errors come first
 	}
-	c := NewCmd(f)
+	c := NewCmd(f, nil)
 	c.SetArgs(args)
 	c.SetOut(&bytes.Buffer{})
 	c.SetErr(&bytes.Buffer{})
