@@ -74,8 +74,8 @@ error, 3 a required service (broker, registry, database) could not be reached.`,
 	}
 
 	root.AddCommand(
-		encode.NewCmd(f),
-		decode.NewCmd(f),
+		encode.NewCmd(f, nil),
+		decode.NewCmd(f, nil),
 		produce.NewCmd(f, nil),
 		consume.NewCmd(f, nil),
 		outbox.NewCmd(f),

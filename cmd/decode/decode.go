@@ -29,8 +29,8 @@ type Options struct {
 	File                                    string
 }
 
-// NewCmd returns the `decode` command.
-func NewCmd(f *cmdutil.Factory) *cobra.Command {
+// NewCmd returns the `decode` command; runF replaces the run (tests).
+func NewCmd(f *cmdutil.Factory, runF func(context.Context, *Options) error) *cobra.Command {
 	o := &Options{}
 	c := &cobra.Command{
 		Use:   "decode",
@@ -56,6 +56,12 @@ Exit codes: 0 all decoded, 1 some input could not be decoded, 2 usage errors,
   kcat -C -b localhost:9092 -t widgets -p 0 -o -1 -c 1 -e -q -f '%s' | deimos decode --input-encoding raw   # the last message of partition 0, as kcat reads it`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := o.validate(); err != nil {
+				return err
+			}
+			if runF != nil {
+				return runF(cmd.Context(), o)
+			}
 			return run(cmd.Context(), f, o)
 		},
 	}
@@ -103,14 +109,22 @@ func decodeText(enc, s string) ([]byte, error) {
 	return nil, errs.Usagef("--input-encoding: %q is not base64, hex or raw", enc)
 }
 
-func run(ctx context.Context, f *cmdutil.Factory, o *Options) error {
-	if ctx == nil {
-		ctx = context.Background()
-	}
+// validate checks what the flags alone can tell.
+func (o *Options) validate() error {
 	switch o.InputEncoding {
 	case "base64", "hex", "raw":
 	default:
 		return errs.Usagef("--input-encoding: %q is not base64, hex or raw", o.InputEncoding)
+	}
+	return nil
+}
+
+func run(ctx context.Context, f *cmdutil.Factory, o *Options) error {
+	if ctx == nil {
+		ctx = context.Background()
+	}
+	if err := o.validate(); err != nil {
+		return err
 	}
 	e, _, err := encode.BuildEngine(f)
 	if err != nil {

@@ -19,7 +19,7 @@ func runCmd(t *testing.T, stdin string, args ...string) (string, string, error) 
 	f.Flags.SchemaPath = sp
 	f.Flags.ConfigFile = filepath.Join(t.TempDir(), "none.yaml")
 	os.WriteFile(f.Flags.ConfigFile, nil, 0o600)
-	c := NewCmd(f)
+	c := NewCmd(f, nil)
 	c.SetArgs(args)
 	c.SilenceErrors, c.SilenceUsage = true, true
 	err := c.ExecuteContext(context.Background())

@@ -33,8 +33,8 @@ type Options struct {
 	Key                                     *string
 }
 
-// NewCmd returns the `encode` command.
-func NewCmd(f *cmdutil.Factory) *cobra.Command {
+// NewCmd returns the `encode` command; runF replaces the run (tests).
+func NewCmd(f *cmdutil.Factory, runF func(context.Context, *Options) error) *cobra.Command {
 	o := &Options{}
 	c := &cobra.Command{
 		Use:   "encode",
@@ -82,6 +82,12 @@ errors, 3 the schema registry could not be reached.`,
   echo '{"id":1,"name":"a","price":2.5}' | deimos encode --topic widgets-by-id --schema Widget --wire confluent --key-config schema:long -k 1 --with-key`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := o.validate(); err != nil {
+				return err
+			}
+			if runF != nil {
+				return runF(cmd.Context(), o)
+			}
 			return run(cmd.Context(), f, o)
 		},
 	}
@@ -219,11 +225,30 @@ func readInput(f *cmdutil.Factory, file string) ([]byte, error) {
 	return io.ReadAll(f.IO.In)
 }
 
+// validate checks what the flags alone can tell, before the config and
+// the registry are touched (run checks the rest with the engine).
+func (o *Options) validate() error {
+	if _, err := encodeOut(o.OutputEncoding, nil); err != nil {
+		return err
+	}
+	switch o.Wire {
+	case "", "confluent", "raw", "ocf":
+	default:
+		return errs.Usagef("--wire: %q is not confluent, raw or ocf", o.Wire)
+	}
+	if o.KeyConfig != "" {
+		if _, err := config.ParseKeyConfig(o.KeyConfig); err != nil {
+			return errs.Usage(err)
+		}
+	}
+	return nil
+}
+
 func run(ctx context.Context, f *cmdutil.Factory, o *Options) error {
 	if ctx == nil {
 		ctx = context.Background()
 	}
-	if _, err := encodeOut(o.OutputEncoding, nil); err != nil {
+	if err := o.validate(); err != nil {
 		return err
 	}
 	e, cfg, err := BuildEngine(f)

@@ -35,7 +35,7 @@ func runCmd(t *testing.T, stdin string, env map[string]string, args ...string) (
 	f.Flags.SchemaPath = schemaPath(t)
 	f.Flags.ConfigFile = filepath.Join(t.TempDir(), "none.yaml")
 	os.WriteFile(f.Flags.ConfigFile, nil, 0o600)
-	c := NewCmd(f)
+	c := NewCmd(f, nil)
 	c.SetArgs(args)
 	c.SetOut(out)
 	c.SetErr(errOut)
