@@ -2,6 +2,7 @@
 package genkeys
 
 import (
+	"context"
 	"fmt"
 	"strings"
 
@@ -13,14 +14,18 @@ import (
 	"github.com/deimos-cli/deimos/pkg/errs"
 )
 
-type options struct {
+// Options are `gen-keys`'s flags.
+type Options struct {
 	schema, field, namespace, typ, out string
 	check                              bool
 }
 
-// NewCmd returns the `gen-keys` command.
-func NewCmd(f *cmdutil.Factory) *cobra.Command {
-	o := &options{}
+// validate checks the flags by themselves (compat.CheckKeyFlags).
+func (o *Options) validate() error { return compat.CheckKeyFlags(o.schema, o.field, o.typ) }
+
+// NewCmd returns the `gen-keys` command; runF replaces the run (tests).
+func NewCmd(f *cmdutil.Factory, runF func(context.Context, *Options) error) *cobra.Command {
+	o := &Options{}
 	c := &cobra.Command{
 		Use:   "gen-keys [--schema NAME --field F] [--namespace NS] [--type avro|protobuf|json-schema] [--out DIR] [--check]",
 		Short: "Generate key schemas from value schemas, as Deimos does",
@@ -46,6 +51,12 @@ naming them (for CI).`,
   deimos gen-keys --check              # CI: fail when generated keys are stale`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := o.validate(); err != nil {
+				return err
+			}
+			if runF != nil {
+				return runF(cmd.Context(), o)
+			}
 			cfg, err := f.Config()
 			if err != nil {
 				return err

@@ -16,7 +16,7 @@ func run(t *testing.T, cfgFile string, args ...string) (int, string) {
 	ios, out, _ := cmdutil.Test("")
 	f := &cmdutil.Factory{IO: ios, Getenv: func(string) (string, bool) { return "", false }}
 	f.Flags.ConfigFile = cfgFile
-	c := NewCmd(f)
+	c := NewCmd(f, nil)
 	c.SetArgs(args)
 	c.SilenceErrors, c.SilenceUsage = true, true
 	err := c.ExecuteContext(context.Background())

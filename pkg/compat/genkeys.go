@@ -44,17 +44,29 @@ type KeyOptions struct {
 	ProtoKeyPath string
 }
 
+// CheckKeyFlags checks gen-keys's flags by themselves: the --type word,
+// and --schema and --field given together or not at all.
+func CheckKeyFlags(schema, field, kind string) error {
+	if kind != "" && kind != KeyAvro && kind != KeyProtobuf && kind != KeyJSONSchema {
+		return errs.Usagef("--type must be avro, protobuf or json-schema, not %q", kind)
+	}
+	if schema != "" && field == "" {
+		return errs.Usagef("--schema needs --field (the key field)")
+	}
+	if schema == "" && field != "" {
+		return errs.Usagef("--field needs --schema")
+	}
+	return nil
+}
+
 // KeyTargets lists the key schemas to generate: one for an explicit schema,
 // else every configured topic with a field key (kind from the topic's backend
 // unless kind is given).
 func KeyTargets(cfg *config.Config, schema, namespace, field, kind string) ([]KeyTarget, error) {
-	if kind != "" && kind != KeyAvro && kind != KeyProtobuf && kind != KeyJSONSchema {
-		return nil, errs.Usagef("--type must be avro, protobuf or json-schema, not %q", kind)
+	if err := CheckKeyFlags(schema, field, kind); err != nil {
+		return nil, err
 	}
 	if schema != "" {
-		if field == "" {
-			return nil, errs.Usagef("--schema needs --field (the key field)")
-		}
 		full := schema
 		if namespace != "" && !strings.Contains(schema, ".") {
 			full = namespace + "." + schema
@@ -63,9 +75,6 @@ func KeyTargets(cfg *config.Config, schema, namespace, field, kind string) ([]Ke
 			kind = kindForBackend(cfg.Schema.Backend)
 		}
 		return []KeyTarget{{Schema: full, Field: field, Kind: kind}}, nil
-	}
-	if field != "" {
-		return nil, errs.Usagef("--field needs --schema")
 	}
 	var out []KeyTarget
 	for _, t := range cfg.Topics {
