@@ -21,7 +21,14 @@ import (
 	"github.com/deimos-cli/deimos/pkg/registry"
 )
 
-type options struct {
+// Options are `schema-compat`'s flags and arguments; validate fills the
+// parsed ones.
+type Options struct {
+	Args    []string    // files, directories or paths
+	Mode    compat.Mode // --mode, parsed
+	ModeSet bool        // --mode was given (else a registry subject's own level is used)
+	Type    compat.Type // --type, parsed ("" : detect)
+
 	mode, typ, against, subject, topic string
 	output                             cmdutil.Format
 	protoPaths, refs                   []string
@@ -31,9 +38,9 @@ type options struct {
 	timeout                            time.Duration
 }
 
-// NewCmd returns the `schema-compat` command.
-func NewCmd(f *cmdutil.Factory) *cobra.Command {
-	o := &options{}
+// NewCmd returns the `schema-compat` command; runF replaces the run (tests).
+func NewCmd(f *cmdutil.Factory, runF func(context.Context, *Options) error) *cobra.Command {
+	o := &Options{}
 	c := &cobra.Command{
 		Use:   "schema-compat [--mode MODE] [--type avro|protobuf|json] OLD… NEW | --against git:REF PATH… | --against registry [--subject S] FILE…",
 		Short: "Check Avro/Protobuf/JSON Schema compatibility",
@@ -82,12 +89,19 @@ missing file), 3 registry unreachable.`,
   deimos schema-compat --strict-defaults history/widget/v1.avsc history/widget/v2.avsc
   deimos schema-compat --mode FULL history/order/v1.json history/order/v2.json`,
 		RunE: func(cmd *cobra.Command, args []string) error {
+			o.Args, o.ModeSet = args, cmd.Flags().Changed("mode")
+			if err := o.validate(); err != nil {
+				return err
+			}
+			if runF != nil {
+				return runF(cmd.Context(), o)
+			}
 			stopProfile, err := cmdutil.StartProfile(o.cpuProfile)
 			if err != nil {
 				return err
 			}
 			defer stopProfile()
-			return run(cmd.Context(), f, o, args, cmd.Flags().Changed("mode"))
+			return run(cmd.Context(), f, o)
 		},
 	}
 	fl := c.Flags()
@@ -120,18 +134,47 @@ type skipped struct {
 	Reason string `json:"reason"`
 }
 
-func run(ctx context.Context, f *cmdutil.Factory, o *options, args []string, modeSet bool) error {
+// validate parses --mode and --type and checks that the inputs fit the
+// --against form, before any file, repository or registry is read.
+func (o *Options) validate() error {
+	var err error
+	if o.Mode, err = compat.ParseMode(o.mode); err != nil {
+		return err
+	}
+	if o.Type, err = compat.ParseType(o.typ); err != nil {
+		return err
+	}
+	args := o.Args
+	switch {
+	case o.against == "":
+		if o.subject != "" || o.topic != "" {
+			return errs.Usagef("--subject and --topic need --against registry")
+		}
+		if len(args) < 1 {
+			return errs.Usagef("schema-compat: give the versions in order (OLD… NEW) or one directory of versions\nRun 'deimos schema-compat --help' for usage.")
+		}
+	case strings.HasPrefix(o.against, "git:"):
+		if o.against == "git:" || len(args) == 0 {
+			return errs.Usagef("schema-compat --against git:REF needs a ref and at least one PATH")
+		}
+	case o.against == "registry":
+		if len(args) == 0 {
+			return errs.Usagef("schema-compat --against registry needs at least one FILE")
+		}
+		if (o.subject != "" || o.topic != "") && len(args) != 1 {
+			return errs.Usagef("--subject/--topic name one subject: give exactly one FILE")
+		}
+	default:
+		return errs.Usagef("--against must be git:REF or registry, not %q", o.against)
+	}
+	return nil
+}
+
+func run(ctx context.Context, f *cmdutil.Factory, o *Options) error {
 	if ctx == nil {
 		ctx = context.Background()
 	}
-	mode, err := compat.ParseMode(o.mode)
-	if err != nil {
-		return err
-	}
-	typ, err := compat.ParseType(o.typ)
-	if err != nil {
-		return err
-	}
+	mode, typ, args, modeSet := o.Mode, o.Type, o.Args, o.ModeSet
 	copts := compat.Options{StrictDefaults: o.strictDefaults}
 	lo := compat.LoadOptions{ImportPaths: o.protoPaths, AvroRefs: o.refs, Check: copts}
 	if o.against != "registry" && typ != compat.Protobuf {
@@ -155,12 +198,6 @@ func run(ctx context.Context, f *cmdutil.Factory, o *options, args []string, mod
 	rep := &report{Compatible: true, Mode: mode}
 	switch {
 	case o.against == "":
-		if o.subject != "" || o.topic != "" {
-			return errs.Usagef("--subject and --topic need --against registry")
-		}
-		if len(args) < 1 {
-			return errs.Usagef("schema-compat: give the versions in order (OLD… NEW) or one directory of versions\nRun 'deimos schema-compat --help' for usage.")
-		}
 		versions, err := compat.LoadFiles(args, lo)
 		if err != nil {
 			return err
@@ -172,9 +209,6 @@ func run(ctx context.Context, f *cmdutil.Factory, o *options, args []string, mod
 		rep.Results = append(rep.Results, res)
 	case strings.HasPrefix(o.against, "git:"):
 		ref := strings.TrimPrefix(o.against, "git:")
-		if ref == "" || len(args) == 0 {
-			return errs.Usagef("schema-compat --against git:REF needs a ref and at least one PATH")
-		}
 		checks, err := compat.CheckGit(ctx, compat.Git{Ref: ref}, mode, typ, args, lo)
 		if err != nil {
 			return err
@@ -194,8 +228,6 @@ func run(ctx context.Context, f *cmdutil.Factory, o *options, args []string, mod
 		if err := runRegistry(ctx, f, o, args, typ, mode, modeSet, lo, rep); err != nil {
 			return err
 		}
-	default:
-		return errs.Usagef("--against must be git:REF or registry, not %q", o.against)
 	}
 	for _, r := range rep.Results {
 		if !r.Compatible {
@@ -230,13 +262,7 @@ const (
 	newestLeniencyNote = "read leniently, as a registry does when checking compatibility; a current registry refuses to register a new version with it; --strict-defaults makes it an error"
 )
 
-func runRegistry(ctx context.Context, f *cmdutil.Factory, o *options, args []string, typ compat.Type, mode compat.Mode, modeSet bool, lo compat.LoadOptions, rep *report) error {
-	if len(args) == 0 {
-		return errs.Usagef("schema-compat --against registry needs at least one FILE")
-	}
-	if (o.subject != "" || o.topic != "") && len(args) != 1 {
-		return errs.Usagef("--subject/--topic name one subject: give exactly one FILE")
-	}
+func runRegistry(ctx context.Context, f *cmdutil.Factory, o *Options, args []string, typ compat.Type, mode compat.Mode, modeSet bool, lo compat.LoadOptions, rep *report) error {
 	cfg, err := f.Config()
 	if err != nil {
 		return err
@@ -284,7 +310,7 @@ func runRegistry(ctx context.Context, f *cmdutil.Factory, o *options, args []str
 	return nil
 }
 
-func subjectFor(cfg *config.Config, o *options, file string) (string, error) {
+func subjectFor(cfg *config.Config, o *Options, file string) (string, error) {
 	if o.subject != "" {
 		return o.subject, nil
 	}

@@ -23,7 +23,7 @@ func runCmd(t *testing.T, env map[string]string, args ...string) (int, string, s
 	f := &cmdutil.Factory{IO: ios, Getenv: func(k string) (string, bool) { v, ok := env[k]; return v, ok }}
 	f.Flags.ConfigFile = filepath.Join(t.TempDir(), "none.yaml")
 	_ = os.WriteFile(f.Flags.ConfigFile, []byte("{}\n"), 0o644)
-	c := NewCmd(f)
+	c := NewCmd(f, nil)
 	c.SetArgs(args)
 	c.SetOut(out)
 	c.SetErr(errOut)
