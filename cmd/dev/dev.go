@@ -3,16 +3,19 @@
 package dev
 
 import (
+	"context"
 	"fmt"
 	"time"
 
 	"github.com/spf13/cobra"
 
 	"github.com/deimos-cli/deimos/internal/cmdutil"
+	"github.com/deimos-cli/deimos/pkg/config"
 	"github.com/deimos-cli/deimos/pkg/devenv"
 )
 
-type options struct {
+// Options are `dev`'s flags.
+type Options struct {
 	host         string
 	kafkaPort    int
 	registryPort int
@@ -24,9 +27,9 @@ type options struct {
 	wait         time.Duration
 }
 
-// NewCmd returns the `dev` command.
-func NewCmd(f *cmdutil.Factory) *cobra.Command {
-	o := &options{}
+// NewCmd returns the `dev` command; runF replaces the run (tests).
+func NewCmd(f *cmdutil.Factory, runF func(context.Context, *Options) error) *cobra.Command {
+	o := &Options{}
 	c := &cobra.Command{
 		Use:   "dev",
 		Short: "Run an in-memory Kafka broker and schema registry for local work",
@@ -46,7 +49,12 @@ from any other shell, waiting up to --wait for a dev that is still starting
   eval "$(deimos dev --print-env)"              # in another shell: the running dev's addresses
   deimos dev --kafka-port 0 --registry-port 0 >/dev/null & eval "$(deimos dev --print-env)"   # scripts: free ports`,
 		Args: cobra.NoArgs,
-		RunE: func(c *cobra.Command, _ []string) error { return run(c, f, o) },
+		RunE: func(c *cobra.Command, _ []string) error {
+			if runF != nil {
+				return runF(c.Context(), o)
+			}
+			return run(c.Context(), f, o)
+		},
 	}
 	fl := c.Flags()
 	fl.StringVar(&o.host, "host", "127.0.0.1", "address to listen on")
@@ -61,8 +69,8 @@ from any other shell, waiting up to --wait for a dev that is still starting
 	return c
 }
 
-func run(c *cobra.Command, f *cmdutil.Factory, o *options) error {
-	ctx, stop := cmdutil.SignalContext(c.Context())
+func run(ctx context.Context, f *cmdutil.Factory, o *Options) error {
+	ctx, stop := cmdutil.SignalContext(ctx)
 	defer stop()
 	if o.printEnv {
 		exp, err := printEnv(ctx, o.stateFile, o.wait)
@@ -83,9 +91,9 @@ func run(c *cobra.Command, f *cmdutil.Factory, o *options) error {
 	defer env.Close()
 	fmt.Fprintln(f.IO.ErrOut, "deimos dev: in-memory Kafka broker and schema registry; Ctrl-C to stop")
 	fmt.Fprintln(f.IO.Out, env.String())
-	exp := "export DEIMOS_BROKERS=" + env.Brokers[0]
+	exp := "export " + config.Env("brokers") + "=" + env.Brokers[0]
 	if env.URL != "" {
-		exp += " DEIMOS_REGISTRY_URL=" + env.URL
+		exp += " " + config.Env("registry-url") + "=" + env.URL
 	}
 	fmt.Fprintln(f.IO.Out, exp)
 	remove, err := writeState(o.stateFile, exp)

@@ -22,7 +22,7 @@ func TestDevServesKafkaAndRegistry(t *testing.T) {
 	ios, _, _ := cmdutil.Test("")
 	ios.Out = pw
 	f := &cmdutil.Factory{IO: ios}
-	c := NewCmd(f)
+	c := NewCmd(f, nil)
 	c.SetArgs([]string{"--kafka-port", "0", "--registry-port", "0", "--topic", "demo", "--partitions", "4", "--state-file", t.TempDir() + "/dev.env"})
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
@@ -106,7 +106,7 @@ func TestDevRegistryEnforcesCompatibility(t *testing.T) {
 	pr, pw := io.Pipe()
 	ios, _, _ := cmdutil.Test("")
 	ios.Out = pw
-	c := NewCmd(&cmdutil.Factory{IO: ios})
+	c := NewCmd(&cmdutil.Factory{IO: ios}, nil)
 	c.SetArgs([]string{"--kafka-port", "0", "--registry-port", "0", "--state-file", t.TempDir() + "/dev.env"})
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()

@@ -13,6 +13,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/deimos-cli/deimos/pkg/config"
 	"github.com/deimos-cli/deimos/pkg/db"
 	"github.com/deimos-cli/deimos/pkg/errs"
 )
@@ -106,7 +107,7 @@ func printEnv(ctx context.Context, path string, wait time.Duration) (string, err
 // TCP connection.
 func brokerUp(export string) bool {
 	for _, f := range strings.Fields(export) {
-		if addr, ok := strings.CutPrefix(f, "DEIMOS_BROKERS="); ok {
+		if addr, ok := strings.CutPrefix(f, config.Env("brokers")+"="); ok {
 			c, err := net.DialTimeout("tcp", strings.Split(addr, ",")[0], time.Second)
 			if err != nil {
 				return false
