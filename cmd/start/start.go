@@ -3,6 +3,7 @@
 package start
 
 import (
+	"context"
 	"fmt"
 	"sort"
 	"strings"
@@ -30,7 +31,9 @@ const (
 // DefaultHTTPAddr is where start serves unless told otherwise: loopback only.
 const DefaultHTTPAddr = "127.0.0.1:9394"
 
-type options struct {
+// Options are `start`'s flags and arguments.
+type Options struct {
+	Names       []string // the NAME... arguments
 	only        []string
 	list        bool
 	httpAddr    string
@@ -42,9 +45,9 @@ type options struct {
 	output      cmdutil.Format
 }
 
-// NewCmd returns the `start` command.
-func NewCmd(f *cmdutil.Factory) *cobra.Command {
-	o := &options{}
+// NewCmd returns the `start` command; runF replaces the run (tests).
+func NewCmd(f *cmdutil.Factory, runF func(context.Context, *Options) error) *cobra.Command {
+	o := &Options{}
 	c := &cobra.Command{
 		Use:   "start [--only consumers|pollers|outbox] [NAME...] [--list] [--http-addr ADDR]",
 		Short: "Run every configured job (consumers, pollers, outbox relay) in one supervised process",
@@ -72,7 +75,16 @@ each job's state, last error, lag, last progress). Under systemd
   deimos start WidgetSink WidgetProducer    # two jobs by name
   deimos start --http-addr 0.0.0.0:9394     # let Prometheus on another host scrape
   curl -s localhost:9394/status | jq '.jobs[] | {name, state, lag}'   # [needs deimos start running]`,
-		RunE: func(c *cobra.Command, args []string) error { return run(c, f, o, args) },
+		RunE: func(c *cobra.Command, args []string) error {
+			o.Names = args
+			if err := o.validate(); err != nil {
+				return err
+			}
+			if runF != nil {
+				return runF(c.Context(), o)
+			}
+			return run(c.Context(), f, o)
+		},
 	}
 	fl := c.Flags()
 	fl.StringSliceVar(&o.only, "only", nil, "run only these `KINDS` of job: consumers, pollers, outbox (comma list)")
@@ -98,8 +110,20 @@ type planned struct {
 	poller   *poller.Settings
 }
 
-// plan lists the configured jobs, filtered by --only and names.
-func plan(cfg *config.Config, only, names []string) ([]planned, error) {
+// validate checks what the flags alone can tell: the --only words, and
+// (unless --list) the durations.
+func (o *Options) validate() error {
+	if _, err := kindsOf(o.only); err != nil {
+		return err
+	}
+	if !o.list && (o.wedgedAfter <= 0 || o.backoff <= 0 || o.maxBackoff <= 0 || o.lagEvery <= 0) {
+		return errs.Usagef("--wedged-after, --restart-backoff, --restart-backoff-max and --lag-interval must be positive")
+	}
+	return nil
+}
+
+// kindsOf reads --only: the kinds of job selected (none: all).
+func kindsOf(only []string) (map[string]bool, error) {
 	kinds := map[string]bool{}
 	for _, k := range only {
 		switch k = strings.TrimSpace(k); k {
@@ -110,6 +134,15 @@ func plan(cfg *config.Config, only, names []string) ([]planned, error) {
 		default:
 			return nil, errs.Usagef("--only %q: use consumers, pollers or outbox", k)
 		}
+	}
+	return kinds, nil
+}
+
+// plan lists the configured jobs, filtered by --only and names.
+func plan(cfg *config.Config, only, names []string) ([]planned, error) {
+	kinds, err := kindsOf(only)
+	if err != nil {
+		return nil, err
 	}
 	want := func(k string) bool { return len(kinds) == 0 || kinds[k] }
 	var all []planned
@@ -194,12 +227,12 @@ func group(kind string) string {
 	return kind + "s"
 }
 
-func run(c *cobra.Command, f *cmdutil.Factory, o *options, names []string) error {
+func run(ctx context.Context, f *cmdutil.Factory, o *Options) error {
 	cfg, err := f.Config()
 	if err != nil {
 		return err
 	}
-	jobs, err := plan(cfg, o.only, names)
+	jobs, err := plan(cfg, o.only, o.Names)
 	if err != nil {
 		return err
 	}
@@ -213,11 +246,8 @@ func run(c *cobra.Command, f *cmdutil.Factory, o *options, names []string) error
 		}
 		return t.Flush()
 	}
-	if o.wedgedAfter <= 0 || o.backoff <= 0 || o.maxBackoff <= 0 || o.lagEvery <= 0 {
-		return errs.Usagef("--wedged-after, --restart-backoff, --restart-backoff-max and --lag-interval must be positive")
-	}
 	log := f.Logger(cfg)
-	ctx, stop := cmdutil.SignalContext(c.Context())
+	ctx, stop := cmdutil.SignalContext(ctx)
 	defer stop()
 	svc := f.NewService(cfg, log)
 	needs := cmdutil.Needs{Kafka: true}
