@@ -83,7 +83,7 @@ func TestStartHelpExamplesRun(t *testing.T) {
 			during()
 		}
 	}
-	lines := exampleLines(start.NewCmd(cmdutil.TestFactory()).Example)
+	lines := exampleLines(start.NewCmd(cmdutil.TestFactory(), nil).Example)
 	if len(lines) < 5 {
 		t.Fatalf("examples: %v", lines)
 	}
