@@ -254,15 +254,15 @@ func TestSubjectForFile(t *testing.T) {
 		"schemas/com/acme/Order.avsc":      "dev.orders-value",
 		"schemas/com/acme/OrderKey.avsc":   "dev.orders-key",
 	} {
-		if got, err := subjectFor(cfg, &options{}, file); err != nil || got != want {
+		if got, err := subjectFor(cfg, &Options{}, file); err != nil || got != want {
 			t.Errorf("%s: %q %v, want %q", file, got, err, want)
 		}
 	}
-	if _, err := subjectFor(cfg, &options{}, "schemas/Plain_key.avsc"); err == nil || !strings.Contains(err.Error(), "no subject") {
+	if _, err := subjectFor(cfg, &Options{}, "schemas/Plain_key.avsc"); err == nil || !strings.Contains(err.Error(), "no subject") {
 		t.Errorf("a plain-key topic has no key schema: %v", err)
 	}
 	cfg.Schema.KeySubject = "unprefixed"
-	if got, _ := subjectFor(cfg, &options{}, "Widget_key.avsc"); got != "widgets-key" {
+	if got, _ := subjectFor(cfg, &Options{}, "Widget_key.avsc"); got != "widgets-key" {
 		t.Errorf("unprefixed key subject: %q", got)
 	}
 }
