@@ -50,7 +50,7 @@ bench: build
 	@start=$$(date +%s); set -e; \
 	run() { echo; echo "== $$*"; t0=$$(date +%s); env "$$@"; echo "== $$(( $$(date +%s) - t0 ))s: $$*"; }; \
 	run NS="$(BENCH_NS)" REPS=2 bash scripts/bench/produce-consume.sh; \
-	run NS="$(BENCH_NS)" bash scripts/bench/poller.sh; \
+	run NS="$(BENCH_NS)" ROUNDS=2 bash scripts/bench/poller.sh; \
 	run NS="$(BENCH_SINK_NS)" bash scripts/bench/sink.sh; \
 	run bash scripts/bench/outbox.sh; \
 	run bash scripts/bench/encode.sh 1s; \
