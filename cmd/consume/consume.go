@@ -12,6 +12,7 @@ import (
 
 	"github.com/deimos-cli/deimos/internal/cmdutil"
 	"github.com/deimos-cli/deimos/pkg/consume"
+	"github.com/deimos-cli/deimos/pkg/envelope"
 	"github.com/deimos-cli/deimos/pkg/errs"
 	"github.com/deimos-cli/deimos/pkg/sink"
 	"github.com/deimos-cli/deimos/pkg/supervise"
@@ -109,7 +110,7 @@ after each batch is written out. Ctrl-C stops cleanly (flush, commit, exit 0).`,
 	fl.StringVarP(&o.group, "group", "g", "", "consumer group: join it and commit what was output")
 	fl.BoolVar(&o.readCommitted, "read-committed", false, "read only committed transactional records")
 	fl.BoolVar(&o.strict, "strict", false, "a record that cannot be decoded is fatal (exit 1)")
-	cmdutil.AddAutoOutputFlag(c, &o.output, "text (default on a terminal; pretty is an alias), json (default when piped: envelope lines) or raw (value bytes)", consume.FormatRaw)
+	cmdutil.AddAutoOutputFlag(c, &o.output, "text (default on a terminal; pretty is an alias), json (default when piped: envelope lines) or raw (value bytes)", envelope.FormatRaw)
 	fl.StringVarP(&o.template, "format", "f", "", "kcat-style output template, e.g. '%t %p %o %k %s\\n'")
 	fl.BoolVar(&o.noDecode, "no-decode", false, "do not decode: keys and values as JSON text, strings or base64")
 	fl.DurationVar(&o.timeout, "timeout", 30*time.Second, "give up on an unreachable broker after this long")
@@ -183,9 +184,9 @@ func run(ctx context.Context, f *cmdutil.Factory, o *Options, so *sinkOptions, s
 	off, until := o.Offset, o.Until
 	format := string(o.output)
 	if format == "" {
-		format = consume.FormatJSON
+		format = envelope.FormatJSON
 		if f.IO.StdoutTTY {
-			format = consume.FormatText
+			format = envelope.FormatText
 		}
 	}
 
@@ -230,7 +231,7 @@ func run(ctx context.Context, f *cmdutil.Factory, o *Options, so *sinkOptions, s
 			if err != nil || h != nil {
 				return h, false, err
 			}
-			p, err := consume.NewPrinter(f.IO.Out, consume.PrinterOptions{Format: format, Template: o.template, Styles: printerStyles(f.IO)})
+			p, err := envelope.NewPrinter(f.IO.Out, envelope.PrinterOptions{Format: format, Template: o.template, Styles: printerStyles(f.IO)})
 			if err != nil {
 				return nil, false, errs.Usage(err)
 			}
@@ -258,9 +259,9 @@ func run(ctx context.Context, f *cmdutil.Factory, o *Options, so *sinkOptions, s
 }
 
 // printerStyles are the text format's colours, from the one style set.
-func printerStyles(ios *cmdutil.IOStreams) consume.Styles {
+func printerStyles(ios *cmdutil.IOStreams) envelope.Styles {
 	st := ios.Styles()
-	return consume.Styles{
+	return envelope.Styles{
 		Meta: func(s string) string { return st.Meta.Render(s) },
 		Key:  func(s string) string { return st.Key.Render(s) },
 		Err:  func(s string) string { return st.Bad.Render(s) },

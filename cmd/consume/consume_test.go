@@ -115,7 +115,7 @@ func produceRecords(t *testing.T, brokers []string, topic string, n int) {
 	}
 }
 
-type envelope struct {
+type envelopeLine struct {
 	Topic     string          `json:"topic"`
 	Partition int32           `json:"partition"`
 	Offset    int64           `json:"offset"`
@@ -129,11 +129,11 @@ func TestConsumeFromKafka(t *testing.T) {
 	produceRecords(t, brokers, "widgets", 3)
 	produceRecords(t, brokers, "gadgets", 2)
 
-	parse := func(t *testing.T, out string) []envelope {
+	parse := func(t *testing.T, out string) []envelopeLine {
 		t.Helper()
-		var es []envelope
+		var es []envelopeLine
 		for _, l := range strings.Split(strings.TrimSpace(out), "\n") {
-			var e envelope
+			var e envelopeLine
 			if err := json.Unmarshal([]byte(l), &e); err != nil {
 				t.Fatalf("not a JSON line: %q (%v)\nall output:\n%s", l, err, out)
 			}

@@ -18,6 +18,7 @@ import (
 	"github.com/deimos-cli/deimos/internal/testenv"
 	"github.com/deimos-cli/deimos/pkg/consume"
 	"github.com/deimos-cli/deimos/pkg/db"
+	"github.com/deimos-cli/deimos/pkg/envelope"
 	"github.com/deimos-cli/deimos/pkg/migrate"
 )
 
@@ -75,12 +76,12 @@ func TestPayloadOfUsesTheTopicBytes(t *testing.T) {
 		r    consume.Record
 		want string
 	}{
-		{"compact json", consume.Record{RawValue: []byte(`{"a":1}`), Value: json.RawMessage(`{"a":1}`), ValueEncoding: consume.EncJSON}, `{"a":1}`},
-		{"spaced json", consume.Record{RawValue: []byte(`{"a": 1}`), Value: json.RawMessage(`"{\"a\": 1}"`), ValueEncoding: consume.EncString}, `{"a": 1}`},
-		{"plain text", consume.Record{RawValue: []byte(`hello`), Value: json.RawMessage(`"hello"`), ValueEncoding: consume.EncString}, `hello`},
-		{"binary", consume.Record{RawValue: []byte{0, 0xff}, Value: json.RawMessage(`"AP8="`), ValueEncoding: consume.EncBase64}, "\x00\xff"},
-		{"decoded avro", consume.Record{RawValue: []byte{0, 0, 0, 0, 1, 2}, Value: json.RawMessage(`{"x":1}`), ValueEncoding: consume.EncJSON}, `{"x":1}`},
-		{"decode error", consume.Record{RawValue: []byte("\x00junk"), Value: json.RawMessage(`"AGp1bms="`), ValueEncoding: consume.EncBase64, DecodeErr: errors.New("bad")}, "\x00junk"},
+		{"compact json", consume.Record{RawValue: []byte(`{"a":1}`), Value: json.RawMessage(`{"a":1}`), ValueEncoding: envelope.EncJSON}, `{"a":1}`},
+		{"spaced json", consume.Record{RawValue: []byte(`{"a": 1}`), Value: json.RawMessage(`"{\"a\": 1}"`), ValueEncoding: envelope.EncString}, `{"a": 1}`},
+		{"plain text", consume.Record{RawValue: []byte(`hello`), Value: json.RawMessage(`"hello"`), ValueEncoding: envelope.EncString}, `hello`},
+		{"binary", consume.Record{RawValue: []byte{0, 0xff}, Value: json.RawMessage(`"AP8="`), ValueEncoding: envelope.EncBase64}, "\x00\xff"},
+		{"decoded avro", consume.Record{RawValue: []byte{0, 0, 0, 0, 1, 2}, Value: json.RawMessage(`{"x":1}`), ValueEncoding: envelope.EncJSON}, `{"x":1}`},
+		{"decode error", consume.Record{RawValue: []byte("\x00junk"), Value: json.RawMessage(`"AGp1bms="`), ValueEncoding: envelope.EncBase64, DecodeErr: errors.New("bad")}, "\x00junk"},
 	} {
 		m := MessageFor(c.r, "g")
 		if string(m.Payload) != c.want {
@@ -93,7 +94,7 @@ func TestPayloadOfUsesTheTopicBytes(t *testing.T) {
 	if m := MessageFor(consume.Record{Topic: "t"}, "g"); m.Payload != nil || m.Checksum != "" {
 		t.Errorf("tombstone: %+v", m)
 	}
-	if got := MessageFor(consume.Record{RawValue: []byte(`{"data": "A"}`), Value: json.RawMessage(`"{\"data\": \"A\"}"`), ValueEncoding: consume.EncString}, "g").Checksum; got != "278d5e30af5b91d4f1b4772c6525b558" {
+	if got := MessageFor(consume.Record{RawValue: []byte(`{"data": "A"}`), Value: json.RawMessage(`"{\"data\": \"A\"}"`), ValueEncoding: envelope.EncString}, "g").Checksum; got != "278d5e30af5b91d4f1b4772c6525b558" {
 		t.Errorf("spaced JSON checksum = %s (Ruby: MD5 of the raw string's literal)", got)
 	}
 }

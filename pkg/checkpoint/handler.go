@@ -9,6 +9,7 @@ import (
 
 	"github.com/deimos-cli/deimos/pkg/consume"
 	"github.com/deimos-cli/deimos/pkg/db"
+	"github.com/deimos-cli/deimos/pkg/envelope"
 	"github.com/deimos-cli/deimos/pkg/errs"
 )
 
@@ -72,11 +73,11 @@ func PayloadOf(r consume.Record) []byte {
 	switch {
 	case r.Value == nil && r.RawValue == nil:
 		return nil
-	case r.Value != nil && (r.ValueEncoding == consume.EncJSON || r.ValueEncoding == "") && r.DecodeErr == nil:
+	case r.Value != nil && (r.ValueEncoding == envelope.EncJSON || r.ValueEncoding == "") && r.DecodeErr == nil:
 		return []byte(r.Value)
 	case r.RawValue != nil:
 		return r.RawValue
-	case r.ValueEncoding == consume.EncString:
+	case r.ValueEncoding == envelope.EncString:
 		var s string
 		if json.Unmarshal(r.Value, &s) == nil {
 			return []byte(s)

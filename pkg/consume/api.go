@@ -4,34 +4,16 @@ package consume
 
 import (
 	"context"
-	"encoding/json"
-	"time"
+
+	"github.com/deimos-cli/deimos/pkg/envelope"
 )
 
-// Header is a Kafka record header.
-type Header struct {
-	Key   string
-	Value []byte
-}
-
-// Record is one consumed record, decoded.
-type Record struct {
-	Topic     string
-	Partition int32
-	Offset    int64
-	Timestamp time.Time
-	Headers   []Header
-	RawKey    []byte          // nil: no key
-	RawValue  []byte          // nil: tombstone
-	Key       json.RawMessage // decoded key (nil: no key); field keys unwrapped
-	Value     json.RawMessage // decoded value (nil: tombstone)
-	DecodeErr error           // set when the key or value could not be decoded
-
-	// KeyEncoding and ValueEncoding say how Key and Value represent the bytes
-	// (EncJSON: decoded message or compact JSON text; EncString: UTF-8 text as
-	// a JSON string; EncBase64: raw bytes as a base64 JSON string).
-	KeyEncoding, ValueEncoding string
-}
+// Header and Record are the envelope package's: the record a handler gets
+// is the one the envelope format and the printer write.
+type (
+	Header = envelope.Header
+	Record = envelope.Record
+)
 
 // Handler receives each polled batch in order. With a group, consume commits
 // the batch's offsets only after Handle returns nil (at-least-once). An error

@@ -11,6 +11,7 @@ import (
 
 	"github.com/deimos-cli/deimos/internal/jsonesc"
 	"github.com/deimos-cli/deimos/pkg/encode"
+	"github.com/deimos-cli/deimos/pkg/envelope"
 )
 
 // Decoding: polled records into Records through the encode engine, in
@@ -131,8 +132,8 @@ func (d *recordDecoder) decode(ctx context.Context, r *kgo.Record, rec *Record) 
 		}
 	}
 	rawParts := func() {
-		rec.Key, rec.KeyEncoding = rawRepr(r.Key)
-		rec.Value, rec.ValueEncoding = rawRepr(r.Value)
+		rec.Key, rec.KeyEncoding = envelope.Repr(r.Key)
+		rec.Value, rec.ValueEncoding = envelope.Repr(r.Value)
 	}
 	if dec == nil {
 		rawParts()
@@ -197,24 +198,24 @@ func pick(decoded []byte, f encode.Format, raw []byte) ([]byte, string) {
 		// The decoder read the text as JSON: when its JSON is the text
 		// itself, only compactness is left to check (saves two passes per
 		// record on the table sink's path).
-		if len(raw) > 0 && bytes.Equal(decoded, raw) && !spaceOutsideStrings(raw) {
-			return raw, EncJSON
+		if len(raw) > 0 && bytes.Equal(decoded, raw) && !envelope.SpaceOutsideStrings(raw) {
+			return raw, envelope.EncJSON
 		}
-		return rawRepr(raw)
+		return envelope.Repr(raw)
 	case "", "plain", "binary":
-		return rawRepr(raw)
+		return envelope.Repr(raw)
 	}
 	if decoded == nil {
-		return rawRepr(raw)
+		return envelope.Repr(raw)
 	}
-	return decoded, EncJSON
+	return decoded, envelope.EncJSON
 }
 
 func base64Repr(b []byte) ([]byte, string) {
 	if b == nil {
 		return nil, ""
 	}
-	return jsonesc.AppendString(nil, b64(b)), EncBase64
+	return jsonesc.AppendString(nil, b64(b)), envelope.EncBase64
 }
 
 func b64(b []byte) string { return base64.StdEncoding.EncodeToString(b) }

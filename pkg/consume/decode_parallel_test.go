@@ -10,6 +10,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/deimos-cli/deimos/pkg/encode"
+	"github.com/deimos-cli/deimos/pkg/envelope"
 )
 
 // seqDecoder "decodes" a value "n" to {"n":n} and fails on "bad".
@@ -71,7 +72,7 @@ func TestShortZeroBytesAreBinary(t *testing.T) {
 	}
 	m := map[string]*encode.Spec{}
 	r := toRecord(context.Background(), eng, m, &kgo.Record{Topic: "x", Key: []byte{0, 7}, Value: []byte{0, 1, 2}})
-	if r.DecodeErr != nil || r.KeyEncoding != EncBase64 || string(r.Key) != `"AAc="` || r.ValueEncoding != EncBase64 || string(r.Value) != `"AAEC"` {
+	if r.DecodeErr != nil || r.KeyEncoding != envelope.EncBase64 || string(r.Key) != `"AAc="` || r.ValueEncoding != envelope.EncBase64 || string(r.Value) != `"AAEC"` {
 		t.Fatalf("short binary: err=%v key=%s (%s) value=%s (%s)", r.DecodeErr, r.Key, r.KeyEncoding, r.Value, r.ValueEncoding)
 	}
 	r = toRecord(context.Background(), eng, m, &kgo.Record{Topic: "x", Key: []byte("k"), Value: []byte{0, 0, 0, 0, 9, 2}})

@@ -5,6 +5,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/deimos-cli/deimos/pkg/envelope"
 )
 
 // OffsetKind says where consumption starts.
@@ -47,7 +49,7 @@ func ParseOffset(s string, now time.Time) (Offset, error) {
 		s = "@" + rest // kcat: start at a timestamp
 	}
 	if strings.HasPrefix(s, "@") {
-		t, err := parseTime(s[1:], now)
+		t, err := envelope.ParseTime(s[1:], now)
 		if err != nil {
 			return Offset{}, fmt.Errorf("offset %q: %w", s, err)
 		}
@@ -85,7 +87,7 @@ func ParseOffsets(vals []string, now time.Time) (Offset, *Bound, error) {
 			if stop != nil {
 				return Offset{}, nil, fmt.Errorf("offset %q: only one e@ end", v)
 			}
-			t, err := parseTime(rest, now)
+			t, err := envelope.ParseTime(rest, now)
 			if err != nil {
 				return Offset{}, nil, fmt.Errorf("offset %q: %w", v, err)
 			}
@@ -107,29 +109,6 @@ func ParseOffsets(vals []string, now time.Time) (Offset, *Bound, error) {
 	return *start, stop, nil
 }
 
-// parseTime reads a time: unix milliseconds (13 digits) or seconds (10
-// digits or fewer, as rpk reads them), RFC 3339, YYYY-MM-DD[ HH:MM:SS] (UTC),
-// or -DURATION before now (unless now is zero).
-func parseTime(s string, now time.Time) (time.Time, error) {
-	if n, err := strconv.ParseInt(s, 10, 64); err == nil && n >= 0 {
-		if len(s) <= 10 {
-			return time.Unix(n, 0), nil
-		}
-		return time.UnixMilli(n), nil
-	}
-	if rest, ok := strings.CutPrefix(s, "-"); ok && !now.IsZero() {
-		if d, err := time.ParseDuration(rest); err == nil && d > 0 {
-			return now.Add(-d), nil
-		}
-	}
-	for _, layout := range []string{time.RFC3339Nano, "2006-01-02T15:04:05", "2006-01-02 15:04:05", "2006-01-02"} {
-		if t, err := time.Parse(layout, s); err == nil {
-			return t, nil
-		}
-	}
-	return time.Time{}, fmt.Errorf("not a time: use unix milliseconds, RFC3339, YYYY-MM-DD or -DURATION")
-}
-
 // Bound is a stop bound (--until): consumption of a partition stops before
 // the first record at or after Offset, or at or after At.
 type Bound struct {
@@ -144,7 +123,7 @@ func ParseUntil(s string, now time.Time) (*Bound, error) {
 		return nil, nil
 	}
 	if strings.HasPrefix(s, "@") {
-		t, err := parseTime(s[1:], now)
+		t, err := envelope.ParseTime(s[1:], now)
 		if err != nil {
 			return nil, fmt.Errorf("--until %q: %w", s, err)
 		}

@@ -17,8 +17,8 @@ import (
 	"sync"
 	"time"
 
-	"github.com/deimos-cli/deimos/pkg/consume"
 	"github.com/deimos-cli/deimos/pkg/encode"
+	"github.com/deimos-cli/deimos/pkg/envelope"
 	"github.com/deimos-cli/deimos/pkg/errs"
 )
 
@@ -30,7 +30,7 @@ const (
 )
 
 // Header is a record header.
-type Header = consume.Header
+type Header = envelope.Header
 
 // Encoder is the part of the encode engine produce needs.
 type Encoder interface {
@@ -275,7 +275,7 @@ func run(ctx context.Context, in io.Reader, o Options, sink Sink) (Result, error
 			}
 			if mode == InputAuto {
 				mode = InputJSON
-				if t := bytes.TrimSpace(b); len(t) > 0 && t[0] == '{' && consume.LooksLikeEnvelope(t) {
+				if t := bytes.TrimSpace(b); len(t) > 0 && t[0] == '{' && envelope.LooksLikeEnvelope(t) {
 					mode = InputEnvelope
 				}
 			}
@@ -445,7 +445,7 @@ func (c *encoderCache) fromLine(ctx context.Context, b []byte, out *Out) error {
 // fromEnvelope handles one envelope line: key, value, headers, partition
 // and timestamp are kept exactly.
 func (c *encoderCache) fromEnvelope(ctx context.Context, b []byte, out *Out) error {
-	var env consume.Envelope
+	var env envelope.Envelope
 	d := json.NewDecoder(bytes.NewReader(b))
 	d.UseNumber()
 	if err := d.Decode(&env); err != nil {
@@ -474,11 +474,11 @@ func (c *encoderCache) fromEnvelope(ctx context.Context, b []byte, out *Out) err
 		}
 		out.Headers = append(out.Headers, Header{Key: h.Key, Value: v})
 	}
-	kp, err := consume.ParsePart(env.Key, env.KeyEncoding)
+	kp, err := envelope.ParsePart(env.Key, env.KeyEncoding)
 	if err != nil {
 		return fmt.Errorf("key: %v", err)
 	}
-	vp, err := consume.ParsePart(env.Value, env.ValueEncoding)
+	vp, err := envelope.ParsePart(env.Value, env.ValueEncoding)
 	if err != nil {
 		return fmt.Errorf("value: %v", err)
 	}
@@ -517,7 +517,7 @@ func (c *encoderCache) fromEnvelope(ctx context.Context, b []byte, out *Out) err
 // registry schema; the other parts are sent as their bytes (a key or value
 // without an id was not decoded through the registry: its JSON, string or
 // base64 form is exactly its bytes).
-func (c *encoderCache) byIDs(ctx context.Context, env *consume.Envelope, kp, vp consume.Part, out *Out) error {
+func (c *encoderCache) byIDs(ctx context.Context, env *envelope.Envelope, kp, vp envelope.Part, out *Out) error {
 	ide, ok := c.o.Encoder.(IDEncoder)
 	if !ok {
 		return errs.Usagef("envelope schema ids need the registry encoder")
@@ -545,7 +545,7 @@ func (c *encoderCache) byIDs(ctx context.Context, env *consume.Envelope, kp, vp 
 	return nil
 }
 
-func partBytes(p consume.Part) []byte {
+func partBytes(p envelope.Part) []byte {
 	switch {
 	case p.Null:
 		return nil

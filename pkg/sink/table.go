@@ -19,6 +19,7 @@ import (
 	"github.com/deimos-cli/deimos/pkg/consume"
 	"github.com/deimos-cli/deimos/pkg/db"
 	"github.com/deimos-cli/deimos/pkg/encode"
+	"github.com/deimos-cli/deimos/pkg/envelope"
 	"github.com/deimos-cli/deimos/pkg/errs"
 	"github.com/deimos-cli/deimos/pkg/tuplekey"
 )
@@ -419,13 +420,13 @@ func where(r *consume.Record) string {
 // latter. nil for a tombstone.
 func valueText(r *consume.Record) ([]byte, error) {
 	switch r.ValueEncoding {
-	case consume.EncString:
+	case envelope.EncString:
 		var s string
 		if err := json.Unmarshal(r.Value, &s); err != nil {
 			return nil, fmt.Errorf("%s: payload: %w", where(r), err)
 		}
 		return []byte(s), nil
-	case consume.EncBase64:
+	case envelope.EncBase64:
 		return nil, fmt.Errorf("%s: payload is binary (no schema decoded it), cannot map it to columns", where(r))
 	}
 	return r.Value, nil

@@ -14,6 +14,7 @@ import (
 	"github.com/deimos-cli/deimos/internal/testenv"
 	"github.com/deimos-cli/deimos/pkg/consume"
 	"github.com/deimos-cli/deimos/pkg/db"
+	"github.com/deimos-cli/deimos/pkg/envelope"
 )
 
 func TestMain(m *testing.M) { testenv.Main(m) }
@@ -244,14 +245,14 @@ func TestKeysMappingAndErrors(t *testing.T) {
 		// JSON that is not compact (Python's json.dumps) comes from pkg/consume
 		// as a JSON string of the raw text: it is still the payload object.
 		spaced := consume.Record{Topic: "widgets", RawKey: []byte(`{"sku": "CD"}`), Key: json.RawMessage(`{"sku":"CD"}`),
-			RawValue: []byte(`{"id": 2, "label": "two"}`), Value: json.RawMessage(`"{\"id\": 2, \"label\": \"two\"}"`), ValueEncoding: consume.EncString}
+			RawValue: []byte(`{"id": 2, "label": "two"}`), Value: json.RawMessage(`"{\"id\": 2, \"label\": \"two\"}"`), ValueEncoding: envelope.EncString}
 		if err := th.Handle(ctx, []consume.Record{spaced}); err != nil {
 			t.Fatalf("spaced JSON payload: %v", err)
 		}
 		if got := dump(t, d, "SELECT id, code, label FROM things ORDER BY id"); !reflect.DeepEqual(got, []string{"1|AB|uno", "2|CD|two"}) {
 			t.Fatalf("things after spaced JSON = %v", got)
 		}
-		bin := consume.Record{Topic: "widgets", Offset: 9, RawKey: []byte(`1`), Key: json.RawMessage(`1`), RawValue: []byte{0xff}, Value: json.RawMessage(`"/w=="`), ValueEncoding: consume.EncBase64}
+		bin := consume.Record{Topic: "widgets", Offset: 9, RawKey: []byte(`1`), Key: json.RawMessage(`1`), RawValue: []byte{0xff}, Value: json.RawMessage(`"/w=="`), ValueEncoding: envelope.EncBase64}
 		if err := th.Handle(ctx, []consume.Record{bin}); err == nil || !strings.Contains(err.Error(), "widgets/0@9: payload is binary") {
 			t.Fatalf("binary payload: %v", err)
 		}

@@ -1,4 +1,4 @@
-package consume
+package envelope
 
 import (
 	"bytes"
@@ -104,15 +104,15 @@ func randomRecords(r *rand.Rand, n int) []Record {
 			case 0:
 				return nil, ""
 			case 1:
-				return rawRepr([]byte{})
+				return Repr([]byte{})
 			case 2:
-				return rawRepr(bin())
+				return Repr(bin())
 			case 3:
-				return rawRepr([]byte("héllo\n\"w\" \u2028"))
+				return Repr([]byte("héllo\n\"w\" \u2028"))
 			case 4:
 				return []byte(`{"id":` + strconv.Itoa(i) + `,"s":"ü\\n"}`), EncJSON
 			}
-			return rawRepr([]byte(strconv.Itoa(i)))
+			return Repr([]byte(strconv.Itoa(i)))
 		}
 		rec.Key, rec.KeyEncoding = part()
 		rec.Value, rec.ValueEncoding = part()
@@ -168,8 +168,8 @@ func TestPrinterEnvelopeMatchesReference(t *testing.T) {
 // BenchmarkAppendEnvelope is the JSON output path of consume per record: a
 // text key, a text value with characters to escape, two headers.
 func BenchmarkAppendEnvelope(b *testing.B) {
-	key, kenc := rawRepr([]byte("order-12345"))
-	val, venc := rawRepr([]byte("name=\"Widget\" size=10\ncolour=blue; note: caf\u00e9 <ok> & more text to copy as is"))
+	key, kenc := Repr([]byte("order-12345"))
+	val, venc := Repr([]byte("name=\"Widget\" size=10\ncolour=blue; note: caf\u00e9 <ok> & more text to copy as is"))
 	rec := Record{
 		Topic: "orders.v1", Partition: 2, Offset: 123456789,
 		Timestamp: time.Date(2024, 5, 1, 10, 0, 0, 123000000, time.UTC),
@@ -181,4 +181,9 @@ func BenchmarkAppendEnvelope(b *testing.B) {
 	for i := 0; i < b.N; i++ {
 		buf = AppendEnvelope(buf[:0], &rec)
 	}
+}
+
+// base64Repr is how consume shows bytes it could not decode (as base64).
+func base64Repr(b []byte) ([]byte, string) {
+	return jsonesc.AppendString(nil, base64.StdEncoding.EncodeToString(b)), EncBase64
 }

@@ -1,4 +1,4 @@
-package consume
+package envelope
 
 import (
 	"encoding/base64"
@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"strconv"
+	"strings"
 	"time"
 	"unicode/utf8"
 
@@ -36,9 +37,9 @@ const (
 // TimeLayout is the envelope's timestamp format: RFC 3339, UTC, milliseconds.
 const TimeLayout = "2006-01-02T15:04:05.000Z07:00"
 
-// rawRepr picks the lossless representation of undecoded bytes: compact JSON
+// Repr picks the lossless representation of undecoded bytes: compact JSON
 // as itself, other UTF-8 as a string, anything else as base64.
-func rawRepr(b []byte) (json.RawMessage, string) {
+func Repr(b []byte) (json.RawMessage, string) {
 	if b == nil {
 		return nil, ""
 	}
@@ -70,13 +71,13 @@ func isCompactJSON(b []byte) bool {
 	default:
 		return false
 	}
-	return json.Valid(b) && !spaceOutsideStrings(b)
+	return json.Valid(b) && !SpaceOutsideStrings(b)
 }
 
-// spaceOutsideStrings reports whitespace outside JSON strings in valid JSON
+// SpaceOutsideStrings reports whitespace outside JSON strings in valid JSON
 // b: the only bytes json.Compact removes, so valid JSON without any is
 // compact (one pass, no copy; every consumed JSON record is checked).
-func spaceOutsideStrings(b []byte) bool {
+func SpaceOutsideStrings(b []byte) bool {
 	in := false
 	for i := 0; i < len(b); i++ {
 		c := b[i]
@@ -316,5 +317,28 @@ func (e Envelope) Time() (time.Time, error) {
 	if ms, err := strconv.ParseInt(e.Timestamp, 10, 64); err == nil {
 		return time.UnixMilli(ms), nil // kcat -J writes milliseconds
 	}
-	return parseTime(e.Timestamp, time.Time{})
+	return ParseTime(e.Timestamp, time.Time{})
+}
+
+// ParseTime reads a time, as envelope timestamps and consume's offsets take it: unix milliseconds (13 digits) or seconds (10
+// digits or fewer, as rpk reads them), RFC 3339, YYYY-MM-DD[ HH:MM:SS] (UTC),
+// or -DURATION before now (unless now is zero).
+func ParseTime(s string, now time.Time) (time.Time, error) {
+	if n, err := strconv.ParseInt(s, 10, 64); err == nil && n >= 0 {
+		if len(s) <= 10 {
+			return time.Unix(n, 0), nil
+		}
+		return time.UnixMilli(n), nil
+	}
+	if rest, ok := strings.CutPrefix(s, "-"); ok && !now.IsZero() {
+		if d, err := time.ParseDuration(rest); err == nil && d > 0 {
+			return now.Add(-d), nil
+		}
+	}
+	for _, layout := range []string{time.RFC3339Nano, "2006-01-02T15:04:05", "2006-01-02 15:04:05", "2006-01-02"} {
+		if t, err := time.Parse(layout, s); err == nil {
+			return t, nil
+		}
+	}
+	return time.Time{}, fmt.Errorf("not a time: use unix milliseconds, RFC3339, YYYY-MM-DD or -DURATION")
 }
