@@ -255,9 +255,7 @@ func run(ctx context.Context, f *cmdutil.Factory, o *Options) error {
 	if err != nil {
 		return err
 	}
-	if o.Normalize {
-		cfg.Schema.Normalize = true
-	}
+	cfg.ApplySchemaFlags(config.SchemaFlags{Normalize: o.Normalize})
 	s, err := ResolveSpec(e, o.Topic, o.Schema, o.Namespace, o.Backend, o.Wire)
 	if err != nil {
 		return err

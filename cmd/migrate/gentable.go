@@ -11,6 +11,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/deimos-cli/deimos/internal/cmdutil"
+	"github.com/deimos-cli/deimos/pkg/config"
 	"github.com/deimos-cli/deimos/pkg/db"
 	"github.com/deimos-cli/deimos/pkg/encode"
 	"github.com/deimos-cli/deimos/pkg/errs"
@@ -98,10 +99,7 @@ func runGenTable(ctx context.Context, f *cmdutil.Factory, o *GenTableOptions) er
 	if err != nil {
 		return err
 	}
-	backend := o.backend
-	if backend == "" {
-		backend = cfg.Schema.Backend
-	}
+	backend := cfg.ApplySchemaFlags(config.SchemaFlags{Backend: o.backend})
 	fields, err := eng.Fields(ctx, encode.Spec{Backend: backend, Schema: o.schema, Namespace: o.namespace})
 	if err != nil {
 		return err

@@ -69,8 +69,25 @@ func (c *Config) ApplyProducerFlags(fl ProducerFlags) (backend string, err error
 	if fl.Partitioner != "" {
 		c.Kafka.Partitioner = fl.Partitioner
 	}
+	c.ApplySchemaFlags(SchemaFlags{Normalize: fl.Normalize})
+	return backend, nil
+}
+
+// SchemaFlags are schema flags several commands take (encode, produce,
+// migrate gen-table); "" and false mean not given.
+type SchemaFlags struct {
+	Backend   string // --backend: the schema backend (gen-table)
+	Normalize bool   // --normalize: register Avro in Parsing Canonical Form
+}
+
+// ApplySchemaFlags lays the schema flags over c's schema: settings and
+// returns the schema backend to use (the flag's, else schema.backend).
+func (c *Config) ApplySchemaFlags(fl SchemaFlags) (backend string) {
 	if fl.Normalize {
 		c.Schema.Normalize = true
 	}
-	return backend, nil
+	if fl.Backend != "" {
+		return fl.Backend
+	}
+	return c.Schema.Backend
 }

@@ -123,3 +123,13 @@ func TestApplyProducerFlags(t *testing.T) {
 	_, err := c.ApplyProducerFlags(ProducerFlags{Backend: "db"})
 	usageErr(t, err, `--backend "db": use kafka or outbox`)
 }
+
+func TestApplySchemaFlags(t *testing.T) {
+	c := &Config{Schema: Schema{Backend: "avro_local"}}
+	if b := c.ApplySchemaFlags(SchemaFlags{}); b != "avro_local" || c.Schema.Normalize {
+		t.Fatalf("no flags: %q %+v", b, c.Schema)
+	}
+	if b := c.ApplySchemaFlags(SchemaFlags{Backend: "proto_local", Normalize: true}); b != "proto_local" || !c.Schema.Normalize || c.Schema.Backend != "avro_local" {
+		t.Fatalf("flags: %q %+v", b, c.Schema)
+	}
+}
