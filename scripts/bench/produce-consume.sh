@@ -14,6 +14,7 @@
 #   NS=100000 REPS=2 scripts/bench/produce-consume.sh
 #   PROF=/tmp/pc scripts/bench/produce-consume.sh     # also /tmp/pc-produce.prof, /tmp/pc-consume.prof (last round)
 #   REF_BIN=/tmp/deimos-old scripts/bench/produce-consume.sh   # and another build, in the same rounds
+#   ONLY=produce scripts/bench/produce-consume.sh     # time produce only (default: both)
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 . scripts/bench/lib/proc.sh
@@ -22,6 +23,10 @@ REPS=${REPS:-3}
 BIN=${BIN:-./bin/deimos}
 PROF=${PROF:-}
 REF_BIN=${REF_BIN:-}
+ONLY=${ONLY:-}
+case $ONLY in "" | produce) ;; *) echo "ONLY must be empty or produce"; exit 2 ;; esac
+CREPS=$REPS # consume rounds
+[ "$ONLY" = produce ] && CREPS=0
 [ -x "$BIN" ] || make build >/dev/null
 command -v kcat >/dev/null || { echo "kcat is required (apt-get install kcat)"; exit 1; }
 [ -x /usr/bin/time ] || { echo "/usr/bin/time is required (apt-get install time)"; exit 1; }
@@ -86,7 +91,7 @@ for N in $NS; do
     measure dp "$BIN" produce -q -t "avro-$N-$r" -f "$W/data.jsonl" "${prof[@]}"
     [ -z "$REF_BIN" ] || measure rp "$REF_BIN" produce -q -t "ref-$N-$r" -f "$W/data.jsonl"
   done
-  for r in $(seq "$REPS"); do
+  for r in $(seq "$CREPS"); do
     prof=()
     [ -n "$PROF" ] && [ "$r" = "$REPS" ] && prof=(--cpuprofile "$PROF-consume.prof")
     measure kc kcat -b "$BROKER" -C -t "raw-$N-$r" -e -q -o beginning
@@ -99,13 +104,14 @@ for N in $NS; do
       [ "$got" -eq "$N" ] || { echo "$f round $r: $got records, expected $N"; exit 1; }
     done
   done
-  [ "$N" = "$(echo $NS | awk '{print $NF}')" ] && { "$BIN" consume -q -t "avro-$N-1" -c 1 --output json; }
+  [ "$CREPS" -gt 0 ] && [ "$N" = "$(echo $NS | awk '{print $NF}')" ] && { "$BIN" consume -q -t "avro-$N-1" -c 1 --output json; }
 
   echo
   echo "N=$N messages (JSON lines of $(awk -v n="$N" '{s+=length($0)} END{printf "%.0f", s/n}' "$W/data.jsonl") bytes), $REPS alternating rounds, medians; CPU = user+sys of the process"
   printf '  %-40s %9s %9s %9s %12s %10s\n' "" "CPU us/msg" "" "peak RSS" "msg/s" "broker CPU"
   fs="kp dp kc dc"
   [ -z "$REF_BIN" ] || fs="kp dp rp kc dc rc"
+  [ "$CREPS" -gt 0 ] || fs=${fs% kc*}
   for f in $fs; do
     case $f in
     rp) label="REF_BIN produce" ;;
@@ -122,17 +128,26 @@ for N in $NS; do
   done
   if [ -n "$REF_BIN" ]; then
     paste -d' ' "$W/dp" "$W/rp" | awk '{print $1/$6}' >"$W/rpr"
-    paste -d' ' "$W/dc" "$W/rc" | awk '{print $1/$6}' >"$W/rcr"
-    echo "  this build / REF_BIN, CPU: produce $(median "$W/rpr" 1)x, consume $(median "$W/rcr" 1)x; peak RSS: produce $(awk -v a="$(median "$W/dp" 2)" -v b="$(median "$W/rp" 2)" 'BEGIN{printf "%.2f", a/b}')x, consume $(awk -v a="$(median "$W/dc" 2)" -v b="$(median "$W/rc" 2)" 'BEGIN{printf "%.2f", a/b}')x"
+    if [ "$CREPS" -gt 0 ]; then
+      paste -d' ' "$W/dc" "$W/rc" | awk '{print $1/$6}' >"$W/rcr"
+      echo "  this build / REF_BIN, CPU: produce $(median "$W/rpr" 1)x, consume $(median "$W/rcr" 1)x; peak RSS: produce $(awk -v a="$(median "$W/dp" 2)" -v b="$(median "$W/rp" 2)" 'BEGIN{printf "%.2f", a/b}')x, consume $(awk -v a="$(median "$W/dc" 2)" -v b="$(median "$W/rc" 2)" 'BEGIN{printf "%.2f", a/b}')x"
+    else
+      echo "  this build / REF_BIN, CPU: produce $(median "$W/rpr" 1)x (rounds: $(tr '\n' ' ' <"$W/rpr")); peak RSS: produce $(awk -v a="$(median "$W/dp" 2)" -v b="$(median "$W/rp" 2)" 'BEGIN{printf "%.2f", a/b}')x"
+    fi
   fi
   # per-round CPU ratios, then their median (rounds are paired)
   paste -d' ' "$W/dp" "$W/kp" | awk '{print $1/$6}' >"$W/pr"
-  paste -d' ' "$W/dc" "$W/kc" | awk '{print $1/$6}' >"$W/cr"
-  awk -v p="$(median "$W/pr" 1)" -v c="$(median "$W/cr" 1)" \
+  if [ "$CREPS" -gt 0 ]; then
+    paste -d' ' "$W/dc" "$W/kc" | awk '{print $1/$6}' >"$W/cr"
+  else
+    echo 0 >"$W/cr" && : >"$W/dc" && : >"$W/kc"
+  fi
+  awk -v only="$ONLY" -v p="$(median "$W/pr" 1)" -v c="$(median "$W/cr" 1)" \
     -v pm="$(median "$W/dp" 2)" -v km="$(median "$W/kp" 2)" -v cm="$(median "$W/dc" 2)" -v kcm="$(median "$W/kc" 2)" \
     -v rp="$(tr '\n' ' ' <"$W/pr")" -v rc="$(tr '\n' ' ' <"$W/cr")" 'BEGIN{
     printf "  produce CPU deimos/kcat: %.2fx (rounds: %s) target <= 1.00: %s\n", p, rp, (p <= 1.0 ? "met" : "NOT met")
     printf "  produce peak RSS deimos/kcat: %.2fx target <= 2.00: %s\n", pm/km, (pm/km <= 2.0 ? "met" : "NOT met")
+    if (only == "produce") exit
     printf "  consume CPU deimos/kcat: %.2fx (rounds: %s) target <= 0.80: %s\n", c, rc, (c <= 0.8 ? "met" : "NOT met")
     printf "  consume peak RSS deimos/kcat: %.2fx target <= 2.00: %s\n", cm/kcm, (cm/kcm <= 2.0 ? "met" : "NOT met")
   }'
@@ -142,8 +157,8 @@ set -- $NS
 if [ $# -gt 1 ]; then
   echo
   echo "scaling: CPU per message at N=${*: -1} / at N=$1 (target <= 1.00, with a 10% allowance for noise)"
-  awk -v lo="$1" -v hi="${*: -1}" '{c[$1" "$2]=$3/$1} END{
-    n = split("dp dc", f, " ")
+  awk -v only="$ONLY" -v lo="$1" -v hi="${*: -1}" '{c[$1" "$2]=$3/$1} END{
+    n = split(only == "produce" ? "dp" : "dp dc", f, " ")
     for (i = 1; i <= n; i++) { r = c[hi" "f[i]] / c[lo" "f[i]]
       printf "  deimos %-8s %.2fx %s\n", (f[i]=="dp"?"produce":"consume"), r, (r <= 1.10 ? "met" : "NOT met") }
   }' "$SUMMARY"
