@@ -346,12 +346,30 @@ func skippable(err error) bool {
 type topicSpec struct {
 	spec   encode.Spec
 	encode bool // false: raw bytes
+	// line is the spec compiled for JSON lines (nil: none, or it left too
+	// many lines to Encode); tried and left count them
+	line        *encode.LineEncoder
+	tried, left int
+}
+
+// LineEncoders is what an Encoder offers when it can compile a spec for
+// JSON lines (encode.Engine does).
+type LineEncoders interface {
+	NewLineEncoder(s encode.Spec) *encode.LineEncoder
 }
 
 type encoderCache struct {
 	o     Options
 	specs map[string]*topicSpec
+	// slab holds the encoded keys and values of this worker's recent lines
+	// (LineEncoder.Append writes there): one allocation for many messages.
+	// Records keep their parts of it until delivered; it is never reused,
+	// a full one is left to the garbage collector.
+	slab []byte
 }
+
+// slabSize is the size of a fresh slab.
+const slabSize = 64 << 10
 
 func (c *encoderCache) spec(topic string) *topicSpec {
 	if ts, ok := c.specs[topic]; ok {
@@ -366,6 +384,9 @@ func (c *encoderCache) spec(topic string) *topicSpec {
 			ts.spec, ok = c.o.Encoder.SpecFor(topic)
 		}
 		ts.encode = ok || ts.spec.Schema != ""
+		if le, ok := c.o.Encoder.(LineEncoders); ok && ts.encode {
+			ts.line = le.NewLineEncoder(ts.spec)
+		}
 	}
 	c.specs[topic] = ts
 	return ts
@@ -414,6 +435,11 @@ func (c *encoderCache) fromLine(ctx context.Context, b []byte, out *Out) error {
 		}
 		return nil
 	}
+	if ts.line != nil && !hasKey && !tomb {
+		if c.appendLine(ts, value, out) {
+			return nil
+		}
+	}
 	m := encode.Message{}
 	// The line is text: the plain backend sends it as it is (encode.Text),
 	// every other backend reads it as JSON. Schema backends reject what is not
@@ -440,6 +466,26 @@ func (c *encoderCache) fromLine(ctx context.Context, b []byte, out *Out) error {
 	}
 	out.Topic, out.Key, out.Value, out.PartitionKey = e.Topic, e.Key, e.Value, e.PartitionKey
 	return nil
+}
+
+// appendLine encodes a line through the topic's LineEncoder into the slab,
+// when it takes the line. A LineEncoder that leaves most lines to Encode
+// (data it has no fast way for) is dropped: trying costs a partial scan.
+func (c *encoderCache) appendLine(ts *topicSpec, line []byte, out *Out) bool {
+	if need := 2*len(line) + 64; cap(c.slab)-len(c.slab) < need {
+		c.slab = make([]byte, 0, max(slabSize, need))
+	}
+	slab, r, ok := ts.line.Append(c.slab, line)
+	ts.tried++
+	if !ok {
+		if ts.left++; ts.tried >= 64 && ts.left*2 > ts.tried {
+			ts.line = nil
+		}
+		return false
+	}
+	c.slab = slab
+	out.Topic, out.Key, out.Value, out.PartitionKey = r.Topic, r.Key, r.Value, r.PartitionKey
+	return true
 }
 
 // fromEnvelope handles one envelope line: key, value, headers, partition
