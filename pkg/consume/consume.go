@@ -274,20 +274,11 @@ func Run(ctx context.Context, base []kgo.Opt, o Options) (Stats, error) {
 		if !o.ReuseBatches {
 			specs.fresh() // handlers may keep the batch
 		}
-		batch := decodeAll(ctx, o.Decoder, specs, recs)
-		for i := range batch {
-			if batch[i].DecodeErr != nil {
-				st.DecodeErrors++
+		if err := decodeHandle(ctx, o, specs, recs, &st); err != nil {
+			if ctx.Err() != nil {
+				return st, nil
 			}
-		}
-		if len(batch) > 0 {
-			if err := o.Handler.Handle(ctx, batch); err != nil {
-				if ctx.Err() != nil {
-					return st, nil
-				}
-				return st, err
-			}
-			st.Records += int64(len(batch))
+			return st, err
 		}
 		if o.Group != "" && len(commit) > 0 {
 			cctx, c := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
@@ -320,7 +311,7 @@ func Run(ctx context.Context, base []kgo.Opt, o Options) (Stats, error) {
 		if done {
 			return st, nil
 		}
-		if bounded && len(pending) > 0 && len(batch) == 0 && fs.NumRecords() == 0 {
+		if bounded && len(pending) > 0 && len(recs) == 0 && fs.NumRecords() == 0 {
 			// Idle: the tail of a partition may be compacted away or be
 			// aborted data; ask the broker whether anything is left.
 			if err := probeTails(ctx, adm, admCl, o, pending, pos, plan); err != nil && lastErr == nil {

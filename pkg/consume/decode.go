@@ -41,6 +41,37 @@ func (c *specCache) fresh() {
 	clear(c.arenas)
 }
 
+// reuseChunk is how many records decodeHandle decodes and hands on at a
+// time when the handler keeps nothing (the printer): a chunk's records,
+// their decoded parts and the output they make stay in the CPU cache
+// between decoding and printing, where a whole poll (up to 10000 records,
+// megabytes) would have left it.
+const reuseChunk = 256
+
+// decodeHandle decodes recs and hands them to o.Handler, counting records
+// and decode errors into st. A handler that keeps nothing gets them in
+// chunks of reuseChunk (each Handle call still ends with its output
+// flushed, so a commit after the poll still follows everything it covers).
+func decodeHandle(ctx context.Context, o Options, specs *specCache, recs []*kgo.Record, st *Stats) error {
+	step := len(recs)
+	if o.ReuseBatches {
+		step = reuseChunk
+	}
+	for lo := 0; lo < len(recs); lo += step {
+		batch := decodeAll(ctx, o.Decoder, specs, recs[lo:min(lo+step, len(recs))])
+		for i := range batch {
+			if batch[i].DecodeErr != nil {
+				st.DecodeErrors++
+			}
+		}
+		if err := o.Handler.Handle(ctx, batch); err != nil {
+			return err
+		}
+		st.Records += int64(len(batch))
+	}
+	return nil
+}
+
 // minParallelDecode is the smallest batch worth splitting across cores.
 const minParallelDecode = 512
 
@@ -48,6 +79,13 @@ const minParallelDecode = 512
 // the caller provides (one allocation per batch instead of per record).
 type appendDecoder interface {
 	DecodeAppend(ctx context.Context, s encode.Spec, key, value, dst []byte) (encode.Decoded, []byte, error)
+}
+
+// jsonAppender is implemented by the encode engine: DecodeAppend's Key and
+// Value alone, for the records its fast path serves (ok false: nothing was
+// appended, DecodeAppend decodes the record).
+type jsonAppender interface {
+	AppendJSON(ctx context.Context, s *encode.Spec, key, value, dst []byte) (k, v, out []byte, ok bool)
 }
 
 // decodeAll decodes recs in order. Large batches are
@@ -97,6 +135,7 @@ func decodeAll(ctx context.Context, dec Decoder, specs *specCache, recs []*kgo.R
 type recordDecoder struct {
 	dec   Decoder
 	app   appendDecoder
+	js    jsonAppender
 	specs map[string]*encode.Spec
 	arena []byte
 	sized bool
@@ -108,6 +147,9 @@ type recordDecoder struct {
 func newRecordDecoder(dec Decoder, specs map[string]*encode.Spec, recs []*kgo.Record, arena []byte) *recordDecoder {
 	d := &recordDecoder{dec: dec, specs: specs, recs: recs, arena: arena[:0], sized: arena != nil}
 	d.app, _ = dec.(appendDecoder)
+	if d.app != nil {
+		d.js, _ = dec.(jsonAppender)
+	}
 	return d
 }
 
@@ -159,18 +201,32 @@ func (d *recordDecoder) decode(ctx context.Context, r *kgo.Record, rec *Record) 
 	if unframable(value) && zero {
 		value = nil
 	}
+	if d.app != nil && !d.sized {
+		// decoded JSON is under twice the Avro bytes: size the arena once
+		// (a reused arena keeps the capacity it grew to)
+		n := 0
+		for _, x := range d.recs {
+			n += len(x.Key) + len(x.Value)
+		}
+		d.arena, d.sized = make([]byte, 0, 2*n+256), true
+	}
+	if d.js != nil && (key == nil) == (r.Key == nil) && (value == nil) == (r.Value == nil) {
+		// the common case, without building the formats pick would read
+		var k, v []byte
+		var ok bool
+		if k, v, d.arena, ok = d.js.AppendJSON(ctx, sp, key, value, d.arena); ok {
+			if k != nil {
+				rec.Key, rec.KeyEncoding = k, envelope.EncJSON
+			}
+			if v != nil {
+				rec.Value, rec.ValueEncoding = v, envelope.EncJSON
+			}
+			return
+		}
+	}
 	var dd encode.Decoded
 	var err error
 	if d.app != nil {
-		if !d.sized {
-			// decoded JSON is under twice the Avro bytes: size the arena once
-			// (a reused arena keeps the capacity it grew to)
-			n := 0
-			for _, x := range d.recs {
-				n += len(x.Key) + len(x.Value)
-			}
-			d.arena, d.sized = make([]byte, 0, 2*n+256), true
-		}
 		dd, d.arena, err = d.app.DecodeAppend(ctx, *sp, key, value, d.arena)
 	} else {
 		dd, err = dec.Decode(ctx, *sp, key, value)

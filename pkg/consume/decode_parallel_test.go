@@ -139,3 +139,41 @@ func TestDecodeAllArenaReuse(t *testing.T) {
 		}
 	}
 }
+
+// A handler that keeps nothing gets a poll's records in chunks of
+// reuseChunk, in order, each record once; other handlers get the poll whole.
+func TestDecodeHandleChunks(t *testing.T) {
+	recs := make([]*kgo.Record, 2*reuseChunk+7)
+	for i := range recs {
+		v := strconv.Itoa(i)
+		if i == 300 {
+			v = "bad"
+		}
+		recs[i] = &kgo.Record{Topic: "t", Offset: int64(i), Value: []byte(v)}
+	}
+	for _, reuse := range []bool{true, false} {
+		var sizes []int
+		next := int64(0)
+		h := HandlerFunc(func(_ context.Context, batch []Record) error {
+			sizes = append(sizes, len(batch))
+			for _, r := range batch {
+				if r.Offset != next {
+					return fmt.Errorf("offset %d, want %d", r.Offset, next)
+				}
+				next++
+			}
+			return nil
+		})
+		var st Stats
+		if err := decodeHandle(context.Background(), Options{Decoder: seqDecoder{}, Handler: h, ReuseBatches: reuse}, newSpecCache(), recs, &st); err != nil {
+			t.Fatal(err)
+		}
+		want := []int{len(recs)}
+		if reuse {
+			want = []int{reuseChunk, reuseChunk, 7}
+		}
+		if fmt.Sprint(sizes) != fmt.Sprint(want) || st.Records != int64(len(recs)) || st.DecodeErrors != 1 || next != int64(len(recs)) {
+			t.Fatalf("reuse %v: batches %v (want %v), stats %+v, %d handled", reuse, sizes, want, st, next)
+		}
+	}
+}

@@ -41,6 +41,7 @@ type avroSchema struct {
 	// deep: data of this schema can nest deeper than nesting.Max (a
 	// recursive or very deep schema), so encode checks what it wrote.
 	deep bool
+	prog atomic.Pointer[progNode] // the decode program (program())
 }
 
 func newAvroSchema(t *aType) (*avroSchema, error) {

@@ -328,6 +328,16 @@ func (a *avroSchema) sameAs(r *aType) bool {
 	return same
 }
 
+// program is a's decode program, compiled on first use.
+func (a *avroSchema) program() *progNode {
+	if p := a.prog.Load(); p != nil {
+		return p
+	}
+	p := compileProg(a.t, map[*aType]*progNode{})
+	a.prog.Store(p)
+	return p
+}
+
 // decodeDirect decodes checked bare Avro binary to JSON with the direct
 // decoder; the result is a fresh slice of exactly its length.
 func (a *avroSchema) decodeDirect(bin []byte, unwrap bool) (json.RawMessage, error) {
@@ -355,12 +365,18 @@ func (a *avroSchema) appendDirect(dst, bin []byte, unwrap bool) ([]byte, error) 
 	}
 	rd := avroReader{b: bin}
 	depth := 0
+	prog := a.program()
 	if t != a.t {
 		depth = 1 // inside the key record, as checkBinary counts it
+		prog = prog.fields[0].node
 	}
-	out, err := appendBinaryJSON(dst, t, &rd, depth)
+	out, err := prog.run(dst, &rd, depth)
 	if err != nil {
-		return dst, avroDataErr(a.t.Name, err)
+		// the program says no more than that: the generic decoder names the error
+		rd = avroReader{b: bin}
+		if out, err = appendBinaryJSON(dst, t, &rd, depth); err != nil {
+			return dst, avroDataErr(a.t.Name, err)
+		}
 	}
 	if len(rd.b) > 0 {
 		return dst, fmt.Errorf("Avro data does not match schema %s: %d bytes left over", a.t.Name, len(rd.b))

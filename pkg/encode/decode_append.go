@@ -18,7 +18,7 @@ import (
 // reader schema) takes no lock and allocates nothing but dst's growth.
 func (e *Engine) DecodeAppend(ctx context.Context, s Spec, key, value, dst []byte) (Decoded, []byte, error) {
 	start := len(dst)
-	if d, out, ok := e.decodeAppendFast(ctx, s, key, value, dst); ok {
+	if d, out, ok := e.decodeAppendFast(ctx, &s, key, value, dst); ok {
 		return d, out, nil
 	}
 	d, err := e.Decode(ctx, s, key, value)
@@ -92,77 +92,123 @@ func (e *Engine) confluentEntry(ctx context.Context, fc *fastCache, slot, id int
 }
 
 // appendConfluent is decodeConfluent for an Avro schema id already resolved,
-// appending to dst; ok false means the general path must decode this part.
-func (e *Engine) appendConfluent(ctx context.Context, fc *fastCache, slot int, b, dst []byte, unwrap bool) (Format, []byte, bool) {
+// appending to dst; nil means the general path must decode this part.
+func (e *Engine) appendConfluent(ctx context.Context, fc *fastCache, slot int, b, dst []byte, unwrap bool) (*confEntry, []byte) {
 	if len(b) < 5 || b[0] != 0 {
-		return Format{}, dst, false
+		return nil, dst
 	}
 	id := int(int32(uint32(b[1])<<24 | uint32(b[2])<<16 | uint32(b[3])<<8 | uint32(b[4])))
 	c := e.confluentEntry(ctx, fc, slot, id)
 	if c == nil || !c.direct {
-		return Format{}, dst, false
+		return nil, dst
 	}
-	rest := b[5:]
-	out, err := c.w.appendDirect(dst, rest, unwrap || c.autoUnwrap)
+	out, err := c.w.appendDirect(dst, b[5:], unwrap || c.autoUnwrap)
 	if err != nil {
-		return Format{}, dst, false
+		return nil, dst
 	}
-	return Format{Wire: "confluent", SchemaType: "AVRO", SchemaID: id, Subject: c.subject, Version: c.version,
-		Schema: c.w.t.Name, HeaderBytes: 5, PayloadBytes: len(rest)}, out, true
+	return c, out
+}
+
+// format is the Format of a part of payload bytes decoded with c.
+func (c *confEntry) format(payload int) Format {
+	return Format{Wire: "confluent", SchemaType: "AVRO", SchemaID: c.id, Subject: c.subject, Version: c.version,
+		Schema: c.w.t.Name, HeaderBytes: 5, PayloadBytes: payload}
 }
 
 // decodeAppendFast serves the parts Decode would send to decodeConfluent
 // with an Avro schema; anything else (or any error) is left to Decode.
-func (e *Engine) decodeAppendFast(ctx context.Context, s Spec, key, value, dst []byte) (Decoded, []byte, bool) {
+func (e *Engine) decodeAppendFast(ctx context.Context, s *Spec, key, value, dst []byte) (Decoded, []byte, bool) {
 	var d Decoded
+	start := len(dst)
+	kc, vc, out, ok := e.appendFastParts(ctx, s, key, value, dst)
+	if !ok {
+		return d, dst[:start], false
+	}
+	if vc.c != nil {
+		d.Value, d.ValueFormat = out[start:vc.end:vc.end], vc.c.format(len(value)-5)
+	}
+	if kc.c != nil {
+		d.Key, d.KeyFormat = out[kc.start:kc.end:kc.end], kc.c.format(len(key)-5)
+	}
+	return d, out, true
+}
+
+// AppendJSON is DecodeAppend for callers that need only the JSON of the
+// decoded parts (consume's printer): ok is true when the record was
+// Confluent-framed Avro that the fast path decodes (key and value, each nil
+// when the part is nil), and then they are exactly DecodeAppend's Key and
+// Value. When ok is false nothing was appended: call DecodeAppend.
+func (e *Engine) AppendJSON(ctx context.Context, s *Spec, key, value, dst []byte) (k, v, out []byte, ok bool) {
+	start := len(dst)
+	kc, vc, out, ok := e.appendFastParts(ctx, s, key, value, dst)
+	if !ok {
+		return nil, nil, dst[:start], false
+	}
+	if vc.c != nil {
+		v = out[start:vc.end:vc.end]
+	}
+	if kc.c != nil {
+		k = out[kc.start:kc.end:kc.end]
+	}
+	return k, v, out, true
+}
+
+// fastPart is where a part decoded by the fast path went in the buffer.
+type fastPart struct {
+	c          *confEntry
+	start, end int
+}
+
+// appendFastParts decodes value then key into dst when the fast path serves
+// both (a nil part is served as nil: its c is nil).
+func (e *Engine) appendFastParts(ctx context.Context, s *Spec, key, value, dst []byte) (kp, vp fastPart, out []byte, ok bool) {
 	if s.Wire != "" {
-		return d, dst, false
+		return kp, vp, dst, false
 	}
 	fc := e.fast()
 	zero := s.Backend == "" && s.Schema == ""
 	var cd confluentDetector
 	if !zero {
-		be, ok := e.backendCached(fc, e.backendName(s))
+		be, ok := e.backendCached(fc, e.backendName(*s))
 		if !ok {
-			return d, dst, false
+			return kp, vp, dst, false
 		}
 		if cd, ok = be.(confluentDetector); !ok {
-			return d, dst, false
+			return kp, vp, dst, false
 		}
 	}
 	// Decode's wire choice for bytes starting 0x00 (never a container file)
 	confluent := func(b []byte) bool {
 		return len(b) >= 5 && b[0] == 0 && (zero || cd.detectsConfluent(b))
 	}
-	start := len(dst)
-	out := dst
-	var ok bool
+	out = dst
 	if value != nil {
 		if !confluent(value) {
-			return d, dst, false
+			return kp, vp, dst, false
 		}
-		if d.ValueFormat, out, ok = e.appendConfluent(ctx, fc, 0, value, out, false); !ok {
-			return d, dst[:start], false
+		vp.start = len(out)
+		if vp.c, out = e.appendConfluent(ctx, fc, 0, value, out, false); vp.c == nil {
+			return fastPart{}, fastPart{}, dst, false
 		}
-		d.Value = out[start:len(out):len(out)]
+		vp.end = len(out)
 	}
 	if key != nil {
 		unwrap := false
 		switch mode := s.KeyConfig.Mode(); {
 		case zero || mode == "" || mode == "none":
 		case mode == "plain":
-			return d, dst[:start], false
+			return kp, vp, dst, false
 		default:
 			unwrap = s.KeyConfig.Field != ""
 		}
 		if !confluent(key) || bytes.HasPrefix(key, ocfMagic) {
-			return d, dst[:start], false
+			return kp, vp, dst, false
 		}
-		ks := len(out)
-		if d.KeyFormat, out, ok = e.appendConfluent(ctx, fc, 1, key, out, unwrap); !ok {
-			return d, dst[:start], false
+		kp.start = len(out)
+		if kp.c, out = e.appendConfluent(ctx, fc, 1, key, out, unwrap); kp.c == nil {
+			return fastPart{}, fastPart{}, dst, false
 		}
-		d.Key = out[ks:len(out):len(out)]
+		kp.end = len(out)
 	}
-	return d, out, true
+	return kp, vp, out, true
 }

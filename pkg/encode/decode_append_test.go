@@ -14,8 +14,8 @@ import (
 	"github.com/deimos-cli/deimos/pkg/config"
 )
 
-// DecodeAppend gives exactly Decode's result and error for every spec and
-// every kind of input (valid, corrupted, unknown ids, other framings, a
+// DecodeAppend gives exactly Decode's result and error (and AppendJSON the
+// same parts, for the records it serves) for every spec and every kind of input (valid, corrupted, unknown ids, other framings, a
 // registered writer schema that differs from the local reader), and only
 // appends to dst.
 func TestDecodeAppendMatchesDecode(t *testing.T) {
@@ -106,6 +106,14 @@ func TestDecodeAppendMatchesDecode(t *testing.T) {
 						fast := len(out) > len(prefix)
 						if fast {
 							fastN++
+						}
+						// AppendJSON serves exactly the records the fast path does,
+						// with the same parts
+						sp := s
+						jk, jv, jout, ok := eng.AppendJSON(ctx, &sp, k, v, append([]byte(nil), prefix...))
+						if ok != fast || !ok && (string(jout) != string(prefix) || jk != nil || jv != nil) ||
+							ok && (!bytes.Equal(jk, got.Key) || !bytes.Equal(jv, got.Value) || (jk == nil) != (got.Key == nil) || (jv == nil) != (got.Value == nil)) {
+							t.Fatalf("%s key %x value %x: AppendJSON %q %q %v (%q), DecodeAppend %q %q fast %v", s.Topic, k, v, jk, jv, ok, jout, got.Key, got.Value, fast)
 						}
 						if werr != nil {
 							continue
