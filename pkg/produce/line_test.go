@@ -1,12 +1,16 @@
 package produce
 
 import (
+	"bytes"
 	"context"
 	"fmt"
+	"math/rand"
 	"os"
 	"path/filepath"
 	"reflect"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
 
 	"github.com/twmb/franz-go/pkg/sr"
@@ -51,15 +55,93 @@ func TestRunLineEncoderMatchesEncode(t *testing.T) {
 			lines = append(lines, fmt.Sprintf(`{"id":%d,"user":"user-%07d@example.com","amount":%d.25,"tags":["alpha","beta"],"note":"n%d"}`, i-10000, i, i%1000, i))
 		}
 	}
+	in := strings.Join(lines, "\n") + "\n"
 	s := &memSink{}
-	if _, err := Run(context.Background(), strings.NewReader(strings.Join(lines, "\n")+"\n"), Options{Topic: "ev", Encoder: eng, Partition: -1, Workers: 2}, s); err != nil {
+	if _, err := Run(context.Background(), strings.NewReader(in), Options{Topic: "ev", Encoder: eng, Partition: -1, Workers: 2}, s); err != nil {
 		t.Fatal(err)
 	}
-	if len(s.outs) != len(lines) {
-		t.Fatalf("%d messages for %d lines", len(s.outs), len(lines))
+	checkOuts(t, eng, lines, s.outs)
+	// a sink that holds messages and releases them out of order, as Kafka
+	// acknowledges them: chunks are used again, never before release
+	h := &holdSink{t: t, rel: make(chan *Out, 5000), done: make(chan struct{})}
+	go h.releaser()
+	if _, err := Run(context.Background(), strings.NewReader(in), Options{Topic: "ev", Encoder: eng, Partition: -1, Workers: 2}, h); err != nil {
+		t.Fatal(err)
+	}
+	checkOuts(t, eng, lines, h.outs)
+	if h.reused.Load() == 0 {
+		t.Fatal("no chunk was used again")
+	}
+}
+
+// holdSink keeps a copy of each message, and releases the message itself
+// later, from another goroutine, after checking it was not overwritten.
+type holdSink struct {
+	t      *testing.T
+	outs   []Out
+	rel    chan *Out
+	done   chan struct{}
+	seen   sync.Map // *Out -> true: sent before (its chunk was used again)
+	reused atomic.Int64
+}
+
+func (h *holdSink) holds() {}
+
+func (h *holdSink) Send(_ context.Context, m *Out) error {
+	c := *m
+	c.Key, c.Value, c.PartitionKey = bytes.Clone(m.Key), bytes.Clone(m.Value), bytes.Clone(m.PartitionKey)
+	c.owner = nil
+	h.outs = append(h.outs, c)
+	if _, again := h.seen.LoadOrStore(m, true); again {
+		h.reused.Add(1)
+	}
+	h.rel <- m
+	return nil
+}
+
+func (h *holdSink) releaser() {
+	defer close(h.done)
+	r := rand.New(rand.NewSource(1))
+	var held []*Out
+	want := map[*Out]string{}
+	flush := func(all bool) {
+		r.Shuffle(len(held), func(i, j int) { held[i], held[j] = held[j], held[i] })
+		n := len(held)
+		if !all {
+			n /= 2
+		}
+		for _, m := range held[:n] {
+			if got := string(m.Key) + "|" + string(m.Value) + "|" + string(m.PartitionKey); got != want[m] {
+				h.t.Errorf("line %d overwritten before release", m.Line)
+			}
+			delete(want, m)
+			m.release()
+		}
+		held = append(held[:0], held[n:]...)
+	}
+	for m := range h.rel {
+		held = append(held, m)
+		want[m] = string(m.Key) + "|" + string(m.Value) + "|" + string(m.PartitionKey)
+		if len(held) >= 3000 {
+			flush(false)
+		}
+	}
+	flush(true)
+}
+
+func (h *holdSink) Close(context.Context) (Result, error) {
+	close(h.rel)
+	<-h.done
+	return Result{Messages: int64(len(h.outs))}, nil
+}
+
+func checkOuts(t *testing.T, eng *encode.Engine, lines []string, outs []Out) {
+	t.Helper()
+	if len(outs) != len(lines) {
+		t.Fatalf("%d messages for %d lines", len(outs), len(lines))
 	}
 	spec, _ := eng.SpecFor("ev")
-	for i, o := range s.outs {
+	for i, o := range outs {
 		want, err := eng.Encode(context.Background(), spec, encode.Message{Value: encode.Text(lines[i])})
 		if err != nil {
 			t.Fatal(err)

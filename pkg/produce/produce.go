@@ -15,6 +15,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/deimos-cli/deimos/pkg/encode"
@@ -86,9 +87,15 @@ type Out struct {
 	Partition    int32  // -1: partitioner
 	Timestamp    time.Time
 	Headers      []Header
+
+	// owner is the chunk the message belongs to, when the sink hands it
+	// back (holder); rec is the Kafka record KafkaSink sends it as.
+	owner *chunk
+	rec   sinkRecord
 }
 
-// Sink receives messages. Send must not keep m after returning unless it copies it.
+// Sink receives messages. Send must not keep m after returning unless it
+// copies it, or is a holder.
 type Sink interface {
 	Send(ctx context.Context, m *Out) error
 	// Close flushes and reports: delivered messages and value+key bytes.
@@ -160,8 +167,16 @@ func lineList(nums []int, total int64) string {
 // maxBadLineNumbers bounds the line numbers kept for the summary.
 const maxBadLineNumbers = 100
 
+// holder is a sink that keeps the *Out it is sent (and what its slices
+// point to) until it calls m.release(), once for each message sent.
+type holder interface {
+	holds()
+}
+
 // chunk is a run of input lines encoded by one worker; chunks are sent to
 // the sink in input order, so per-key order and line numbers are kept.
+// With a holder sink, a chunk whose messages are all released is used again
+// (its buffers, messages and records), so a stream allocates little.
 type chunk struct {
 	nums  []int
 	data  []byte // the lines' bytes, back to back
@@ -171,6 +186,37 @@ type chunk struct {
 	bad   []*InputError // lines skipped under KeepGoing, in order
 	err   error
 	done  chan struct{}
+	// slab holds the keys and values LineEncoder wrote for these lines
+	slab []byte
+	// pending counts the messages a holder sink keeps, plus one while
+	// run sends them; at zero the chunk goes back to free
+	pending atomic.Int64
+	free    chan *chunk
+}
+
+// release is called by a holder sink for each message it is done with.
+func (m *Out) release() {
+	if ch := m.owner; ch != nil {
+		ch.release()
+	}
+}
+
+func (ch *chunk) release() {
+	if ch.pending.Add(-1) != 0 {
+		return
+	}
+	select {
+	case ch.free <- ch:
+	default: // enough spare chunks
+	}
+}
+
+// reset empties a released chunk for new lines.
+func (ch *chunk) reset() {
+	ch.nums, ch.data, ch.ends = ch.nums[:0], ch.data[:0], ch.ends[:0]
+	ch.lines, ch.outs, ch.bad, ch.err = ch.lines[:0], ch.outs[:0], nil, nil
+	ch.slab = ch.slab[:0]
+	ch.done = make(chan struct{})
 }
 
 const chunkLines = 256
@@ -205,16 +251,21 @@ func run(ctx context.Context, in io.Reader, o Options, sink Sink) (Result, error
 			defer wg.Done()
 			enc := &encoderCache{o: o, specs: map[string]*topicSpec{}}
 			for ch := range work {
-				ch.outs = make([]Out, 0, len(ch.lines))
+				if cap(ch.outs) < len(ch.lines) {
+					ch.outs = make([]Out, 0, len(ch.lines))
+				}
+				enc.slab = ch.slab[:0]
 				for i, b := range ch.lines {
-					out := Out{Line: ch.nums[i], Partition: -1}
+					ch.outs = append(ch.outs, Out{Line: ch.nums[i], Partition: -1})
+					out := &ch.outs[len(ch.outs)-1]
 					var err error
 					if mode == InputEnvelope {
-						err = enc.fromEnvelope(cctx, b, &out)
+						err = enc.fromEnvelope(cctx, b, out)
 					} else {
-						err = enc.fromLine(cctx, b, &out)
+						err = enc.fromLine(cctx, b, out)
 					}
 					if err != nil {
+						ch.outs = ch.outs[:len(ch.outs)-1]
 						if o.KeepGoing && skippable(err) {
 							ch.bad = append(ch.bad, &InputError{Line: ch.nums[i], Err: err})
 							continue
@@ -222,14 +273,29 @@ func run(ctx context.Context, in io.Reader, o Options, sink Sink) (Result, error
 						ch.err = errs.Failed(&InputError{Line: ch.nums[i], Err: err})
 						break
 					}
-					ch.outs = append(ch.outs, out)
 				}
+				ch.slab, enc.slab = enc.slab, nil
 				close(ch.done)
 			}
 		}()
 	}
 	defer wg.Wait()
 
+	_, holds := sink.(holder)
+	free := make(chan *chunk, 16) // released chunks (holder sinks)
+	// the lines' bytes are done with once encoded (messages never point
+	// into them): their buffers go back to the reader at once, so only the
+	// chunks being read or encoded hold input
+	freeData := make(chan []byte, workers*2+4)
+	newChunk := func() *chunk {
+		select {
+		case ch := <-free:
+			ch.reset()
+			return ch
+		default:
+		}
+		return &chunk{done: make(chan struct{}), free: free}
+	}
 	var readErr error
 	go func() {
 		defer close(order)
@@ -238,15 +304,14 @@ func run(ctx context.Context, in io.Reader, o Options, sink Sink) (Result, error
 		sc.Buffer(make([]byte, 0, 1<<20), o.MaxLine)
 		var read int64
 		line := 0
-		cur := &chunk{done: make(chan struct{})}
+		cur := newChunk()
 		flush := func() bool {
 			if len(cur.ends) == 0 {
 				return true
 			}
-			cur.lines = make([][]byte, len(cur.ends))
 			start := 0
-			for i, end := range cur.ends {
-				cur.lines[i] = cur.data[start:end:end]
+			for _, end := range cur.ends {
+				cur.lines = append(cur.lines, cur.data[start:end:end])
 				start = end
 			}
 			select {
@@ -260,7 +325,7 @@ func run(ctx context.Context, in io.Reader, o Options, sink Sink) (Result, error
 				close(cur.done)
 				return false
 			}
-			cur = &chunk{done: make(chan struct{})}
+			cur = newChunk()
 			return true
 		}
 		for sc.Scan() {
@@ -280,8 +345,12 @@ func run(ctx context.Context, in io.Reader, o Options, sink Sink) (Result, error
 				}
 			}
 			cur.nums = append(cur.nums, line)
-			if cur.data == nil {
-				cur.data = make([]byte, 0, min(chunkLines*(len(b)+16), 1<<20))
+			if cap(cur.data) == 0 {
+				select {
+				case cur.data = <-freeData:
+				default:
+					cur.data = make([]byte, 0, min(chunkLines*(len(b)+16), 1<<20))
+				}
 			}
 			cur.data = append(cur.data, b...)
 			cur.ends = append(cur.ends, len(cur.data))
@@ -308,10 +377,21 @@ func run(ctx context.Context, in io.Reader, o Options, sink Sink) (Result, error
 	}
 	for ch := range order {
 		<-ch.done
+		select {
+		case freeData <- ch.data[:0]:
+		default:
+		}
+		ch.data, ch.lines = nil, ch.lines[:0]
 		if ctx.Err() != nil {
 			return fail(ctx.Err())
 		}
+		if holds {
+			ch.pending.Store(int64(len(ch.outs)) + 1)
+		}
 		for i := range ch.outs {
+			if holds {
+				ch.outs[i].owner = ch
+			}
 			if err := sink.Send(ctx, &ch.outs[i]); err != nil {
 				return fail(err)
 			}
@@ -327,6 +407,9 @@ func run(ctx context.Context, in io.Reader, o Options, sink Sink) (Result, error
 		}
 		if ch.err != nil {
 			return fail(ch.err)
+		}
+		if holds {
+			ch.release()
 		}
 	}
 	if ctx.Err() != nil {
@@ -361,15 +444,15 @@ type LineEncoders interface {
 type encoderCache struct {
 	o     Options
 	specs map[string]*topicSpec
-	// slab holds the encoded keys and values of this worker's recent lines
-	// (LineEncoder.Append writes there): one allocation for many messages.
-	// Records keep their parts of it until delivered; it is never reused,
-	// a full one is left to the garbage collector.
+	// slab is the current chunk's (LineEncoder.Append writes the encoded
+	// keys and values there): one allocation for many messages, none once
+	// chunks are used again. A full one is replaced and left to the garbage
+	// collector (earlier messages still point into it).
 	slab []byte
 }
 
-// slabSize is the size of a fresh slab.
-const slabSize = 64 << 10
+// slabSize is the size of a fresh slab (a small-object size class).
+const slabSize = 32 << 10
 
 func (c *encoderCache) spec(topic string) *topicSpec {
 	if ts, ok := c.specs[topic]; ok {

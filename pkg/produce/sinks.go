@@ -127,17 +127,18 @@ func (s *KafkaSink) watchdog() {
 	}
 }
 
-// sinkRecord is a record with what its promise reports. Records are
-// pooled (franz-go's own benchmark does the same) and share one promise, so
-// sending allocates neither a record nor a closure per message.
+// sinkRecord is a record with what its promise reports. Each Out holds
+// one (KafkaSink is a holder: run reuses a chunk's messages once all are
+// delivered) and they share one promise, so sending allocates neither a
+// record nor a closure per message.
 type sinkRecord struct {
 	kgo.Record // first: the promise's *kgo.Record is the sinkRecord's address
-	line       int
+	out        *Out
 	size       int64
 	pk         kafkaclient.PartitionKeyContext // the Context of a record with a partition key
 }
 
-var sinkRecords = sync.Pool{New: func() any { return new(sinkRecord) }}
+func (s *KafkaSink) holds() {}
 
 // promise counts an acknowledged or failed record and recycles it.
 func (s *KafkaSink) promise(r *kgo.Record, err error) {
@@ -149,21 +150,20 @@ func (s *KafkaSink) promise(r *kgo.Record, err error) {
 		}
 		s.mu.Lock()
 		if len(s.failures) < 100 {
-			s.failures = append(s.failures, Failure{Line: sr.line, Err: err})
+			s.failures = append(s.failures, Failure{Line: sr.out.Line, Err: err})
 		}
 		s.mu.Unlock()
 	} else {
 		s.sent.Add(1)
 		s.bytes.Add(sr.size)
 	}
-	*sr = sinkRecord{}
-	sinkRecords.Put(sr)
+	sr.out.release()
 }
 
 // Send queues m; it blocks only when the in-flight buffer is full.
 func (s *KafkaSink) Send(ctx context.Context, m *Out) error {
-	sr := sinkRecords.Get().(*sinkRecord)
-	sr.line, sr.size = m.Line, int64(len(m.Key)+len(m.Value))
+	sr := &m.rec
+	*sr = sinkRecord{out: m, size: int64(len(m.Key) + len(m.Value))}
 	r := &sr.Record
 	r.Topic, r.Key, r.Value, r.Timestamp = m.Topic, m.Key, m.Value, m.Timestamp
 	if len(m.Headers) > 0 {
@@ -180,11 +180,9 @@ func (s *KafkaSink) Send(ctx context.Context, m *Out) error {
 	if m.Partition >= 0 {
 		n, err := s.count(ctx, m.Topic)
 		if err != nil {
-			sinkRecords.Put(sr)
 			return err
 		}
 		if n >= 0 && int(m.Partition) >= n {
-			sinkRecords.Put(sr)
 			return errs.Failed(&InputError{Line: m.Line, Err: fmt.Errorf("partition %d does not exist in topic %s (%d partitions)", m.Partition, m.Topic, n)})
 		}
 		if rctx == nil {
