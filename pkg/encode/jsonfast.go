@@ -559,8 +559,28 @@ func isIntToken(s []byte) bool {
 }
 
 // parseInt64 is strconv.ParseInt(s, 10, 64) (on a JSON number token)
-// without a string copy.
+// without a string copy; up to 18 digits (which cannot overflow) without
+// strconv.
 func parseInt64(s []byte) (int64, bool) {
+	if d := s; len(d) > 0 {
+		neg := d[0] == '-'
+		if neg {
+			d = d[1:]
+		}
+		if len(d) > 0 && len(d) <= 18 {
+			var n int64
+			for _, c := range d {
+				if c < '0' || c > '9' {
+					return 0, false // a fraction or exponent: ParseInt fails on these
+				}
+				n = n*10 + int64(c-'0')
+			}
+			if neg {
+				n = -n
+			}
+			return n, true
+		}
+	}
 	if !isIntToken(s) {
 		return 0, false // ParseInt fails on these
 	}
@@ -570,12 +590,52 @@ func parseInt64(s []byte) (int64, bool) {
 
 // numberOf is asNumber(json.Number(s)) without a string copy.
 func numberOf(s []byte) (float64, bool) {
-	str := unsafe.String(unsafe.SliceData(s), len(s))
 	if i, ok := parseInt64(s); ok {
 		return float64(i), true
 	}
-	f, err := strconv.ParseFloat(str, 64)
+	if f, ok := exactFloat(s); ok {
+		return f, true
+	}
+	f, err := strconv.ParseFloat(unsafe.String(unsafe.SliceData(s), len(s)), 64)
 	return f, err == nil
+}
+
+// exactPow10 are the powers of ten a float64 holds exactly.
+var exactPow10 = [...]float64{1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15}
+
+// exactFloat is strconv.ParseFloat for a JSON number token "-?d+.d+" of at
+// most 15 digits: its digits and the power of ten are exact float64s, so
+// one division rounds correctly, as ParseFloat's own exact path does.
+// Other tokens (exponents, more digits) return ok=false.
+func exactFloat(s []byte) (float64, bool) {
+	neg := len(s) > 0 && s[0] == '-'
+	if neg {
+		s = s[1:]
+	}
+	var mant uint64
+	digits, frac, dot := 0, 0, false
+	for _, c := range s {
+		switch {
+		case c >= '0' && c <= '9':
+			mant = mant*10 + uint64(c-'0')
+			digits++
+			if dot {
+				frac++
+			}
+		case c == '.' && !dot:
+			dot = true
+		default:
+			return 0, false
+		}
+	}
+	if digits == 0 || digits > 15 {
+		return 0, false
+	}
+	f := float64(mant) / exactPow10[frac]
+	if neg {
+		f = -f
+	}
+	return f, true
 }
 
 // fieldValue writes the value at p.i as t when it has one of the direct

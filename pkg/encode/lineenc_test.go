@@ -4,9 +4,11 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"math"
 	"math/rand"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -281,4 +283,75 @@ func FuzzLineEncoder(f *testing.F) {
 			t.Fatalf("%q:\nAppend key %x value %x pk %q\nEncode key %x value %x pk %q", d, got.Key, got.Value, got.PartitionKey, want.Key, want.Value, want.PartitionKey)
 		}
 	})
+}
+
+// parseInt64 and numberOf's own paths give strconv's answers on JSON
+// number tokens.
+func TestNumberTokensMatchStrconv(t *testing.T) {
+	r := rand.New(rand.NewSource(5))
+	toks := []string{"0", "-0", "0.0", "-0.0", "1", "-1", "9223372036854775807", "-9223372036854775808", "9223372036854775808",
+		"999999999999999999", "-999999999999999999", "1000000000000000000", "0.1", "0.3", "123.25", "-123.25", "999999999999999.9",
+		"99999999999999.99", "0.000000000000001", "1.7976931348623157", "4.9", "1e2", "1.5e-7", "123456789012345678901234567890",
+		"0.1234567890123456", "12345678.12345678", "1.000000000000001", "9007199254740993", "9007199254740993.0"}
+	digits := func(n int) string {
+		b := make([]byte, n)
+		for i := range b {
+			b[i] = byte('0' + r.Intn(10))
+		}
+		if n > 1 && b[0] == '0' {
+			b[0] = '1'
+		}
+		return string(b)
+	}
+	for i := 0; i < 20000; i++ {
+		s := digits(1 + r.Intn(19))
+		if r.Intn(2) == 0 {
+			s += "." + digits(1+r.Intn(17))
+		}
+		if r.Intn(2) == 0 {
+			s = "-" + s
+		}
+		toks = append(toks, s)
+	}
+	for _, tok := range toks {
+		wantI, ierr := strconv.ParseInt(tok, 10, 64)
+		gotI, ok := parseInt64([]byte(tok))
+		if ok != (ierr == nil) || (ok && gotI != wantI) {
+			t.Fatalf("parseInt64(%s) = %d %v, strconv %d %v", tok, gotI, ok, wantI, ierr)
+		}
+		want := float64(wantI)
+		if ierr != nil {
+			var err error
+			if want, err = strconv.ParseFloat(tok, 64); err != nil {
+				t.Fatal(err)
+			}
+		}
+		got, ok := numberOf([]byte(tok))
+		if !ok || math.Float64bits(got) != math.Float64bits(want) {
+			t.Fatalf("numberOf(%s) = %v (%x), want %v (%x)", tok, got, math.Float64bits(got), want, math.Float64bits(want))
+		}
+	}
+}
+
+// BenchmarkLineEncoder is what produce does per line of
+// scripts/bench/produce-consume.sh when the fields come in schema order.
+func BenchmarkLineEncoder(b *testing.B) {
+	e, ctx := lineEngine(b)
+	s := Spec{Topic: "b1", Backend: "avro_schema_registry", Schema: "Bench", Namespace: "com.acme", KeyConfig: config.KeyConfig{Field: "id"}}
+	if _, err := e.Encode(ctx, s, Message{Value: Text(benchJSON)}); err != nil {
+		b.Fatal(err)
+	}
+	l := e.NewLineEncoder(s)
+	in := []byte(benchJSON)
+	buf := make([]byte, 0, 1<<16)
+	b.ReportAllocs()
+	for i := 0; i < b.N; i++ {
+		if len(buf) > 1<<15 {
+			buf = buf[:0]
+		}
+		var ok bool
+		if buf, _, ok = l.Append(buf, in); !ok {
+			b.Fatal("not taken")
+		}
+	}
 }
