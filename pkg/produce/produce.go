@@ -556,7 +556,9 @@ func (c *encoderCache) fromLine(ctx context.Context, b []byte, out *Out) error {
 // (data it has no fast way for) is dropped: trying costs a partial scan.
 func (c *encoderCache) appendLine(ts *topicSpec, line []byte, out *Out) bool {
 	if need := 2*len(line) + 64; cap(c.slab)-len(c.slab) < need {
-		c.slab = make([]byte, 0, max(slabSize, need))
+		// a chunk keeps its last slab: grow it, so a reused chunk's fits all
+		// of its lines
+		c.slab = make([]byte, 0, max(slabSize, need, cap(c.slab)+cap(c.slab)/2))
 	}
 	slab, r, ok := ts.line.Append(c.slab, line)
 	ts.tried++
