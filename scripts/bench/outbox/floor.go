@@ -50,9 +50,9 @@ func copyOut(srv server, cols string) (client, database time.Duration) {
 
 // kcatProduce sends n keyed messages of size bytes (keys as the outbox
 // rows have them) with kcat to a fresh broker, and returns kcat's and the
-// broker's CPU time and kcat's peak RSS (KiB). The lines are written by
+// broker's CPU time, and kcat's and the broker's peak RSS (KiB). The lines are written by
 // this process into kcat's stdin.
-func kcatProduce(bin string, n, size int) (client, brokerCPU time.Duration, rssKiB int64) {
+func kcatProduce(bin string, n, size int) (client, brokerCPU time.Duration, rssKiB, brokerKiB int64) {
 	addr, bpid, stop := broker(bin)
 	defer stop()
 	raw := make([]byte, size*3/4+3)
@@ -81,5 +81,5 @@ func kcatProduce(bin string, n, size int) (client, brokerCPU time.Duration, rssK
 	if s := stderr.String(); strings.Contains(s, "ERROR") || strings.Contains(s, "failed") {
 		log.Fatalf("kcat: %s", s)
 	}
-	return cmd.ProcessState.UserTime() + cmd.ProcessState.SystemTime(), procCPU(bpid) - b0, peak()
+	return cmd.ProcessState.UserTime() + cmd.ProcessState.SystemTime(), procCPU(bpid) - b0, peak(), hwm(bpid)
 }

@@ -159,7 +159,16 @@ type server struct {
 	url, dialect string
 	cpu          func() time.Duration
 	hwm          func() int64 // KiB; -1: no single figure
+	faults       func() int64 // minor page faults so far (PostgreSQL; nil elsewhere)
 	stop         func()
+}
+
+// faultCount is the database's minor page faults so far (0 when not known).
+func (s server) faultCount() int64 {
+	if s.faults == nil {
+		return 0
+	}
+	return s.faults()
 }
 
 // analyze readies a filled table for a measurement: statistics, and on
@@ -212,14 +221,15 @@ func copyFloor(srv server, cols string, n int, res *results) {
 // kcatFloor: kcat produces the same number of keyed messages.
 func kcatFloor(bin string, n, size int, res *results) {
 	t0 := time.Now()
-	client, broker, rss := kcatProduce(bin, n, size)
+	client, broker, rss, brss := kcatProduce(bin, n, size)
 	rate := float64(n) / time.Since(t0).Seconds()
-	fmt.Printf("  floor: %-24s  client %5.1f  broker %5.1f  (%.0f msgs/s, peak RSS %.0f MiB)\n", "kcat -P", perM(client, n), perM(broker, n), rate, float64(rss)/1024)
+	fmt.Printf("  floor: %-24s  client %5.1f  broker %5.1f  (%.0f msgs/s, peak RSS %.0f MiB, broker %.0f MiB)\n", "kcat -P", perM(client, n), perM(broker, n), rate, float64(rss)/1024, float64(brss)/1024)
 	const l = "floor: kcat -P (same keyed messages)"
 	res.add(l, "client", perM(client, n))
 	res.add(l, "broker", perM(broker, n))
 	res.add(l, "msgs/s", rate)
 	res.add(l, "RSS MiB", float64(rss)/1024)
+	res.add(l, "broker RSS", float64(brss)/1024)
 }
 
 // drain measures the bare drain of a filled table.
@@ -229,16 +239,24 @@ func drain(ctx context.Context, d *db.DB, srv server, topics []string, workers, 
 	resetStmts(ctx, d)
 	t0 := time.Now()
 	busy := cpuBusy()
-	self0, db0 := selfCPU(), srv.cpu()
-	dbOnly(ctx, d, topics, workers, batch)
+	self0, db0, f0 := selfCPU(), srv.cpu(), srv.faultCount()
+	// A pool of its own, opened and closed in the measurement, as the
+	// relay's: new backends map each shared buffer they touch anew (page
+	// faults) and unmap them when they exit, which the bench's long-lived
+	// pool, warm from the fill, would not pay.
+	own, err := db.Open(ctx, srv.url)
+	check(err)
+	dbOnly(ctx, own, topics, workers, batch)
+	check(own.Close())
 	el := time.Since(t0)
 	client, database := selfCPU()-self0, srv.cpu()-db0
 	ss := readStmts(ctx, d)
 	after := quiesce(srv) - db0
+	faults := float64(srv.faultCount()-f0) / float64(n)
 	rate := float64(n) / el.Seconds()
 	l := fmt.Sprintf("bare drain, %d goroutine(s)", workers)
-	fmt.Printf("  %-31s  client %5.1f  database %5.1f (%.1f with its work after)  %6.0f rows/s in %.1fs (machine busy %s), %.0f statements/s\n",
-		l, perM(client, n), perM(database, n), perM(after, n), rate, el.Seconds(), busy(), float64(sumCalls(ss))/el.Seconds())
+	fmt.Printf("  %-31s  client %5.1f  database %5.1f (%.1f with its work after)  %6.0f rows/s in %.1fs (machine busy %s), %.0f statements/s, database page faults %.2f per row\n",
+		l, perM(client, n), perM(database, n), perM(after, n), rate, el.Seconds(), busy(), float64(sumCalls(ss))/el.Seconds(), faults)
 	if top > 0 {
 		printStmts(ss, n, top, srv.dialect)
 	}
@@ -293,7 +311,7 @@ func relay(ctx context.Context, d *db.DB, srv server, bin, lbl string, workers, 
 	}
 	var out strings.Builder
 	cmd.Stdout, cmd.Stderr = &out, &out
-	b0, db0 := procCPU(bpid), srv.cpu()
+	b0, db0, f0 := procCPU(bpid), srv.cpu(), srv.faultCount()
 	t0 := time.Now()
 	busy := cpuBusy()
 	check(cmd.Start())
@@ -304,19 +322,22 @@ func relay(ctx context.Context, d *db.DB, srv server, bin, lbl string, workers, 
 		log.Fatalf("deimos outbox run: %v\n%s", err, out.String())
 	}
 	el := time.Since(t0)
-	bcpu, dcpu := procCPU(bpid)-b0, srv.cpu()-db0
+	bcpu, dcpu, brss := procCPU(bpid)-b0, srv.cpu()-db0, hwm(bpid)
 	ss := readStmts(ctx, d)
 	rcpu := cmd.ProcessState.UserTime() + cmd.ProcessState.SystemTime()
 	rate := float64(n) / el.Seconds()
+	after := quiesce(srv) - db0
+	faults := float64(srv.faultCount()-f0) / float64(n)
+	// Only now (not counted as the relay's): a count of the emptied table
+	// reads every page of its dead rows (and prunes them).
 	var left int
 	check(d.QueryRowContext(ctx, "SELECT COUNT(*) FROM kafka_messages").Scan(&left))
 	if left != 0 {
 		log.Fatalf("%d rows were not relayed\n%s", left, out.String())
 	}
-	after := quiesce(srv) - db0
 	l := fmt.Sprintf("relay%s, %d worker(s)", lbl, workers)
-	fmt.Printf("  %-31s  relay  %5.1f  database %5.1f (%.1f with its work after)  broker %5.1f  %6.0f msgs/s in %.1fs (machine busy %s), %.0f statements/s, peak RSS %.0f MiB\n",
-		l, perM(rcpu, n), perM(dcpu, n), perM(after, n), perM(bcpu, n), rate, el.Seconds(), busy(), float64(sumCalls(ss))/el.Seconds(), float64(rss)/1024)
+	fmt.Printf("  %-31s  relay  %5.1f  database %5.1f (%.1f with its work after)  broker %5.1f  %6.0f msgs/s in %.1fs (machine busy %s), %.0f statements/s, peak RSS %.0f MiB (broker %.0f MiB), database page faults %.2f per row\n",
+		l, perM(rcpu, n), perM(dcpu, n), perM(after, n), perM(bcpu, n), rate, el.Seconds(), busy(), float64(sumCalls(ss))/el.Seconds(), float64(rss)/1024, float64(brss)/1024, faults)
 	if s := strings.TrimSpace(out.String()); strings.Count(s, "\n") > 0 || !strings.HasPrefix(s, "processed") {
 		fmt.Printf("    relay output: %s\n", s)
 	}
@@ -330,6 +351,7 @@ func relay(ctx context.Context, d *db.DB, srv server, bin, lbl string, workers, 
 	res.add(l, "msgs/s", rate)
 	res.add(l, "calls/M", float64(sumCalls(ss))*1e6/float64(n))
 	res.add(l, "RSS MiB", float64(rss)/1024)
+	res.add(l, "broker RSS", float64(brss)/1024)
 }
 
 // idleDaemon runs `deimos outbox run` (daemon mode) on the empty table and
@@ -407,7 +429,7 @@ func (r *results) med(row, col string) (float64, bool) {
 func (r *results) print(n, rounds int, bins []string, workers []int) {
 	fmt.Printf("\n== summary, N=%d (median of %d round(s)); CPU-s per million messages\n", n, rounds)
 	var cols []string
-	for _, c := range []string{"client", "broker", "database", "db+after", "msgs/s", "calls/M", "RSS MiB"} {
+	for _, c := range []string{"client", "broker", "database", "db+after", "msgs/s", "calls/M", "RSS MiB", "broker RSS"} {
 		if slices.Contains(r.cols, c) {
 			cols = append(cols, c)
 		}
@@ -452,14 +474,21 @@ func (r *results) print(n, rounds int, bins []string, workers []int) {
 		"  each with the database's work after it (the relay's backends exit with it; their CPU is counted once the postmaster has reaped them)")
 }
 
-// fill inserts n rows round-robin over the topics (so a topic's rows are
+// fill empties the table (TRUNCATE: a new, empty heap and index) and
+// inserts n rows round-robin over the topics (so a topic's rows are
 // spread over the table, as when an application writes several topics at
 // once): the same random payload of size bytes, key and partition key
-// i % 1000. The rows are generated by the server in chunks (INSERT ...
+// i % 1000. Every measurement starts from the same table: refilling a
+// drained table instead left the N deleted rows in place until the next
+// VACUUM (a heap twice the size, an index with as many dead entries), and
+// only the first measurement of a run (the 1-worker bare drain) started
+// from a fresh one. The rows are generated by the server in chunks (INSERT ...
 // SELECT over generate_series or MariaDB's sequence tables), which is far
 // quicker than sending them; they are the rows outbox.Insert writes.
 func fill(ctx context.Context, d *db.DB, n, size int, topics []string) {
 	t0 := time.Now()
+	_, err := d.ExecContext(ctx, "TRUNCATE TABLE kafka_messages")
+	check(err)
 	payload := make([]byte, size)
 	_, _ = rand.Read(payload)
 	const chunk = 50000

@@ -63,6 +63,7 @@ func startPG() server {
 		dialect: "postgres",
 		cpu:     func() time.Duration { return treeCPU(pid) },
 		hwm:     func() int64 { return -1 }, // one process per connection: no single figure
+		faults:  func() int64 { return treeFaults(pid) },
 		stop: func() {
 			run("pg_ctl", "-D", data, "-m", "immediate", "-w", "stop")
 			os.RemoveAll(dir)

@@ -55,6 +55,37 @@ func treeCPU(pid int) time.Duration {
 	return ticksToDur(total)
 }
 
+// treeFaults is the minor page faults of pid, its reaped children and its
+// live children (PostgreSQL: a backend faults in each shared buffer page it
+// touches for the first time).
+func treeFaults(pid int) int64 {
+	f := func(p int) (own, reaped int64, ppid int, ok bool) {
+		b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", p))
+		if err != nil {
+			return 0, 0, 0, false
+		}
+		s := string(b)
+		x := strings.Fields(s[strings.LastIndexByte(s, ')')+2:]) // fields from 3 (state) on
+		ppid, _ = strconv.Atoi(x[1])
+		own, _ = strconv.ParseInt(x[7], 10, 64)    // field 10, minflt
+		reaped, _ = strconv.ParseInt(x[8], 10, 64) // field 11, cminflt
+		return own, reaped, ppid, true
+	}
+	own, reaped, _, _ := f(pid)
+	total := own + reaped
+	ents, _ := os.ReadDir("/proc")
+	for _, e := range ents {
+		c, err := strconv.Atoi(e.Name())
+		if err != nil || c == pid {
+			continue
+		}
+		if o, _, pp, ok := f(c); ok && pp == pid {
+			total += o
+		}
+	}
+	return total
+}
+
 // hwm is a process's peak RSS (VmHWM) in KiB.
 func hwm(pid int) int64 {
 	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
