@@ -42,6 +42,11 @@ type Options struct {
 	PassInterval time.Duration
 	// HeartbeatEvery refreshes locked_at while a batch is in flight (default 15 s).
 	HeartbeatEvery time.Duration
+	// HeartbeatAfter: between two batches of a topic, locked_at is
+	// refreshed only once it was last written (lock or heartbeat) this long
+	// ago (default LockWindow/12, 5 s; Deimos refreshes it after every
+	// batch). Either way it stays far younger than LockWindow.
+	HeartbeatAfter time.Duration
 	// MaxBackoff caps the back-off between Kafka retries and database retries (default 30 s).
 	MaxBackoff time.Duration
 	// OnceAttempts is how many times a batch is tried against Kafka in --once
@@ -72,6 +77,9 @@ func (o *Options) defaults() {
 	}
 	if o.HeartbeatEvery <= 0 {
 		o.HeartbeatEvery = 15 * time.Second
+	}
+	if o.HeartbeatAfter <= 0 {
+		o.HeartbeatAfter = LockWindow / 12
 	}
 	if o.MaxBackoff <= 0 {
 		o.MaxBackoff = 30 * time.Second
@@ -368,6 +376,11 @@ func (w *worker) drainTopic(ctx context.Context, topic string, drained *int64) (
 	// Heartbeat while a batch is in flight (docs/deimos-compat.md §2.8), so a slow Kafka does not let the lock go stale.
 	hbCtx, stopHB := context.WithCancel(bg)
 	var lost atomic.Bool
+	// beat is when locked_at was last written (the lock, a heartbeat), as
+	// time since locked: the heartbeat between batches is skipped while it
+	// is younger than HeartbeatAfter.
+	locked := time.Now()
+	var beat atomic.Int64
 	var hbWG sync.WaitGroup
 	hbWG.Add(1)
 	go func() {
@@ -379,10 +392,13 @@ func (w *worker) drainTopic(ctx context.Context, topic string, drained *int64) (
 			case <-hbCtx.Done():
 				return
 			case <-t.C:
+				at := time.Since(locked)
 				if held, err := w.r.st.heartbeat(hbCtx, topic, w.id, o.Now()); err != nil {
 					w.log.Warn("heartbeat failed", "topic", topic, "error", err)
 				} else if !held {
 					lost.Store(true)
+				} else {
+					beat.Store(int64(at))
 				}
 			}
 		}
@@ -431,13 +447,17 @@ func (w *worker) drainTopic(ctx context.Context, topic string, drained *int64) (
 		if err != nil || lost.Load() || next == nil {
 			break
 		}
-		var held bool
-		if herr := w.dbRetry(ctx, "heartbeat "+topic, func() (err error) { held, err = w.r.st.heartbeat(bg, topic, w.id, o.Now()); return err }); herr != nil {
-			w.log.Warn("heartbeat failed", "topic", topic, "error", herr)
-		} else if !held {
-			lost.Store(true)
-			<-next
-			break
+		if at := time.Since(locked); at-time.Duration(beat.Load()) >= o.HeartbeatAfter {
+			var held bool
+			if herr := w.dbRetry(ctx, "heartbeat "+topic, func() (err error) { held, err = w.r.st.heartbeat(bg, topic, w.id, o.Now()); return err }); herr != nil {
+				w.log.Warn("heartbeat failed", "topic", topic, "error", herr)
+			} else if !held {
+				lost.Store(true)
+				<-next
+				break
+			} else {
+				beat.Store(int64(at))
+			}
 		}
 		f := <-next
 		msgs, sl, err = f.msgs, f.sl, f.err
