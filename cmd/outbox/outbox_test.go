@@ -5,7 +5,10 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"os"
 	"os/exec"
+	"runtime"
+	"slices"
 	"strings"
 	"syscall"
 	"testing"
@@ -267,4 +270,52 @@ func testSIGTERM(t *testing.T, url string) {
 		}
 	}
 	t.Logf("stopped with %d of %d rows left; %d distinct in Kafka", left, n, len(seen))
+}
+
+// `outbox run` uses one processor per two workers (cmdutil.LimitProcs;
+// more only cost scheduler wake-ups), unless GOMAXPROCS is set. The
+// relay's start-up log line names the figure.
+func TestRunLimitsProcessorsToWorkers(t *testing.T) {
+	def := runtime.GOMAXPROCS(0)
+	if os.Getenv("GOMAXPROCS") != "" || def < 2 {
+		t.Fatalf("needs a test process without GOMAXPROCS set and at least 2 processors (GOMAXPROCS %d)", def)
+	}
+	bin := buildBinary(t)
+	url := testenv.SQLiteURL(t)
+	setup(t, url, 10, "p")
+	brokers := testenv.Brokers(t, 1, "p")
+	procs := func(env string, workers int) int {
+		t.Helper()
+		cmd := exec.Command(bin, "outbox", "run", "--once", "--db", url, "-b", strings.Join(brokers, ","),
+			"--workers", fmt.Sprint(workers), "--log-format", "json", "--log-level", "info")
+		cmd.Env = append(os.Environ(), "GOMAXPROCS="+env)
+		if env == "" {
+			cmd.Env = slices.DeleteFunc(os.Environ(), func(e string) bool { return strings.HasPrefix(e, "GOMAXPROCS=") })
+		}
+		var stderr strings.Builder
+		cmd.Stderr = &stderr
+		if err := cmd.Run(); err != nil {
+			t.Fatalf("%v: %v\n%s", cmd.Args, err, stderr.String())
+		}
+		for _, l := range strings.Split(stderr.String(), "\n") {
+			var line struct {
+				Msg   string `json:"msg"`
+				Procs *int   `json:"procs"`
+			}
+			if json.Unmarshal([]byte(l), &line) == nil && line.Msg == "Starting..." && line.Procs != nil {
+				return *line.Procs
+			}
+		}
+		t.Fatalf("no Starting... line with procs in:\n%s", stderr.String())
+		return 0
+	}
+	if got := procs("", 1); got != 1 {
+		t.Errorf("1 worker: %d processors, want 1", got)
+	}
+	if got, want := procs("", 4), min(def, 2); got != want {
+		t.Errorf("4 workers: %d processors, want %d", got, want)
+	}
+	if got := procs("3", 1); got != 3 {
+		t.Errorf("GOMAXPROCS=3, 1 worker: %d processors, want 3 (the environment wins)", got)
+	}
 }

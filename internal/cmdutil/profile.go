@@ -2,6 +2,7 @@ package cmdutil
 
 import (
 	"os"
+	"runtime"
 	"runtime/debug"
 	"runtime/metrics"
 	"runtime/pprof"
@@ -38,6 +39,19 @@ func TuneGC() {
 }
 
 var gcTuner sync.Once
+
+// LimitProcs caps GOMAXPROCS at n (at least 1) for a command whose work is
+// mostly waiting on the network: with more processors than it can keep
+// busy, the Go scheduler spends its CPU waking idle threads that spin,
+// find nothing to run and sleep again, on each network wake-up. The
+// GOMAXPROCS environment variable, when set, wins; a lower current value
+// is kept.
+func LimitProcs(n int) {
+	if os.Getenv("GOMAXPROCS") != "" || n >= runtime.GOMAXPROCS(0) {
+		return
+	}
+	runtime.GOMAXPROCS(max(n, 1))
+}
 
 // minMemoryLimit is the floor of the soft limit: produce and consume keep
 // about 20 MiB live, so GOGC 400 alone let their heap reach 80-100 MiB;

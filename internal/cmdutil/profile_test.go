@@ -2,6 +2,7 @@ package cmdutil
 
 import (
 	"math"
+	"runtime"
 	"runtime/debug"
 	"testing"
 )
@@ -37,5 +38,31 @@ func TestTuneGCSetsAMemoryLimit(t *testing.T) {
 	}
 	if got := debug.SetGCPercent(-1); got != 400 {
 		t.Fatalf("GOGC after TuneGC = %d, want 400", got)
+	}
+}
+
+// LimitProcs lowers GOMAXPROCS to n (at least 1), never raises it, and
+// leaves it alone when the GOMAXPROCS environment variable is set.
+func TestLimitProcs(t *testing.T) {
+	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(0))
+	runtime.GOMAXPROCS(4)
+	t.Setenv("GOMAXPROCS", "")
+	LimitProcs(2)
+	if got := runtime.GOMAXPROCS(0); got != 2 {
+		t.Fatalf("LimitProcs(2) from 4: %d", got)
+	}
+	LimitProcs(3)
+	if got := runtime.GOMAXPROCS(0); got != 2 {
+		t.Fatalf("LimitProcs(3) from 2: %d, want 2 (never raised)", got)
+	}
+	LimitProcs(0)
+	if got := runtime.GOMAXPROCS(0); got != 1 {
+		t.Fatalf("LimitProcs(0): %d, want 1", got)
+	}
+	runtime.GOMAXPROCS(4)
+	t.Setenv("GOMAXPROCS", "4")
+	LimitProcs(1)
+	if got := runtime.GOMAXPROCS(0); got != 4 {
+		t.Fatalf("LimitProcs(1) with GOMAXPROCS=4 set: %d, want 4", got)
 	}
 }

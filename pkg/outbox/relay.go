@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"runtime"
 	"sort"
 	"strings"
 	"sync"
@@ -170,7 +171,7 @@ var errStopped = errors.New("stopped")
 // result an errs.Failed error.
 func (r *Relay) Run(ctx context.Context) (Summary, error) {
 	log := r.opts.Logger
-	log.Info("Starting...", "workers", r.opts.Workers, "batch_size", r.opts.BatchSize, "once", r.opts.Once)
+	log.Info("Starting...", "workers", r.opts.Workers, "batch_size", r.opts.BatchSize, "once", r.opts.Once, "procs", runtime.GOMAXPROCS(0))
 	var wg sync.WaitGroup
 	mctx, stopMetrics := context.WithCancel(ctx)
 	defer stopMetrics()
