@@ -50,6 +50,7 @@ func main() {
 	rounds := flag.Int("rounds", 1, "repeat every measurement this many times and print medians (a noisy machine)")
 	idle := flag.Duration("idle", 20*time.Second, "how long to measure the idle daemon (0: skip)")
 	top := flag.Int("top", 6, "statements to list per relay run (first round)")
+	refs := flag.Bool("refs", true, "measure the floor and the bare drain (false: only the relay builds, to compare them in more rounds)")
 	flag.Parse()
 
 	sizes, workers := ints(*ns, "-n"), ints(*workerList, "-workers")
@@ -91,17 +92,19 @@ func main() {
 		for r := 1; r <= *rounds; r++ {
 			fmt.Printf("\n== N=%d, round %d\n", n, r)
 			for wi, w := range workers {
-				fill(ctx, d, n, *size, names)
-				if wi == 0 {
-					analyze(ctx, d)
-					copyFloor(srv, cols, n, res)
-					kcatFloor(bins[0], n, *size, res)
-				}
 				topN := 0
 				if r == 1 {
 					topN = *top
 				}
-				drain(ctx, d, srv, names, w, *batch, n, topN, res)
+				if *refs {
+					fill(ctx, d, n, *size, names)
+					if wi == 0 {
+						analyze(ctx, d)
+						copyFloor(srv, cols, n, res)
+						kcatFloor(bins[0], n, *size, res)
+					}
+					drain(ctx, d, srv, names, w, *batch, n, topN, res)
+				}
 				for bi, b := range bins {
 					fill(ctx, d, n, *size, names)
 					prof := ""
