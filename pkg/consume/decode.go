@@ -50,12 +50,18 @@ const reuseChunk = 256
 
 // decodeHandle decodes recs and hands them to o.Handler, counting records
 // and decode errors into st. A handler that keeps nothing gets them in
-// chunks of reuseChunk (each Handle call still ends with its output
-// flushed, so a commit after the poll still follows everything it covers).
+// chunks of reuseChunk (its output is flushed after each Handle call, or
+// once after the last chunk for a chunkHandler, so a commit after the poll
+// still follows everything it covers).
 func decodeHandle(ctx context.Context, o Options, specs *specCache, recs []*kgo.Record, st *Stats) error {
 	step := len(recs)
+	handle := o.Handler.Handle
+	var ch chunkHandler
 	if o.ReuseBatches {
 		step = reuseChunk
+		if ch, _ = o.Handler.(chunkHandler); ch != nil {
+			handle = ch.HandleChunk
+		}
 	}
 	for lo := 0; lo < len(recs); lo += step {
 		batch := decodeAll(ctx, o.Decoder, specs, recs[lo:min(lo+step, len(recs))])
@@ -64,12 +70,25 @@ func decodeHandle(ctx context.Context, o Options, specs *specCache, recs []*kgo.
 				st.DecodeErrors++
 			}
 		}
-		if err := o.Handler.Handle(ctx, batch); err != nil {
+		if err := handle(ctx, batch); err != nil {
 			return err
 		}
 		st.Records += int64(len(batch))
 	}
+	if ch != nil && len(recs) > 0 {
+		return ch.Flush()
+	}
 	return nil
+}
+
+// chunkHandler is a handler that writes through a buffer (the printer):
+// decodeHandle gives it a poll's chunks with HandleChunk, which need not
+// flush, and calls Flush after the last one, so the poll goes out in large
+// writes and still before anything is committed.
+type chunkHandler interface {
+	Handler
+	HandleChunk(ctx context.Context, batch []Record) error
+	Flush() error
 }
 
 // minParallelDecode is the smallest batch worth splitting across cores.

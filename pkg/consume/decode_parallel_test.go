@@ -177,3 +177,48 @@ func TestDecodeHandleChunks(t *testing.T) {
 		}
 	}
 }
+
+// chunkRecorder is a chunkHandler noting its calls.
+type chunkRecorder struct{ calls []string }
+
+func (c *chunkRecorder) Handle(_ context.Context, b []Record) error {
+	c.calls = append(c.calls, fmt.Sprintf("handle %d", len(b)))
+	return nil
+}
+
+func (c *chunkRecorder) HandleChunk(_ context.Context, b []Record) error {
+	c.calls = append(c.calls, fmt.Sprintf("chunk %d", len(b)))
+	return nil
+}
+
+func (c *chunkRecorder) Flush() error {
+	c.calls = append(c.calls, "flush")
+	return nil
+}
+
+// A chunkHandler that keeps nothing gets a poll in chunks and one Flush
+// after the last; one that keeps its batches gets Handle, once.
+func TestDecodeHandleFlushesOncePerPoll(t *testing.T) {
+	recs := make([]*kgo.Record, reuseChunk+1)
+	for i := range recs {
+		recs[i] = &kgo.Record{Topic: "t", Offset: int64(i), Value: []byte("1")}
+	}
+	for _, tc := range []struct {
+		reuse bool
+		recs  []*kgo.Record
+		want  string
+	}{
+		{true, recs, fmt.Sprintf("[chunk %d chunk 1 flush]", reuseChunk)},
+		{true, nil, "[]"},
+		{false, recs, fmt.Sprintf("[handle %d]", len(recs))},
+	} {
+		h := &chunkRecorder{}
+		var st Stats
+		if err := decodeHandle(context.Background(), Options{Decoder: seqDecoder{}, Handler: h, ReuseBatches: tc.reuse}, newSpecCache(), tc.recs, &st); err != nil {
+			t.Fatal(err)
+		}
+		if got := fmt.Sprint(h.calls); got != tc.want {
+			t.Fatalf("reuse %v, %d records: calls %s, want %s", tc.reuse, len(tc.recs), got, tc.want)
+		}
+	}
+}

@@ -101,65 +101,41 @@ func SpaceOutsideStrings(b []byte) bool {
 
 // AppendEnvelope appends r as one envelope line (without the newline).
 func AppendEnvelope(buf []byte, r *Record) []byte {
-	return (*envelopeWriter)(nil).append(buf, r)
-}
-
-// envelopeWriter writes envelopes remembering the last topic's JSON and the
-// last millisecond's timestamp text (a stream repeats both); nil remembers
-// nothing. The output is AppendEnvelope's, byte for byte.
-type envelopeWriter struct {
-	topic     string
-	topicJSON []byte
-	ms        int64
-	tsText    []byte // "…Z" of ms, without quotes
-}
-
-func (w *envelopeWriter) append(buf []byte, r *Record) []byte {
 	buf = append(buf, `{"topic":`...)
-	if w == nil {
-		buf = jsonesc.AppendString(buf, r.Topic)
-	} else {
-		if w.topicJSON == nil || w.topic != r.Topic {
-			w.topic, w.topicJSON = r.Topic, jsonesc.AppendString(nil, r.Topic)
-		}
-		buf = append(buf, w.topicJSON...)
-	}
+	buf = jsonesc.AppendString(buf, r.Topic)
 	buf = append(buf, `,"partition":`...)
 	buf = strconv.AppendInt(buf, int64(r.Partition), 10)
 	buf = append(buf, `,"offset":`...)
 	buf = strconv.AppendInt(buf, r.Offset, 10)
 	buf = append(buf, `,"timestamp":"`...)
-	if w == nil {
-		buf = r.Timestamp.UTC().AppendFormat(buf, TimeLayout)
-	} else {
-		// the layout shows milliseconds (truncated): one text per UnixMilli
-		if ms := r.Timestamp.UnixMilli(); w.tsText == nil || ms != w.ms {
-			w.ms, w.tsText = ms, r.Timestamp.UTC().AppendFormat(w.tsText[:0], TimeLayout)
-		}
-		buf = append(buf, w.tsText...)
-	}
+	buf = r.Timestamp.UTC().AppendFormat(buf, TimeLayout)
 	buf = append(buf, `","key":`...)
 	buf = appendPart(buf, r.Key)
-	if r.Key != nil && r.KeyEncoding != "" {
-		buf = append(buf, `,"key_encoding":"`...)
-		buf = append(buf, r.KeyEncoding...)
-		buf = append(buf, '"')
-		if id := decodedSchemaID(r.RawKey, r.KeyEncoding); id > 0 {
-			buf = append(buf, `,"key_schema_id":`...)
-			buf = strconv.AppendInt(buf, int64(id), 10)
-		}
-	}
+	buf = appendEncoding(buf, `,"key_encoding":"`, `,"key_schema_id":`, r.Key, r.KeyEncoding, r.RawKey)
 	buf = append(buf, `,"value":`...)
 	buf = appendPart(buf, r.Value)
-	if r.Value != nil && r.ValueEncoding != "" {
-		buf = append(buf, `,"value_encoding":"`...)
-		buf = append(buf, r.ValueEncoding...)
-		buf = append(buf, '"')
-		if id := decodedSchemaID(r.RawValue, r.ValueEncoding); id > 0 {
-			buf = append(buf, `,"value_schema_id":`...)
-			buf = strconv.AppendInt(buf, int64(id), 10)
-		}
+	buf = appendEncoding(buf, `,"value_encoding":"`, `,"value_schema_id":`, r.Value, r.ValueEncoding, r.RawValue)
+	return appendTail(buf, r)
+}
+
+// appendEncoding appends a part's encoding and, for a part decoded from
+// Confluent-framed bytes, its schema id.
+func appendEncoding(buf []byte, encKey, idKey string, v json.RawMessage, enc string, raw []byte) []byte {
+	if v == nil || enc == "" {
+		return buf
 	}
+	buf = append(buf, encKey...)
+	buf = append(buf, enc...)
+	buf = append(buf, '"')
+	if id := decodedSchemaID(raw, enc); id > 0 {
+		buf = append(buf, idKey...)
+		buf = strconv.AppendInt(buf, int64(id), 10)
+	}
+	return buf
+}
+
+// appendTail appends the headers, the error and the closing brace.
+func appendTail(buf []byte, r *Record) []byte {
 	if len(r.Headers) > 0 {
 		buf = append(buf, `,"headers":[`...)
 		for i, h := range r.Headers {
@@ -187,6 +163,95 @@ func (w *envelopeWriter) append(buf []byte, r *Record) []byte {
 		buf = jsonesc.AppendString(buf, r.DecodeErr.Error())
 	}
 	return append(buf, '}')
+}
+
+// envelopeWriter writes AppendEnvelope's lines, byte for byte, from texts
+// it keeps because a stream repeats them: the line's head up to the offset
+// for the last topic and partition, the last offset's digits (the next
+// offset is one more, counted up in place), the timestamp with its
+// neighbours for the last millisecond, and each part's encoding and schema
+// id.
+type envelopeWriter struct {
+	topic     string
+	partition int32
+	head      []byte // {"topic":…,"partition":…,"offset":
+	offset    int64
+	offText   []byte // offset's digits
+	ms        int64
+	tsText    []byte // ,"timestamp":"…","key":
+	key, val  encodingText
+}
+
+// encodingText is a part's encoding and schema id as written, for the last
+// pair seen.
+type encodingText struct {
+	enc  string
+	id   int
+	text []byte
+}
+
+func (e *encodingText) get(encKey, idKey string, enc string, id int) []byte {
+	if e.text == nil || e.enc != enc || e.id != id {
+		e.enc, e.id = enc, id
+		e.text = append(e.text[:0], encKey...)
+		e.text = append(e.text, enc...)
+		e.text = append(e.text, '"')
+		if id > 0 {
+			e.text = append(e.text, idKey...)
+			e.text = strconv.AppendInt(e.text, int64(id), 10)
+		}
+	}
+	return e.text
+}
+
+func (w *envelopeWriter) append(buf []byte, r *Record) []byte {
+	if w.head == nil || w.topic != r.Topic || w.partition != r.Partition {
+		w.topic, w.partition = r.Topic, r.Partition
+		w.head = append(jsonesc.AppendString(append(w.head[:0], `{"topic":`...), r.Topic), `,"partition":`...)
+		w.head = append(strconv.AppendInt(w.head, int64(r.Partition), 10), `,"offset":`...)
+		w.offText = nil
+	}
+	buf = append(buf, w.head...)
+	switch {
+	case w.offText != nil && r.Offset == w.offset+1 && r.Offset > 0:
+		w.offset, w.offText = r.Offset, incDecimal(w.offText)
+	case w.offText == nil || r.Offset != w.offset:
+		w.offset, w.offText = r.Offset, strconv.AppendInt(w.offText[:0], r.Offset, 10)
+	}
+	buf = append(buf, w.offText...)
+	// the layout shows milliseconds (truncated): one text per UnixMilli
+	if ms := r.Timestamp.UnixMilli(); w.tsText == nil || ms != w.ms {
+		w.ms = ms
+		w.tsText = r.Timestamp.UTC().AppendFormat(append(w.tsText[:0], `,"timestamp":"`...), TimeLayout)
+		w.tsText = append(w.tsText, `","key":`...)
+	}
+	buf = append(buf, w.tsText...)
+	buf = appendPart(buf, r.Key)
+	if r.Key != nil && r.KeyEncoding != "" {
+		buf = append(buf, w.key.get(`,"key_encoding":"`, `,"key_schema_id":`, r.KeyEncoding, decodedSchemaID(r.RawKey, r.KeyEncoding))...)
+	}
+	buf = append(buf, `,"value":`...)
+	buf = appendPart(buf, r.Value)
+	if r.Value != nil && r.ValueEncoding != "" {
+		buf = append(buf, w.val.get(`,"value_encoding":"`, `,"value_schema_id":`, r.ValueEncoding, decodedSchemaID(r.RawValue, r.ValueEncoding))...)
+	}
+	if len(r.Headers) == 0 && r.DecodeErr == nil {
+		return append(buf, '}')
+	}
+	return appendTail(buf, r)
+}
+
+// incDecimal adds one to the positive decimal number d, in place when no
+// digit is added.
+func incDecimal(d []byte) []byte {
+	for i := len(d) - 1; i >= 0; i-- {
+		if d[i] != '9' {
+			d[i]++
+			return d
+		}
+		d[i] = '0'
+	}
+	return append([]byte{'1'}, d...)
 }
 
 func appendPart(buf []byte, v json.RawMessage) []byte {

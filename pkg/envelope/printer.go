@@ -59,7 +59,20 @@ func NewPrinter(w io.Writer, o PrinterOptions) (*Printer, error) {
 }
 
 // Handle writes a batch and flushes.
-func (p *Printer) Handle(_ context.Context, batch []Record) error {
+func (p *Printer) Handle(ctx context.Context, batch []Record) error {
+	if err := p.HandleChunk(ctx, batch); err != nil {
+		return err
+	}
+	return p.w.Flush()
+}
+
+// Flush writes out what HandleChunk left in the buffer.
+func (p *Printer) Flush() error { return p.w.Flush() }
+
+// HandleChunk writes a batch into the buffer, which goes out when full or
+// at Flush: a consumer handing over one poll in several chunks flushes once,
+// after the last (and before it commits).
+func (p *Printer) HandleChunk(_ context.Context, batch []Record) error {
 	if p.template == nil && p.format == FormatJSON {
 		// straight into the writer's buffer (copied only when a line does
 		// not fit in what is left of it)
@@ -69,7 +82,7 @@ func (p *Printer) Handle(_ context.Context, batch []Record) error {
 				return err
 			}
 		}
-		return p.w.Flush()
+		return nil
 	}
 	for i := range batch {
 		r := &batch[i]
@@ -90,7 +103,7 @@ func (p *Printer) Handle(_ context.Context, batch []Record) error {
 			return err
 		}
 	}
-	return p.w.Flush()
+	return nil
 }
 
 // Text returns a part as plain text: JSON text for json, the string itself

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/base64"
 	"errors"
+	"fmt"
 	"math/rand"
 	"strconv"
 	"strings"
@@ -31,6 +32,11 @@ func appendEnvelopeRef(buf []byte, r *Record) []byte {
 		buf = append(buf, `,"key_encoding":"`...)
 		buf = append(buf, r.KeyEncoding...)
 		buf = append(buf, '"')
+		if r.KeyEncoding == EncJSON && len(r.RawKey) >= 5 && r.RawKey[0] == 0 {
+			if id := int(r.RawKey[1])<<24 | int(r.RawKey[2])<<16 | int(r.RawKey[3])<<8 | int(r.RawKey[4]); id > 0 {
+				buf = fmt.Appendf(buf, `,"key_schema_id":%d`, id)
+			}
+		}
 	}
 	buf = append(buf, `,"value":`...)
 	buf = appendPart(buf, r.Value)
@@ -38,6 +44,11 @@ func appendEnvelopeRef(buf []byte, r *Record) []byte {
 		buf = append(buf, `,"value_encoding":"`...)
 		buf = append(buf, r.ValueEncoding...)
 		buf = append(buf, '"')
+		if r.ValueEncoding == EncJSON && len(r.RawValue) >= 5 && r.RawValue[0] == 0 {
+			if id := int(r.RawValue[1])<<24 | int(r.RawValue[2])<<16 | int(r.RawValue[3])<<8 | int(r.RawValue[4]); id > 0 {
+				buf = fmt.Appendf(buf, `,"value_schema_id":%d`, id)
+			}
+		}
 	}
 	if len(r.Headers) > 0 {
 		buf = append(buf, `,"headers":[`...)
@@ -99,6 +110,14 @@ func randomRecords(r *rand.Rand, n int) []Record {
 			ts = base.Add(time.Duration(r.Int63n(1 << 50)))
 		}
 		rec := Record{Topic: topics[r.Intn(len(topics))], Partition: int32(r.Intn(3)), Offset: r.Int63n(1 << 40), Timestamp: ts}
+		if len(out) > 0 && r.Intn(4) != 0 {
+			// runs of one partition's offsets, counting up through 9s
+			prev := out[len(out)-1]
+			rec.Topic, rec.Partition, rec.Offset = prev.Topic, prev.Partition, prev.Offset+1
+			if r.Intn(50) == 0 {
+				rec.Offset = []int64{0, 8, 98, 9997, 99999, 1<<31 - 2, -1, 9_999_999_999}[r.Intn(8)]
+			}
+		}
 		part := func() ([]byte, string) {
 			switch r.Intn(6) {
 			case 0:
@@ -116,6 +135,17 @@ func randomRecords(r *rand.Rand, n int) []Record {
 		}
 		rec.Key, rec.KeyEncoding = part()
 		rec.Value, rec.ValueEncoding = part()
+		// raw parts: Confluent-framed (a schema id, shown with encoding json) or not
+		framed := func() []byte {
+			switch r.Intn(4) {
+			case 0:
+				return nil
+			case 1:
+				return []byte{1, 2, 3, 4, 5, 6}
+			}
+			return []byte{0, 0, 0, byte(r.Intn(2)), byte(r.Intn(3)), 2}
+		}
+		rec.RawKey, rec.RawValue = framed(), framed()
 		for h := r.Intn(4) - 1; h > 0; h-- {
 			hv := [][]byte{nil, {}, []byte("v"), bin(), []byte("ü\t日本"), {0xff, 0}}[r.Intn(6)]
 			rec.Headers = append(rec.Headers, Header{Key: []string{"h", "ü", "a\"b", ""}[r.Intn(4)], Value: hv})
@@ -129,8 +159,19 @@ func randomRecords(r *rand.Rand, n int) []Record {
 	return out
 }
 
+// bytesOf is the length of the first n lines of b.
+func bytesOf(b []byte, n int) int {
+	at := 0
+	for ; n > 0; n-- {
+		at += bytes.IndexByte(b[at:], '\n') + 1
+	}
+	return at
+}
+
 // The Printer's JSON output (cached topic and timestamp, straight into the
-// writer's buffer) is byte-identical to the reference envelope writer.
+// writer's buffer) is byte-identical to the reference envelope writer, and
+// everything handled is written out after Handle, or after HandleChunk calls
+// and Flush.
 func TestPrinterEnvelopeMatchesReference(t *testing.T) {
 	r := rand.New(rand.NewSource(11))
 	recs := randomRecords(r, 20000)
@@ -149,8 +190,27 @@ func TestPrinterEnvelopeMatchesReference(t *testing.T) {
 	}
 	for lo := 0; lo < len(recs); {
 		hi := min(len(recs), lo+1+r.Intn(3000))
-		if err := p.Handle(context.Background(), recs[lo:hi]); err != nil {
-			t.Fatal(err)
+		if r.Intn(2) == 0 {
+			if err := p.Handle(context.Background(), recs[lo:hi]); err != nil {
+				t.Fatal(err)
+			}
+		} else {
+			// a poll in chunks: written when the buffer fills, all of it at Flush
+			for c := lo; c < hi; c += 100 {
+				n := got.Len()
+				if err := p.HandleChunk(context.Background(), recs[c:min(hi, c+100)]); err != nil {
+					t.Fatal(err)
+				}
+				if got.Len() != n && got.Len()-n < 1<<19 {
+					t.Fatalf("HandleChunk flushed %d bytes", got.Len()-n)
+				}
+			}
+			if err := p.Flush(); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if got.Len() != bytesOf(want.Bytes(), hi) {
+			t.Fatalf("after record %d: %d bytes written, want %d", hi, got.Len(), bytesOf(want.Bytes(), hi))
 		}
 		lo = hi
 	}
