@@ -48,9 +48,63 @@ const hex = "0123456789abcdef"
 // AppendString appends s to dst as a JSON string literal, quotes included.
 // It does not allocate beyond growing dst.
 func AppendString(dst []byte, s string) []byte {
-	dst = append(dst, '"')
+	if i := plainPrefix(s); i < len(s) {
+		return appendEscaped(append(dst, '"'), s, i)
+	}
+	// the common case: nothing to escape, one copy between the quotes
+	n := len(dst)
+	if cap(dst)-n < len(s)+2 {
+		dst = append(dst[:cap(dst)], make([]byte, len(s)+2-(cap(dst)-n))...)
+	}
+	dst = dst[:n+len(s)+2]
+	dst[n] = '"'
+	copy(dst[n+1:], s)
+	dst[n+1+len(s)] = '"'
+	return dst
+}
+
+// plain[c] says byte c is copied as is by itself: ASCII other than control
+// characters, '"' and '\\'.
+var plain = func() (t [256]bool) {
+	for c := 0x20; c < utf8.RuneSelf; c++ {
+		t[c] = c != '"' && c != '\\'
+	}
+	return t
+}()
+
+// plainPrefix is the length of s's longest prefix of plain bytes (at most a
+// few short of it when s ends in a plain run: then it is len(s) anyway):
+// words of 8 bytes, then the last 8 bytes as one (overlapping) word, or the
+// bytes of a short string one by one.
+func plainPrefix(s string) int {
+	i := 0
+	for ; i+8 <= len(s); i += 8 {
+		if needsEscape8(load8(s, i)) {
+			return i
+		}
+	}
+	if i == len(s) {
+		return i
+	}
+	if len(s) >= 8 {
+		if !needsEscape8(load8(s, len(s)-8)) {
+			return len(s)
+		}
+		return i
+	}
+	for ; i < len(s); i++ {
+		if !plain[s[i]] {
+			return i
+		}
+	}
+	return i
+}
+
+// appendEscaped appends s[:start] as it is, then the rest of s escaped, and
+// the closing quote.
+func appendEscaped(dst []byte, s string, from int) []byte {
 	start := 0
-	for i := 0; i < len(s); {
+	for i := from; i < len(s); {
 		// 8 bytes at a time while none of them needs attention
 		for i+8 <= len(s) && !needsEscape8(load8(s, i)) {
 			i += 8

@@ -113,19 +113,28 @@ func compileProg(t *aType, memo map[*aType]*progNode) *progNode {
 	return n
 }
 
-// varint reads a zig-zag long, one byte without a call.
+// varint reads a zig-zag long as binary.Varint does (same values, same
+// failures: a short buffer, or more than 64 bits), inline.
 func (r *avroReader) varint() (int64, bool) {
-	if len(r.b) > 0 && r.b[0] < 0x80 {
-		c := r.b[0]
-		r.b = r.b[1:]
-		return int64(c>>1) ^ -int64(c&1), true
+	var u uint64
+	var shift uint
+	for i := 0; i < len(r.b); i++ {
+		c := r.b[i]
+		if c < 0x80 {
+			if i == binary.MaxVarintLen64-1 && c > 1 {
+				return 0, false
+			}
+			u |= uint64(c) << shift
+			r.b = r.b[i+1:]
+			return int64(u>>1) ^ -int64(u&1), true
+		}
+		if i == binary.MaxVarintLen64-1 {
+			return 0, false
+		}
+		u |= uint64(c&0x7f) << shift
+		shift += 7
 	}
-	v, n := binary.Varint(r.b)
-	if n <= 0 {
-		return 0, false
-	}
-	r.b = r.b[n:]
-	return v, true
+	return 0, false
 }
 
 // run appends the JSON of one datum of n's type read from r, as
@@ -175,7 +184,7 @@ func (n *progNode) run(b []byte, r *avroReader, depth int) ([]byte, error) {
 		if math.IsNaN(f) || math.IsInf(f, 0) {
 			return appendNativeJSON(b, n.t, nil, f)
 		}
-		return strconv.AppendFloat(b, f, 'g', -1, 64), nil
+		return appendDouble(b, f), nil
 	case progString:
 		l, ok := r.varint()
 		if !ok || l < 0 || l > int64(len(r.b)) {
@@ -238,4 +247,39 @@ func (n *progNode) run(b []byte, r *avroReader, depth int) ([]byte, error) {
 		}
 	}
 	return appendBinaryJSON(b, n.t, r, depth)
+}
+
+// appendDouble is strconv.AppendFloat(b, f, 'g', -1, 64) for a finite f,
+// without its shortest-digits search when f is a decimal of at most four
+// places between 1e-4 and 1e6 (prices, amounts, measures): such an f is
+// n/10000 for an integer n, and the digits of n with the point put back
+// are the shortest that read back as f. (Decimals of at most 15
+// significant digits map to distinct doubles, so one that reads back as f
+// is the only one of its length, and no shorter one does.) In that range
+// 'g' writes no exponent.
+func appendDouble(b []byte, f float64) []byte {
+	a := math.Abs(f)
+	if a < 1e-4 || a >= 1e6 {
+		return strconv.AppendFloat(b, f, 'g', -1, 64)
+	}
+	v := f * 1e4
+	n := int64(v)
+	if float64(n) != v || float64(n)/1e4 != f {
+		return strconv.AppendFloat(b, f, 'g', -1, 64)
+	}
+	if n < 0 {
+		b = append(b, '-')
+		n = -n
+	}
+	ip, fp := n/10000, n%10000
+	b = strconv.AppendInt(b, ip, 10)
+	if fp == 0 {
+		return b
+	}
+	digits := [5]byte{'.', byte('0' + fp/1000), byte('0' + fp/100%10), byte('0' + fp/10%10), byte('0' + fp%10)}
+	end := 5
+	for digits[end-1] == '0' {
+		end--
+	}
+	return append(b, digits[:end]...)
 }

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"math"
 	"math/rand"
+	"strconv"
 	"testing"
 
 	"github.com/deimos-cli/deimos/pkg/avro"
@@ -207,4 +208,93 @@ func TestProgramNestingLimit(t *testing.T) {
 			t.Fatalf("%d levels: error %v", levels, err)
 		}
 	}
+}
+
+// appendDouble writes what strconv.AppendFloat(f, 'g', -1, 64) writes: on
+// decimals of up to 6 places around its shortcut's range, its edges, and
+// random doubles.
+func TestAppendDoubleMatchesStrconv(t *testing.T) {
+	r := rand.New(rand.NewSource(3))
+	vals := []float64{1e-4, 1e-5, 0.00011, 999999.9999, 1e6, 999999.99995, 0.1, 0.2, 0.3, 0.1 + 0.2, 7.25, 19.99, 1.005,
+		123456.7891, 5e-324, math.MaxFloat64, 1 << 53, 1<<53 + 1, 4503599627370495.5, 0.30000000000000004}
+	for i := 0; i < 200000; i++ {
+		places := r.Intn(7)
+		n := r.Int63n(20_000_000_000) - 10_000_000_000
+		vals = append(vals, float64(n)/math.Pow10(places), float64(r.Int63n(2_000_000))/math.Pow10(places),
+			r.NormFloat64()*math.Pow10(r.Intn(12)-4), math.Float64frombits(r.Uint64()))
+	}
+	for _, f := range vals {
+		for _, x := range []float64{f, -f} {
+			if math.IsNaN(x) || math.IsInf(x, 0) {
+				continue
+			}
+			want := strconv.AppendFloat([]byte("p"), x, 'g', -1, 64)
+			if got := appendDouble([]byte("p"), x); !bytes.Equal(got, want) {
+				t.Fatalf("%v (%x): got %s, want %s", x, math.Float64bits(x), got, want)
+			}
+		}
+	}
+}
+
+// avroReader.varint reads what binary.Varint reads and fails where it
+// fails: every length, overlong and truncated encodings.
+func TestVarintMatchesBinary(t *testing.T) {
+	r := rand.New(rand.NewSource(9))
+	var cases [][]byte
+	for _, v := range []int64{0, 1, -1, 63, -64, 64, 1 << 20, math.MaxInt64, math.MinInt64, math.MinInt64 + 1} {
+		cases = append(cases, binary.AppendVarint(nil, v))
+	}
+	for i := 0; i < 20000; i++ {
+		b := make([]byte, r.Intn(13))
+		for j := range b {
+			b[j] = byte(r.Intn(256))
+			if r.Intn(3) == 0 {
+				b[j] |= 0x80
+			}
+		}
+		cases = append(cases, b, binary.AppendVarint(nil, r.Int63()>>r.Intn(63)*int64(1-2*r.Intn(2))))
+	}
+	for i := 0; i < 12; i++ { // 0xff... of every length, then a last byte
+		for _, last := range []byte{0, 1, 2, 0x7f} {
+			cases = append(cases, append(bytes.Repeat([]byte{0xff}, i), last))
+		}
+	}
+	for _, b := range cases {
+		want, n := binary.Varint(b)
+		rd := avroReader{b: b}
+		got, ok := rd.varint()
+		if ok != (n > 0) || ok && (got != want || len(rd.b) != len(b)-n) {
+			t.Fatalf("% x: got %d %v (%d left), binary.Varint %d %d", b, got, ok, len(rd.b), want, n)
+		}
+	}
+}
+
+// BenchmarkProgEvent decodes a record of scripts/bench/produce-consume.sh's
+// schema with the program (appendDirect) and with appendBinaryJSON.
+func BenchmarkProgEvent(b *testing.B) {
+	typ, err := new(avro.Parser).Parse("b", []byte(`{"type":"record","name":"Event","namespace":"com.bench","fields":[
+ {"name":"id","type":"long"},{"name":"user","type":"string"},{"name":"kind","type":"string"},
+ {"name":"amount","type":"double"},{"name":"note","type":"string"},{"name":"tags","type":{"type":"array","items":"string"}}]}`))
+	if err != nil {
+		b.Fatal(err)
+	}
+	a, _ := newAvroSchema(typ)
+	v, _ := parseJSON([]byte(`{"id":123456,"user":"user-0123456@example.com","kind":"purchase-completed","amount":456.25,"note":"lorem ipsum dolor sit amet consectetur adipiscing elit sed do eiusmod tempor incididunt ut labore et dolore magna","tags":["alpha","beta","gamma"]}`))
+	bin, err := a.appendPayload(nil, v, nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	buf := make([]byte, 0, 4096)
+	b.Run("prog", func(b *testing.B) {
+		for i := 0; i < b.N; i++ {
+			buf, _ = a.appendDirect(buf[:0], bin, false)
+		}
+	})
+	b.Run("generic", func(b *testing.B) {
+		for i := 0; i < b.N; i++ {
+			r := avroReader{b: bin}
+			buf, _ = appendBinaryJSON(buf[:0], a.t, &r, 0)
+		}
+	})
+	b.Logf("%d bytes -> %d: %s", len(bin), len(buf), buf)
 }

@@ -28,11 +28,10 @@ type avroReader struct {
 }
 
 func (r *avroReader) long() (int64, error) {
-	v, n := binary.Varint(r.b)
-	if n <= 0 {
+	v, ok := r.varint()
+	if !ok {
 		return 0, errAvroShort
 	}
-	r.b = r.b[n:]
 	return v, nil
 }
 
