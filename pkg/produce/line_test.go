@@ -63,7 +63,7 @@ func TestRunLineEncoderMatchesEncode(t *testing.T) {
 	checkOuts(t, eng, lines, s.outs)
 	// a sink that holds messages and releases them out of order, as Kafka
 	// acknowledges them: chunks are used again, never before release
-	h := &holdSink{t: t, rel: make(chan *Out, 5000), done: make(chan struct{})}
+	h := &holdSink{t: t, rel: make(chan *Out, 5000), done: make(chan struct{}), hold: 3000}
 	go h.releaser()
 	if _, err := Run(context.Background(), strings.NewReader(in), Options{Topic: "ev", Encoder: eng, Partition: -1, Workers: 2}, h); err != nil {
 		t.Fatal(err)
@@ -83,6 +83,9 @@ type holdSink struct {
 	done   chan struct{}
 	seen   sync.Map // *Out -> true: sent before (its chunk was used again)
 	reused atomic.Int64
+	chunks sync.Map // distinct chunks
+	hold   int      // release when this many are held
+	all    bool     // release all of them at once (else half, at random)
 }
 
 func (h *holdSink) holds() {}
@@ -95,6 +98,7 @@ func (h *holdSink) Send(_ context.Context, m *Out) error {
 	if _, again := h.seen.LoadOrStore(m, true); again {
 		h.reused.Add(1)
 	}
+	h.chunks.Store(m.owner, true)
 	h.rel <- m
 	return nil
 }
@@ -122,8 +126,8 @@ func (h *holdSink) releaser() {
 	for m := range h.rel {
 		held = append(held, m)
 		want[m] = string(m.Key) + "|" + string(m.Value) + "|" + string(m.PartitionKey)
-		if len(held) >= 3000 {
-			flush(false)
+		if len(held) >= h.hold {
+			flush(h.all)
 		}
 	}
 	flush(true)
@@ -150,5 +154,27 @@ func checkOuts(t *testing.T, eng *encode.Engine, lines []string, outs []Out) {
 		if o.Line != i+1 || !reflect.DeepEqual(got, want) {
 			t.Fatalf("line %d (message line %d) %s:\nRun    %+v\nEncode %+v", i+1, o.Line, lines[i], got, want)
 		}
+	}
+}
+
+// Kafka acknowledges many messages at once: the chunks that come back
+// together are all kept for reuse, so a long stream uses about as many
+// chunks as it has in flight at a time.
+func TestRunReusesChunks(t *testing.T) {
+	var b strings.Builder
+	for i := 0; i < 100000; i++ {
+		fmt.Fprintf(&b, "line %d\n", i)
+	}
+	h := &holdSink{t: t, rel: make(chan *Out, 20000), done: make(chan struct{}), hold: 12000, all: true}
+	go h.releaser()
+	if _, err := Run(context.Background(), strings.NewReader(b.String()), Options{Topic: "t", Partition: -1, Workers: 2}, h); err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	h.chunks.Range(func(any, any) bool { n++; return true })
+	// 12000 held messages are 47 chunks of 256 lines, plus those being
+	// read, encoded and sent; 100000 lines are 391 chunks
+	if n > 120 || h.reused.Load() == 0 {
+		t.Fatalf("%d distinct chunks for 391 chunks' worth of lines (%d messages reused)", n, h.reused.Load())
 	}
 }

@@ -89,9 +89,10 @@ type Out struct {
 	Headers      []Header
 
 	// owner is the chunk the message belongs to, when the sink hands it
-	// back (holder); rec is the Kafka record KafkaSink sends it as.
+	// back (holder); rec is the chunk's Kafka record KafkaSink may send it
+	// as (nil: KafkaSink allocates one).
 	owner *chunk
-	rec   sinkRecord
+	rec   *sinkRecord
 }
 
 // Sink receives messages. Send must not keep m after returning unless it
@@ -183,6 +184,7 @@ type chunk struct {
 	ends  []int  // where each line ends in data
 	lines [][]byte
 	outs  []Out
+	recs  []sinkRecord  // the outs' records (holder sinks)
 	bad   []*InputError // lines skipped under KeepGoing, in order
 	err   error
 	done  chan struct{}
@@ -282,7 +284,9 @@ func run(ctx context.Context, in io.Reader, o Options, sink Sink) (Result, error
 	defer wg.Wait()
 
 	_, holds := sink.(holder)
-	free := make(chan *chunk, 16) // released chunks (holder sinks)
+	// released chunks (holder sinks): Kafka acknowledges many at once, and
+	// as many come back as were in flight (those dropped here are garbage)
+	free := make(chan *chunk, 256)
 	// the lines' bytes are done with once encoded (messages never point
 	// into them): their buffers go back to the reader at once, so only the
 	// chunks being read or encoded hold input
@@ -387,10 +391,14 @@ func run(ctx context.Context, in io.Reader, o Options, sink Sink) (Result, error
 		}
 		if holds {
 			ch.pending.Store(int64(len(ch.outs)) + 1)
+			if cap(ch.recs) < len(ch.outs) {
+				ch.recs = make([]sinkRecord, len(ch.outs), max(len(ch.outs), chunkLines))
+			}
+			ch.recs = ch.recs[:len(ch.outs)]
 		}
 		for i := range ch.outs {
 			if holds {
-				ch.outs[i].owner = ch
+				ch.outs[i].owner, ch.outs[i].rec = ch, &ch.recs[i]
 			}
 			if err := sink.Send(ctx, &ch.outs[i]); err != nil {
 				return fail(err)
@@ -427,6 +435,7 @@ func skippable(err error) bool {
 }
 
 type topicSpec struct {
+	topic  string
 	spec   encode.Spec
 	encode bool // false: raw bytes
 	// line is the spec compiled for JSON lines (nil: none, or it left too
@@ -444,6 +453,7 @@ type LineEncoders interface {
 type encoderCache struct {
 	o     Options
 	specs map[string]*topicSpec
+	last  *topicSpec // the last one looked up
 	// slab is the current chunk's (LineEncoder.Append writes the encoded
 	// keys and values there): one allocation for many messages, none once
 	// chunks are used again. A full one is replaced and left to the garbage
@@ -455,10 +465,14 @@ type encoderCache struct {
 const slabSize = 32 << 10
 
 func (c *encoderCache) spec(topic string) *topicSpec {
+	if c.last != nil && c.last.topic == topic {
+		return c.last // a stream has one topic: no hashing
+	}
 	if ts, ok := c.specs[topic]; ok {
+		c.last = ts
 		return ts
 	}
-	ts := &topicSpec{}
+	ts := &topicSpec{topic: topic}
 	if c.o.Encoder != nil {
 		var ok bool
 		if c.o.SpecOverride != nil {
@@ -471,7 +485,7 @@ func (c *encoderCache) spec(topic string) *topicSpec {
 			ts.line = le.NewLineEncoder(ts.spec)
 		}
 	}
-	c.specs[topic] = ts
+	c.specs[topic], c.last = ts, ts
 	return ts
 }
 

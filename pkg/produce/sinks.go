@@ -42,6 +42,9 @@ func manualPart(r *kgo.Record) (int32, bool) {
 	if r.Context == nil {
 		return 0, false
 	}
+	if pk, ok := r.Context.(*kafkaclient.PartitionKeyContext); ok && pk.Context == context.Background() {
+		return 0, false // what Send gives a record with a partition key and no partition
+	}
 	p, ok := r.Context.Value(manualPartCtx{}).(int32)
 	return p, ok
 }
@@ -127,10 +130,10 @@ func (s *KafkaSink) watchdog() {
 	}
 }
 
-// sinkRecord is a record with what its promise reports. Each Out holds
-// one (KafkaSink is a holder: run reuses a chunk's messages once all are
-// delivered) and they share one promise, so sending allocates neither a
-// record nor a closure per message.
+// sinkRecord is a record with what its promise reports. run gives each
+// Out one of its chunk's (KafkaSink is a holder: run reuses a chunk's
+// messages and records once all are delivered) and they share one promise,
+// so sending allocates neither a record nor a closure per message.
 type sinkRecord struct {
 	kgo.Record // first: the promise's *kgo.Record is the sinkRecord's address
 	out        *Out
@@ -162,7 +165,10 @@ func (s *KafkaSink) promise(r *kgo.Record, err error) {
 
 // Send queues m; it blocks only when the in-flight buffer is full.
 func (s *KafkaSink) Send(ctx context.Context, m *Out) error {
-	sr := &m.rec
+	sr := m.rec
+	if sr == nil {
+		sr = new(sinkRecord)
+	}
 	*sr = sinkRecord{out: m, size: int64(len(m.Key) + len(m.Value))}
 	r := &sr.Record
 	r.Topic, r.Key, r.Value, r.Timestamp = m.Topic, m.Key, m.Value, m.Timestamp
