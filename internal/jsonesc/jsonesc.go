@@ -78,6 +78,12 @@ var plain = func() (t [256]bool) {
 // bytes of a short string one by one.
 func plainPrefix(s string) int {
 	i := 0
+	for ; i+16 <= len(s); i += 16 {
+		// two words, one test: the constants are loaded once per 16 bytes
+		if needsEscape16(load8(s, i), load8(s, i+8)) {
+			break
+		}
+	}
 	for ; i+8 <= len(s); i += 8 {
 		if needsEscape8(load8(s, i)) {
 			return i
@@ -177,6 +183,15 @@ func needsEscape8(x uint64) bool {
 	q := x ^ (lo * '"')
 	bs := x ^ (lo * '\\')
 	return ((x-lo*0x20)&^x|(q-lo)&^q|(bs-lo)&^bs|x)&hi != 0
+}
+
+// needsEscape16 is needsEscape8(x) || needsEscape8(y).
+func needsEscape16(x, y uint64) bool {
+	const lo, hi = 0x0101010101010101, 0x8080808080808080
+	qx, qy := x^(lo*'"'), y^(lo*'"')
+	bx, by := x^(lo*'\\'), y^(lo*'\\')
+	return ((x-lo*0x20)&^x|(qx-lo)&^qx|(bx-lo)&^bx|x|
+		(y-lo*0x20)&^y|(qy-lo)&^qy|(by-lo)&^by|y)&hi != 0
 }
 
 // PlainLen is the length of b's longest prefix of bytes a JSON string holds

@@ -57,13 +57,17 @@ func TestAppendStringAppends(t *testing.T) {
 // Every byte value at every offset of a word, so that the 8-byte skip is
 // checked at each position against the byte-wise answer.
 func TestAppendStringEveryByteEveryPosition(t *testing.T) {
-	for c := 0; c < 256; c++ {
-		for pos := 0; pos < 17; pos++ {
-			b := []byte(strings.Repeat("x", 17))
-			b[pos] = byte(c)
-			s := string(b)
-			if got, want := AppendString(nil, s), stdlib(s); !bytes.Equal(got, want) {
-				t.Fatalf("%q: got %s want %s", s, got, want)
+	// every length up to 40: the 16- and 8-byte blocks, the overlapping
+	// last word and the short strings' byte loop
+	for n := 1; n <= 40; n++ {
+		for c := 0; c < 256; c++ {
+			for pos := 0; pos < n; pos++ {
+				b := []byte(strings.Repeat("x", n))
+				b[pos] = byte(c)
+				s := string(b)
+				if got, want := AppendString(nil, s), stdlib(s); !bytes.Equal(got, want) {
+					t.Fatalf("%q: got %s want %s", s, got, want)
+				}
 			}
 		}
 	}

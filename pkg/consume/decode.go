@@ -17,19 +17,26 @@ import (
 // Decoding: polled records into Records through the encode engine, in
 // parallel for large batches (order kept), one spec per topic cached.
 
+// topicSpec is a topic's spec, and what the engine worked out of it for
+// AppendJSON (nil without a jsonAppender).
+type topicSpec struct {
+	encode.Spec
+	fast *encode.FastSpec
+}
+
 // specCache holds each topic's spec, one map per decode worker, and the
 // memory decodeAll reuses when batches are not kept by the handler.
 type specCache struct {
-	per    []map[string]*encode.Spec
+	per    []map[string]*topicSpec
 	arenas [][]byte
 	batch  []Record
 }
 
 func newSpecCache() *specCache {
 	n := runtime.GOMAXPROCS(0)
-	c := &specCache{per: make([]map[string]*encode.Spec, n), arenas: make([][]byte, n)}
+	c := &specCache{per: make([]map[string]*topicSpec, n), arenas: make([][]byte, n)}
 	for i := range c.per {
-		c.per[i] = map[string]*encode.Spec{}
+		c.per[i] = map[string]*topicSpec{}
 	}
 	return c
 }
@@ -104,7 +111,8 @@ type appendDecoder interface {
 // Value alone, for the records its fast path serves (ok false: nothing was
 // appended, DecodeAppend decodes the record).
 type jsonAppender interface {
-	AppendJSON(ctx context.Context, s *encode.Spec, key, value, dst []byte) (k, v, out []byte, ok bool)
+	FastSpec(s encode.Spec) *encode.FastSpec
+	AppendJSON(ctx context.Context, fs *encode.FastSpec, key, value, dst []byte) (k, v, out []byte, ok bool)
 }
 
 // decodeAll decodes recs in order. Large batches are
@@ -152,18 +160,21 @@ func decodeAll(ctx context.Context, dec Decoder, specs *specCache, recs []*kgo.R
 // decoded parts of all its records share one fresh arena (records keep
 // pointing into it: it is never reused).
 type recordDecoder struct {
-	dec   Decoder
-	app   appendDecoder
-	js    jsonAppender
-	specs map[string]*encode.Spec
-	arena []byte
-	sized bool
-	recs  []*kgo.Record // the run (to size the arena)
+	dec Decoder
+	// last is the spec of the last record's topic, lastTopic that topic
+	last      *topicSpec
+	lastTopic string
+	app       appendDecoder
+	js        jsonAppender
+	specs     map[string]*topicSpec
+	arena     []byte
+	sized     bool
+	recs      []*kgo.Record // the run (to size the arena)
 }
 
 // newRecordDecoder decodes recs; arena (nil: a fresh one) is where decoded
 // parts go.
-func newRecordDecoder(dec Decoder, specs map[string]*encode.Spec, recs []*kgo.Record, arena []byte) *recordDecoder {
+func newRecordDecoder(dec Decoder, specs map[string]*topicSpec, recs []*kgo.Record, arena []byte) *recordDecoder {
 	d := &recordDecoder{dec: dec, specs: specs, recs: recs, arena: arena[:0], sized: arena != nil}
 	d.app, _ = dec.(appendDecoder)
 	if d.app != nil {
@@ -173,7 +184,7 @@ func newRecordDecoder(dec Decoder, specs map[string]*encode.Spec, recs []*kgo.Re
 }
 
 // toRecord decodes one record; errors are kept on the record, never dropped.
-func toRecord(ctx context.Context, dec Decoder, specs map[string]*encode.Spec, r *kgo.Record) Record {
+func toRecord(ctx context.Context, dec Decoder, specs map[string]*topicSpec, r *kgo.Record) Record {
 	var rec Record
 	newRecordDecoder(dec, specs, nil, nil).decode(ctx, r, &rec)
 	return rec
@@ -200,14 +211,20 @@ func (d *recordDecoder) decode(ctx context.Context, r *kgo.Record, rec *Record) 
 		rawParts()
 		return
 	}
-	sp := d.specs[r.Topic]
-	if sp == nil {
-		s, ok := dec.SpecFor(r.Topic)
-		if !ok {
-			s = encode.Spec{}
+	sp := d.last
+	if sp == nil || r.Topic != d.lastTopic {
+		if sp = d.specs[r.Topic]; sp == nil {
+			s, ok := dec.SpecFor(r.Topic)
+			if !ok {
+				s = encode.Spec{}
+			}
+			sp = &topicSpec{Spec: s}
+			if d.js != nil {
+				sp.fast = d.js.FastSpec(s)
+			}
+			d.specs[r.Topic] = sp
 		}
-		sp = &s
-		d.specs[r.Topic] = sp
+		d.last, d.lastTopic = sp, r.Topic
 	}
 	// Bytes starting 0x00 but shorter than a Confluent header (magic + 4-byte
 	// schema id) cannot be registry-framed: when the part would be
@@ -229,11 +246,11 @@ func (d *recordDecoder) decode(ctx context.Context, r *kgo.Record, rec *Record) 
 		}
 		d.arena, d.sized = make([]byte, 0, 2*n+256), true
 	}
-	if d.js != nil && (key == nil) == (r.Key == nil) && (value == nil) == (r.Value == nil) {
+	if sp.fast != nil && (key == nil) == (r.Key == nil) && (value == nil) == (r.Value == nil) {
 		// the common case, without building the formats pick would read
 		var k, v []byte
 		var ok bool
-		if k, v, d.arena, ok = d.js.AppendJSON(ctx, sp, key, value, d.arena); ok {
+		if k, v, d.arena, ok = d.js.AppendJSON(ctx, sp.fast, key, value, d.arena); ok {
 			if k != nil {
 				rec.Key, rec.KeyEncoding = k, envelope.EncJSON
 			}
@@ -246,9 +263,9 @@ func (d *recordDecoder) decode(ctx context.Context, r *kgo.Record, rec *Record) 
 	var dd encode.Decoded
 	var err error
 	if d.app != nil {
-		dd, d.arena, err = d.app.DecodeAppend(ctx, *sp, key, value, d.arena)
+		dd, d.arena, err = d.app.DecodeAppend(ctx, sp.Spec, key, value, d.arena)
 	} else {
-		dd, err = dec.Decode(ctx, *sp, key, value)
+		dd, err = dec.Decode(ctx, sp.Spec, key, value)
 	}
 	if err != nil {
 		rec.DecodeErr = err

@@ -70,7 +70,7 @@ func TestShortZeroBytesAreBinary(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	m := map[string]*encode.Spec{}
+	m := map[string]*topicSpec{}
 	r := toRecord(context.Background(), eng, m, &kgo.Record{Topic: "x", Key: []byte{0, 7}, Value: []byte{0, 1, 2}})
 	if r.DecodeErr != nil || r.KeyEncoding != envelope.EncBase64 || string(r.Key) != `"AAc="` || r.ValueEncoding != envelope.EncBase64 || string(r.Value) != `"AAEC"` {
 		t.Fatalf("short binary: err=%v key=%s (%s) value=%s (%s)", r.DecodeErr, r.Key, r.KeyEncoding, r.Value, r.ValueEncoding)

@@ -120,7 +120,8 @@ func (c *confEntry) format(payload int) Format {
 func (e *Engine) decodeAppendFast(ctx context.Context, s *Spec, key, value, dst []byte) (Decoded, []byte, bool) {
 	var d Decoded
 	start := len(dst)
-	kc, vc, out, ok := e.appendFastParts(ctx, s, key, value, dst)
+	sf := e.fastSpec(s)
+	kc, vc, out, ok := e.appendFastParts(ctx, &sf, key, value, dst)
 	if !ok {
 		return d, dst[:start], false
 	}
@@ -133,14 +134,56 @@ func (e *Engine) decodeAppendFast(ctx context.Context, s *Spec, key, value, dst 
 	return d, out, true
 }
 
-// AppendJSON is DecodeAppend for callers that need only the JSON of the
-// decoded parts (consume's printer): ok is true when the record was
-// Confluent-framed Avro that the fast path decodes (key and value, each nil
-// when the part is nil), and then they are exactly DecodeAppend's Key and
-// Value. When ok is false nothing was appended: call DecodeAppend.
-func (e *Engine) AppendJSON(ctx context.Context, s *Spec, key, value, dst []byte) (k, v, out []byte, ok bool) {
+// FastSpec is a Spec worked out once for AppendJSON.
+type FastSpec struct {
+	spec     Spec
+	ok       bool              // the fast path may serve this spec
+	cd       confluentDetector // nil: auto-detected (no backend)
+	plainKey bool              // keys are plain: never the fast path's
+	unwrap   bool              // a field key: unwrap its record
+}
+
+// FastSpec works s out for AppendJSON.
+func (e *Engine) FastSpec(s Spec) *FastSpec {
+	sf := e.fastSpec(&s)
+	return &sf
+}
+
+func (e *Engine) fastSpec(s *Spec) FastSpec {
+	sf := FastSpec{spec: *s}
+	if s.Wire != "" {
+		return sf
+	}
+	zero := s.Backend == "" && s.Schema == ""
+	if !zero {
+		be, ok := e.backendCached(e.fast(), e.backendName(*s))
+		if !ok {
+			return sf
+		}
+		if sf.cd, ok = be.(confluentDetector); !ok {
+			return sf
+		}
+	}
+	switch mode := s.KeyConfig.Mode(); {
+	case zero || mode == "" || mode == "none":
+	case mode == "plain":
+		sf.plainKey = true
+	default:
+		sf.unwrap = s.KeyConfig.Field != ""
+	}
+	sf.ok = true
+	return sf
+}
+
+// AppendJSON is DecodeAppend (of the spec fs was made from) for callers
+// that need only the JSON of the decoded parts (consume's printer): ok is
+// true when the record was Confluent-framed Avro that the fast path
+// decodes (key and value, each nil when the part is nil), and then they
+// are exactly DecodeAppend's Key and Value. When ok is false nothing was
+// appended: call DecodeAppend.
+func (e *Engine) AppendJSON(ctx context.Context, fs *FastSpec, key, value, dst []byte) (k, v, out []byte, ok bool) {
 	start := len(dst)
-	kc, vc, out, ok := e.appendFastParts(ctx, s, key, value, dst)
+	kc, vc, out, ok := e.appendFastParts(ctx, fs, key, value, dst)
 	if !ok {
 		return nil, nil, dst[:start], false
 	}
@@ -161,25 +204,14 @@ type fastPart struct {
 
 // appendFastParts decodes value then key into dst when the fast path serves
 // both (a nil part is served as nil: its c is nil).
-func (e *Engine) appendFastParts(ctx context.Context, s *Spec, key, value, dst []byte) (kp, vp fastPart, out []byte, ok bool) {
-	if s.Wire != "" {
+func (e *Engine) appendFastParts(ctx context.Context, sf *FastSpec, key, value, dst []byte) (kp, vp fastPart, out []byte, ok bool) {
+	if !sf.ok {
 		return kp, vp, dst, false
 	}
 	fc := e.fast()
-	zero := s.Backend == "" && s.Schema == ""
-	var cd confluentDetector
-	if !zero {
-		be, ok := e.backendCached(fc, e.backendName(*s))
-		if !ok {
-			return kp, vp, dst, false
-		}
-		if cd, ok = be.(confluentDetector); !ok {
-			return kp, vp, dst, false
-		}
-	}
 	// Decode's wire choice for bytes starting 0x00 (never a container file)
 	confluent := func(b []byte) bool {
-		return len(b) >= 5 && b[0] == 0 && (zero || cd.detectsConfluent(b))
+		return len(b) >= 5 && b[0] == 0 && (sf.cd == nil || sf.cd.detectsConfluent(b))
 	}
 	out = dst
 	if value != nil {
@@ -193,19 +225,11 @@ func (e *Engine) appendFastParts(ctx context.Context, s *Spec, key, value, dst [
 		vp.end = len(out)
 	}
 	if key != nil {
-		unwrap := false
-		switch mode := s.KeyConfig.Mode(); {
-		case zero || mode == "" || mode == "none":
-		case mode == "plain":
-			return kp, vp, dst, false
-		default:
-			unwrap = s.KeyConfig.Field != ""
-		}
-		if !confluent(key) || bytes.HasPrefix(key, ocfMagic) {
+		if sf.plainKey || !confluent(key) || bytes.HasPrefix(key, ocfMagic) {
 			return kp, vp, dst, false
 		}
 		kp.start = len(out)
-		if kp.c, out = e.appendConfluent(ctx, fc, 1, key, out, unwrap); kp.c == nil {
+		if kp.c, out = e.appendConfluent(ctx, fc, 1, key, out, sf.unwrap); kp.c == nil {
 			return fastPart{}, fastPart{}, dst, false
 		}
 		kp.end = len(out)

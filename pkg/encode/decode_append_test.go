@@ -109,8 +109,7 @@ func TestDecodeAppendMatchesDecode(t *testing.T) {
 						}
 						// AppendJSON serves exactly the records the fast path does,
 						// with the same parts
-						sp := s
-						jk, jv, jout, ok := eng.AppendJSON(ctx, &sp, k, v, append([]byte(nil), prefix...))
+						jk, jv, jout, ok := eng.AppendJSON(ctx, eng.FastSpec(s), k, v, append([]byte(nil), prefix...))
 						if ok != fast || !ok && (string(jout) != string(prefix) || jk != nil || jv != nil) ||
 							ok && (!bytes.Equal(jk, got.Key) || !bytes.Equal(jv, got.Value) || (jk == nil) != (got.Key == nil) || (jv == nil) != (got.Value == nil)) {
 							t.Fatalf("%s key %x value %x: AppendJSON %q %q %v (%q), DecodeAppend %q %q fast %v", s.Topic, k, v, jk, jv, ok, jout, got.Key, got.Value, fast)
