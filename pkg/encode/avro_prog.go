@@ -114,8 +114,18 @@ func compileProg(t *aType, memo map[*aType]*progNode) *progNode {
 }
 
 // varint reads a zig-zag long as binary.Varint does (same values, same
-// failures: a short buffer, or more than 64 bits), inline.
+// failures: a short buffer, or more than 64 bits); a one-byte varint
+// (lengths, counts, union branches, small numbers) inline.
 func (r *avroReader) varint() (int64, bool) {
+	if len(r.b) > 0 && r.b[0] < 0x80 {
+		c := r.b[0]
+		r.b = r.b[1:]
+		return int64(c>>1) ^ -int64(c&1), true
+	}
+	return r.varintLong()
+}
+
+func (r *avroReader) varintLong() (int64, bool) {
 	var u uint64
 	var shift uint
 	for i := 0; i < len(r.b); i++ {
