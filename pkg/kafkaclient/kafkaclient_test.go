@@ -66,6 +66,17 @@ func TestPartitionKeyOverridesKey(t *testing.T) {
 	if tp.RequiresConsistency(&kgo.Record{}) {
 		t.Fatal("keyless records are sticky-random, not consistent")
 	}
+	// keyless records stay on one partition until a new batch, and choosing
+	// it allocates nothing (produce without a key calls this per record)
+	kr := &kgo.Record{Value: []byte("v")}
+	first := tp.Partition(kr, 10)
+	if allocs := testing.AllocsPerRun(100, func() {
+		if tp.Partition(kr, 10) != first {
+			t.Fatal("keyless records left their sticky partition without a new batch")
+		}
+	}); allocs != 0 {
+		t.Fatalf("%v allocations per keyless record", allocs)
+	}
 	if _, err := Partitioner("fnv"); err == nil {
 		t.Fatal("unknown partitioner must be an error")
 	}

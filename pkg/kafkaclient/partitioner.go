@@ -108,10 +108,15 @@ func (p *pkTopicPartitioner) key(r *kgo.Record) []byte {
 
 func (p *pkTopicPartitioner) RequiresConsistency(r *kgo.Record) bool { return len(p.key(r)) > 0 }
 
+// keyless is what the sticky partitioner is given for a record without a
+// key: one shared record (it only reads the key), not one allocated per
+// call.
+var keyless = &kgo.Record{}
+
 func (p *pkTopicPartitioner) Partition(r *kgo.Record, n int) int {
 	k := p.key(r)
 	if len(k) == 0 {
-		return p.inner.Partition(&kgo.Record{}, n)
+		return p.inner.Partition(keyless, n)
 	}
 	if p.hash == nil {
 		return p.inner.Partition(&kgo.Record{Key: k}, n)
