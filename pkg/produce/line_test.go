@@ -178,3 +178,25 @@ func TestRunReusesChunks(t *testing.T) {
 		t.Fatalf("%d distinct chunks for 391 chunks' worth of lines (%d messages reused)", n, h.reused.Load())
 	}
 }
+
+// Raw lines are copied into the chunk's slab: an empty key is still no key,
+// an empty value still an empty (not null) value, and each part is capped.
+func TestRawLinesInSlab(t *testing.T) {
+	s := &memSink{}
+	if _, err := Run(context.Background(), strings.NewReader("\tv1\nk2\t\nk3\tv3\n"), Options{Topic: "t", KeyDelim: "\t", Partition: -1}, s); err != nil {
+		t.Fatal(err)
+	}
+	if len(s.outs) != 3 {
+		t.Fatalf("%d messages", len(s.outs))
+	}
+	o := s.outs
+	if o[0].Key != nil || string(o[0].Value) != "v1" || string(o[1].Key) != "k2" || o[1].Value == nil || len(o[1].Value) != 0 ||
+		string(o[2].Key) != "k3" || string(o[2].Value) != "v3" {
+		t.Fatalf("%+v", o)
+	}
+	for _, m := range o {
+		if cap(m.Key) != len(m.Key) || cap(m.Value) != len(m.Value) {
+			t.Fatalf("line %d: parts not capped", m.Line)
+		}
+	}
+}

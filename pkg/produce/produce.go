@@ -524,11 +524,11 @@ func (c *encoderCache) fromLine(ctx context.Context, b []byte, out *Out) error {
 	ts := c.spec(topic)
 	tomb := c.o.TombstoneEmpty && len(value) == 0
 	if !ts.encode {
-		if hasKey {
-			out.Key = append([]byte(nil), key...)
+		if hasKey && len(key) > 0 { // an empty key is no key
+			out.Key = c.copyBytes(key)
 		}
 		if !tomb {
-			out.Value = append([]byte{}, value...)
+			out.Value = c.copyBytes(value) // never nil: nil is a tombstone
 		}
 		return nil
 	}
@@ -569,11 +569,11 @@ func (c *encoderCache) fromLine(ctx context.Context, b []byte, out *Out) error {
 // when it takes the line. A LineEncoder that leaves most lines to Encode
 // (data it has no fast way for) is dropped: trying costs a partial scan.
 func (c *encoderCache) appendLine(ts *topicSpec, line []byte, out *Out) bool {
-	if need := 2*len(line) + 64; cap(c.slab)-len(c.slab) < need {
-		// a chunk keeps its last slab: grow it, so a reused chunk's fits all
-		// of its lines
-		c.slab = make([]byte, 0, max(slabSize, need, cap(c.slab)+cap(c.slab)/2))
+	need := 2*len(line) + 64
+	if need > maxSlabPart {
+		return false
 	}
+	c.room(need)
 	slab, r, ok := ts.line.Append(c.slab, line)
 	ts.tried++
 	if !ok {
@@ -585,6 +585,30 @@ func (c *encoderCache) appendLine(ts *topicSpec, line []byte, out *Out) bool {
 	c.slab = slab
 	out.Topic, out.Key, out.Value, out.PartitionKey = r.Topic, r.Key, r.Value, r.PartitionKey
 	return true
+}
+
+// maxSlabPart is the largest message part kept in a slab; larger ones get
+// their own buffer, so that a reused chunk does not keep a huge slab.
+const maxSlabPart = 4 * slabSize
+
+// room makes sure the slab has n bytes free. A chunk keeps its last slab:
+// a full one is replaced by one half as large again, so a reused chunk's
+// soon holds all of its lines.
+func (c *encoderCache) room(n int) {
+	if cap(c.slab)-len(c.slab) < n {
+		c.slab = make([]byte, 0, max(slabSize, n, cap(c.slab)+cap(c.slab)/2))
+	}
+}
+
+// copyBytes copies b into the slab (a non-nil, capped part of it).
+func (c *encoderCache) copyBytes(b []byte) []byte {
+	if len(b) > maxSlabPart {
+		return append([]byte{}, b...)
+	}
+	c.room(len(b))
+	at := len(c.slab)
+	c.slab = append(c.slab, b...)
+	return c.slab[at:len(c.slab):len(c.slab)]
 }
 
 // fromEnvelope handles one envelope line: key, value, headers, partition
