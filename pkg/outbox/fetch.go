@@ -54,6 +54,20 @@ func (s *store) fetchPG(ctx context.Context, q string, args []any, topic string,
 			return err
 		}
 		defer rows.Close()
+		// A prefetched batch is read once the batch before it is sent
+		// and deleted: meanwhile the server writes the whole result into
+		// the socket, without stopping each time the relay has read what
+		// was there (docs/outbox.md, Batch). Not longer than readAfterMax:
+		// a query left unread holds its snapshot (and VACUUM's horizon)
+		// while Kafka is failing.
+		if sl.readAfter != nil {
+			t := time.NewTimer(readAfterMax)
+			select {
+			case <-sl.readAfter:
+			case <-t.C:
+			}
+			t.Stop()
+		}
 		if !fastColumns(rows.FieldDescriptions(), s.hasHeaders) {
 			return errSlowPath
 		}
@@ -93,6 +107,9 @@ func (s *store) fetchPG(ctx context.Context, q string, args []any, topic string,
 	return out, err
 }
 
+// readAfterMax bounds how long a prefetched batch's rows wait unread.
+const readAfterMax = 500 * time.Millisecond
+
 // slab holds a batch's values: keep copies a value into a large shared
 // buffer (a new one when it is full), so a batch costs a few allocations
 // however many rows it has. A pooled slab takes its buffers from slabPool,
@@ -101,6 +118,9 @@ type slab struct {
 	buf    []byte
 	pooled bool
 	bufs   []*[]byte // the pooled buffers taken
+	// readAfter: on PostgreSQL, the query is sent at once but its rows
+	// are read only once readAfter is closed (nil: at once).
+	readAfter <-chan struct{}
 }
 
 // slabSize is a slab buffer's size; a larger value gets a buffer of its own.

@@ -416,14 +416,18 @@ func (w *worker) drainTopic(ctx context.Context, topic string, drained *int64) (
 	}
 	for err == nil && len(msgs) > 0 {
 		full := len(msgs) >= o.BatchSize
-		// Fetch the next batch while this one is sent (rows after this batch's last id).
+		// Fetch the next batch while this one is sent (rows after this
+		// batch's last id); on PostgreSQL its rows are read once this
+		// batch is sent and deleted (sent).
 		var next chan fetched
+		var sent chan struct{}
 		if full && ctx.Err() == nil {
 			next = make(chan fetched, 1)
+			sent = make(chan struct{})
 			after := msgs[len(msgs)-1].ID
 			go func() {
 				var m []Message
-				nsl := &slab{pooled: true}
+				nsl := &slab{pooled: true, readAfter: sent}
 				err := w.dbRetry(ctx, "fetch "+topic, func() (err error) { m, err = w.r.st.fetchInto(bg, topic, after, o.BatchSize, nsl); return err })
 				next <- fetched{m, nsl, err}
 			}()
@@ -431,6 +435,9 @@ func (w *worker) drainTopic(ctx context.Context, topic string, drained *int64) (
 		var n int
 		w.failedSend = false
 		n, err = w.processBatch(ctx, topic, msgs)
+		if sent != nil {
+			close(sent)
+		}
 		total += n
 		if err == nil {
 			lastID, short = msgs[len(msgs)-1].ID, !full

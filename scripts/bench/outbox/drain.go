@@ -17,21 +17,28 @@ const mysqlDeleteChunk = 5000
 // topic per goroutine at a time, batches in id order (the first SELECT plain,
 // later ones "AND id > last", as the relay), each batch deleted in one
 // transaction, and, as the relay does, the next batch fetched while the
-// current one is processed (here: deleted).
+// current one is processed (here: deleted); on PostgreSQL, as the relay,
+// the prefetched batch's rows read once the batch before it is deleted.
 func dbOnly(ctx context.Context, d *db.DB, topics []string, workers, batch int) {
 	cols := "SELECT id, topic, message, " + d.Q("key") + ", partition_key, created_at FROM kafka_messages"
 	first := d.Rebind(cols + " WHERE topic = ? ORDER BY id LIMIT ?")
 	next := d.Rebind(cols + " WHERE topic = ? AND id > ? ORDER BY id LIMIT ?")
-	fetch := func(t string, after int64) []int64 {
+	pg := d.Dialect.Name() == "postgres"
+	fetch := func(t string, after int64, ready <-chan struct{}) []int64 {
+		c, err := d.Conn(ctx)
+		check(err)
+		defer c.Close()
 		var rows *sql.Rows
-		var err error
 		if after < 0 {
-			rows, err = d.QueryContext(ctx, first, t, batch)
+			rows, err = c.QueryContext(ctx, first, t, batch)
 		} else {
-			rows, err = d.QueryContext(ctx, next, t, after, batch)
+			rows, err = c.QueryContext(ctx, next, t, after, batch)
 		}
 		check(err)
 		defer rows.Close()
+		if ready != nil { // as the relay: a prefetched batch is read once the one before is done
+			<-ready
+		}
 		ids := make([]int64, 0, batch)
 		for rows.Next() {
 			var id int64
@@ -74,15 +81,22 @@ func dbOnly(ctx context.Context, d *db.DB, topics []string, workers, batch int) 
 		go func() {
 			defer wg.Done()
 			for t := range ch {
-				ids := fetch(t, -1)
+				ids := fetch(t, -1, nil)
 				for len(ids) > 0 {
 					var nextc chan []int64
+					var ready chan struct{}
 					if len(ids) >= batch {
 						nextc = make(chan []int64, 1)
 						after := ids[len(ids)-1]
-						go func() { nextc <- fetch(t, after) }()
+						if pg {
+							ready = make(chan struct{})
+						}
+						go func() { nextc <- fetch(t, after, ready) }()
 					}
 					check(d.Tx(ctx, func(tx *sql.Tx) error { return del(tx, t, ids) }))
+					if ready != nil {
+						close(ready)
+					}
 					if nextc == nil {
 						break
 					}
