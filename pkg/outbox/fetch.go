@@ -49,6 +49,9 @@ func (s *store) fetchPG(ctx context.Context, q string, args []any, topic string,
 		if !ok {
 			return errSlowPath
 		}
+		if cd := sc.Conn().PgConn().CustomData(); cd[widenedKey] == nil {
+			cd[widenedKey] = WidenReceiveBuffer(sc.Conn().PgConn().Conn())
+		}
 		rows, err := sc.Conn().Query(ctx, q, args...)
 		if err != nil {
 			return err
@@ -109,6 +112,10 @@ func (s *store) fetchPG(ctx context.Context, q string, args []any, topic string,
 
 // readAfterMax bounds how long a prefetched batch's rows wait unread.
 const readAfterMax = 500 * time.Millisecond
+
+// widenedKey marks, in a pgx connection's custom data, that its receive
+// buffer was widened (the size set, 0 when left alone).
+const widenedKey = "deimos.outbox.receive_buffer"
 
 // slab holds a batch's values: keep copies a value into a large shared
 // buffer (a new one when it is full), so a batch costs a few allocations

@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"fmt"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -13,7 +14,20 @@ import (
 	"github.com/deimos-cli/deimos/internal/testenv"
 )
 
-// On PostgreSQL a fetch, given readAfter, sends its query at once but reads the
+// The receive buffer follows net.core.rmem_max up to 4 MiB, and is left to
+// the kernel's own tuning when less than 1 MiB may be set.
+func TestReceiveBufferFor(t *testing.T) {
+	for _, tc := range []struct{ max, want int }{
+		{0, 0}, {212992, 0}, {1 << 20, 1 << 20}, {2 << 20, 2 << 20}, {4 << 20, 4 << 20}, {32 << 20, 4 << 20},
+	} {
+		if got := receiveBufferFor(tc.max); got != tc.want {
+			t.Errorf("receiveBufferFor(%d) = %d, want %d", tc.max, got, tc.want)
+		}
+	}
+}
+
+// On PostgreSQL a fetch widens its connection's receive buffer (once per
+// connection, as far as net.core.rmem_max lets it) and, given readAfter, sends its query at once but reads the
 // rows only once readAfter is closed: the server has finished sending
 // (its backend is idle) while the fetch still waits; then the rows are the
 // ones a plain fetch reads. Left unclosed, readAfter holds the rows back
@@ -37,11 +51,26 @@ func TestPrefetchReadsAfterTheBatchBefore(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	var set, have int
 	var pid int32
-	err = c.Raw(func(dc any) error { pid = int32(dc.(*stdlib.Conn).Conn().PgConn().PID()); return nil })
+	err = c.Raw(func(dc any) error {
+		pc := dc.(*stdlib.Conn).Conn().PgConn()
+		set, _ = pc.CustomData()[widenedKey].(int)
+		pid = int32(pc.PID())
+		raw, err := pc.Conn().(syscall.Conn).SyscallConn()
+		if err != nil {
+			return err
+		}
+		return raw.Control(func(fd uintptr) { have, _ = syscall.GetsockoptInt(int(fd), syscall.SOL_SOCKET, syscall.SO_RCVBUF) })
+	})
 	c.Close()
 	if err != nil {
 		t.Fatal(err)
+	}
+	// (With net.core.rmem_max under 1 MiB, receiveBufferFor is 0: the
+	// buffer is left to the kernel.)
+	if want := receiveBufferFor(rmemMax()); set != want || have < want {
+		t.Fatalf("receive buffer: %d set (want %d, rmem_max %d), SO_RCVBUF %d", set, want, rmemMax(), have)
 	}
 
 	// Watch the fetch's backend from a connection of its own.

@@ -6,7 +6,10 @@ import (
 	"strings"
 	"sync"
 
+	"github.com/jackc/pgx/v5/stdlib"
+
 	"github.com/deimos-cli/deimos/pkg/db"
+	"github.com/deimos-cli/deimos/pkg/outbox"
 )
 
 // mysqlDeleteChunk is the relay's ids per DELETE on MySQL (pkg/outbox);
@@ -18,7 +21,8 @@ const mysqlDeleteChunk = 5000
 // later ones "AND id > last", as the relay), each batch deleted in one
 // transaction, and, as the relay does, the next batch fetched while the
 // current one is processed (here: deleted); on PostgreSQL, as the relay,
-// the prefetched batch's rows read once the batch before it is deleted.
+// with the relay's receive buffer, the prefetched batch's rows read once
+// the batch before it is deleted.
 func dbOnly(ctx context.Context, d *db.DB, topics []string, workers, batch int) {
 	cols := "SELECT id, topic, message, " + d.Q("key") + ", partition_key, created_at FROM kafka_messages"
 	first := d.Rebind(cols + " WHERE topic = ? ORDER BY id LIMIT ?")
@@ -28,6 +32,9 @@ func dbOnly(ctx context.Context, d *db.DB, topics []string, workers, batch int) 
 		c, err := d.Conn(ctx)
 		check(err)
 		defer c.Close()
+		if pg { // the relay's receive buffer
+			check(c.Raw(func(dc any) error { outbox.WidenReceiveBuffer(dc.(*stdlib.Conn).Conn().PgConn().Conn()); return nil }))
+		}
 		var rows *sql.Rows
 		if after < 0 {
 			rows, err = c.QueryContext(ctx, first, t, batch)
