@@ -174,6 +174,14 @@ func (s server) faultCount() int64 {
 	return s.faults()
 }
 
+// faultText prints the database's page faults per row (PostgreSQL only).
+func (s server) faultText(perRow float64) string {
+	if s.faults == nil {
+		return ""
+	}
+	return fmt.Sprintf(", database page faults %.2f per row", perRow)
+}
+
 // analyze readies a filled table for a measurement: statistics, and on
 // PostgreSQL a CHECKPOINT, so that the fill's dirty pages (a gigabyte at
 // N=1000000) are written now rather than by a spread checkpoint during the
@@ -258,8 +266,8 @@ func drain(ctx context.Context, d *db.DB, srv server, topics []string, workers, 
 	faults := float64(srv.faultCount()-f0) / float64(n)
 	rate := float64(n) / el.Seconds()
 	l := fmt.Sprintf("bare drain, %d goroutine(s)", workers)
-	fmt.Printf("  %-31s  client %5.1f  database %5.1f (%.1f with its work after)  %6.0f rows/s in %.1fs (machine busy %s), %.0f statements/s, database page faults %.2f per row\n",
-		l, perM(client, n), perM(database, n), perM(after, n), rate, el.Seconds(), busy(), float64(sumCalls(ss))/el.Seconds(), faults)
+	fmt.Printf("  %-31s  client %5.1f  database %5.1f (%.1f with its work after)  %6.0f rows/s in %.1fs (machine busy %s), %.0f statements/s%s\n",
+		l, perM(client, n), perM(database, n), perM(after, n), rate, el.Seconds(), busy(), float64(sumCalls(ss))/el.Seconds(), srv.faultText(faults))
 	if top > 0 {
 		printStmts(ss, n, top, srv.dialect)
 	}
@@ -339,8 +347,8 @@ func relay(ctx context.Context, d *db.DB, srv server, bin, lbl string, workers, 
 		log.Fatalf("%d rows were not relayed\n%s", left, out.String())
 	}
 	l := fmt.Sprintf("relay%s, %d worker(s)", lbl, workers)
-	fmt.Printf("  %-31s  relay  %5.1f  database %5.1f (%.1f with its work after)  broker %5.1f  %6.0f msgs/s in %.1fs (machine busy %s), %.0f statements/s, peak RSS %.0f MiB (broker %.0f MiB), database page faults %.2f per row\n",
-		l, perM(rcpu, n), perM(dcpu, n), perM(after, n), perM(bcpu, n), rate, el.Seconds(), busy(), float64(sumCalls(ss))/el.Seconds(), float64(rss)/1024, float64(brss)/1024, faults)
+	fmt.Printf("  %-31s  relay  %5.1f  database %5.1f (%.1f with its work after)  broker %5.1f  %6.0f msgs/s in %.1fs (machine busy %s), %.0f statements/s, peak RSS %.0f MiB (broker %.0f MiB)%s\n",
+		l, perM(rcpu, n), perM(dcpu, n), perM(after, n), perM(bcpu, n), rate, el.Seconds(), busy(), float64(sumCalls(ss))/el.Seconds(), float64(rss)/1024, float64(brss)/1024, srv.faultText(faults))
 	if s := strings.TrimSpace(out.String()); strings.Count(s, "\n") > 0 || !strings.HasPrefix(s, "processed") {
 		fmt.Printf("    relay output: %s\n", s)
 	}
