@@ -19,7 +19,7 @@ const mysqlDeleteChunk = 5000
 // dbOnly drains the table with the relay's statements and no Kafka: one
 // topic per goroutine at a time, batches in id order (the first SELECT plain,
 // later ones "AND id > last", as the relay), each batch deleted in one
-// transaction, and, as the relay does, the next batch fetched while the
+// transaction (PostgreSQL: the DELETE alone, its own transaction, as the relay), and, as the relay does, the next batch fetched while the
 // current one is processed (here: deleted); on PostgreSQL, as the relay,
 // with the relay's receive buffer, the prefetched batch's rows read once
 // the batch before it is deleted.
@@ -100,7 +100,12 @@ func dbOnly(ctx context.Context, d *db.DB, topics []string, workers, batch int) 
 						}
 						go func() { nextc <- fetch(t, after, ready) }()
 					}
-					check(d.Tx(ctx, func(tx *sql.Tx) error { return del(tx, t, ids) }))
+					if pg { // as the relay: one DELETE, its own transaction
+						_, err := d.ExecContext(ctx, "DELETE FROM kafka_messages WHERE topic = $1 AND id = ANY($2)", t, ids)
+						check(err)
+					} else {
+						check(d.Tx(ctx, func(tx *sql.Tx) error { return del(tx, t, ids) }))
+					}
 					if ready != nil {
 						close(ready)
 					}
