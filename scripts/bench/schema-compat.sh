@@ -23,12 +23,17 @@
 #   DEIMOS_BIN=path   binary to measure (default: builds bin/deimos)
 #   KINDS="avro proto"  which trees to check (default both)
 set -euo pipefail
+caller=$PWD
 cd "$(dirname "$0")/../.."
 root=$PWD
 sizes=("$@")
 [ ${#sizes[@]} -gt 0 ] || sizes=(100 1000 5000)
 kinds=${KINDS:-avro proto}
 bin=${DEIMOS_BIN:-}
+# the runs below start in the generated repositories: a relative DEIMOS_BIN
+# (as `make bench` passes it) is taken from where the script was started
+case $bin in "" | /*) ;; *) bin=$caller/$bin ;; esac
+[ -z "$bin" ] || [ -x "$bin" ] || { echo "schema-compat bench: DEIMOS_BIN=$bin is not an executable" >&2; exit 1; }
 if [ -z "$bin" ]; then
 	go build -o bin/deimos . >&2
 	bin=$root/bin/deimos
@@ -36,6 +41,7 @@ fi
 command -v /usr/bin/time >/dev/null || { echo "schema-compat bench: /usr/bin/time (Debian package time) is missing" >&2; exit 1; }
 command -v python3 >/dev/null || { echo "schema-compat bench: python3 is missing" >&2; exit 1; }
 work=$(mktemp -d)
+wrong=0
 trap 'rm -rf "$work"' EXIT
 
 gen() { # gen DIR N PHASE   (PHASE: base = the committed state, change = the working-tree edits)
@@ -167,6 +173,7 @@ for n in "${sizes[@]}"; do
 		status="exit $rc, $bad incompatible"
 		if [ "$rc" != 1 ] || [ "$bad" != "$want" ]; then
 			status="$status: WRONG (want exit 1, $want incompatible)"
+			wrong=1
 			head -5 "$work/err" >&2
 		fi
 		awk -v k="$kind" -v n="$n" -v f="$files" -v w="$wall" -v u="$usr" -v s="$sys" -v r="$rss" -v st="$status" \
@@ -194,3 +201,4 @@ for kind in $kinds; do
 	done
 	awk -v k="$kind" -v c="$cnt" '/^[0-9.]+ [0-9.]+$/ { t += $1 + $2 } END { if (c) printf "reference (%s): schema-compat OLD NEW, a process per file: %.3f ms CPU per file (%d files)\n", k, t*1000/c, c }' "$work/ref.times"
 done
+[ "$wrong" = 0 ] || { echo "schema-compat bench: a run gave the wrong verdict (WRONG above)" >&2; exit 1; }
