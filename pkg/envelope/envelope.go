@@ -124,10 +124,16 @@ func appendEncoding(buf []byte, encKey, idKey string, v json.RawMessage, enc str
 	if v == nil || enc == "" {
 		return buf
 	}
+	return appendEncodingID(buf, encKey, idKey, enc, decodedSchemaID(raw, enc))
+}
+
+// appendEncodingID appends the encoding enc and, when id > 0, the schema id:
+// the text appendEncoding writes and envelopeWriter keeps.
+func appendEncodingID(buf []byte, encKey, idKey, enc string, id int) []byte {
 	buf = append(buf, encKey...)
 	buf = append(buf, enc...)
 	buf = append(buf, '"')
-	if id := decodedSchemaID(raw, enc); id > 0 {
+	if id > 0 {
 		buf = append(buf, idKey...)
 		buf = strconv.AppendInt(buf, int64(id), 10)
 	}
@@ -193,13 +199,7 @@ type encodingText struct {
 func (e *encodingText) get(encKey, idKey string, enc string, id int) []byte {
 	if e.text == nil || e.enc != enc || e.id != id {
 		e.enc, e.id = enc, id
-		e.text = append(e.text[:0], encKey...)
-		e.text = append(e.text, enc...)
-		e.text = append(e.text, '"')
-		if id > 0 {
-			e.text = append(e.text, idKey...)
-			e.text = strconv.AppendInt(e.text, int64(id), 10)
-		}
+		e.text = appendEncodingID(e.text[:0], encKey, idKey, enc, id)
 	}
 	return e.text
 }
